@@ -1,0 +1,43 @@
+# MachineNativeOps: `make run` starts the whole mesh locally; `make test` checks everything.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck imports pytest bench clean help
+
+help:
+	@echo "make run    - set up and start the whole mesh on the embedded local stack"
+	@echo "make test   - set up and run ruff, mypy, import contracts and pytest"
+	@echo "make bench  - run the benchmarks (figures for the issue notes)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/mno run
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck imports pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/mesh.py
+
+clean:
+	rm -rf $(VENV) .mno .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,6 @@
+import sys
+
+from agents.artifact_manager.agent import AGENT, setup
+from shared.runtime import run_agent
+
+sys.exit(run_agent(AGENT, setup))

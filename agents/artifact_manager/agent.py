@@ -1,0 +1,12 @@
+"""Wiring of the artifact_manager agent: its subjects and consumers."""
+
+from services.mesh import install_mesh
+from shared.messages.agents import AgentName
+from shared.runtime import AgentRuntime
+
+AGENT = AgentName.ARTIFACT_MANAGER
+
+
+async def setup(runtime: AgentRuntime) -> None:
+    pool = await runtime.open_postgres()
+    install_mesh(runtime, pool)

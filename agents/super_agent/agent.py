@@ -1,0 +1,43 @@
+"""Wiring of the SuperAgent: the mesh endpoints every agent has, plus the HTTP edge."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agents.super_agent.routes import DEPS, ROUTES, EdgeDeps
+from services.gateway.auth import BootstrapTokenAuthenticator
+from services.gateway.edge import build_app
+from services.mesh import install_mesh
+from shared.messages.agents import AgentName
+from shared.runtime import AgentRuntime, StartupError
+
+AGENT = AgentName.SUPER_AGENT
+
+
+async def setup(runtime: AgentRuntime) -> None:
+    pool = await runtime.open_postgres()
+    install_mesh(runtime, pool)
+    http = runtime.settings.http
+    token = runtime.settings.auth.bootstrap_token
+    app = build_app(
+        ROUTES,
+        bus=runtime.bus,
+        authenticator=BootstrapTokenAuthenticator(token.get_secret_value() if token else None),
+        max_body_bytes=http.max_body_bytes,
+    )
+    app[DEPS] = EdgeDeps(runtime=runtime, bus=runtime.bus)
+    runner = web.AppRunner(
+        app, access_log=None, shutdown_timeout=runtime.agent_settings.drain_timeout_seconds
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, http.host, http.port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise StartupError(
+            f"cannot listen on {http.host}:{http.port} ({error.strerror}): is another copy running? "
+            "Set MNO_HTTP_PORT to use another port."
+        ) from error
+    # Stop taking HTTP requests before the bus is drained: in-flight ones still get their answer.
+    runtime.on_shutdown(runner.cleanup)

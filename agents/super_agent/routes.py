@@ -1,0 +1,161 @@
+"""The route table of the edge: every HTTP route, declared once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from services.gateway.discovery import describe_mesh
+from services.gateway.mesh_api import canary_report, ping_agents, send_canary
+from services.gateway.openapi import openapi_document
+from services.gateway.route_table import PUBLIC, Call, Forward, Local, Route
+from shared.bus.client import Bus
+from shared.health import metrics_response
+from shared.messages.agents import ALL_AGENTS
+from shared.messages.mesh import (
+    CanaryAccepted,
+    CanaryLookup,
+    CanaryReport,
+    CanaryRequest,
+    MeshDescription,
+    MeshPingRequest,
+    MeshPingResponse,
+)
+from shared.messages.permissions import Permission
+from shared.messages.registry import PING
+from shared.runtime import AgentRuntime
+
+
+@dataclass(frozen=True)
+class EdgeDeps:
+    runtime: AgentRuntime
+    bus: Bus
+
+
+DEPS = web.AppKey("mno_edge_deps", EdgeDeps)
+
+
+def deps(call: Call) -> EdgeDeps:
+    return call.request.app[DEPS]
+
+
+async def livez(_call: Call) -> web.StreamResponse:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(call: Call) -> web.StreamResponse:
+    checks = await deps(call).runtime.readiness()
+    ready = all(checks.values())
+    return web.json_response(
+        {"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503
+    )
+
+
+async def metrics(call: Call) -> web.StreamResponse:
+    return await metrics_response(call.request)
+
+
+async def openapi(call: Call) -> web.StreamResponse:
+    return web.json_response(
+        openapi_document(ROUTES, title="MachineNativeOps API", version=deps(call).runtime.version)
+    )
+
+
+async def mesh(call: Call) -> BaseModel:
+    return await describe_mesh(deps(call).bus.nc)
+
+
+async def mesh_ping(call: Call) -> BaseModel:
+    return await ping_agents(deps(call).bus, call.input, call.ctx)
+
+
+async def canary_send(call: Call) -> BaseModel:
+    edge = deps(call)
+    return await send_canary(
+        edge.bus, call.input, call.ctx, stream=edge.runtime.settings.jetstream.events_stream
+    )
+
+
+async def canary_get(call: Call) -> BaseModel:
+    return await canary_report(deps(call).bus, call.input.canary_id, call.ctx)
+
+
+HEALTH = ("health",)
+MESH = ("mesh",)
+
+ROUTES: list[Route] = [
+    Route("GET", "/livez", "Liveness: the process answers.", PUBLIC, Local(livez), tags=HEALTH),
+    Route(
+        "GET",
+        "/readyz",
+        "Readiness: bus connected, stores reachable.",
+        PUBLIC,
+        Local(readyz),
+        tags=HEALTH,
+        extra_status=(503,),
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        "Prometheus metrics of the edge process.",
+        PUBLIC,
+        Local(metrics),
+        tags=HEALTH,
+        media_type="text/plain",
+    ),
+    Route("GET", "/api/v1/openapi.json", "This document.", PUBLIC, Local(openapi), tags=("meta",)),
+    Route(
+        "GET",
+        "/api/v1/mesh",
+        "Every agent's micro-service info, discovered through $SRV.INFO.",
+        Permission.MESH_READ,
+        Local(mesh),
+        response=MeshDescription,
+        tags=MESH,
+    ),
+    Route(
+        "POST",
+        "/api/v1/mesh/ping",
+        "Ping agents through the mesh; round trip per agent.",
+        Permission.MESH_READ,
+        Local(mesh_ping),
+        request=MeshPingRequest,
+        response=MeshPingResponse,
+        tags=MESH,
+    ),
+    Route(
+        "POST",
+        "/api/v1/mesh/canaries",
+        "Publish a canary event every agent consumes durably.",
+        Permission.MESH_WRITE,
+        Local(canary_send),
+        request=CanaryRequest,
+        response=CanaryAccepted,
+        status=202,
+        tags=MESH,
+        extra_status=(503, 504),
+    ),
+    Route(
+        "GET",
+        "/api/v1/mesh/canaries/{canary_id}",
+        "Which agents processed a canary, and how often it was delivered.",
+        Permission.MESH_READ,
+        Local(canary_get),
+        request=CanaryLookup,
+        response=CanaryReport,
+        tags=MESH,
+    ),
+    *(
+        Route(
+            "POST",
+            f"/api/v1/mesh/{agent.value}/ping",
+            f"Ping the {agent.value} agent (forwarded over NATS).",
+            Permission.MESH_READ,
+            Forward(PING[agent]),
+            tags=MESH,
+        )
+        for agent in ALL_AGENTS
+    ),
+]

@@ -1,0 +1,6 @@
+import sys
+
+from agents.supply_chain.agent import AGENT, setup
+from shared.runtime import run_agent
+
+sys.exit(run_agent(AGENT, setup))

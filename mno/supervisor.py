@@ -1,0 +1,279 @@
+"""`mno run`: the whole mesh on one machine, on the embedded local stack.
+
+Starts nats-server (JetStream) and an embedded PostgreSQL under the data directory, applies the
+migrations, starts every agent as its own process, waits until all are ready, prints where to
+look, and on Ctrl-C (or SIGTERM) stops the agents gracefully, then the servers, leaving nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from mno.stack import EmbeddedPostgres, NatsServer, StackError, ensure_port_free
+from shared.config import Settings
+from shared.db.migrations import migrate_all
+from shared.db.postgres import create_pool
+from shared.messages.agents import ALL_AGENTS, AgentName
+
+READY_TIMEOUT_SECONDS = 90.0
+STOP_TIMEOUT_SECONDS = 30.0
+
+
+class RunError(Exception):
+    """`mno run` cannot go on; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class LocalPorts:
+    nats: int
+    nats_monitor: int
+    postgres: int
+
+    @classmethod
+    def from_env(cls) -> LocalPorts:
+        return cls(
+            nats=int(os.environ.get("MNO_NATS_PORT", "4222")),
+            nats_monitor=int(os.environ.get("MNO_NATS_MONITOR_PORT", "8222")),
+            postgres=int(os.environ.get("MNO_POSTGRES_PORT", "54329")),
+        )
+
+
+@dataclass
+class AgentProcess:
+    agent: AgentName
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    metrics_url: str
+    log_file: IO[bytes]
+
+
+@contextlib.contextmanager
+def exclusive_data_dir(data_dir: Path) -> Iterator[None]:
+    """One `mno run` per data directory: a second one gets a clear message, not a broken database."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = data_dir / "run.lock"
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise RunError(
+                f"{data_dir} is in use by another `mno run` ({holder}); stop it first, "
+                "or set MNO_DATA_DIR and MNO_HTTP_PORT to run a second copy"
+            ) from error
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()}")
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def local_admin_token(data_dir: Path) -> str:
+    """The local administrator token, made once and kept (0600) so it survives restarts."""
+    path = data_dir / "admin-token"
+    if path.exists():
+        return path.read_text().strip()
+    token = f"mno_local_{secrets.token_urlsafe(32)}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+def agent_environment(settings: Settings, nats_url: str, postgres_dsn: str, token: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "MNO_NATS_URL": nats_url,
+            "MNO_POSTGRES_DSN": postgres_dsn,
+            "MNO_BOOTSTRAP_TOKEN": token,
+            "MNO_DATA_DIR": str(settings.data_dir.resolve()),
+            "MNO_HTTP_PORT": str(settings.http.port),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def start_agent(agent: AgentName, settings: Settings, env: dict[str, str], log_dir: Path) -> AgentProcess:
+    log_path = log_dir / f"{agent.value}.log"
+    log_file = open(log_path, "ab")  # noqa: SIM115 - closed in stop_agents
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"agents.{agent.value}"],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        # Its own process group: Ctrl-C in the terminal reaches the supervisor only, which then
+        # stops agents in order instead of all at once.
+        start_new_session=True,
+    )
+    agent_settings = getattr(settings.agents, agent.value)
+    url = f"http://{agent_settings.metrics_host}:{agent_settings.metrics_port}"
+    return AgentProcess(agent, process, log_path, url, log_file)
+
+
+def is_ready(metrics_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{metrics_url}/readyz", timeout=1.0) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def wait_until_ready(agents: list[AgentProcess], stop_requested: list[bool]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    waiting = {a.agent: a for a in agents}
+    while waiting:
+        if stop_requested:
+            raise KeyboardInterrupt
+        for agent in list(waiting.values()):
+            code = agent.process.poll()
+            if code is not None:
+                raise RunError(
+                    f"agent {agent.agent.value} exited with code {code} while starting; "
+                    f"last lines of {agent.log_path}:\n{tail(agent.log_path)}"
+                )
+            if is_ready(agent.metrics_url):
+                del waiting[agent.agent]
+        if time.monotonic() > deadline:
+            names = ", ".join(a.value for a in waiting)
+            raise RunError(
+                f"not ready after {READY_TIMEOUT_SECONDS:g}s: {names} (see {agents[0].log_path.parent})"
+            )
+        time.sleep(0.2)
+
+
+def stop_agents(agents: list[AgentProcess]) -> None:
+    for agent in agents:
+        if agent.process.poll() is None:
+            agent.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for agent in agents:
+        try:
+            agent.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            os.killpg(agent.process.pid, signal.SIGKILL)
+            agent.process.wait()
+        agent.log_file.close()
+
+
+def check_ports_free(settings: Settings, ports: LocalPorts) -> None:
+    ensure_port_free(settings.http.host, settings.http.port, "the HTTP edge (set MNO_HTTP_PORT)")
+    for agent in ALL_AGENTS:
+        agent_settings = getattr(settings.agents, agent.value)
+        ensure_port_free(
+            agent_settings.metrics_host,
+            agent_settings.metrics_port,
+            f"{agent.value} metrics (set MNO_{agent.value.upper()}_METRICS_PORT)",
+        )
+
+
+async def apply_migrations(dsn: str) -> dict[str, list[int]]:
+    pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=60)
+    try:
+        return await migrate_all(pool)
+    finally:
+        await pool.close()
+
+
+def print_banner(
+    settings: Settings, token: str, agents: list[AgentProcess], nats: NatsServer, log_dir: Path
+) -> None:
+    edge = f"http://{settings.http.host}:{settings.http.port}"
+    lines = [
+        "",
+        "MachineNativeOps is running.",
+        f"  edge (API)       {edge}",
+        f"  mesh             {edge}/api/v1/mesh",
+        f"  OpenAPI          {edge}/api/v1/openapi.json",
+        f"  admin token      {token}",
+        f"  try              curl -H 'Authorization: Bearer {token}' {edge}/api/v1/mesh",
+        f"  NATS             {nats.url}  (monitoring {nats.monitor_url})",
+        "  agent metrics    " + "  ".join(f"{a.agent.value}={a.metrics_url}/metrics" for a in agents),
+        f"  logs             {log_dir}",
+        f"  data             {settings.data_dir.resolve()}",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def run(settings: Settings) -> int:
+    """Run the mesh until interrupted; returns the process exit code."""
+    data_dir = settings.data_dir.resolve()
+    ports = LocalPorts.from_env()
+    stop_requested: list[bool] = []
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        stop_requested.append(True)
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    nats = NatsServer()
+    postgres = EmbeddedPostgres()
+    agents: list[AgentProcess] = []
+    try:
+        with exclusive_data_dir(data_dir):
+            check_ports_free(settings, ports)
+            log_dir = data_dir / "logs"
+            log_dir.mkdir(parents=True, exist_ok=True)
+            print(f"starting nats-server and PostgreSQL under {data_dir} ...", flush=True)
+            nats.start(data_dir, port=ports.nats, monitor_port=ports.nats_monitor)
+            dsn = postgres.start(data_dir, port=ports.postgres)
+            applied = asyncio.run(apply_migrations(dsn))
+            if any(applied.values()):
+                print(f"applied migrations: {applied}", flush=True)
+            token = local_admin_token(data_dir)
+            env = agent_environment(settings, nats.url, dsn, token)
+            agents = [start_agent(agent, settings, env, log_dir) for agent in ALL_AGENTS]
+            wait_until_ready(agents, stop_requested)
+            print_banner(settings, token, agents, nats, log_dir)
+            while not stop_requested:
+                for agent in agents:
+                    if agent.process.poll() is not None:
+                        raise RunError(
+                            f"agent {agent.agent.value} stopped unexpectedly "
+                            f"(code {agent.process.returncode}); "
+                            f"last lines of {agent.log_path}:\n{tail(agent.log_path)}"
+                        )
+                time.sleep(0.5)
+            print("stopping ...", flush=True)
+            return 0
+    except (RunError, StackError) as error:
+        print(f"mno run: {error}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("stopping ...", flush=True)
+        return 0
+    finally:
+        stop_agents(agents)
+        postgres.stop()
+        nats.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if agents:
+            print("stopped.", flush=True)

@@ -1,0 +1,152 @@
+"""Blob store on a local (or mounted) filesystem."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from services.blobstore.interface import BlobNotFound, BlobRef, BlobStore, BlobStoreError, validate_digest
+from services.blobstore.streams import DigestingReader, rechunk
+
+# Each chunk is one worker-thread hop, so chunks are large enough to amortise the hop and
+# small enough to keep memory flat.
+_IO_CHUNK_SIZE = 1024 * 1024
+
+
+class FilesystemBlobStore(BlobStore):
+    """Blobs as files at ``root/sha256/ab/cd/<digest>``, staged in ``root/tmp/``.
+
+    The two fan-out levels keep any one directory to a manageable number of entries. Staging
+    inside `root` keeps the temporary file on the same filesystem as its destination, which is
+    what makes the final `os.replace` an atomic rename: a reader sees either no blob or all of it.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = Path(root)
+        self._blob_dir = self._root / "sha256"
+        self._staging_dir = self._root / "tmp"
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def _path_for(self, digest: str) -> Path:
+        validate_digest(digest)
+        return self._blob_dir / digest[:2] / digest[2:4] / digest
+
+    async def put(
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+    ) -> BlobRef:
+        reader = DigestingReader(chunks, expected_sha256=expected_sha256, expected_size=expected_size)
+        with _storage_errors("creating a staging file"):
+            staged, staged_path = await asyncio.to_thread(self._create_staging_file)
+        try:
+            try:
+                async for block in rechunk(reader, _IO_CHUNK_SIZE):
+                    with _storage_errors("writing a staging file"):
+                        await asyncio.to_thread(staged.write, block)
+                with _storage_errors("syncing a staging file"):
+                    await asyncio.to_thread(_flush_to_disk, staged)
+            finally:
+                staged.close()
+            ref = reader.verified_ref()
+            with _storage_errors("committing a blob"):
+                await asyncio.to_thread(self._commit, staged_path, ref.sha256)
+        except BaseException:
+            # Synchronous on purpose: a single unlink is quick, and awaiting here could be
+            # interrupted by a second cancellation and leave the staging file behind.
+            staged_path.unlink(missing_ok=True)
+            raise
+        return ref
+
+    async def open(self, digest: str) -> AsyncIterator[bytes]:
+        path = self._path_for(digest)
+        try:
+            file = await asyncio.to_thread(path.open, "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+        except OSError as exc:
+            raise BlobStoreError(f"opening a blob: {exc}") from exc
+        try:
+            while True:
+                with _storage_errors("reading a blob"):
+                    chunk = await asyncio.to_thread(file.read, _IO_CHUNK_SIZE)
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            file.close()
+
+    async def stat(self, digest: str) -> BlobRef:
+        path = self._path_for(digest)
+        try:
+            stat_result = await asyncio.to_thread(path.stat)
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+        except OSError as exc:
+            raise BlobStoreError(f"reading blob metadata: {exc}") from exc
+        return BlobRef(sha256=digest, size=stat_result.st_size)
+
+    async def exists(self, digest: str) -> bool:
+        path = self._path_for(digest)
+        with _storage_errors("checking a blob"):
+            return await asyncio.to_thread(path.is_file)
+
+    async def delete(self, digest: str) -> bool:
+        path = self._path_for(digest)
+        try:
+            await asyncio.to_thread(path.unlink)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise BlobStoreError(f"deleting a blob: {exc}") from exc
+        return True
+
+    async def close(self) -> None:
+        # Every operation opens and closes its own files, so there is nothing held open here.
+        return None
+
+    def _create_staging_file(self) -> tuple[BinaryIO, Path]:
+        self._staging_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self._staging_dir, prefix="put-")
+        return os.fdopen(fd, "wb"), Path(name)
+
+    def _commit(self, staged_path: Path, digest: str) -> None:
+        destination = self._path_for(digest)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        # Replacing an existing copy is fine: same digest, same bytes. It keeps re-puts idempotent
+        # without a check-then-act race between concurrent writers of the same content.
+        os.replace(staged_path, destination)
+        _sync_directory(destination.parent)
+
+
+def _flush_to_disk(file: BinaryIO) -> None:
+    file.flush()
+    os.fsync(file.fileno())
+
+
+def _sync_directory(directory: Path) -> None:
+    # The rename itself lives in the directory entry; without this a crash could lose a blob
+    # that put() already reported as stored.
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _storage_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise BlobStoreError(f"{action}: {exc}") from exc

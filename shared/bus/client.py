@@ -1,0 +1,106 @@
+"""Typed request/reply and event publishing over one NATS connection."""
+
+from __future__ import annotations
+
+import time
+from typing import TypeVar
+
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+from pydantic import BaseModel
+
+from shared.bus.codec import DecodeError, decode_envelope, decode_payload, encode, envelope_for, headers_for
+from shared.bus.context import MESSAGE_ID_HEADER, MessageContext
+from shared.bus.errors import RemoteError, RequestTimeout, ServiceUnavailable
+from shared.messages.envelope import ErrorBody, ErrorCode
+from shared.messages.registry import Endpoint, EventType
+from shared.metrics import EVENTS_PUBLISHED_TOTAL, RPC_CLIENT_SECONDS
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
+EventT = TypeVar("EventT", bound=BaseModel)
+
+
+class Bus:
+    """What a process uses to talk to the mesh. `source` names the sender in every envelope."""
+
+    def __init__(self, nc: NATS, *, source: str, request_timeout: float) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.source = source
+        self.request_timeout = request_timeout
+
+    async def request(
+        self,
+        endpoint: Endpoint[RequestT, ResponseT],
+        payload: RequestT,
+        ctx: MessageContext,
+        *,
+        timeout: float | None = None,
+    ) -> ResponseT:
+        """Send a request and return the typed reply, or raise a `BusError` at once:
+        `ServiceUnavailable` when nobody serves it, `RequestTimeout`, or the agent's `RemoteError`."""
+        timeout = timeout or self.request_timeout
+        envelope = envelope_for(payload, ctx, self.source)
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            try:
+                reply = await self.nc.request(
+                    endpoint.subject, encode(envelope), timeout=timeout, headers=headers_for(envelope, ctx)
+                )
+            except nats.errors.NoRespondersError as error:
+                outcome = "no_responders"
+                raise ServiceUnavailable(endpoint.subject) from error
+            except nats.errors.TimeoutError as error:
+                outcome = "timeout"
+                raise RequestTimeout(endpoint.subject, timeout) from error
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as error:
+                outcome = "disconnected"
+                raise ServiceUnavailable(endpoint.subject) from error
+            try:
+                answer = decode_envelope(reply.data)
+            except DecodeError as error:
+                outcome = "bad_reply"
+                raise RemoteError(
+                    ErrorBody(code=ErrorCode.INTERNAL, message=f"{endpoint.subject} sent an unreadable reply")
+                ) from error
+            if answer.error is not None:
+                outcome = answer.error.code.value
+                raise RemoteError(answer.error)
+            try:
+                return decode_payload(answer, endpoint.response)
+            except DecodeError as error:
+                outcome = "bad_reply"
+                raise RemoteError(error.body) from error
+        finally:
+            RPC_CLIENT_SECONDS.labels(endpoint.subject, outcome).observe(time.perf_counter() - started)
+
+    async def publish(
+        self,
+        event: EventType[EventT],
+        payload: EventT,
+        ctx: MessageContext,
+        *,
+        message_id: str | None = None,
+        timeout: float | None = None,
+    ) -> PubAck:
+        """Publish a durable event; returns once JetStream has stored it.
+
+        The envelope id doubles as `Nats-Msg-Id`, so a retried publish of the same event inside the
+        stream's duplicate window is stored once; consumers dedupe by the same id beyond it.
+        """
+        envelope = envelope_for(payload, ctx, self.source, message_id=message_id)
+        headers = {**headers_for(envelope, ctx), MESSAGE_ID_HEADER: envelope.id}
+        try:
+            ack = await self.js.publish(
+                event.subject, encode(envelope), timeout=timeout or self.request_timeout, headers=headers
+            )
+        except nats.errors.NoRespondersError as error:
+            raise ServiceUnavailable(f"the stream for {event.subject}") from error
+        except nats.errors.TimeoutError as error:
+            raise RequestTimeout(event.subject, timeout or self.request_timeout) from error
+        EVENTS_PUBLISHED_TOTAL.labels(event.name).inc()
+        return ack

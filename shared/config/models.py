@@ -1,0 +1,520 @@
+"""The typed shape of `config/machine-native-ops.yaml`.
+
+Every model forbids unknown keys (a misspelled key is an error, not a silently ignored setting)
+and is frozen (settings are read once at start and shared between tasks). Defaults describe the
+local embedded stack, so an empty config file is a working local setup.
+
+Unset means unset: an empty or blank string loads as None for optional values, and blank entries
+are dropped from lists. The config file relies on this, writing e.g.
+`webhook_secrets: ["${GITHUB_WEBHOOK_SECRET:-}", "${GITHUB_WEBHOOK_SECRET_PREVIOUS:-}"]`,
+which is `[]`, `[current]` or `[current, previous]` depending on what the environment provides.
+"""
+
+import ipaddress
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from shared.config.key_path import KeyPath, format_key_path
+
+# Cross-field checks run in a model-level validator, where pydantic can only report the model's
+# own location. They raise this error type instead, with each problem's path relative to the
+# model in the context, so the loader can name the exact key (`storage.s3.bucket`, not `storage`).
+FIELD_PROBLEMS_ERROR_TYPE = "mno_field_problems"
+
+
+def _raise_field_problems(problems: Sequence[tuple[KeyPath, str]]) -> None:
+    if not problems:
+        return
+    summary = "; ".join(f"{format_key_path(path)}: {message}" for path, message in problems)
+    raise PydanticCustomError(
+        FIELD_PROBLEMS_ERROR_TYPE, "{summary}", {"summary": summary, "problems": tuple(problems)}
+    )
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _blank_to_none(value: object) -> object:
+    return None if _is_blank(value) else value
+
+
+def _drop_blank_entries(value: object) -> object:
+    if _is_blank(value):
+        return []
+    if isinstance(value, list):
+        return [item for item in value if not _is_blank(item)]
+    return value
+
+
+def _upper_case(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _url_checker(schemes: frozenset[str]) -> AfterValidator:
+    expected = " or ".join(f"{scheme}://" for scheme in sorted(schemes))
+
+    def check(value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.netloc:
+            raise PydanticCustomError(
+                "url_scheme", "must be a URL starting with {expected}", {"expected": expected}
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_ip_or_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise PydanticCustomError("ip_network", "must be an IP address or CIDR network") from None
+    return value
+
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+PositiveSeconds = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+# Names that end up in NATS subjects/stream names, SQL identifiers or cookie names.
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
+
+HttpUrl = Annotated[str, _url_checker(frozenset({"http", "https"}))]
+NatsUrl = Annotated[str, _url_checker(frozenset({"nats", "tls", "ws", "wss"}))]
+PostgresDsn = Annotated[str, _url_checker(frozenset({"postgresql", "postgres"}))]
+
+OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_to_none)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_blank_to_none)]
+OptionalInt = Annotated[int | None, BeforeValidator(_blank_to_none)]
+OptionalHttpUrl = Annotated[HttpUrl | None, BeforeValidator(_blank_to_none)]
+
+StrList = Annotated[list[str], BeforeValidator(_drop_blank_entries)]
+SecretList = Annotated[list[SecretStr], BeforeValidator(_drop_blank_entries)]
+PathList = Annotated[list[Path], BeforeValidator(_drop_blank_entries)]
+
+FeatureName = Literal[
+    "github", "artifacts", "supply_chain", "prompts", "dashboard", "anomaly_detection", "forecasts"
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpSettings(_Section):
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Port = 8080
+    public_url: OptionalHttpUrl = None
+    max_body_bytes: PositiveInt = 1_048_576
+    request_timeout_seconds: PositiveSeconds = 10.0
+    trusted_proxies: Annotated[
+        list[Annotated[str, AfterValidator(_check_ip_or_network)]], BeforeValidator(_drop_blank_entries)
+    ] = []
+
+
+class NatsSettings(_Section):
+    servers: Annotated[list[NatsUrl], BeforeValidator(_drop_blank_entries), Field(min_length=1)] = [
+        "nats://127.0.0.1:4222"
+    ]
+    user: OptionalSecret = None
+    password: OptionalSecret = None
+    token: OptionalSecret = None
+    request_timeout_seconds: PositiveSeconds = 5.0
+    connect_timeout_seconds: PositiveSeconds = 5.0
+    name_prefix: Token = "mno"
+
+    @model_validator(mode="after")
+    def _credentials_are_consistent(self) -> Self:
+        problems: list[tuple[KeyPath, str]] = []
+        if (self.user is None) != (self.password is None):
+            missing = "password" if self.password is None else "user"
+            present = "user" if missing == "password" else "password"
+            problems.append(((missing,), f"required when nats.{present} is set"))
+        if self.token is not None and (self.user is not None or self.password is not None):
+            problems.append((("token",), "cannot be combined with nats.user/nats.password"))
+        _raise_field_problems(problems)
+        return self
+
+
+class JetStreamSettings(_Section):
+    events_stream: Token = "MNO_EVENTS"
+    dlq_stream: Token = "MNO_DLQ"
+    replicas: Annotated[int, Field(ge=1, le=5)] = 1
+    max_age_days: PositiveInt = 7
+    dlq_max_age_days: PositiveInt = 30
+    duplicate_window_seconds: PositiveSeconds = 120.0
+    ack_wait_seconds: PositiveSeconds = 30.0
+    max_deliver: PositiveInt = 5
+    backoff_seconds: list[PositiveSeconds] = [1.0, 5.0, 30.0, 120.0]
+    fetch_batch: PositiveInt = 100
+
+    @model_validator(mode="after")
+    def _stream_limits_are_consistent(self) -> Self:
+        # These mirror checks the NATS server makes when creating streams and consumers; failing
+        # here names the key instead of surfacing a server error after the agents have started.
+        problems: list[tuple[KeyPath, str]] = []
+        if self.dlq_stream == self.events_stream:
+            problems.append((("dlq_stream",), "must differ from jetstream.events_stream"))
+        if len(self.backoff_seconds) >= self.max_deliver:
+            problems.append(
+                (
+                    ("backoff_seconds",),
+                    f"has {len(self.backoff_seconds)} entries; it must have fewer than "
+                    f"jetstream.max_deliver ({self.max_deliver})",
+                )
+            )
+        if self.duplicate_window_seconds > self.max_age_days * 86_400:
+            problems.append((("duplicate_window_seconds",), "must not exceed jetstream.max_age_days"))
+        _raise_field_problems(problems)
+        return self
+
+
+class PostgresSettings(_Section):
+    # A plain str (not SecretStr) because drivers take it as-is; it may embed a password, so
+    # never log it.
+    dsn: PostgresDsn = "postgresql://mno@127.0.0.1:5432/mno"
+    min_pool: NonNegativeInt = 1
+    max_pool: PositiveInt = 10
+    migrate_on_start: bool = True
+    command_timeout_seconds: PositiveSeconds = 10.0
+
+    @model_validator(mode="after")
+    def _pool_bounds_are_ordered(self) -> Self:
+        if self.max_pool < self.min_pool:
+            _raise_field_problems([(("max_pool",), f"must be at least postgres.min_pool ({self.min_pool})")])
+        return self
+
+
+class ClickHouseSettings(_Section):
+    engine: Literal["chdb", "server"] = "chdb"
+    # Embedded chDB data directory; None means `<data_dir>/clickhouse` (see Settings.chdb_path).
+    chdb_path: OptionalPath = None
+    url: OptionalStr = None
+    database: Identifier = "mno"
+
+    @model_validator(mode="after")
+    def _server_has_url(self) -> Self:
+        if self.engine == "server" and self.url is None:
+            _raise_field_problems([(("url",), 'required when clickhouse.engine is "server"')])
+        return self
+
+
+class FilesystemStorageSettings(_Section):
+    # None means `<data_dir>/blobs` (see Settings.blob_root).
+    root: OptionalPath = None
+
+
+class S3StorageSettings(_Section):
+    bucket: OptionalStr = None
+    endpoint_url: OptionalHttpUrl = None
+    region: Annotated[str, Field(min_length=1)] = "us-east-1"
+    # Both unset means the default AWS credential chain (instance profile, IRSA, ...).
+    access_key_id: OptionalStr = None
+    secret_access_key: OptionalSecret = None
+    prefix: str = ""
+
+
+class StorageSettings(_Section):
+    backend: Literal["filesystem", "s3"] = "filesystem"
+    filesystem: FilesystemStorageSettings = FilesystemStorageSettings()
+    s3: S3StorageSettings = S3StorageSettings()
+
+    @model_validator(mode="after")
+    def _s3_is_complete_when_used(self) -> Self:
+        if self.backend != "s3":
+            return self
+        problems: list[tuple[KeyPath, str]] = []
+        if self.s3.bucket is None:
+            problems.append((("s3", "bucket"), 'required when storage.backend is "s3"'))
+        if (self.s3.access_key_id is None) != (self.s3.secret_access_key is None):
+            missing = "secret_access_key" if self.s3.secret_access_key is None else "access_key_id"
+            present = "access_key_id" if missing == "secret_access_key" else "secret_access_key"
+            problems.append((("s3", missing), f"required when storage.s3.{present} is set"))
+        _raise_field_problems(problems)
+        return self
+
+
+class GitHubSettings(_Section):
+    enabled: bool = False
+    app_id: OptionalInt = None
+    client_id: OptionalStr = None
+    client_secret: OptionalSecret = None
+    # PEM contents and/or paths to PEM files; two keys at most, so a new key can be added before
+    # the old one is revoked.
+    private_keys: SecretList = []
+    private_key_files: PathList = []
+    # Current and previous secret, so a secret can be rotated without dropping deliveries.
+    webhook_secrets: Annotated[SecretList, Field(max_length=2)] = []
+    marketplace_webhook_secrets: Annotated[SecretList, Field(max_length=2)] = []
+    api_url: HttpUrl = "https://api.github.com"
+    web_url: HttpUrl = "https://github.com"
+    app_slug: OptionalStr = None
+
+    @model_validator(mode="after")
+    def _app_credentials_are_complete(self) -> Self:
+        problems: list[tuple[KeyPath, str]] = []
+        for index, key in enumerate(self.private_keys):
+            if "-----BEGIN" not in key.get_secret_value():
+                problems.append(
+                    (("private_keys", index), "is not a PEM private key (for a path use private_key_files)")
+                )
+        if len(self.private_keys) + len(self.private_key_files) > 2:
+            problems.append((("private_keys",), "at most 2 keys across private_keys and private_key_files"))
+        if self.enabled:
+            required = "required when github.enabled is true"
+            # Marketplace secrets are not required: a self-hosted GitHub App is not listed on the
+            # Marketplace and never receives its events.
+            if self.app_id is None:
+                problems.append((("app_id",), required))
+            if self.client_id is None:
+                problems.append((("client_id",), required))
+            if self.client_secret is None:
+                problems.append((("client_secret",), required))
+            if not self.private_keys and not self.private_key_files:
+                problems.append((("private_keys",), f"{required} (or set github.private_key_files)"))
+            if not self.webhook_secrets:
+                problems.append((("webhook_secrets",), required))
+        _raise_field_problems(problems)
+        return self
+
+
+class AuthSettings(_Section):
+    bootstrap_token: OptionalSecret = None
+    session_cookie_name: Token = "mno_session"
+    session_ttl_hours: PositiveInt = 12
+
+
+class MonitoringSettings(_Section):
+    providers: StrList = ["openai", "anthropic", "google", "mistral", "groq"]
+    price_source: Literal["genai-prices"] = "genai-prices"
+    ingest_max_batch: PositiveInt = 1000
+
+
+class EmailAlertSettings(_Section):
+    enabled: bool = False
+    smtp_host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    smtp_port: Port = 25
+    username: OptionalStr = None
+    password: OptionalSecret = None
+    from_address: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] = "alerts@localhost"
+    starttls: bool = False
+    use_tls: bool = False
+
+    @model_validator(mode="after")
+    def _transport_is_consistent(self) -> Self:
+        problems: list[tuple[KeyPath, str]] = []
+        if self.starttls and self.use_tls:
+            problems.append((("use_tls",), "cannot be combined with alerts.email.starttls"))
+        if (self.username is None) != (self.password is None):
+            missing = "password" if self.password is None else "username"
+            present = "username" if missing == "password" else "password"
+            problems.append(((missing,), f"required when alerts.email.{present} is set"))
+        _raise_field_problems(problems)
+        return self
+
+
+class SlackAlertSettings(_Section):
+    enabled: bool = False
+    # Rules may name their own webhook; this one is used when they don't.
+    default_webhook_url: OptionalHttpUrl = None
+
+
+class WebhookAlertSettings(_Section):
+    enabled: bool = False
+    signing_secret: OptionalSecret = None
+
+
+class AlertsSettings(_Section):
+    email: EmailAlertSettings = EmailAlertSettings()
+    slack: SlackAlertSettings = SlackAlertSettings()
+    webhook: WebhookAlertSettings = WebhookAlertSettings()
+    # Off by default so a user-supplied alert target can't be used to reach internal services.
+    allow_private_targets: bool = False
+    max_attempts: PositiveInt = 5
+
+
+class FeatureFlags(_Section):
+    github: bool = False
+    artifacts: bool = True
+    supply_chain: bool = True
+    prompts: bool = True
+    dashboard: bool = True
+    anomaly_detection: bool = True
+    forecasts: bool = True
+
+
+class PlanEntitlements(_Section):
+    monthly_token_events: NonNegativeInt
+    artifact_storage_bytes: NonNegativeInt
+    prompts: NonNegativeInt
+    experiments: NonNegativeInt
+    seats: NonNegativeInt
+    features: list[FeatureName]
+
+
+_UNLIMITED = 1_000_000_000_000
+
+DEFAULT_PLANS: dict[str, PlanEntitlements] = {
+    "free": PlanEntitlements(
+        monthly_token_events=100_000,
+        artifact_storage_bytes=1 << 30,
+        prompts=50,
+        experiments=5,
+        seats=3,
+        features=["artifacts", "prompts", "dashboard"],
+    ),
+    # The self-hosted local stack: no limits worth hitting.
+    "local": PlanEntitlements(
+        monthly_token_events=_UNLIMITED,
+        artifact_storage_bytes=_UNLIMITED,
+        prompts=_UNLIMITED,
+        experiments=_UNLIMITED,
+        seats=_UNLIMITED,
+        features=[
+            "github",
+            "artifacts",
+            "supply_chain",
+            "prompts",
+            "dashboard",
+            "anomaly_detection",
+            "forecasts",
+        ],
+    ),
+}
+
+
+class AgentSettings(_Section):
+    metrics_host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    metrics_port: Port
+    replicas_hint: PositiveInt = 1
+    max_concurrency: PositiveInt = 64
+    drain_timeout_seconds: PositiveSeconds = 20.0
+
+
+AgentName = Literal["super_agent", "monitoring", "artifact_manager", "supply_chain", "learning"]
+
+DEFAULT_METRICS_PORTS: dict[AgentName, int] = {
+    "super_agent": 9100,
+    "monitoring": 9101,
+    "artifact_manager": 9102,
+    "supply_chain": 9103,
+    "learning": 9104,
+}
+
+
+class AgentsSettings(_Section):
+    super_agent: AgentSettings = AgentSettings(metrics_port=DEFAULT_METRICS_PORTS["super_agent"])
+    monitoring: AgentSettings = AgentSettings(metrics_port=DEFAULT_METRICS_PORTS["monitoring"])
+    artifact_manager: AgentSettings = AgentSettings(metrics_port=DEFAULT_METRICS_PORTS["artifact_manager"])
+    supply_chain: AgentSettings = AgentSettings(metrics_port=DEFAULT_METRICS_PORTS["supply_chain"])
+    learning: AgentSettings = AgentSettings(metrics_port=DEFAULT_METRICS_PORTS["learning"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_metrics_ports(cls, data: object) -> object:
+        # Each agent has its own default port, so a partial entry (`monitoring: {replicas_hint: 2}`)
+        # must still get the agent's port rather than fail for lack of one.
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        for name, port in DEFAULT_METRICS_PORTS.items():
+            entry = filled.get(name)
+            if isinstance(entry, dict) and "metrics_port" not in entry:
+                filled[name] = {**entry, "metrics_port": port}
+        return filled
+
+    def by_name(self, name: AgentName) -> AgentSettings:
+        agent: AgentSettings = getattr(self, name)
+        return agent
+
+
+class LoggingSettings(_Section):
+    level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper_case)] = "INFO"
+    format: Literal["json", "console"] = "json"
+
+
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with `shared.config.load_settings`, not directly."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+
+    environment: Literal["local", "test", "production"] = "local"
+    data_dir: Path = Path(".mno")
+    http: HttpSettings = HttpSettings()
+    nats: NatsSettings = NatsSettings()
+    jetstream: JetStreamSettings = JetStreamSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    storage: StorageSettings = StorageSettings()
+    github: GitHubSettings = GitHubSettings()
+    auth: AuthSettings = AuthSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    features: FeatureFlags = FeatureFlags()
+    plans: Annotated[dict[Token, PlanEntitlements], Field(min_length=1)] = DEFAULT_PLANS
+    agents: AgentsSettings = AgentsSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file is the single source of truth: the environment reaches settings only
+        # through the `${...}` references written in it. Letting BaseSettings also read env vars
+        # (`ENVIRONMENT`, `HTTP`, a stray `.env`) would change behaviour invisibly to anyone
+        # reading the file, and differently on each machine.
+        return (init_settings,)
+
+    @property
+    def chdb_path(self) -> Path:
+        """Where embedded chDB keeps its data."""
+        return self.clickhouse.chdb_path or self.data_dir / "clickhouse"
+
+    @property
+    def blob_root(self) -> Path:
+        """Root directory of the filesystem blob store."""
+        return self.storage.filesystem.root or self.data_dir / "blobs"
+
+    @model_validator(mode="after")
+    def _sections_are_consistent(self) -> Self:
+        problems: list[tuple[KeyPath, str]] = []
+        if self.features.github and not self.github.enabled:
+            problems.append((("features", "github"), "requires github.enabled to be true"))
+        if self.environment == "local":
+            problems.extend(self._port_clashes())
+        _raise_field_problems(problems)
+        return self
+
+    def _port_clashes(self) -> list[tuple[KeyPath, str]]:
+        # Locally every process shares one host, so two listeners on one port would fail at bind
+        # time with a less helpful error. Elsewhere each agent runs in its own pod or VM and may
+        # well reuse a port.
+        listeners: list[tuple[KeyPath, str, int]] = [(("http", "port"), self.http.host, self.http.port)]
+        for name in DEFAULT_METRICS_PORTS:
+            agent = self.agents.by_name(name)
+            listeners.append((("agents", name, "metrics_port"), agent.metrics_host, agent.metrics_port))
+        clashes: list[tuple[KeyPath, str]] = []
+        for index, (path, host, port) in enumerate(listeners):
+            for earlier_path, earlier_host, earlier_port in listeners[:index]:
+                same_host = host == earlier_host or {host, earlier_host} & _WILDCARD_HOSTS
+                if port == earlier_port and same_host:
+                    clashes.append((path, f"port {port} is already used by {format_key_path(earlier_path)}"))
+                    break
+        return clashes

@@ -1,0 +1,60 @@
+"""The one ClickHouse API the platform codes against; engines differ only in where SQL runs.
+
+Parameters are ClickHouse server-side placeholders, `{name:Type}`, on every engine, so the
+same SQL text runs unchanged in-process (chdb) and against a server::
+
+    await ch.query(
+        "SELECT model, sum(cost) AS cost FROM token_events"
+        " WHERE tenant = {tenant:String} AND ts >= {since:DateTime64(3, 'UTC')} GROUP BY model",
+        {"tenant": tenant, "since": since},
+    )
+
+Values are parsed by ClickHouse as data of the declared type, never as SQL. Table and
+column names cannot be parameters; `insert` validates them (`identifiers.py`).
+
+Values come back as clickhouse-driver returns them: int, float, str, bool, Decimal (exact),
+date, UUID, list (Array), dict (Map, named Tuple), tuple (Tuple), None (NULL), and aware
+datetimes (in the column's declared zone, or UTC). Do not add a FORMAT clause to queries.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+
+class ClickHouse(abc.ABC):
+    """Async access to one ClickHouse database; safe to share between asyncio tasks."""
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run a statement that returns no rows (DDL, INSERT ... SELECT, ALTER, ...)."""
+
+    @abc.abstractmethod
+    async def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a SELECT and return its rows as dicts keyed by column name."""
+
+    @abc.abstractmethod
+    async def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+        """Insert `rows` (values in `columns` order) in one statement; returns the row count."""
+
+    @abc.abstractmethod
+    async def ping(self) -> bool:
+        """True when the engine answers a trivial query; never raises."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release the engine; waits for calls in flight. Idempotent."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()

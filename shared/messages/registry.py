@@ -1,0 +1,85 @@
+"""The one subject registry: every request/reply endpoint and every durable event type, with the
+pydantic models both sides use. Publishers and handlers look subjects up here, never spell them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from shared.messages.agents import ALL_AGENTS, AgentName
+from shared.messages.mesh import CanaryEvent, CanaryStatus, CanaryStatusRequest, PingRequest, PingResponse
+
+RPC_PREFIX = "mno.rpc"
+EVENTS_PREFIX = "mno.events"
+DLQ_PREFIX = "mno.dlq"
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
+EventT = TypeVar("EventT", bound=BaseModel)
+
+
+def message_type(model: type[BaseModel]) -> str:
+    """The envelope `type` of a payload model, e.g. `mesh.PingRequest`."""
+    return f"{model.__module__.removeprefix('shared.messages.')}.{model.__name__}"
+
+
+@dataclass(frozen=True)
+class Endpoint(Generic[RequestT, ResponseT]):
+    """A request/reply endpoint an agent serves (in a queue group, so replicas share the load)."""
+
+    agent: AgentName
+    name: str
+    request: type[RequestT]
+    response: type[ResponseT]
+    description: str
+
+    @property
+    def subject(self) -> str:
+        return f"{RPC_PREFIX}.{self.agent.value}.{self.name}"
+
+
+@dataclass(frozen=True)
+class EventType(Generic[EventT]):
+    """A durable event carried by JetStream; every consumer gets its own durable pull consumer."""
+
+    name: str
+    payload: type[EventT]
+    description: str
+
+    @property
+    def subject(self) -> str:
+        return f"{EVENTS_PREFIX}.{self.name}"
+
+    @property
+    def dlq_subject(self) -> str:
+        return f"{DLQ_PREFIX}.{self.name}"
+
+
+def _ping(agent: AgentName) -> Endpoint[PingRequest, PingResponse]:
+    return Endpoint(agent, "ping", PingRequest, PingResponse, "Answers with the instance that served it.")
+
+
+def _canary_status(agent: AgentName) -> Endpoint[CanaryStatusRequest, CanaryStatus]:
+    return Endpoint(
+        agent, "canary_status", CanaryStatusRequest, CanaryStatus, "Whether this agent processed a canary."
+    )
+
+
+PING: dict[AgentName, Endpoint[PingRequest, PingResponse]] = {a: _ping(a) for a in ALL_AGENTS}
+CANARY_STATUS: dict[AgentName, Endpoint[CanaryStatusRequest, CanaryStatus]] = {
+    a: _canary_status(a) for a in ALL_AGENTS
+}
+
+CANARY = EventType("mesh.canary", CanaryEvent, "A probe of the durable event path, consumed by every agent.")
+
+ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
+    *PING.values(),
+    *CANARY_STATUS.values(),
+)
+EVENT_TYPES: tuple[EventType[Any], ...] = (CANARY,)
+
+
+def endpoints_of(agent: AgentName) -> list[Endpoint[Any, Any]]:
+    return [e for e in ENDPOINTS if e.agent == agent]

@@ -1,0 +1,51 @@
+"""The Prometheus metrics every agent exports. One asyncio process per pod, so the default registry
+and no multiprocess mode (see the reference notes)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# Buckets from 0.5 ms to 10 s: in-mesh calls are sub-millisecond to tens of milliseconds, and the
+# slow tail is what the histogram must show.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+AGENT_INFO = Gauge(
+    "mno_agent_info", "Constant 1, labelled with the agent's identity.", ["agent", "instance", "version"]
+)
+AGENT_READY = Gauge("mno_agent_ready", "1 while the agent is ready to serve.", ["agent"])
+BUS_CONNECTED = Gauge("mno_bus_connected", "1 while the NATS connection is up.", ["agent"])
+
+RPC_HANDLER_SECONDS = Histogram(
+    "mno_rpc_handler_duration_seconds",
+    "Time to handle one request/reply message, by endpoint and outcome.",
+    ["agent", "endpoint", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
+RPC_IN_FLIGHT = Gauge("mno_rpc_in_flight", "Requests being handled now.", ["agent"])
+
+RPC_CLIENT_SECONDS = Histogram(
+    "mno_rpc_client_duration_seconds",
+    "Round trip of requests this process sent over the bus, by subject and outcome.",
+    ["subject", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
+
+EVENT_HANDLER_SECONDS = Histogram(
+    "mno_event_handler_duration_seconds",
+    "Time to handle one durable event, by event type and outcome.",
+    ["agent", "event", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
+EVENTS_TOTAL = Counter(
+    "mno_events_total",
+    "Durable events seen by consumers: processed, duplicate, retried, rejected, dead_lettered.",
+    ["agent", "event", "outcome"],
+)
+EVENTS_PUBLISHED_TOTAL = Counter("mno_events_published_total", "Durable events published.", ["event"])
+
+HTTP_REQUEST_SECONDS = Histogram(
+    "mno_http_request_duration_seconds",
+    "HTTP requests at the edge, by route template, method and status.",
+    ["method", "route", "status"],
+    buckets=LATENCY_BUCKETS,
+)

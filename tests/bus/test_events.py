@@ -1,0 +1,127 @@
+"""Durable events over real JetStream: dedup on publish, retries with backoff, the dead-letter path."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+
+from mno.stack import NatsServer
+from shared.bus.client import Bus
+from shared.bus.context import MESSAGE_ID_HEADER, MessageContext
+from shared.bus.events import DLQ_REASON_HEADER, Delivery, EventConsumer
+from shared.bus.streams import ensure_streams
+from shared.config.models import JetStreamSettings
+from shared.messages.agents import AgentName
+from shared.messages.mesh import CanaryEvent
+from shared.messages.registry import CANARY
+
+SETTINGS = JetStreamSettings(ack_wait_seconds=1, max_deliver=3, backoff_seconds=[0.1, 0.2], fetch_batch=10)
+
+
+@pytest.fixture
+async def nc(isolated_nats: NatsServer) -> AsyncIterator[NATS]:
+    connection = await nats.connect(isolated_nats.url)
+    await ensure_streams(connection.jetstream(), SETTINGS)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def eventually(check, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_publishing_the_same_event_id_twice_is_stored_once(nc: NATS) -> None:
+    """The envelope id is Nats-Msg-Id: a retried publish inside the window is a duplicate."""
+    bus = Bus(nc, source="t", request_timeout=2)
+    event = CanaryEvent(canary_id="dup")
+    message_id = uuid.uuid4().hex
+    first = await bus.publish(CANARY, event, MessageContext(), message_id=message_id)
+    second = await bus.publish(CANARY, event, MessageContext(), message_id=message_id)
+    assert not first.duplicate
+    assert second.duplicate
+    assert second.seq == first.seq
+
+
+async def test_events_are_delivered_to_the_handler_typed(nc: NATS) -> None:
+    """A published event reaches the consumer's handler as its typed payload with delivery facts."""
+    seen: list[tuple[CanaryEvent, Delivery]] = []
+
+    async def handler(event: CanaryEvent, _ctx: MessageContext, delivery: Delivery) -> bool:
+        seen.append((event, delivery))
+        return True
+
+    consumer = EventConsumer(
+        nc.jetstream(), nc, AgentName.LEARNING, CANARY, handler, SETTINGS, max_concurrency=4
+    )
+    await consumer.start()
+    try:
+        await Bus(nc, source="t", request_timeout=2).publish(
+            CANARY, CanaryEvent(canary_id="a1"), MessageContext()
+        )
+        assert await eventually(lambda: len(seen) == 1)
+    finally:
+        await consumer.stop(2)
+    event, delivery = seen[0]
+    assert event.canary_id == "a1"
+    assert delivery.attempt == 1
+    assert delivery.consumer == "learning--mesh-canary"
+
+
+async def test_failing_handler_is_retried_then_dead_lettered(nc: NATS) -> None:
+    """A handler that always fails is tried max_deliver times, then the event lands in the DLQ stream."""
+    attempts: list[int] = []
+
+    async def handler(_event: CanaryEvent, _ctx: MessageContext, delivery: Delivery) -> bool:
+        attempts.append(delivery.attempt)
+        raise RuntimeError("downstream is broken")
+
+    js = nc.jetstream()
+    consumer = EventConsumer(js, nc, AgentName.MONITORING, CANARY, handler, SETTINGS, max_concurrency=4)
+    await consumer.start()
+    dead = await js.subscribe(f"{CANARY.dlq_subject}", stream=SETTINGS.dlq_stream, ordered_consumer=True)
+    try:
+        await Bus(nc, source="t", request_timeout=2).publish(
+            CANARY, CanaryEvent(canary_id="bad"), MessageContext()
+        )
+        letter = await dead.next_msg(timeout=15)
+    finally:
+        await consumer.stop(2)
+    assert attempts == [1, 2, 3]
+    assert letter.headers is not None
+    assert letter.headers[DLQ_REASON_HEADER] == "max deliveries reached"
+    assert b'"canary_id":"bad"' in letter.data
+
+
+async def test_malformed_event_goes_to_the_dlq_at_once(nc: NATS) -> None:
+    """An event that is not a valid envelope is not retried: it is dead-lettered with the reason."""
+    calls: list[int] = []
+
+    async def handler(_event: CanaryEvent, _ctx: MessageContext, _delivery: Delivery) -> bool:
+        calls.append(1)
+        return True
+
+    js = nc.jetstream()
+    consumer = EventConsumer(js, nc, AgentName.SUPPLY_CHAIN, CANARY, handler, SETTINGS, max_concurrency=4)
+    await consumer.start()
+    dead = await js.subscribe(f"{CANARY.dlq_subject}", stream=SETTINGS.dlq_stream, ordered_consumer=True)
+    try:
+        await js.publish(CANARY.subject, b"not an envelope", headers={MESSAGE_ID_HEADER: uuid.uuid4().hex})
+        letter = await dead.next_msg(timeout=10)
+    finally:
+        await consumer.stop(2)
+    assert calls == []
+    assert letter.data == b"not an envelope"
+    assert "not a valid envelope" in (letter.headers or {})[DLQ_REASON_HEADER]

@@ -1,0 +1,172 @@
+"""Request/reply over a real nats-server: typed results, typed errors, fast failure."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+
+from mno.stack import NatsServer
+from shared.bus.client import Bus
+from shared.bus.codec import decode_envelope
+from shared.bus.context import MessageContext
+from shared.bus.errors import AgentError, RemoteError, RequestTimeout, ServiceUnavailable
+from shared.bus.service import AgentService
+from shared.messages.agents import AgentName
+from shared.messages.envelope import ErrorCode
+from shared.messages.mesh import PingRequest, PingResponse
+from shared.messages.registry import PING
+
+AGENT = AgentName.SUPPLY_CHAIN
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[NATS]:
+    connection = await nats.connect(nats_server.url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+def reply(echo: str, instance: str = "i1") -> PingResponse:
+    return PingResponse(
+        agent=AGENT,
+        instance_id=instance,
+        version="1.0.0",
+        pid=1,
+        received_at="2026-01-01T00:00:00Z",
+        echo=echo,
+    )  # type: ignore[arg-type]
+
+
+async def serve(nc: NATS, handler, instance: str = "i1") -> AgentService:  # type: ignore[no-untyped-def]
+    service = AgentService(nc, AGENT, version="1.0.0", instance_id=instance, max_concurrency=16)
+    service.add(PING[AGENT], handler)
+    await service.start()
+    return service
+
+
+async def test_request_returns_the_typed_reply_and_principal_reaches_the_handler(nc: NATS) -> None:
+    """The handler gets the typed payload and context; the caller gets the typed response."""
+    seen: list[MessageContext] = []
+
+    async def handler(request: PingRequest, ctx: MessageContext) -> PingResponse:
+        seen.append(ctx)
+        return reply(request.echo)
+
+    service = await serve(nc, handler)
+    try:
+        ctx = MessageContext()
+        result = await Bus(nc, source="t", request_timeout=2).request(PING[AGENT], PingRequest(echo="x"), ctx)
+    finally:
+        await service.stop(1)
+    assert isinstance(result, PingResponse)
+    assert result.echo == "x"
+    assert seen[0].correlation_id == ctx.correlation_id
+    assert seen[0].trace.trace_id == ctx.trace.trace_id
+
+
+async def test_malformed_message_gets_a_typed_error_and_the_service_keeps_serving(nc: NATS) -> None:
+    """Raw garbage on an endpoint's subject is answered with bad_request, then normal calls still work."""
+
+    async def handler(request: PingRequest, _ctx: MessageContext) -> PingResponse:
+        return reply(request.echo)
+
+    service = await serve(nc, handler)
+    try:
+        raw = await nc.request(PING[AGENT].subject, b"{not json", timeout=2)
+        envelope = decode_envelope(raw.data)
+        assert envelope.error is not None
+        assert envelope.error.code == ErrorCode.BAD_REQUEST
+        result = await Bus(nc, source="t", request_timeout=2).request(
+            PING[AGENT], PingRequest(echo="ok"), MessageContext()
+        )
+        assert result.echo == "ok"
+    finally:
+        await service.stop(1)
+
+
+async def test_handler_errors_cross_the_wire_typed(nc: NATS) -> None:
+    """An AgentError arrives as RemoteError with its code; a crash arrives as internal, not a hang."""
+
+    async def handler(request: PingRequest, _ctx: MessageContext) -> PingResponse:
+        if request.echo == "missing":
+            raise AgentError(ErrorCode.NOT_FOUND, "no such thing")
+        raise RuntimeError("boom")
+
+    service = await serve(nc, handler)
+    bus = Bus(nc, source="t", request_timeout=2)
+    try:
+        with pytest.raises(RemoteError) as not_found:
+            await bus.request(PING[AGENT], PingRequest(echo="missing"), MessageContext())
+        with pytest.raises(RemoteError) as crashed:
+            await bus.request(PING[AGENT], PingRequest(echo="crash"), MessageContext())
+    finally:
+        await service.stop(1)
+    assert not_found.value.body.code == ErrorCode.NOT_FOUND
+    assert crashed.value.body.code == ErrorCode.INTERNAL
+    assert "boom" not in crashed.value.body.message
+
+
+async def test_no_responders_fails_at_once(nc: NATS) -> None:
+    """With nobody serving the subject the caller gets ServiceUnavailable at once, not after the timeout."""
+    started = time.perf_counter()
+    with pytest.raises(ServiceUnavailable):
+        await Bus(nc, source="t", request_timeout=5).request(PING[AGENT], PingRequest(), MessageContext())
+    assert time.perf_counter() - started < 2.5
+
+
+async def test_slow_handler_times_out_as_a_typed_error(nc: NATS) -> None:
+    """A handler slower than the caller's timeout gives RequestTimeout with code timeout."""
+
+    async def handler(request: PingRequest, _ctx: MessageContext) -> PingResponse:
+        await asyncio.sleep(1)
+        return reply(request.echo)
+
+    service = await serve(nc, handler)
+    try:
+        with pytest.raises(RequestTimeout) as caught:
+            await Bus(nc, source="t", request_timeout=0.2).request(
+                PING[AGENT], PingRequest(), MessageContext()
+            )
+    finally:
+        await service.stop(2)
+    assert caught.value.body.code == ErrorCode.TIMEOUT
+
+
+async def test_requests_are_handled_concurrently(nc: NATS) -> None:
+    """Ten requests to a 200 ms handler finish together, not one after another."""
+
+    async def handler(request: PingRequest, _ctx: MessageContext) -> PingResponse:
+        await asyncio.sleep(0.2)
+        return reply(request.echo)
+
+    service = await serve(nc, handler)
+    bus = Bus(nc, source="t", request_timeout=5)
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(bus.request(PING[AGENT], PingRequest(), MessageContext()) for _ in range(10)))
+        elapsed = time.perf_counter() - started
+    finally:
+        await service.stop(1)
+    assert elapsed < 1.0
+
+
+async def test_stop_lets_in_flight_requests_answer(nc: NATS) -> None:
+    """Stopping the service while a request is being handled still delivers that request's reply."""
+
+    async def handler(request: PingRequest, _ctx: MessageContext) -> PingResponse:
+        await asyncio.sleep(0.3)
+        return reply(request.echo)
+
+    service = await serve(nc, handler)
+    bus = Bus(nc, source="t", request_timeout=5)
+    pending = asyncio.create_task(bus.request(PING[AGENT], PingRequest(echo="late"), MessageContext()))
+    await asyncio.sleep(0.1)
+    await service.stop(5)
+    assert (await pending).echo == "late"

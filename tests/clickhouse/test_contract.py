@@ -1,0 +1,298 @@
+"""The behaviour every ClickHouse engine must share, run against each engine."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from shared.db.clickhouse import (
+    ClickHouse,
+    ClickHouseClosedError,
+    InvalidIdentifierError,
+    InvalidInputError,
+    QueryError,
+)
+
+ALL_TYPES_TABLE = """
+CREATE TABLE all_types (
+    id UInt64,
+    s String,
+    u UInt64,
+    i Int64,
+    f Float64,
+    cost Decimal(38, 12),
+    ts DateTime64(3, 'UTC'),
+    model LowCardinality(String),
+    labels Map(String, String),
+    tags Array(String),
+    maybe_s Nullable(String),
+    maybe_cost Nullable(Decimal(38, 12)),
+    maybe_ts Nullable(DateTime64(3, 'UTC'))
+) ENGINE = MergeTree ORDER BY id
+"""
+ALL_TYPES_COLUMNS = [
+    "id", "s", "u", "i", "f", "cost", "ts", "model", "labels", "tags", "maybe_s", "maybe_cost", "maybe_ts",
+]  # fmt: skip
+UTC_ZONE = ZoneInfo("UTC")
+TRICKY_TEXT = "quote ' double \" back \\ tab \t newline \n nul \0 unicode ü 😀 {x:String} ; DROP TABLE x --"
+
+
+def all_types_rows() -> list[tuple[Any, ...]]:
+    return [
+        (
+            1,
+            TRICKY_TEXT,
+            2**64 - 1,
+            -(2**63),
+            0.1,
+            Decimal("12345678901234567890123456.123456789012"),  # all 38 digits
+            datetime(2024, 2, 29, 23, 59, 59, 999000, tzinfo=UTC),
+            "gpt-4o",
+            {"tenant": "acme", "quote'key": "tab\tvalue", "": ""},
+            ["a", "", "b'c", "\\"],
+            "present",
+            Decimal("-0.000000000001"),
+            datetime(1999, 12, 31, 12, 0, 0, 1000, tzinfo=UTC),
+        ),
+        (
+            2,
+            "",
+            0,
+            2**63 - 1,
+            -1e-300,
+            Decimal("-99999999999999999999999999.999999999999"),
+            # Another offset: stored as the same instant, read back in the column's zone.
+            datetime(2024, 1, 1, 9, 0, 0, 123000, tzinfo=timezone(timedelta(hours=9))),
+            "claude",
+            {},
+            [],
+            None,
+            None,
+            None,
+        ),
+    ]
+
+
+async def test_every_type_round_trips_exactly(clickhouse: ClickHouse) -> None:
+    """Insert + select returns every supported type with the exact value and Python type."""
+    await clickhouse.execute(ALL_TYPES_TABLE)
+    rows = all_types_rows()
+    assert await clickhouse.insert("all_types", ALL_TYPES_COLUMNS, rows) == 2
+
+    result = await clickhouse.query("SELECT * FROM all_types ORDER BY id")
+
+    expected = [dict(zip(ALL_TYPES_COLUMNS, row, strict=True)) for row in rows]
+    assert result == expected
+    first, second = result
+    assert isinstance(first["cost"], Decimal)
+    assert str(first["cost"]) == "12345678901234567890123456.123456789012"
+    assert isinstance(first["maybe_cost"], Decimal)
+    assert first["ts"].tzinfo == UTC_ZONE
+    assert second["ts"] == datetime(2024, 1, 1, 0, 0, 0, 123000, tzinfo=UTC_ZONE)
+    assert type(first["u"]) is int
+    assert type(first["f"]) is float
+
+
+async def test_every_type_binds_as_a_parameter(clickhouse: ClickHouse) -> None:
+    """Each supported type passed as a {name:Type} parameter comes back unchanged."""
+    tokyo = ZoneInfo("Asia/Tokyo")
+    params: dict[str, Any] = {
+        "s": TRICKY_TEXT,
+        "u": 2**64 - 1,
+        "i": -(2**63),
+        "f": 0.1,
+        "cost": Decimal("12345678901234567890123456.123456789012"),
+        "ts": datetime(2024, 2, 29, 23, 59, 59, 999000, tzinfo=UTC),
+        "before_epoch": datetime(1969, 12, 31, 23, 59, 58, 500000, tzinfo=UTC),
+        "tokyo": datetime(2024, 1, 1, 0, 0, tzinfo=UTC),
+        "model": "gpt-4o",
+        "labels": {"quote'key": "tab\tvalue", "back\\slash": "new\nline"},
+        "tags": ["a", "", "b'c", "\\", TRICKY_TEXT],
+        "nothing": None,
+        "flag": True,
+    }
+    sql = """
+        SELECT
+            {s:String} AS s, {u:UInt64} AS u, {i:Int64} AS i, {f:Float64} AS f,
+            {cost:Decimal(38, 12)} AS cost, {ts:DateTime64(3, 'UTC')} AS ts,
+            {before_epoch:DateTime64(3, 'UTC')} AS before_epoch,
+            {tokyo:DateTime64(3, 'Asia/Tokyo')} AS tokyo,
+            {model:LowCardinality(String)} AS model, {labels:Map(String, String)} AS labels,
+            {tags:Array(String)} AS tags, {nothing:Nullable(String)} AS nothing, {flag:Bool} AS flag
+    """
+
+    [row] = await clickhouse.query(sql, params)
+
+    assert row == params
+    assert row["tokyo"].tzinfo == tokyo
+    assert row["tokyo"].hour == 9
+
+
+async def test_parameters_are_data_not_sql(clickhouse: ClickHouse) -> None:
+    """Values that look like SQL or contain quotes are compared as plain data and never executed."""
+    await clickhouse.execute("CREATE TABLE users (name String) ENGINE = MergeTree ORDER BY name")
+    await clickhouse.insert("users", ["name"], [("alice",), ("bob",)])
+    hostile = ["' OR 1=1 --", "alice' OR '1'='1", "x'; DROP TABLE users; --", "\\' OR 1=1 --"]
+
+    for value in hostile:
+        rows = await clickhouse.query(
+            "SELECT count() AS n FROM users WHERE name = {name:String}", {"name": value}
+        )
+        assert rows == [{"n": 0}]
+    await clickhouse.insert("users", ["name"], [(value,) for value in hostile])
+    for value in hostile:
+        rows = await clickhouse.query("SELECT name FROM users WHERE name = {name:String}", {"name": value})
+        assert rows == [{"name": value}]
+    assert (await clickhouse.query("SELECT count() AS n FROM users")) == [{"n": 6}]
+
+
+async def test_bad_identifiers_are_rejected_before_reaching_the_engine(clickhouse: ClickHouse) -> None:
+    """Table, column and parameter names that are not plain identifiers raise InvalidIdentifierError."""
+    await clickhouse.execute("CREATE TABLE victim (a String) ENGINE = MergeTree ORDER BY a")
+    bad_tables = [
+        "victim; DROP TABLE victim",
+        "victim`",
+        "`victim`",
+        "1victim",
+        "",
+        "a.b.c",
+        "vic tim",
+        "victim\n",
+    ]
+    for table in bad_tables:
+        with pytest.raises(InvalidIdentifierError):
+            await clickhouse.insert(table, ["a"], [("x",)])
+    for columns in (["a) SELECT 1 --"], ["a", "a"], [], "a"):
+        with pytest.raises(InvalidIdentifierError):
+            await clickhouse.insert("victim", columns, [("x",)])
+    with pytest.raises(InvalidIdentifierError):
+        await clickhouse.query("SELECT {x:String} AS x", {"x; DROP": "y"})
+
+    assert (await clickhouse.query("SELECT count() AS n FROM victim")) == [{"n": 0}]
+
+
+async def test_rows_of_the_wrong_width_are_rejected(clickhouse: ClickHouse) -> None:
+    """A row with more or fewer values than columns raises instead of shifting data between columns."""
+    await clickhouse.execute("CREATE TABLE pairs (a String, b String) ENGINE = MergeTree ORDER BY a")
+
+    with pytest.raises(InvalidInputError):
+        await clickhouse.insert("pairs", ["a", "b"], [("x", "y"), ("only one",)])
+
+    assert (await clickhouse.query("SELECT count() AS n FROM pairs")) == [{"n": 0}]
+
+
+async def test_bulk_insert_of_50k_rows_aggregates_exactly(clickhouse: ClickHouse) -> None:
+    """50k token events insert in one call and sum to the exact token count and Decimal cost."""
+    await clickhouse.execute(
+        """
+        CREATE TABLE token_events (
+            ts DateTime64(3, 'UTC'), model LowCardinality(String), tokens UInt64, cost Decimal(38, 12)
+        ) ENGINE = MergeTree ORDER BY (model, ts)
+        """
+    )
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    models = ["gpt-4o", "claude", "llama"]
+    rows = [
+        (start + timedelta(milliseconds=n), models[n % 3], n, Decimal(n) * Decimal("0.000000000007"))
+        for n in range(50_000)
+    ]
+
+    began = time.perf_counter()
+    inserted = await clickhouse.insert("token_events", ["ts", "model", "tokens", "cost"], rows)
+    elapsed = time.perf_counter() - began
+
+    assert inserted == 50_000
+    assert elapsed < 10, f"50k-row insert took {elapsed:.2f}s"
+    totals = await clickhouse.query(
+        "SELECT model, count() AS events, sum(tokens) AS tokens, sum(cost) AS cost"
+        " FROM token_events GROUP BY model ORDER BY model"
+    )
+    expected = []
+    for model in sorted(models):
+        mine = [row for row in rows if row[1] == model]
+        expected.append(
+            {
+                "model": model,
+                "events": len(mine),
+                "tokens": sum(row[2] for row in mine),
+                "cost": sum((row[3] for row in mine), Decimal(0)),
+            }
+        )
+    assert totals == expected
+
+
+async def test_concurrent_tasks_get_their_own_results(clickhouse: ClickHouse) -> None:
+    """Many asyncio tasks querying and inserting at once each see exactly their own data."""
+    await clickhouse.execute(
+        "CREATE TABLE batches (task UInt32, n UInt32) ENGINE = MergeTree ORDER BY (task, n)"
+    )
+
+    async def one_task(task: int) -> None:
+        await clickhouse.insert("batches", ["task", "n"], [(task, n) for n in range(task + 1)])
+        rows = await clickhouse.query(
+            "SELECT {task:UInt32} AS task, toString({task:UInt32}) AS text, number AS n"
+            " FROM system.numbers LIMIT {limit:UInt32}",
+            {"task": task, "limit": task + 1},
+        )
+        assert rows == [{"task": task, "text": str(task), "n": n} for n in range(task + 1)]
+
+    await asyncio.gather(*(one_task(task) for task in range(40)))
+
+    counts = await clickhouse.query("SELECT task, count() AS n FROM batches GROUP BY task ORDER BY task")
+    assert counts == [{"task": task, "n": task + 1} for task in range(40)]
+
+
+async def test_failed_statement_raises_query_error_and_engine_keeps_working(clickhouse: ClickHouse) -> None:
+    """Bad SQL, a missing table or an unparsable parameter raise QueryError; later calls still work."""
+    with pytest.raises(QueryError):
+        await clickhouse.query("SELEKT 1")
+    with pytest.raises(QueryError):
+        await clickhouse.query("SELECT * FROM no_such_table")
+    with pytest.raises(QueryError):
+        await clickhouse.query("SELECT {n:UInt8} AS n", {"n": "not a number"})
+
+    assert await clickhouse.ping()
+    assert (await clickhouse.query("SELECT 1 AS one")) == [{"one": 1}]
+
+
+async def test_empty_insert_and_empty_result(clickhouse: ClickHouse) -> None:
+    """Inserting no rows returns 0 and a query matching nothing returns an empty list."""
+    await clickhouse.execute("CREATE TABLE empty (a String) ENGINE = MergeTree ORDER BY a")
+
+    assert await clickhouse.insert("empty", ["a"], []) == 0
+    assert await clickhouse.query("SELECT a FROM empty WHERE a = {a:String}", {"a": "x"}) == []
+
+
+async def test_closed_engine_refuses_calls(clickhouse: ClickHouse) -> None:
+    """After close(), ping is False, calls raise ClickHouseClosedError, and close() is idempotent."""
+    assert await clickhouse.ping()
+
+    await clickhouse.close()
+    await clickhouse.close()
+
+    assert not await clickhouse.ping()
+    with pytest.raises(ClickHouseClosedError):
+        await clickhouse.query("SELECT 1")
+
+
+async def test_naive_datetimes_are_wall_clock_time_in_the_declared_zone(clickhouse: ClickHouse) -> None:
+    """A naive datetime, inserted or bound, means wall-clock time in the column's / placeholder's zone."""
+    tokyo = ZoneInfo("Asia/Tokyo")
+    await clickhouse.execute(
+        "CREATE TABLE local_times (id UInt8, at DateTime64(3, 'Asia/Tokyo')) ENGINE = MergeTree ORDER BY id"
+    )
+    naive = datetime(2024, 1, 1, 9, 0, 0, 250000)
+    await clickhouse.insert("local_times", ["id", "at"], [(1, naive)])
+
+    rows = await clickhouse.query(
+        "SELECT at, at = {p:DateTime64(3, 'Asia/Tokyo')} AS same FROM local_times", {"p": naive}
+    )
+
+    assert rows == [{"at": naive.replace(tzinfo=tokyo), "same": 1}]
+    assert rows[0]["at"] == datetime(2024, 1, 1, 0, 0, 0, 250000, tzinfo=UTC)

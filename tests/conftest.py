@@ -1,0 +1,3 @@
+"""Real servers, started once per test session, shared by every test package."""
+
+pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.s3", "tests.fixtures.mesh"]
