@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from ipaddress import IPv4Address
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -296,3 +298,42 @@ async def test_naive_datetimes_are_wall_clock_time_in_the_declared_zone(clickhou
 
     assert rows == [{"at": naive.replace(tzinfo=tokyo), "same": 1}]
     assert rows[0]["at"] == datetime(2024, 1, 1, 0, 0, 0, 250000, tzinfo=UTC)
+
+
+async def test_other_types_come_back_as_driver_style_python_values(clickhouse: ClickHouse) -> None:
+    """Date, UUID, Enum, IPv4, Bool, Int128, tuples, int-keyed maps and zone-less date-times decode alike."""
+    [row] = await clickhouse.query(
+        """
+        SELECT
+            toDate('2024-02-29') AS day,
+            toUUID('00000000-0000-0000-0000-000000000001') AS id,
+            CAST('b' AS Enum8('a' = 1, 'b' = 2)) AS level,
+            toIPv4('10.0.0.1') AS ip,
+            toBool(1) AS flag,
+            toInt128('-170141183460469231731687303715884105728') AS big,
+            map(7, 'seven') AS int_keys,
+            tuple(1, 'a') AS pair,
+            CAST((1, 'x') AS Tuple(n UInt8, s String)) AS named,
+            toDateTime(1704067200) AS zone_less,
+            [toDateTime64('2024-01-01 00:00:00.5', 3, 'UTC')] AS times,
+            inf AS infinite,
+            CAST(NULL AS Nullable(Float64)) AS no_float
+        """
+    )
+
+    assert row == {
+        "day": date(2024, 2, 29),
+        "id": UUID(int=1),
+        "level": "b",
+        "ip": IPv4Address("10.0.0.1"),
+        "flag": True,
+        "big": -(2**127),
+        "int_keys": {7: "seven"},
+        "pair": (1, "a"),
+        "named": {"n": 1, "s": "x"},
+        "zone_less": datetime(2024, 1, 1, tzinfo=UTC),
+        "times": [datetime(2024, 1, 1, 0, 0, 0, 500000, tzinfo=UTC_ZONE)],
+        "infinite": float("inf"),
+        "no_float": None,
+    }
+    assert row["zone_less"].tzinfo is UTC
