@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.db.clickhouse import ChdbClickHouse, ClickHouseError, InvalidInputError
+from shared.db.clickhouse import ChdbClickHouse, ClickHouseError, InvalidInputError, UnsupportedValueError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,3 +110,16 @@ def test_path_with_a_question_mark_is_rejected(tmp_path: Path) -> None:
     """chdb would read text after '?' as engine options, so such paths are refused up front."""
     with pytest.raises(InvalidInputError):
         ChdbClickHouse(tmp_path / "data?readonly=1")
+
+
+async def test_values_without_a_json_form_are_refused(tmp_path: Path) -> None:
+    """Inserting a value chdb cannot be sent (bytes, arbitrary objects) raises UnsupportedValueError."""
+    engine = ChdbClickHouse(tmp_path / "chdb")
+    try:
+        await engine.execute("CREATE TABLE blobs (a String) ENGINE = MergeTree ORDER BY a")
+        for value in (b"raw", object()):
+            with pytest.raises(UnsupportedValueError):
+                await engine.insert("blobs", ["a"], [(value,)])
+        assert await engine.query("SELECT count() AS n FROM blobs") == [{"n": 0}]
+    finally:
+        await engine.close()

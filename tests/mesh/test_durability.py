@@ -142,3 +142,34 @@ def _run_agent_with(config, extra_env: dict[str, str]) -> subprocess.CompletedPr
         text=True,
         timeout=60,
     )
+
+
+async def test_sigterm_finishes_in_flight_work_then_exits_cleanly(launcher: MeshLauncher) -> None:
+    """SIGTERM during a slow event: the agent finishes and acks it, then exits 0; nothing is redone."""
+    agent = launcher.start(AGENT)
+    nc = await nats.connect(launcher.nats_url)
+    bus = Bus(nc, source="test", request_timeout=5)
+    canary_id = f"term-{uuid.uuid4().hex[:8]}"
+    try:
+        await bus.publish(CANARY, CanaryEvent(canary_id=canary_id, work_ms=1500), MessageContext())
+        # Wait until the consumer holds the event unacked (its 1.5 s of work under way), then stop it.
+        deadline = time.monotonic() + 10
+        while not await _fetched(launcher):
+            assert time.monotonic() < deadline, "the agent never fetched the event"
+            await asyncio.sleep(0.05)
+        exit_code = agent.stop()
+        counts = await _receipt_counts(launcher, [canary_id])
+    finally:
+        await nc.close()
+    assert exit_code == 0
+    assert counts == {canary_id: 1}, "the in-flight event was not finished before exit"
+    assert any(r.get("event") == "agent stopped" for r in agent.records())
+
+
+async def _fetched(launcher: MeshLauncher) -> bool:
+    nc = await nats.connect(launcher.nats_url)
+    try:
+        info = await nc.jetstream().consumer_info("MNO_EVENTS", f"{AGENT.value}--mesh-canary")
+    finally:
+        await nc.close()
+    return info.num_ack_pending > 0

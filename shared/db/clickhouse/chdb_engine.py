@@ -76,7 +76,8 @@ class ChdbClickHouse(ClickHouse):
             return False
         try:
             rows = await self.query("SELECT 1 AS ok")
-        except ClickHouseError:
+        except Exception:
+            # A readiness probe: any failure means "not ready", never an exception.
             return False
         return rows == [{"ok": 1}]
 
@@ -103,8 +104,8 @@ class ChdbClickHouse(ClickHouse):
         return work(self._session)
 
     def _open_session(self) -> Any:
-        self._path.mkdir(parents=True, exist_ok=True)
         try:
+            self._path.mkdir(parents=True, exist_ok=True)
             session = chdb_session.Session(str(self._path))  # type: ignore[no-untyped-call]
         except Exception as error:
             raise ClickHouseError(

@@ -32,6 +32,8 @@ REQUIRED_SESSION_SETTINGS = {
     # UTC with a `Z`, independent of the session time zone.
     "date_time_output_format": "'iso'",
     "output_format_json_named_tuples_as_objects": "1",
+    # Invalid UTF-8 in a String becomes U+FFFD instead of making the whole result undecodable.
+    "output_format_json_validate_utf8": "1",
 }
 
 Converter = Callable[[Any], Any]

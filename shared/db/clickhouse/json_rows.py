@@ -12,7 +12,7 @@ wall-clock time in the column's zone (as with clickhouse-driver).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -26,9 +26,27 @@ INSERT_FORMAT = "JSONCompactEachRow"
 INSERT_SETTINGS = "date_time_input_format = 'best_effort'"
 
 
+def _decimal_json(value: Decimal) -> str:
+    return format(value, "f")
+
+
+# Exact-type lookup first: this hook runs once per Decimal / datetime value of a bulk insert.
+_BY_TYPE: dict[type, Callable[[Any], Any]] = {
+    Decimal: _decimal_json,
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+    UUID: str,
+    IPv4Address: str,
+    IPv6Address: str,
+}
+
+
 def _to_json(value: Any) -> Any:
+    convert = _BY_TYPE.get(type(value))
+    if convert is not None:
+        return convert(value)
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return _decimal_json(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, UUID | IPv4Address | IPv6Address):

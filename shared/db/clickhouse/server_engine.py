@@ -117,7 +117,8 @@ class ServerClickHouse(ClickHouse):
             return False
         try:
             rows = await self.query("SELECT 1 AS ok")
-        except ClickHouseError:
+        except Exception:
+            # A readiness probe: any failure means "not ready", never an exception.
             return False
         return rows == [{"ok": 1}]
 
@@ -135,12 +136,16 @@ class ServerClickHouse(ClickHouse):
                 await loop.run_in_executor(self._executor, client.disconnect)
         finally:
             self._executor.shutdown(wait=False)
+            for _ in range(self._pool_size):
+                self._slots.release()
 
     async def _run(self, work: Callable[[Client], _Result]) -> _Result:
         if self._closed:
             raise ClickHouseClosedError(f"ClickHouse server connection to {self._description} is closed")
         await self._slots.acquire()
         try:
+            if self._closed:
+                raise ClickHouseClosedError(f"ClickHouse server connection to {self._description} is closed")
             client = self._idle.pop() if self._idle else self._new_client()
             future = asyncio.get_running_loop().run_in_executor(self._executor, work, client)
         except BaseException:
