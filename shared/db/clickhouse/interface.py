@@ -15,6 +15,10 @@ column names cannot be parameters; `insert` validates them (`identifiers.py`).
 Values come back as clickhouse-driver returns them: int, float, str, bool, Decimal (exact),
 date, UUID, list (Array), dict (Map, named Tuple), tuple (Tuple), None (NULL), and aware
 datetimes (in the column's declared zone, or UTC). Do not add a FORMAT clause to queries.
+A naive datetime, inserted or bound, is wall-clock time in the column's / placeholder's zone.
+
+Every failure is a `ClickHouseError`: `QueryError` when the engine rejects a statement or a
+value, `InvalidInputError` (and its subclasses) when the call is refused before reaching it.
 """
 
 from __future__ import annotations
