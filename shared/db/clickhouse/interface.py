@@ -44,9 +44,14 @@ class ClickHouse(abc.ABC):
     async def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
         """Insert `rows` (values in `columns` order) in one statement; returns the row count."""
 
-    @abc.abstractmethod
     async def ping(self) -> bool:
-        """True when the engine answers a trivial query; never raises."""
+        """True when the engine answers a trivial query; never raises (it backs readiness probes).
+        A closed engine's query raises, so it answers False too."""
+        try:
+            rows = await self.query("SELECT 1 AS ok")
+        except Exception:
+            return False
+        return rows == [{"ok": 1}]
 
     @abc.abstractmethod
     async def close(self) -> None:

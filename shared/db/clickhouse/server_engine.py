@@ -112,16 +112,6 @@ class ServerClickHouse(ClickHouse):
 
         return await self._run(insert_rows)
 
-    async def ping(self) -> bool:
-        if self._closed:
-            return False
-        try:
-            rows = await self.query("SELECT 1 AS ok")
-        except Exception:
-            # A readiness probe: any failure means "not ready", never an exception.
-            return False
-        return rows == [{"ok": 1}]
-
     async def close(self) -> None:
         if self._closed:
             return
