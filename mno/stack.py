@@ -461,7 +461,7 @@ class EmbeddedPostgres:
         argv = [str(self._bin_dir / "pg_isready"), "-q", "-h", self.host, "-p", str(self.port)]
         deadline = time.monotonic() + timeout
         while not server.exited():
-            if subprocess.run(argv, check=False).returncode == 0:
+            if subprocess.run(argv, check=False, start_new_session=True).returncode == 0:
                 return
             if time.monotonic() >= deadline:
                 raise server.failure(f"PostgreSQL did not accept connections within {timeout:.0f}s")
@@ -494,6 +494,9 @@ class EmbeddedPostgres:
             user=run_as.uid if run_as else None,
             group=run_as.gid if run_as else None,
             extra_groups=[] if run_as else None,
+            # Like the servers: a Ctrl-C meant for the supervisor must not kill initdb or psql
+            # half-way (the supervisor stops in order once the step is done).
+            start_new_session=True,
             check=False,
         )
         if result.returncode != 0:

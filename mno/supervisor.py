@@ -145,12 +145,17 @@ def tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
+def stop_if_requested(stop_requested: list[bool]) -> None:
+    """Ctrl-C during start-up takes effect between steps (their child processes don't get it)."""
+    if stop_requested:
+        raise KeyboardInterrupt
+
+
 def wait_until_ready(agents: list[AgentProcess], stop_requested: list[bool]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     waiting = {a.agent: a for a in agents}
     while waiting:
-        if stop_requested:
-            raise KeyboardInterrupt
+        stop_if_requested(stop_requested)
         for agent in list(waiting.values()):
             code = agent.process.poll()
             if code is not None:
@@ -243,10 +248,13 @@ def run(settings: Settings) -> int:
             log_dir.mkdir(parents=True, exist_ok=True)
             print(f"starting nats-server and PostgreSQL under {data_dir} ...", flush=True)
             nats.start(data_dir, port=ports.nats, monitor_port=ports.nats_monitor)
+            stop_if_requested(stop_requested)
             dsn = postgres.start(data_dir, port=ports.postgres)
+            stop_if_requested(stop_requested)
             applied = asyncio.run(apply_migrations(dsn))
             if any(applied.values()):
                 print(f"applied migrations: {applied}", flush=True)
+            stop_if_requested(stop_requested)
             token = local_admin_token(data_dir)
             env = agent_environment(settings, nats.url, dsn, token)
             agents = [start_agent(agent, settings, env, log_dir) for agent in ALL_AGENTS]
@@ -275,5 +283,5 @@ def run(settings: Settings) -> int:
         nats.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if agents:
+        if agents or stop_requested:
             print("stopped.", flush=True)
