@@ -148,6 +148,7 @@ def tail(path: Path, lines: int = 20) -> str:
 def stop_if_requested(stop_requested: list[bool]) -> None:
     """Ctrl-C during start-up takes effect between steps (their child processes don't get it)."""
     if stop_requested:
+        print("stopping ...", flush=True)
         raise KeyboardInterrupt
 
 
@@ -231,7 +232,6 @@ def print_banner(
 def run(settings: Settings) -> int:
     """Run the mesh until interrupted; returns the process exit code."""
     data_dir = settings.data_dir.resolve()
-    ports = LocalPorts.from_env()
     stop_requested: list[bool] = []
 
     def request_stop(_signum: int, _frame: object) -> None:
@@ -243,45 +243,60 @@ def run(settings: Settings) -> int:
     agents: list[AgentProcess] = []
     try:
         with exclusive_data_dir(data_dir):
-            check_ports_free(settings, ports)
-            log_dir = data_dir / "logs"
-            log_dir.mkdir(parents=True, exist_ok=True)
-            print(f"starting nats-server and PostgreSQL under {data_dir} ...", flush=True)
-            nats.start(data_dir, port=ports.nats, monitor_port=ports.nats_monitor)
-            stop_if_requested(stop_requested)
-            dsn = postgres.start(data_dir, port=ports.postgres)
-            stop_if_requested(stop_requested)
-            applied = asyncio.run(apply_migrations(dsn))
-            if any(applied.values()):
-                print(f"applied migrations: {applied}", flush=True)
-            stop_if_requested(stop_requested)
-            token = local_admin_token(data_dir)
-            env = agent_environment(settings, nats.url, dsn, token)
-            agents = [start_agent(agent, settings, env, log_dir) for agent in ALL_AGENTS]
-            wait_until_ready(agents, stop_requested)
-            print_banner(settings, token, agents, nats, log_dir)
-            while not stop_requested:
-                for agent in agents:
-                    if agent.process.poll() is not None:
-                        raise RunError(
-                            f"agent {agent.agent.value} stopped unexpectedly "
-                            f"(code {agent.process.returncode}); "
-                            f"last lines of {agent.log_path}:\n{tail(agent.log_path)}"
-                        )
-                time.sleep(0.5)
-            print("stopping ...", flush=True)
-            return 0
+            try:
+                serve(settings, data_dir, stop_requested, nats, postgres, agents)
+            finally:
+                # Still holding the data directory: a new `mno run` cannot start on half-stopped servers.
+                stop_agents(agents)
+                postgres.stop()
+                nats.stop()
+        return 0
     except (RunError, StackError) as error:
         print(f"mno run: {error}", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
-        print("stopping ...", flush=True)
         return 0
     finally:
-        stop_agents(agents)
-        postgres.stop()
-        nats.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if agents or stop_requested:
             print("stopped.", flush=True)
+
+
+def serve(
+    settings: Settings,
+    data_dir: Path,
+    stop_requested: list[bool],
+    nats: NatsServer,
+    postgres: EmbeddedPostgres,
+    agents: list[AgentProcess],
+) -> None:
+    """Start the stack and the agents (appending them to `agents`), then wait for a stop request."""
+    ports = LocalPorts.from_env()
+    check_ports_free(settings, ports)
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    print(f"starting nats-server and PostgreSQL under {data_dir} ...", flush=True)
+    nats.start(data_dir, port=ports.nats, monitor_port=ports.nats_monitor)
+    stop_if_requested(stop_requested)
+    dsn = postgres.start(data_dir, port=ports.postgres)
+    stop_if_requested(stop_requested)
+    applied = asyncio.run(apply_migrations(dsn))
+    if any(applied.values()):
+        print(f"applied migrations: {applied}", flush=True)
+    stop_if_requested(stop_requested)
+    token = local_admin_token(data_dir)
+    env = agent_environment(settings, nats.url, dsn, token)
+    agents.extend(start_agent(agent, settings, env, log_dir) for agent in ALL_AGENTS)
+    wait_until_ready(agents, stop_requested)
+    print_banner(settings, token, agents, nats, log_dir)
+    while not stop_requested:
+        for agent in agents:
+            if agent.process.poll() is not None:
+                raise RunError(
+                    f"agent {agent.agent.value} stopped unexpectedly "
+                    f"(code {agent.process.returncode}); "
+                    f"last lines of {agent.log_path}:\n{tail(agent.log_path)}"
+                )
+        time.sleep(0.5)
+    print("stopping ...", flush=True)
