@@ -7,8 +7,11 @@ from aiohttp import web
 from agents.super_agent.routes import DEPS, ROUTES, EdgeDeps
 from services.gateway.auth import BootstrapTokenAuthenticator
 from services.gateway.edge import build_app
+from services.identity.installations import register_installation_handlers
 from services.mesh import install_mesh
+from services.webhooks.processing import WebhookDispatcher, WebhookProcessor
 from shared.messages.agents import AgentName
+from shared.messages.registry import GITHUB_WEBHOOK_RECEIVED
 from shared.runtime import AgentRuntime, StartupError
 
 AGENT = AgentName.SUPER_AGENT
@@ -17,7 +20,11 @@ AGENT = AgentName.SUPER_AGENT
 async def setup(runtime: AgentRuntime) -> None:
     pool = await runtime.open_postgres()
     install_mesh(runtime, pool)
+    dispatcher = WebhookDispatcher()
+    register_installation_handlers(dispatcher)
+    runtime.consume(GITHUB_WEBHOOK_RECEIVED, WebhookProcessor(pool, dispatcher).handle)
     http = runtime.settings.http
+    github = runtime.settings.github
     token = runtime.settings.auth.bootstrap_token
     app = build_app(
         ROUTES,
@@ -25,7 +32,15 @@ async def setup(runtime: AgentRuntime) -> None:
         authenticator=BootstrapTokenAuthenticator(token.get_secret_value() if token else None),
         max_body_bytes=http.max_body_bytes,
     )
-    app[DEPS] = EdgeDeps(runtime=runtime, bus=runtime.bus)
+    app[DEPS] = EdgeDeps(
+        runtime=runtime,
+        bus=runtime.bus,
+        pool=pool,
+        webhook_secrets={
+            "app": [secret.get_secret_value() for secret in github.webhook_secrets],
+            "marketplace": [secret.get_secret_value() for secret in github.marketplace_webhook_secrets],
+        },
+    )
     runner = web.AppRunner(
         app, access_log=None, shutdown_timeout=runtime.agent_settings.drain_timeout_seconds
     )

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from services.gateway.discovery import describe_mesh
+from services.gateway.errors import HttpProblem
 from services.gateway.mesh_api import canary_report, ping_agents, send_canary
 from services.gateway.openapi import openapi_document
 from services.gateway.route_table import PUBLIC, Call, Forward, Local, Route
+from services.webhooks.intake import MAX_WEBHOOK_BYTES, WebhookRejected, accept, parse_delivery
 from shared.bus.client import Bus
 from shared.health import metrics_response
 from shared.messages.agents import ALL_AGENTS
+from shared.messages.envelope import ErrorCode
+from shared.messages.github import WebhookAccepted
 from shared.messages.mesh import (
     CanaryAccepted,
     CanaryLookup,
@@ -32,6 +37,8 @@ from shared.runtime import AgentRuntime
 class EdgeDeps:
     runtime: AgentRuntime
     bus: Bus
+    pool: Any
+    webhook_secrets: dict[str, list[str]]
 
 
 DEPS = web.AppKey("mno_edge_deps", EdgeDeps)
@@ -82,7 +89,28 @@ async def canary_get(call: Call) -> BaseModel:
     return await canary_report(deps(call).bus, call.input.canary_id, call.ctx)
 
 
+async def _webhook(call: Call, endpoint: Literal["app", "marketplace"]) -> BaseModel:
+    edge = deps(call)
+    secrets = edge.webhook_secrets[endpoint]
+    if not secrets:
+        raise HttpProblem(ErrorCode.NOT_FOUND, f"the {endpoint} webhook endpoint has no secret configured")
+    try:
+        incoming = parse_delivery(endpoint, call.request.headers, call.body or b"", secrets)
+    except WebhookRejected as rejected:
+        raise HttpProblem(rejected.code, rejected.message) from rejected
+    return await accept(edge.pool, edge.bus, incoming, call.ctx)
+
+
+async def github_webhook(call: Call) -> BaseModel:
+    return await _webhook(call, "app")
+
+
+async def marketplace_webhook(call: Call) -> BaseModel:
+    return await _webhook(call, "marketplace")
+
+
 HEALTH = ("health",)
+WEBHOOKS = ("webhooks",)
 MESH = ("mesh",)
 
 ROUTES: list[Route] = [
@@ -146,6 +174,32 @@ ROUTES: list[Route] = [
         request=CanaryLookup,
         response=CanaryReport,
         tags=MESH,
+    ),
+    Route(
+        "POST",
+        "/webhooks/github",
+        "GitHub App webhook deliveries (signed with github.webhook_secrets).",
+        PUBLIC,
+        Local(github_webhook),
+        response=WebhookAccepted,
+        status=202,
+        tags=WEBHOOKS,
+        raw_body=True,
+        max_body_bytes=MAX_WEBHOOK_BYTES,
+        extra_status=(401, 404, 413, 503, 504),
+    ),
+    Route(
+        "POST",
+        "/webhooks/github/marketplace",
+        "GitHub Marketplace listing webhook deliveries (signed with github.marketplace_webhook_secrets).",
+        PUBLIC,
+        Local(marketplace_webhook),
+        response=WebhookAccepted,
+        status=202,
+        tags=WEBHOOKS,
+        raw_body=True,
+        max_body_bytes=MAX_WEBHOOK_BYTES,
+        extra_status=(401, 404, 413, 503, 504),
     ),
     *(
         Route(

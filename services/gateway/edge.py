@@ -43,14 +43,16 @@ def build_app(
     max_body_bytes: int,
 ) -> web.Application:
     check_table(routes)
+    # aiohttp's own limit is the largest any route allows; each route's own limit is applied when
+    # its body is read (see _read_body).
+    largest = max([max_body_bytes, *(r.max_body_bytes for r in routes if r.max_body_bytes)])
     app = web.Application(
-        client_max_size=max_body_bytes,
+        client_max_size=largest,
         middlewares=[_observe, _errors],
     )
     for route in routes:
-        app.router.add_route(
-            route.method, route.path, _endpoint(route, bus, authenticator), name=route.operation_id
-        )
+        handler = _endpoint(route, bus, authenticator, route.max_body_bytes or max_body_bytes)
+        app.router.add_route(route.method, route.path, handler, name=route.operation_id)
     return app
 
 
@@ -118,7 +120,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
 
 
-def _endpoint(route: Route, bus: Bus, authenticator: Authenticator) -> Handler:
+def _endpoint(route: Route, bus: Bus, authenticator: Authenticator, body_limit: int) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         ctx = request_context(request)
         if route.permission != "public":
@@ -130,12 +132,17 @@ def _endpoint(route: Route, bus: Bus, authenticator: Authenticator) -> Handler:
             ctx = MessageContext(correlation_id=ctx.correlation_id, trace=ctx.trace, principal=principal)
             request["mno_ctx"] = ctx
             structlog.contextvars.bind_contextvars(**ctx.log_fields())
+        # Read only once the caller is known: an anonymous client cannot make us buffer bodies.
+        body = await _read_body(request, body_limit) if route.has_body else None
         model = route.input_model
-        data = await _decode_input(request, route, model) if model is not None else None
+        data = (
+            _decode_input(request, route, model, body) if model is not None and not route.raw_body else None
+        )
         if isinstance(route.target, Forward):
             result: BaseModel | web.StreamResponse = await bus.request(route.target.endpoint, data, ctx)
         else:
-            result = await route.target.handler(Call(request=request, input=data, ctx=ctx))
+            raw = body if route.raw_body else None
+            result = await route.target.handler(Call(request=request, input=data, ctx=ctx, body=raw))
         if isinstance(result, web.StreamResponse):
             return result
         return web.Response(
@@ -145,10 +152,22 @@ def _endpoint(route: Route, bus: Bus, authenticator: Authenticator) -> Handler:
     return handle
 
 
-async def _decode_input(request: web.Request, route: Route, model: type[BaseModel]) -> BaseModel:
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, refusing more than `limit` bytes (by Content-Length at once, else as read)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise HttpProblem(ErrorCode.PAYLOAD_TOO_LARGE, f"the request body is larger than {limit} bytes")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit or not request.content.at_eof():
+        raise HttpProblem(ErrorCode.PAYLOAD_TOO_LARGE, f"the request body is larger than {limit} bytes")
+    return body
+
+
+def _decode_input(
+    request: web.Request, route: Route, model: type[BaseModel], body: bytes | None
+) -> BaseModel:
     fields: dict[str, Any] = {}
     if route.has_body:
-        fields.update(await _json_body(request))
+        fields.update(_json_body(request, body or b""))
     else:
         fields.update(request.query)
     for name in route.path_params:
@@ -163,8 +182,7 @@ async def _decode_input(request: web.Request, route: Route, model: type[BaseMode
         ) from error
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()  # raises 413 past client_max_size
+def _json_body(request: web.Request, raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     declared = request.headers.get("Content-Type")

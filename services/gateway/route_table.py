@@ -28,6 +28,7 @@ class Call:
     request: web.Request
     input: Any
     ctx: MessageContext
+    body: bytes | None = None  # the raw body, for routes declared with raw_body=True
 
 
 LocalHandler = Callable[[Call], Awaitable[BaseModel | web.StreamResponse]]
@@ -61,6 +62,10 @@ class Route:
     tags: tuple[str, ...] = ()
     media_type: str = "application/json"
     extra_status: tuple[int, ...] = field(default=())
+    # The body handed over unparsed (e.g. to verify a signature over the exact bytes), and a
+    # route-specific size limit (None: the edge's http.max_body_bytes).
+    raw_body: bool = False
+    max_body_bytes: int | None = None
 
     @property
     def input_model(self) -> type[BaseModel] | None:

@@ -8,7 +8,6 @@ neither loses nor doubles work.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from shared.bus.events import Delivery
@@ -41,7 +40,7 @@ class CanaryLedger:
                 event.canary_id,
                 delivery.attempt,
                 self._instance_id,
-                json.dumps(event.model_dump(mode="json")),
+                event.model_dump(mode="json"),
             )
         return True
 

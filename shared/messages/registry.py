@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from shared.messages.agents import ALL_AGENTS, AgentName
+from shared.messages.github import WebhookReceived
 from shared.messages.mesh import CanaryEvent, CanaryStatus, CanaryStatusRequest, PingRequest, PingResponse
 
 RPC_PREFIX = "mno.rpc"
@@ -74,11 +75,17 @@ CANARY_STATUS: dict[AgentName, Endpoint[CanaryStatusRequest, CanaryStatus]] = {
 
 CANARY = EventType("mesh.canary", CanaryEvent, "A probe of the durable event path, consumed by every agent.")
 
+GITHUB_WEBHOOK_RECEIVED = EventType(
+    "github.webhook_received",
+    WebhookReceived,
+    "A verified GitHub webhook delivery, stored and ready to apply.",
+)
+
 ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     *PING.values(),
     *CANARY_STATUS.values(),
 )
-EVENT_TYPES: tuple[EventType[Any], ...] = (CANARY,)
+EVENT_TYPES: tuple[EventType[Any], ...] = (CANARY, GITHUB_WEBHOOK_RECEIVED)
 
 
 def endpoints_of(agent: AgentName) -> list[Endpoint[Any, Any]]:

@@ -1,0 +1,1 @@
+"""Identity owned by the SuperAgent: GitHub accounts, installations, teams, users, sessions, API keys."""

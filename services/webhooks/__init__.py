@@ -1,0 +1,1 @@
+"""GitHub webhook intake: verify, record, queue; and the processing of queued deliveries."""
