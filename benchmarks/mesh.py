@@ -15,23 +15,15 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 import nats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mno.stack import EmbeddedPostgres, NatsServer
-from mno.supervisor import agent_environment, is_ready, start_agent, stop_agents
-from shared.config import load_settings
-from shared.messages.agents import ALL_AGENTS
-from tests.fixtures.stack import free_port
+from harness import TOKEN, local_mesh, report, run_clients
 
-TOKEN = "mno_bench_token"
 BARE_RESPONDER = """
 import asyncio, sys, nats
 async def main():
@@ -43,45 +35,6 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 """
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
-
-
-async def run_clients(
-    call: Callable[[], Awaitable[None]], clients: int, total: int
-) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    remaining = total
-
-    async def client() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            started = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return time.perf_counter() - started, latencies
-
-
-def report(name: str, clients: int, elapsed: float, latencies: list[float]) -> dict[str, float]:
-    row = {
-        "rps": len(latencies) / elapsed,
-        "p50": percentile(latencies, 0.50) * 1000,
-        "p95": percentile(latencies, 0.95) * 1000,
-        "p99": percentile(latencies, 0.99) * 1000,
-    }
-    print(
-        f"{name:<22} clients={clients:<3} requests={len(latencies):<6} {row['rps']:>8.0f} req/s  "
-        f"p50={row['p50']:.2f} ms  p95={row['p95']:.2f} ms  p99={row['p99']:.2f} ms",
-        flush=True,
-    )
-    return row
 
 
 async def measure(edge: str, nats_url: str, total: int) -> None:
@@ -132,28 +85,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000, help="requests per level of concurrency")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="mno-bench-"))
-    nats_server, postgres = NatsServer(), EmbeddedPostgres()
-    nats_server.start(workdir, port=free_port(), monitor_port=free_port())
-    dsn = postgres.start(workdir, port=free_port())
-    os.environ.update({"MNO_DATA_DIR": str(workdir), "MNO_HTTP_PORT": str(free_port())})
-    for agent in ALL_AGENTS:
-        os.environ[f"MNO_{agent.value.upper()}_METRICS_PORT"] = str(free_port())
-    settings = load_settings()
-    env = agent_environment(settings, nats_server.url, dsn, TOKEN)
-    agents = [start_agent(agent, settings, env, workdir) for agent in ALL_AGENTS]
-    try:
-        deadline = time.monotonic() + 90
-        while not all(is_ready(a.metrics_url) for a in agents):
-            if time.monotonic() > deadline:
-                raise SystemExit(f"agents not ready; logs in {workdir}")
-            time.sleep(0.2)
+    with local_mesh() as mesh:
         print(f"mesh ready ({os.cpu_count()} cores); {args.requests} requests per level\n", flush=True)
-        asyncio.run(measure(f"http://127.0.0.1:{settings.http.port}", nats_server.url, args.requests))
-    finally:
-        stop_agents(agents)
-        postgres.stop()
-        nats_server.stop()
+        asyncio.run(measure(mesh.edge_url, mesh.nats_url, args.requests))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import nats
 import structlog
+import uvloop
 from aiohttp import web
 from nats.aio.client import Client as NATS
 from pydantic import BaseModel
@@ -71,7 +72,7 @@ class AgentRuntime:
         self._bus: Bus | None = None
         self._service: AgentService | None = None
         self._consumers: list[EventConsumer[Any]] = []
-        self._pending_consumers: list[tuple[EventType[Any], EventHandler[Any]]] = []
+        self._pending_consumers: list[tuple[EventType[Any], EventHandler[Any], int]] = []
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._checks: dict[str, Callable[[], Awaitable[bool]]] = {}
         self._health_runner: web.AppRunner | None = None
@@ -90,8 +91,15 @@ class AgentRuntime:
         assert self._service is not None, "the service exists before setup runs"
         return self._service
 
-    def consume(self, event: EventType[EventT], handler: EventHandler[EventT]) -> None:
-        self._pending_consumers.append((event, handler))
+    def consume(
+        self, event: EventType[EventT], handler: EventHandler[EventT], *, max_concurrency: int | None = None
+    ) -> None:
+        """Handle `event` durably. `max_concurrency` bounds this consumer below the agent's limit,
+        for background work that must not take every database connection from request handlers."""
+        limit = min(
+            max_concurrency or self.agent_settings.max_concurrency, self.agent_settings.max_concurrency
+        )
+        self._pending_consumers.append((event, handler, limit))
 
     def on_shutdown(self, cleanup: Callable[[], Awaitable[None]]) -> None:
         """Run `cleanup` at shutdown, after requests and consumers have stopped (last added, first run)."""
@@ -161,7 +169,7 @@ class AgentRuntime:
         )
         await setup(self)
         await self._service.start()
-        for event, handler in self._pending_consumers:
+        for event, handler, limit in self._pending_consumers:
             consumer = EventConsumer(
                 self._bus.js,
                 self._nc,
@@ -169,7 +177,7 @@ class AgentRuntime:
                 event,
                 handler,
                 self.settings.jetstream,
-                max_concurrency=self.agent_settings.max_concurrency,
+                max_concurrency=limit,
             )
             await consumer.start()
             self._consumers.append(consumer)
@@ -295,7 +303,8 @@ def run_agent(agent: AgentName, setup: Setup, config_path: Path | None = None) -
     runtime = AgentRuntime(agent, settings)
     structlog.contextvars.bind_contextvars(instance_id=runtime.instance_id)
     try:
-        asyncio.run(_serve(runtime, setup))
+        # uvloop: the edge and the bus spend most of their time in the event loop's I/O paths.
+        uvloop.run(_serve(runtime, setup))
     except StartupError as error:
         log.error("agent failed to start", reason=str(error))
         print(f"{agent.value}: {error}", file=sys.stderr)

@@ -22,7 +22,9 @@ async def setup(runtime: AgentRuntime) -> None:
     install_mesh(runtime, pool)
     dispatcher = WebhookDispatcher()
     register_installation_handlers(dispatcher)
-    runtime.consume(GITHUB_WEBHOOK_RECEIVED, WebhookProcessor(pool, dispatcher).handle)
+    # Applying deliveries is background work: bounded so that intake (which must answer GitHub
+    # within 10 s) always finds a free database connection.
+    runtime.consume(GITHUB_WEBHOOK_RECEIVED, WebhookProcessor(pool, dispatcher).handle, max_concurrency=4)
     http = runtime.settings.http
     github = runtime.settings.github
     token = runtime.settings.auth.bootstrap_token

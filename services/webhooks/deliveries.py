@@ -47,27 +47,28 @@ class IncomingDelivery:
 
 async def record(conn: Connection, incoming: IncomingDelivery) -> Recorded:
     """Store a delivery, or recognise a redelivery of one already stored (same hook id and GUID)."""
+    # The common case is one statement in autocommit: a new delivery costs one round trip.
+    inserted = await conn.fetchrow(
+        """
+        INSERT INTO super_agent.webhook_deliveries
+            (endpoint, hook_id, guid, event, action, target_type, target_id, body, payload)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+        ON CONFLICT (hook_id, guid) DO NOTHING
+        RETURNING id, attempt
+        """,
+        incoming.endpoint,
+        incoming.hook_id,
+        incoming.guid,
+        incoming.event,
+        incoming.action,
+        incoming.target_type,
+        incoming.target_id,
+        incoming.body,
+        incoming.payload,
+    )
+    if inserted is not None:
+        return Recorded(inserted["id"], inserted["attempt"], "new")
     async with conn.transaction():
-        inserted = await conn.fetchrow(
-            """
-            INSERT INTO super_agent.webhook_deliveries
-                (endpoint, hook_id, guid, event, action, target_type, target_id, body, payload)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
-            ON CONFLICT (hook_id, guid) DO NOTHING
-            RETURNING id, attempt
-            """,
-            incoming.endpoint,
-            incoming.hook_id,
-            incoming.guid,
-            incoming.event,
-            incoming.action,
-            incoming.target_type,
-            incoming.target_id,
-            incoming.body,
-            incoming.payload,
-        )
-        if inserted is not None:
-            return Recorded(inserted["id"], inserted["attempt"], "new")
         existing = await conn.fetchrow(
             "SELECT id, status, attempt FROM super_agent.webhook_deliveries "
             "WHERE hook_id = $1 AND guid = $2 FOR UPDATE",

@@ -27,7 +27,9 @@ async def test_migrations_apply_to_all_five_schemas(pool: asyncpg.Pool) -> None:
     """The repository's migrations create inbox and canary tables in every agent schema."""
     applied = await migrate_all(pool)
 
-    assert applied == {schema: [1] for schema in AGENT_SCHEMAS}
+    for schema in AGENT_SCHEMAS:
+        on_disk = sorted(int(f.name[:4]) for f in (default_migrations_directory() / schema).glob("*.sql"))
+        assert applied[schema] == on_disk
     rows = await pool.fetch(
         "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = ANY($1::text[])",
         AGENT_SCHEMAS,
@@ -43,12 +45,12 @@ async def test_migrations_apply_to_all_five_schemas(pool: asyncpg.Pool) -> None:
 
 async def test_rerun_is_a_no_op(pool: asyncpg.Pool) -> None:
     """A second migrate_all applies nothing and status reports nothing pending."""
-    await migrate_all(pool)
+    first = await migrate_all(pool)
 
     assert await migrate_all(pool) == {schema: [] for schema in AGENT_SCHEMAS}
     report = await status(pool, default_migrations_directory())
     assert {schema: (s.applied, s.pending, s.changed) for schema, s in report.items()} == {
-        schema: ([1], [], []) for schema in AGENT_SCHEMAS
+        schema: (first[schema], [], []) for schema in AGENT_SCHEMAS
     }
 
 
