@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
@@ -14,12 +15,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mno.stack import EmbeddedPostgres, NatsServer
-from mno.supervisor import agent_environment, is_ready, start_agent, stop_agents
+from mno.supervisor import agent_environment, is_ready, prepare_database, start_agent, stop_agents
 from shared.config import Settings, load_settings
 from shared.messages.agents import ALL_AGENTS, AgentName
 from tests.fixtures.stack import free_port
-
-TOKEN = "mno_bench_token"
 
 
 @dataclass(frozen=True)
@@ -28,6 +27,7 @@ class LocalMesh:
     nats_url: str
     postgres_dsn: str
     workdir: Path
+    token: str
 
     @property
     def edge_url(self) -> str:
@@ -47,7 +47,10 @@ def local_mesh(
     for agent in ALL_AGENTS:
         os.environ[f"MNO_{agent.value.upper()}_METRICS_PORT"] = str(free_port())
     settings = load_settings()
-    env = agent_environment(settings, nats_server.url, dsn, TOKEN)
+    # A real API key of the local team, checked against PostgreSQL on every request, as in production.
+    _, token = asyncio.run(prepare_database(dsn, None))
+    assert token is not None
+    env = agent_environment(settings, nats_server.url, dsn)
     processes = [start_agent(agent, settings, env, workdir) for agent in agents]
     try:
         deadline = time.monotonic() + 90
@@ -55,7 +58,7 @@ def local_mesh(
             if time.monotonic() > deadline:
                 raise SystemExit(f"agents not ready; logs in {workdir}")
             time.sleep(0.2)
-        yield LocalMesh(settings, nats_server.url, dsn, workdir)
+        yield LocalMesh(settings, nats_server.url, dsn, workdir, token)
     finally:
         stop_agents(processes)
         postgres.stop()
@@ -71,8 +74,6 @@ async def run_clients(
     call: Callable[[], Awaitable[None]], clients: int, total: int
 ) -> tuple[float, list[float]]:
     """`clients` closed-loop callers sharing `total` calls; returns elapsed seconds and latencies."""
-    import asyncio
-
     latencies: list[float] = []
     remaining = total
 

@@ -22,7 +22,7 @@ import nats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import TOKEN, local_mesh, report, run_clients
+from harness import local_mesh, report, run_clients
 
 BARE_RESPONDER = """
 import asyncio, sys, nats
@@ -37,14 +37,14 @@ asyncio.run(main())
 """
 
 
-async def measure(edge: str, nats_url: str, total: int) -> None:
+async def measure(edge: str, nats_url: str, token: str, total: int) -> None:
     bare = subprocess.Popen([sys.executable, "-c", BARE_RESPONDER, nats_url], stdout=subprocess.PIPE)
     assert bare.stdout is not None
     bare.stdout.readline()
     nc = await nats.connect(nats_url)
     results: dict[tuple[str, int], dict[str, float]] = {}
     try:
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
             url = f"{edge}/api/v1/mesh/monitoring/ping"
 
             async def mesh_call() -> None:
@@ -87,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     with local_mesh() as mesh:
         print(f"mesh ready ({os.cpu_count()} cores); {args.requests} requests per level\n", flush=True)
-        asyncio.run(measure(mesh.edge_url, mesh.nats_url, args.requests))
+        asyncio.run(measure(mesh.edge_url, mesh.nats_url, mesh.token, args.requests))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import fcntl
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import IO
 
 from mno.stack import EmbeddedPostgres, NatsServer, StackError, ensure_port_free
+from services.identity import apikeys
+from services.identity.bootstrap import ensure_local_admin
 from shared.config import Settings
 from shared.db.migrations import migrate_all
 from shared.db.postgres import create_pool
@@ -85,25 +86,22 @@ def exclusive_data_dir(data_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def local_admin_token(data_dir: Path) -> str:
-    """The local administrator token, made once and kept (0600) so it survives restarts."""
-    path = data_dir / "admin-token"
-    if path.exists():
-        return path.read_text().strip()
-    token = f"mno_local_{secrets.token_urlsafe(32)}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def write_secret_file(path: Path, content: str) -> None:
+    """Write `content` to a file only its owner can read (0600 from the start, never wider)."""
+    temporary = path.with_suffix(".tmp")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
-    return token
+        handle.write(content + "\n")
+    os.replace(temporary, path)
 
 
-def agent_environment(settings: Settings, nats_url: str, postgres_dsn: str, token: str) -> dict[str, str]:
+def agent_environment(settings: Settings, nats_url: str, postgres_dsn: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "MNO_NATS_URL": nats_url,
             "MNO_POSTGRES_DSN": postgres_dsn,
-            "MNO_BOOTSTRAP_TOKEN": token,
             "MNO_DATA_DIR": str(settings.data_dir.resolve()),
             "MNO_HTTP_PORT": str(settings.http.port),
             "PYTHONUNBUFFERED": "1",
@@ -199,10 +197,17 @@ def check_ports_free(settings: Settings, ports: LocalPorts) -> None:
         )
 
 
-async def apply_migrations(dsn: str) -> dict[str, list[int]]:
+async def prepare_database(dsn: str, kept_token: str | None) -> tuple[dict[str, list[int]], str | None]:
+    """Apply migrations; return them and a new local administrator API key when `kept_token` (the
+    one kept from an earlier run) no longer verifies, e.g. on a first run or after a wiped database."""
     pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=60)
     try:
-        return await migrate_all(pool)
+        applied = await migrate_all(pool)
+        if kept_token:
+            async with pool.acquire() as conn:
+                if await apikeys.verify(conn, kept_token) is not None:
+                    return applied, None
+        return applied, await ensure_local_admin(pool)
     finally:
         await pool.close()
 
@@ -281,12 +286,16 @@ def serve(
     stop_if_requested(stop_requested)
     dsn = postgres.start(data_dir, port=ports.postgres)
     stop_if_requested(stop_requested)
-    applied = asyncio.run(apply_migrations(dsn))
+    token_path = data_dir / "admin-token"
+    kept = token_path.read_text().strip() if token_path.exists() else None
+    applied, new_token = asyncio.run(prepare_database(dsn, kept))
+    if new_token is not None:
+        write_secret_file(token_path, new_token)
+    token = new_token or kept or ""
     if any(applied.values()):
         print(f"applied migrations: {applied}", flush=True)
     stop_if_requested(stop_requested)
-    token = local_admin_token(data_dir)
-    env = agent_environment(settings, nats.url, dsn, token)
+    env = agent_environment(settings, nats.url, dsn)
     agents.extend(start_agent(agent, settings, env, log_dir) for agent in ALL_AGENTS)
     wait_until_ready(agents, stop_requested)
     print_banner(settings, token, agents, nats, log_dir)

@@ -420,7 +420,7 @@ def test_make_run_from_nothing_starts_the_whole_mesh(first_run: MakeRun) -> None
         assert f"{agent.value}={setup.metrics_url(agent)}/metrics" in output
 
     token = first_run.admin_token
-    assert token.startswith("mno_local_")
+    assert token.startswith("mno_"), "the banner shows a real API key of the local team"
     token_file = setup.data_dir / "admin-token"
     assert token_file.read_text().strip() == token
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from agents.super_agent.routes import DEPS, ROUTES, EdgeDeps
-from services.gateway.auth import BootstrapTokenAuthenticator
+from services.gateway.auth import ApiKeyAuthenticator, BootstrapTokenAuthenticator, FirstMatch
 from services.gateway.edge import build_app
 from services.identity.installations import register_installation_handlers
 from services.mesh import install_mesh
@@ -31,7 +31,12 @@ async def setup(runtime: AgentRuntime) -> None:
     app = build_app(
         ROUTES,
         bus=runtime.bus,
-        authenticator=BootstrapTokenAuthenticator(token.get_secret_value() if token else None),
+        authenticator=FirstMatch(
+            [
+                BootstrapTokenAuthenticator(token.get_secret_value() if token else None),
+                ApiKeyAuthenticator(pool),
+            ]
+        ),
         max_body_bytes=http.max_body_bytes,
     )
     app[DEPS] = EdgeDeps(

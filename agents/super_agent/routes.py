@@ -13,12 +13,21 @@ from services.gateway.errors import HttpProblem
 from services.gateway.mesh_api import canary_report, ping_agents, send_canary
 from services.gateway.openapi import openapi_document
 from services.gateway.route_table import PUBLIC, Call, Forward, Local, Route
+from services.identity import apikeys_api
 from services.webhooks.intake import MAX_WEBHOOK_BYTES, WebhookRejected, accept, parse_delivery
 from shared.bus.client import Bus
 from shared.health import metrics_response
 from shared.messages.agents import ALL_AGENTS
 from shared.messages.envelope import ErrorCode
 from shared.messages.github import WebhookAccepted
+from shared.messages.identity import (
+    ApiKeyInfo,
+    ApiKeyList,
+    ApiKeyRef,
+    CreateApiKey,
+    CreatedApiKey,
+    ListApiKeys,
+)
 from shared.messages.mesh import (
     CanaryAccepted,
     CanaryLookup,
@@ -109,7 +118,20 @@ async def marketplace_webhook(call: Call) -> BaseModel:
     return await _webhook(call, "marketplace")
 
 
+async def apikeys_list(call: Call) -> BaseModel:
+    return await apikeys_api.list_keys(deps(call).pool, call.ctx.principal, call.input)
+
+
+async def apikeys_create(call: Call) -> BaseModel:
+    return await apikeys_api.create_key(deps(call).pool, call.ctx.principal, call.input)
+
+
+async def apikeys_revoke(call: Call) -> BaseModel:
+    return await apikeys_api.revoke_key(deps(call).pool, call.ctx.principal, call.input)
+
+
 HEALTH = ("health",)
+IDENTITY = ("identity",)
 WEBHOOKS = ("webhooks",)
 MESH = ("mesh",)
 
@@ -200,6 +222,38 @@ ROUTES: list[Route] = [
         raw_body=True,
         max_body_bytes=MAX_WEBHOOK_BYTES,
         extra_status=(401, 404, 413, 503, 504),
+    ),
+    Route(
+        "GET",
+        "/api/v1/apikeys",
+        "Your team's API keys (never their secrets).",
+        Permission.APIKEYS_READ,
+        Local(apikeys_list),
+        request=ListApiKeys,
+        response=ApiKeyList,
+        tags=IDENTITY,
+    ),
+    Route(
+        "POST",
+        "/api/v1/apikeys",
+        "Create an API key for your team; its token is shown once.",
+        Permission.APIKEYS_CREATE,
+        Local(apikeys_create),
+        request=CreateApiKey,
+        response=CreatedApiKey,
+        status=201,
+        tags=IDENTITY,
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/apikeys/{key_id}",
+        "Revoke one of your team's API keys.",
+        Permission.APIKEYS_REVOKE,
+        Local(apikeys_revoke),
+        request=ApiKeyRef,
+        response=ApiKeyInfo,
+        tags=IDENTITY,
+        extra_status=(404,),
     ),
     *(
         Route(

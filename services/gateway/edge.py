@@ -23,9 +23,9 @@ from services.gateway.route_table import Call, Forward, Route, check_table
 from shared.bus.client import Bus
 from shared.bus.codec import validation_details
 from shared.bus.context import MessageContext, TraceParent, valid_correlation_id
-from shared.bus.errors import BusError
+from shared.bus.errors import AgentError, BusError
 from shared.messages.envelope import ErrorBody, ErrorCode
-from shared.messages.permissions import roles_allow
+from shared.messages.permissions import allows
 from shared.metrics import HTTP_REQUEST_SECONDS
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -104,7 +104,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except HttpProblem as problem:
         headers = {"WWW-Authenticate": "Bearer"} if problem.body.code == ErrorCode.UNAUTHENTICATED else None
         return error_response(problem.body, ctx.correlation_id, headers=headers)
-    except BusError as error:
+    except (BusError, AgentError) as error:
         return error_response(error.body, ctx.correlation_id)
     except web.HTTPException as error:
         if error.status < 400:
@@ -127,7 +127,7 @@ def _endpoint(route: Route, bus: Bus, authenticator: Authenticator, body_limit: 
             principal = await authenticator.authenticate(request)
             if principal is None:
                 raise HttpProblem(ErrorCode.UNAUTHENTICATED, "a valid bearer token is required")
-            if not roles_allow(principal.roles, route.permission):
+            if not allows(principal, route.permission):
                 raise HttpProblem(ErrorCode.FORBIDDEN, f"this needs the {route.permission.value} permission")
             ctx = MessageContext(correlation_id=ctx.correlation_id, trace=ctx.trace, principal=principal)
             request["mno_ctx"] = ctx

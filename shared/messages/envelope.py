@@ -59,6 +59,9 @@ class Principal(BaseModel):
     user_id: str | None = None
     api_key_id: str | None = None
     roles: tuple[str, ...] = ()
+    # For an API key: exactly what it may do (a subset of its creator's permissions at creation).
+    # None for people, whose roles decide.
+    permissions: tuple[str, ...] | None = None
 
     @classmethod
     def system(cls) -> Principal:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.messages.envelope import Principal
+
 
 class Role(StrEnum):
     OWNER = "owner"
@@ -17,14 +19,38 @@ class Role(StrEnum):
 class Permission(StrEnum):
     MESH_READ = "mesh:read"
     MESH_WRITE = "mesh:write"
+    APIKEYS_READ = "apikeys:read"
+    APIKEYS_CREATE = "apikeys:create"
+    APIKEYS_REVOKE = "apikeys:revoke"
 
+
+_EVERYONE = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER})
+_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 
 ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
-    Permission.MESH_READ: frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER}),
-    Permission.MESH_WRITE: frozenset({Role.OWNER, Role.ADMIN}),
+    Permission.MESH_READ: _EVERYONE,
+    Permission.MESH_WRITE: _MANAGERS,
+    Permission.APIKEYS_READ: _MANAGERS,
+    Permission.APIKEYS_CREATE: _MANAGERS,
+    Permission.APIKEYS_REVOKE: _MANAGERS,
 }
 
 
 def roles_allow(roles: tuple[str, ...], permission: Permission) -> bool:
     allowed = ROLE_PERMISSIONS[permission]
     return any(role in allowed for role in roles)
+
+
+def permissions_of_roles(roles: tuple[str, ...]) -> frozenset[Permission]:
+    return frozenset(p for p in Permission if roles_allow(roles, p))
+
+
+def effective_permissions(principal: Principal) -> frozenset[Permission]:
+    """What the principal may do: an API key's own list, else what its roles grant."""
+    if principal.permissions is not None:
+        return frozenset(Permission(p) for p in principal.permissions if p in Permission.__members__.values())
+    return permissions_of_roles(principal.roles)
+
+
+def allows(principal: Principal, permission: Permission) -> bool:
+    return permission in effective_permissions(principal)

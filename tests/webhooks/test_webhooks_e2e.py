@@ -98,7 +98,7 @@ async def delivery_row(db: asyncpg.Connection, guid: str, *, settled: bool = Tru
 
 
 async def test_installation_created_is_applied(edge: MeshLauncher, db: asyncpg.Connection) -> None:
-    """A signed installation.created answers 202 and then creates the account, default team, installation, repos."""
+    """A signed installation.created gets 202, then makes the account, default team, installation, repos."""
     guid = str(uuid.uuid4())
     status, body = await deliver(edge, installation_payload(), guid=guid)
     assert status == 202
@@ -109,7 +109,8 @@ async def test_installation_created_is_applied(edge: MeshLauncher, db: asyncpg.C
     assert account["login"] == "octo-org"
     assert account["kind"] == "Organization"
     team = await db.fetchrow("SELECT * FROM super_agent.teams WHERE account_id = $1", account["id"])
-    assert team["is_default"] and team["slug"] == "octo-org"
+    assert team["is_default"]
+    assert team["slug"] == "octo-org"
     installation = await db.fetchrow("SELECT * FROM super_agent.installations WHERE github_id = 4242")
     assert installation["status"] == "active"
     repos = await db.fetch(

@@ -3,7 +3,7 @@
 
 CREATE TABLE accounts (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    github_id bigint NOT NULL UNIQUE,
+    github_id bigint UNIQUE,  -- NULL for a local account (made by `mno run`, no GitHub)
     login text NOT NULL,
     kind text NOT NULL CHECK (kind IN ('User', 'Organization', 'Local')),
     status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended', 'deactivated', 'purged')),

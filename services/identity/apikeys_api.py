@@ -1,0 +1,63 @@
+"""The /api/v1/apikeys operations, for the principal of the request and its team only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.identity import apikeys
+from shared.bus.errors import AgentError
+from shared.messages.envelope import ErrorCode, Principal
+from shared.messages.identity import (
+    ApiKeyInfo,
+    ApiKeyList,
+    ApiKeyRef,
+    CreateApiKey,
+    CreatedApiKey,
+    ListApiKeys,
+)
+from shared.messages.permissions import effective_permissions
+
+
+def _team_of(principal: Principal) -> str:
+    if principal.team_id is None:
+        raise AgentError(ErrorCode.FORBIDDEN, "this credential is not tied to a team")
+    return principal.team_id
+
+
+async def create_key(pool: Any, principal: Principal, request: CreateApiKey) -> CreatedApiKey:
+    team_id = _team_of(principal)
+    # No escalation: a key can do at most what its creator can do now.
+    beyond = sorted(set(request.permissions) - effective_permissions(principal))
+    if beyond:
+        raise AgentError(
+            ErrorCode.FORBIDDEN,
+            "a key cannot have permissions you do not hold",
+            [
+                {"loc": "permissions", "message": f"not yours to grant: {p.value}", "type": "escalation"}
+                for p in beyond
+            ],
+        )
+    async with pool.acquire() as conn:
+        info, token = await apikeys.create(
+            conn,
+            team_id=team_id,
+            name=request.name,
+            permissions=request.permissions,
+            created_by=principal.user_id,
+            expires_at=request.expires_at,
+        )
+    return CreatedApiKey(key=info, token=token)
+
+
+async def list_keys(pool: Any, principal: Principal, request: ListApiKeys) -> ApiKeyList:
+    async with pool.acquire() as conn:
+        keys = await apikeys.list_keys(conn, _team_of(principal), include_revoked=request.include_revoked)
+    return ApiKeyList(keys=keys)
+
+
+async def revoke_key(pool: Any, principal: Principal, request: ApiKeyRef) -> ApiKeyInfo:
+    async with pool.acquire() as conn:
+        info = await apikeys.revoke(conn, _team_of(principal), request.key_id, principal.user_id)
+    if info is None:
+        raise AgentError(ErrorCode.NOT_FOUND, f"no API key {request.key_id} in this team")
+    return info
