@@ -8,6 +8,7 @@ look, and on Ctrl-C (or SIGTERM) stops the agents gracefully, then the servers, 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import fcntl
 import os
@@ -96,8 +97,18 @@ def write_secret_file(path: Path, content: str) -> None:
     os.replace(temporary, path)
 
 
+def local_encryption_key(data_dir: Path) -> str:
+    """The key that encrypts secrets at rest locally, made once under the data directory (0600)."""
+    path = data_dir / "encryption-key"
+    if not path.exists():
+        write_secret_file(path, "local:" + base64.b64encode(os.urandom(32)).decode())
+    return path.read_text().strip()
+
+
 def agent_environment(settings: Settings, nats_url: str, postgres_dsn: str) -> dict[str, str]:
     env = dict(os.environ)
+    if not settings.auth.encryption_keys:
+        env["MNO_ENCRYPTION_KEY"] = local_encryption_key(settings.data_dir.resolve())
     env.update(
         {
             "MNO_NATS_URL": nats_url,

@@ -1,20 +1,80 @@
-"""Wiring of the SuperAgent: the mesh endpoints every agent has, plus the HTTP edge."""
+"""Wiring of the SuperAgent: the mesh endpoints every agent has, webhooks, sign-in, the HTTP edge."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import aiohttp
 from aiohttp import web
 
-from agents.super_agent.routes import DEPS, ROUTES, EdgeDeps
-from services.gateway.auth import ApiKeyAuthenticator, BootstrapTokenAuthenticator, FirstMatch
+from agents.super_agent.edge_deps import DEPS, CookiePolicy, EdgeDeps
+from agents.super_agent.routes import ROUTES
+from services.gateway.auth import (
+    ApiKeyAuthenticator,
+    BootstrapTokenAuthenticator,
+    FirstMatch,
+    SessionAuthenticator,
+)
 from services.gateway.edge import build_app
+from services.github.client import GitHubClient
+from services.github.config import GitHubAppCredentials
+from services.github.crypto import SecretBox
+from services.github.oauth import GitHubOAuth
+from services.identity.installation_tokens import PostgresTokenStore
 from services.identity.installations import register_installation_handlers
+from services.identity.login import LoginFlow
 from services.mesh import install_mesh
 from services.webhooks.processing import WebhookDispatcher, WebhookProcessor
+from shared.config import Settings
 from shared.messages.agents import AgentName
 from shared.messages.registry import GITHUB_WEBHOOK_RECEIVED
 from shared.runtime import AgentRuntime, StartupError
 
 AGENT = AgentName.SUPER_AGENT
+USER_AGENT = "MachineNativeOps"
+
+
+def edge_url(settings: Settings) -> str:
+    if settings.http.public_url:
+        return str(settings.http.public_url).rstrip("/")
+    return f"http://{settings.http.host}:{settings.http.port}"
+
+
+async def github_login(runtime: AgentRuntime, pool: object) -> LoginFlow | None:
+    """The sign-in flow, when GitHub is configured; its HTTP session closes at shutdown."""
+    settings = runtime.settings
+    keyring = settings.auth.keyring()
+    if not settings.github.enabled or keyring is None:
+        return None
+    credentials = GitHubAppCredentials.from_settings(settings.github)
+    if not credentials.client_id or not credentials.client_secret:
+        return None
+    keys, primary = keyring
+    box = SecretBox.from_base64(keys, primary=primary)
+    session = aiohttp.ClientSession()
+    runtime.on_shutdown(session.close)
+    return LoginFlow(
+        pool=pool,
+        box=box,
+        oauth=GitHubOAuth(
+            session,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+            web_url=credentials.web_url,
+            user_agent=USER_AGENT,
+        ),
+        github=GitHubClient(
+            session,
+            credentials.signer(),
+            secret_box=box,
+            token_store=PostgresTokenStore(pool),
+            api_url=credentials.api_url,
+            user_agent=USER_AGENT,
+        ),
+        redirect_uri=f"{edge_url(settings)}/auth/github/callback",
+        state_ttl=timedelta(seconds=settings.auth.oauth_state_ttl_seconds),
+        session_ttl=timedelta(hours=settings.auth.session_ttl_hours),
+    )
 
 
 async def setup(runtime: AgentRuntime) -> None:
@@ -25,16 +85,18 @@ async def setup(runtime: AgentRuntime) -> None:
     # Applying deliveries is background work: bounded so that intake (which must answer GitHub
     # within 10 s) always finds a free database connection.
     runtime.consume(GITHUB_WEBHOOK_RECEIVED, WebhookProcessor(pool, dispatcher).handle, max_concurrency=4)
-    http = runtime.settings.http
-    github = runtime.settings.github
-    token = runtime.settings.auth.bootstrap_token
+    settings = runtime.settings
+    http, github, auth = settings.http, settings.github, settings.auth
     app = build_app(
         ROUTES,
         bus=runtime.bus,
         authenticator=FirstMatch(
             [
-                BootstrapTokenAuthenticator(token.get_secret_value() if token else None),
+                BootstrapTokenAuthenticator(
+                    auth.bootstrap_token.get_secret_value() if auth.bootstrap_token else None
+                ),
                 ApiKeyAuthenticator(pool),
+                SessionAuthenticator(pool, auth.session_cookie_name),
             ]
         ),
         max_body_bytes=http.max_body_bytes,
@@ -47,6 +109,13 @@ async def setup(runtime: AgentRuntime) -> None:
             "app": [secret.get_secret_value() for secret in github.webhook_secrets],
             "marketplace": [secret.get_secret_value() for secret in github.marketplace_webhook_secrets],
         },
+        cookies=CookiePolicy(
+            session_name=auth.session_cookie_name,
+            secure=auth.session_cookie_secure,
+            session_max_age=auth.session_ttl_hours * 3600,
+            binding_max_age=auth.oauth_state_ttl_seconds,
+        ),
+        login=await github_login(runtime, pool),
     )
     runner = web.AppRunner(
         app, access_log=None, shutdown_timeout=runtime.agent_settings.drain_timeout_seconds

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel
 
+from agents.super_agent.auth_routes import AUTH_ROUTES
+from agents.super_agent.edge_deps import deps
 from services.gateway.discovery import describe_mesh
 from services.gateway.errors import HttpProblem
 from services.gateway.mesh_api import canary_report, ping_agents, send_canary
@@ -15,7 +16,6 @@ from services.gateway.openapi import openapi_document
 from services.gateway.route_table import PUBLIC, Call, Forward, Local, Route
 from services.identity import apikeys_api
 from services.webhooks.intake import MAX_WEBHOOK_BYTES, WebhookRejected, accept, parse_delivery
-from shared.bus.client import Bus
 from shared.health import metrics_response
 from shared.messages.agents import ALL_AGENTS
 from shared.messages.envelope import ErrorCode
@@ -39,22 +39,6 @@ from shared.messages.mesh import (
 )
 from shared.messages.permissions import Permission
 from shared.messages.registry import PING
-from shared.runtime import AgentRuntime
-
-
-@dataclass(frozen=True)
-class EdgeDeps:
-    runtime: AgentRuntime
-    bus: Bus
-    pool: Any
-    webhook_secrets: dict[str, list[str]]
-
-
-DEPS = web.AppKey("mno_edge_deps", EdgeDeps)
-
-
-def deps(call: Call) -> EdgeDeps:
-    return call.request.app[DEPS]
 
 
 async def livez(_call: Call) -> web.StreamResponse:
@@ -255,6 +239,7 @@ ROUTES: list[Route] = [
         tags=IDENTITY,
         extra_status=(404,),
     ),
+    *AUTH_ROUTES,
     *(
         Route(
             "POST",

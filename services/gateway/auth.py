@@ -9,8 +9,9 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from services.identity import apikeys
-from shared.messages.envelope import Principal
+from services.gateway.errors import HttpProblem
+from services.identity import apikeys, sessions, users
+from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.permissions import Role
 
 
@@ -69,6 +70,50 @@ class ApiKeyAuthenticator:
     async def _touch(self, key: apikeys.VerifiedKey) -> None:
         async with self._pool.acquire() as conn:
             await apikeys.touch(conn, key)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TEAM_HEADER = "X-MNO-Team"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class SessionAuthenticator:
+    """The browser's session cookie. The team a request acts in is the `X-MNO-Team` header (team id
+    or slug) or else the user's first team; cookie-authenticated writes must carry the CSRF token."""
+
+    def __init__(self, pool: Any, cookie_name: str) -> None:
+        self._pool = pool
+        self._cookie_name = cookie_name
+
+    async def authenticate(self, request: web.Request) -> Principal | None:
+        token = request.cookies.get(self._cookie_name)
+        if not token:
+            return None
+        async with self._pool.acquire() as conn:
+            session = await sessions.lookup(conn, token)
+            if session is None:
+                return None
+            teams = await users.memberships(conn, session.user_id)
+        if request.method not in SAFE_METHODS and not sessions.csrf_matches(
+            token, request.headers.get(CSRF_HEADER)
+        ):
+            raise HttpProblem(
+                ErrorCode.FORBIDDEN,
+                f"writes with a session cookie need the {CSRF_HEADER} header of GET /api/v1/session",
+            )
+        wanted = request.headers.get(TEAM_HEADER)
+        if wanted:
+            chosen = next((t for t in teams if wanted in (t.team_id, t.slug)), None)
+            if chosen is None:
+                # Not "forbidden": whether another team exists is not for this user to learn.
+                raise HttpProblem(ErrorCode.NOT_FOUND, f"no team {wanted} among yours")
+        else:
+            chosen = teams[0] if teams else None
+        return Principal(
+            team_id=chosen.team_id if chosen else None,
+            user_id=session.user_id,
+            roles=(chosen.role,) if chosen else (),
+        )
 
 
 class FirstMatch:

@@ -44,6 +44,7 @@ class InstallationEvent(BaseModel):
 
     action: str
     installation: InstallationRef
+    sender: GitHubAccountRef | None = None
     repositories: list[RepositoryRef] = []
     repositories_added: list[RepositoryRef] = []
     repositories_removed: list[RepositoryRef] = []
@@ -79,7 +80,7 @@ async def ensure_account(conn: Connection, account: GitHubAccountRef) -> Any:
     return account_id
 
 
-async def _upsert_installation(conn: Connection, installation: InstallationRef, account_id: Any) -> None:
+async def upsert_installation(conn: Connection, installation: InstallationRef, account_id: Any) -> None:
     await conn.execute(
         """
         INSERT INTO super_agent.installations
@@ -97,6 +98,28 @@ async def _upsert_installation(conn: Connection, installation: InstallationRef, 
         installation.repository_selection,
         installation.permissions,
         installation.events,
+    )
+
+
+async def record_installer(
+    conn: Connection, installation_id: int, account_id: Any, github_user_id: int
+) -> None:
+    """Remember who installed the App and, if they have signed in already, make them owner of the
+    account's default team (the setup URL may have been visited before this webhook arrived)."""
+    await conn.execute(
+        "UPDATE super_agent.installations SET installed_by_github_id = $2 WHERE github_id = $1",
+        installation_id,
+        github_user_id,
+    )
+    await conn.execute(
+        """
+        INSERT INTO super_agent.team_members (team_id, user_id, role)
+        SELECT t.id, u.id, 'owner' FROM super_agent.teams t, super_agent.users u
+        WHERE t.account_id = $1 AND t.is_default AND u.github_id = $2
+        ON CONFLICT (team_id, user_id) DO UPDATE SET role = 'owner'
+        """,
+        account_id,
+        github_user_id,
     )
 
 
@@ -121,11 +144,13 @@ async def on_installation(conn: Connection, stored: StoredDelivery) -> Outcome:
     account_id = await ensure_account(conn, installation.account)
     match event.action:
         case "created" | "new_permissions_accepted" | "unsuspend":
-            await _upsert_installation(conn, installation, account_id)
+            await upsert_installation(conn, installation, account_id)
             if event.action == "created":
                 await _add_repositories(conn, installation.id, event.repositories)
+                if event.sender is not None:
+                    await record_installer(conn, installation.id, account_id, event.sender.id)
         case "suspend":
-            await _upsert_installation(conn, installation, account_id)
+            await upsert_installation(conn, installation, account_id)
             await conn.execute(
                 "UPDATE super_agent.installations SET status = 'suspended', suspended_at = now() "
                 "WHERE github_id = $1",
@@ -150,7 +175,7 @@ async def on_installation_repositories(conn: Connection, stored: StoredDelivery)
     event = InstallationEvent.model_validate(stored.payload)
     installation = event.installation
     account_id = await ensure_account(conn, installation.account)
-    await _upsert_installation(conn, installation, account_id)
+    await upsert_installation(conn, installation, account_id)
     if event.action == "added":
         await _add_repositories(conn, installation.id, event.repositories_added)
     elif event.action == "removed":

@@ -10,6 +10,8 @@ are dropped from lists. The config file relies on this, writing e.g.
 which is `[]`, `[current]` or `[current, previous]` depending on what the environment provides.
 """
 
+import base64
+import binascii
 import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
@@ -291,6 +293,41 @@ class AuthSettings(_Section):
     bootstrap_token: OptionalSecret = None
     session_cookie_name: Token = "mno_session"
     session_ttl_hours: PositiveInt = 12
+    # Browsers treat http://localhost as secure, so Secure cookies work locally too; turn off only
+    # for a plain-HTTP deployment behind no TLS at all (not recommended).
+    session_cookie_secure: bool = True
+    oauth_state_ttl_seconds: PositiveInt = 600
+    # Keys that encrypt secrets at rest (GitHub tokens), as "<key id>:<base64 of 32 random bytes>".
+    # The first encrypts; all decrypt, so a new key is put first and the old one kept until rotated.
+    encryption_keys: Annotated[SecretList, Field(max_length=4)] = []
+
+    @model_validator(mode="after")
+    def _encryption_keys_are_well_formed(self) -> Self:
+        problems: list[tuple[KeyPath, str]] = []
+        seen: set[str] = set()
+        for index, secret in enumerate(self.encryption_keys):
+            key_id, _, encoded = secret.get_secret_value().partition(":")
+            if not key_id or not encoded:
+                problems.append((("encryption_keys", index), "must read <key id>:<base64 key>"))
+                continue
+            try:
+                raw = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) != 32:
+                problems.append((("encryption_keys", index), "the key must be 32 bytes, base64-encoded"))
+            if key_id in seen:
+                problems.append((("encryption_keys", index), f"key id {key_id!r} is used twice"))
+            seen.add(key_id)
+        _raise_field_problems(problems)
+        return self
+
+    def keyring(self) -> tuple[dict[str, str], str] | None:
+        """(key id → base64 key, primary key id), or None when no key is configured."""
+        if not self.encryption_keys:
+            return None
+        pairs = [secret.get_secret_value().partition(":") for secret in self.encryption_keys]
+        return {key_id: encoded for key_id, _, encoded in pairs}, pairs[0][0]
 
 
 class MonitoringSettings(_Section):
@@ -497,6 +534,13 @@ class Settings(BaseSettings):
         problems: list[tuple[KeyPath, str]] = []
         if self.features.github and not self.github.enabled:
             problems.append((("features", "github"), "requires github.enabled to be true"))
+        if self.github.enabled and not self.auth.encryption_keys:
+            problems.append(
+                (
+                    ("auth", "encryption_keys"),
+                    "required when github.enabled is true (tokens are stored encrypted)",
+                )
+            )
         if self.environment == "local":
             problems.extend(self._port_clashes())
         _raise_field_problems(problems)

@@ -52,3 +52,57 @@ class ApiKeyRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key_id: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9]+$")
+
+
+class TeamMembership(BaseModel):
+    team_id: str
+    slug: str
+    name: str
+    role: str
+    account: str
+
+
+class SessionUser(BaseModel):
+    id: str
+    login: str
+
+
+class SessionInfo(BaseModel):
+    """Who is signed in, their teams, and the CSRF token their cookie-authenticated writes must send
+    as `X-CSRF-Token`."""
+
+    user: SessionUser
+    teams: list[TeamMembership]
+    csrf_token: str
+    expires_at: datetime
+
+
+class LoginQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    return_to: str = Field(default="/", max_length=2000, description="A path on this site to return to.")
+
+
+class CallbackQuery(BaseModel):
+    """What GitHub appends to the callback URL: a code and our state, or an error."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    code: str | None = Field(default=None, max_length=200)
+    state: str | None = Field(default=None, max_length=200)
+    error: str | None = Field(default=None, max_length=200)
+    error_description: str | None = Field(default=None, max_length=1000)
+
+
+class SetupQuery(BaseModel):
+    """What GitHub appends to the App's setup URL after an installation (forgeable: verified)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    installation_id: int = Field(gt=0)
+    setup_action: str | None = Field(default=None, max_length=50)
+
+
+class InstallationLinked(BaseModel):
+    installation_id: int
+    account: str

@@ -1,3 +1,4 @@
+import base64
 from pathlib import Path
 from typing import Any, get_args
 
@@ -45,15 +46,51 @@ def test_enabled_github_with_blank_webhook_secret_names_webhook_secrets() -> Non
     ]
 
 
+KEY = "k1:" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+
+
 def test_complete_github_settings_load() -> None:
     """With every credential present GitHub can be enabled, along with its feature flag."""
     settings = load_settings(
-        DEFAULT_CONFIG, env={}, overrides={"github": COMPLETE_GITHUB, "features": {"github": True}}
+        DEFAULT_CONFIG,
+        env={},
+        overrides={
+            "github": COMPLETE_GITHUB,
+            "features": {"github": True},
+            "auth": {"encryption_keys": [KEY]},
+        },
     )
     assert settings.github.enabled
     assert settings.features.github
     assert settings.github.client_secret is not None
     assert settings.github.client_secret.get_secret_value() == "shh"
+
+
+def test_github_requires_an_encryption_key() -> None:
+    """Enabling GitHub without auth.encryption_keys is refused, naming the key."""
+    reported = problems({"github": COMPLETE_GITHUB})
+    assert [key for key, _ in reported] == ["auth.encryption_keys"]
+
+
+def test_encryption_keys_must_be_id_and_32_bytes() -> None:
+    """Keys without an id, of the wrong length, or with a repeated id are named by index."""
+    reported = problems({"auth": {"encryption_keys": ["nokeyid", "k2:" + "QUJD", KEY, KEY]}})
+    assert [key for key, _ in reported] == [
+        "auth.encryption_keys[0]",
+        "auth.encryption_keys[1]",
+        "auth.encryption_keys[3]",
+    ]
+
+
+def test_keyring_puts_the_first_key_first() -> None:
+    """The first configured key is the primary; every key is available for decryption."""
+    other = "k0:" + base64.b64encode(bytes(32)).decode()
+    settings = load_settings(DEFAULT_CONFIG, env={}, overrides={"auth": {"encryption_keys": [KEY, other]}})
+    keyring = settings.auth.keyring()
+    assert keyring is not None
+    keys, primary = keyring
+    assert primary == "k1"
+    assert set(keys) == {"k1", "k0"}
 
 
 def test_github_feature_requires_github_integration() -> None:

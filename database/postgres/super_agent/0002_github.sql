@@ -32,6 +32,9 @@ CREATE TABLE installations (
     repository_selection text,
     permissions jsonb NOT NULL DEFAULT '{}'::jsonb,
     events text[] NOT NULL DEFAULT '{}',
+    -- The GitHub user who installed the App (the `sender` of installation.created): the one
+    -- person who becomes owner of the account's default team without anyone inviting them.
+    installed_by_github_id bigint,
     status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended', 'deleted')),
     suspended_at timestamptz,
     deleted_at timestamptz,

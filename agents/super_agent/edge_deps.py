@@ -1,0 +1,39 @@
+"""What the edge's local handlers need from the running agent, reachable from each request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from services.gateway.route_table import Call
+from services.identity.login import LoginFlow
+from shared.bus.client import Bus
+from shared.runtime import AgentRuntime
+
+
+@dataclass(frozen=True)
+class CookiePolicy:
+    session_name: str
+    secure: bool
+    session_max_age: int
+    binding_max_age: int
+    binding_name: str = "mno_oauth_binding"
+
+
+@dataclass(frozen=True)
+class EdgeDeps:
+    runtime: AgentRuntime
+    bus: Bus
+    pool: Any
+    webhook_secrets: dict[str, list[str]]
+    cookies: CookiePolicy
+    login: LoginFlow | None  # None when GitHub is not configured
+
+
+DEPS = web.AppKey("mno_edge_deps", EdgeDeps)
+
+
+def deps(call: Call) -> EdgeDeps:
+    return call.request.app[DEPS]
