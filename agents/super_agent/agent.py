@@ -20,6 +20,7 @@ from services.github.client import GitHubClient
 from services.github.config import GitHubAppCredentials
 from services.github.crypto import SecretBox
 from services.github.oauth import GitHubOAuth
+from services.identity.authorizations import register_authorization_handlers
 from services.identity.installation_tokens import PostgresTokenStore
 from services.identity.installations import register_installation_handlers
 from services.identity.login import LoginFlow
@@ -82,6 +83,7 @@ async def setup(runtime: AgentRuntime) -> None:
     install_mesh(runtime, pool)
     dispatcher = WebhookDispatcher()
     register_installation_handlers(dispatcher)
+    register_authorization_handlers(dispatcher)
     # Applying deliveries is background work: bounded so that intake (which must answer GitHub
     # within 10 s) always finds a free database connection.
     runtime.consume(GITHUB_WEBHOOK_RECEIVED, WebhookProcessor(pool, dispatcher).handle, max_concurrency=4)

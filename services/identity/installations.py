@@ -123,6 +123,13 @@ async def record_installer(
     )
 
 
+async def forget_installation_tokens(conn: Connection, installation_id: int) -> None:
+    """GitHub revokes an uninstalled or suspended installation's tokens; drop our encrypted copies."""
+    await conn.execute(
+        "DELETE FROM super_agent.installation_tokens WHERE installation_id = $1", installation_id
+    )
+
+
 async def _add_repositories(
     conn: Connection, installation_id: int, repositories: list[RepositoryRef]
 ) -> None:
@@ -151,6 +158,7 @@ async def on_installation(conn: Connection, stored: StoredDelivery) -> Outcome:
                     await record_installer(conn, installation.id, account_id, event.sender.id)
         case "suspend":
             await upsert_installation(conn, installation, account_id)
+            await forget_installation_tokens(conn, installation.id)
             await conn.execute(
                 "UPDATE super_agent.installations SET status = 'suspended', suspended_at = now() "
                 "WHERE github_id = $1",
@@ -166,6 +174,7 @@ async def on_installation(conn: Connection, stored: StoredDelivery) -> Outcome:
                 "DELETE FROM super_agent.installation_repositories WHERE installation_id = $1",
                 installation.id,
             )
+            await forget_installation_tokens(conn, installation.id)
         case _:
             return Outcome("ignored", f"installation action {event.action!r} needs nothing from us")
     return Outcome("processed", f"installation {installation.id} {event.action}")

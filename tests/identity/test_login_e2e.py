@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from services.webhooks.signature import sign
 from shared.messages.agents import AgentName
 from tests.fixtures.fake_github import FakeGitHub
 from tests.fixtures.mesh import MeshLauncher
@@ -246,3 +248,54 @@ async def test_expiring_user_token_is_refreshed_once_and_rotated(
         if r.form.get("grant_type") == "refresh_token"
     ]
     assert len(refreshes) == 1
+
+
+async def test_revoked_app_authorization_ends_sessions_and_forgets_tokens(
+    browser: Browser, edge: tuple[MeshLauncher, FakeGitHub]
+) -> None:
+    """github_app_authorization.revoked for a signed-in user ends their sessions and drops their tokens."""
+    launcher, fake = edge
+    fake.add_user("octocat", user_id=583231)
+    await sign_in(browser, fake, "octocat")
+    body = json.dumps(
+        {"action": "revoked", "sender": {"login": "octocat", "id": 583231, "type": "User"}}
+    ).encode()
+    delivered = await browser.http.post(
+        f"{launcher.edge_url}/webhooks/github",
+        data=body,
+        headers={
+            "X-GitHub-Event": "github_app_authorization",
+            "X-GitHub-Delivery": "a1b2c3",
+            "X-Hub-Signature-256": sign(body, "whs"),
+            "Content-Type": "application/json",
+        },
+    )
+    assert delivered.status == 202
+    for _ in range(100):
+        if (await browser.get("/api/v1/session")).status == 401:
+            break
+        await asyncio.sleep(0.05)
+    assert (await browser.get("/api/v1/session")).status == 401
+    conn = await asyncpg.connect(launcher.postgres_dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM super_agent.user_github_tokens") == 0
+    finally:
+        await conn.close()
+
+
+async def test_forged_and_expired_sessions_are_401(
+    browser: Browser, edge: tuple[MeshLauncher, FakeGitHub]
+) -> None:
+    """A made-up session cookie and a session past its expiry both get 401."""
+    launcher, fake = edge
+    browser.cookies["mno_session"] = "forged-" + "x" * 40
+    assert (await browser.get("/api/v1/session")).status == 401
+    await sign_in(browser, fake, "octocat")
+    assert (await browser.get("/api/v1/session")).status == 200
+    conn = await asyncpg.connect(launcher.postgres_dsn)
+    try:
+        await conn.execute("UPDATE super_agent.user_sessions SET expires_at = now() - interval '1 second'")
+    finally:
+        await conn.close()
+    assert (await browser.get("/api/v1/session")).status == 401
+    assert (await browser.get("/api/v1/apikeys")).status == 401

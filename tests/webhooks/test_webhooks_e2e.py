@@ -233,3 +233,41 @@ async def test_oversize_webhook_is_413(edge: MeshLauncher) -> None:
     status, response = await deliver(edge, body)
     assert status == 413
     assert response["error"]["code"] == "payload_too_large"
+
+
+async def test_uninstall_marks_deleted_and_drops_cached_tokens(
+    edge: MeshLauncher, db: asyncpg.Connection
+) -> None:
+    """installation.deleted marks the installation deleted, drops its repositories and cached tokens."""
+    created = str(uuid.uuid4())
+    await deliver(edge, installation_payload(installation_id=31), guid=created)
+    await delivery_row(db, created)
+    await db.execute(
+        "INSERT INTO super_agent.installation_tokens (installation_id, scope_key, ciphertext, expires_at) "
+        "VALUES (31, 'all', '\\x00'::bytea, now() + interval '1 hour')"
+    )
+    deleted = str(uuid.uuid4())
+    await deliver(edge, installation_payload("deleted", installation_id=31), guid=deleted)
+    assert (await delivery_row(db, deleted))["status"] == "processed"
+    assert await db.fetchval("SELECT status FROM super_agent.installations WHERE github_id = 31") == "deleted"
+    assert (
+        await db.fetchval("SELECT count(*) FROM super_agent.installation_tokens WHERE installation_id = 31")
+        == 0
+    )
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM super_agent.installation_repositories WHERE installation_id = 31"
+        )
+        == 0
+    )
+
+
+async def test_suspend_and_unsuspend(edge: MeshLauncher, db: asyncpg.Connection) -> None:
+    """installation.suspend and .unsuspend move the installation between suspended and active."""
+    for action, expected in (("created", "active"), ("suspend", "suspended"), ("unsuspend", "active")):
+        guid = str(uuid.uuid4())
+        await deliver(edge, installation_payload(action, installation_id=32), guid=guid)
+        assert (await delivery_row(db, guid))["status"] == "processed"
+        assert (
+            await db.fetchval("SELECT status FROM super_agent.installations WHERE github_id = 32") == expected
+        )
