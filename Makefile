@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck imports pytest bench clean help
+.PHONY: run test lint typecheck imports pytest bench clean help system-deps
 
 help:
 	@echo "make run    - set up and start the whole mesh on the embedded local stack"
@@ -31,13 +31,17 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+system-deps:
+	@scripts/system-deps.sh
+
+pytest: $(STAMP) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck imports pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/mesh.py
+	$(BIN)/python benchmarks/webhooks.py
 
 clean:
 	rm -rf $(VENV) .mno .pytest_cache .mypy_cache .ruff_cache

@@ -49,3 +49,11 @@ HTTP_REQUEST_SECONDS = Histogram(
     ["method", "route", "status"],
     buckets=LATENCY_BUCKETS,
 )
+
+JOB_SECONDS = Histogram(
+    "mno_job_duration_seconds",
+    "Run time of periodic jobs.",
+    ["agent", "job", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
+JOB_RUNS_TOTAL = Counter("mno_job_runs_total", "Periodic job runs.", ["agent", "job", "outcome"])

@@ -24,6 +24,7 @@ from aiohttp import web
 from nats.aio.client import Client as NATS
 from pydantic import BaseModel
 
+from database import CLICKHOUSE_MIGRATIONS, POSTGRES_MIGRATIONS
 from shared.bus.client import Bus
 from shared.bus.events import EventConsumer, EventHandler
 from shared.bus.service import AgentService
@@ -36,6 +37,7 @@ from shared.logging import configure_logging
 from shared.messages.agents import AgentName
 from shared.messages.registry import EventType
 from shared.metrics import AGENT_INFO, AGENT_READY, BUS_CONNECTED
+from shared.scheduling import PeriodicJob
 
 if TYPE_CHECKING:
     from shared.db.clickhouse import ClickHouse
@@ -43,7 +45,6 @@ if TYPE_CHECKING:
 EventT = TypeVar("EventT", bound=BaseModel)
 Setup = Callable[["AgentRuntime"], Awaitable[None]]
 
-DATABASE_DIR = Path(__file__).resolve().parents[1] / "database"
 EXIT_CONFIG_ERROR = 2
 EXIT_START_FAILED = 3
 
@@ -75,6 +76,7 @@ class AgentRuntime:
         self._pending_consumers: list[tuple[EventType[Any], EventHandler[Any], int]] = []
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._checks: dict[str, Callable[[], Awaitable[bool]]] = {}
+        self._jobs: list[PeriodicJob] = []
         self._health_runner: web.AppRunner | None = None
         self._started = False
         self._stopping = False
@@ -101,6 +103,12 @@ class AgentRuntime:
         )
         self._pending_consumers.append((event, handler, limit))
 
+    def every(self, name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> PeriodicJob:
+        """Run `job` every `seconds` once the agent is ready, until it stops."""
+        periodic = PeriodicJob(self.agent.value, name, seconds, job)
+        self._jobs.append(periodic)
+        return periodic
+
     def on_shutdown(self, cleanup: Callable[[], Awaitable[None]]) -> None:
         """Run `cleanup` at shutdown, after requests and consumers have stopped (last added, first run)."""
         self._cleanups.append(cleanup)
@@ -119,7 +127,7 @@ class AgentRuntime:
         )
         self.on_shutdown(pool.close)
         if pg.migrate_on_start:
-            applied = await migrate(pool, self.agent.value, DATABASE_DIR / "postgres")
+            applied = await migrate(pool, self.agent.value, POSTGRES_MIGRATIONS)
             if applied:
                 log.info("applied migrations", schema=self.agent.value, versions=applied)
 
@@ -144,7 +152,7 @@ class AgentRuntime:
         ch = self.settings.clickhouse
         clickhouse = create_clickhouse(ch.engine, chdb_path=self.settings.chdb_path, url=ch.url)
         self.on_shutdown(clickhouse.close)
-        applied = await apply_clickhouse_migrations(clickhouse, DATABASE_DIR / "clickhouse")
+        applied = await apply_clickhouse_migrations(clickhouse, CLICKHOUSE_MIGRATIONS)
         if applied:
             log.info("applied clickhouse migrations", versions=applied)
         self.add_readiness_check("clickhouse", clickhouse.ping)
@@ -181,6 +189,8 @@ class AgentRuntime:
             )
             await consumer.start()
             self._consumers.append(consumer)
+        for job in self._jobs:
+            job.start()
         self._started = True
         AGENT_INFO.labels(self.agent.value, self.instance_id, self.version).set(1)
         AGENT_READY.labels(self.agent.value).set(1)
@@ -199,6 +209,8 @@ class AgentRuntime:
         AGENT_READY.labels(self.agent.value).set(0)
         timeout = self.agent_settings.drain_timeout_seconds
         log.info("agent stopping", drain_timeout_seconds=timeout)
+        for job in self._jobs:
+            await job.stop()
         if self._service is not None:
             await self._service.stop(timeout)
         for consumer in self._consumers:

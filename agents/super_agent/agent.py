@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import aiohttp
 from aiohttp import web
@@ -20,6 +21,7 @@ from services.github.client import GitHubClient
 from services.github.config import GitHubAppCredentials
 from services.github.crypto import SecretBox
 from services.github.oauth import GitHubOAuth
+from services.identity import lifecycle
 from services.identity.authorizations import register_authorization_handlers
 from services.identity.installation_tokens import PostgresTokenStore
 from services.identity.installations import register_installation_handlers
@@ -28,7 +30,7 @@ from services.mesh import install_mesh
 from services.webhooks.processing import WebhookDispatcher, WebhookProcessor
 from shared.config import Settings
 from shared.messages.agents import AgentName
-from shared.messages.registry import GITHUB_WEBHOOK_RECEIVED
+from shared.messages.registry import GITHUB_WEBHOOK_RECEIVED, TEAM_DATA_PURGED
 from shared.runtime import AgentRuntime, StartupError
 
 AGENT = AgentName.SUPER_AGENT
@@ -80,7 +82,14 @@ async def github_login(runtime: AgentRuntime, pool: object) -> LoginFlow | None:
 
 async def setup(runtime: AgentRuntime) -> None:
     pool = await runtime.open_postgres()
-    install_mesh(runtime, pool)
+    mesh = install_mesh(runtime, pool)
+    mesh.purge.register(lifecycle.purge_own_team_data)
+    runtime.consume(TEAM_DATA_PURGED, partial(lifecycle.record_confirmation, pool))
+    runtime.every(
+        "purges",
+        runtime.settings.accounts.lifecycle_check_interval_seconds,
+        partial(lifecycle.request_due_purges, pool, runtime.bus),
+    )
     dispatcher = WebhookDispatcher()
     register_installation_handlers(dispatcher)
     register_authorization_handlers(dispatcher)

@@ -137,8 +137,14 @@ async def verify(conn: Connection, token: str, *, now: datetime | None = None) -
         return None
     key_id, secret = parsed
     row = await conn.fetchrow(
-        "SELECT key_id, team_id::text AS team_id, created_by::text AS created_by, secret_hash, permissions, "
-        "expires_at, revoked_at, last_used_at FROM super_agent.api_keys WHERE key_id = $1",
+        """
+        SELECT k.key_id, k.team_id::text AS team_id, k.created_by::text AS created_by, k.secret_hash,
+            k.permissions, k.expires_at, k.revoked_at, k.last_used_at, a.status AS account_status
+        FROM super_agent.api_keys k
+        JOIN super_agent.teams t ON t.id = k.team_id
+        JOIN super_agent.accounts a ON a.id = t.account_id
+        WHERE k.key_id = $1
+        """,
         key_id,
     )
     if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), secret_hash(secret)):
@@ -146,6 +152,8 @@ async def verify(conn: Connection, token: str, *, now: datetime | None = None) -
     now = now or datetime.now(UTC)
     if row["revoked_at"] is not None or (row["expires_at"] is not None and row["expires_at"] <= now):
         return None
+    if row["account_status"] != "active":
+        return None  # a deactivated account's keys stop working with it
     return VerifiedKey(
         key_id=row["key_id"],
         team_id=row["team_id"],

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from services.mesh.canary import CanaryLedger
+from services.mesh.purge import TeamDataPurge
 from shared.bus.context import MessageContext
 from shared.bus.events import Delivery
 from shared.messages.mesh import CanaryEvent, CanaryStatus, CanaryStatusRequest, PingRequest, PingResponse
-from shared.messages.registry import CANARY, CANARY_STATUS, PING
+from shared.messages.registry import CANARY, CANARY_STATUS, PING, TEAM_DATA_PURGE_REQUESTED
 from shared.runtime import AgentRuntime
 
 
-def install_mesh(runtime: AgentRuntime, pool: Any) -> CanaryLedger:
+@dataclass(frozen=True)
+class MeshHandles:
+    canaries: CanaryLedger
+    purge: TeamDataPurge  # agents register each store of team data here
+
+
+def install_mesh(runtime: AgentRuntime, pool: Any) -> MeshHandles:
+    """What every agent serves: ping, canaries, and the purge of a team's data on request."""
     ledger = CanaryLedger(pool, runtime.agent, runtime.instance_id)
+    purge = TeamDataPurge(pool, runtime.agent, runtime.bus)
 
     async def ping(request: PingRequest, _ctx: MessageContext) -> PingResponse:
         return PingResponse(
@@ -36,4 +46,5 @@ def install_mesh(runtime: AgentRuntime, pool: Any) -> CanaryLedger:
     runtime.service.add(PING[runtime.agent], ping)
     runtime.service.add(CANARY_STATUS[runtime.agent], canary_status)
     runtime.consume(CANARY, on_canary)
-    return ledger
+    runtime.consume(TEAM_DATA_PURGE_REQUESTED, purge.handle)
+    return MeshHandles(ledger, purge)

@@ -482,6 +482,18 @@ class LoggingSettings(_Section):
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 
 
+class AccountsSettings(_Section):
+    # After a Marketplace cancellation an account is deactivated at once; its data is purged
+    # (every agent confirming) this many days later.
+    purge_retention_days: NonNegativeInt = 30
+    # How often the SuperAgent looks for accounts due for a purge, and resends unconfirmed ones.
+    lifecycle_check_interval_seconds: PositiveSeconds = 60.0
+    # The plan of an account with no Marketplace subscription (e.g. a self-hosted install).
+    default_plan: Token = "free"
+    # Marketplace plan id (or plan name) -> a key of `plans`.
+    marketplace_plans: dict[str, Token] = {}
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with `shared.config.load_settings`, not directly."""
 
@@ -501,6 +513,7 @@ class Settings(BaseSettings):
     alerts: AlertsSettings = AlertsSettings()
     features: FeatureFlags = FeatureFlags()
     plans: Annotated[dict[Token, PlanEntitlements], Field(min_length=1)] = DEFAULT_PLANS
+    accounts: AccountsSettings = AccountsSettings()
     agents: AgentsSettings = AgentsSettings()
     logging: LoggingSettings = LoggingSettings()
 
@@ -534,6 +547,15 @@ class Settings(BaseSettings):
         problems: list[tuple[KeyPath, str]] = []
         if self.features.github and not self.github.enabled:
             problems.append((("features", "github"), "requires github.enabled to be true"))
+        if self.accounts.default_plan not in self.plans:
+            problems.append(
+                (("accounts", "default_plan"), f"{self.accounts.default_plan!r} is not a key of plans")
+            )
+        for plan_ref, plan_key in self.accounts.marketplace_plans.items():
+            if plan_key not in self.plans:
+                problems.append(
+                    (("accounts", "marketplace_plans", plan_ref), f"{plan_key!r} is not a key of plans")
+                )
         if self.github.enabled and not self.auth.encryption_keys:
             problems.append(
                 (

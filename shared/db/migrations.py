@@ -18,6 +18,7 @@ from typing import TypeAlias
 
 import asyncpg
 
+from database import POSTGRES_MIGRATIONS
 from shared.db.identifiers import is_valid_schema_name, quoted_schema
 
 # What migrate() accepts: a pool, a plain connection, or one acquired from a pool.
@@ -50,7 +51,7 @@ class SchemaStatus:
 
 def default_migrations_directory() -> Path:
     """``database/postgres`` of the repository this module is part of."""
-    return Path(__file__).resolve().parents[2] / "database" / "postgres"
+    return POSTGRES_MIGRATIONS
 
 
 def discover_schemas(directory: Path | None = None) -> list[str]:

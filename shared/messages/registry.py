@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from shared.messages.agents import ALL_AGENTS, AgentName
 from shared.messages.github import WebhookReceived
+from shared.messages.lifecycle import AccountDeactivated, TeamDataPurged, TeamDataPurgeRequested
 from shared.messages.mesh import CanaryEvent, CanaryStatus, CanaryStatusRequest, PingRequest, PingResponse
 
 RPC_PREFIX = "mno.rpc"
@@ -81,11 +82,27 @@ GITHUB_WEBHOOK_RECEIVED = EventType(
     "A verified GitHub webhook delivery, stored and ready to apply.",
 )
 
+ACCOUNT_DEACTIVATED = EventType(
+    "identity.account_deactivated", AccountDeactivated, "An account is no longer served; purge follows later."
+)
+TEAM_DATA_PURGE_REQUESTED = EventType(
+    "identity.team_data_purge_requested", TeamDataPurgeRequested, "Every agent deletes the teams' data."
+)
+TEAM_DATA_PURGED = EventType(
+    "mesh.team_data_purged", TeamDataPurged, "An agent's confirmation that it purged the teams' data."
+)
+
 ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     *PING.values(),
     *CANARY_STATUS.values(),
 )
-EVENT_TYPES: tuple[EventType[Any], ...] = (CANARY, GITHUB_WEBHOOK_RECEIVED)
+EVENT_TYPES: tuple[EventType[Any], ...] = (
+    CANARY,
+    GITHUB_WEBHOOK_RECEIVED,
+    ACCOUNT_DEACTIVATED,
+    TEAM_DATA_PURGE_REQUESTED,
+    TEAM_DATA_PURGED,
+)
 
 
 def endpoints_of(agent: AgentName) -> list[Endpoint[Any, Any]]:

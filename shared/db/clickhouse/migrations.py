@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from database import CLICKHOUSE_MIGRATIONS
+
 from .errors import ClickHouseError
 from .interface import ClickHouse
 from .sql_script import SqlScriptError, split_sql_statements
 
-DEFAULT_MIGRATIONS_DIRECTORY = Path(__file__).resolve().parents[3] / "database" / "clickhouse"
+DEFAULT_MIGRATIONS_DIRECTORY = CLICKHOUSE_MIGRATIONS
 MIGRATIONS_TABLE = "schema_migrations"
 
 _FILE_NAME = re.compile(r"(?P<version>\d+)_(?P<description>[A-Za-z0-9_-]+)\.sql")
