@@ -37,6 +37,9 @@ asyncio.run(main())
 """
 
 
+OPERATOR_TOKEN = "mno-bench-operator-token"
+
+
 async def measure(edge: str, nats_url: str, token: str, total: int) -> None:
     bare = subprocess.Popen([sys.executable, "-c", BARE_RESPONDER, nats_url], stdout=subprocess.PIPE)
     assert bare.stdout is not None
@@ -53,6 +56,14 @@ async def measure(edge: str, nats_url: str, token: str, total: int) -> None:
                     if response.status != 200:
                         raise RuntimeError(f"HTTP {response.status}")
 
+            async def operator_call() -> None:
+                # The same route with the configured operator token: no database lookup to authenticate.
+                headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+                async with http.post(url, json={"echo": "bench"}, headers=headers) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"HTTP {response.status}")
+
             async def bare_call() -> None:
                 await nc.request("bench.echo", b'{"echo":"bench"}', timeout=5)
 
@@ -64,16 +75,19 @@ async def measure(edge: str, nats_url: str, token: str, total: int) -> None:
                 results[("bare", clients)] = report("bare NATS req/reply", clients, elapsed, latencies)
                 elapsed, latencies = await run_clients(mesh_call, clients, total)
                 results[("mesh", clients)] = report("HTTP→edge→NATS→agent", clients, elapsed, latencies)
+                elapsed, latencies = await run_clients(operator_call, clients, total)
+                results[("operator", clients)] = report("  same, no key lookup", clients, elapsed, latencies)
     finally:
         await nc.close()
         bare.terminate()
         bare.wait()
-    print("\nratio mesh/bare (p95 latency; throughput):")
+    print("\nratio mesh/bare (p95 latency; throughput); API-key check cost = mesh vs operator token:")
     for clients in (1, 16, 64):
         mesh_row, bare_row = results[("mesh", clients)], results[("bare", clients)]
         print(
             f"  clients={clients:<3} p95 x{mesh_row['p95'] / bare_row['p95']:.1f}   "
-            f"throughput {mesh_row['rps'] / bare_row['rps'] * 100:.0f}% of bare"
+            f"throughput {mesh_row['rps'] / bare_row['rps'] * 100:.0f}% of bare   "
+            f"API key vs no lookup: p50 +{mesh_row['p50'] - results[('operator', clients)]['p50']:.2f} ms"
         )
     target = results[("mesh", 16)]["p95"]
     print(f"\ntarget p95 < 20 ms at 16 clients: {target:.2f} ms -> {'met' if target < 20 else 'NOT met'}")
@@ -85,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000, help="requests per level of concurrency")
     args = parser.parse_args()
-    with local_mesh() as mesh:
+    with local_mesh(extra_env={"MNO_BOOTSTRAP_TOKEN": OPERATOR_TOKEN}) as mesh:
         print(f"mesh ready ({os.cpu_count()} cores); {args.requests} requests per level\n", flush=True)
         asyncio.run(measure(mesh.edge_url, mesh.nats_url, mesh.token, args.requests))
 
