@@ -57,3 +57,17 @@ JOB_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 JOB_RUNS_TOTAL = Counter("mno_job_runs_total", "Periodic job runs.", ["agent", "job", "outcome"])
+
+JETSTREAM_PENDING = Gauge(
+    "mno_jetstream_consumer_pending_messages",
+    "Events in the stream not yet delivered to this consumer (its lag).",
+    ["agent", "consumer"],
+)
+JETSTREAM_ACK_PENDING = Gauge(
+    "mno_jetstream_consumer_ack_pending_messages",
+    "Events delivered to this consumer and not yet acknowledged.",
+    ["agent", "consumer"],
+)
+JETSTREAM_STREAM_MESSAGES = Gauge(
+    "mno_jetstream_stream_messages", "Messages held by a stream (the DLQ's is its depth).", ["stream"]
+)

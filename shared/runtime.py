@@ -36,7 +36,14 @@ from shared.health import health_app
 from shared.logging import configure_logging
 from shared.messages.agents import AgentName
 from shared.messages.registry import EventType
-from shared.metrics import AGENT_INFO, AGENT_READY, BUS_CONNECTED
+from shared.metrics import (
+    AGENT_INFO,
+    AGENT_READY,
+    BUS_CONNECTED,
+    JETSTREAM_ACK_PENDING,
+    JETSTREAM_PENDING,
+    JETSTREAM_STREAM_MESSAGES,
+)
 from shared.scheduling import PeriodicJob
 
 if TYPE_CHECKING:
@@ -45,6 +52,7 @@ if TYPE_CHECKING:
 EventT = TypeVar("EventT", bound=BaseModel)
 Setup = Callable[["AgentRuntime"], Awaitable[None]]
 
+JETSTREAM_GAUGE_SECONDS = 15.0
 EXIT_CONFIG_ERROR = 2
 EXIT_START_FAILED = 3
 
@@ -189,6 +197,8 @@ class AgentRuntime:
             )
             await consumer.start()
             self._consumers.append(consumer)
+        await self._report_jetstream()
+        self.every("jetstream-gauges", JETSTREAM_GAUGE_SECONDS, self._report_jetstream)
         for job in self._jobs:
             job.start()
         self._started = True
@@ -226,6 +236,17 @@ class AgentRuntime:
         if self._health_runner is not None:
             await self._health_runner.cleanup()
         log.info("agent stopped")
+
+    async def _report_jetstream(self) -> None:
+        """Consumer lag and stream depths as gauges: Prometheus sees a stuck consumer or a filling DLQ."""
+        js = self.bus.js
+        for consumer in self._consumers:
+            info = await js.consumer_info(self.settings.jetstream.events_stream, consumer.name)
+            JETSTREAM_PENDING.labels(self.agent.value, consumer.name).set(info.num_pending or 0)
+            JETSTREAM_ACK_PENDING.labels(self.agent.value, consumer.name).set(info.num_ack_pending or 0)
+        for stream in (self.settings.jetstream.events_stream, self.settings.jetstream.dlq_stream):
+            state = (await js.stream_info(stream)).state
+            JETSTREAM_STREAM_MESSAGES.labels(stream).set(state.messages)
 
     async def readiness(self) -> dict[str, bool]:
         checks = {

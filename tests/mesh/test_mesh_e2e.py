@@ -103,7 +103,7 @@ async def test_canary_is_processed_once_by_every_agent(mesh: Mesh) -> None:
 
 
 async def test_every_agent_exports_handler_histograms(mesh: Mesh) -> None:
-    """Each agent's /metrics parses with prometheus-client's parser and has the handler histogram."""
+    """Each agent's /metrics parses with prometheus-client's parser: handler histograms, consumer lag."""
     async with aiohttp.ClientSession() as http:
         await http.post(f"{mesh.edge_url}/api/v1/mesh/ping", json={}, headers=AUTH)
         for agent in ALL_AGENTS:
@@ -120,6 +120,8 @@ async def test_every_agent_exports_handler_histograms(mesh: Mesh) -> None:
             ]
             assert buckets, f"{agent} exports no handler buckets"
             assert "mno_agent_ready" in families
+            lag = families["mno_jetstream_consumer_pending_messages"]
+            assert any(sample.labels["consumer"] == f"{agent.value}--mesh-canary" for sample in lag.samples)
 
 
 async def test_agents_answer_livez_and_readyz(mesh: Mesh) -> None:
