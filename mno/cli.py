@@ -20,6 +20,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Work with the configuration file.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 ConfigOption = Annotated[
     Path | None,
@@ -124,6 +126,14 @@ def status(config: ConfigOption = None, as_json: Annotated[bool, typer.Option("-
         console.print(table)
     if any(not row["instances"] for row in report["agents"]):
         raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = None) -> None:
+    """Check every team's audit hash chain; exit 1 if an entry was altered or removed, 2 if unchecked."""
+    from services.audit.cli import verify_command
+
+    raise typer.Exit(verify_command(_settings(config).postgres.dsn))
 
 
 @config_app.command("check")

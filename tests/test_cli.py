@@ -24,7 +24,18 @@ def mno(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["run"], ["agent"], ["status"], ["migrate"], ["config"], ["config", "check"]]
+    "command",
+    [
+        [],
+        ["run"],
+        ["agent"],
+        ["status"],
+        ["migrate"],
+        ["config"],
+        ["config", "check"],
+        ["audit"],
+        ["audit", "verify"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     """`--help` works on every command and sub-command."""

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from agents.super_agent.edge_deps import DEPS, CookiePolicy, EdgeDeps
 from agents.super_agent.routes import ROUTES
+from services.audit import store as audit_store
 from services.gateway.auth import (
     ApiKeyAuthenticator,
     BootstrapTokenAuthenticator,
@@ -26,6 +27,9 @@ from services.identity.authorizations import register_authorization_handlers
 from services.identity.installation_tokens import PostgresTokenStore
 from services.identity.installations import register_installation_handlers
 from services.identity.login import LoginFlow
+from services.identity.plans import PlanBook
+from services.identity.reconcile import reconcile_marketplace
+from services.identity.subscriptions import SubscriptionBook, register_subscription_handlers
 from services.mesh import install_mesh
 from services.webhooks.processing import WebhookDispatcher, WebhookProcessor
 from shared.config import Settings
@@ -43,7 +47,7 @@ def edge_url(settings: Settings) -> str:
     return f"http://{settings.http.host}:{settings.http.port}"
 
 
-async def github_login(runtime: AgentRuntime, pool: object) -> LoginFlow | None:
+async def github_login(runtime: AgentRuntime, pool: object, plans: PlanBook) -> LoginFlow | None:
     """The sign-in flow, when GitHub is configured; its HTTP session closes at shutdown."""
     settings = runtime.settings
     keyring = settings.auth.keyring()
@@ -77,6 +81,7 @@ async def github_login(runtime: AgentRuntime, pool: object) -> LoginFlow | None:
         redirect_uri=f"{edge_url(settings)}/auth/github/callback",
         state_ttl=timedelta(seconds=settings.auth.oauth_state_ttl_seconds),
         session_ttl=timedelta(hours=settings.auth.session_ttl_hours),
+        plans=plans,
     )
 
 
@@ -84,15 +89,24 @@ async def setup(runtime: AgentRuntime) -> None:
     pool = await runtime.open_postgres()
     mesh = install_mesh(runtime, pool)
     mesh.purge.register(lifecycle.purge_own_team_data)
+    mesh.purge.register(audit_store.purge_team)
     runtime.consume(TEAM_DATA_PURGED, partial(lifecycle.record_confirmation, pool))
-    runtime.every(
-        "purges",
-        runtime.settings.accounts.lifecycle_check_interval_seconds,
-        partial(lifecycle.request_due_purges, pool, runtime.bus),
+    accounts = runtime.settings.accounts
+    plans = PlanBook(runtime.settings.plans, accounts.default_plan)
+    subscriptions = SubscriptionBook(
+        accounts.marketplace_plans, accounts.default_plan, timedelta(days=accounts.purge_retention_days)
     )
+
+    async def account_lifecycle() -> None:
+        await subscriptions.tick_due(pool)
+        await lifecycle.announce_deactivations(pool, runtime.bus)
+        await lifecycle.request_due_purges(pool, runtime.bus)
+
+    runtime.every("account-lifecycle", accounts.lifecycle_check_interval_seconds, account_lifecycle)
     dispatcher = WebhookDispatcher()
     register_installation_handlers(dispatcher)
     register_authorization_handlers(dispatcher)
+    register_subscription_handlers(dispatcher, subscriptions)
     # Applying deliveries is background work: bounded so that intake (which must answer GitHub
     # within 10 s) always finds a free database connection.
     runtime.consume(GITHUB_WEBHOOK_RECEIVED, WebhookProcessor(pool, dispatcher).handle, max_concurrency=4)
@@ -112,6 +126,15 @@ async def setup(runtime: AgentRuntime) -> None:
         ),
         max_body_bytes=http.max_body_bytes,
     )
+    login = await github_login(runtime, pool, plans)
+    if login is not None:
+        runtime.every(
+            "marketplace-reconcile",
+            accounts.marketplace_reconcile_interval_seconds,
+            partial(
+                reconcile_marketplace, pool, login.github, subscriptions, stubbed=accounts.marketplace_stubbed
+            ),
+        )
     app[DEPS] = EdgeDeps(
         runtime=runtime,
         bus=runtime.bus,
@@ -126,7 +149,8 @@ async def setup(runtime: AgentRuntime) -> None:
             session_max_age=auth.session_ttl_hours * 3600,
             binding_max_age=auth.oauth_state_ttl_seconds,
         ),
-        login=await github_login(runtime, pool),
+        login=login,
+        plans=plans,
     )
     runner = web.AppRunner(
         app, access_log=None, shutdown_timeout=runtime.agent_settings.drain_timeout_seconds

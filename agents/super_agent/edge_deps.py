@@ -9,6 +9,7 @@ from aiohttp import web
 
 from services.gateway.route_table import Call
 from services.identity.login import LoginFlow
+from services.identity.plans import PlanBook
 from shared.bus.client import Bus
 from shared.runtime import AgentRuntime
 
@@ -30,6 +31,7 @@ class EdgeDeps:
     webhook_secrets: dict[str, list[str]]
     cookies: CookiePolicy
     login: LoginFlow | None  # None when GitHub is not configured
+    plans: PlanBook
 
 
 DEPS = web.AppKey("mno_edge_deps", EdgeDeps)

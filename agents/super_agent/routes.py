@@ -27,6 +27,7 @@ from shared.messages.identity import (
     CreateApiKey,
     CreatedApiKey,
     ListApiKeys,
+    PlanUsage,
 )
 from shared.messages.mesh import (
     CanaryAccepted,
@@ -112,6 +113,15 @@ async def apikeys_create(call: Call) -> BaseModel:
 
 async def apikeys_revoke(call: Call) -> BaseModel:
     return await apikeys_api.revoke_key(deps(call).pool, call.ctx.principal, call.input)
+
+
+async def usage(call: Call) -> BaseModel:
+    edge = deps(call)
+    team_id = call.ctx.principal.team_id
+    if team_id is None:
+        raise HttpProblem(ErrorCode.FORBIDDEN, "this credential is not tied to a team")
+    async with edge.pool.acquire() as conn:
+        return await edge.plans.describe(conn, team_id)
 
 
 HEALTH = ("health",)
@@ -238,6 +248,15 @@ ROUTES: list[Route] = [
         response=ApiKeyInfo,
         tags=IDENTITY,
         extra_status=(404,),
+    ),
+    Route(
+        "GET",
+        "/api/v1/usage",
+        "Your account's plan, its limits and features, and current usage.",
+        Permission.USAGE_READ,
+        Local(usage),
+        response=PlanUsage,
+        tags=IDENTITY,
     ),
     *AUTH_ROUTES,
     *(

@@ -60,20 +60,47 @@ async def deactivate_account(
     )
 
 
-async def announce_deactivation(bus: Bus, event: AccountDeactivated, ctx: MessageContext) -> None:
-    await bus.publish(
-        ACCOUNT_DEACTIVATED,
-        event,
-        ctx,
-        message_id=f"deactivated:{event.account_id}:{event.purge_after.timestamp():.0f}",
-    )
+async def announce_deactivations(pool: Any, bus: Bus) -> int:
+    """Publish each deactivation not yet announced (the accounts table is the outbox)."""
+    announced = 0
+    async with try_advisory_lock(pool, "mno.lifecycle.announce") as held:
+        if not held:
+            return 0
+        rows = await pool.fetch(
+            """
+            SELECT a.id::text AS account_id, a.purge_after, coalesce(array_agg(t.id::text)
+                FILTER (WHERE t.id IS NOT NULL), '{}') AS team_ids
+            FROM super_agent.accounts a LEFT JOIN super_agent.teams t ON t.account_id = a.id
+            WHERE a.status = 'deactivated' AND a.deactivation_announced_at IS NULL
+            GROUP BY a.id
+            """
+        )
+        for row in rows:
+            event = AccountDeactivated(
+                account_id=row["account_id"],
+                team_ids=list(row["team_ids"]),
+                reason="account deactivated",
+                purge_after=row["purge_after"],
+            )
+            await bus.publish(
+                ACCOUNT_DEACTIVATED,
+                event,
+                MessageContext(principal=Principal.system()),
+                message_id=f"deactivated:{event.account_id}:{event.purge_after.timestamp():.0f}",
+            )
+            await pool.execute(
+                "UPDATE super_agent.accounts SET deactivation_announced_at = now() WHERE id = $1::uuid",
+                row["account_id"],
+            )
+            announced += 1
+    return announced
 
 
 async def reactivate_account(conn: Connection, account_id: str) -> bool:
     """A purchase after a cancellation, before the purge: the account is served again."""
     status: str = await conn.execute(
         "UPDATE super_agent.accounts SET status = 'active', deactivated_at = NULL, purge_after = NULL, "
-        "updated_at = now() WHERE id = $1::uuid AND status = 'deactivated'",
+        "deactivation_announced_at = NULL, updated_at = now() WHERE id = $1::uuid AND status = 'deactivated'",
         account_id,
     )
     return status.endswith(" 1")

@@ -29,6 +29,7 @@ from services.identity.installations import (
     ensure_account,
     upsert_installation,
 )
+from services.identity.plans import PlanBook
 from shared.bus.errors import AgentError
 from shared.messages.envelope import ErrorCode
 
@@ -69,6 +70,7 @@ class LoginFlow:
     redirect_uri: str
     state_ttl: timedelta
     session_ttl: timedelta
+    plans: PlanBook
 
     async def begin(self, return_to: str | None) -> Started:
         state = secrets.token_urlsafe(32)
@@ -175,6 +177,7 @@ class LoginFlow:
                 installation_id,
                 installation.account.id,
             )
+            await self.plans.require_seat(conn, account_id, user_id)
             await conn.execute(
                 "INSERT INTO super_agent.team_members (team_id, user_id, role) VALUES ($1, $2::uuid, $3) "
                 "ON CONFLICT (team_id, user_id) DO UPDATE SET role = CASE WHEN EXCLUDED.role = 'owner' "

@@ -492,6 +492,11 @@ class AccountsSettings(_Section):
     default_plan: Token = "free"
     # Marketplace plan id (or plan name) -> a key of `plans`.
     marketplace_plans: dict[str, Token] = {}
+    # How often subscriptions are compared with the Marketplace API and drift repaired
+    # (GitHub cannot redeliver a missed marketplace_purchase). Needs github.enabled.
+    marketplace_reconcile_interval_seconds: PositiveSeconds = 21600.0
+    # Use the Marketplace API's stubbed endpoints (for a listing that is not yet published).
+    marketplace_stubbed: bool = False
 
 
 class Settings(BaseSettings):

@@ -106,3 +106,13 @@ class SetupQuery(BaseModel):
 class InstallationLinked(BaseModel):
     installation_id: int
     account: str
+
+
+class PlanUsage(BaseModel):
+    """The plan of your team's account, its limits and features, and what is used of them so far
+    (limits not metered yet are absent from `usage`)."""
+
+    plan: str
+    limits: dict[str, int]
+    features: list[str]
+    usage: dict[str, int]

@@ -22,6 +22,7 @@ class Permission(StrEnum):
     APIKEYS_READ = "apikeys:read"
     APIKEYS_CREATE = "apikeys:create"
     APIKEYS_REVOKE = "apikeys:revoke"
+    USAGE_READ = "usage:read"
 
 
 _EVERYONE = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER})
@@ -33,6 +34,7 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.APIKEYS_READ: _MANAGERS,
     Permission.APIKEYS_CREATE: _MANAGERS,
     Permission.APIKEYS_REVOKE: _MANAGERS,
+    Permission.USAGE_READ: _MANAGERS | {Role.BILLING},
 }
 
 

@@ -79,6 +79,8 @@ accounts:
   lifecycle_check_interval_seconds: {{ $v.accounts.lifecycleCheckIntervalSeconds }}
   default_plan: {{ $v.accounts.defaultPlan | toJson }}
   marketplace_plans: {{ $v.accounts.marketplacePlans | toJson }}
+  marketplace_reconcile_interval_seconds: {{ $v.accounts.marketplaceReconcileIntervalSeconds }}
+  marketplace_stubbed: {{ $v.accounts.marketplaceStubbed }}
 monitoring:
   providers: {{ $v.monitoring.providers | toJson }}
   ingest_max_batch: {{ $v.monitoring.ingestMaxBatch | int }}
