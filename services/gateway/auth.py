@@ -59,10 +59,11 @@ class ApiKeyAuthenticator:
             key = await apikeys.verify(conn, token)
         if key is None:
             return None
-        # Recording the time of use must not delay the request it describes.
-        task = asyncio.create_task(self._touch(key))
-        self._touches.add(task)
-        task.add_done_callback(self._touches.discard)
+        if apikeys.due_for_touch(key):
+            # Recording the time of use must not delay the request it describes.
+            task = asyncio.create_task(self._touch(key))
+            self._touches.add(task)
+            task.add_done_callback(self._touches.discard)
         return Principal(
             team_id=key.team_id, user_id=key.created_by, api_key_id=key.key_id, permissions=key.permissions
         )

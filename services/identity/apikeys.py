@@ -163,8 +163,13 @@ async def verify(conn: Connection, token: str, *, now: datetime | None = None) -
     )
 
 
+def due_for_touch(key: VerifiedKey, *, now: datetime | None = None) -> bool:
+    now = now or datetime.now(UTC)
+    return key.last_used_at is None or now - key.last_used_at >= TOUCH_INTERVAL
+
+
 async def touch(conn: Connection, key: VerifiedKey, *, now: datetime | None = None) -> None:
     now = now or datetime.now(UTC)
-    if key.last_used_at is not None and now - key.last_used_at < TOUCH_INTERVAL:
+    if not due_for_touch(key, now=now):
         return
     await conn.execute("UPDATE super_agent.api_keys SET last_used_at = $2 WHERE key_id = $1", key.key_id, now)

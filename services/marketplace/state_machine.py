@@ -1139,7 +1139,9 @@ def _cancel_pending_change(step: _Step, sub: Subscription | None) -> Transition:
             return step.ignore(IgnoreReason.NOT_APPLICABLE, "the subscription is cancelled")
     if not step.key.after(sub.last_event):
         return step.stale(sub.last_event)
-    if sub.pending_cleared is not None and not tombstone.after(sub.pending_cleared):
+    applied = sub.applied_change
+    reverting = applied is not None and _cancels_applied(step, applied, horizon)
+    if not reverting and sub.pending_cleared is not None and not tombstone.after(sub.pending_cleared):
         return step.stale(sub.pending_cleared, "the pending_change_cancelled already applied")
 
     slot = sub.pending_change or sub.pending_cancellation
@@ -1147,8 +1149,7 @@ def _cancel_pending_change(step: _Step, sub: Subscription | None) -> Transition:
     notes: list[str] = []
     fields: dict[str, object] = {}
     cleared = tombstone
-    applied = sub.applied_change
-    if applied is not None and _cancels_applied(step, applied, horizon):
+    if applied is not None and reverting:
         # `tick` applied the change before this cancellation of it was delivered: undo it.
         effects.append(
             PlanChanged(
