@@ -13,7 +13,7 @@ from services.gateway.discovery import describe_mesh
 from services.gateway.errors import HttpProblem
 from services.gateway.mesh_api import canary_report, ping_agents, send_canary
 from services.gateway.openapi import openapi_document
-from services.gateway.route_table import PUBLIC, Call, Forward, Local, Route
+from services.gateway.route_table import PUBLIC, Call, Forward, Local, LocalHandler, Route
 from services.identity import apikeys_api
 from services.webhooks.intake import MAX_WEBHOOK_BYTES, WebhookRejected, accept, parse_delivery
 from shared.health import metrics_response
@@ -125,8 +125,27 @@ async def usage(call: Call) -> BaseModel:
 
 
 HEALTH = ("health",)
-IDENTITY = ("identity",)
 WEBHOOKS = ("webhooks",)
+
+
+def webhook_route(path: str, summary: str, handler: LocalHandler) -> Route:
+    """A signed webhook endpoint: public (the signature authenticates), raw body up to GitHub's cap."""
+    return Route(
+        "POST",
+        path,
+        summary,
+        PUBLIC,
+        Local(handler),
+        response=WebhookAccepted,
+        status=202,
+        tags=WEBHOOKS,
+        raw_body=True,
+        max_body_bytes=MAX_WEBHOOK_BYTES,
+        extra_status=(401, 404, 413, 503, 504),
+    )
+
+
+IDENTITY = ("identity",)
 MESH = ("mesh",)
 
 ROUTES: list[Route] = [
@@ -191,31 +210,13 @@ ROUTES: list[Route] = [
         response=CanaryReport,
         tags=MESH,
     ),
-    Route(
-        "POST",
-        "/webhooks/github",
-        "GitHub App webhook deliveries (signed with github.webhook_secrets).",
-        PUBLIC,
-        Local(github_webhook),
-        response=WebhookAccepted,
-        status=202,
-        tags=WEBHOOKS,
-        raw_body=True,
-        max_body_bytes=MAX_WEBHOOK_BYTES,
-        extra_status=(401, 404, 413, 503, 504),
+    webhook_route(
+        "/webhooks/github", "GitHub App webhook deliveries (github.webhook_secrets).", github_webhook
     ),
-    Route(
-        "POST",
+    webhook_route(
         "/webhooks/github/marketplace",
-        "GitHub Marketplace listing webhook deliveries (signed with github.marketplace_webhook_secrets).",
-        PUBLIC,
-        Local(marketplace_webhook),
-        response=WebhookAccepted,
-        status=202,
-        tags=WEBHOOKS,
-        raw_body=True,
-        max_body_bytes=MAX_WEBHOOK_BYTES,
-        extra_status=(401, 404, 413, 503, 504),
+        "GitHub Marketplace listing webhook deliveries (github.marketplace_webhook_secrets).",
+        marketplace_webhook,
     ),
     Route(
         "GET",

@@ -5,9 +5,7 @@ postgres_dsn comes from tests.fixtures.stack, which tests/conftest.py registers 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -18,22 +16,14 @@ from shared.db.postgres import create_pool
 
 
 @pytest.fixture
-async def database_dsn(postgres_dsn: str) -> AsyncIterator[str]:
+async def database_dsn(fresh_database: str) -> str:
     """DSN of a database created for this test alone, with the super_agent schema migrated."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_dsn)
+    connection = await asyncpg.connect(fresh_database)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        dsn = urlunsplit(urlsplit(postgres_dsn)._replace(path=f"/{name}"))
-        connection = await asyncpg.connect(dsn)
-        try:
-            await migrate(connection, "super_agent")
-        finally:
-            await connection.close()
-        yield dsn
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await migrate(connection, "super_agent")
     finally:
-        await admin.close()
+        await connection.close()
+    return fresh_database
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ tests/conftest.py registers as a plugin.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -17,16 +15,9 @@ from shared.db.postgres import create_pool
 
 
 @pytest.fixture
-async def database_dsn(postgres_dsn: str) -> AsyncIterator[str]:
+def database_dsn(fresh_database: str) -> str:
     """DSN of a database created for this test alone and dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield urlunsplit(urlsplit(postgres_dsn)._replace(path=f"/{name}"))
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    return fresh_database
 
 
 @pytest.fixture
