@@ -92,7 +92,7 @@ async def setup(runtime: AgentRuntime) -> None:
     mesh.purge.register(audit_store.purge_team)
     runtime.consume(TEAM_DATA_PURGED, partial(lifecycle.record_confirmation, pool))
     accounts = runtime.settings.accounts
-    plans = PlanBook(runtime.settings.plans, accounts.default_plan)
+    plans = PlanBook(runtime.settings.plans, accounts.default_plan, pool)
     subscriptions = SubscriptionBook(
         accounts.marketplace_plans, accounts.default_plan, timedelta(days=accounts.purge_retention_days)
     )
@@ -125,6 +125,7 @@ async def setup(runtime: AgentRuntime) -> None:
             ]
         ),
         max_body_bytes=http.max_body_bytes,
+        plan_gate=plans,
     )
     login = await github_login(runtime, pool, plans)
     if login is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
@@ -24,11 +24,12 @@ from shared.bus.client import Bus
 from shared.bus.codec import validation_details
 from shared.bus.context import MessageContext, TraceParent, valid_correlation_id
 from shared.bus.errors import AgentError, BusError
-from shared.messages.envelope import ErrorBody, ErrorCode
+from shared.messages.envelope import ErrorBody, ErrorCode, Principal
 from shared.messages.permissions import allows
 from shared.metrics import HTTP_REQUEST_SECONDS
 
 REQUEST_ID_HEADER = "X-Request-Id"
+CONTEXT = web.RequestKey("mno_ctx", MessageContext)
 
 log = structlog.get_logger("mno.edge")
 
@@ -41,6 +42,7 @@ def build_app(
     bus: Bus,
     authenticator: Authenticator,
     max_body_bytes: int,
+    plan_gate: PlanGate | None = None,
 ) -> web.Application:
     check_table(routes)
     # aiohttp's own limit is the largest any route allows; each route's own limit is applied when
@@ -51,15 +53,15 @@ def build_app(
         middlewares=[_observe, _errors],
     )
     for route in routes:
-        handler = _endpoint(route, bus, authenticator, route.max_body_bytes or max_body_bytes)
+        if route.feature is not None and plan_gate is None:
+            raise ValueError(f"{route.method} {route.path} needs a plan gate for feature {route.feature}")
+        handler = _endpoint(route, bus, authenticator, route.max_body_bytes or max_body_bytes, plan_gate)
         app.router.add_route(route.method, route.path, handler, name=route.operation_id)
     return app
 
 
 def request_context(request: web.Request) -> MessageContext:
-    ctx = request.get("mno_ctx")
-    assert isinstance(ctx, MessageContext)
-    return ctx
+    return request[CONTEXT]
 
 
 @web.middleware
@@ -70,7 +72,7 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
     ctx = MessageContext(trace=trace.child() if trace else TraceParent.new())
     if correlation_id:
         ctx = MessageContext(correlation_id=correlation_id, trace=ctx.trace)
-    request["mno_ctx"] = ctx
+    request[CONTEXT] = ctx
     started = time.perf_counter()
     status = 500
     with structlog.contextvars.bound_contextvars(**ctx.log_fields()):
@@ -120,7 +122,15 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
 
 
-def _endpoint(route: Route, bus: Bus, authenticator: Authenticator, body_limit: int) -> Handler:
+class PlanGate(Protocol):
+    async def require_feature(self, principal: Principal, feature: str) -> None:
+        """Return if the principal's team's plan includes `feature`; raise a typed error otherwise."""
+        ...
+
+
+def _endpoint(
+    route: Route, bus: Bus, authenticator: Authenticator, body_limit: int, plan_gate: PlanGate | None
+) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         ctx = request_context(request)
         if route.permission != "public":
@@ -130,8 +140,10 @@ def _endpoint(route: Route, bus: Bus, authenticator: Authenticator, body_limit: 
             if not allows(principal, route.permission):
                 raise HttpProblem(ErrorCode.FORBIDDEN, f"this needs the {route.permission.value} permission")
             ctx = MessageContext(correlation_id=ctx.correlation_id, trace=ctx.trace, principal=principal)
-            request["mno_ctx"] = ctx
+            request[CONTEXT] = ctx
             structlog.contextvars.bind_contextvars(**ctx.log_fields())
+            if route.feature is not None and plan_gate is not None:
+                await plan_gate.require_feature(principal, route.feature)
         # Read only once the caller is known: an anonymous client cannot make us buffer bodies.
         body = await _read_body(request, body_limit) if route.has_body else None
         model = route.input_model

@@ -66,6 +66,8 @@ class Route:
     # route-specific size limit (None: the edge's http.max_body_bytes).
     raw_body: bool = False
     max_body_bytes: int | None = None
+    # A plan feature the caller's team must have (403 naming it otherwise), e.g. "prompts".
+    feature: str | None = None
 
     @property
     def input_model(self) -> type[BaseModel] | None:

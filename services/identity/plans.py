@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.marketplace.entitlements import LimitName, check_limit
+from services.marketplace.entitlements import LimitName, check_feature, check_limit
 from shared.bus.errors import AgentError
 from shared.config.models import PlanEntitlements
 from shared.db.inbox import Connection
-from shared.messages.envelope import ErrorCode
+from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.identity import PlanUsage
 
 LOCAL_PLAN = "local"
 
 
 class PlanBook:
-    def __init__(self, plans: Mapping[str, PlanEntitlements], default_plan: str) -> None:
+    def __init__(self, plans: Mapping[str, PlanEntitlements], default_plan: str, pool: Any = None) -> None:
         self._plans = dict(plans)
         self._default = default_plan
+        self._pool = pool  # for the edge's per-request feature checks
 
     async def plan_of_account(self, conn: Connection, account_id: Any) -> tuple[str, PlanEntitlements]:
         """A Marketplace subscription's plan while it entitles; a local account's `local` plan (if
@@ -74,6 +75,31 @@ class PlanBook:
                         "plan": key,
                         "message": decision.message,
                         "type": "plan_limit",
+                    }
+                ],
+            )
+
+    async def require_feature(self, principal: Principal, feature: str) -> None:
+        """403, naming the feature and the plan, unless the principal's team's plan includes it."""
+        if principal.team_id is None:
+            raise AgentError(ErrorCode.FORBIDDEN, "this credential is not tied to a team")
+        async with self._pool.acquire() as conn:
+            account_id = await conn.fetchval(
+                "SELECT account_id FROM super_agent.teams WHERE id = $1::uuid", principal.team_id
+            )
+            key, entitlements = await self.plan_of_account(conn, account_id)
+        decision = check_feature(entitlements, feature)
+        if not decision.allowed:
+            raise AgentError(
+                ErrorCode.FORBIDDEN,
+                f"the {key} plan does not include {feature}: {decision.message}",
+                [
+                    {
+                        "loc": "plan",
+                        "feature": feature,
+                        "plan": key,
+                        "message": decision.message,
+                        "type": "plan_feature",
                     }
                 ],
             )
