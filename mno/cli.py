@@ -22,6 +22,8 @@ config_app = typer.Typer(help="Work with the configuration file.", no_args_is_he
 app.add_typer(config_app, name="config")
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+docs_app = typer.Typer(help="Documentation generated from the code.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
 
 ConfigOption = Annotated[
     Path | None,
@@ -134,6 +136,14 @@ def audit_verify(config: ConfigOption = None) -> None:
     from services.audit.cli import verify_command
 
     raise typer.Exit(verify_command(_settings(config).postgres.dsn))
+
+
+@docs_app.command("permissions")
+def docs_permissions() -> None:
+    """Print the role x permission matrix (docs/PERMISSIONS.md is this output)."""
+    from mno.docs import permission_matrix
+
+    print(permission_matrix(), end="")
 
 
 @config_app.command("check")

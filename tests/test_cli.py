@@ -91,3 +91,10 @@ def test_migrate_applies_every_schema_then_is_up_to_date(postgres_dsn: str, tmp_
     assert second.returncode == 0, second.stderr
     for schema in ("super_agent", "monitoring", "artifact_manager", "supply_chain", "learning"):
         assert f"{schema}: up to date" in second.stdout
+
+
+def test_permission_matrix_document_is_generated_from_the_table() -> None:
+    """docs/PERMISSIONS.md equals what `mno docs permissions` prints from the permission table."""
+    result = mno("docs", "permissions")
+    assert result.returncode == 0, result.stderr
+    assert (REPO / "docs" / "PERMISSIONS.md").read_text() == result.stdout
