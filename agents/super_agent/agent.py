@@ -112,6 +112,7 @@ async def setup(runtime: AgentRuntime) -> None:
     runtime.consume(GITHUB_WEBHOOK_RECEIVED, WebhookProcessor(pool, dispatcher).handle, max_concurrency=4)
     settings = runtime.settings
     http, github, auth = settings.http, settings.github, settings.auth
+    api_keys = ApiKeyAuthenticator(pool, cache_seconds=auth.api_key_cache_seconds)
     app = build_app(
         ROUTES,
         bus=runtime.bus,
@@ -120,7 +121,7 @@ async def setup(runtime: AgentRuntime) -> None:
                 BootstrapTokenAuthenticator(
                     auth.bootstrap_token.get_secret_value() if auth.bootstrap_token else None
                 ),
-                ApiKeyAuthenticator(pool),
+                api_keys,
                 SessionAuthenticator(pool, auth.session_cookie_name),
             ]
         ),
@@ -152,6 +153,7 @@ async def setup(runtime: AgentRuntime) -> None:
         ),
         login=login,
         plans=plans,
+        api_keys=api_keys,
     )
     runner = web.AppRunner(
         app, access_log=None, shutdown_timeout=runtime.agent_settings.drain_timeout_seconds

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from services.gateway.auth import ApiKeyAuthenticator
 from services.gateway.route_table import Call
 from services.identity.login import LoginFlow
 from services.identity.plans import PlanBook
@@ -32,6 +33,7 @@ class EdgeDeps:
     cookies: CookiePolicy
     login: LoginFlow | None  # None when GitHub is not configured
     plans: PlanBook
+    api_keys: ApiKeyAuthenticator  # revoking here forgets the key in its cache at once
 
 
 DEPS = web.AppKey("mno_edge_deps", EdgeDeps)

@@ -112,7 +112,9 @@ async def apikeys_create(call: Call) -> BaseModel:
 
 
 async def apikeys_revoke(call: Call) -> BaseModel:
-    return await apikeys_api.revoke_key(deps(call).pool, call.ctx.principal, call.input)
+    revoked = await apikeys_api.revoke_key(deps(call).pool, call.ctx.principal, call.input)
+    deps(call).api_keys.forget(revoked.key_id)
+    return revoked
 
 
 async def usage(call: Call) -> BaseModel:

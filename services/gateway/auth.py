@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
+import time
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -45,18 +49,33 @@ class BootstrapTokenAuthenticator:
 
 
 class ApiKeyAuthenticator:
-    """`Authorization: Bearer mno_…` API keys, checked against their hash on every request."""
+    """`Authorization: Bearer mno_…` API keys, checked against their hash.
 
-    def __init__(self, pool: Any) -> None:
+    A verified key is remembered for `cache_seconds`, so the database is not on every request's
+    path. The price: a key revoked (or an account deactivated) through another replica, or
+    directly in the database, keeps working here for at most that long; revoking through this
+    replica forgets it at once. 0 checks the database every time.
+    """
+
+    MAX_CACHED = 10_000
+
+    def __init__(self, pool: Any, *, cache_seconds: float = 0.0) -> None:
         self._pool = pool
+        self._cache_seconds = cache_seconds
+        self._cache: dict[bytes, tuple[float, apikeys.VerifiedKey]] = {}
         self._touches: set[asyncio.Task[None]] = set()
+
+    def forget(self, key_id: str) -> None:
+        """Drop a revoked key from the cache."""
+        for digest, (_, key) in list(self._cache.items()):
+            if key.key_id == key_id:
+                del self._cache[digest]
 
     async def authenticate(self, request: web.Request) -> Principal | None:
         token = bearer_token(request)
         if token is None or not token.startswith(apikeys.PREFIX):
             return None
-        async with self._pool.acquire() as conn:
-            key = await apikeys.verify(conn, token)
+        key = await self._verify(token)
         if key is None:
             return None
         if apikeys.due_for_touch(key):
@@ -68,9 +87,29 @@ class ApiKeyAuthenticator:
             team_id=key.team_id, user_id=key.created_by, api_key_id=key.key_id, permissions=key.permissions
         )
 
+    async def _verify(self, token: str) -> apikeys.VerifiedKey | None:
+        digest = hashlib.sha256(token.encode()).digest()
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with self._pool.acquire() as conn:
+            key = await apikeys.verify(conn, token)
+        if key is not None and self._cache_seconds > 0:
+            if len(self._cache) >= self.MAX_CACHED:
+                self._cache.clear()
+            self._cache[digest] = (now + self._cache_seconds, key)
+        elif cached is not None:
+            del self._cache[digest]
+        return key
+
     async def _touch(self, key: apikeys.VerifiedKey) -> None:
         async with self._pool.acquire() as conn:
             await apikeys.touch(conn, key)
+        # The cached copy now carries the new time, so the next requests do not touch again.
+        for digest, (expires, cached) in list(self._cache.items()):
+            if cached.key_id == key.key_id:
+                self._cache[digest] = (expires, replace(cached, last_used_at=datetime.now(UTC)))
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

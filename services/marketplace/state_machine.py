@@ -20,6 +20,9 @@ States (`SubscriptionStatus`) and what moves between them:
     pending_cancellation ──tick at effective date──► cancelled
     pending_cancellation ──pending_change_cancelled──► active
     cancelled ──purchased/changed (newer)──► active | trialing       (a new purchase reactivates)
+    cancelled ──pending_change sent after the cancellation──► cancelled, the change held for the
+              purchase that must have followed (scheduled when it is delivered)
+    any ──older than the record──► unchanged, Ignored(stale); same GUID again ──► Ignored(duplicate)
 
 `changed` always makes the payload's plan current: an upgrade (applied at once), the downgrade
 GitHub sends at the effective date of an earlier `pending_change`, and the `changed` back to the

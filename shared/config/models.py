@@ -85,6 +85,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 PositiveSeconds = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
 # Names that end up in NATS subjects/stream names, SQL identifiers or cookie names.
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
@@ -297,6 +298,9 @@ class AuthSettings(_Section):
     # for a plain-HTTP deployment behind no TLS at all (not recommended).
     session_cookie_secure: bool = True
     oauth_state_ttl_seconds: PositiveInt = 600
+    # How long the edge remembers a verified API key. A key revoked on another replica works there
+    # for at most this long; 0 checks the database on every request.
+    api_key_cache_seconds: NonNegativeFloat = 5.0
     # Keys that encrypt secrets at rest (GitHub tokens), as "<key id>:<base64 of 32 random bytes>".
     # The first encrypts; all decrypt, so a new key is put first and the old one kept until rotated.
     encryption_keys: Annotated[SecretList, Field(max_length=4)] = []

@@ -71,6 +71,7 @@ auth:
   session_ttl_hours: {{ $v.auth.sessionTtlHours | int }}
   session_cookie_secure: {{ $v.auth.sessionCookieSecure }}
   oauth_state_ttl_seconds: {{ $v.auth.oauthStateTtlSeconds | int }}
+  api_key_cache_seconds: {{ $v.auth.apiKeyCacheSeconds }}
   encryption_keys:
     - "${MNO_ENCRYPTION_KEY:-}"
     - "${MNO_ENCRYPTION_KEY_PREVIOUS:-}"
