@@ -1,0 +1,116 @@
+"""`PriceSource` backed by the data bundled in the `genai-prices` package (no network use).
+
+genai-prices' usage semantics differ from ours: its ``input_tokens`` is the *total* prompt
+(uncached + cache read + cache write) and it subtracts ``cache_read_tokens`` / ``cache_write_tokens``
+from it when the model has a cache price; its ``output_tokens`` is the total output *including*
+``output_reasoning_tokens``. Its long-context tiers (e.g. ">200k") look at that total input and
+apply the tier rate to *all* tokens of the call. We convert our disjoint buckets accordingly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+import genai_prices
+from genai_prices.types import ConditionalPrice, ModelPrice, StartDateConstraint, TieredPrices
+
+from services.pricing.interface import PriceSource, UnknownModel, require_aware
+from services.pricing.models import TOKENS_PER_MTOK, Price, Usage, quantize_usd
+
+# Our provider names that genai-prices knows under another id.
+DEFAULT_PROVIDER_ALIASES: Mapping[str, str] = {"gemini": "google"}
+
+_TOKEN_PRICE_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok")
+
+
+def _rate(price: Decimal | TieredPrices | None, total_input_tokens: int) -> Decimal | None:
+    """The per-MTok rate in force; a tier applies when total input is *above* its start (as genai-prices)."""
+    if price is None or isinstance(price, Decimal):
+        return price
+    for tier in reversed(price.tiers):
+        if total_input_tokens > tier.start:
+            return tier.price
+    return price.base
+
+
+def _tier_label(model_price: ModelPrice, total_input_tokens: int) -> str | None:
+    start: int | None = None
+    for key in _TOKEN_PRICE_KEYS:
+        price = getattr(model_price, key)
+        if isinstance(price, TieredPrices):
+            for tier in price.tiers:
+                if total_input_tokens > tier.start and (start is None or tier.start > start):
+                    start = tier.start
+    if start is None:
+        return None
+    amount = f"{start // 1000}k" if start % 1000 == 0 else str(start)
+    return f">{amount} input"
+
+
+def _price_entry(prices: ModelPrice | list[ConditionalPrice], used: ModelPrice) -> str:
+    """Name the price entry that was used: 'base', or the start date of a dated price."""
+    if isinstance(prices, ModelPrice):
+        return "base"
+    for index, conditional in enumerate(prices):
+        if conditional.prices is used:
+            if conditional.constraint is None:
+                return "base"
+            if isinstance(conditional.constraint, StartDateConstraint):
+                return f"from-{conditional.constraint.start_date.isoformat()}"
+            return f"entry-{index}"
+    return "resolved"
+
+
+def to_genai_usage(usage: Usage) -> genai_prices.Usage:
+    """Convert our disjoint buckets to genai-prices' totals-with-breakdowns."""
+    return genai_prices.Usage(
+        input_tokens=usage.total_input_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        output_tokens=usage.total_output_tokens,
+        output_reasoning_tokens=usage.reasoning_tokens,
+    )
+
+
+class GenaiPricesSource(PriceSource):
+    """Prices from genai-prices' bundled snapshot: dated prices, long-context tiers, cache prices."""
+
+    def __init__(self, provider_aliases: Mapping[str, str] = DEFAULT_PROVIDER_ALIASES) -> None:
+        self._aliases = {key.lower(): value for key, value in provider_aliases.items()}
+
+    def price(self, provider: str, model: str, usage: Usage, at: datetime) -> Price:
+        require_aware(at)
+        provider_id = self._aliases.get(provider.lower(), provider.lower())
+        try:
+            calc = genai_prices.calc_price(
+                to_genai_usage(usage), model, provider_id=provider_id, genai_request_timestamp=at
+            )
+        except LookupError as exc:
+            raise UnknownModel(provider, model) from exc
+
+        total_input = usage.total_input_tokens
+        model_price = calc.model_price
+        input_rate = _rate(model_price.input_mtok, total_input) or Decimal(0)
+        # genai-prices charges cache tokens at the input rate when the model has no cache price.
+        read_rate = _rate(model_price.cache_read_mtok, total_input)
+        write_rate = _rate(model_price.cache_write_mtok, total_input)
+        read_rate = input_rate if read_rate is None else read_rate
+        write_rate = input_rate if write_rate is None else write_rate
+        cache_read = usage.cache_read_tokens * read_rate / TOKENS_PER_MTOK
+        cache_write = usage.cache_write_tokens * write_rate / TOKENS_PER_MTOK
+
+        version = (
+            f"genai-prices=={genai_prices.__version__}:{calc.provider.id}/{calc.model.id}"
+            f"@{_price_entry(calc.model.prices, model_price)}"
+        )
+        return Price(
+            total=quantize_usd(calc.total_price),
+            input=quantize_usd(calc.input_price - cache_read - cache_write),
+            output=quantize_usd(calc.output_price),
+            cache_read=quantize_usd(cache_read),
+            cache_write=quantize_usd(cache_write),
+            price_version=version,
+            tier=_tier_label(model_price, total_input),
+        )

@@ -1,0 +1,147 @@
+"""The normalised token usage of one LLM call, and the price computed for it.
+
+Providers count tokens differently; these are the documented `usage` shapes we normalise from:
+
+* OpenAI Chat Completions: ``prompt_tokens`` *includes* ``prompt_tokens_details.cached_tokens``;
+  ``completion_tokens`` *includes* ``completion_tokens_details.reasoning_tokens``. The Responses API
+  has the same semantics under ``input_tokens`` / ``input_tokens_details.cached_tokens`` and
+  ``output_tokens`` / ``output_tokens_details.reasoning_tokens``. OpenAI bills no cache writes.
+* Anthropic Messages: ``input_tokens`` *excludes* ``cache_read_input_tokens`` and
+  ``cache_creation_input_tokens`` (each reported separately, either may be absent or null).
+  ``output_tokens`` includes extended-thinking tokens, which are not reported separately.
+* Gemini ``usageMetadata``: ``promptTokenCount`` *includes* ``cachedContentTokenCount``;
+  ``candidatesTokenCount`` *excludes* ``thoughtsTokenCount``, which is billed as output;
+  ``toolUsePromptTokenCount`` (tokens of tool-use prompts) is outside ``promptTokenCount`` and billed
+  as input. Cache storage is billed per hour, not per call, so there is no per-call cache write.
+
+Our `Usage` buckets are *disjoint*: every token is in exactly one of them, so summing
+``bucket * rate`` never counts a token twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+USD_QUANTUM = Decimal("1e-12")
+TOKENS_PER_MTOK = Decimal(1_000_000)
+
+
+def quantize_usd(amount: Decimal) -> Decimal:
+    """Round an exact USD amount to 1e-12 USD, half to even; applied once, to final amounts only."""
+    return amount.quantize(USD_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+class Usage(BaseModel):
+    """Billable tokens of one call, in disjoint buckets (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    input_tokens: int = Field(default=0, ge=0, description="Uncached input tokens only.")
+    output_tokens: int = Field(default=0, ge=0, description="Output tokens, excluding reasoning tokens.")
+    cache_read_tokens: int = Field(default=0, ge=0, description="Input tokens read from the prompt cache.")
+    cache_write_tokens: int = Field(default=0, ge=0, description="Input tokens written to the prompt cache.")
+    reasoning_tokens: int = Field(default=0, ge=0, description="Reasoning/thinking tokens, billed as output.")
+
+    @property
+    def total_input_tokens(self) -> int:
+        """All prompt tokens: uncached + cache read + cache write (what long-context tiers look at)."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    @property
+    def total_output_tokens(self) -> int:
+        """All billed output tokens: visible output + reasoning."""
+        return self.output_tokens + self.reasoning_tokens
+
+
+class Price(BaseModel):
+    """The price of one call. Parts are rounded individually, `total` is the exact sum rounded once.
+
+    `total` can exceed the sum of the parts only by charges that are neither input nor output tokens
+    (e.g. a per-request fee in the price data).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    total: Decimal
+    input: Decimal = Field(description="Uncached input tokens.")
+    output: Decimal = Field(description="Output and reasoning tokens.")
+    cache_read: Decimal
+    cache_write: Decimal
+    currency: Literal["USD"] = "USD"
+    price_version: str = Field(description="Which price source, version and model/price entry was used.")
+    tier: str | None = Field(default=None, description='Price tier applied, e.g. ">200k input".')
+
+
+def _count(data: Mapping[str, Any] | None, *keys: str) -> int:
+    """The first of `keys` present and not null in `data` as a non-negative int, else 0."""
+    if not data:
+        return 0
+    for key in keys:
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"usage field {key!r} must be a non-negative integer, got {value!r}")
+        return value
+    return 0
+
+
+def _sub(data: Mapping[str, Any], *keys: str) -> Mapping[str, Any] | None:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, Mapping):
+            return value
+    return None
+
+
+def _part_of(whole: int, part: int, whole_name: str, part_name: str) -> int:
+    if part > whole:
+        raise ValueError(f"{part_name} ({part}) cannot exceed {whole_name} ({whole})")
+    return whole - part
+
+
+def from_openai(usage: Mapping[str, Any]) -> Usage:
+    """Normalise an OpenAI `usage` object (Chat Completions or Responses API shape)."""
+    if "prompt_tokens" in usage or "completion_tokens" in usage:
+        prompt = _count(usage, "prompt_tokens")
+        completion = _count(usage, "completion_tokens")
+        cached = _count(_sub(usage, "prompt_tokens_details"), "cached_tokens")
+        reasoning = _count(_sub(usage, "completion_tokens_details"), "reasoning_tokens")
+    else:
+        prompt = _count(usage, "input_tokens")
+        completion = _count(usage, "output_tokens")
+        cached = _count(_sub(usage, "input_tokens_details"), "cached_tokens")
+        reasoning = _count(_sub(usage, "output_tokens_details"), "reasoning_tokens")
+    return Usage(
+        input_tokens=_part_of(prompt, cached, "prompt tokens", "cached tokens"),
+        cache_read_tokens=cached,
+        output_tokens=_part_of(completion, reasoning, "completion tokens", "reasoning tokens"),
+        reasoning_tokens=reasoning,
+    )
+
+
+def from_anthropic(usage: Mapping[str, Any]) -> Usage:
+    """Normalise an Anthropic Messages `usage` object (its input_tokens already exclude cache tokens)."""
+    return Usage(
+        input_tokens=_count(usage, "input_tokens"),
+        output_tokens=_count(usage, "output_tokens"),
+        cache_read_tokens=_count(usage, "cache_read_input_tokens"),
+        cache_write_tokens=_count(usage, "cache_creation_input_tokens"),
+    )
+
+
+def from_gemini(usage_metadata: Mapping[str, Any]) -> Usage:
+    """Normalise a Gemini `usageMetadata` object (REST camelCase or the Python SDK's snake_case)."""
+    prompt = _count(usage_metadata, "promptTokenCount", "prompt_token_count")
+    cached = _count(usage_metadata, "cachedContentTokenCount", "cached_content_token_count")
+    tool_prompt = _count(usage_metadata, "toolUsePromptTokenCount", "tool_use_prompt_token_count")
+    return Usage(
+        input_tokens=_part_of(prompt, cached, "prompt tokens", "cached content tokens") + tool_prompt,
+        cache_read_tokens=cached,
+        output_tokens=_count(usage_metadata, "candidatesTokenCount", "candidates_token_count"),
+        reasoning_tokens=_count(usage_metadata, "thoughtsTokenCount", "thoughts_token_count"),
+    )
