@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -47,7 +48,7 @@ def edge_url(settings: Settings) -> str:
     return f"http://{settings.http.host}:{settings.http.port}"
 
 
-async def github_login(runtime: AgentRuntime, pool: object, plans: PlanBook) -> LoginFlow | None:
+async def github_login(runtime: AgentRuntime, pool: Any, plans: PlanBook) -> LoginFlow | None:
     """The sign-in flow, when GitHub is configured; its HTTP session closes at shutdown."""
     settings = runtime.settings
     keyring = settings.auth.keyring()
@@ -87,22 +88,45 @@ async def github_login(runtime: AgentRuntime, pool: object, plans: PlanBook) -> 
 
 async def setup(runtime: AgentRuntime) -> None:
     pool = await runtime.open_postgres()
-    mesh = install_mesh(runtime, pool)
-    mesh.purge.register(lifecycle.purge_own_team_data)
-    mesh.purge.register(audit_store.purge_team)
-    runtime.consume(TEAM_DATA_PURGED, partial(lifecycle.record_confirmation, pool))
     accounts = runtime.settings.accounts
     plans = PlanBook(runtime.settings.plans, accounts.default_plan, pool)
     subscriptions = SubscriptionBook(
         accounts.marketplace_plans, accounts.default_plan, timedelta(days=accounts.purge_retention_days)
     )
+    login = await github_login(runtime, pool, plans)
+    wire_accounts(runtime, pool, subscriptions, login)
+    wire_webhooks(runtime, pool, subscriptions)
+    await serve_http(runtime, pool, plans, login)
+
+
+def wire_accounts(
+    runtime: AgentRuntime, pool: Any, subscriptions: SubscriptionBook, login: LoginFlow | None
+) -> None:
+    """The mesh endpoints, team-data purges, and the periodic work on accounts and subscriptions."""
+    mesh = install_mesh(runtime, pool)
+    mesh.purge.register(lifecycle.purge_own_team_data)
+    mesh.purge.register(audit_store.purge_team)
+    runtime.consume(TEAM_DATA_PURGED, partial(lifecycle.record_confirmation, pool))
+    accounts = runtime.settings.accounts
+    github_tokens = lifecycle.GitHubTokens(login.github, login.box) if login is not None else None
 
     async def account_lifecycle() -> None:
         await subscriptions.tick_due(pool)
-        await lifecycle.announce_deactivations(pool, runtime.bus)
+        await lifecycle.announce_deactivations(pool, runtime.bus, github_tokens)
         await lifecycle.request_due_purges(pool, runtime.bus)
 
     runtime.every("account-lifecycle", accounts.lifecycle_check_interval_seconds, account_lifecycle)
+    if login is not None:
+        runtime.every(
+            "marketplace-reconcile",
+            accounts.marketplace_reconcile_interval_seconds,
+            partial(
+                reconcile_marketplace, pool, login.github, subscriptions, stubbed=accounts.marketplace_stubbed
+            ),
+        )
+
+
+def wire_webhooks(runtime: AgentRuntime, pool: Any, subscriptions: SubscriptionBook) -> None:
     dispatcher = WebhookDispatcher()
     register_installation_handlers(dispatcher)
     register_authorization_handlers(dispatcher)
@@ -110,6 +134,10 @@ async def setup(runtime: AgentRuntime) -> None:
     # Applying deliveries is background work: bounded so that intake (which must answer GitHub
     # within 10 s) always finds a free database connection.
     runtime.consume(GITHUB_WEBHOOK_RECEIVED, WebhookProcessor(pool, dispatcher).handle, max_concurrency=4)
+
+
+async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: LoginFlow | None) -> None:
+    """The HTTP edge: authentication (operator token, API keys, sessions), the route table, the server."""
     settings = runtime.settings
     http, github, auth = settings.http, settings.github, settings.auth
     api_keys = ApiKeyAuthenticator(pool, cache_seconds=auth.api_key_cache_seconds)
@@ -128,15 +156,6 @@ async def setup(runtime: AgentRuntime) -> None:
         max_body_bytes=http.max_body_bytes,
         plan_gate=plans,
     )
-    login = await github_login(runtime, pool, plans)
-    if login is not None:
-        runtime.every(
-            "marketplace-reconcile",
-            accounts.marketplace_reconcile_interval_seconds,
-            partial(
-                reconcile_marketplace, pool, login.github, subscriptions, stubbed=accounts.marketplace_stubbed
-            ),
-        )
     app[DEPS] = EdgeDeps(
         runtime=runtime,
         bus=runtime.bus,

@@ -233,6 +233,14 @@ class AuthenticatedGitHub:
             )
         )
 
+    async def delete(self, url: str, url_vars: Mapping[str, Any] | None = None) -> Any:
+        """``DELETE`` a resource."""
+        return await self._send(
+            lambda credential: self._api.delete(
+                url, url_vars or {}, accept=ACCEPT, extra_headers=_headers(), **credential.kwargs()
+            )
+        )
+
     async def getiter(
         self, url: str, url_vars: Mapping[str, Any] | None = None, *, iterable_key: str | None = None
     ) -> AsyncIterator[Any]:
@@ -353,6 +361,10 @@ class GitHubClient:
     def as_user(self, token: str) -> AuthenticatedGitHub:
         """Requests with a user access token (from the OAuth web flow)."""
         return AuthenticatedGitHub(self._api, _UserAuth(token), self._clock)
+
+    async def revoke_installation_token(self, token: str) -> None:
+        """``DELETE /installation/token``: GitHub revokes the installation token used to call it."""
+        await self.as_user(token).delete("/installation/token")
 
     # installation tokens
 

@@ -5,11 +5,15 @@ then the account's own records removed (a tombstone keeps its id and login)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
+from services.github.client import GitHubClient
+from services.github.crypto import SecretBox
+from services.github.token_cache import associated_data
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.events import Delivery
@@ -44,11 +48,8 @@ async def deactivate_account(
     )
     if row is None:
         return None
-    await conn.execute(
-        "DELETE FROM super_agent.installation_tokens WHERE installation_id IN "
-        "(SELECT github_id FROM super_agent.installations WHERE account_id = $1::uuid)",
-        account_id,
-    )
+    # Its installation tokens are revoked at GitHub by the lifecycle job (revoke_installation_tokens),
+    # outside this transaction: a network call has no place in it.
     teams = await conn.fetch(
         "SELECT id::text AS id FROM super_agent.teams WHERE account_id = $1::uuid", account_id
     )
@@ -60,8 +61,55 @@ async def deactivate_account(
     )
 
 
-async def announce_deactivations(pool: Any, bus: Bus) -> int:
-    """Publish each deactivation not yet announced (the accounts table is the outbox)."""
+@dataclass(frozen=True)
+class GitHubTokens:
+    """What revoking our installation tokens at GitHub needs."""
+
+    github: GitHubClient
+    box: SecretBox
+
+
+async def revoke_installation_tokens(pool: Any, account_id: str, tokens: GitHubTokens | None) -> int:
+    """Revoke at GitHub every installation token we hold for the account, then forget them.
+    Without GitHub configured, or when GitHub fails, the copies are still dropped (GitHub's
+    tokens expire within the hour anyway)."""
+    rows = await pool.fetch(
+        "SELECT t.installation_id, t.scope_key, t.ciphertext, t.expires_at "
+        "FROM super_agent.installation_tokens t "
+        "JOIN super_agent.installations i ON i.github_id = t.installation_id WHERE i.account_id = $1::uuid",
+        account_id,
+    )
+    revoked = 0
+    now = datetime.now(UTC)
+    for row in rows:
+        if tokens is None or row["expires_at"] <= now:
+            continue
+        try:
+            token = tokens.box.decrypt(
+                bytes(row["ciphertext"]), associated_data(row["installation_id"], row["scope_key"])
+            ).decode()
+            await tokens.github.revoke_installation_token(token)
+            revoked += 1
+        except Exception as error:
+            log.warning(
+                "could not revoke an installation token",
+                installation=row["installation_id"],
+                error=repr(error),
+            )
+    for installation_id in {row["installation_id"] for row in rows}:
+        if tokens is not None:
+            await tokens.github.tokens.forget_installation(installation_id)
+    await pool.execute(
+        "DELETE FROM super_agent.installation_tokens WHERE installation_id IN "
+        "(SELECT github_id FROM super_agent.installations WHERE account_id = $1::uuid)",
+        account_id,
+    )
+    return revoked
+
+
+async def announce_deactivations(pool: Any, bus: Bus, tokens: GitHubTokens | None = None) -> int:
+    """Revoke the GitHub tokens of each deactivation not yet announced, then publish it (the
+    accounts table is the outbox)."""
     announced = 0
     async with try_advisory_lock(pool, "mno.lifecycle.announce") as held:
         if not held:
@@ -76,6 +124,7 @@ async def announce_deactivations(pool: Any, bus: Bus) -> int:
             """
         )
         for row in rows:
+            await revoke_installation_tokens(pool, row["account_id"], tokens)
             event = AccountDeactivated(
                 account_id=row["account_id"],
                 team_ids=list(row["team_ids"]),
