@@ -13,8 +13,6 @@ import pytest
 from services.github import AppJWTSigner, GitHubClient, InMemoryTokenStore, SecretBox, generate_key
 from services.identity.reconcile import reconcile_marketplace, synthetic_event
 from services.identity.subscriptions import SubscriptionBook
-from shared.db.migrations import migrate
-from shared.db.postgres import create_pool
 from tests.fixtures.fake_github import FakeGitHub
 from tests.marketplace.factories import ENTERPRISE, FREE, TEAM, purchase
 
@@ -22,13 +20,8 @@ BOOK = SubscriptionBook({str(TEAM["id"]): "team", str(FREE["id"]): "free"}, "fre
 
 
 @pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    database = await create_pool(fresh_database, min_size=1, max_size=3, command_timeout=10)
-    await migrate(database, "super_agent")
-    try:
-        yield database
-    finally:
-        await database.close()
+def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return migrated_pool
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import aiohttp
@@ -23,19 +22,12 @@ from services.identity.installations import (
 from shared.bus.client import Bus
 from shared.bus.streams import ensure_streams
 from shared.config.models import JetStreamSettings
-from shared.db.migrations import migrate
-from shared.db.postgres import create_pool
 from tests.fixtures.fake_github import FakeGitHub
 
 
 @pytest.fixture
-async def pool(fresh_database: str) -> AsyncIterator[asyncpg.Pool]:
-    database = await create_pool(fresh_database, min_size=1, max_size=3, command_timeout=10)
-    await migrate(database, "super_agent")
-    try:
-        yield database
-    finally:
-        await database.close()
+def pool(migrated_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return migrated_pool
 
 
 async def test_deactivation_revokes_installation_tokens_at_github(
