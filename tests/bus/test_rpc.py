@@ -25,8 +25,10 @@ AGENT = AgentName.SUPPLY_CHAIN
 
 
 @pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[NATS]:
-    connection = await nats.connect(nats_server.url)
+async def nc(isolated_nats: NatsServer) -> AsyncIterator[NATS]:
+    # A server of its own: the session's mesh serves the same subjects, and its replicas would
+    # share these requests through the queue group.
+    connection = await nats.connect(isolated_nats.url)
     try:
         yield connection
     finally:
