@@ -38,6 +38,15 @@ def redirect(location: str) -> web.Response:
     return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
 
+def _set_cookie(
+    response: web.Response, edge: EdgeDeps, name: str, value: str, max_age: int, path: str
+) -> None:
+    """Every cookie we set: unreadable by scripts, HTTPS-only (unless configured off), not sent cross-site."""
+    response.set_cookie(
+        name, value, max_age=max_age, path=path, httponly=True, secure=edge.cookies.secure, samesite="Lax"
+    )
+
+
 def _session_token(call: Call) -> str | None:
     return call.request.cookies.get(deps(call).cookies.session_name)
 
@@ -46,14 +55,13 @@ async def login(call: Call) -> web.StreamResponse:
     edge = deps(call)
     started = await _login_flow(edge).begin(call.input.return_to)
     response = redirect(started.authorize_url)
-    response.set_cookie(
+    _set_cookie(
+        response,
+        edge,
         edge.cookies.binding_name,
         started.browser_binding,
-        max_age=edge.cookies.binding_max_age,
-        path="/auth/github",
-        httponly=True,
-        secure=edge.cookies.secure,
-        samesite="Lax",
+        edge.cookies.binding_max_age,
+        "/auth/github",
     )
     return response
 
@@ -75,14 +83,8 @@ async def callback(call: Call) -> web.StreamResponse:
         user_agent=call.request.headers.get("User-Agent"),
     )
     response = redirect(signed_in.return_to)
-    response.set_cookie(
-        edge.cookies.session_name,
-        signed_in.session_token,
-        max_age=edge.cookies.session_max_age,
-        path="/",
-        httponly=True,
-        secure=edge.cookies.secure,
-        samesite="Lax",
+    _set_cookie(
+        response, edge, edge.cookies.session_name, signed_in.session_token, edge.cookies.session_max_age, "/"
     )
     response.del_cookie(edge.cookies.binding_name, path="/auth/github")
     return response

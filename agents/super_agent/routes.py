@@ -15,6 +15,7 @@ from services.gateway.mesh_api import canary_report, ping_agents, send_canary
 from services.gateway.openapi import openapi_document
 from services.gateway.route_table import PUBLIC, Call, Forward, Local, LocalHandler, Route
 from services.identity import apikeys_api
+from services.identity.principals import team_of
 from services.webhooks.intake import MAX_WEBHOOK_BYTES, WebhookRejected, accept, parse_delivery
 from shared.health import metrics_response
 from shared.messages.agents import ALL_AGENTS
@@ -119,9 +120,7 @@ async def apikeys_revoke(call: Call) -> BaseModel:
 
 async def usage(call: Call) -> BaseModel:
     edge = deps(call)
-    team_id = call.ctx.principal.team_id
-    if team_id is None:
-        raise HttpProblem(ErrorCode.FORBIDDEN, "this credential is not tied to a team")
+    team_id = team_of(call.ctx.principal)
     async with edge.pool.acquire() as conn:
         return await edge.plans.describe(conn, team_id)
 

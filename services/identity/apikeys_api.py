@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.identity import apikeys
+from services.identity.principals import team_of
 from shared.bus.errors import AgentError
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.identity import (
@@ -18,14 +19,8 @@ from shared.messages.identity import (
 from shared.messages.permissions import effective_permissions
 
 
-def _team_of(principal: Principal) -> str:
-    if principal.team_id is None:
-        raise AgentError(ErrorCode.FORBIDDEN, "this credential is not tied to a team")
-    return principal.team_id
-
-
 async def create_key(pool: Any, principal: Principal, request: CreateApiKey) -> CreatedApiKey:
-    team_id = _team_of(principal)
+    team_id = team_of(principal)
     # No escalation: a key can do at most what its creator can do now.
     beyond = sorted(set(request.permissions) - effective_permissions(principal))
     if beyond:
@@ -51,13 +46,13 @@ async def create_key(pool: Any, principal: Principal, request: CreateApiKey) -> 
 
 async def list_keys(pool: Any, principal: Principal, request: ListApiKeys) -> ApiKeyList:
     async with pool.acquire() as conn:
-        keys = await apikeys.list_keys(conn, _team_of(principal), include_revoked=request.include_revoked)
+        keys = await apikeys.list_keys(conn, team_of(principal), include_revoked=request.include_revoked)
     return ApiKeyList(keys=keys)
 
 
 async def revoke_key(pool: Any, principal: Principal, request: ApiKeyRef) -> ApiKeyInfo:
     async with pool.acquire() as conn:
-        info = await apikeys.revoke(conn, _team_of(principal), request.key_id, principal.user_id)
+        info = await apikeys.revoke(conn, team_of(principal), request.key_id, principal.user_id)
     if info is None:
         raise AgentError(ErrorCode.NOT_FOUND, f"no API key {request.key_id} in this team")
     return info

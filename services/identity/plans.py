@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from services.identity.principals import team_of
 from services.marketplace.entitlements import LimitName, check_feature, check_limit
 from shared.bus.errors import AgentError
 from shared.config.models import PlanEntitlements
@@ -81,11 +82,10 @@ class PlanBook:
 
     async def require_feature(self, principal: Principal, feature: str) -> None:
         """403, naming the feature and the plan, unless the principal's team's plan includes it."""
-        if principal.team_id is None:
-            raise AgentError(ErrorCode.FORBIDDEN, "this credential is not tied to a team")
+        team_id = team_of(principal)
         async with self._pool.acquire() as conn:
             account_id = await conn.fetchval(
-                "SELECT account_id FROM super_agent.teams WHERE id = $1::uuid", principal.team_id
+                "SELECT account_id FROM super_agent.teams WHERE id = $1::uuid", team_id
             )
             key, entitlements = await self.plan_of_account(conn, account_id)
         decision = check_feature(entitlements, feature)

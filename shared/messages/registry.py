@@ -103,7 +103,3 @@ EVENT_TYPES: tuple[EventType[Any], ...] = (
     TEAM_DATA_PURGE_REQUESTED,
     TEAM_DATA_PURGED,
 )
-
-
-def endpoints_of(agent: AgentName) -> list[Endpoint[Any, Any]]:
-    return [e for e in ENDPOINTS if e.agent == agent]
