@@ -71,3 +71,25 @@ JETSTREAM_ACK_PENDING = Gauge(
 JETSTREAM_STREAM_MESSAGES = Gauge(
     "mno_jetstream_stream_messages", "Messages held by a stream (the DLQ's is its depth).", ["stream"]
 )
+
+TOKEN_EVENTS_INGESTED_TOTAL = Counter(
+    "mno_token_events_ingested_total", "Token events taken at the edge, by outcome.", ["outcome"]
+)
+TOKEN_EVENTS_STORED_TOTAL = Counter(
+    "mno_token_events_stored_total",
+    "Token events written to ClickHouse, and copies dropped as already stored.",
+    ["outcome"],
+)
+TOKEN_EVENTS_PRICED_TOTAL = Counter(
+    "mno_token_events_priced_total", "Token events priced, by result (priced, unknown_model).", ["result"]
+)
+TOKEN_EVENT_WRITE_SECONDS = Histogram(
+    "mno_token_event_write_seconds",
+    "One ClickHouse write of token events (dedup lookup + insert).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+TOKEN_EVENT_PIPELINE_SECONDS = Histogram(
+    "mno_token_event_pipeline_seconds",
+    "From acceptance at the edge to stored with its cost, per event batch.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)

@@ -16,6 +16,7 @@ from services.gateway.openapi import openapi_document
 from services.gateway.route_table import PUBLIC, Call, Forward, Local, LocalHandler, Route
 from services.identity import apikeys_api
 from services.identity.principals import team_of
+from services.ingest import intake
 from services.webhooks.intake import MAX_WEBHOOK_BYTES, WebhookRejected, accept, parse_delivery
 from shared.health import metrics_response
 from shared.messages.agents import ALL_AGENTS
@@ -40,7 +41,8 @@ from shared.messages.mesh import (
     MeshPingResponse,
 )
 from shared.messages.permissions import Permission
-from shared.messages.registry import PING
+from shared.messages.registry import COSTS_QUERY, PING
+from shared.messages.telemetry import IngestResult, TokenEventBatch
 
 
 async def livez(_call: Call) -> web.StreamResponse:
@@ -125,6 +127,25 @@ async def usage(call: Call) -> BaseModel:
         return await edge.plans.describe(conn, team_id)
 
 
+async def token_events(call: Call) -> BaseModel:
+    edge = deps(call)
+    return await intake.ingest(edge.pool, edge.plans, edge.bus, call.ctx, call.input.events)
+
+
+async def otlp_traces(call: Call) -> web.StreamResponse:
+    edge = deps(call)
+    body, content_type = await intake.ingest_otlp(
+        edge.pool,
+        edge.plans,
+        edge.bus,
+        call.ctx,
+        call.body or b"",
+        call.request.headers.get("Content-Type", ""),
+        None,  # aiohttp has already inflated a gzip/deflate body as it read it
+    )
+    return web.Response(body=body, content_type=content_type)
+
+
 HEALTH = ("health",)
 WEBHOOKS = ("webhooks",)
 
@@ -148,6 +169,9 @@ def webhook_route(path: str, summary: str, handler: LocalHandler) -> Route:
 
 IDENTITY = ("identity",)
 MESH = ("mesh",)
+OBSERVABILITY = ("observability",)
+# 1,000 events with tags and long model names stay well inside this.
+TOKEN_EVENTS_MAX_BYTES = 4 * 1024 * 1024
 
 ROUTES: list[Route] = [
     Route("GET", "/livez", "Liveness: the process answers.", PUBLIC, Local(livez), tags=HEALTH),
@@ -259,6 +283,42 @@ ROUTES: list[Route] = [
         Local(usage),
         response=PlanUsage,
         tags=IDENTITY,
+    ),
+    Route(
+        "POST",
+        "/api/v1/token-events",
+        "Report LLM calls (up to 1,000 per request). Each event is validated on its own: invalid ones are "
+        "reported by index, valid ones accepted (stored durably before the answer). A resent id counts once.",
+        Permission.TOKEN_EVENTS_WRITE,
+        Local(token_events),
+        request=TokenEventBatch,
+        response=IngestResult,
+        tags=OBSERVABILITY,
+        max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
+        extra_status=(402, 413, 503, 504),
+    ),
+    Route(
+        "POST",
+        "/v1/traces",
+        "OpenTelemetry OTLP/HTTP traces (protobuf or JSON, gzip allowed): spans with gen_ai.* attributes "
+        "become token events (id = trace id:span id); other spans are ignored. Send the API key as "
+        "OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer mno_...'.",
+        Permission.TOKEN_EVENTS_WRITE,
+        Local(otlp_traces),
+        tags=OBSERVABILITY,
+        media_type="application/x-protobuf",
+        raw_body=True,
+        max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
+        extra_status=(400, 402, 413, 415, 503, 504),
+    ),
+    Route(
+        "GET",
+        "/api/v1/costs",
+        "Your team's spend: exact totals, and a minute/hour/day time series grouped by project, user, "
+        "provider, model, prompt version or a tag, with token counts and latency percentiles.",
+        Permission.COSTS_READ,
+        Forward(COSTS_QUERY),
+        tags=OBSERVABILITY,
     ),
     *AUTH_ROUTES,
     *(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 from services.identity.principals import team_of
@@ -14,6 +15,11 @@ from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.identity import PlanUsage
 
 LOCAL_PLAN = "local"
+
+
+def month_start(at: datetime) -> date:
+    """The first day of `at`'s month (UTC): the period of monthly limits."""
+    return at.astimezone(UTC).date().replace(day=1)
 
 
 class PlanBook:
@@ -40,15 +46,97 @@ class PlanBook:
             key = LOCAL_PLAN
         return key, self._plans.get(key, self._plans[self._default])
 
-    async def usage(self, conn: Connection, account_id: Any) -> dict[str, int]:
-        """What the account uses now, for the limits metered so far (seats; the rest arrive with the
-        capabilities that consume them)."""
+    async def usage(self, conn: Connection, account_id: Any, at: datetime | None = None) -> dict[str, int]:
+        """What the account uses now, for the limits metered so far (seats, monthly token events;
+        the rest arrive with the capabilities that consume them)."""
         seats = await conn.fetchval(
             "SELECT count(DISTINCT m.user_id) FROM super_agent.team_members m "
             "JOIN super_agent.teams t ON t.id = m.team_id WHERE t.account_id = $1::uuid",
             str(account_id),
         )
-        return {LimitName.SEATS.value: int(seats)}
+        period = month_start(at or datetime.now(UTC))
+        events = await conn.fetchval(
+            "SELECT used FROM super_agent.metered_usage "
+            "WHERE account_id = $1::uuid AND metric = $2 AND period_start = $3",
+            str(account_id),
+            LimitName.MONTHLY_TOKEN_EVENTS.value,
+            period,
+        )
+        return {LimitName.SEATS.value: int(seats), LimitName.MONTHLY_TOKEN_EVENTS.value: int(events or 0)}
+
+    async def refund_monthly(
+        self, conn: Connection, team_id: str, limit: LimitName, amount: int, at: datetime
+    ) -> None:
+        """Give back what `consume_monthly` counted for work that was not done after all."""
+        await conn.execute(
+            """
+            UPDATE super_agent.metered_usage SET used = greatest(used - $4, 0), updated_at = now()
+            WHERE account_id = (SELECT account_id FROM super_agent.teams WHERE id = $1::uuid)
+              AND metric = $2 AND period_start = $3
+            """,
+            team_id,
+            limit.value,
+            month_start(at),
+            amount,
+        )
+
+    async def consume_monthly(
+        self, conn: Connection, team_id: str, limit: LimitName, amount: int, at: datetime
+    ) -> None:
+        """Count `amount` more of a monthly limit for the team's account, or refuse (402, naming the
+        limit) without counting anything when it would pass the plan's maximum. One conditional upsert:
+        replicas taking requests at once can never overshoot."""
+        account_id = await conn.fetchval(
+            "SELECT account_id FROM super_agent.teams WHERE id = $1::uuid", team_id
+        )
+        key, entitlements = await self.plan_of_account(conn, account_id)
+        maximum: int = getattr(entitlements, limit.value)
+        period = month_start(at)
+        used = None
+        if amount <= maximum:
+            used = await conn.fetchval(
+                """
+                INSERT INTO super_agent.metered_usage AS m (account_id, metric, period_start, used)
+                VALUES ($1::uuid, $2, $3, $4)
+                ON CONFLICT (account_id, metric, period_start)
+                DO UPDATE SET used = m.used + EXCLUDED.used, updated_at = now()
+                WHERE m.used + EXCLUDED.used <= $5
+                RETURNING used
+                """,
+                str(account_id),
+                limit.value,
+                period,
+                amount,
+                maximum,
+            )
+        if used is not None:
+            return
+        current = await conn.fetchval(
+            "SELECT used FROM super_agent.metered_usage "
+            "WHERE account_id = $1::uuid AND metric = $2 AND period_start = $3",
+            str(account_id),
+            limit.value,
+            period,
+        )
+        decision = check_limit(entitlements, {limit.value: int(current or 0)}, limit, amount)
+        raise AgentError(
+            ErrorCode.PAYMENT_REQUIRED,
+            f"the {key} plan's {limit.value} for {period:%B %Y} would be exceeded: {decision.message}",
+            [
+                {
+                    "loc": limit.value,
+                    "limit": limit.value,
+                    "current": decision.current,
+                    "requested": amount,
+                    "maximum": decision.maximum,
+                    "remaining": decision.remaining,
+                    "period_start": period.isoformat(),
+                    "plan": key,
+                    "message": decision.message,
+                    "type": "plan_limit",
+                }
+            ],
+        )
 
     async def require_seat(self, conn: Connection, account_id: Any, user_id: str) -> None:
         """Refuse (402, naming the limit) a new member when the plan's seats are all taken."""

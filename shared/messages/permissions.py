@@ -23,6 +23,8 @@ class Permission(StrEnum):
     APIKEYS_CREATE = "apikeys:create"
     APIKEYS_REVOKE = "apikeys:revoke"
     USAGE_READ = "usage:read"
+    TOKEN_EVENTS_WRITE = "token_events:write"
+    COSTS_READ = "costs:read"
 
 
 _EVERYONE = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER})
@@ -35,6 +37,9 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.APIKEYS_CREATE: _MANAGERS,
     Permission.APIKEYS_REVOKE: _MANAGERS,
     Permission.USAGE_READ: _MANAGERS | {Role.BILLING},
+    # Members report their calls; viewers only look. Billing reads what is spent.
+    Permission.TOKEN_EVENTS_WRITE: _MANAGERS | {Role.MEMBER},
+    Permission.COSTS_READ: _EVERYONE | {Role.BILLING},
 }
 
 

@@ -12,6 +12,7 @@ from shared.messages.agents import ALL_AGENTS, AgentName
 from shared.messages.github import WebhookReceived
 from shared.messages.lifecycle import AccountDeactivated, TeamDataPurged, TeamDataPurgeRequested
 from shared.messages.mesh import CanaryEvent, CanaryStatus, CanaryStatusRequest, PingRequest, PingResponse
+from shared.messages.telemetry import CostQuery, CostReport, TokenEventsAccepted
 
 RPC_PREFIX = "mno.rpc"
 EVENTS_PREFIX = "mno.events"
@@ -92,9 +93,19 @@ TEAM_DATA_PURGED = EventType(
     "mesh.team_data_purged", TeamDataPurged, "An agent's confirmation that it purged the teams' data."
 )
 
+TOKEN_EVENTS_ACCEPTED = EventType(
+    "monitoring.token_events_accepted",
+    TokenEventsAccepted,
+    "A team's token events accepted at the edge: the MonitoringAgent prices and stores them.",
+)
+COSTS_QUERY = Endpoint(
+    AgentName.MONITORING, "costs_query", CostQuery, CostReport, "A team's spend: totals and time series."
+)
+
 ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     *PING.values(),
     *CANARY_STATUS.values(),
+    COSTS_QUERY,
 )
 EVENT_TYPES: tuple[EventType[Any], ...] = (
     CANARY,
@@ -102,4 +113,5 @@ EVENT_TYPES: tuple[EventType[Any], ...] = (
     ACCOUNT_DEACTIVATED,
     TEAM_DATA_PURGE_REQUESTED,
     TEAM_DATA_PURGED,
+    TOKEN_EVENTS_ACCEPTED,
 )

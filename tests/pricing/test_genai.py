@@ -12,7 +12,7 @@ import pytest
 
 from services.pricing.genai import GenaiPricesSource
 from services.pricing.interface import UnknownModel
-from services.pricing.models import Price, Usage, from_anthropic, from_gemini, from_openai
+from services.pricing.models import Price, Usage, from_anthropic, from_gemini, from_openai, quantize_usd
 
 AT = datetime(2025, 10, 1, 12, tzinfo=UTC)
 VERSION = f"genai-prices=={genai_prices.__version__}"
@@ -184,3 +184,43 @@ def test_price_is_frozen(source: GenaiPricesSource) -> None:
     assert isinstance(price, Price)
     with pytest.raises(ValueError, match="frozen"):
         price.total = d("0")  # type: ignore[misc]
+
+
+def _catalogue() -> list[tuple[str, str]]:
+    from genai_prices import data_snapshot
+
+    return [(p.id, m.id) for p in data_snapshot.get_snapshot().providers for m in p.models]
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        Usage(input_tokens=1234, output_tokens=567),
+        Usage(input_tokens=150_000, cache_read_tokens=40_000, cache_write_tokens=20_000, output_tokens=900),
+        Usage(input_tokens=7, cache_read_tokens=3, reasoning_tokens=11, output_tokens=2),
+    ],
+)
+def test_fast_path_matches_the_library_on_every_catalogued_model(usage: Usage) -> None:
+    """Our per-token shortcut gives genai-prices' own calc_price totals for every model it takes."""
+    import genai_prices
+
+    from services.pricing.genai import _find, _tokens_only, to_genai_usage
+
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    source = GenaiPricesSource(provider_aliases={})
+    checked = 0
+    for provider_id, model_id in _catalogue():
+        try:
+            _provider, model = _find(provider_id, model_id)
+        except LookupError:  # a few catalogue ids are not matched by their own match rules
+            continue
+        if not _tokens_only(model.get_prices(at)):
+            continue
+        ours = source.price(provider_id, model_id, usage, at)
+        theirs = genai_prices.calc_price(
+            to_genai_usage(usage), model_id, provider_id=provider_id, genai_request_timestamp=at
+        )
+        assert ours.total == quantize_usd(theirs.total_price), (provider_id, model_id)
+        assert ours.output == quantize_usd(theirs.output_price), (provider_id, model_id)
+        checked += 1
+    assert checked > 1000

@@ -1,0 +1,1 @@
+"""Ingest of LLM-call usage at the edge: our JSON batches and OpenTelemetry GenAI spans (OTLP/HTTP)."""

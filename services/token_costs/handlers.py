@@ -1,0 +1,54 @@
+"""Bus handlers of token costs: accepted events in, cost reports out. Scoped by the principal's team."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC
+
+from services.identity.principals import team_of
+from services.pricing.interface import PriceSource
+from services.token_costs.queries import QueryTooLarge
+from services.token_costs.rows import price_rows
+from services.token_costs.store import TokenCostStore
+from services.token_costs.writer import TokenEventWriter, WriteResult
+from shared.bus.context import MessageContext
+from shared.bus.errors import AgentError
+from shared.bus.events import Delivery
+from shared.messages.envelope import ErrorCode, Principal
+from shared.messages.permissions import Permission, allows
+from shared.messages.telemetry import CostQuery, CostReport, TokenEventsAccepted
+from shared.metrics import TOKEN_EVENT_PIPELINE_SECONDS, TOKEN_EVENTS_PRICED_TOTAL
+
+
+def _require(principal: Principal | None, permission: Permission) -> Principal:
+    if principal is None or not allows(principal, permission):
+        raise AgentError(ErrorCode.FORBIDDEN, f"this needs the {permission.value} permission")
+    return principal
+
+
+class TokenCosts:
+    def __init__(self, prices: PriceSource, store: TokenCostStore, writer: TokenEventWriter) -> None:
+        self._prices = prices
+        self._store = store
+        self._writer = writer
+
+    async def on_accepted(self, event: TokenEventsAccepted, ctx: MessageContext, _delivery: Delivery) -> bool:
+        """Price and store a batch; True when it stored anything new (a redelivery stores nothing)."""
+        principal = _require(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
+        team_id = team_of(principal)
+        rows = price_rows(self._prices, team_id, event.api_key_id, event.received_at, event.events)
+        unpriced = sum(1 for row in rows if not row.priced)
+        TOKEN_EVENTS_PRICED_TOTAL.labels("priced").inc(len(rows) - unpriced)
+        TOKEN_EVENTS_PRICED_TOTAL.labels("unknown_model").inc(unpriced)
+        result: WriteResult = await self._writer.write(rows)
+        TOKEN_EVENT_PIPELINE_SECONDS.observe(
+            max(0.0, time.time() - event.received_at.astimezone(UTC).timestamp())
+        )
+        return result.stored > 0
+
+    async def report(self, query: CostQuery, ctx: MessageContext) -> CostReport:
+        principal = _require(ctx.principal, Permission.COSTS_READ)
+        try:
+            return await self._store.report(team_of(principal), query)
+        except QueryTooLarge as error:
+            raise AgentError(ErrorCode.VALIDATION_FAILED, str(error)) from error

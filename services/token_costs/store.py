@@ -1,0 +1,121 @@
+"""ClickHouse adapter of token costs: which events are stored, insert, cost reports, team purge."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from services.token_costs import queries
+from services.token_costs.rows import COLUMNS, PricedRow
+from shared.db.clickhouse import ClickHouse
+from shared.messages.telemetry import CostFigures, CostGroup, CostPoint, CostQuery, CostReport
+
+TABLE = "token_events"
+TEAM_TABLES = ("token_events", "token_costs_hourly", "token_costs_tags_hourly")
+# Resends carry the same timestamp; the margin covers clients that re-stamp a retried event.
+_LOOKUP_MARGIN = timedelta(hours=1)
+
+
+def _figures(row: dict[str, Any]) -> CostFigures:
+    p50, p95 = (row.get("latency") or [math.nan, math.nan])[:2]
+    return CostFigures(
+        cost_usd=Decimal(row["cost_usd"] or 0),
+        events=int(row["events"] or 0),
+        input_tokens=int(row["input_tokens"] or 0),
+        output_tokens=int(row["output_tokens"] or 0),
+        cache_read_tokens=int(row["cache_read_tokens"] or 0),
+        cache_write_tokens=int(row["cache_write_tokens"] or 0),
+        reasoning_tokens=int(row["reasoning_tokens"] or 0),
+        unpriced_events=int(row["unpriced_events"] or 0),
+        errors=int(row["errors"] or 0),
+        latency_p50_ms=None if p50 is None or math.isnan(p50) else round(float(p50), 3),
+        latency_p95_ms=None if p95 is None or math.isnan(p95) else round(float(p95), 3),
+    )
+
+
+class TokenCostStore:
+    def __init__(self, clickhouse: ClickHouse) -> None:
+        self._ch = clickhouse
+
+    async def stored_ids(self, rows: Sequence[PricedRow]) -> set[tuple[str, str]]:
+        if not rows:
+            return set()
+        found: set[tuple[str, str]] = set()
+        by_team: dict[str, list[PricedRow]] = {}
+        for row in rows:
+            by_team.setdefault(row.team_id, []).append(row)
+        for team_id, team_rows in by_team.items():
+            result = await self._ch.query(
+                f"SELECT DISTINCT event_id FROM {TABLE} WHERE team_id = {{team:String}}"
+                " AND timestamp >= {lo:DateTime64(3, 'UTC')} AND timestamp <= {hi:DateTime64(3, 'UTC')}"
+                " AND event_id IN {ids:Array(String)}",
+                {
+                    "team": team_id,
+                    "lo": min(r.timestamp for r in team_rows) - _LOOKUP_MARGIN,
+                    "hi": max(r.timestamp for r in team_rows) + _LOOKUP_MARGIN,
+                    "ids": [r.event_id for r in team_rows],
+                },
+            )
+            found.update((team_id, item["event_id"]) for item in result)
+        return found
+
+    async def insert(self, rows: Sequence[PricedRow]) -> int:
+        return await self._ch.insert(TABLE, COLUMNS, [row.values for row in rows])
+
+    async def report(self, team_id: str, query: CostQuery) -> CostReport:
+        statements = queries.build(team_id, query)
+        totals_rows = await self._ch.query(statements.totals.sql, statements.totals.params)
+        totals = _figures(totals_rows[0]) if totals_rows else _figures({})
+        dims = statements.dimensions
+        label = {"tag:value": query.group_by[0]} if dims == ("tag:value",) else {}
+
+        def key_of(row: dict[str, Any]) -> tuple[str, ...]:
+            return tuple(str(row[d]) for d in dims)
+
+        groups: dict[tuple[str, ...], CostGroup] = {}
+        truncated = False
+        if statements.groups is not None:
+            group_rows = await self._ch.query(statements.groups.sql, statements.groups.params)
+            truncated = len(group_rows) > query.limit
+            for row in group_rows[: query.limit]:
+                key = key_of(row)
+                groups[key] = CostGroup(
+                    key={label.get(d, d): v for d, v in zip(dims, key, strict=True)}, totals=_figures(row)
+                )
+        else:
+            groups[()] = CostGroup(key={}, totals=totals)
+        if statements.series is not None:
+            for row in await self._ch.query(statements.series.sql, statements.series.params):
+                group = groups.get(key_of(row))
+                if group is None:
+                    continue  # beyond the top `limit` groups
+                group.series.append(CostPoint(bucket_start=row["bucket_start"], **_figures(row).model_dump()))
+        return CostReport(
+            team_id=team_id,
+            since=query.since,
+            until=query.until,
+            bucket=query.bucket,
+            group_by=list(query.group_by),
+            totals=totals,
+            groups=list(groups.values()),
+            truncated=truncated,
+        )
+
+    async def purge_teams(self, team_ids: Sequence[str]) -> int:
+        """Delete the teams' events and rollups; returns the number of events there were."""
+        if not team_ids:
+            return 0
+        counted = await self._ch.query(
+            f"SELECT count() AS n FROM {TABLE} WHERE team_id IN {{teams:Array(String)}}",
+            {"teams": list(team_ids)},
+        )
+        for table in TEAM_TABLES:
+            await self._ch.execute(
+                f"ALTER TABLE {table} DELETE WHERE team_id IN {{teams:Array(String)}}"
+                " SETTINGS mutations_sync = 2",
+                {"teams": list(team_ids)},
+            )
+        return int(counted[0]["n"]) if counted else 0

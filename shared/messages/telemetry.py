@@ -1,0 +1,240 @@
+"""Token events: one LLM call's usage as clients report it, and as it travels to the MonitoringAgent.
+
+Token counts are *disjoint* buckets, every token in exactly one of them (the same buckets as
+`services.pricing.Usage`): `input_tokens` are uncached prompt tokens only, `cache_read_tokens` and
+`cache_write_tokens` the prompt tokens read from / written to the provider's prompt cache,
+`output_tokens` visible output, `reasoning_tokens` thinking tokens billed as output. The SDK and
+the OTLP mapping convert providers' own shapes (e.g. OpenAI's `prompt_tokens` *includes* cached
+tokens) into these buckets.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SkipValidation,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+MAX_EVENTS_PER_BATCH = 1000
+MAX_TAGS = 20
+
+EventId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"),
+]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+ShortName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-/]+$")]
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
+TagValue = Annotated[str, StringConstraints(max_length=256)]
+TokenCount = Annotated[int, Field(ge=0, le=100_000_000)]
+
+
+class CallStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+
+
+class TokenEventIn(BaseModel):
+    """One LLM call as a client reports it (`POST /api/v1/token-events`, the SDK, OTLP spans)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: EventId | None = Field(
+        default=None,
+        description="Your unique id for this call; a resend with the same id is counted once. "
+        "Assigned by the server (and returned) when absent: such events cannot be deduplicated.",
+    )
+    timestamp: AwareDatetime | None = Field(
+        default=None, description="When the call was made (RFC 3339 with offset); the receive time if absent."
+    )
+    provider: ShortName = Field(description="openai, anthropic, gemini, ... (as the price source names it).")
+    model: Name
+    input_tokens: TokenCount = Field(default=0, description="Uncached input tokens only.")
+    output_tokens: TokenCount = Field(default=0, description="Output tokens, excluding reasoning tokens.")
+    cache_read_tokens: TokenCount = 0
+    cache_write_tokens: TokenCount = 0
+    reasoning_tokens: TokenCount = 0
+    latency_ms: float | None = Field(default=None, ge=0, le=86_400_000)
+    status: CallStatus = CallStatus.OK
+    user: Name | None = None
+    project: Name | None = None
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
+    prompt_name: Name | None = None
+    prompt_version: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    request_id: Name | None = Field(default=None, description="The provider's request id, for support.")
+
+
+class TokenEvent(BaseModel):
+    """A validated event as it travels on the bus: id and timestamp always set."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    timestamp: datetime
+    provider: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    latency_ms: float | None = None
+    status: CallStatus = CallStatus.OK
+    user: str | None = None
+    project: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    prompt_name: str | None = None
+    prompt_version: str | None = None
+    request_id: str | None = None
+
+
+class TokenEventsAccepted(BaseModel):
+    """Durable event: a batch of token events accepted at the edge, to be priced and stored. The team
+    is the envelope principal's (a payload never names the team it acts for)."""
+
+    api_key_id: str | None = None
+    received_at: datetime
+    events: list[TokenEvent]
+
+
+class EventRejection(BaseModel):
+    """Why the event at `index` of a batch was not accepted."""
+
+    index: int
+    id: str | None = None
+    errors: list[dict[str, object]]
+
+
+class IngestResult(BaseModel):
+    """The answer to a batch: how many were accepted (with their ids) and which were rejected."""
+
+    accepted: int
+    rejected: int
+    ids: list[str] = Field(description="Ids of the accepted events, in request order.")
+    errors: list[EventRejection] = Field(default_factory=list)
+
+
+class TokenEventBatch(BaseModel):
+    """`POST /api/v1/token-events`: events are validated one by one, so one bad event does not sink
+    the batch (hence no validation here: the edge validates each and reports it by index)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[SkipValidation[TokenEventIn]] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
+
+
+class Bucket(StrEnum):
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+
+
+class Dimension(StrEnum):
+    """What costs can be grouped and filtered by (a tag is `tag:<key>`)."""
+
+    PROJECT = "project"
+    USER = "user"
+    PROVIDER = "provider"
+    MODEL = "model"
+    PROMPT_NAME = "prompt_name"
+    PROMPT_VERSION = "prompt_version"
+    STATUS = "status"
+    API_KEY = "api_key_id"
+
+
+GroupKey = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(project|user|provider|model|prompt_name|prompt_version|status|api_key_id"
+        r"|tag:[A-Za-z0-9._\-]{1,64})$"
+    ),
+]
+
+
+class CostQuery(BaseModel):
+    """`GET /api/v1/costs`: your team's spend between `since` and `until`, totals and a time series."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime
+    until: AwareDatetime
+    bucket: Bucket | None = Field(default=None, description="Time series bucket; totals only when absent.")
+    group_by: list[GroupKey] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Comma-separated: project, user, provider, model, prompt_name, prompt_version, status, "
+        "api_key_id, or tag:<key> (at most one tag, and a tag only with no other dimension).",
+    )
+    provider: str | None = None
+    model: str | None = None
+    project: str | None = None
+    user: str | None = None
+    prompt_name: str | None = None
+    prompt_version: str | None = None
+    limit: int = Field(default=100, ge=1, le=1000, description="At most this many groups, by cost.")
+
+    @field_validator("group_by", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> CostQuery:
+        if self.until <= self.since:
+            raise ValueError("until must be after since")
+        tags = [key for key in self.group_by if key.startswith("tag:")]
+        if tags and len(self.group_by) > 1:
+            raise ValueError("group by one tag alone, not with other dimensions")
+        if len(set(self.group_by)) != len(self.group_by):
+            raise ValueError("group_by names a dimension twice")
+        return self
+
+
+class CostFigures(BaseModel):
+    """Spend and usage of one group (or bucket): exact USD, token sums, latency percentiles."""
+
+    cost_usd: Decimal
+    events: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    unpriced_events: int = Field(description="Events of models without a known price (cost counted as 0).")
+    errors: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+
+
+class CostPoint(CostFigures):
+    bucket_start: datetime
+
+
+class CostGroup(BaseModel):
+    key: dict[str, str]
+    totals: CostFigures
+    series: list[CostPoint] = Field(default_factory=list)
+
+
+class CostReport(BaseModel):
+    team_id: str
+    since: datetime
+    until: datetime
+    bucket: Bucket | None
+    group_by: list[str]
+    totals: CostFigures
+    groups: list[CostGroup]
+    truncated: bool = Field(description="More groups matched than `limit`; the costliest are shown.")

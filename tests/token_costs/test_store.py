@@ -1,0 +1,182 @@
+"""Token costs in ClickHouse: priced rows stored once, exact reports from rollups and raw events."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from services.pricing.genai import GenaiPricesSource
+from services.token_costs.rows import price_rows
+from services.token_costs.store import TokenCostStore
+from services.token_costs.writer import TokenEventWriter
+from shared.db.clickhouse import ClickHouse
+from shared.messages.telemetry import CostQuery, TokenEvent
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+PRICES = GenaiPricesSource()
+
+
+def event(event_id: str, at: datetime = T0, **fields: object) -> TokenEvent:
+    values: dict[str, object] = {
+        "provider": "openai",
+        "model": "gpt-4o",
+        "input_tokens": 1_000,
+        "output_tokens": 100,
+        "latency_ms": 200.0,
+    }
+    values.update(fields)
+    return TokenEvent.model_validate({"id": event_id, "timestamp": at, **values})
+
+
+def rows(team: str, *events: TokenEvent):  # type: ignore[no-untyped-def]
+    return price_rows(PRICES, team, "key1", T0, events)
+
+
+def query(**fields: object) -> CostQuery:
+    values: dict[str, object] = {"since": T0 - timedelta(hours=1), "until": T0 + timedelta(days=2)}
+    values.update(fields)
+    return CostQuery.model_validate(values)
+
+
+async def test_a_resent_event_is_stored_once(clickhouse: ClickHouse) -> None:
+    """The same event ids written again (by a fresh writer, as after a restart) store nothing."""
+    store = TokenCostStore(clickhouse)
+    first = await TokenEventWriter(store).write(rows("team-a", event("e1"), event("e2")))
+    again = await TokenEventWriter(store).write(rows("team-a", event("e2"), event("e3")))
+    assert (first.stored, first.duplicates) == (2, 0)
+    assert (again.stored, again.duplicates) == (1, 1)
+    report = await store.report("team-a", query())
+    assert report.totals.events == 3
+
+
+async def test_concurrent_batches_sharing_ids_store_each_event_once(clickhouse: ClickHouse) -> None:
+    """Batches coalesced into one flush dedupe among themselves too."""
+    writer = TokenEventWriter(TokenCostStore(clickhouse))
+    results = await asyncio.gather(
+        *(writer.write(rows("team-a", event(f"e{i}"), event(f"e{i + 1}"))) for i in range(10))
+    )
+    assert sum(r.stored for r in results) == 11
+    assert sum(r.duplicates for r in results) == 9
+
+
+async def test_same_event_id_in_two_teams_is_two_events(clickhouse: ClickHouse) -> None:
+    """Event ids are unique per team: another team's id never hides an event."""
+    writer = TokenEventWriter(TokenCostStore(clickhouse))
+    assert (await writer.write(rows("team-a", event("same")))).stored == 1
+    assert (await writer.write(rows("team-b", event("same")))).stored == 1
+
+
+async def test_totals_are_exact_decimal_sums_of_genai_prices(clickhouse: ClickHouse) -> None:
+    """gpt-4o at $2.50 in / $10 out per MTok: 3 x (1,000 in + 100 out) = $0.0105 exactly."""
+    store = TokenCostStore(clickhouse)
+    await TokenEventWriter(store).write(rows("team-a", event("e1"), event("e2"), event("e3")))
+    report = await store.report("team-a", query())
+    assert report.totals.cost_usd == Decimal("0.0105")
+    assert report.totals.input_tokens == 3000
+    assert report.totals.latency_p50_ms == pytest.approx(200.0)
+
+
+async def test_unknown_models_are_stored_unpriced(clickhouse: ClickHouse) -> None:
+    """A model without a price counts its tokens, costs 0 and is reported as unpriced."""
+    store = TokenCostStore(clickhouse)
+    await TokenEventWriter(store).write(rows("team-a", event("e1", provider="acme", model="house-llm")))
+    report = await store.report("team-a", query())
+    assert (report.totals.events, report.totals.unpriced_events) == (1, 1)
+    assert report.totals.cost_usd == Decimal(0)
+
+
+async def test_groups_and_hourly_series_from_the_rollup(clickhouse: ClickHouse) -> None:
+    """Grouped by model, hour buckets: each group's series sums to its total."""
+    store = TokenCostStore(clickhouse)
+    await TokenEventWriter(store).write(
+        rows(
+            "team-a",
+            event("a1", T0 + timedelta(minutes=5)),
+            event("a2", T0 + timedelta(hours=1, minutes=5)),
+            event("b1", T0 + timedelta(minutes=7), model="gpt-4o-mini", project="search"),
+        )
+    )
+    report = await store.report("team-a", query(group_by="model", bucket="hour"))
+    by_model = {g.key["model"]: g for g in report.groups}
+    assert set(by_model) == {"gpt-4o", "gpt-4o-mini"}
+    assert report.groups[0].key == {"model": "gpt-4o"}  # costliest first
+    assert [p.events for p in by_model["gpt-4o"].series] == [1, 1]
+    assert [p.bucket_start for p in by_model["gpt-4o"].series] == [T0, T0 + timedelta(hours=1)]
+    for group in report.groups:
+        assert sum(p.cost_usd for p in group.series) == group.totals.cost_usd
+    assert sum(g.totals.cost_usd for g in report.groups) == report.totals.cost_usd
+
+
+async def test_rollup_and_raw_events_agree(clickhouse: ClickHouse) -> None:
+    """An hour-aligned range (rollup) and the same range cut a millisecond off (raw) give one answer."""
+    store = TokenCostStore(clickhouse)
+    await TokenEventWriter(store).write(
+        rows("team-a", *(event(f"e{i}", T0 + timedelta(minutes=i * 7), user=f"u{i % 3}") for i in range(40)))
+    )
+    aligned = await store.report("team-a", query(group_by="user"))
+    raw = await store.report(
+        "team-a", query(group_by="user", since=T0 - timedelta(hours=1) + timedelta(milliseconds=1))
+    )
+    assert [(g.key, g.totals.cost_usd, g.totals.events) for g in aligned.groups] == [
+        (g.key, g.totals.cost_usd, g.totals.events) for g in raw.groups
+    ]
+
+
+async def test_group_by_tag_and_minute_buckets(clickhouse: ClickHouse) -> None:
+    """A tag groups by its values; minute buckets read the raw events."""
+    store = TokenCostStore(clickhouse)
+    await TokenEventWriter(store).write(
+        rows(
+            "team-a",
+            event("e1", tags={"feature": "search"}),
+            event("e2", T0 + timedelta(minutes=1), tags={"feature": "chat"}),
+            event("e3", T0 + timedelta(minutes=1), tags={"feature": "chat", "tier": "pro"}),
+            event("e4", tags={}),
+        )
+    )
+    tagged = await store.report("team-a", query(group_by="tag:feature"))
+    assert {g.key["tag:feature"]: g.totals.events for g in tagged.groups} == {"chat": 2, "search": 1}
+    minutes = await store.report("team-a", query(bucket="minute", since=T0, until=T0 + timedelta(minutes=10)))
+    assert [p.events for p in minutes.groups[0].series] == [2, 2]
+
+
+async def test_filters_narrow_the_report(clickhouse: ClickHouse) -> None:
+    """Filtering by project counts only that project's events."""
+    store = TokenCostStore(clickhouse)
+    await TokenEventWriter(store).write(
+        rows("team-a", event("e1", project="search"), event("e2", project="chat"))
+    )
+    report = await store.report("team-a", query(project="search"))
+    assert report.totals.events == 1
+
+
+async def test_a_team_sees_only_its_own_costs(clickhouse: ClickHouse) -> None:
+    """Team B's report never includes team A's events."""
+    store = TokenCostStore(clickhouse)
+    await TokenEventWriter(store).write(rows("team-a", event("e1")))
+    report = await store.report("team-b", query(group_by="model"))
+    assert report.totals.events == 0
+    assert report.groups == []
+
+
+async def test_purge_removes_the_teams_events_and_rollups(clickhouse: ClickHouse) -> None:
+    """After a purge neither raw nor rolled-up figures of the team remain; other teams keep theirs."""
+    store = TokenCostStore(clickhouse)
+    writer = TokenEventWriter(store)
+    await writer.write(rows("team-a", event("e1"), event("e2")))
+    await writer.write(rows("team-b", event("e1")))
+    assert await store.purge_teams(["team-a"]) == 2
+    assert (await store.report("team-a", query())).totals.events == 0
+    assert (await store.report("team-a", query(group_by="tag:x"))).totals.events == 0
+    assert (await store.report("team-b", query())).totals.events == 1
+
+
+async def test_too_many_minute_points_is_refused(clickhouse: ClickHouse) -> None:
+    """Minute buckets over weeks are refused with advice instead of returning millions of points."""
+    from services.token_costs.queries import QueryTooLarge
+
+    with pytest.raises(QueryTooLarge, match="hour or day"):
+        await TokenCostStore(clickhouse).report("team-a", query(bucket="minute"))
