@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from agents.super_agent.auth_routes import AUTH_ROUTES
 from agents.super_agent.edge_deps import deps
+from agents.super_agent.team_routes import TEAM_ROUTES
 from services.gateway.discovery import describe_mesh
 from services.gateway.errors import HttpProblem
 from services.gateway.mesh_api import canary_report, ping_agents, send_canary
@@ -321,6 +322,7 @@ ROUTES: list[Route] = [
         tags=OBSERVABILITY,
     ),
     *AUTH_ROUTES,
+    *TEAM_ROUTES,
     *(
         Route(
             "POST",

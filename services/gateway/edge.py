@@ -168,10 +168,18 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     """The whole body, refusing more than `limit` bytes (by Content-Length at once, else as read)."""
     if request.content_length is not None and request.content_length > limit:
         raise HttpProblem(ErrorCode.PAYLOAD_TOO_LARGE, f"the request body is larger than {limit} bytes")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit or not request.content.at_eof():
-        raise HttpProblem(ErrorCode.PAYLOAD_TOO_LARGE, f"the request body is larger than {limit} bytes")
-    return body
+    # read(n) returns what has arrived so far (at most n bytes): a large body takes several reads.
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise HttpProblem(ErrorCode.PAYLOAD_TOO_LARGE, f"the request body is larger than {limit} bytes")
+    return b"".join(chunks)
 
 
 def _decode_input(

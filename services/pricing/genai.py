@@ -16,7 +16,14 @@ from functools import lru_cache
 
 import genai_prices
 from genai_prices import data_snapshot
-from genai_prices.types import ConditionalPrice, ModelInfo, ModelPrice, Provider, StartDateConstraint, TieredPrices
+from genai_prices.types import (
+    ConditionalPrice,
+    ModelInfo,
+    ModelPrice,
+    Provider,
+    StartDateConstraint,
+    TieredPrices,
+)
 
 from services.pricing.interface import PriceSource, UnknownModel, require_aware
 from services.pricing.models import TOKENS_PER_MTOK, Price, Usage, quantize_usd
@@ -38,7 +45,9 @@ def _find(provider_id: str, model: str) -> tuple[Provider, ModelInfo]:
 
 def _tokens_only(model_price: ModelPrice) -> bool:
     """True when only per-token rates can apply to our usage, the case `_token_totals` computes exactly."""
-    set_keys = {key for key, value in vars(model_price).items() if value is not None and not key.startswith("_")}
+    set_keys = {
+        key for key, value in vars(model_price).items() if value is not None and not key.startswith("_")
+    }
     return set_keys <= _FAST_PATH_KEYS
 
 

@@ -14,7 +14,7 @@ from shared.config.models import (
     AlertsSettings,
     AuthSettings,
     ClickHouseSettings,
-    EmailAlertSettings,
+    EmailSettings,
     FeatureFlags,
     FeatureName,
     FilesystemStorageSettings,
@@ -28,9 +28,7 @@ from shared.config.models import (
     PostgresSettings,
     S3StorageSettings,
     Settings,
-    SlackAlertSettings,
     StorageSettings,
-    WebhookAlertSettings,
 )
 
 __all__ = [
@@ -43,7 +41,7 @@ __all__ = [
     "AuthSettings",
     "ClickHouseSettings",
     "ConfigError",
-    "EmailAlertSettings",
+    "EmailSettings",
     "FeatureFlags",
     "FeatureName",
     "FilesystemStorageSettings",
@@ -57,8 +55,6 @@ __all__ = [
     "PostgresSettings",
     "S3StorageSettings",
     "Settings",
-    "SlackAlertSettings",
     "StorageSettings",
-    "WebhookAlertSettings",
     "load_settings",
 ]

@@ -301,6 +301,8 @@ class AuthSettings(_Section):
     # How long the edge remembers a verified API key. A key revoked on another replica works there
     # for at most this long; 0 checks the database on every request.
     api_key_cache_seconds: NonNegativeFloat = 5.0
+    # How long an invitation to a team can be accepted; re-sending starts the time again.
+    invitation_ttl_hours: PositiveInt = 168
     # Keys that encrypt secrets at rest (GitHub tokens), as "<key id>:<base64 of 32 random bytes>".
     # The first encrypts; all decrypt, so a new key is put first and the old one kept until rotated.
     encryption_keys: Annotated[SecretList, Field(max_length=4)] = []
@@ -340,46 +342,39 @@ class MonitoringSettings(_Section):
     ingest_max_batch: PositiveInt = 1000
 
 
-class EmailAlertSettings(_Section):
+class EmailSettings(_Section):
+    """The platform's one SMTP relay: alert e-mails and team invitations both go through it."""
+
     enabled: bool = False
-    smtp_host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
-    smtp_port: Port = 25
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Port = 25
     username: OptionalStr = None
     password: OptionalSecret = None
-    from_address: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] = "alerts@localhost"
-    starttls: bool = False
+    from_address: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] = "mno@localhost"
+    # At most one: TLS from the first byte (usually port 465), or a STARTTLS upgrade (usually 587).
     use_tls: bool = False
+    starttls: bool = False
+    timeout_seconds: PositiveSeconds = 30.0
 
     @model_validator(mode="after")
     def _transport_is_consistent(self) -> Self:
         problems: list[tuple[KeyPath, str]] = []
         if self.starttls and self.use_tls:
-            problems.append((("use_tls",), "cannot be combined with alerts.email.starttls"))
+            problems.append((("use_tls",), "cannot be combined with email.starttls"))
         if (self.username is None) != (self.password is None):
             missing = "password" if self.password is None else "username"
             present = "username" if missing == "password" else "password"
-            problems.append(((missing,), f"required when alerts.email.{present} is set"))
+            problems.append(((missing,), f"required when email.{present} is set"))
         _raise_field_problems(problems)
         return self
 
 
-class SlackAlertSettings(_Section):
-    enabled: bool = False
-    # Rules may name their own webhook; this one is used when they don't.
-    default_webhook_url: OptionalHttpUrl = None
-
-
-class WebhookAlertSettings(_Section):
-    enabled: bool = False
-    signing_secret: OptionalSecret = None
-
-
 class AlertsSettings(_Section):
-    email: EmailAlertSettings = EmailAlertSettings()
-    slack: SlackAlertSettings = SlackAlertSettings()
-    webhook: WebhookAlertSettings = WebhookAlertSettings()
-    # Off by default so a user-supplied alert target can't be used to reach internal services.
+    # Alert channels (e-mail recipients, Slack and webhook URLs) are configured per team and
+    # stored in the database; only delivery policy is global.
+    # Off by default so a team's alert target can't be used to reach internal services.
     allow_private_targets: bool = False
+    # Delivery attempts per alert and channel before it is given up.
     max_attempts: PositiveInt = 5
 
 
@@ -519,6 +514,7 @@ class Settings(BaseSettings):
     github: GitHubSettings = GitHubSettings()
     auth: AuthSettings = AuthSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    email: EmailSettings = EmailSettings()
     alerts: AlertsSettings = AlertsSettings()
     features: FeatureFlags = FeatureFlags()
     plans: Annotated[dict[Token, PlanEntitlements], Field(min_length=1)] = DEFAULT_PLANS

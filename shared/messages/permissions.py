@@ -25,10 +25,28 @@ class Permission(StrEnum):
     USAGE_READ = "usage:read"
     TOKEN_EVENTS_WRITE = "token_events:write"
     COSTS_READ = "costs:read"
+    TEAMS_READ = "teams:read"
+    TEAMS_CREATE = "teams:create"
+    TEAMS_UPDATE = "teams:update"
+    TEAMS_DELETE = "teams:delete"
+    MEMBERS_READ = "members:read"
+    MEMBERS_INVITE = "members:invite"
+    MEMBERS_MANAGE = "members:manage"
+    ROLES_READ = "roles:read"
+    AUDIT_READ = "audit:read"
+    BILLING_MANAGE = "billing:manage"
+    PROMPTS_PROMOTE_PROTECTED = "prompts:promote_protected"
+    BUDGETS_READ = "budgets:read"
+    BUDGETS_WRITE = "budgets:write"
+    PRICES_WRITE = "prices:write"
+    ALERTS_READ = "alerts:read"
+    ALERTS_WRITE = "alerts:write"
 
 
 _EVERYONE = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER})
 _MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+_ALL = _EVERYONE | {Role.BILLING}
+_OWNER = frozenset({Role.OWNER})
 
 ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.MESH_READ: _EVERYONE,
@@ -40,6 +58,26 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     # Members report their calls; viewers only look. Billing reads what is spent.
     Permission.TOKEN_EVENTS_WRITE: _MANAGERS | {Role.MEMBER},
     Permission.COSTS_READ: _EVERYONE | {Role.BILLING},
+    # Everyone in a team sees the team, who is in it and what each role may do.
+    Permission.TEAMS_READ: _ALL,
+    Permission.TEAMS_CREATE: _MANAGERS,
+    Permission.TEAMS_UPDATE: _MANAGERS,
+    # Deleting a team deletes its data in every agent: owners only.
+    Permission.TEAMS_DELETE: _OWNER,
+    Permission.MEMBERS_READ: _ALL,
+    Permission.MEMBERS_INVITE: _MANAGERS,
+    Permission.MEMBERS_MANAGE: _MANAGERS,
+    Permission.ROLES_READ: _ALL,
+    Permission.AUDIT_READ: _MANAGERS,
+    # Billing is a separate role, not a rung: it manages the plan and spend, nothing else, and an
+    # admin (who lacks billing:manage) therefore cannot make anyone billing.
+    Permission.BILLING_MANAGE: _OWNER | {Role.BILLING},
+    Permission.PROMPTS_PROMOTE_PROTECTED: _MANAGERS,
+    Permission.BUDGETS_READ: _ALL,
+    Permission.BUDGETS_WRITE: _MANAGERS | {Role.BILLING},
+    Permission.PRICES_WRITE: _MANAGERS | {Role.BILLING},
+    Permission.ALERTS_READ: _EVERYONE,
+    Permission.ALERTS_WRITE: _MANAGERS,
 }
 
 
@@ -61,3 +99,9 @@ def effective_permissions(principal: Principal) -> frozenset[Permission]:
 
 def allows(principal: Principal, permission: Permission) -> bool:
     return permission in effective_permissions(principal)
+
+
+def may_grant(principal: Principal, role: Role) -> bool:
+    """No escalation: a role may be given (or taken away) only by someone who holds every permission
+    it carries. Owners may grant any role; admins every rung below them but not billing."""
+    return permissions_of_roles((role.value,)) <= effective_permissions(principal)

@@ -168,9 +168,9 @@ def test_nats_credentials_are_consistent() -> None:
 
 
 def test_email_tls_modes_are_exclusive() -> None:
-    """STARTTLS and implicit TLS together are rejected, naming alerts.email.use_tls."""
-    assert problems({"alerts": {"email": {"starttls": True, "use_tls": True}}}) == [
-        ("alerts.email.use_tls", "cannot be combined with alerts.email.starttls")
+    """STARTTLS and implicit TLS together are rejected, naming email.use_tls."""
+    assert problems({"email": {"starttls": True, "use_tls": True}}) == [
+        ("email.use_tls", "cannot be combined with email.starttls")
     ]
 
 

@@ -699,7 +699,7 @@ EVERY_OPTION = {
     "nats": {"user": "mno", "password": "nats-password"},
     "clickhouse": {"chdb": {"persistence": {"existingClaim": "chdb-data"}}},
     "storage": {"filesystem": {"persistence": {"enabled": False}}},
-    "alerts": {"email": {"enabled": True, "smtpHost": "smtp.example.com", "smtpPort": 587, "starttls": True}},
+    "email": {"enabled": True, "host": "smtp.example.com", "port": 587, "starttls": True},
     "agents": {"learning": {"podAnnotations": {"example.com/profile": "on"}}},
     "podAnnotations": {"example.com/scrape": "false"},
     "podLabels": {"cost-center": "42"},

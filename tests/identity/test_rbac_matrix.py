@@ -65,7 +65,7 @@ def concrete(path: str) -> str:
 
 async def call(http: aiohttp.ClientSession, base: str, route: Route, token: str) -> int:
     headers = {"Cookie": f"mno_session={token}", "X-CSRF-Token": sessions.csrf_token(token)}
-    body = {} if route.has_body else None
+    body: dict[str, str] | None = {} if route.has_body else None
     async with http.request(route.method, f"{base}{concrete(route.path)}", json=body, headers=headers) as r:
         await r.read()
         return r.status
@@ -88,3 +88,13 @@ async def test_each_role_gets_exactly_what_the_table_grants(
                         f"{route.method} {route.path} as {role.value}: {status}, allowed={allowed}"
                     )
     assert mismatches == []
+
+
+def test_matrix_walks_the_team_routes() -> None:
+    """Every protected route of teams, members, roles, invitations and audit is in the walked table."""
+    from agents.super_agent.team_routes import TEAM_ROUTES
+
+    walked = {(route.method, route.path) for route in PROTECTED}
+    team_routes = {(route.method, route.path) for route in TEAM_ROUTES if route.permission != PUBLIC}
+    assert len(team_routes) >= 18
+    assert team_routes <= walked

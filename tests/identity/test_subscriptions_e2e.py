@@ -125,7 +125,7 @@ async def test_purchase_sets_the_plan_and_cancellation_deactivates(
             usage = await r.json()
     assert usage["plan"] == "team"
     assert usage["limits"]["seats"] == 1
-    assert usage["usage"] == {"seats": 0}
+    assert usage["usage"] == {"seats": 0, "monthly_token_events": 0}
 
     cancelled = await deliver(
         launcher, payload("cancelled", now + timedelta(seconds=1), purchase(TEAM, account=ORG))

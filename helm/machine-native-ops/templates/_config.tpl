@@ -72,6 +72,7 @@ auth:
   session_cookie_secure: {{ $v.auth.sessionCookieSecure }}
   oauth_state_ttl_seconds: {{ $v.auth.oauthStateTtlSeconds | int }}
   api_key_cache_seconds: {{ $v.auth.apiKeyCacheSeconds }}
+  invitation_ttl_hours: {{ $v.auth.invitationTtlHours | int }}
   encryption_keys:
     - "${MNO_ENCRYPTION_KEY:-}"
     - "${MNO_ENCRYPTION_KEY_PREVIOUS:-}"
@@ -85,22 +86,17 @@ accounts:
 monitoring:
   providers: {{ $v.monitoring.providers | toJson }}
   ingest_max_batch: {{ $v.monitoring.ingestMaxBatch | int }}
+email:
+  enabled: {{ $v.email.enabled }}
+  host: {{ $v.email.host | toJson }}
+  port: {{ $v.email.port | int }}
+  username: {{ $v.email.username | toJson }}
+  password: "${MNO_SMTP_PASSWORD:-}"
+  from_address: {{ $v.email.fromAddress | toJson }}
+  use_tls: {{ $v.email.useTls }}
+  starttls: {{ $v.email.starttls }}
+  timeout_seconds: {{ $v.email.timeoutSeconds }}
 alerts:
-  email:
-    enabled: {{ $v.alerts.email.enabled }}
-    smtp_host: {{ $v.alerts.email.smtpHost | toJson }}
-    smtp_port: {{ $v.alerts.email.smtpPort | int }}
-    username: {{ $v.alerts.email.username | toJson }}
-    password: "${MNO_SMTP_PASSWORD:-}"
-    from_address: {{ $v.alerts.email.fromAddress | toJson }}
-    starttls: {{ $v.alerts.email.starttls }}
-    use_tls: {{ $v.alerts.email.useTls }}
-  slack:
-    enabled: {{ $v.alerts.slack.enabled }}
-    default_webhook_url: "${MNO_SLACK_WEBHOOK_URL:-}"
-  webhook:
-    enabled: {{ $v.alerts.webhook.enabled }}
-    signing_secret: "${MNO_ALERT_WEBHOOK_SIGNING_SECRET:-}"
   allow_private_targets: {{ $v.alerts.allowPrivateTargets }}
   max_attempts: {{ $v.alerts.maxAttempts | int }}
 features: {{ $v.features | toJson }}
@@ -140,9 +136,7 @@ logging:
   "GITHUB_WEBHOOK_SECRET_PREVIOUS" $v.github.webhookSecretPrevious
   "GITHUB_MARKETPLACE_WEBHOOK_SECRET" $v.github.marketplaceWebhookSecret
   "GITHUB_MARKETPLACE_WEBHOOK_SECRET_PREVIOUS" $v.github.marketplaceWebhookSecretPrevious
-  "MNO_SMTP_PASSWORD" $v.alerts.email.password
-  "MNO_SLACK_WEBHOOK_URL" $v.alerts.slack.defaultWebhookUrl
-  "MNO_ALERT_WEBHOOK_SIGNING_SECRET" $v.alerts.webhook.signingSecret
+  "MNO_SMTP_PASSWORD" $v.email.password
 -}}
 {{- range $key := keys $env | sortAlpha }}
 {{- $value := index $env $key }}

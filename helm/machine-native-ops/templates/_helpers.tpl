@@ -183,7 +183,7 @@ seccompProfile:
 {{- end -}}
 
 {{/* TCP ports the release's pods connect to, as a JSON list: NATS, PostgreSQL, ClickHouse, S3,
-     HTTPS for GitHub and alert webhooks, SMTP, and networkPolicy.extraEgressPorts. */}}
+     HTTPS for GitHub, SMTP, and networkPolicy.extraEgressPorts (teams' alert webhooks). */}}
 {{- define "mno.egressPorts" -}}
 {{- $v := .Values -}}
 {{- $ports := list -}}
@@ -200,11 +200,11 @@ seccompProfile:
 {{- $endpoint := $v.storage.s3.endpointUrl -}}
 {{- $ports = append $ports (include "mno.urlPort" (list $endpoint (ternary 80 443 (hasPrefix "http:" (default "" $endpoint))))) -}}
 {{- end -}}
-{{- if or $v.github.enabled $v.alerts.slack.enabled $v.alerts.webhook.enabled -}}
+{{- if $v.github.enabled -}}
 {{- $ports = append $ports "443" -}}
 {{- end -}}
-{{- if $v.alerts.email.enabled -}}
-{{- $ports = append $ports (toString $v.alerts.email.smtpPort) -}}
+{{- if $v.email.enabled -}}
+{{- $ports = append $ports (toString $v.email.port) -}}
 {{- end -}}
 {{- range $v.networkPolicy.extraEgressPorts -}}
 {{- $ports = append $ports (toString .) -}}

@@ -1,0 +1,256 @@
+"""Benchmark: token events from HTTP ingest to priced rows queryable in ClickHouse.
+
+Starts nats-server, PostgreSQL, the SuperAgent and the MonitoringAgent (separate processes), then:
+
+1. raw baselines in this run: JetStream publish of 250-event messages (what the edge publishes),
+   and chdb inserts of priced rows into `token_events` with its rollup views;
+2. sustained end to end: `--clients` senders post 1,000-event batches; the clock stops when
+   `/api/v1/costs` counts every event (priced and stored in ClickHouse);
+3. latency at a paced `--rate` events/s (batches of 100): from the edge receiving the request to
+   the MonitoringAgent having priced and stored it, read from its
+   `mno_token_event_pipeline_seconds` histogram (percentiles interpolated within buckets),
+   beside the HTTP round trip of each batch.
+
+Targets (issue 5): >= 20,000 events/s end to end; p99 < 100 ms at 2,000 events/s.
+
+    .venv/bin/python benchmarks/ingest.py [--events 200000] [--clients 4] [--rate 2000] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import nats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import local_mesh, percentile
+
+from services.pricing.genai import GenaiPricesSource
+from services.token_costs.rows import price_rows
+from services.token_costs.store import TokenCostStore
+from shared.db.clickhouse import ChdbClickHouse
+from shared.db.clickhouse.migrations import apply_migrations
+from shared.messages.agents import AgentName
+from shared.messages.telemetry import TokenEvent
+
+MODELS = [
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-sonnet-4-5"),
+    ("gemini", "gemini-2.5-pro"),
+]
+
+
+def make_event(index: int, run: str) -> dict[str, Any]:
+    provider, model = MODELS[index % len(MODELS)]
+    return {
+        "id": f"{run}-{index}",
+        "provider": provider,
+        "model": model,
+        "input_tokens": 500 + index % 1500,
+        "output_tokens": 50 + index % 400,
+        "cache_read_tokens": index % 3 * 100,
+        "latency_ms": 100.0 + index % 900,
+        "user": f"user-{index % 50}",
+        "project": f"project-{index % 5}",
+        "tags": {"feature": f"f{index % 7}"},
+    }
+
+
+async def raw_jetstream(nats_url: str, messages: int) -> float:
+    """Events/s of bare JetStream publishes of 250-event messages, acks awaited 16 at a time."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await js.add_stream(name="BENCH_RAW", subjects=["bench.raw"])
+    body = json.dumps({"events": [make_event(i, "raw") for i in range(250)]}).encode()
+    started = time.perf_counter()
+    for start in range(0, messages, 16):
+        await asyncio.gather(*(js.publish("bench.raw", body) for _ in range(min(16, messages - start))))
+    elapsed = time.perf_counter() - started
+    await js.delete_stream("BENCH_RAW")
+    await nc.close()
+    return messages * 250 / elapsed
+
+
+async def raw_clickhouse(rows_total: int) -> float:
+    """Rows/s of chdb inserts (5,000 rows each) into token_events, rollup views included."""
+    workdir = Path(tempfile.mkdtemp(prefix="mno-bench-ch-"))
+    engine = ChdbClickHouse(workdir / "chdb")
+    await apply_migrations(engine)
+    store = TokenCostStore(engine)
+    now = datetime.now(UTC)
+    events = [
+        TokenEvent.model_validate({**make_event(i, "ch"), "timestamp": now - timedelta(seconds=i % 3600)})
+        for i in range(5000)
+    ]
+    rows = price_rows(GenaiPricesSource(), "bench-team", None, now, events)
+    started = time.perf_counter()
+    for _ in range(rows_total // 5000):
+        await store.insert(rows)
+    elapsed = time.perf_counter() - started
+    await engine.close()
+    return rows_total / elapsed
+
+
+async def stored_events(http: aiohttp.ClientSession, edge: str, token: str) -> int:
+    now = datetime.now(UTC)
+    params = {"since": (now - timedelta(days=1)).isoformat(), "until": (now + timedelta(hours=1)).isoformat()}
+    async with http.get(
+        f"{edge}/api/v1/costs", params=params, headers={"Authorization": f"Bearer {token}"}
+    ) as r:
+        body = await r.json()
+        assert r.status == 200, body
+        return int(body["totals"]["events"])
+
+
+async def post_batch(http: aiohttp.ClientSession, edge: str, token: str, body: bytes) -> None:
+    async with http.post(
+        f"{edge}/api/v1/token-events",
+        data=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    ) as response:
+        answer = await response.read()
+        if response.status != 200:
+            raise SystemExit(f"ingest answered {response.status}: {answer[:300]!r}")
+
+
+async def sustained(edge: str, token: str, total: int, clients: int, already: int) -> None:
+    run = uuid.uuid4().hex[:8]
+    batches = [
+        json.dumps({"events": [make_event(i, run) for i in range(start, min(start + 1000, total))]}).encode()
+        for start in range(0, total, 1000)
+    ]
+    async with aiohttp.ClientSession() as http:
+        queue = list(batches)
+        latencies: list[float] = []
+
+        async def client() -> None:
+            while queue:
+                body = queue.pop()
+                began = time.perf_counter()
+                await post_batch(http, edge, token, body)
+                latencies.append(time.perf_counter() - began)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        accepted_after = time.perf_counter() - started
+        while await stored_events(http, edge, token) < already + total:
+            await asyncio.sleep(0.05)
+        stored_after = time.perf_counter() - started
+    print(
+        f"sustained: {total} events in {len(batches)} batches of 1000 by {clients} clients\n"
+        f"  accepted (durable in JetStream): {total / accepted_after:>9.0f} events/s  "
+        f"batch p50={percentile(latencies, 0.5) * 1000:.1f} ms "
+        f"p99={percentile(latencies, 0.99) * 1000:.1f} ms\n"
+        f"  end to end (queryable in ClickHouse): {total / stored_after:>9.0f} events/s "
+        f"({stored_after:.2f} s, last row {stored_after - accepted_after:.2f} s after the last accept)",
+        flush=True,
+    )
+
+
+async def histogram(metrics_url: str, name: str) -> dict[float, float]:
+    async with aiohttp.ClientSession() as http, http.get(metrics_url) as response:
+        text = await response.text()
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(f"{name}_bucket"):
+            bound = line.split('le="')[1].split('"')[0]
+            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def histogram_percentile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1]
+    target = q * total
+    lower, below = 0.0, 0.0
+    for bound, cumulative in zip(bounds, counts, strict=True):
+        if cumulative >= target:
+            if bound == float("inf"):
+                return lower
+            inside = cumulative - below
+            return lower + (bound - lower) * ((target - below) / inside if inside else 0.0)
+        lower, below = bound, cumulative
+    return lower
+
+
+async def paced(edge: str, token: str, metrics_url: str, rate: int, seconds: int) -> None:
+    run = uuid.uuid4().hex[:8]
+    per_batch = 100
+    interval = per_batch / rate
+    name = "mno_token_event_pipeline_seconds"
+    before = await histogram(metrics_url, name)
+    latencies: list[float] = []
+    async with aiohttp.ClientSession() as http:
+        tasks = []
+        started = time.perf_counter()
+        index = 0
+        for batch in range(int(seconds * rate / per_batch)):
+            body = json.dumps(
+                {"events": [make_event(i, run) for i in range(index, index + per_batch)]}
+            ).encode()
+            index += per_batch
+
+            async def send(body: bytes = body) -> None:
+                began = time.perf_counter()
+                await post_batch(http, edge, token, body)
+                latencies.append(time.perf_counter() - began)
+
+            tasks.append(asyncio.create_task(send()))
+            delay = started + (batch + 1) * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await asyncio.gather(*tasks)
+        achieved = index / (time.perf_counter() - started)
+    await asyncio.sleep(1.0)  # the last batches' rows
+    after = await histogram(metrics_url, name)
+    p50, p95, p99 = (histogram_percentile(before, after, q) * 1000 for q in (0.5, 0.95, 0.99))
+    print(
+        f"paced at {rate} events/s ({achieved:.0f} achieved, batches of {per_batch}, {seconds} s):\n"
+        f"  edge received -> priced and stored in ClickHouse: "
+        f"p50={p50:.1f} ms p95={p95:.1f} ms p99={p99:.1f} ms\n"
+        f"  HTTP round trip per batch (client): p50={percentile(latencies, 0.5) * 1000:.1f} ms "
+        f"p99={percentile(latencies, 0.99) * 1000:.1f} ms",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--rate", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=20)
+    args = parser.parse_args()
+    print(f"raw ClickHouse (chdb) insert: {asyncio.run(raw_clickhouse(100_000)):>9.0f} rows/s", flush=True)
+    with local_mesh([AgentName.SUPER_AGENT, AgentName.MONITORING]) as mesh:
+        print(
+            f"raw JetStream publish:        {asyncio.run(raw_jetstream(mesh.nats_url, 400)):>9.0f} events/s"
+        )
+        metrics_url = f"http://127.0.0.1:{mesh.settings.agents.monitoring.metrics_port}/metrics"
+
+        async def run() -> None:
+            async with aiohttp.ClientSession() as http:
+                already = await stored_events(http, mesh.edge_url, mesh.token)
+            await sustained(mesh.edge_url, mesh.token, args.events, args.clients, already)
+            await paced(mesh.edge_url, mesh.token, metrics_url, args.rate, args.seconds)
+
+        asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

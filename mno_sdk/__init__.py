@@ -1,0 +1,45 @@
+"""MachineNativeOps SDK: report each LLM call's token usage to `POST /api/v1/token-events`.
+
+    from mno_sdk import MnoClient
+
+    mno = MnoClient("https://mno.example.com", api_key="mno_...")
+    response = openai_client.chat.completions.create(...)
+    mno.record_openai(response, project="search", user="u-42")
+
+    with mno.track("anthropic", project="search") as call:
+        call.response(anthropic_client.messages.create(...))
+
+Recording never does network I/O in the caller's thread; a background thread sends batches.
+Only the standard library is used for HTTP; provider SDKs are never imported.
+"""
+
+import logging
+
+from mno_sdk.client import USER_AGENT, MnoClient, __version__
+from mno_sdk.errors import MnoApiError, MnoError, UsageNotFound
+from mno_sdk.events import CallContext, EventContext
+from mno_sdk.extract import Extracted, from_anthropic_response, from_gemini_response, from_openai_response
+from mno_sdk.stats import Rejection, Stats
+from mno_sdk.track import Track, TrackedCall
+
+# A library leaves log output to the app; problems are also in `client.stats` and `on_error`.
+logging.getLogger("mno_sdk").addHandler(logging.NullHandler())
+
+__all__ = [
+    "USER_AGENT",
+    "CallContext",
+    "EventContext",
+    "Extracted",
+    "MnoApiError",
+    "MnoClient",
+    "MnoError",
+    "Rejection",
+    "Stats",
+    "Track",
+    "TrackedCall",
+    "UsageNotFound",
+    "__version__",
+    "from_anthropic_response",
+    "from_gemini_response",
+    "from_openai_response",
+]

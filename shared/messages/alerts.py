@@ -1,0 +1,188 @@
+"""Alerts and alert channels as they cross processes and the API: plain data, no delivery logic.
+
+An alert is raised once per `dedup_key` and team; the caller builds the key from what makes the
+alert distinct (`budget:<id>:<period_start>:<threshold>`), so a threshold crossed again within the
+same period is not announced twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
+
+
+class AlertKind(StrEnum):
+    BUDGET_THRESHOLD = "budget_threshold"
+    BUDGET_FORECAST = "budget_forecast"
+    SPEND_ANOMALY = "spend_anomaly"
+    DAILY_REPORT = "daily_report"
+    WEEKLY_REPORT = "weekly_report"
+    # What `test_channel` sends; never stored as an alert.
+    TEST = "test"
+
+
+class AlertSeverity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class ChannelKind(StrEnum):
+    EMAIL = "email"
+    SLACK = "slack"
+    WEBHOOK = "webhook"
+
+
+class DeliveryStatus(StrEnum):
+    SENT = "sent"
+    # This attempt failed and another one is scheduled.
+    RETRYING = "retrying"
+    # Given up: a permanent error, or the last allowed attempt failed.
+    FAILED = "failed"
+
+
+_NoControl = Field(pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")
+
+
+class Alert(BaseModel):
+    """An alert as its raiser describes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: AlertKind
+    severity: AlertSeverity
+    title: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+    text: Annotated[str, Field(min_length=1, max_length=4000), _NoControl]
+    details: dict[str, JsonValue] = {}
+    dedup_key: Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class AlertRecord(BaseModel):
+    """An alert as stored: what every channel delivers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    team_id: str
+    kind: AlertKind
+    severity: AlertSeverity
+    title: str
+    text: str
+    details: dict[str, JsonValue]
+    dedup_key: str
+    raised_at: datetime
+
+
+EmailAddress = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")]
+HttpUrlText = Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^https?://[^\s]+$")]
+
+
+class EmailChannelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal[ChannelKind.EMAIL] = ChannelKind.EMAIL
+    recipients: Annotated[list[EmailAddress], Field(min_length=1, max_length=50)]
+
+
+class SlackChannelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal[ChannelKind.SLACK] = ChannelKind.SLACK
+    # The incoming-webhook URL embeds its own credential: stored sealed, never listed back.
+    webhook_url: Annotated[SecretStr, Field(min_length=8, max_length=2048)]
+
+
+class WebhookChannelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal[ChannelKind.WEBHOOK] = ChannelKind.WEBHOOK
+    url: HttpUrlText
+    signing_secret: Annotated[
+        SecretStr | None,
+        Field(description="HMAC-SHA256 key for X-MNO-Signature; omit to have one generated (shown once)."),
+    ] = None
+
+
+ChannelConfig = Annotated[
+    EmailChannelConfig | SlackChannelConfig | WebhookChannelConfig, Field(discriminator="kind")
+]
+
+
+class CreateAlertChannel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
+    config: ChannelConfig
+    enabled: bool = True
+
+
+class AlertChannelInfo(BaseModel):
+    """A channel as listed: its non-secret settings only."""
+
+    id: str
+    team_id: str
+    kind: ChannelKind
+    name: str
+    enabled: bool
+    # e-mail: recipients; slack: webhook_host; webhook: url.
+    settings: dict[str, JsonValue]
+    created_at: datetime
+    updated_at: datetime
+
+
+class CreatedAlertChannel(BaseModel):
+    """The answer to creating a channel: the only time a generated signing secret is shown."""
+
+    channel: AlertChannelInfo
+    signing_secret: str | None = Field(
+        default=None, description="The webhook's HMAC key when it was generated. Shown once; store it now."
+    )
+
+
+class AlertDeliveryInfo(BaseModel):
+    """One delivery attempt of an alert to one channel."""
+
+    alert_id: str
+    channel_id: str | None  # None once the channel was deleted
+    channel_kind: ChannelKind
+    channel_name: str
+    attempt: int
+    status: DeliveryStatus
+    response_code: int | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime
+    next_attempt_at: datetime | None
+
+
+class AlertHistoryEntry(BaseModel):
+    alert: AlertRecord
+    deliveries: list[AlertDeliveryInfo]
+
+
+class AlertHistoryFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: AlertKind | None = None
+    severity: AlertSeverity | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    # Only alerts delivered (or tried) on this channel.
+    channel_id: str | None = None
+
+
+class AlertHistoryPage(BaseModel):
+    entries: list[AlertHistoryEntry]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
+
+
+class ChannelTestResult(BaseModel):
+    """The outcome of sending a test message to a channel (one attempt, no retries)."""
+
+    channel_id: str
+    ok: bool
+    response_code: int | None = None
+    error: str | None = None
