@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.mesh",
     "tests.fixtures.fake_github",
+    "tests.fixtures.clickhouse",
 ]

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from agents.monitoring.alerts_wiring import wire_alerts
+from agents.monitoring.budgets_wiring import wire_budgets
+from agents.monitoring.prices_wiring import wire_prices
+from services.anomalies.detector import AnomalyDetector
+from services.anomalies.detector import purge_teams as anomaly_purge
+from services.budgets.forecasting import SpendForecaster
 from services.mesh import install_mesh
 from services.pricing.genai import GenaiPricesSource
 from services.token_costs.handlers import TokenCosts
@@ -11,10 +17,12 @@ from services.token_costs.store import TokenCostStore
 from services.token_costs.writer import TokenEventWriter
 from shared.db.inbox import Connection
 from shared.messages.agents import AgentName
-from shared.messages.registry import COSTS_QUERY, TOKEN_EVENTS_ACCEPTED
+from shared.messages.registry import ANOMALIES_LIST, COSTS_QUERY, TOKEN_EVENTS_ACCEPTED
 from shared.runtime import AgentRuntime
 
 AGENT = AgentName.MONITORING
+# The newest complete hour is checked; a few minutes between checks is soon enough to alert.
+ANOMALY_CHECK_INTERVAL = 300.0
 
 
 async def setup(runtime: AgentRuntime) -> None:
@@ -23,7 +31,15 @@ async def setup(runtime: AgentRuntime) -> None:
     clickhouse = await runtime.open_clickhouse()
     store = TokenCostStore(clickhouse)
     writer = TokenEventWriter(store)
-    costs = TokenCosts(GenaiPricesSource(), store, writer)
+    base_prices = GenaiPricesSource()
+    price_book = wire_prices(runtime, pool, mesh.purge, clickhouse, base_prices)
+    costs = TokenCosts(price_book, store, writer)
+    alerts = wire_alerts(runtime, pool, mesh.purge, store)
+    wire_budgets(runtime, pool, mesh.purge, price_book.source_for, alerts, SpendForecaster(store), store)
+    anomalies = AnomalyDetector(pool, clickhouse, alerts)
+    runtime.service.add(ANOMALIES_LIST, anomalies.list)
+    runtime.every("anomaly_check", ANOMALY_CHECK_INTERVAL, anomalies.run)
+    mesh.purge.register(anomaly_purge)
 
     async def purge_token_costs(_conn: Connection, team_ids: Sequence[str]) -> int:
         return await store.purge_teams(team_ids)

@@ -31,6 +31,8 @@ from services.identity.login import LoginFlow
 from services.identity.plans import PlanBook
 from services.identity.reconcile import reconcile_marketplace
 from services.identity.subscriptions import SubscriptionBook, register_subscription_handlers
+from services.ingest.budget_gate import BudgetGate
+from services.ingest.intake import Intake
 from services.mesh import install_mesh
 from services.webhooks.processing import WebhookDispatcher, WebhookProcessor
 from shared.config import Settings
@@ -173,6 +175,7 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
         login=login,
         plans=plans,
         api_keys=api_keys,
+        intake=Intake(pool, plans, runtime.bus, BudgetGate(runtime.bus)),
     )
     runner = web.AppRunner(
         app, access_log=None, shutdown_timeout=runtime.agent_settings.drain_timeout_seconds

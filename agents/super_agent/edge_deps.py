@@ -11,6 +11,7 @@ from services.gateway.auth import ApiKeyAuthenticator
 from services.gateway.route_table import Call
 from services.identity.login import LoginFlow
 from services.identity.plans import PlanBook
+from services.ingest.intake import Intake
 from shared.bus.client import Bus
 from shared.runtime import AgentRuntime
 
@@ -34,6 +35,7 @@ class EdgeDeps:
     login: LoginFlow | None  # None when GitHub is not configured
     plans: PlanBook
     api_keys: ApiKeyAuthenticator  # revoking here forgets the key in its cache at once
+    intake: Intake  # token events: plan limit, budgets, JetStream
 
 
 DEPS = web.AppKey("mno_edge_deps", EdgeDeps)

@@ -7,9 +7,12 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
+from agents.super_agent.alert_routes import ALERT_ROUTES
 from agents.super_agent.auth_routes import AUTH_ROUTES
+from agents.super_agent.budget_routes import BUDGET_ROUTES
 from agents.super_agent.edge_deps import deps
-from agents.super_agent.team_routes import TEAM_ROUTES
+from agents.super_agent.price_routes import PRICE_ROUTES
+from agents.super_agent.team_routes import TEAM_ROUTES, acting
 from services.gateway.discovery import describe_mesh
 from services.gateway.errors import HttpProblem
 from services.gateway.mesh_api import canary_report, ping_agents, send_canary
@@ -42,7 +45,7 @@ from shared.messages.mesh import (
     MeshPingResponse,
 )
 from shared.messages.permissions import Permission
-from shared.messages.registry import COSTS_QUERY, PING
+from shared.messages.registry import ANOMALIES_LIST, COSTS_QUERY, PING
 from shared.messages.telemetry import IngestResult, TokenEventBatch
 
 
@@ -112,11 +115,11 @@ async def apikeys_list(call: Call) -> BaseModel:
 
 
 async def apikeys_create(call: Call) -> BaseModel:
-    return await apikeys_api.create_key(deps(call).pool, call.ctx.principal, call.input)
+    return await apikeys_api.create_key(deps(call).pool, acting(call), call.input)
 
 
 async def apikeys_revoke(call: Call) -> BaseModel:
-    revoked = await apikeys_api.revoke_key(deps(call).pool, call.ctx.principal, call.input)
+    revoked = await apikeys_api.revoke_key(deps(call).pool, acting(call), call.input)
     deps(call).api_keys.forget(revoked.key_id)
     return revoked
 
@@ -129,16 +132,13 @@ async def usage(call: Call) -> BaseModel:
 
 
 async def token_events(call: Call) -> BaseModel:
-    edge = deps(call)
-    return await intake.ingest(edge.pool, edge.plans, edge.bus, call.ctx, call.input.events)
+    return await intake.ingest(deps(call).intake, call.ctx, call.input.events)
 
 
 async def otlp_traces(call: Call) -> web.StreamResponse:
     edge = deps(call)
     body, content_type = await intake.ingest_otlp(
-        edge.pool,
-        edge.plans,
-        edge.bus,
+        edge.intake,
         call.ctx,
         call.body or b"",
         call.request.headers.get("Content-Type", ""),
@@ -321,8 +321,19 @@ ROUTES: list[Route] = [
         Forward(COSTS_QUERY),
         tags=OBSERVABILITY,
     ),
+    *PRICE_ROUTES,
+    Route(
+        "GET",
+        "/api/v1/anomalies",
+        "Hours in which a model's spend or token rate left its own seasonal baseline (robust z-score).",
+        Permission.COSTS_READ,
+        Forward(ANOMALIES_LIST),
+        tags=OBSERVABILITY,
+    ),
+    *BUDGET_ROUTES,
     *AUTH_ROUTES,
     *TEAM_ROUTES,
+    *ALERT_ROUTES,
     *(
         Route(
             "POST",

@@ -107,7 +107,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         headers = {"WWW-Authenticate": "Bearer"} if problem.body.code == ErrorCode.UNAUTHENTICATED else None
         return error_response(problem.body, ctx.correlation_id, headers=headers)
     except (BusError, AgentError) as error:
-        return error_response(error.body, ctx.correlation_id)
+        return error_response(error.body, ctx.correlation_id, headers=_retry_after(error.body))
     except web.HTTPException as error:
         if error.status < 400:
             raise
@@ -120,6 +120,14 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             ErrorBody(code=ErrorCode.INTERNAL, message="internal error; quote the correlation id"),
             ctx.correlation_id,
         )
+
+
+def _retry_after(body: ErrorBody) -> dict[str, str] | None:
+    """A 429 names when to retry (the latest `retry_after_seconds` of its details), as HTTP asks."""
+    if body.code != ErrorCode.RATE_LIMITED:
+        return None
+    waits = [d["retry_after_seconds"] for d in body.details if isinstance(d.get("retry_after_seconds"), int)]
+    return {"Retry-After": str(max(waits))} if waits else None
 
 
 class PlanGate(Protocol):

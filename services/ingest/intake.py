@@ -1,34 +1,46 @@
-"""The edge's side of token-event ingest: validate, count against the plan, make durable, answer.
+"""The edge's side of token-event ingest: validate, count against the plan and the budgets, make
+durable, answer.
 
 Accepted means stored in JetStream: the answer is sent only after every message of the batch has
 its publish acknowledgement. The plan's monthly limit is counted before publishing (one atomic
-upsert, so replicas never overshoot) and given back for anything that could not be published.
+upsert, so replicas never overshoot) and given back for anything refused by a budget or not
+published. Budgets with a hard limit refuse the events they cannot take: by index when others of
+the batch are accepted, as a whole 429 (with Retry-After) when none is.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from services.identity.plans import PlanBook
 from services.identity.principals import team_of
 from services.ingest import otlp
+from services.ingest.budget_gate import BudgetGate
 from services.ingest.token_events import ValidatedBatch, message_chunks, validate_events
 from services.marketplace.entitlements import LimitName
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
+from shared.messages.budgets import Refusal
 from shared.messages.envelope import ErrorCode
 from shared.messages.registry import TOKEN_EVENTS_ACCEPTED
-from shared.messages.telemetry import IngestResult, TokenEvent, TokenEventsAccepted
+from shared.messages.telemetry import EventRejection, IngestResult, TokenEvent, TokenEventsAccepted
 from shared.metrics import TOKEN_EVENTS_INGESTED_TOTAL
 
 
-async def ingest(
-    pool: Any, plans: PlanBook, bus: Bus, ctx: MessageContext, raw_events: Sequence[Any]
-) -> IngestResult:
+@dataclass(frozen=True)
+class Intake:
+    pool: Any
+    plans: PlanBook
+    bus: Bus
+    budgets: BudgetGate
+
+
+async def ingest(intake: Intake, ctx: MessageContext, raw_events: Sequence[Any]) -> IngestResult:
     """Our JSON batches: each event validated on its own, a batch with no valid event is a 422."""
     received_at = datetime.now(UTC)
     batch = validate_events(raw_events, received_at)
@@ -39,13 +51,11 @@ async def ingest(
             f"none of the {len(raw_events)} events is valid",
             [rejection.model_dump() for rejection in batch.rejected],
         )
-    return await _accept(pool, plans, bus, ctx, batch, received_at)
+    return await _accept(intake, ctx, batch, received_at)
 
 
 async def ingest_otlp(
-    pool: Any,
-    plans: PlanBook,
-    bus: Bus,
+    intake: Intake,
     ctx: MessageContext,
     body: bytes,
     content_type: str,
@@ -67,38 +77,88 @@ async def ingest_otlp(
     reasons = [f"span {ref.span_id}: {reason}" for ref, reason in mapping.rejected]
     if mapping.events:
         batch = validate_events([event.model_dump() for _, event in mapping.events], received_at)
-        reasons += [f"span {mapping.events[r.index][0].span_id}: {r.errors}" for r in batch.rejected]
+        errors = batch.rejected
         if batch.accepted:
-            await _accept(pool, plans, bus, ctx, batch, received_at)
+            errors = (await _accept(intake, ctx, batch, received_at)).errors
+        reasons += [f"span {mapping.events[e.index][0].span_id}: {e.errors}" for e in errors]
     TOKEN_EVENTS_INGESTED_TOTAL.labels("rejected").inc(len(reasons))
     answer_type = otlp.response_content_type(content_type)
     return otlp.encode_response(answer_type, len(reasons), "; ".join(reasons[:5])), answer_type
 
 
 async def _accept(
-    pool: Any, plans: PlanBook, bus: Bus, ctx: MessageContext, batch: ValidatedBatch, received_at: datetime
+    intake: Intake, ctx: MessageContext, batch: ValidatedBatch, received_at: datetime
 ) -> IngestResult:
     principal = ctx.principal
     assert principal is not None  # ingest routes are not public
     team_id = team_of(principal)
-    async with pool.acquire() as conn:
-        await plans.consume_monthly(
-            conn, team_id, LimitName.MONTHLY_TOKEN_EVENTS, len(batch.accepted), received_at
-        )
+    metered = LimitName.MONTHLY_TOKEN_EVENTS
+    async with intake.pool.acquire() as conn:
+        await intake.plans.consume_monthly(conn, team_id, metered, len(batch.accepted), received_at)
+    counted = len(batch.accepted)
     try:
-        await _publish(bus, ctx, team_id, principal.api_key_id, received_at, batch.accepted)
+        admission = await intake.budgets.admit(
+            ctx, team_id, principal.api_key_id, batch.accepted, batch.positions
+        )
+        refused = {refusal.index: refusal for refusal in admission.refused}
+        events = [e for e, p in zip(batch.accepted, batch.positions, strict=True) if p not in refused]
+        if refused:
+            async with intake.pool.acquire() as conn:
+                await intake.plans.refund_monthly(conn, team_id, metered, len(refused), received_at)
+            counted -= len(refused)
+        if not events:
+            raise _over_budget(admission.refused, batch.rejected)
+        await _publish(intake.bus, ctx, team_id, principal.api_key_id, received_at, events)
     except BaseException:
-        async with pool.acquire() as conn:
-            await plans.refund_monthly(
-                conn, team_id, LimitName.MONTHLY_TOKEN_EVENTS, len(batch.accepted), received_at
-            )
+        if counted:
+            async with intake.pool.acquire() as conn:
+                await intake.plans.refund_monthly(conn, team_id, metered, counted, received_at)
         raise
-    TOKEN_EVENTS_INGESTED_TOTAL.labels("accepted").inc(len(batch.accepted))
+    TOKEN_EVENTS_INGESTED_TOTAL.labels("accepted").inc(len(events))
+    TOKEN_EVENTS_INGESTED_TOTAL.labels("over_budget").inc(len(refused))
+    errors = [*batch.rejected, *(_refusal_error(r) for r in admission.refused)]
+    errors.sort(key=lambda rejection: rejection.index)
     return IngestResult(
-        accepted=len(batch.accepted),
-        rejected=len(batch.rejected),
-        ids=[event.id for event in batch.accepted],
-        errors=batch.rejected,
+        accepted=len(events),
+        rejected=len(errors),
+        ids=[event.id for event in events],
+        errors=errors,
+    )
+
+
+def _refusal_error(refusal: Refusal) -> EventRejection:
+    return EventRejection(
+        index=refusal.index,
+        errors=[
+            {
+                "loc": "budget",
+                "message": refusal.message,
+                "type": "budget_exceeded",
+                "budget_id": refusal.budget_id,
+                "retry_after_seconds": refusal.retry_after_seconds,
+            }
+        ],
+    )
+
+
+def _over_budget(refusals: Sequence[Refusal], rejected: Sequence[EventRejection]) -> AgentError:
+    names = sorted({f"{r.budget_name!r}" for r in refusals})
+    details: list[dict[str, Any]] = [
+        {
+            "index": r.index,
+            "budget_id": r.budget_id,
+            "budget": r.budget_name,
+            "message": r.message,
+            "type": "budget_exceeded",
+            "retry_after_seconds": r.retry_after_seconds,
+        }
+        for r in refusals
+    ]
+    details += [rejection.model_dump() for rejection in rejected]
+    return AgentError(
+        ErrorCode.RATE_LIMITED,
+        f"the hard limit of budget {', '.join(names)} refuses these calls until its period ends",
+        details,
     )
 
 

@@ -32,6 +32,7 @@ _EVENT = TypeAdapter(TokenEventIn)
 class ValidatedBatch:
     accepted: list[TokenEvent]
     rejected: list[EventRejection]
+    positions: list[int]  # the request index of each accepted event
 
 
 def _rejection(index: int, raw: Any, errors: list[dict[str, Any]]) -> EventRejection:
@@ -43,6 +44,7 @@ def validate_events(raw_events: Sequence[Any], received_at: datetime) -> Validat
     """Each raw event validated on its own; ids and timestamps filled in for accepted ones."""
     accepted: list[TokenEvent] = []
     rejected: list[EventRejection] = []
+    positions: list[int] = []
     seen: set[str] = set()
     latest = received_at + MAX_CLOCK_SKEW
     for index, raw in enumerate(raw_events):
@@ -77,13 +79,14 @@ def validate_events(raw_events: Sequence[Any], received_at: datetime) -> Validat
             )
             continue
         seen.add(event_id)
-        fields = event.model_dump(exclude={"id", "timestamp"})
-        # The input was validated just now; constructing without a second validation pass keeps
-        # the edge at tens of thousands of events per second.
-        accepted.append(
-            TokenEvent.model_construct(id=event_id, timestamp=event.timestamp or received_at, **fields)
-        )
-    return ValidatedBatch(accepted, rejected)
+        # The input was validated just now: copying its fields without a second validation pass
+        # keeps the edge at tens of thousands of events per second.
+        fields = dict(event.__dict__)
+        fields["id"] = event_id
+        fields["timestamp"] = event.timestamp or received_at
+        accepted.append(TokenEvent.model_construct(**fields))
+        positions.append(index)
+    return ValidatedBatch(accepted, rejected, positions)
 
 
 def message_chunks(team_id: str, events: Sequence[TokenEvent]) -> Iterator[tuple[str, list[TokenEvent]]]:

@@ -6,7 +6,7 @@ import time
 from datetime import UTC
 
 from services.identity.principals import team_of
-from services.pricing.interface import PriceSource
+from services.token_costs.price_book import PriceBook
 from services.token_costs.queries import QueryTooLarge
 from services.token_costs.rows import price_rows
 from services.token_costs.store import TokenCostStore
@@ -27,7 +27,7 @@ def _require(principal: Principal | None, permission: Permission) -> Principal:
 
 
 class TokenCosts:
-    def __init__(self, prices: PriceSource, store: TokenCostStore, writer: TokenEventWriter) -> None:
+    def __init__(self, prices: PriceBook, store: TokenCostStore, writer: TokenEventWriter) -> None:
         self._prices = prices
         self._store = store
         self._writer = writer
@@ -36,7 +36,8 @@ class TokenCosts:
         """Price and store a batch; True when it stored anything new (a redelivery stores nothing)."""
         principal = _require(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
         team_id = team_of(principal)
-        rows = price_rows(self._prices, team_id, event.api_key_id, event.received_at, event.events)
+        source = await self._prices.source_for(team_id)
+        rows = price_rows(source, team_id, event.api_key_id, event.received_at, event.events)
         unpriced = sum(1 for row in rows if not row.priced)
         TOKEN_EVENTS_PRICED_TOTAL.labels("priced").inc(len(rows) - unpriced)
         TOKEN_EVENTS_PRICED_TOTAL.labels("unknown_model").inc(unpriced)

@@ -17,7 +17,7 @@ from shared.messages.telemetry import Bucket, CostQuery
 MAX_MINUTE_RANGE = timedelta(days=2)
 MAX_POINTS_PER_GROUP = 5_000
 
-_FILTERS = ("provider", "model", "project", "user", "prompt_name", "prompt_version")
+_FILTERS = ("provider", "model", "project", "user", "prompt_name", "prompt_version", "api_key_id")
 _ROLLUP_SUMS = (
     "sum(events) AS events, sum(unpriced_events) AS unpriced_events, sum(errors) AS errors, "
     "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "

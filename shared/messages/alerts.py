@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, SecretStr, field_serializer
 
 
 class AlertKind(StrEnum):
@@ -94,6 +94,12 @@ class SlackChannelConfig(BaseModel):
     # The incoming-webhook URL embeds its own credential: stored sealed, never listed back.
     webhook_url: Annotated[SecretStr, Field(min_length=8, max_length=2048)]
 
+    @field_serializer("webhook_url", when_used="json")
+    def _reveal_on_the_wire(self, value: SecretStr) -> str:
+        # The edge forwards the request to the MonitoringAgent as JSON: masked, the URL would be lost.
+        # repr/str (logs, tracebacks) stay masked.
+        return value.get_secret_value()
+
 
 class WebhookChannelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -104,6 +110,11 @@ class WebhookChannelConfig(BaseModel):
         SecretStr | None,
         Field(description="HMAC-SHA256 key for X-MNO-Signature; omit to have one generated (shown once)."),
     ] = None
+
+    @field_serializer("signing_secret", when_used="json")
+    def _reveal_on_the_wire(self, value: SecretStr | None) -> str | None:
+        # As for Slack's URL: the secret must survive the hop from the edge to the MonitoringAgent.
+        return None if value is None else value.get_secret_value()
 
 
 ChannelConfig = Annotated[
@@ -186,3 +197,56 @@ class ChannelTestResult(BaseModel):
     ok: bool
     response_code: int | None = None
     error: str | None = None
+
+
+# --- bus requests of the channel and history endpoints (the team is always the principal's) -------
+
+
+class ListAlertChannels(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AlertChannelList(BaseModel):
+    channels: list[AlertChannelInfo]
+
+
+class AlertChannelRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class UpdateAlertChannel(BaseModel):
+    """Turn a channel on or off (a disabled channel is owed no new alerts; retries to it stop)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel_id: Annotated[str, Field(min_length=1, max_length=64)]
+    enabled: bool
+
+
+class AlertHistoryQuery(BaseModel):
+    """`GET /api/v1/alerts`: the team's alerts, newest first, each with its delivery attempts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: AlertKind | None = None
+    severity: AlertSeverity | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    channel_id: str | None = Field(
+        default=None, max_length=64, description="Only alerts delivered (or tried) on this channel."
+    )
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(
+        default=None, max_length=200, description="`next_cursor` of the previous page."
+    )
+
+    def filters(self) -> AlertHistoryFilters:
+        return AlertHistoryFilters(
+            kind=self.kind,
+            severity=self.severity,
+            since=self.since,
+            until=self.until,
+            channel_id=self.channel_id,
+        )

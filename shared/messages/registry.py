@@ -9,10 +9,44 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from shared.messages.agents import ALL_AGENTS, AgentName
+from shared.messages.alerts import (
+    AlertChannelInfo,
+    AlertChannelList,
+    AlertChannelRef,
+    AlertHistoryPage,
+    AlertHistoryQuery,
+    ChannelTestResult,
+    CreateAlertChannel,
+    CreatedAlertChannel,
+    ListAlertChannels,
+    UpdateAlertChannel,
+)
+from shared.messages.budgets import (
+    AdmissionRequest,
+    AdmissionResult,
+    BudgetInfo,
+    BudgetList,
+    BudgetPresence,
+    BudgetPresenceQuery,
+    BudgetRef,
+    CreateBudget,
+    DeletedBudget,
+    ListBudgets,
+    UpdateBudget,
+)
 from shared.messages.github import WebhookReceived
 from shared.messages.lifecycle import AccountDeactivated, TeamDataPurged, TeamDataPurgeRequested
 from shared.messages.mesh import CanaryEvent, CanaryStatus, CanaryStatusRequest, PingRequest, PingResponse
-from shared.messages.telemetry import CostQuery, CostReport, TokenEventsAccepted
+from shared.messages.prices import (
+    CreatePriceOverride,
+    ListPriceOverrides,
+    PriceOverrideInfo,
+    PriceOverrideList,
+    PriceOverrideRef,
+    RepriceRequest,
+    RepriceResult,
+)
+from shared.messages.telemetry import AnomalyList, AnomalyQuery, CostQuery, CostReport, TokenEventsAccepted
 
 RPC_PREFIX = "mno.rpc"
 EVENTS_PREFIX = "mno.events"
@@ -101,11 +135,114 @@ TOKEN_EVENTS_ACCEPTED = EventType(
 COSTS_QUERY = Endpoint(
     AgentName.MONITORING, "costs_query", CostQuery, CostReport, "A team's spend: totals and time series."
 )
+_MON = AgentName.MONITORING
+BUDGET_PRESENCE = Endpoint(
+    _MON, "budget_presence", BudgetPresenceQuery, BudgetPresence, "Whether the team has budgets."
+)
+BUDGET_ADMISSION = Endpoint(
+    _MON,
+    "budget_admission",
+    AdmissionRequest,
+    AdmissionResult,
+    "Count accepted events in the team's budgets; refuse those a hard limit cannot take.",
+)
+BUDGET_CREATE = Endpoint(_MON, "budget_create", CreateBudget, BudgetInfo, "Create a budget.")
+BUDGET_UPDATE = Endpoint(_MON, "budget_update", UpdateBudget, BudgetInfo, "Change a budget.")
+BUDGET_DELETE = Endpoint(_MON, "budget_delete", BudgetRef, DeletedBudget, "Delete a budget.")
+BUDGET_GET = Endpoint(_MON, "budget_get", BudgetRef, BudgetInfo, "A budget, its spend and its forecast.")
+ANOMALIES_LIST = Endpoint(
+    _MON, "anomalies_list", AnomalyQuery, AnomalyList, "Anomalies of the team's hourly spend and token rate."
+)
+BUDGET_LIST = Endpoint(_MON, "budget_list", ListBudgets, BudgetList, "The team's budgets and their spend.")
+ALERT_CHANNEL_CREATE = Endpoint(
+    AgentName.MONITORING,
+    "alert_channel_create",
+    CreateAlertChannel,
+    CreatedAlertChannel,
+    "Create an alert channel (its URL checked by the egress guard); a generated secret is shown once.",
+)
+ALERT_CHANNEL_LIST = Endpoint(
+    AgentName.MONITORING, "alert_channel_list", ListAlertChannels, AlertChannelList, "The team's channels."
+)
+ALERT_CHANNEL_UPDATE = Endpoint(
+    AgentName.MONITORING,
+    "alert_channel_update",
+    UpdateAlertChannel,
+    AlertChannelInfo,
+    "Enable or disable an alert channel.",
+)
+ALERT_CHANNEL_DELETE = Endpoint(
+    AgentName.MONITORING,
+    "alert_channel_delete",
+    AlertChannelRef,
+    AlertChannelInfo,
+    "Delete an alert channel; its delivery history stays.",
+)
+ALERT_CHANNEL_TEST = Endpoint(
+    AgentName.MONITORING,
+    "alert_channel_test",
+    AlertChannelRef,
+    ChannelTestResult,
+    "Send a test message to an alert channel (one attempt).",
+)
+ALERT_HISTORY = Endpoint(
+    AgentName.MONITORING,
+    "alert_history",
+    AlertHistoryQuery,
+    AlertHistoryPage,
+    "The team's alerts with their delivery attempts, newest first.",
+)
+PRICE_OVERRIDES_LIST = Endpoint(
+    AgentName.MONITORING,
+    "price_overrides_list",
+    ListPriceOverrides,
+    PriceOverrideList,
+    "The team's price overrides.",
+)
+PRICE_OVERRIDE_CREATE = Endpoint(
+    AgentName.MONITORING,
+    "price_override_create",
+    CreatePriceOverride,
+    PriceOverrideInfo,
+    "Add a team price override (new events are priced with it at once).",
+)
+PRICE_OVERRIDE_DELETE = Endpoint(
+    AgentName.MONITORING,
+    "price_override_delete",
+    PriceOverrideRef,
+    PriceOverrideInfo,
+    "Delete a team price override (kept for history).",
+)
+COSTS_REPRICE = Endpoint(
+    AgentName.MONITORING,
+    "costs_reprice",
+    RepriceRequest,
+    RepriceResult,
+    "Price a team's stored events in a range again with its current prices; recorded as a run.",
+)
 
 ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     *PING.values(),
     *CANARY_STATUS.values(),
     COSTS_QUERY,
+    PRICE_OVERRIDES_LIST,
+    PRICE_OVERRIDE_CREATE,
+    PRICE_OVERRIDE_DELETE,
+    COSTS_REPRICE,
+    ALERT_CHANNEL_CREATE,
+    ALERT_CHANNEL_LIST,
+    ALERT_CHANNEL_UPDATE,
+    ALERT_CHANNEL_DELETE,
+    ALERT_CHANNEL_TEST,
+    ALERT_HISTORY,
+    BUDGET_PRESENCE,
+    BUDGET_ADMISSION,
+    BUDGET_CREATE,
+    BUDGET_UPDATE,
+    BUDGET_DELETE,
+    BUDGET_GET,
+    BUDGET_LIST,
+    ANOMALIES_LIST,
 )
 EVENT_TYPES: tuple[EventType[Any], ...] = (
     CANARY,

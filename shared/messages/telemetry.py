@@ -182,6 +182,7 @@ class CostQuery(BaseModel):
     user: str | None = None
     prompt_name: str | None = None
     prompt_version: str | None = None
+    api_key_id: str | None = None
     limit: int = Field(default=100, ge=1, le=1000, description="At most this many groups, by cost.")
 
     @field_validator("group_by", mode="before")
@@ -238,3 +239,27 @@ class CostReport(BaseModel):
     totals: CostFigures
     groups: list[CostGroup]
     truncated: bool = Field(description="More groups matched than `limit`; the costliest are shown.")
+
+
+class AnomalyQuery(BaseModel):
+    """`GET /api/v1/anomalies`: anomalies of your team's spend and token rate between two instants."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime
+    until: AwareDatetime
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class AnomalyInfo(BaseModel):
+    metric: str = Field(description="cost_usd or tokens, per hour.")
+    model: str
+    hour: datetime
+    observed: float
+    expected: float
+    score: float = Field(description="Robust z-score against the series' own seasonal baseline.")
+    direction: str
+
+
+class AnomalyList(BaseModel):
+    anomalies: list[AnomalyInfo]

@@ -218,3 +218,47 @@ async def test_bad_create_bodies_are_422(edge: tuple[MeshLauncher, asyncpg.Pool]
         status, answer = await call(launcher, "POST", "/api/v1/apikeys", admin, body)
         assert status == 422
         assert answer["error"]["details"][0]["loc"] == field
+
+
+async def test_creating_and_revoking_keys_is_audited(edge: tuple[MeshLauncher, asyncpg.Pool]) -> None:
+    """Create and revoke each append an audit entry (who, which key, its name, permissions and expiry),
+    never the token."""
+    launcher, pool = edge
+    admin = await ensure_local_admin(pool)
+    expires = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    _, created = await call(
+        launcher,
+        "POST",
+        "/api/v1/apikeys",
+        admin,
+        {"name": "audited", "permissions": ["mesh:read", "costs:read"], "expires_at": expires.isoformat()},
+    )
+    key_id = created["key"]["key_id"]
+    assert (await call(launcher, "DELETE", f"/api/v1/apikeys/{key_id}", admin))[0] == 200
+    assert (await call(launcher, "DELETE", "/api/v1/apikeys/zzzzzzzzzzzz", admin))[0] == 404
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{launcher.edge_url}/api/v1/audit",
+            params={"action": "apikeys", "resource_id": key_id},
+            headers={"Authorization": f"Bearer {admin}"},
+        ) as response,
+    ):
+        assert response.status == 200
+        page = await response.json()
+    entries = page["entries"]
+    assert [(e["action"], e["resource_type"], e["resource_id"]) for e in entries] == [
+        ("apikeys.revoke", "api_key", key_id),
+        ("apikeys.create", "api_key", key_id),
+    ]
+    after = entries[1]["after"]
+    assert after["name"] == "audited"
+    assert after["permissions"] == ["costs:read", "mesh:read"]
+    assert datetime.fromisoformat(after["expires_at"]) == expires
+    assert entries[0]["actor"]["api_key_id"] == admin.split("_")[1]
+    assert created["token"] not in str(page)
+    total = await pool.fetchval(
+        "SELECT count(*) FROM super_agent.audit_entries WHERE action LIKE 'apikeys.%' AND resource_id = $1",
+        key_id,
+    )
+    assert total == 2

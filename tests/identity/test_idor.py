@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -21,7 +21,7 @@ from services.identity import apikeys
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission, Role, permissions_of_roles
-from tests.fixtures.mesh import MeshLauncher
+from tests.fixtures.mesh import MeshLauncher, deep_merge
 from tests.identity.test_teams_support import Person, account, person, request
 
 
@@ -35,6 +35,8 @@ class TeamA:
     member: Person
     invitation_id: str
     key_id: str
+    # Ids of team A's resources held by other agents (budgets, alert channels, price overrides), by name.
+    elsewhere: dict[str, str] = field(default_factory=dict)
 
 
 # (method, path) → the path values taken from team A, and a body that would be a valid write.
@@ -52,6 +54,28 @@ CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
     ),
     ("DELETE", "/api/v1/invitations/{invitation_id}"): (lambda a: {"invitation_id": a.invitation_id}, None),
     ("DELETE", "/api/v1/apikeys/{key_id}"): (lambda a: {"key_id": a.key_id}, None),
+    ("GET", "/api/v1/budgets/{budget_id}"): (lambda a: {"budget_id": a.elsewhere["budget"]}, None),
+    ("PATCH", "/api/v1/budgets/{budget_id}"): (
+        lambda a: {"budget_id": a.elsewhere["budget"]},
+        {"amount_usd": "1"},
+    ),
+    ("DELETE", "/api/v1/budgets/{budget_id}"): (lambda a: {"budget_id": a.elsewhere["budget"]}, None),
+    ("PATCH", "/api/v1/alert-channels/{channel_id}"): (
+        lambda a: {"channel_id": a.elsewhere["alert_channel"]},
+        {"enabled": False},
+    ),
+    ("DELETE", "/api/v1/alert-channels/{channel_id}"): (
+        lambda a: {"channel_id": a.elsewhere["alert_channel"]},
+        None,
+    ),
+    ("POST", "/api/v1/alert-channels/{channel_id}/test"): (
+        lambda a: {"channel_id": a.elsewhere["alert_channel"]},
+        {},
+    ),
+    ("DELETE", "/api/v1/price-overrides/{override_id}"): (
+        lambda a: {"override_id": a.elsewhere["price_override"]},
+        None,
+    ),
 }
 
 # Routes whose path ids are not team data, with the reason.
@@ -82,7 +106,10 @@ async def two_teams(
     launcher: MeshLauncher,
 ) -> AsyncIterator[tuple[str, asyncpg.Pool, TeamA, list[dict[str, str]]]]:
     """Team A with a resource of each kind; team B's owner as a session and as an all-permissions key."""
+    # E-mail on, so that A can have an alert channel (B's calls never reach it: nothing is sent).
+    launcher.overrides = deep_merge(launcher.overrides, {"email": {"enabled": True}})
     await asyncio.to_thread(launcher.start, AgentName.SUPER_AGENT)
+    await asyncio.to_thread(launcher.start, AgentName.MONITORING)
     pool = await create_pool(launcher.postgres_dsn, min_size=1, max_size=3, command_timeout=10)
     try:
         base = launcher.edge_url
@@ -100,6 +127,34 @@ async def two_teams(
                 conn, team_id=home, name="a", permissions=[Permission.MESH_READ], created_by=owner.user_id
             )
         a = TeamA(home, other["id"], owner, member, invited["invitation"]["id"], key.key_id)
+        status, budget = await request(
+            base, "POST", "/api/v1/budgets", owner.headers(), {"name": "A budget", "amount_usd": "12.5"}
+        )
+        assert status == 201, budget
+        a.elsewhere["budget"] = budget["id"]
+        status, channel = await request(
+            base,
+            "POST",
+            "/api/v1/alert-channels",
+            owner.headers(),
+            {"name": "A alerts", "config": {"kind": "email", "recipients": ["a-ops@example.com"]}},
+        )
+        assert status == 201, channel
+        a.elsewhere["alert_channel"] = channel["channel"]["id"]
+        status, override = await request(
+            base,
+            "POST",
+            "/api/v1/price-overrides",
+            owner.headers(),
+            {
+                "provider": "acme",
+                "model_pattern": "a-model",
+                "effective_from": "2026-01-01T00:00:00Z",
+                "discount_percent": "10",
+            },
+        )
+        assert status == 201, override
+        a.elsewhere["price_override"] = override["id"]
 
         _, b_home = await account(pool, "team-b")
         b_owner = await person(pool, b_home, "b-owner", Role.OWNER)
@@ -147,6 +202,21 @@ async def snapshot(pool: asyncpg.Pool, a: TeamA) -> str:
             teams,
         ),
         "purges": await pool.fetch("SELECT request_id FROM super_agent.purge_requests ORDER BY 1"),
+        "budgets": await pool.fetch(
+            "SELECT id::text, name, amount_usd::text, updated_at::text FROM monitoring.budgets "
+            "WHERE team_id = ANY($1::uuid[]) ORDER BY 1",
+            teams,
+        ),
+        "alert_channels": await pool.fetch(
+            "SELECT id::text, name, enabled, updated_at::text FROM monitoring.alert_channels "
+            "WHERE team_id = ANY($1::uuid[]) ORDER BY 1",
+            teams,
+        ),
+        "price_overrides": await pool.fetch(
+            "SELECT id::text, deleted_at::text FROM monitoring.price_overrides "
+            "WHERE team_id = ANY($1::uuid[]) ORDER BY 1",
+            teams,
+        ),
     }
     return json.dumps({name: [list(r.values()) for r in found] for name, found in rows.items()})
 
@@ -157,7 +227,15 @@ async def test_team_b_never_reaches_team_a_by_id(
     """Every id route, as B's owner (session and key) with A's ids: 404, typed, no A data, no change."""
     base, pool, a, callers = two_teams
     before = await snapshot(pool, a)
-    secrets_of_a = {a.owner.login, a.member.login, "a-newbie", "A second"}
+    secrets_of_a = {
+        a.owner.login,
+        a.member.login,
+        "a-newbie",
+        "A second",
+        "A budget",
+        "A alerts",
+        "a-ops@example.com",
+    }
     failures = []
     for route in ID_ROUTES:
         key = (route.method, route.path)
@@ -191,6 +269,10 @@ async def test_team_b_cannot_select_team_a(
         "/api/v1/invitations",
         "/api/v1/audit",
         "/api/v1/apikeys",
+        "/api/v1/budgets",
+        "/api/v1/alert-channels",
+        "/api/v1/alerts",
+        "/api/v1/price-overrides",
     ):
         status, answer = await request(base, "GET", path, session)
         assert status == 404, (path, answer)

@@ -1,0 +1,33 @@
+"""Team prices on the MonitoringAgent: the per-team price book, override endpoints, re-pricing, purge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.pricing.interface import PriceSource
+from services.token_costs import overrides_store
+from services.token_costs.price_book import PriceBook
+from services.token_costs.price_handlers import PriceOverrides
+from services.token_costs.reprice import Repricer
+from shared.db.clickhouse import ClickHouse
+from shared.messages.registry import (
+    COSTS_REPRICE,
+    PRICE_OVERRIDE_CREATE,
+    PRICE_OVERRIDE_DELETE,
+    PRICE_OVERRIDES_LIST,
+)
+from shared.runtime import AgentRuntime
+
+
+def wire_prices(
+    runtime: AgentRuntime, pool: Any, purge: Any, clickhouse: ClickHouse, base: PriceSource
+) -> PriceBook:
+    """The price book every token-event batch is priced with (the base source plus team overrides)."""
+    book = PriceBook(overrides_store.loader(pool), base)
+    overrides = PriceOverrides(pool, book, Repricer(clickhouse, pool, book))
+    runtime.service.add(PRICE_OVERRIDES_LIST, overrides.list)
+    runtime.service.add(PRICE_OVERRIDE_CREATE, overrides.create)
+    runtime.service.add(PRICE_OVERRIDE_DELETE, overrides.delete)
+    runtime.service.add(COSTS_REPRICE, overrides.reprice)
+    purge.register(overrides_store.purge_teams)
+    return book

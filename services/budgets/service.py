@@ -1,0 +1,327 @@
+"""Budgets on the bus: admission of accepted events, CRUD with status, threshold alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+import structlog
+
+from services.budgets import store
+from services.budgets.periods import HOUR, hour_of
+from services.budgets.planning import (
+    BudgetRule,
+    PricedItem,
+    crossed_thresholds,
+    plan_admission,
+    scope_filter,
+)
+from services.budgets.store import rule_of
+from services.identity.principals import team_of
+from services.pricing.interface import PriceSource, PricingError
+from services.pricing.models import Usage
+from shared.bus.context import MessageContext
+from shared.bus.errors import AgentError
+from shared.messages.alerts import Alert, AlertKind, AlertSeverity
+from shared.messages.budgets import (
+    AdmissionItem,
+    AdmissionRequest,
+    AdmissionResult,
+    BudgetForecast,
+    BudgetInfo,
+    BudgetList,
+    BudgetPresence,
+    BudgetPresenceQuery,
+    BudgetRef,
+    CreateBudget,
+    DeletedBudget,
+    ListBudgets,
+    Refusal,
+    UpdateBudget,
+)
+from shared.messages.envelope import ErrorCode, Principal
+from shared.messages.permissions import Permission, allows
+from shared.messages.telemetry import Bucket, CostQuery, CostReport
+
+log = structlog.get_logger("mno.budgets")
+_HUNDRED = Decimal(100)
+# How long admitted event ids are remembered (resends come within minutes; clients retry for hours).
+ADMISSION_MEMORY = timedelta(days=7)
+
+
+class AlertSink(Protocol):
+    async def raise_alert(self, team_id: str, alert: Alert) -> bool: ...
+
+
+class SpendHistory(Protocol):
+    async def report(self, team_id: str, query: CostQuery) -> CostReport: ...
+
+
+class Forecaster(Protocol):
+    async def forecast(
+        self, team_id: str, rule: BudgetRule, spent: Decimal, now: datetime
+    ) -> BudgetForecast | None: ...
+
+
+def _require(principal: Principal | None, permission: Permission) -> str:
+    if principal is None or not allows(principal, permission):
+        raise AgentError(ErrorCode.FORBIDDEN, f"this needs the {permission.value} permission")
+    return team_of(principal)
+
+
+def _not_found(budget_id: str) -> AgentError:
+    return AgentError(ErrorCode.NOT_FOUND, f"no budget {budget_id} in this team")
+
+
+def _money(amount: Decimal) -> str:
+    return f"${amount:,.2f}"
+
+
+class BudgetService:
+    def __init__(
+        self,
+        pool: Any,
+        prices: Callable[[str], Awaitable[PriceSource]],
+        alerts: AlertSink | None = None,
+        forecaster: Forecaster | None = None,
+        history: SpendHistory | None = None,
+    ) -> None:
+        self._pool = pool
+        self._history = history
+        self._prices = prices
+        self._alerts = alerts
+        self._forecaster = forecaster
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- admission -----------------------------------------------------------------------------------
+
+    async def presence(self, _query: BudgetPresenceQuery, ctx: MessageContext) -> BudgetPresence:
+        team_id = _require(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
+        async with self._pool.acquire() as conn:
+            return BudgetPresence(has_budgets=await store.has_budgets(conn, team_id))
+
+    async def admit(self, request: AdmissionRequest, ctx: MessageContext) -> AdmissionResult:
+        """Count the events in every budget that covers them, refusing those a hard limit cannot
+        take. One transaction holding the team's budget rows: replicas never overshoot together."""
+        team_id = _require(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
+        source = await self._prices(team_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            rules = {row["id"]: rule_of(row) for row in await store.list_team(conn, team_id, lock=True)}
+            if not rules:
+                return AdmissionResult()
+            fresh = await store.fresh_event_ids(conn, team_id, [item.id for item in request.items])
+            items = [
+                self._priced(source, rules, item, request.api_key_id)
+                for item in request.items
+                if item.id in fresh
+            ]
+            windows = {
+                (budget_id, *rules[budget_id].bounds(item.timestamp))
+                for item in items
+                for budget_id in item.budgets
+            }
+            before = await store.spent(conn, sorted(windows))
+            plan = plan_admission(rules, before, items)
+            if plan.refused:
+                # Refused events were not counted: forget them, so a resend is judged afresh.
+                await store.forget_events(conn, team_id, [item.id for item, _ in plan.refused])
+            await store.charge(conn, plan.charges)
+        self._alert_crossings(team_id, rules, before, plan.admitted)
+        now = datetime.now(UTC)
+        return AdmissionResult(
+            refused=[
+                Refusal(
+                    index=item.index,
+                    budget_id=rule.id,
+                    budget_name=rule.name,
+                    message=(
+                        f"budget {rule.name!r} ({_money(rule.amount)} per {self._period_words(rule)}) "
+                        "has no room for this call"
+                    ),
+                    retry_after_seconds=max(1, math.ceil((rule.bounds(now)[1] - now).total_seconds())),
+                )
+                for item, rule in plan.refused
+            ]
+        )
+
+    def _priced(
+        self, source: PriceSource, rules: dict[str, BudgetRule], item: AdmissionItem, api_key_id: str | None
+    ) -> PricedItem:
+        usage = Usage.model_construct(
+            input_tokens=item.input_tokens,
+            output_tokens=item.output_tokens,
+            cache_read_tokens=item.cache_read_tokens,
+            cache_write_tokens=item.cache_write_tokens,
+            reasoning_tokens=item.reasoning_tokens,
+        )
+        try:
+            cost = source.price(item.provider, item.model, usage, item.timestamp).total
+        except PricingError:
+            cost = Decimal(0)  # unpriced calls count as free until the team prices the model
+        covering = tuple(
+            budget_id
+            for budget_id, rule in rules.items()
+            if rule.covers(project=item.project, user=item.user, model=item.model, api_key_id=api_key_id)
+        )
+        return PricedItem(item.index, item.id, item.timestamp, cost, covering)
+
+    @staticmethod
+    def _period_words(rule: BudgetRule) -> str:
+        return f"{rule.rolling_hours} h" if rule.rolling_hours else rule.period.value
+
+    def _alert_crossings(
+        self,
+        team_id: str,
+        rules: dict[str, BudgetRule],
+        before: dict[tuple[str, datetime], Decimal],
+        admitted: Sequence[PricedItem],
+    ) -> None:
+        if self._alerts is None or not admitted:
+            return
+        added: dict[tuple[str, datetime], Decimal] = {}
+        for item in admitted:
+            for budget_id in item.budgets:
+                key = (budget_id, rules[budget_id].bounds(item.timestamp)[0])
+                added[key] = added.get(key, Decimal(0)) + item.cost
+        alerts: list[Alert] = []
+        for (budget_id, start), extra in added.items():
+            rule = rules[budget_id]
+            old = before.get((budget_id, start), Decimal(0))
+            for threshold in crossed_thresholds(rule, old, old + extra):
+                alerts.append(self._threshold_alert(rule, start, threshold, old + extra))
+        if alerts:
+            task = asyncio.get_running_loop().create_task(self._send(team_id, alerts))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _threshold_alert(rule: BudgetRule, start: datetime, threshold: int, spent: Decimal) -> Alert:
+        severity = AlertSeverity.CRITICAL if threshold >= 100 else AlertSeverity.WARNING
+        scope = "the team" if not rule.scope_value else f"{rule.scope.value} {rule.scope_value}"
+        return Alert(
+            kind=AlertKind.BUDGET_THRESHOLD,
+            severity=severity,
+            title=f"Budget {rule.name} passed {threshold}%",
+            text=(
+                f"Spend of {scope} reached {_money(spent)} of {_money(rule.amount)} "
+                f"({threshold}% threshold) in the period starting {start:%Y-%m-%d %H:%M} UTC."
+                + (" Further calls are refused (hard limit)." if rule.hard_limit and threshold >= 100 else "")
+            ),
+            details={
+                "budget_id": rule.id,
+                "threshold": threshold,
+                "spent_usd": str(spent),
+                "amount_usd": str(rule.amount),
+                "period_start": start.isoformat(),
+            },
+            dedup_key=f"budget:{rule.id}:{start.isoformat()}:{threshold}",
+        )
+
+    async def _send(self, team_id: str, alerts: list[Alert]) -> None:
+        assert self._alerts is not None
+        for alert in alerts:
+            try:
+                await self._alerts.raise_alert(team_id, alert)
+            except Exception:
+                log.exception("budget alert not raised", dedup_key=alert.dedup_key)
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- CRUD ----------------------------------------------------------------------------------------
+
+    async def create(self, budget: CreateBudget, ctx: MessageContext) -> BudgetInfo:
+        team_id = _require(ctx.principal, Permission.BUDGETS_WRITE)
+        assert ctx.principal is not None
+        async with self._pool.acquire() as conn:
+            try:
+                row = await store.create(
+                    conn, team_id, budget, ctx.principal.user_id or ctx.principal.api_key_id
+                )
+            except store.BudgetNameTaken as error:
+                raise AgentError(
+                    ErrorCode.CONFLICT, f"a budget named {budget.name!r} exists already"
+                ) from error
+            await self._seed(conn, team_id, rule_of(row))
+            return await self._info(conn, team_id, row)
+
+    async def _seed(self, conn: Any, team_id: str, rule: BudgetRule) -> None:
+        """A budget made mid-period starts from what its scope has spent in the period so far."""
+        if self._history is None:
+            return
+        now = datetime.now(UTC)
+        start, _end = rule.bounds(now)
+        report = await self._history.report(
+            team_id,
+            CostQuery(since=start, until=hour_of(now) + HOUR, bucket=Bucket.HOUR, **scope_filter(rule)),
+        )
+        charges = {
+            (rule.id, point.bucket_start): (point.cost_usd, point.events)
+            for group in report.groups
+            for point in group.series
+            if point.events
+        }
+        await store.charge(conn, charges)
+
+    async def update(self, change: UpdateBudget, ctx: MessageContext) -> BudgetInfo:
+        team_id = _require(ctx.principal, Permission.BUDGETS_WRITE)
+        async with self._pool.acquire() as conn:
+            row = await store.update(conn, team_id, change)
+            if row is None:
+                raise _not_found(change.budget_id)
+            return await self._info(conn, team_id, row)
+
+    async def delete(self, ref: BudgetRef, ctx: MessageContext) -> DeletedBudget:
+        team_id = _require(ctx.principal, Permission.BUDGETS_WRITE)
+        async with self._pool.acquire() as conn:
+            if not await store.delete(conn, team_id, ref.budget_id):
+                raise _not_found(ref.budget_id)
+        return DeletedBudget(budget_id=ref.budget_id)
+
+    async def get(self, ref: BudgetRef, ctx: MessageContext) -> BudgetInfo:
+        team_id = _require(ctx.principal, Permission.BUDGETS_READ)
+        async with self._pool.acquire() as conn:
+            row = await store.get(conn, team_id, ref.budget_id)
+            if row is None:
+                raise _not_found(ref.budget_id)
+            return await self._info(conn, team_id, row, with_forecast=True)
+
+    async def list(self, _query: ListBudgets, ctx: MessageContext) -> BudgetList:
+        team_id = _require(ctx.principal, Permission.BUDGETS_READ)
+        async with self._pool.acquire() as conn:
+            return BudgetList(
+                budgets=[await self._info(conn, team_id, row) for row in await store.list_team(conn, team_id)]
+            )
+
+    async def _info(self, conn: Any, team_id: str, row: Any, *, with_forecast: bool = False) -> BudgetInfo:
+        rule = rule_of(row)
+        now = datetime.now(UTC)
+        start, end = rule.bounds(now)
+        spent = (await store.spent(conn, [(rule.id, start, end)])).get((rule.id, start), Decimal(0))
+        forecast = None
+        if with_forecast and self._forecaster is not None:
+            forecast = await self._forecaster.forecast(team_id, rule, spent, now)
+        return BudgetInfo(
+            id=rule.id,
+            name=rule.name,
+            scope=rule.scope,
+            scope_value=rule.scope_value,
+            amount_usd=rule.amount,
+            period=rule.period,
+            rolling_hours=rule.rolling_hours,
+            thresholds=list(rule.thresholds),
+            hard_limit=rule.hard_limit,
+            created_at=row["created_at"],
+            period_start=start,
+            period_end=end,
+            spent_usd=spent,
+            remaining_usd=max(Decimal(0), rule.amount - spent),
+            percent_used=(spent * _HUNDRED / rule.amount).quantize(Decimal("0.01")),
+            exhausted=spent >= rule.amount,
+            forecast=forecast,
+        )

@@ -1,0 +1,163 @@
+"""Budgets through the real edge (two replicas) and MonitoringAgent: hard limits never overshoot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from services.identity.bootstrap import ensure_local_admin
+from shared.db.postgres import create_pool
+from shared.messages.agents import AgentName
+from tests.fixtures.mesh import MeshLauncher
+from tests.fixtures.stack import free_port
+from tests.ingest.test_token_events_e2e import costs_when, event
+
+# gpt-4o: 1,000 input x $2.50 + 100 output x $10 per MTok = $0.0035 a call.
+CALL = Decimal("0.0035")
+
+
+@pytest.fixture
+async def mesh2(launcher: MeshLauncher) -> AsyncIterator[tuple[list[str], str]]:
+    """Two edge replicas and one MonitoringAgent; the local owner's API key."""
+    second = free_port()
+    launcher.start(AgentName.SUPER_AGENT)
+    launcher.start(AgentName.SUPER_AGENT, http_port=second)
+    launcher.start(AgentName.MONITORING)
+    pool: asyncpg.Pool = await create_pool(launcher.postgres_dsn, min_size=1, max_size=2, command_timeout=10)
+    try:
+        yield [launcher.edge_url, f"http://127.0.0.1:{second}"], await ensure_local_admin(pool)
+    finally:
+        await pool.close()
+
+
+async def call(
+    http: aiohttp.ClientSession, method: str, url: str, token: str, body: Any = None
+) -> tuple[int, Any, Any]:
+    async with http.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"}) as response:
+        return response.status, await response.json(), response.headers
+
+
+async def test_a_hard_limit_takes_exactly_its_amount_through_two_replicas(
+    mesh2: tuple[list[str], str], launcher: MeshLauncher
+) -> None:
+    """60 calls at once through two edges against room for 20: 20 accepted, 40 refused with 429."""
+    edges, token = mesh2
+    async with aiohttp.ClientSession() as http:
+        status, budget, _ = await call(
+            http,
+            "POST",
+            f"{edges[0]}/api/v1/budgets",
+            token,
+            {"name": "cap", "amount_usd": str(CALL * 20), "period": "month", "hard_limit": True},
+        )
+        assert status == 201, budget
+        await asyncio.sleep(2.5)  # the second replica's budget cache expires
+        results = await asyncio.gather(
+            *(
+                call(http, "POST", f"{edges[i % 2]}/api/v1/token-events", token, {"events": [event(f"c{i}")]})
+                for i in range(60)
+            )
+        )
+        statuses = [status for status, _, _ in results]
+        assert statuses.count(200) == 20
+        assert statuses.count(429) == 40
+        refused = next(body for status, body, _ in results if status == 429)
+        headers = next(headers for status, _, headers in results if status == 429)
+        assert refused["error"]["code"] == "rate_limited"
+        assert refused["error"]["details"][0]["budget_id"] == budget["id"]
+        assert int(headers["Retry-After"]) > 0
+        status, state, _ = await call(http, "GET", f"{edges[1]}/api/v1/budgets/{budget['id']}", token)
+        assert Decimal(state["spent_usd"]) == CALL * 20
+        assert state["exhausted"] is True
+    report = await costs_when(launcher, token, 20)
+    assert Decimal(report["totals"]["cost_usd"]) == CALL * 20
+
+
+async def test_a_batch_partly_over_budget_is_accepted_in_part(mesh2: tuple[list[str], str]) -> None:
+    """Room for 3 of 5: 200 with the 2 refused named by index; a resend of the 3 is not charged again."""
+    edges, token = mesh2
+    async with aiohttp.ClientSession() as http:
+        await call(
+            http,
+            "POST",
+            f"{edges[0]}/api/v1/budgets",
+            token,
+            {"name": "small", "amount_usd": str(CALL * 3), "hard_limit": True, "period": "day"},
+        )
+        batch = {"events": [event(f"p{i}") for i in range(5)]}
+        status, result, _ = await call(http, "POST", f"{edges[0]}/api/v1/token-events", token, batch)
+        assert status == 200
+        assert result["accepted"] == 3
+        assert [e["index"] for e in result["errors"]] == [3, 4]
+        assert result["errors"][0]["errors"][0]["type"] == "budget_exceeded"
+        status, again, _ = await call(
+            http, "POST", f"{edges[0]}/api/v1/token-events", token, {"events": batch["events"][:3]}
+        )
+        assert (status, again["accepted"]) == (200, 3)
+        status, listed, _ = await call(http, "GET", f"{edges[0]}/api/v1/budgets", token)
+        assert Decimal(listed["budgets"][0]["spent_usd"]) == CALL * 3
+
+
+async def test_budget_writes_are_validated_and_audited(mesh2: tuple[list[str], str]) -> None:
+    """Bad input is a 422 naming the field; create, change and delete each leave an audit entry."""
+    edges, token = mesh2
+    async with aiohttp.ClientSession() as http:
+        status, body, _ = await call(
+            http, "POST", f"{edges[0]}/api/v1/budgets", token, {"name": "x", "amount_usd": "-1"}
+        )
+        assert status == 422
+        assert body["error"]["details"][0]["loc"] == "amount_usd"
+        status, body, _ = await call(
+            http,
+            "POST",
+            f"{edges[0]}/api/v1/budgets",
+            token,
+            {"name": "x", "amount_usd": "5", "scope": "project"},
+        )
+        assert status == 422
+        status, created, _ = await call(
+            http,
+            "POST",
+            f"{edges[0]}/api/v1/budgets",
+            token,
+            {"name": "proj", "amount_usd": "5", "scope": "project", "scope_value": "search"},
+        )
+        assert status == 201
+        status, taken, _ = await call(
+            http, "POST", f"{edges[0]}/api/v1/budgets", token, {"name": "proj", "amount_usd": "5"}
+        )
+        assert (status, taken["error"]["code"]) == (409, "conflict")
+        path = f"{edges[0]}/api/v1/budgets/{created['id']}"
+        status, changed, _ = await call(http, "PATCH", path, token, {"amount_usd": "7.5"})
+        assert (status, Decimal(changed["amount_usd"])) == (200, Decimal("7.5"))
+        status, _, _ = await call(http, "DELETE", path, token)
+        assert status == 200
+        status, _, _ = await call(http, "GET", path, token)
+        assert status == 404
+        status, audit, _ = await call(http, "GET", f"{edges[0]}/api/v1/audit?resource=budget", token)
+        assert status == 200, audit
+        actions = [entry["action"] for entry in audit["entries"]]
+        assert {"budgets.create", "budgets.update", "budgets.delete"} <= set(actions)
+
+
+async def test_a_budget_made_mid_period_starts_from_the_spend_so_far(
+    mesh2: tuple[list[str], str], launcher: MeshLauncher
+) -> None:
+    """Three calls stored before the budget exists are already in its spend."""
+    edges, token = mesh2
+    async with aiohttp.ClientSession() as http:
+        batch = {"events": [event(f"m{i}") for i in range(3)]}
+        status, _, _ = await call(http, "POST", f"{edges[0]}/api/v1/token-events", token, batch)
+        assert status == 200
+        await costs_when(launcher, token, 3)
+        status, budget, _ = await call(
+            http, "POST", f"{edges[0]}/api/v1/budgets", token, {"name": "late", "amount_usd": "1"}
+        )
+        assert status == 201
+        assert Decimal(budget["spent_usd"]) == CALL * 3
