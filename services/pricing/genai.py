@@ -129,6 +129,19 @@ class GenaiPricesSource(PriceSource):
 
     def __init__(self, provider_aliases: Mapping[str, str] = DEFAULT_PROVIDER_ALIASES) -> None:
         self._aliases = {key.lower(): value for key, value in provider_aliases.items()}
+        self._entries: dict[int, tuple[bool, str]] = {}
+
+    def _entry(self, provider: Provider, model: ModelInfo, model_price: ModelPrice) -> tuple[bool, str]:
+        """Per price entry, once: whether the fast path applies, and the price version string."""
+        key = id(model_price)  # entries live as long as the bundled snapshot: the process
+        known = self._entries.get(key)
+        if known is None:
+            version = (
+                f"genai-prices=={genai_prices.__version__}:{provider.id}/{model.id}"
+                f"@{_price_entry(model.prices, model_price)}"
+            )
+            known = self._entries[key] = (_tokens_only(model_price), version)
+        return known
 
     def price(self, provider: str, model: str, usage: Usage, at: datetime) -> Price:
         require_aware(at)
@@ -138,7 +151,8 @@ class GenaiPricesSource(PriceSource):
         except LookupError as exc:
             raise UnknownModel(provider, model) from exc
         model_price = found_model.get_prices(at)
-        if _tokens_only(model_price):
+        tokens_only, version = self._entry(found_provider, found_model, model_price)
+        if tokens_only:
             input_price, output_price = _token_totals(model_price, usage)
             total_price = input_price + output_price
         else:
@@ -155,10 +169,6 @@ class GenaiPricesSource(PriceSource):
         cache_read = usage.cache_read_tokens * read_rate / TOKENS_PER_MTOK
         cache_write = usage.cache_write_tokens * write_rate / TOKENS_PER_MTOK
 
-        version = (
-            f"genai-prices=={genai_prices.__version__}:{found_provider.id}/{found_model.id}"
-            f"@{_price_entry(found_model.prices, model_price)}"
-        )
         return Price(
             total=quantize_usd(total_price),
             input=quantize_usd(input_price - cache_read - cache_write),
