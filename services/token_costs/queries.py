@@ -1,20 +1,23 @@
 """SQL of cost reports (pure): which table answers, and the statements with their parameters.
 
-Hour and day buckets, and totals over hour-aligned ranges, read the hourly rollups (a 90-day
-dashboard query touches ~2,000 rollup rows per group instead of every event). Minute buckets and
-ranges that cut through an hour read the raw events, deduplicated with FINAL; minute series are
-limited to `MAX_MINUTE_RANGE` so a query cannot ask for millions of points.
+Day buckets and totals over day-aligned ranges, grouped and filtered by provider, model, project,
+prompt or status, read the daily rollup (a 90-day dashboard: ~90 rows per group). Other hour-aligned
+queries read the hourly rollups (by user and API key too; by tag). Minute buckets and ranges that
+cut through an hour read the raw events, deduplicated with FINAL; minute series are limited to
+`MAX_MINUTE_RANGE` so a query cannot ask for millions of points.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.messages.telemetry import Bucket, CostQuery
 
 MAX_MINUTE_RANGE = timedelta(days=2)
+# What the daily rollup keeps (no user or API key: those read the hourly rollup).
+DAILY_DIMENSIONS = frozenset({"provider", "model", "project", "prompt_name", "prompt_version", "status"})
 MAX_POINTS_PER_GROUP = 5_000
 
 _FILTERS = ("provider", "model", "project", "user", "prompt_name", "prompt_version", "api_key_id")
@@ -61,6 +64,10 @@ def _hour_aligned(at: datetime) -> bool:
     return at.minute == 0 and at.second == 0 and at.microsecond == 0
 
 
+def _day_aligned(at: datetime) -> bool:
+    return _hour_aligned(at) and at.astimezone(UTC).hour == 0
+
+
 def _tag_key(query: CostQuery) -> str | None:
     for key in query.group_by:
         if key.startswith("tag:"):
@@ -82,10 +89,21 @@ def build(team_id: str, query: CostQuery) -> CostStatements:
     filters = {name: getattr(query, name) for name in _FILTERS if getattr(query, name) is not None}
     aligned = _hour_aligned(query.since) and _hour_aligned(query.until)
     use_rollup = aligned and query.bucket is not Bucket.MINUTE and not (tag_key and filters)
+    use_daily = (
+        use_rollup
+        and tag_key is None
+        and query.bucket in (None, Bucket.DAY)
+        and _day_aligned(query.since)
+        and _day_aligned(query.until)
+        and set(query.group_by) | set(filters) <= DAILY_DIMENSIONS
+    )
 
     params: dict[str, Any] = {"team": team_id, "since": query.since, "until": query.until}
     where = ["team_id = {team:String}"]
-    if use_rollup:
+    if use_daily:
+        table, time_column, sums = "token_costs_daily", "day", _ROLLUP_SUMS
+        where += ["day >= {since:DateTime('UTC')}", "day < {until:DateTime('UTC')}"]
+    elif use_rollup:
         table = "token_costs_tags_hourly" if tag_key else "token_costs_hourly"
         time_column = "hour"
         where += ["hour >= {since:DateTime('UTC')}", "hour < {until:DateTime('UTC')}"]

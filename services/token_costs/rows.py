@@ -61,7 +61,8 @@ class PricedRow:
 
 
 def usage_of(event: TokenEvent) -> Usage:
-    return Usage.model_construct(
+    # Validating five ints in pydantic-core is faster than model_construct's Python loop.
+    return Usage(
         input_tokens=event.input_tokens,
         output_tokens=event.output_tokens,
         cache_read_tokens=event.cache_read_tokens,

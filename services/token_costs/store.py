@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,9 +13,13 @@ from shared.db.clickhouse import ClickHouse
 from shared.messages.telemetry import CostFigures, CostGroup, CostPoint, CostQuery, CostReport
 
 TABLE = "token_events"
-TEAM_TABLES = ("token_events", "token_costs_hourly", "token_costs_tags_hourly")
-# Resends carry the same timestamp; the margin covers clients that re-stamp a retried event.
-_LOOKUP_MARGIN = timedelta(hours=1)
+TEAM_TABLES = (
+    "token_events",
+    "token_event_ids",
+    "token_costs_hourly",
+    "token_costs_daily",
+    "token_costs_tags_hourly",
+)
 
 
 def _figures(row: dict[str, Any]) -> CostFigures:
@@ -44,20 +47,14 @@ class TokenCostStore:
         if not rows:
             return set()
         found: set[tuple[str, str]] = set()
-        by_team: dict[str, list[PricedRow]] = {}
+        by_team: dict[str, list[str]] = {}
         for row in rows:
-            by_team.setdefault(row.team_id, []).append(row)
-        for team_id, team_rows in by_team.items():
+            by_team.setdefault(row.team_id, []).append(row.event_id)
+        for team_id, ids in by_team.items():
             result = await self._ch.query(
-                f"SELECT DISTINCT event_id FROM {TABLE} WHERE team_id = {{team:String}}"
-                " AND timestamp >= {lo:DateTime64(3, 'UTC')} AND timestamp <= {hi:DateTime64(3, 'UTC')}"
-                " AND event_id IN {ids:Array(String)}",
-                {
-                    "team": team_id,
-                    "lo": min(r.timestamp for r in team_rows) - _LOOKUP_MARGIN,
-                    "hi": max(r.timestamp for r in team_rows) + _LOOKUP_MARGIN,
-                    "ids": [r.event_id for r in team_rows],
-                },
+                "SELECT DISTINCT event_id FROM token_event_ids"
+                " WHERE team_id = {team:String} AND event_id IN {ids:Array(String)}",
+                {"team": team_id, "ids": ids},
             )
             found.update((team_id, item["event_id"]) for item in result)
         return found

@@ -180,3 +180,30 @@ async def test_too_many_minute_points_is_refused(clickhouse: ClickHouse) -> None
 
     with pytest.raises(QueryTooLarge, match="hour or day"):
         await TokenCostStore(clickhouse).report("team-a", query(bucket="minute"))
+
+
+async def test_daily_rollup_hourly_rollup_and_raw_events_agree(clickhouse: ClickHouse) -> None:
+    """Day-aligned (daily rollup), hour-aligned (hourly) and unaligned (raw) ranges give one answer."""
+    store = TokenCostStore(clickhouse)
+    day = T0.replace(hour=0)
+    await TokenEventWriter(store).write(
+        rows(
+            "team-a",
+            *(
+                event(f"e{i}", day + timedelta(minutes=i * 97), model=("gpt-4o", "gpt-4o-mini")[i % 2])
+                for i in range(40)
+            ),
+        )
+    )
+    answers = []
+    for since, until in (
+        (day, day + timedelta(days=3)),
+        (day, day + timedelta(days=2, hours=23)),
+        (day - timedelta(milliseconds=1), day + timedelta(days=3)),
+    ):
+        report = await store.report("team-a", query(since=since, until=until, group_by="model", bucket="day"))
+        answers.append(
+            [(g.key, g.totals.cost_usd, g.totals.events, [p.events for p in g.series]) for g in report.groups]
+        )
+    assert answers[0] == answers[1] == answers[2]
+    assert sum(g[2] for g in answers[0]) == 40
