@@ -11,8 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agents.super_agent.edge_deps import deps
-from agents.super_agent.team_routes import acting
+from agents.super_agent.edge_deps import acting, deps
 from services.gateway.route_table import Call, Forward, HttpMethod, Local, LocalHandler, Route
 from services.identity.principals import team_of
 from shared.messages.alerts import (

@@ -6,9 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agents.super_agent.edge_deps import deps
+from agents.super_agent.edge_deps import acting, deps
 from services.gateway.route_table import Call, Forward, Local, Route
-from services.identity.audit_api import Acting
 from services.identity.principals import team_of
 from shared.messages.budgets import BudgetInfo, BudgetRef, CreateBudget, DeletedBudget, UpdateBudget
 from shared.messages.permissions import Permission
@@ -36,14 +35,8 @@ async def _forward_audited(
     result: BaseModel = await edge.bus.request(endpoint, call.input, call.ctx)
     edge.intake.budgets.forget(team_id)
     resource_id = getattr(result, "id", None) or getattr(result, "budget_id", None)
-    acting = Acting(
-        principal=principal,
-        ip=call.request.remote,
-        user_agent=call.request.headers.get("User-Agent"),
-        correlation_id=call.ctx.correlation_id,
-    )
     async with edge.pool.acquire() as conn, conn.transaction():
-        await acting.record(
+        await acting(call).record(
             conn, team_id, action, "budget", resource_id, before=before, after=result.model_dump(mode="json")
         )
     return result

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from services.gateway.auth import ApiKeyAuthenticator
 from services.gateway.route_table import Call
+from services.identity.audit_api import Acting
 from services.identity.login import LoginFlow
 from services.identity.plans import PlanBook
 from services.ingest.intake import Intake
@@ -43,3 +44,15 @@ DEPS = web.AppKey("mno_edge_deps", EdgeDeps)
 
 def deps(call: Call) -> EdgeDeps:
     return call.request.app[DEPS]
+
+
+def acting(call: Call) -> Acting:
+    """Who makes this write and from where, for its audit entry."""
+    principal = call.ctx.principal
+    assert principal is not None  # audited routes are not public
+    return Acting(
+        principal=principal,
+        ip=call.request.remote,
+        user_agent=call.request.headers.get("User-Agent"),
+        correlation_id=call.ctx.correlation_id,
+    )

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from agents.super_agent.edge_deps import deps
-from agents.super_agent.team_routes import acting
+from agents.super_agent.edge_deps import acting, deps
 from services.gateway.route_table import Call, Forward, Local, Route
 from services.identity.principals import team_of
 from shared.messages.permissions import Permission

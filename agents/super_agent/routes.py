@@ -10,9 +10,9 @@ from pydantic import BaseModel
 from agents.super_agent.alert_routes import ALERT_ROUTES
 from agents.super_agent.auth_routes import AUTH_ROUTES
 from agents.super_agent.budget_routes import BUDGET_ROUTES
-from agents.super_agent.edge_deps import deps
+from agents.super_agent.edge_deps import acting, deps
 from agents.super_agent.price_routes import PRICE_ROUTES
-from agents.super_agent.team_routes import TEAM_ROUTES, acting
+from agents.super_agent.team_routes import TEAM_ROUTES
 from services.gateway.discovery import describe_mesh
 from services.gateway.errors import HttpProblem
 from services.gateway.mesh_api import canary_report, ping_agents, send_canary

@@ -8,14 +8,13 @@ from datetime import timedelta
 from aiohttp import web
 from pydantic import BaseModel
 
-from agents.super_agent.edge_deps import EdgeDeps, deps
+from agents.super_agent.edge_deps import EdgeDeps, acting, deps
 from services.audit.models import AuditPage
 from services.email.sender import EmailSender
 from services.gateway.auth import CSRF_HEADER
 from services.gateway.errors import HttpProblem
 from services.gateway.route_table import PUBLIC, Call, HttpMethod, Local, LocalHandler, Route
 from services.identity import audit_api, members_api, sessions, teams_api
-from services.identity.audit_api import Acting
 from services.identity.invitations_api import InvitationDesk, SessionUser
 from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import ROLE_PERMISSIONS, Permission, Role, permissions_of_roles
@@ -50,15 +49,6 @@ from shared.messages.teams import (
 
 TEAMS = ("teams",)
 AUDIT = ("audit",)
-
-
-def acting(call: Call) -> Acting:
-    return Acting(
-        principal=call.ctx.principal,
-        ip=call.request.remote,
-        user_agent=call.request.headers.get("User-Agent"),
-        correlation_id=call.ctx.correlation_id,
-    )
 
 
 def desk(edge: EdgeDeps) -> InvitationDesk:

@@ -11,7 +11,6 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
 
@@ -24,6 +23,7 @@ from shared.messages.agents import AgentName
 from shared.messages.alerts import Alert, AlertKind, AlertSeverity
 from tests.alerts.receiver import Receiver, receiver
 from tests.email.smtp_server import SmtpServer, smtp_server
+from tests.fixtures.edge import call, until
 from tests.fixtures.mesh import MeshLauncher
 
 
@@ -72,31 +72,6 @@ async def guarded_pool(launcher: MeshLauncher, smtp: SmtpServer) -> AsyncIterato
         yield db
     finally:
         await db.close()
-
-
-async def call(
-    launcher: MeshLauncher, method: str, path: str, token: str, body: Any = None, params: Any = None
-) -> tuple[int, Any]:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.request(
-            method,
-            f"{launcher.edge_url}{path}",
-            json=body,
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
-        ) as response,
-    ):
-        return response.status, await response.json()
-
-
-async def until(condition: Any, seconds: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        value = await condition()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.2)
 
 
 def alert(key: str, kind: AlertKind = AlertKind.BUDGET_THRESHOLD) -> Alert:

@@ -4,9 +4,7 @@ PostgreSQL, reports mailed through a real SMTP server, once per team and period.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -17,8 +15,7 @@ from services.pricing.genai import GenaiPricesSource
 from services.token_costs.rows import price_rows
 from services.token_costs.store import TokenCostStore
 from services.token_costs.writer import TokenEventWriter
-from shared.db.clickhouse import ChdbClickHouse, ClickHouse
-from shared.db.clickhouse.migrations import apply_migrations
+from shared.db.clickhouse import ClickHouse
 from shared.messages.alerts import AlertKind, CreateAlertChannel, DeliveryStatus, EmailChannelConfig
 from shared.messages.telemetry import TokenEvent
 from tests.alerts.conftest import new_team
@@ -29,13 +26,8 @@ SUNDAY_NOON = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-async def clickhouse(tmp_path: Path) -> AsyncIterator[ClickHouse]:
-    engine = ChdbClickHouse(tmp_path / "chdb")
-    try:
-        await apply_migrations(engine)
-        yield engine
-    finally:
-        await engine.close()
+def clickhouse(analytics: ClickHouse) -> ClickHouse:
+    return analytics
 
 
 async def spend(store: TokenCostStore, team: str, at: datetime, count: int, **fields: str) -> None:

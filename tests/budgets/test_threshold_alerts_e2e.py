@@ -11,8 +11,9 @@ import pytest
 
 from mno_sdk import MnoClient
 from services.identity.bootstrap import ensure_local_admin
-from tests.alerts.test_alerts_e2e import call, start, until
+from tests.alerts.test_alerts_e2e import start
 from tests.email.smtp_server import SmtpServer, smtp_server
+from tests.fixtures.edge import call, until
 from tests.fixtures.mesh import MeshLauncher
 from tests.sdk.providers import OPENAI_CHAT_OBJECT
 

@@ -15,8 +15,9 @@ from services.identity.bootstrap import ensure_local_admin
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission
+from tests.fixtures.edge import call
 from tests.fixtures.mesh import MeshLauncher
-from tests.ingest.test_token_events_e2e import NOW, call, costs_when, event, org_team_key
+from tests.ingest.test_token_events_e2e import NOW, costs_when, event, org_team_key
 
 CUSTOM = {"provider": "acme", "model": "acme-1", "input_tokens": 10_000, "output_tokens": 2_000}
 WHOLE_HOURS = {

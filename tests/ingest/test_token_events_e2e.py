@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
 
@@ -18,6 +17,7 @@ from services.identity.bootstrap import ensure_local_admin
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission
+from tests.fixtures.edge import call
 from tests.fixtures.mesh import MeshLauncher
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -38,22 +38,6 @@ async def pool(launcher: MeshLauncher) -> AsyncIterator[asyncpg.Pool]:
         yield db
     finally:
         await db.close()
-
-
-async def call(
-    launcher: MeshLauncher, method: str, path: str, token: str, body: Any = None, params: Any = None
-) -> tuple[int, Any]:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.request(
-            method,
-            f"{launcher.edge_url}{path}",
-            json=body,
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
-        ) as response,
-    ):
-        return response.status, await response.json()
 
 
 def event(event_id: str | None = None, **fields: Any) -> dict[str, Any]:
