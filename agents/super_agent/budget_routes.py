@@ -9,7 +9,14 @@ from pydantic import BaseModel
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.route_table import Call, Forward, Local, Route
 from services.identity.principals import team_of
-from shared.messages.budgets import BudgetInfo, BudgetRef, CreateBudget, DeletedBudget, UpdateBudget
+from shared.messages.budgets import (
+    BudgetInfo,
+    BudgetLookup,
+    BudgetRef,
+    CreateBudget,
+    DeletedBudget,
+    UpdateBudget,
+)
 from shared.messages.permissions import Permission
 from shared.messages.registry import (
     BUDGET_CREATE,
@@ -43,7 +50,8 @@ async def _forward_audited(
 
 
 async def _current(call: Call, budget_id: str) -> dict[str, Any]:
-    found: BudgetInfo = await deps(call).bus.request(BUDGET_GET, BudgetRef(budget_id=budget_id), call.ctx)
+    lookup = BudgetLookup(budget_id=budget_id, forecast=False)  # the audit's "before": no model fit
+    found: BudgetInfo = await deps(call).bus.request(BUDGET_GET, lookup, call.ctx)
     return found.model_dump(mode="json", exclude={"forecast"})
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from services.alerts.dispatcher import AlertDispatcher, ChannelRejected
 from services.alerts.store import ChannelNameTaken, ChannelSecretsUnavailable, InvalidCursor
 from services.github.crypto import SecretBoxError
-from services.identity.principals import team_of
+from services.identity.principals import team_with
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
 from shared.messages.alerts import (
@@ -25,16 +25,10 @@ from shared.messages.alerts import (
     ListAlertChannels,
     UpdateAlertChannel,
 )
-from shared.messages.envelope import ErrorCode, Principal
-from shared.messages.permissions import Permission, allows
+from shared.messages.envelope import ErrorCode
+from shared.messages.permissions import Permission
 
 __all__ = ["AlertHandlers"]
-
-
-def _team(principal: Principal | None, permission: Permission) -> str:
-    if principal is None or not allows(principal, permission):
-        raise AgentError(ErrorCode.FORBIDDEN, f"this needs the {permission.value} permission")
-    return team_of(principal)
 
 
 def _not_found(channel_id: str) -> AgentError:
@@ -46,7 +40,7 @@ class AlertHandlers:
         self._alerts = dispatcher
 
     async def create(self, request: CreateAlertChannel, ctx: MessageContext) -> CreatedAlertChannel:
-        team_id = _team(ctx.principal, Permission.ALERTS_WRITE)
+        team_id = team_with(ctx.principal, Permission.ALERTS_WRITE)
         try:
             return await self._alerts.create_channel(team_id, request)
         except (ChannelRejected, ChannelSecretsUnavailable) as error:
@@ -55,11 +49,11 @@ class AlertHandlers:
             raise AgentError(ErrorCode.CONFLICT, str(error)) from None
 
     async def list(self, _request: ListAlertChannels, ctx: MessageContext) -> AlertChannelList:
-        team_id = _team(ctx.principal, Permission.ALERTS_READ)
+        team_id = team_with(ctx.principal, Permission.ALERTS_READ)
         return AlertChannelList(channels=await self._alerts.list_channels(team_id))
 
     async def update(self, request: UpdateAlertChannel, ctx: MessageContext) -> AlertChannelInfo:
-        team_id = _team(ctx.principal, Permission.ALERTS_WRITE)
+        team_id = team_with(ctx.principal, Permission.ALERTS_WRITE)
         updated = await self._alerts.set_channel_enabled(team_id, request.channel_id, request.enabled)
         if updated is None:
             raise _not_found(request.channel_id)
@@ -67,14 +61,14 @@ class AlertHandlers:
 
     async def delete(self, request: AlertChannelRef, ctx: MessageContext) -> AlertChannelInfo:
         """Answers with the channel as it was, so the edge can audit what went."""
-        team_id = _team(ctx.principal, Permission.ALERTS_WRITE)
+        team_id = team_with(ctx.principal, Permission.ALERTS_WRITE)
         existing = await self._alerts.store.channel_info(team_id, request.channel_id)
         if existing is None or not await self._alerts.delete_channel(team_id, request.channel_id):
             raise _not_found(request.channel_id)
         return existing
 
     async def test(self, request: AlertChannelRef, ctx: MessageContext) -> ChannelTestResult:
-        team_id = _team(ctx.principal, Permission.ALERTS_WRITE)
+        team_id = team_with(ctx.principal, Permission.ALERTS_WRITE)
         try:
             result = await self._alerts.test_channel(team_id, request.channel_id)
         except (SecretBoxError, ChannelSecretsUnavailable) as error:
@@ -91,7 +85,7 @@ class AlertHandlers:
         return result
 
     async def history(self, request: AlertHistoryQuery, ctx: MessageContext) -> AlertHistoryPage:
-        team_id = _team(ctx.principal, Permission.ALERTS_READ)
+        team_id = team_with(ctx.principal, Permission.ALERTS_READ)
         try:
             return await self._alerts.history(team_id, request.filters(), request.limit, request.cursor)
         except InvalidCursor as error:

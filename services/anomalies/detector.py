@@ -15,13 +15,11 @@ import structlog
 
 from services.budgets.service import AlertSink
 from services.forecasting import HOUR, Anomaly, AnomalyConfig, check_latest, floor_to_bucket, regularize
-from services.identity.principals import team_of
+from services.identity.principals import team_with
 from shared.bus.context import MessageContext
-from shared.bus.errors import AgentError
 from shared.db.clickhouse import ClickHouse
 from shared.messages.alerts import Alert, AlertKind, AlertSeverity
-from shared.messages.envelope import ErrorCode
-from shared.messages.permissions import Permission, allows
+from shared.messages.permissions import Permission
 from shared.messages.telemetry import AnomalyInfo, AnomalyList, AnomalyQuery
 
 log = structlog.get_logger("mno.anomalies")
@@ -146,9 +144,7 @@ class AnomalyDetector:
         return True
 
     async def list(self, query: AnomalyQuery, ctx: MessageContext) -> AnomalyList:
-        if ctx.principal is None or not allows(ctx.principal, Permission.COSTS_READ):
-            raise AgentError(ErrorCode.FORBIDDEN, "this needs the costs:read permission")
-        team_id = team_of(ctx.principal)
+        team_id = team_with(ctx.principal, Permission.COSTS_READ)
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT metric, model, hour, observed, expected, score, direction FROM monitoring.anomalies"

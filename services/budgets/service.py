@@ -21,7 +21,7 @@ from services.budgets.planning import (
     scope_filter,
 )
 from services.budgets.store import rule_of
-from services.identity.principals import team_of
+from services.identity.principals import team_with
 from services.pricing.interface import PriceSource, PricingError
 from services.pricing.models import Usage
 from shared.bus.context import MessageContext
@@ -34,6 +34,7 @@ from shared.messages.budgets import (
     BudgetForecast,
     BudgetInfo,
     BudgetList,
+    BudgetLookup,
     BudgetPresence,
     BudgetPresenceQuery,
     BudgetRef,
@@ -43,8 +44,8 @@ from shared.messages.budgets import (
     Refusal,
     UpdateBudget,
 )
-from shared.messages.envelope import ErrorCode, Principal
-from shared.messages.permissions import Permission, allows
+from shared.messages.envelope import ErrorCode
+from shared.messages.permissions import Permission
 from shared.messages.telemetry import Bucket, CostQuery, CostReport
 
 log = structlog.get_logger("mno.budgets")
@@ -65,12 +66,6 @@ class Forecaster(Protocol):
     async def forecast(
         self, team_id: str, rule: BudgetRule, spent: Decimal, now: datetime
     ) -> BudgetForecast | None: ...
-
-
-def _require(principal: Principal | None, permission: Permission) -> str:
-    if principal is None or not allows(principal, permission):
-        raise AgentError(ErrorCode.FORBIDDEN, f"this needs the {permission.value} permission")
-    return team_of(principal)
 
 
 def _not_found(budget_id: str) -> AgentError:
@@ -100,14 +95,14 @@ class BudgetService:
     # -- admission -----------------------------------------------------------------------------------
 
     async def presence(self, _query: BudgetPresenceQuery, ctx: MessageContext) -> BudgetPresence:
-        team_id = _require(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
+        team_id = team_with(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
         async with self._pool.acquire() as conn:
             return BudgetPresence(has_budgets=await store.has_budgets(conn, team_id))
 
     async def admit(self, request: AdmissionRequest, ctx: MessageContext) -> AdmissionResult:
         """Count the events in every budget that covers them, refusing those a hard limit cannot
         take. One transaction holding the team's budget rows: replicas never overshoot together."""
-        team_id = _require(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
+        team_id = team_with(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
         source = await self._prices(team_id)
         async with self._pool.acquire() as conn, conn.transaction():
             rules = {row["id"]: rule_of(row) for row in await store.list_team(conn, team_id, lock=True)}
@@ -236,7 +231,7 @@ class BudgetService:
     # -- CRUD ----------------------------------------------------------------------------------------
 
     async def create(self, budget: CreateBudget, ctx: MessageContext) -> BudgetInfo:
-        team_id = _require(ctx.principal, Permission.BUDGETS_WRITE)
+        team_id = team_with(ctx.principal, Permission.BUDGETS_WRITE)
         assert ctx.principal is not None
         async with self._pool.acquire() as conn:
             try:
@@ -269,7 +264,7 @@ class BudgetService:
         await store.charge(conn, charges)
 
     async def update(self, change: UpdateBudget, ctx: MessageContext) -> BudgetInfo:
-        team_id = _require(ctx.principal, Permission.BUDGETS_WRITE)
+        team_id = team_with(ctx.principal, Permission.BUDGETS_WRITE)
         async with self._pool.acquire() as conn:
             row = await store.update(conn, team_id, change)
             if row is None:
@@ -277,22 +272,22 @@ class BudgetService:
             return await self._info(conn, team_id, row)
 
     async def delete(self, ref: BudgetRef, ctx: MessageContext) -> DeletedBudget:
-        team_id = _require(ctx.principal, Permission.BUDGETS_WRITE)
+        team_id = team_with(ctx.principal, Permission.BUDGETS_WRITE)
         async with self._pool.acquire() as conn:
             if not await store.delete(conn, team_id, ref.budget_id):
                 raise _not_found(ref.budget_id)
         return DeletedBudget(budget_id=ref.budget_id)
 
-    async def get(self, ref: BudgetRef, ctx: MessageContext) -> BudgetInfo:
-        team_id = _require(ctx.principal, Permission.BUDGETS_READ)
+    async def get(self, ref: BudgetLookup, ctx: MessageContext) -> BudgetInfo:
+        team_id = team_with(ctx.principal, Permission.BUDGETS_READ)
         async with self._pool.acquire() as conn:
             row = await store.get(conn, team_id, ref.budget_id)
             if row is None:
                 raise _not_found(ref.budget_id)
-            return await self._info(conn, team_id, row, with_forecast=True)
+            return await self._info(conn, team_id, row, with_forecast=ref.forecast)
 
     async def list(self, _query: ListBudgets, ctx: MessageContext) -> BudgetList:
-        team_id = _require(ctx.principal, Permission.BUDGETS_READ)
+        team_id = team_with(ctx.principal, Permission.BUDGETS_READ)
         async with self._pool.acquire() as conn:
             return BudgetList(
                 budgets=[await self._info(conn, team_id, row) for row in await store.list_team(conn, team_id)]

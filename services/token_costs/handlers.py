@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC
 
-from services.identity.principals import team_of
+from services.identity.principals import team_with
 from services.token_costs.price_book import PriceBook
 from services.token_costs.queries import QueryTooLarge
 from services.token_costs.rows import price_rows
@@ -14,16 +14,10 @@ from services.token_costs.writer import TokenEventWriter, WriteResult
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
 from shared.bus.events import Delivery
-from shared.messages.envelope import ErrorCode, Principal
-from shared.messages.permissions import Permission, allows
+from shared.messages.envelope import ErrorCode
+from shared.messages.permissions import Permission
 from shared.messages.telemetry import CostQuery, CostReport, TokenEventsAccepted
 from shared.metrics import TOKEN_EVENT_PIPELINE_SECONDS, TOKEN_EVENTS_PRICED_TOTAL
-
-
-def _require(principal: Principal | None, permission: Permission) -> Principal:
-    if principal is None or not allows(principal, permission):
-        raise AgentError(ErrorCode.FORBIDDEN, f"this needs the {permission.value} permission")
-    return principal
 
 
 class TokenCosts:
@@ -34,8 +28,7 @@ class TokenCosts:
 
     async def on_accepted(self, event: TokenEventsAccepted, ctx: MessageContext, _delivery: Delivery) -> bool:
         """Price and store a batch; True when it stored anything new (a redelivery stores nothing)."""
-        principal = _require(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
-        team_id = team_of(principal)
+        team_id = team_with(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
         source = await self._prices.source_for(team_id)
         rows = price_rows(source, team_id, event.api_key_id, event.received_at, event.events)
         unpriced = sum(1 for row in rows if not row.priced)
@@ -48,8 +41,8 @@ class TokenCosts:
         return result.stored > 0
 
     async def report(self, query: CostQuery, ctx: MessageContext) -> CostReport:
-        principal = _require(ctx.principal, Permission.COSTS_READ)
+        team_id = team_with(ctx.principal, Permission.COSTS_READ)
         try:
-            return await self._store.report(team_of(principal), query)
+            return await self._store.report(team_id, query)
         except QueryTooLarge as error:
             raise AgentError(ErrorCode.VALIDATION_FAILED, str(error)) from error

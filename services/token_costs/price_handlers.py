@@ -7,10 +7,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.identity.principals import team_of
+from services.identity.principals import require, team_of, team_with
 from services.pricing.overrides import PriceOverride
 from services.token_costs import overrides_store
-from services.token_costs.handlers import _require
 from services.token_costs.price_book import PriceBook
 from services.token_costs.reprice import RepriceBusy, Repricer
 from shared.bus.codec import validation_details
@@ -43,13 +42,13 @@ class PriceOverrides:
         self._repricer = repricer
 
     async def list(self, request: ListPriceOverrides, ctx: MessageContext) -> PriceOverrideList:
-        team_id = team_of(_require(ctx.principal, Permission.COSTS_READ))
+        team_id = team_with(ctx.principal, Permission.COSTS_READ)
         async with self._pool.acquire() as conn:
             found = await overrides_store.list_for(conn, team_id, include_deleted=request.include_deleted)
         return PriceOverrideList(overrides=found)
 
     async def create(self, request: CreatePriceOverride, ctx: MessageContext) -> PriceOverrideInfo:
-        principal = _require(ctx.principal, Permission.PRICES_WRITE)
+        principal = require(ctx.principal, Permission.PRICES_WRITE)
         team_id = team_of(principal)
         try:
             override = PriceOverride.model_validate(request.model_dump(exclude_none=True))
@@ -63,7 +62,7 @@ class PriceOverrides:
         return overrides_store.info_of(row)
 
     async def delete(self, request: PriceOverrideRef, ctx: MessageContext) -> PriceOverrideInfo:
-        principal = _require(ctx.principal, Permission.PRICES_WRITE)
+        principal = require(ctx.principal, Permission.PRICES_WRITE)
         team_id = team_of(principal)
         async with self._pool.acquire() as conn:
             deleted = await overrides_store.delete(conn, team_id, request.override_id, actor_of(principal))
@@ -73,7 +72,7 @@ class PriceOverrides:
         return deleted
 
     async def reprice(self, request: RepriceRequest, ctx: MessageContext) -> RepriceResult:
-        principal = _require(ctx.principal, Permission.PRICES_WRITE)
+        principal = require(ctx.principal, Permission.PRICES_WRITE)
         team_id = team_of(principal)
         try:
             return await self._repricer.run(team_id, request, actor_of(principal))

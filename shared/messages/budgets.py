@@ -91,6 +91,12 @@ class BudgetRef(BaseModel):
     budget_id: BudgetId
 
 
+class BudgetLookup(BudgetRef):
+    forecast: bool = Field(
+        default=True, description="Include the period-end forecast (a model fit: tens of milliseconds)."
+    )
+
+
 class ListBudgets(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -26,6 +26,7 @@ from shared.messages.budgets import (
     AdmissionResult,
     BudgetInfo,
     BudgetList,
+    BudgetLookup,
     BudgetPresence,
     BudgetPresenceQuery,
     BudgetRef,
@@ -149,7 +150,7 @@ BUDGET_ADMISSION = Endpoint(
 BUDGET_CREATE = Endpoint(_MON, "budget_create", CreateBudget, BudgetInfo, "Create a budget.")
 BUDGET_UPDATE = Endpoint(_MON, "budget_update", UpdateBudget, BudgetInfo, "Change a budget.")
 BUDGET_DELETE = Endpoint(_MON, "budget_delete", BudgetRef, DeletedBudget, "Delete a budget.")
-BUDGET_GET = Endpoint(_MON, "budget_get", BudgetRef, BudgetInfo, "A budget, its spend and its forecast.")
+BUDGET_GET = Endpoint(_MON, "budget_get", BudgetLookup, BudgetInfo, "A budget, its spend and its forecast.")
 ANOMALIES_LIST = Endpoint(
     _MON, "anomalies_list", AnomalyQuery, AnomalyList, "Anomalies of the team's hourly spend and token rate."
 )

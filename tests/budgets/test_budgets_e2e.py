@@ -136,6 +136,10 @@ async def test_budget_writes_are_validated_and_audited(mesh2: tuple[list[str], s
         path = f"{edges[0]}/api/v1/budgets/{created['id']}"
         status, changed, _ = await call(http, "PATCH", path, token, {"amount_usd": "7.5"})
         assert (status, Decimal(changed["amount_usd"])) == (200, Decimal("7.5"))
+        status, with_outlook, _ = await call(http, "GET", path, token)
+        assert (status, with_outlook["forecast"] is not None) == (200, True)
+        status, without, _ = await call(http, "GET", f"{path}?forecast=false", token)
+        assert (status, without["forecast"]) == (200, None)
         status, _, _ = await call(http, "DELETE", path, token)
         assert status == 200
         status, _, _ = await call(http, "GET", path, token)
