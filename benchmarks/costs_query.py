@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import percentile
 
 from services.pricing.genai import GenaiPricesSource
-from services.token_costs.rows import price_rows
+from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from shared.db.clickhouse import ChdbClickHouse
 from shared.db.clickhouse.migrations import apply_migrations
@@ -70,7 +70,7 @@ async def fill(store: TokenCostStore, team: str, events: int) -> float:
             )
             for i in range(first, min(first + chunk, events))
         ]
-        await store.insert(price_rows(prices, team, None, END, batch))
+        await store.insert(price_events(prices, team, None, END, batch).columns)
     return time.perf_counter() - began
 
 

@@ -6,12 +6,14 @@ Starts nats-server, PostgreSQL, the SuperAgent and the MonitoringAgent (separate
    and chdb inserts of priced rows into `token_events` with its rollup views;
 2. sustained end to end: `--clients` senders post 1,000-event batches; the clock stops when
    `/api/v1/costs` counts every event (priced and stored in ClickHouse);
-3. latency at a paced `--rate` events/s (batches of 100): from the edge receiving the request to
-   the MonitoringAgent having priced and stored it, read from its
-   `mno_token_event_pipeline_seconds` histogram (percentiles interpolated within buckets),
-   beside the HTTP round trip of each batch.
+3. latency at a paced `--rate` events/s (batches of 100), first for a team without budgets, then
+   with a hard-limit team budget (every event priced and counted at admission, before the answer):
+   the HTTP round trip of each batch, and from the edge receiving the request to the
+   MonitoringAgent knowing its cost (`mno_token_event_priced_seconds`) and to having stored it in
+   ClickHouse (`mno_token_event_pipeline_seconds`); percentiles are interpolated within buckets.
 
-Targets (issue 5): >= 20,000 events/s end to end; p99 < 100 ms at 2,000 events/s.
+Targets (issue 5): >= 20,000 events/s end to end; p99 < 100 ms at 2,000 events/s from ingest to
+"cost known and budget checked".
 
     .venv/bin/python benchmarks/ingest.py [--events 200000] [--clients 4] [--rate 2000] [--seconds 20]
 """
@@ -37,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import local_mesh, percentile
 
 from services.pricing.genai import GenaiPricesSource
-from services.token_costs.rows import price_rows
+from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from shared.db.clickhouse import ChdbClickHouse
 from shared.db.clickhouse.migrations import apply_migrations
@@ -94,10 +96,10 @@ async def raw_clickhouse(rows_total: int) -> float:
         TokenEvent.model_validate({**make_event(i, "ch"), "timestamp": now - timedelta(seconds=i % 3600)})
         for i in range(5000)
     ]
-    rows = price_rows(GenaiPricesSource(), "bench-team", None, now, events)
+    batch = price_events(GenaiPricesSource(), "bench-team", None, now, events)
     started = time.perf_counter()
     for _ in range(rows_total // 5000):
-        await store.insert(rows)
+        await store.insert(batch.columns)
     elapsed = time.perf_counter() - started
     await engine.close()
     return rows_total / elapsed
@@ -186,12 +188,27 @@ def histogram_percentile(before: dict[float, float], after: dict[float, float], 
     return lower
 
 
-async def paced(edge: str, token: str, metrics_url: str, rate: int, seconds: int) -> None:
+async def create_budget(edge: str, token: str) -> None:
+    """A team budget with a hard limit far above the run's spend: every batch is then priced and
+    counted against it at admission, before the edge answers (the full "budget checked" path)."""
+    body = {"name": "benchmark", "amount_usd": "1000000000", "period": "month", "hard_limit": True}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{edge}/api/v1/budgets", json=body, headers={"Authorization": f"Bearer {token}"}) as r,
+    ):
+        assert r.status in (200, 201), await r.text()
+
+
+async def paced(edge: str, token: str, metrics_url: str, rate: int, seconds: int, label: str) -> None:
     run = uuid.uuid4().hex[:8]
     per_batch = 100
     interval = per_batch / rate
-    name = "mno_token_event_pipeline_seconds"
-    before = await histogram(metrics_url, name)
+    names = {
+        "priced": "mno_token_event_priced_seconds",
+        "stored": "mno_token_event_pipeline_seconds",
+        "writes": "mno_token_event_write_seconds",
+    }
+    before = {key: await histogram(metrics_url, name) for key, name in names.items()}
     latencies: list[float] = []
     async with aiohttp.ClientSession() as http:
         tasks = []
@@ -215,14 +232,23 @@ async def paced(edge: str, token: str, metrics_url: str, rate: int, seconds: int
         await asyncio.gather(*tasks)
         achieved = index / (time.perf_counter() - started)
     await asyncio.sleep(1.0)  # the last batches' rows
-    after = await histogram(metrics_url, name)
-    p50, p95, p99 = (histogram_percentile(before, after, q) * 1000 for q in (0.5, 0.95, 0.99))
+    after = {key: await histogram(metrics_url, name) for key, name in names.items()}
+
+    def ms(key: str, q: float) -> float:
+        return histogram_percentile(before[key], after[key], q) * 1000
+
+    def spread(key: str) -> str:
+        return f"p50={ms(key, 0.5):.1f} ms p95={ms(key, 0.95):.1f} ms p99={ms(key, 0.99):.1f} ms"
+
+    writes = after["writes"][float("inf")] - before["writes"].get(float("inf"), 0.0)
     print(
-        f"paced at {rate} events/s ({achieved:.0f} achieved, batches of {per_batch}, {seconds} s):\n"
-        f"  edge received -> priced and stored in ClickHouse: "
-        f"p50={p50:.1f} ms p95={p95:.1f} ms p99={p99:.1f} ms\n"
-        f"  HTTP round trip per batch (client): p50={percentile(latencies, 0.5) * 1000:.1f} ms "
-        f"p99={percentile(latencies, 0.99) * 1000:.1f} ms",
+        f"paced at {rate} events/s, {label} ({achieved:.0f} achieved, batches of {per_batch}, {seconds} s):\n"
+        f"  HTTP answer (durable; budgets checked): p50={percentile(latencies, 0.5) * 1000:.1f} ms "
+        f"p99={percentile(latencies, 0.99) * 1000:.1f} ms (client round trip)\n"
+        f"  edge received -> cost known:             {spread('priced')}\n"
+        f"  edge received -> stored, queryable:      {spread('stored')}\n"
+        f"  ClickHouse writes (id lookup + insert):  {writes:.0f}, p50={ms('writes', 0.5):.1f} ms "
+        f"p99={ms('writes', 0.99):.1f} ms",
         flush=True,
     )
 
@@ -235,6 +261,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--only", choices=["sustained", "paced"], help="run one of the two mesh phases")
     args = parser.parse_args()
     print(f"raw ClickHouse (chdb) insert: {asyncio.run(raw_clickhouse(100_000)):>9.0f} rows/s", flush=True)
     with local_mesh([AgentName.SUPER_AGENT, AgentName.MONITORING]) as mesh:
@@ -246,8 +273,14 @@ def main() -> None:
         async def run() -> None:
             async with aiohttp.ClientSession() as http:
                 already = await stored_events(http, mesh.edge_url, mesh.token)
-            await sustained(mesh.edge_url, mesh.token, args.events, args.clients, already)
-            await paced(mesh.edge_url, mesh.token, metrics_url, args.rate, args.seconds)
+            if args.only != "paced":
+                await sustained(mesh.edge_url, mesh.token, args.events, args.clients, already)
+            if args.only != "sustained":
+                await paced(mesh.edge_url, mesh.token, metrics_url, args.rate, args.seconds, "no budgets")
+                await create_budget(mesh.edge_url, mesh.token)
+                await asyncio.sleep(3)  # the edge's budget presence cache (2 s) sees the budget
+                label = "team with a hard-limit budget"
+                await paced(mesh.edge_url, mesh.token, metrics_url, args.rate, args.seconds, label)
 
         asyncio.run(run())
 

@@ -146,7 +146,7 @@ class BudgetService:
     def _priced(
         self, source: PriceSource, rules: dict[str, BudgetRule], item: AdmissionItem, api_key_id: str | None
     ) -> PricedItem:
-        usage = Usage.model_construct(
+        usage = Usage(
             input_tokens=item.input_tokens,
             output_tokens=item.output_tokens,
             cache_read_tokens=item.cache_read_tokens,

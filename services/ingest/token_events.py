@@ -18,14 +18,15 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from shared.bus.codec import validation_details
-from shared.messages.telemetry import EventRejection, TokenEvent, TokenEventIn
+from shared.messages.telemetry import EventRejection, TokenEvent
 
 # Clocks drift; events far in the future are a client bug that would poison time-series queries.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 # Keeps each bus message far below NATS' default 1 MB max_payload, whatever the events carry.
 EVENTS_PER_MESSAGE = 250
 
-_EVENT = TypeAdapter(TokenEventIn)
+_EVENTS = TypeAdapter(list[TokenEvent])
+_EVENT = TypeAdapter(TokenEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,24 +41,46 @@ def _rejection(index: int, raw: Any, errors: list[dict[str, Any]]) -> EventRejec
     return EventRejection(index=index, id=event_id, errors=[dict(e) for e in errors])
 
 
+def _with_defaults(raw: Any, received_at: datetime) -> Any:
+    """The event with a fresh id and the receive time where the client left them out or null."""
+    if not isinstance(raw, dict) or (raw.get("id") is not None and raw.get("timestamp") is not None):
+        return raw
+    filled = dict(raw)
+    if filled.get("id") is None:
+        filled["id"] = uuid.uuid4().hex
+    if filled.get("timestamp") is None:
+        filled["timestamp"] = received_at
+    return filled
+
+
 def validate_events(raw_events: Sequence[Any], received_at: datetime) -> ValidatedBatch:
     """Each raw event validated on its own; ids and timestamps filled in for accepted ones."""
+    prepared = [_with_defaults(raw, received_at) for raw in raw_events]
+    problems: dict[int, list[dict[str, Any]]] = {}
+    try:
+        # One call for the whole batch: the usual case, every event valid, costs ~2 µs an event.
+        events: list[TokenEvent | None] = list(_EVENTS.validate_python(prepared))
+    except ValidationError:
+        events = []
+        for index, raw in enumerate(prepared):
+            try:
+                events.append(_EVENT.validate_python(raw))
+            except ValidationError as error:
+                events.append(None)
+                problems[index] = validation_details(error)
     accepted: list[TokenEvent] = []
     rejected: list[EventRejection] = []
     positions: list[int] = []
     seen: set[str] = set()
     latest = received_at + MAX_CLOCK_SKEW
-    for index, raw in enumerate(raw_events):
-        try:
-            event = _EVENT.validate_python(raw)
-        except ValidationError as error:
-            rejected.append(_rejection(index, raw, validation_details(error)))
-            continue
-        if event.timestamp is not None and event.timestamp > latest:
+    for index, event in enumerate(events):
+        if event is None:
+            rejected.append(_rejection(index, raw_events[index], problems[index]))
+        elif event.timestamp > latest:
             rejected.append(
                 _rejection(
                     index,
-                    raw,
+                    raw_events[index],
                     [
                         {
                             "loc": "timestamp",
@@ -67,25 +90,18 @@ def validate_events(raw_events: Sequence[Any], received_at: datetime) -> Validat
                     ],
                 )
             )
-            continue
-        event_id = event.id or uuid.uuid4().hex
-        if event_id in seen:
+        elif event.id in seen:
             rejected.append(
                 _rejection(
                     index,
-                    raw,
+                    raw_events[index],
                     [{"loc": "id", "message": "this id occurs earlier in the batch", "type": "duplicate_id"}],
                 )
             )
-            continue
-        seen.add(event_id)
-        # The input was validated just now: copying its fields without a second validation pass
-        # keeps the edge at tens of thousands of events per second.
-        fields = dict(event.__dict__)
-        fields["id"] = event_id
-        fields["timestamp"] = event.timestamp or received_at
-        accepted.append(TokenEvent.model_construct(**fields))
-        positions.append(index)
+        else:
+            seen.add(event.id)
+            accepted.append(event)
+            positions.append(index)
     return ValidatedBatch(accepted, rejected, positions)
 
 

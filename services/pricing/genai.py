@@ -10,6 +10,7 @@ apply the tier rate to *all* tokens of the call. We convert our disjoint buckets
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -51,52 +52,68 @@ def _tokens_only(model_price: ModelPrice) -> bool:
     return set_keys <= _FAST_PATH_KEYS
 
 
-def _token_totals(model_price: ModelPrice, usage: Usage) -> tuple[Decimal, Decimal]:
-    """(input price incl. cache, output price) for a tokens-only price: what genai-prices' `calc_price`
-    computes, without its per-call unit registry walk, which costs ~80 µs a call (12k calls/s) and
-    would be the ingest pipeline's bottleneck. Tested equal to the library over the whole catalogue."""
-    total_input = usage.total_input_tokens
-    input_rate = _rate(model_price.input_mtok, total_input) or Decimal(0)
-    read_rate = _rate(model_price.cache_read_mtok, total_input)
-    write_rate = _rate(model_price.cache_write_mtok, total_input)
-    output_rate = _rate(model_price.output_mtok, total_input) or Decimal(0)
-    # Without a cache price genai-prices leaves cache tokens in the input count, at the input rate.
-    uncached = usage.input_tokens
-    input_total = Decimal(0)
-    if read_rate is None:
-        uncached += usage.cache_read_tokens
-    else:
-        input_total += usage.cache_read_tokens * read_rate
-    if write_rate is None:
-        uncached += usage.cache_write_tokens
-    else:
-        input_total += usage.cache_write_tokens * write_rate
-    input_total += uncached * input_rate
-    return input_total / TOKENS_PER_MTOK, usage.total_output_tokens * output_rate / TOKENS_PER_MTOK
+# One rate as (start, per-MTok price) pairs, highest start first; the base price starts at -1, so
+# some pair always applies (a tier applies when total input is *above* its start, as genai-prices).
+_Rate = tuple[tuple[int, Decimal], ...]
 
 
-def _rate(price: Decimal | TieredPrices | None, total_input_tokens: int) -> Decimal | None:
-    """The per-MTok rate in force; a tier applies when total input is *above* its start (as genai-prices)."""
-    if price is None or isinstance(price, Decimal):
-        return price
-    for tier in reversed(price.tiers):
-        if total_input_tokens > tier.start:
-            return tier.price
-    return price.base
-
-
-def _tier_label(model_price: ModelPrice, total_input_tokens: int) -> str | None:
-    start: int | None = None
-    for key in _TOKEN_PRICE_KEYS:
-        price = getattr(model_price, key)
-        if isinstance(price, TieredPrices):
-            for tier in price.tiers:
-                if total_input_tokens > tier.start and (start is None or tier.start > start):
-                    start = tier.start
-    if start is None:
+def _compile_rate(price: Decimal | TieredPrices | None) -> _Rate | None:
+    if price is None:
         return None
+    if isinstance(price, Decimal):
+        return ((-1, price),)
+    tiers = sorted(((tier.start, tier.price) for tier in price.tiers), reverse=True)
+    return (*tiers, (-1, price.base))
+
+
+def _rate_at(rate: _Rate, total_input_tokens: int) -> Decimal:
+    for start, price in rate:
+        if total_input_tokens > start:
+            return price
+    return rate[-1][1]
+
+
+def _tier_label(start: int) -> str:
     amount = f"{start // 1000}k" if start % 1000 == 0 else str(start)
     return f">{amount} input"
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """One genai-prices price entry made ready for arithmetic: read once from the library's objects
+    (whose attribute access walks a unit registry, ~4 µs a read), then reused for every call."""
+
+    tokens_only: bool
+    version: str
+    input: _Rate
+    cache_read: _Rate | None
+    cache_write: _Rate | None
+    output: _Rate
+    # (start, label) of every tier of any rate, highest first.
+    tiers: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def of(cls, provider: Provider, model: ModelInfo, model_price: ModelPrice) -> _Compiled:
+        rates = {key: _compile_rate(getattr(model_price, key)) for key in _TOKEN_PRICE_KEYS}
+        starts = {start for rate in rates.values() if rate for start, _ in rate if start >= 0}
+        return cls(
+            tokens_only=_tokens_only(model_price),
+            version=(
+                f"genai-prices=={genai_prices.__version__}:{provider.id}/{model.id}"
+                f"@{_price_entry(model.prices, model_price)}"
+            ),
+            input=rates["input_mtok"] or ((-1, Decimal(0)),),
+            cache_read=rates["cache_read_mtok"],
+            cache_write=rates["cache_write_mtok"],
+            output=rates["output_mtok"] or ((-1, Decimal(0)),),
+            tiers=tuple((start, _tier_label(start)) for start in sorted(starts, reverse=True)),
+        )
+
+    def tier(self, total_input_tokens: int) -> str | None:
+        for start, label in self.tiers:
+            if total_input_tokens > start:
+                return label
+        return None
 
 
 def _price_entry(prices: ModelPrice | list[ConditionalPrice], used: ModelPrice) -> str:
@@ -129,19 +146,14 @@ class GenaiPricesSource(PriceSource):
 
     def __init__(self, provider_aliases: Mapping[str, str] = DEFAULT_PROVIDER_ALIASES) -> None:
         self._aliases = {key.lower(): value for key, value in provider_aliases.items()}
-        self._entries: dict[int, tuple[bool, str]] = {}
+        self._compiled: dict[int, _Compiled] = {}
 
-    def _entry(self, provider: Provider, model: ModelInfo, model_price: ModelPrice) -> tuple[bool, str]:
-        """Per price entry, once: whether the fast path applies, and the price version string."""
+    def _entry(self, provider: Provider, model: ModelInfo, model_price: ModelPrice) -> _Compiled:
         key = id(model_price)  # entries live as long as the bundled snapshot: the process
-        known = self._entries.get(key)
-        if known is None:
-            version = (
-                f"genai-prices=={genai_prices.__version__}:{provider.id}/{model.id}"
-                f"@{_price_entry(model.prices, model_price)}"
-            )
-            known = self._entries[key] = (_tokens_only(model_price), version)
-        return known
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = _Compiled.of(provider, model, model_price)
+        return compiled
 
     def price(self, provider: str, model: str, usage: Usage, at: datetime) -> Price:
         require_aware(at)
@@ -150,31 +162,31 @@ class GenaiPricesSource(PriceSource):
             found_provider, found_model = _find(provider_id, model)
         except LookupError as exc:
             raise UnknownModel(provider, model) from exc
-        model_price = found_model.get_prices(at)
-        tokens_only, version = self._entry(found_provider, found_model, model_price)
-        if tokens_only:
-            input_price, output_price = _token_totals(model_price, usage)
+        entry = self._entry(found_provider, found_model, found_model.get_prices(at))
+        total_input = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        input_rate = _rate_at(entry.input, total_input)
+        # genai-prices charges cache tokens at the input rate when the model has no cache price.
+        read_rate = input_rate if entry.cache_read is None else _rate_at(entry.cache_read, total_input)
+        write_rate = input_rate if entry.cache_write is None else _rate_at(entry.cache_write, total_input)
+        uncached = usage.input_tokens * input_rate / TOKENS_PER_MTOK
+        cache_read = usage.cache_read_tokens * read_rate / TOKENS_PER_MTOK
+        cache_write = usage.cache_write_tokens * write_rate / TOKENS_PER_MTOK
+        if entry.tokens_only:
+            # What genai-prices' `calc_price` computes for a tokens-only price, without its per-call
+            # unit registry walk (~80 µs a call): tested equal to the library over its whole catalogue.
+            output_rate = _rate_at(entry.output, total_input)
+            output_price = (usage.output_tokens + usage.reasoning_tokens) * output_rate / TOKENS_PER_MTOK
+            input_price = uncached + cache_read + cache_write
             total_price = input_price + output_price
         else:
             calc = found_model.calc_price(to_genai_usage(usage), found_provider, genai_request_timestamp=at)
             input_price, output_price, total_price = calc.input_price, calc.output_price, calc.total_price
-
-        total_input = usage.total_input_tokens
-        input_rate = _rate(model_price.input_mtok, total_input) or Decimal(0)
-        # genai-prices charges cache tokens at the input rate when the model has no cache price.
-        read_rate = _rate(model_price.cache_read_mtok, total_input)
-        write_rate = _rate(model_price.cache_write_mtok, total_input)
-        read_rate = input_rate if read_rate is None else read_rate
-        write_rate = input_rate if write_rate is None else write_rate
-        cache_read = usage.cache_read_tokens * read_rate / TOKENS_PER_MTOK
-        cache_write = usage.cache_write_tokens * write_rate / TOKENS_PER_MTOK
-
         return Price(
             total=quantize_usd(total_price),
             input=quantize_usd(input_price - cache_read - cache_write),
             output=quantize_usd(output_price),
             cache_read=quantize_usd(cache_read),
             cache_write=quantize_usd(cache_write),
-            price_version=version,
-            tier=_tier_label(model_price, total_input),
+            price_version=entry.version,
+            tier=entry.tier(total_input),
         )

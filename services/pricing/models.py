@@ -21,10 +21,9 @@ Our `Usage` buckets are *disjoint*: every token is in exactly one of them, so su
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 USD_QUANTUM = Decimal("1e-12")
 TOKENS_PER_MTOK = Decimal(1_000_000)
@@ -35,16 +34,29 @@ def quantize_usd(amount: Decimal) -> Decimal:
     return amount.quantize(USD_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-class Usage(BaseModel):
-    """Billable tokens of one call, in disjoint buckets (see the module docstring)."""
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Billable tokens of one call, in disjoint buckets (see the module docstring).
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    A plain dataclass, not a pydantic model: every ingested event makes one, and the checks below
+    cost a fifth of a model's validation. Counts must be non-negative ints (bool is refused)."""
 
-    input_tokens: int = Field(default=0, ge=0, description="Uncached input tokens only.")
-    output_tokens: int = Field(default=0, ge=0, description="Output tokens, excluding reasoning tokens.")
-    cache_read_tokens: int = Field(default=0, ge=0, description="Input tokens read from the prompt cache.")
-    cache_write_tokens: int = Field(default=0, ge=0, description="Input tokens written to the prompt cache.")
-    reasoning_tokens: int = Field(default=0, ge=0, description="Reasoning/thinking tokens, billed as output.")
+    input_tokens: int = 0  # uncached input tokens only
+    output_tokens: int = 0  # excluding reasoning tokens
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0  # billed as output
+
+    def __post_init__(self) -> None:
+        for name, count in (
+            ("input_tokens", self.input_tokens),
+            ("output_tokens", self.output_tokens),
+            ("cache_read_tokens", self.cache_read_tokens),
+            ("cache_write_tokens", self.cache_write_tokens),
+            ("reasoning_tokens", self.reasoning_tokens),
+        ):
+            if type(count) is not int or count < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {count!r}")
 
     @property
     def total_input_tokens(self) -> int:
@@ -57,23 +69,20 @@ class Usage(BaseModel):
         return self.output_tokens + self.reasoning_tokens
 
 
-class Price(BaseModel):
-    """The price of one call. Parts are rounded individually, `total` is the exact sum rounded once.
-
-    `total` can exceed the sum of the parts only by charges that are neither input nor output tokens
-    (e.g. a per-request fee in the price data).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, slots=True)
+class Price:
+    """The price of one call in USD. Parts are rounded individually, `total` is the exact sum rounded
+    once; `total` can exceed the sum of the parts only by charges that are neither input nor output
+    tokens (e.g. a per-request fee in the price data). Made by price sources only, from Decimals."""
 
     total: Decimal
-    input: Decimal = Field(description="Uncached input tokens.")
-    output: Decimal = Field(description="Output and reasoning tokens.")
+    input: Decimal  # uncached input tokens
+    output: Decimal  # output and reasoning tokens
     cache_read: Decimal
     cache_write: Decimal
+    price_version: str  # which price source, version and model/price entry was used
+    tier: str | None = None  # price tier applied, e.g. ">200k input"
     currency: Literal["USD"] = "USD"
-    price_version: str = Field(description="Which price source, version and model/price entry was used.")
-    tier: str | None = Field(default=None, description='Price tier applied, e.g. ">200k input".')
 
 
 def _count(data: Mapping[str, Any] | None, *keys: str) -> int:

@@ -135,16 +135,17 @@ def _priced(override: PriceOverride, usage: Usage) -> Price:
     cache_write_rate = input_rate if override.cache_write_per_mtok is None else override.cache_write_per_mtok
     with localcontext() as ctx:
         ctx.prec = 60  # exact for any realistic token count and price
-        parts = {
-            "input": usage.input_tokens * input_rate / TOKENS_PER_MTOK,
-            "output": usage.total_output_tokens * output_rate / TOKENS_PER_MTOK,
-            "cache_read": usage.cache_read_tokens * cache_read_rate / TOKENS_PER_MTOK,
-            "cache_write": usage.cache_write_tokens * cache_write_rate / TOKENS_PER_MTOK,
-        }
-        total = sum(parts.values(), Decimal(0))
+        uncached = usage.input_tokens * input_rate / TOKENS_PER_MTOK
+        output = usage.total_output_tokens * output_rate / TOKENS_PER_MTOK
+        cache_read = usage.cache_read_tokens * cache_read_rate / TOKENS_PER_MTOK
+        cache_write = usage.cache_write_tokens * cache_write_rate / TOKENS_PER_MTOK
+        total = uncached + output + cache_read + cache_write
     return Price(
         total=quantize_usd(total),
-        **{name: quantize_usd(amount) for name, amount in parts.items()},
+        input=quantize_usd(uncached),
+        output=quantize_usd(output),
+        cache_read=quantize_usd(cache_read),
+        cache_write=quantize_usd(cache_write),
         price_version=f"override:{override.key}",
         tier=None,
     )

@@ -8,7 +8,7 @@ from datetime import UTC
 from services.identity.principals import team_with
 from services.token_costs.price_book import PriceBook
 from services.token_costs.queries import QueryTooLarge
-from services.token_costs.rows import price_rows
+from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from services.token_costs.writer import TokenEventWriter, WriteResult
 from shared.bus.context import MessageContext
@@ -17,7 +17,7 @@ from shared.bus.events import Delivery
 from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import Permission
 from shared.messages.telemetry import CostQuery, CostReport, TokenEventsAccepted
-from shared.metrics import TOKEN_EVENT_PIPELINE_SECONDS, TOKEN_EVENTS_PRICED_TOTAL
+from shared.metrics import TOKEN_EVENT_PIPELINE_SECONDS, TOKEN_EVENT_PRICED_SECONDS, TOKEN_EVENTS_PRICED_TOTAL
 
 
 class TokenCosts:
@@ -30,14 +30,14 @@ class TokenCosts:
         """Price and store a batch; True when it stored anything new (a redelivery stores nothing)."""
         team_id = team_with(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
         source = await self._prices.source_for(team_id)
-        rows = price_rows(source, team_id, event.api_key_id, event.received_at, event.events)
-        unpriced = sum(1 for row in rows if not row.priced)
-        TOKEN_EVENTS_PRICED_TOTAL.labels("priced").inc(len(rows) - unpriced)
+        batch = price_events(source, team_id, event.api_key_id, event.received_at, event.events)
+        accepted_at = event.received_at.astimezone(UTC).timestamp()
+        TOKEN_EVENT_PRICED_SECONDS.observe(max(0.0, time.time() - accepted_at))
+        unpriced = batch.unpriced
+        TOKEN_EVENTS_PRICED_TOTAL.labels("priced").inc(len(batch) - unpriced)
         TOKEN_EVENTS_PRICED_TOTAL.labels("unknown_model").inc(unpriced)
-        result: WriteResult = await self._writer.write(rows)
-        TOKEN_EVENT_PIPELINE_SECONDS.observe(
-            max(0.0, time.time() - event.received_at.astimezone(UTC).timestamp())
-        )
+        result: WriteResult = await self._writer.write(batch)
+        TOKEN_EVENT_PIPELINE_SECONDS.observe(max(0.0, time.time() - accepted_at))
         return result.stored > 0
 
     async def report(self, query: CostQuery, ctx: MessageContext) -> CostReport:

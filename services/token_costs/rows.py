@@ -1,4 +1,4 @@
-"""Priced rows of the `token_events` table, from accepted events (pure: no I/O).
+"""Priced rows of the `token_events` table, from accepted events, held column-wise (pure: no I/O).
 
 An event whose model has no known price is still stored, with `priced = false`, zero cost and the
 reason: its tokens count, and re-pricing can fill the cost in once the team adds an override.
@@ -48,20 +48,66 @@ COLUMNS: tuple[str, ...] = (
     "pricing_error",
 )
 _ZERO = Decimal(0)
+_COST_COLUMNS = (
+    "cost_usd",
+    "input_cost_usd",
+    "output_cost_usd",
+    "cache_read_cost_usd",
+    "cache_write_cost_usd",
+)
+# Columns copied from the event's field of the same name, as they are.
+_EVENT_FIELDS = (
+    "timestamp",
+    "provider",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "latency_ms",
+    "tags",
+)
+# Optional text fields, stored as '' when absent.
+_OPTIONAL_TEXT = ("user", "project", "prompt_name", "prompt_version", "request_id")
 
 
-@dataclass(frozen=True, slots=True)
-class PricedRow:
+@dataclass(slots=True)
+class PricedBatch:
+    """Priced events of one team held column-wise (COLUMNS -> values), the shape of the insert: no
+    per-row objects between pricing and ClickHouse."""
+
     team_id: str
-    event_id: str
-    timestamp: datetime
-    priced: bool
-    cost_usd: Decimal
-    values: tuple[Any, ...]  # in COLUMNS order
+    columns: dict[str, list[Any]]
+
+    def __len__(self) -> int:
+        return len(self.columns["event_id"])
+
+    @property
+    def event_ids(self) -> list[str]:
+        return self.columns["event_id"]
+
+    @property
+    def unpriced(self) -> int:
+        return self.columns["priced"].count(False)
+
+    def select(self, indices: Sequence[int]) -> PricedBatch:
+        """The events at `indices`, in that order."""
+        return PricedBatch(
+            self.team_id, {name: [values[i] for i in indices] for name, values in self.columns.items()}
+        )
+
+
+def merge(batches: Sequence[PricedBatch]) -> dict[str, list[Any]]:
+    """The columns of several batches (of any teams) one after the other."""
+    merged: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    for batch in batches:
+        for name, values in batch.columns.items():
+            merged[name].extend(values)
+    return merged
 
 
 def usage_of(event: TokenEvent) -> Usage:
-    # Validating five ints in pydantic-core is faster than model_construct's Python loop.
     return Usage(
         input_tokens=event.input_tokens,
         output_tokens=event.output_tokens,
@@ -71,48 +117,43 @@ def usage_of(event: TokenEvent) -> Usage:
     )
 
 
-def price_rows(
+def price_events(
     source: PriceSource,
     team_id: str,
     api_key_id: str | None,
     received_at: datetime,
     events: Sequence[TokenEvent],
-) -> list[PricedRow]:
-    rows: list[PricedRow] = []
+) -> PricedBatch:
+    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    priced_flags, pricing_errors = columns["priced"], columns["pricing_error"]
+    costs = [columns[name] for name in _COST_COLUMNS]
+    versions, tiers = columns["price_version"], columns["price_tier"]
     for event in events:
         try:
             price = source.price(event.provider, event.model, usage_of(event), event.timestamp)
         except PricingError as error:
-            priced, parts, version, tier, problem = False, (_ZERO,) * 5, "", "", str(error)
-        else:
-            priced, version, tier, problem = True, price.price_version, price.tier or "", ""
-            parts = (price.total, price.input, price.output, price.cache_read, price.cache_write)
-        values = (
-            team_id,
-            event.id,
-            event.timestamp,
-            received_at,
-            event.provider,
-            event.model,
-            event.input_tokens,
-            event.output_tokens,
-            event.cache_read_tokens,
-            event.cache_write_tokens,
-            event.reasoning_tokens,
-            event.latency_ms,
-            event.status.value,
-            event.user or "",
-            event.project or "",
-            event.prompt_name or "",
-            event.prompt_version or "",
-            event.request_id or "",
-            api_key_id or "",
-            event.tags,
-            priced,
-            *parts,
-            version,
-            tier,
-            problem,
-        )
-        rows.append(PricedRow(team_id, event.id, event.timestamp, priced, parts[0], values))
-    return rows
+            priced_flags.append(False)
+            pricing_errors.append(str(error))
+            for column in costs:
+                column.append(_ZERO)
+            versions.append("")
+            tiers.append("")
+            continue
+        priced_flags.append(True)
+        pricing_errors.append("")
+        parts = (price.total, price.input, price.output, price.cache_read, price.cache_write)
+        for column, part in zip(costs, parts, strict=True):
+            column.append(part)
+        versions.append(price.price_version)
+        tiers.append(price.tier or "")
+    count = len(events)
+    columns["team_id"] = [team_id] * count
+    columns["received_at"] = [received_at] * count
+    columns["api_key_id"] = [api_key_id or ""] * count
+    for name in _EVENT_FIELDS:
+        columns[name] = [getattr(event, name) for event in events]
+    columns["event_id"] = [event.id for event in events]
+    columns["status"] = [event.status.value for event in events]
+    for name in _OPTIONAL_TEXT:
+        columns[name] = [getattr(event, name) or "" for event in events]
+    return PricedBatch(team_id, columns)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.token_costs import queries
-from services.token_costs.rows import COLUMNS, PricedRow
+from services.token_costs.rows import PricedBatch
 from shared.db.clickhouse import ClickHouse
 from shared.messages.telemetry import CostFigures, CostGroup, CostPoint, CostQuery, CostReport
 
@@ -43,14 +43,14 @@ class TokenCostStore:
     def __init__(self, clickhouse: ClickHouse) -> None:
         self._ch = clickhouse
 
-    async def stored_ids(self, rows: Sequence[PricedRow]) -> set[tuple[str, str]]:
-        if not rows:
-            return set()
+    async def stored_ids(self, batches: Sequence[PricedBatch]) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = set()
         by_team: dict[str, list[str]] = {}
-        for row in rows:
-            by_team.setdefault(row.team_id, []).append(row.event_id)
+        for batch in batches:
+            by_team.setdefault(batch.team_id, []).extend(batch.event_ids)
         for team_id, ids in by_team.items():
+            if not ids:
+                continue
             result = await self._ch.query(
                 "SELECT DISTINCT event_id FROM token_event_ids"
                 " WHERE team_id = {team:String} AND event_id IN {ids:Array(String)}",
@@ -59,8 +59,10 @@ class TokenCostStore:
             found.update((team_id, item["event_id"]) for item in result)
         return found
 
-    async def insert(self, rows: Sequence[PricedRow]) -> int:
-        return await self._ch.insert(TABLE, COLUMNS, [row.values for row in rows])
+    async def insert(self, columns: dict[str, list[Any]]) -> int:
+        # The rollup views aggregate each block themselves, and ids are deduplicated before the
+        # insert: merging rows inside the block again would only cost (half the insert's time).
+        return await self._ch.insert_columns(TABLE, columns, settings={"optimize_on_insert": 0})
 
     async def report(self, team_id: str, query: CostQuery) -> CostReport:
         statements = queries.build(team_id, query)

@@ -1,10 +1,12 @@
-"""One deduplicated ClickHouse insert for many concurrent batches.
+"""One deduplicated ClickHouse insert for many concurrent batches (group commit).
 
-The event consumer handles the messages of a fetch concurrently; each hands its priced rows to
-`write` and waits. Rows arriving within `max_wait` (or until `max_rows`) are written together:
-one lookup of which event ids are already stored, one insert of the rest. ClickHouse prefers few
-large inserts, and the handlers ack only after their rows are stored, so nothing is lost if the
-process dies before a flush.
+The event consumer handles many messages at once; each hands its priced events to `write` and
+waits. A flush starts as soon as the event loop is free and takes every batch waiting by then:
+one lookup of which event ids are already stored, one insert of the rest. While an insert runs,
+new batches wait together for the next one. So a lone batch is written at once (latency), and
+under load inserts grow by themselves (ClickHouse prefers few large inserts, and each insert has a
+fixed cost of tens of milliseconds with the rollup views). Handlers ack only after their events
+are stored, so nothing is lost if the process dies before a flush.
 """
 
 from __future__ import annotations
@@ -12,70 +14,60 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from services.token_costs.rows import PricedRow
+from services.token_costs.rows import PricedBatch, merge
 from shared.metrics import TOKEN_EVENT_WRITE_SECONDS, TOKEN_EVENTS_STORED_TOTAL
 
 
 class RowStore(Protocol):
-    async def stored_ids(self, rows: Sequence[PricedRow]) -> set[tuple[str, str]]:
-        """(team id, event id) pairs among `rows` that are stored already."""
+    async def stored_ids(self, batches: Sequence[PricedBatch]) -> set[tuple[str, str]]:
+        """(team id, event id) pairs among the batches' events that are stored already."""
         ...
 
-    async def insert(self, rows: Sequence[PricedRow]) -> int: ...
+    async def insert(self, columns: dict[str, list[Any]]) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     stored: int
     duplicates: int
-    stored_rows: list[PricedRow] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class _Pending:
-    rows: Sequence[PricedRow]
+    batch: PricedBatch
     done: asyncio.Future[WriteResult]
 
 
 class TokenEventWriter:
-    def __init__(self, store: RowStore, *, max_rows: int = 20_000, max_wait: float = 0.005) -> None:
+    def __init__(self, store: RowStore) -> None:
         self._store = store
-        self._max_rows = max_rows
-        self._max_wait = max_wait
         self._pending: list[_Pending] = []
-        self._pending_rows = 0
         self._flush_lock = asyncio.Lock()
-        self._timer: asyncio.TimerHandle | None = None
+        self._flush_queued = False
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def write(self, rows: Sequence[PricedRow]) -> WriteResult:
-        """Store the rows not stored before; returns once they are (or raises if the write failed)."""
-        if not rows:
+    async def write(self, batch: PricedBatch) -> WriteResult:
+        """Store the events not stored before; returns once they are (or raises if the write failed)."""
+        if not len(batch):
             return WriteResult(0, 0)
         loop = asyncio.get_running_loop()
-        pending = _Pending(rows, loop.create_future())
+        pending = _Pending(batch, loop.create_future())
         self._pending.append(pending)
-        self._pending_rows += len(rows)
-        if self._pending_rows >= self._max_rows:
-            self._flush_soon(0)
-        elif self._timer is None:
-            self._timer = loop.call_later(self._max_wait, self._flush_soon, 0)
+        if not self._flush_queued:
+            # Scheduled behind the handlers already runnable, so their batches join this flush.
+            self._flush_queued = True
+            task = loop.create_task(self._flush())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await pending.done
-
-    def _flush_soon(self, _delay: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        task = asyncio.get_running_loop().create_task(self._flush())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _flush(self) -> None:
         async with self._flush_lock:
-            batch, self._pending, self._pending_rows = self._pending, [], 0
+            self._flush_queued = False
+            batch, self._pending = self._pending, []
             if not batch:
                 return
             started = time.perf_counter()
@@ -92,30 +84,29 @@ class TokenEventWriter:
                 if not pending.done.done():
                     pending.done.set_result(result)
 
-    async def _store_batch(self, batch: list[_Pending]) -> list[WriteResult]:
-        every_row = [row for pending in batch for row in pending.rows]
-        already = await self._store.stored_ids(every_row)
-        fresh: list[PricedRow] = []
+    async def _store_batch(self, pending: list[_Pending]) -> list[WriteResult]:
+        batches = [item.batch for item in pending]
+        already = await self._store.stored_ids(batches)
+        fresh: list[PricedBatch] = []
         results: list[WriteResult] = []
-        for pending in batch:
-            mine: list[PricedRow] = []
-            for row in pending.rows:
-                key = (row.team_id, row.event_id)
+        for batch in batches:
+            keep: list[int] = []
+            for index, event_id in enumerate(batch.event_ids):
+                key = (batch.team_id, event_id)
                 if key in already:
                     continue
                 already.add(key)  # a copy later in this flush is a duplicate too
-                mine.append(row)
-            fresh.extend(mine)
-            results.append(WriteResult(len(mine), len(pending.rows) - len(mine), mine))
-        if fresh:
-            await self._store.insert(fresh)
-        TOKEN_EVENTS_STORED_TOTAL.labels("stored").inc(len(fresh))
-        TOKEN_EVENTS_STORED_TOTAL.labels("duplicate").inc(len(every_row) - len(fresh))
+                keep.append(index)
+            fresh.append(batch if len(keep) == len(batch) else batch.select(keep))
+            results.append(WriteResult(len(keep), len(batch) - len(keep)))
+        stored = sum(result.stored for result in results)
+        if stored:
+            await self._store.insert(merge(fresh))
+        TOKEN_EVENTS_STORED_TOTAL.labels("stored").inc(stored)
+        TOKEN_EVENTS_STORED_TOTAL.labels("duplicate").inc(sum(result.duplicates for result in results))
         return results
 
     async def close(self) -> None:
-        """Flush what is waiting (shutdown)."""
-        if self._pending:
-            self._flush_soon(0)
+        """Wait for the flushes under way (shutdown)."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import functools
+from typing import Any, Optional, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from shared.bus.context import CORRELATION_HEADER, MESSAGE_TYPE_HEADER, MessageContext, TraceParent
 from shared.bus.context import TRACEPARENT_HEADER as TRACEPARENT
@@ -34,6 +35,18 @@ def validation_details(error: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+@functools.cache
+def typed_envelope(model: type[BaseModel]) -> type[Envelope]:
+    """The envelope with `payload` typed as `model`: a message is encoded, or parsed and validated,
+    in one pass (a plain envelope would go through a dict of the payload each way, which costs
+    about twice as much for large event batches). Its JSON is the plain envelope's."""
+    payload_type: Any = Optional[model]  # noqa: UP045 (a runtime type expression, not an annotation)
+    typed: type[Envelope] = create_model(
+        f"Envelope[{model.__name__}]", __base__=Envelope, payload=(payload_type, None)
+    )
+    return typed
+
+
 def envelope_for(
     payload: BaseModel, ctx: MessageContext, source: str, message_id: str | None = None
 ) -> Envelope:
@@ -43,11 +56,11 @@ def envelope_for(
         "causation_id": ctx.causation_id,
         "source": source,
         "principal": ctx.principal,
-        "payload": payload.model_dump(mode="json"),
+        "payload": payload,
     }
     if message_id is not None:
         fields["id"] = message_id
-    return Envelope(**fields)
+    return typed_envelope(type(payload))(**fields)
 
 
 def error_envelope(error: ErrorBody, ctx: MessageContext, source: str) -> Envelope:
@@ -62,7 +75,9 @@ def error_envelope(error: ErrorBody, ctx: MessageContext, source: str) -> Envelo
 
 
 def encode(envelope: Envelope) -> bytes:
-    return envelope.model_dump_json(exclude_none=True).encode()
+    # Absent envelope fields are left out; None inside the payload is data and stays.
+    absent = {name for name in ("causation_id", "payload", "error") if getattr(envelope, name) is None}
+    return envelope.model_dump_json(exclude=absent).encode()
 
 
 def headers_for(envelope: Envelope, ctx: MessageContext) -> dict[str, str]:
@@ -85,6 +100,8 @@ def decode_envelope(data: bytes) -> Envelope:
 def decode_payload(envelope: Envelope, model: type[ModelT]) -> ModelT:
     if envelope.payload is None:
         raise DecodeError(ErrorBody(code=ErrorCode.BAD_REQUEST, message="the envelope carries no payload"))
+    if isinstance(envelope.payload, model):
+        return envelope.payload
     try:
         return model.model_validate(envelope.payload)
     except ValidationError as error:
@@ -95,6 +112,20 @@ def decode_payload(envelope: Envelope, model: type[ModelT]) -> ModelT:
                 details=validation_details(error),
             )
         ) from error
+
+
+def decode_message(data: bytes, model: type[ModelT]) -> tuple[Envelope, ModelT]:
+    """Envelope and typed payload in one pass; the same DecodeError as `decode_envelope` followed by
+    `decode_payload` when the message is not an envelope or its payload is invalid."""
+    try:
+        envelope = typed_envelope(model).model_validate_json(data)
+    except ValidationError:
+        # The slow path names what is wrong: the envelope, or the payload.
+        envelope = decode_envelope(data)
+        return envelope, decode_payload(envelope, model)
+    if not isinstance(envelope.payload, model):
+        raise DecodeError(ErrorBody(code=ErrorCode.BAD_REQUEST, message="the envelope carries no payload"))
+    return envelope, envelope.payload
 
 
 def context_from(envelope: Envelope, headers: dict[str, str] | None) -> MessageContext:

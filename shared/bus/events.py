@@ -26,7 +26,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import BaseModel
 
-from shared.bus.codec import DecodeError, context_from, decode_envelope, decode_payload
+from shared.bus.codec import DecodeError, context_from, decode_message
 from shared.bus.context import MESSAGE_ID_HEADER, MessageContext
 from shared.config.models import JetStreamSettings
 from shared.messages.agents import AgentName
@@ -130,36 +130,41 @@ class EventConsumer(Generic[EventT]):
 
     async def _run(self) -> None:
         assert self._subscription is not None
-        while not self._stopping.is_set():
-            try:
-                messages = await self._subscription.fetch(self._settings.fetch_batch, timeout=1.0)
-            except nats.errors.TimeoutError:
-                continue
-            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
-                return
-            except Exception as error:
-                log.warning("fetch failed; retrying", consumer=self.name, error=repr(error))
-                await asyncio.sleep(1.0)
-                continue
-            await self._process_batch(messages)
-
-    async def _process_batch(self, messages: list[Msg]) -> None:
-        # Handlers are idempotent and independent, so a batch is processed concurrently.
-        limit = asyncio.Semaphore(self._max_concurrency)
-
-        async def bounded(msg: Msg) -> None:
-            async with limit:
-                await self._process(msg)
-
-        await asyncio.gather(*(bounded(msg) for msg in messages))
+        # Messages are handled concurrently (handlers are idempotent and independent) and the next
+        # fetch does not wait for a whole batch to finish: a slow message (say, one waiting for a
+        # large ClickHouse insert) holds one slot of `max_concurrency`, not the whole consumer.
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stopping.is_set():
+                if len(in_flight) >= self._max_concurrency:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                room = min(self._settings.fetch_batch, self._max_concurrency - len(in_flight))
+                try:
+                    messages = await self._subscription.fetch(room, timeout=1.0)
+                except nats.errors.TimeoutError:
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                    return
+                except Exception as error:
+                    log.warning("fetch failed; retrying", consumer=self.name, error=repr(error))
+                    await asyncio.sleep(1.0)
+                    continue
+                for msg in messages:
+                    task = asyncio.create_task(self._process(msg))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+        finally:
+            # Stopping: the messages in hand finish (or, if cancelled, go back unacked).
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _process(self, msg: Msg) -> None:
         started = time.perf_counter()
         metadata = msg.metadata
         outcome = "processed"
         try:
-            envelope = decode_envelope(msg.data)
-            payload = decode_payload(envelope, self.event.payload)
+            envelope, payload = decode_message(msg.data, self.event.payload)
         except DecodeError as error:
             await self._dead_letter_now(msg, error.body.message)
             self._count("rejected", started)

@@ -75,28 +75,12 @@ class TokenEventIn(BaseModel):
     request_id: Name | None = Field(default=None, description="The provider's request id, for support.")
 
 
-class TokenEvent(BaseModel):
-    """A validated event as it travels on the bus: id and timestamp always set."""
+class TokenEvent(TokenEventIn):
+    """A validated event as it travels on the bus: id and timestamp always set (the edge fills them
+    in when the client leaves them out). Validated at the edge in one pass with the client's fields."""
 
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    timestamp: datetime
-    provider: str
-    model: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-    latency_ms: float | None = None
-    status: CallStatus = CallStatus.OK
-    user: str | None = None
-    project: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
-    prompt_name: str | None = None
-    prompt_version: str | None = None
-    request_id: str | None = None
+    id: EventId
+    timestamp: AwareDatetime
 
 
 class TokenEventsAccepted(BaseModel):

@@ -12,7 +12,7 @@ import pytest
 from services.alerts.dispatcher import AlertDispatcher
 from services.alerts.report_job import SpendReports
 from services.pricing.genai import GenaiPricesSource
-from services.token_costs.rows import price_rows
+from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from services.token_costs.writer import TokenEventWriter
 from shared.db.clickhouse import ClickHouse
@@ -32,10 +32,11 @@ def clickhouse(analytics: ClickHouse) -> ClickHouse:
 
 async def spend(store: TokenCostStore, team: str, at: datetime, count: int, **fields: str) -> None:
     """`count` gpt-4o calls of 1,000 in + 100 out tokens ($0.0035 each) at `at`."""
+    labels = "-".join(f"{key}.{value}" for key, value in sorted(fields.items()))
     events = [
         TokenEvent.model_validate(
             {
-                "id": f"{team}-{at.isoformat()}-{i}-{fields}",
+                "id": f"{team}-{at:%Y%m%dT%H%M%S}-{i}-{labels}",
                 "timestamp": at,
                 "provider": "openai",
                 "model": "gpt-4o",
@@ -46,7 +47,7 @@ async def spend(store: TokenCostStore, team: str, at: datetime, count: int, **fi
         )
         for i in range(count)
     ]
-    await TokenEventWriter(store).write(price_rows(GenaiPricesSource(), team, "key1", at, events))
+    await TokenEventWriter(store).write(price_events(GenaiPricesSource(), team, "key1", at, events))
 
 
 async def mail_channel(dispatcher: AlertDispatcher, team: str, to: str, *, enabled: bool = True) -> None:

@@ -17,7 +17,7 @@ from services.alerts.store import AlertStore
 from services.anomalies.detector import AnomalyDetector
 from services.email import EmailSender
 from services.pricing.genai import GenaiPricesSource
-from services.token_costs.rows import price_rows
+from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from services.token_costs.writer import TokenEventWriter
 from shared.bus.context import MessageContext
@@ -54,7 +54,7 @@ async def hourly_calls(clickhouse: ClickHouse, team: str, *, spike: float | None
             )
         )
     await TokenEventWriter(TokenCostStore(clickhouse)).write(
-        price_rows(GenaiPricesSource(), team, None, NOW, events)
+        price_events(GenaiPricesSource(), team, None, NOW, events)
     )
 
 

@@ -18,7 +18,7 @@ from services.budgets.forecasting import SpendForecaster
 from services.budgets.jobs import forecast_alerts
 from services.email import EmailSender
 from services.pricing.genai import GenaiPricesSource
-from services.token_costs.rows import price_rows
+from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from services.token_costs.writer import TokenEventWriter
 from shared.config.models import EmailSettings
@@ -46,7 +46,7 @@ async def spend_daily(clickhouse: ClickHouse, team: str, days: int, calls_per_da
         for n in range(calls_per_day)
     ]
     await TokenEventWriter(TokenCostStore(clickhouse)).write(
-        price_rows(GenaiPricesSource(), team, None, NOW, events)
+        price_events(GenaiPricesSource(), team, None, NOW, events)
     )
     return Decimal("0.0035") * calls_per_day
 

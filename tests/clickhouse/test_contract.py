@@ -101,6 +101,40 @@ async def test_every_type_round_trips_exactly(clickhouse: ClickHouse) -> None:
     assert type(first["f"]) is float
 
 
+async def test_column_wise_insert_round_trips_every_type_exactly(clickhouse: ClickHouse) -> None:
+    """insert_columns stores the same exact values as the row-wise insert, settings included."""
+    await clickhouse.execute(ALL_TYPES_TABLE)
+    rows = all_types_rows()
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(ALL_TYPES_COLUMNS)}
+
+    inserted = await clickhouse.insert_columns("all_types", columns, settings={"optimize_on_insert": 0})
+
+    assert inserted == 2
+    result = await clickhouse.query("SELECT * FROM all_types ORDER BY id")
+    assert result == [dict(zip(ALL_TYPES_COLUMNS, row, strict=True)) for row in rows]
+
+
+async def test_column_wise_insert_refuses_bad_columns_and_stores_nothing(clickhouse: ClickHouse) -> None:
+    """Columns of unequal length, a Decimal finer than the column's scale, a value of the wrong type or
+    a non-integer setting raise InvalidInputError; nothing is stored."""
+    await clickhouse.execute(ALL_TYPES_TABLE)
+    good = {name: [row[i] for row in all_types_rows()] for i, name in enumerate(ALL_TYPES_COLUMNS)}
+
+    bad_inputs: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
+        ({**good, "s": ["only one"]}, None),
+        ({**good, "cost": [Decimal("1.0000000000001"), Decimal(0)]}, None),
+        ({**good, "u": ["not a number", 1]}, None),
+        ({**good, "id": "12"}, None),
+        (good, {"optimize_on_insert": "0"}),
+    ]
+    for columns, settings in bad_inputs:
+        with pytest.raises(InvalidInputError):
+            await clickhouse.insert_columns("all_types", columns, settings=settings)
+
+    assert (await clickhouse.query("SELECT count() AS n FROM all_types")) == [{"n": 0}]
+    assert await clickhouse.insert_columns("all_types", {name: [] for name in ALL_TYPES_COLUMNS}) == 0
+
+
 async def test_every_type_binds_as_a_parameter(clickhouse: ClickHouse) -> None:
     """Each supported type passed as a {name:Type} parameter comes back unchanged."""
     tokyo = ZoneInfo("Asia/Tokyo")
@@ -291,12 +325,13 @@ async def test_naive_datetimes_are_wall_clock_time_in_the_declared_zone(clickhou
     )
     naive = datetime(2024, 1, 1, 9, 0, 0, 250000)
     await clickhouse.insert("local_times", ["id", "at"], [(1, naive)])
+    await clickhouse.insert_columns("local_times", {"id": [2], "at": [naive]})
 
     rows = await clickhouse.query(
-        "SELECT at, at = {p:DateTime64(3, 'Asia/Tokyo')} AS same FROM local_times", {"p": naive}
+        "SELECT at, at = {p:DateTime64(3, 'Asia/Tokyo')} AS same FROM local_times ORDER BY id", {"p": naive}
     )
 
-    assert rows == [{"at": naive.replace(tzinfo=tokyo), "same": 1}]
+    assert rows == [{"at": naive.replace(tzinfo=tokyo), "same": 1}] * 2
     assert rows[0]["at"] == datetime(2024, 1, 1, 0, 0, 0, 250000, tzinfo=UTC)
 
 

@@ -182,7 +182,7 @@ def test_price_is_frozen(source: GenaiPricesSource) -> None:
     """A computed Price cannot be altered afterwards."""
     price = source.price("openai", "gpt-4o", Usage(input_tokens=1), AT)
     assert isinstance(price, Price)
-    with pytest.raises(ValueError, match="frozen"):
+    with pytest.raises(AttributeError):
         price.total = d("0")  # type: ignore[misc]
 
 

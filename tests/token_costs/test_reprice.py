@@ -17,7 +17,7 @@ from services.pricing.overrides import PriceOverride
 from services.token_costs import overrides_store
 from services.token_costs.price_book import PriceBook
 from services.token_costs.reprice import RepriceBusy, Repricer
-from services.token_costs.rows import price_rows
+from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from services.token_costs.writer import TokenEventWriter
 from shared.db.clickhouse import ClickHouse
@@ -45,7 +45,7 @@ class Fixture:
         """As the consumer does: priced with the team's current source, written once."""
         team_id = team or self.team
         source = await self.book.source_for(team_id)
-        await TokenEventWriter(self.store).write(price_rows(source, team_id, "key1", T0, events))
+        await TokenEventWriter(self.store).write(price_events(source, team_id, "key1", T0, events))
 
     async def override(self, **fields: Any) -> str:
         values: dict[str, Any] = {

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from services.pricing.genai import GenaiPricesSource
-from services.token_costs.rows import price_rows
+from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from services.token_costs.writer import TokenEventWriter
 from shared.db.clickhouse import ClickHouse
@@ -32,7 +32,7 @@ def event(event_id: str, at: datetime = T0, **fields: object) -> TokenEvent:
 
 
 def rows(team: str, *events: TokenEvent):  # type: ignore[no-untyped-def]
-    return price_rows(PRICES, team, "key1", T0, events)
+    return price_events(PRICES, team, "key1", T0, events)
 
 
 def query(**fields: object) -> CostQuery:

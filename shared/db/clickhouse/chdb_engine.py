@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 from chdb import session as chdb_session
 
+from .arrow_columns import arrow_schema, arrow_table
 from .errors import ClickHouseClosedError, ClickHouseError, InvalidInputError, QueryError
-from .identifiers import quote_column_list, quote_table_name
+from .identifiers import column_count, quote_column_list, quote_table_name, settings_clause
 from .interface import ClickHouse
 from .json_results import REQUIRED_SESSION_SETTINGS, decode_json_compact
 from .json_rows import INSERT_FORMAT, INSERT_SETTINGS, encode_json_rows
@@ -40,6 +41,9 @@ class ChdbClickHouse(ClickHouse):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chdb")
         self._session: Any = None
         self._closed = False
+        # Column types per table for column-wise inserts; dropped when an insert fails, so a
+        # table altered since is described again.
+        self._described: dict[str, dict[str, str]] = {}
 
     @property
     def path(self) -> Path:
@@ -70,6 +74,40 @@ class ChdbClickHouse(ClickHouse):
             return len(rows)
 
         return await self._run(insert_rows)
+
+    async def insert_columns(
+        self,
+        table: str,
+        columns: Mapping[str, Sequence[Any]],
+        *,
+        settings: Mapping[str, int] | None = None,
+    ) -> int:
+        count = column_count(columns)
+        names = list(columns)
+        statement = (
+            f"INSERT INTO {quote_table_name(table)} ({quote_column_list(names)}){settings_clause(settings)}"
+            " SELECT * FROM Python(mno_insert_block)"
+        )
+        if count == 0:
+            return 0
+        described = self._described.get(table)
+        if described is None or not described.keys() >= set(names):
+            rows = await self.query(f"DESCRIBE TABLE {quote_table_name(table)}")
+            described = self._described[table] = {row["name"]: row["type"] for row in rows}
+        schema = arrow_schema(described, names)
+
+        def insert_block(session: Any) -> int:
+            # chdb's Python() table function finds the table by this local's name, reading the
+            # Arrow buffers in place. Conversion happens here, off the event loop.
+            mno_insert_block = arrow_table(columns, schema)  # noqa: F841 (read by name by chdb)
+            try:
+                _query(session, statement, "Null", {})
+            except QueryError:
+                self._described.pop(table, None)
+                raise
+            return count
+
+        return await self._run(insert_block)
 
     async def close(self) -> None:
         if self._closed:

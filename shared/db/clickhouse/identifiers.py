@@ -8,9 +8,9 @@ back-quoted, which makes injection impossible even if the pattern were loosened 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from .errors import InvalidIdentifierError
+from .errors import InvalidIdentifierError, InvalidInputError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
@@ -43,3 +43,29 @@ def quote_column_list(columns: Sequence[str]) -> str:
     if len(set(columns)) != len(columns):
         raise InvalidIdentifierError(f"duplicate column names: {list(columns)!r}")
     return ", ".join(quoted)
+
+
+def settings_clause(settings: Mapping[str, int] | None) -> str:
+    """` SETTINGS a = 1, b = 0` for integer-valued settings (names validated), or ''."""
+    if not settings:
+        return ""
+    parts = []
+    for name, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(f"setting {name!r} must be an integer, got {value!r}")
+        parts.append(f"{validate_identifier(name)} = {value}")
+    return " SETTINGS " + ", ".join(parts)
+
+
+def column_count(columns: Mapping[str, Sequence[object]]) -> int:
+    """The common length of column-wise data; InvalidInputError when lengths differ or none given."""
+    if not columns:
+        raise InvalidInputError("column-wise insert needs at least one column")
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise InvalidInputError(f"columns differ in length: {lengths}")
+    for name, values in columns.items():
+        validate_identifier(name)
+        if isinstance(values, str | bytes):
+            raise InvalidInputError(f"column {name!r} must be a sequence of values, not a string")
+    return next(iter(lengths.values()))

@@ -44,6 +44,19 @@ class ClickHouse(abc.ABC):
     async def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
         """Insert `rows` (values in `columns` order) in one statement; returns the row count."""
 
+    @abc.abstractmethod
+    async def insert_columns(
+        self,
+        table: str,
+        columns: Mapping[str, Sequence[Any]],
+        *,
+        settings: Mapping[str, int] | None = None,
+    ) -> int:
+        """Insert column-wise data (name -> values, all of one length) in one statement; returns
+        the row count. The bulk path: no engine renders or parses rows as text. Column types are
+        those `insert` takes, except Tuple, UUID, IP and Enum columns (use `insert` for those).
+        `settings` are ClickHouse settings of this insert (e.g. `optimize_on_insert`)."""
+
     async def ping(self) -> bool:
         """True when the engine answers a trivial query; never raises (it backs readiness probes).
         A closed engine's query raises, so it answers False too."""
