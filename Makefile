@@ -42,6 +42,9 @@ test: lint typecheck imports pytest
 bench: $(STAMP)
 	$(BIN)/python benchmarks/mesh.py
 	$(BIN)/python benchmarks/webhooks.py
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/costs_query.py
+	$(BIN)/python benchmarks/forecasting.py
 
 clean:
 	rm -rf $(VENV) .mno .pytest_cache .mypy_cache .ruff_cache

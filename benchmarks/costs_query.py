@@ -30,7 +30,7 @@ from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from shared.db.clickhouse import ChdbClickHouse
 from shared.db.clickhouse.migrations import apply_migrations
-from shared.messages.telemetry import CostQuery, TokenEvent
+from shared.messages.telemetry import CostQuery, TokenEvent, TokenEventColumns
 
 MODELS = [
     ("openai", "gpt-4o"),
@@ -70,7 +70,7 @@ async def fill(store: TokenCostStore, team: str, events: int) -> float:
             )
             for i in range(first, min(first + chunk, events))
         ]
-        await store.insert(price_events(prices, team, None, END, batch).columns)
+        await store.insert(price_events(prices, team, None, END, TokenEventColumns.of(batch)).columns)
     return time.perf_counter() - began
 
 

@@ -44,7 +44,7 @@ from services.token_costs.store import TokenCostStore
 from shared.db.clickhouse import ChdbClickHouse
 from shared.db.clickhouse.migrations import apply_migrations
 from shared.messages.agents import AgentName
-from shared.messages.telemetry import TokenEvent
+from shared.messages.telemetry import TokenEvent, TokenEventColumns
 
 MODELS = [
     ("openai", "gpt-4o"),
@@ -96,7 +96,7 @@ async def raw_clickhouse(rows_total: int) -> float:
         TokenEvent.model_validate({**make_event(i, "ch"), "timestamp": now - timedelta(seconds=i % 3600)})
         for i in range(5000)
     ]
-    batch = price_events(GenaiPricesSource(), "bench-team", None, now, events)
+    batch = price_events(GenaiPricesSource(), "bench-team", None, now, TokenEventColumns.of(events))
     started = time.perf_counter()
     for _ in range(rows_total // 5000):
         await store.insert(batch.columns)

@@ -30,7 +30,10 @@ async def setup(runtime: AgentRuntime) -> None:
     mesh = install_mesh(runtime, pool)
     clickhouse = await runtime.open_clickhouse()
     store = TokenCostStore(clickhouse)
-    writer = TokenEventWriter(store)
+    monitoring = runtime.settings.monitoring
+    writer = TokenEventWriter(
+        store, max_delay=monitoring.write_delay_seconds, max_rows=monitoring.write_max_rows
+    )
     base_prices = GenaiPricesSource()
     price_book = wire_prices(runtime, pool, mesh.purge, clickhouse, base_prices)
     costs = TokenCosts(price_book, store, writer)

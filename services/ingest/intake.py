@@ -28,7 +28,13 @@ from shared.bus.errors import AgentError
 from shared.messages.budgets import Refusal
 from shared.messages.envelope import ErrorCode
 from shared.messages.registry import TOKEN_EVENTS_ACCEPTED
-from shared.messages.telemetry import EventRejection, IngestResult, TokenEvent, TokenEventsAccepted
+from shared.messages.telemetry import (
+    EventRejection,
+    IngestResult,
+    TokenEvent,
+    TokenEventColumns,
+    TokenEventsAccepted,
+)
 from shared.metrics import TOKEN_EVENTS_INGESTED_TOTAL
 
 
@@ -175,7 +181,9 @@ async def _publish(
         *(
             bus.publish(
                 TOKEN_EVENTS_ACCEPTED,
-                TokenEventsAccepted(api_key_id=api_key_id, received_at=received_at, events=chunk),
+                TokenEventsAccepted(
+                    api_key_id=api_key_id, received_at=received_at, events=TokenEventColumns.of(chunk)
+                ),
                 ctx,
                 message_id=message_id,
             )

@@ -14,7 +14,7 @@ from typing import Any
 
 from services.pricing.interface import PriceSource, PricingError
 from services.pricing.models import Usage
-from shared.messages.telemetry import TokenEvent
+from shared.messages.telemetry import TokenEventColumns
 
 COLUMNS: tuple[str, ...] = (
     "team_id",
@@ -107,30 +107,38 @@ def merge(batches: Sequence[PricedBatch]) -> dict[str, list[Any]]:
     return merged
 
 
-def usage_of(event: TokenEvent) -> Usage:
-    return Usage(
-        input_tokens=event.input_tokens,
-        output_tokens=event.output_tokens,
-        cache_read_tokens=event.cache_read_tokens,
-        cache_write_tokens=event.cache_write_tokens,
-        reasoning_tokens=event.reasoning_tokens,
-    )
-
-
 def price_events(
     source: PriceSource,
     team_id: str,
     api_key_id: str | None,
     received_at: datetime,
-    events: Sequence[TokenEvent],
+    events: TokenEventColumns,
 ) -> PricedBatch:
     columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     priced_flags, pricing_errors = columns["priced"], columns["pricing_error"]
     costs = [columns[name] for name in _COST_COLUMNS]
     versions, tiers = columns["price_version"], columns["price_tier"]
-    for event in events:
+    calls = zip(
+        events.provider,
+        events.model,
+        events.timestamp,
+        events.input_tokens,
+        events.output_tokens,
+        events.cache_read_tokens,
+        events.cache_write_tokens,
+        events.reasoning_tokens,
+        strict=True,
+    )
+    for provider, model, timestamp, uncached, output, cache_read, cache_write, reasoning in calls:
+        usage = Usage(
+            input_tokens=uncached,
+            output_tokens=output,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+            reasoning_tokens=reasoning,
+        )
         try:
-            price = source.price(event.provider, event.model, usage_of(event), event.timestamp)
+            price = source.price(provider, model, usage, timestamp)
         except PricingError as error:
             priced_flags.append(False)
             pricing_errors.append(str(error))
@@ -150,10 +158,10 @@ def price_events(
     columns["team_id"] = [team_id] * count
     columns["received_at"] = [received_at] * count
     columns["api_key_id"] = [api_key_id or ""] * count
+    columns["event_id"] = events.id
     for name in _EVENT_FIELDS:
-        columns[name] = [getattr(event, name) for event in events]
-    columns["event_id"] = [event.id for event in events]
-    columns["status"] = [event.status.value for event in events]
+        columns[name] = getattr(events, name)
+    columns["status"] = [status.value for status in events.status]
     for name in _OPTIONAL_TEXT:
-        columns[name] = [getattr(event, name) or "" for event in events]
+        columns[name] = [value or "" for value in getattr(events, name)]
     return PricedBatch(team_id, columns)

@@ -10,10 +10,11 @@ tokens) into these buckets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
@@ -83,13 +84,59 @@ class TokenEvent(TokenEventIn):
     timestamp: AwareDatetime
 
 
+class TokenEventColumns(BaseModel):
+    """Accepted token events column-wise: one list per field of `TokenEvent`, all of one length.
+
+    The bus carries batches this way because parsing and pricing a column of values costs a
+    fraction of validating one object per event, on the MonitoringAgent's busiest path; the lists
+    also go to ClickHouse as they are. Built by the edge from validated `TokenEvent`s (`of`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: list[str]
+    timestamp: list[AwareDatetime]
+    provider: list[str]
+    model: list[str]
+    input_tokens: list[int]
+    output_tokens: list[int]
+    cache_read_tokens: list[int]
+    cache_write_tokens: list[int]
+    reasoning_tokens: list[int]
+    latency_ms: list[float | None]
+    status: list[CallStatus]
+    user: list[str | None]
+    project: list[str | None]
+    tags: list[dict[str, str]]
+    prompt_name: list[str | None]
+    prompt_version: list[str | None]
+    request_id: list[str | None]
+
+    @model_validator(mode="after")
+    def _one_length(self) -> TokenEventColumns:
+        lengths = {name: len(getattr(self, name)) for name in type(self).model_fields}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"columns differ in length: {lengths}")
+        return self
+
+    @classmethod
+    def of(cls, events: Sequence[TokenEvent]) -> TokenEventColumns:
+        """The columns of events validated already (so they are not validated again)."""
+        columns: dict[str, Any] = {
+            name: [getattr(event, name) for event in events] for name in cls.model_fields
+        }
+        return cls.model_construct(**columns)
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+
 class TokenEventsAccepted(BaseModel):
     """Durable event: a batch of token events accepted at the edge, to be priced and stored. The team
     is the envelope principal's (a payload never names the team it acts for)."""
 
     api_key_id: str | None = None
     received_at: datetime
-    events: list[TokenEvent]
+    events: TokenEventColumns
 
 
 class EventRejection(BaseModel):

@@ -17,7 +17,7 @@ from services.token_costs.store import TokenCostStore
 from services.token_costs.writer import TokenEventWriter
 from shared.db.clickhouse import ClickHouse
 from shared.messages.alerts import AlertKind, CreateAlertChannel, DeliveryStatus, EmailChannelConfig
-from shared.messages.telemetry import TokenEvent
+from shared.messages.telemetry import TokenEvent, TokenEventColumns
 from tests.alerts.conftest import new_team
 from tests.email.smtp_server import SmtpServer
 
@@ -47,7 +47,9 @@ async def spend(store: TokenCostStore, team: str, at: datetime, count: int, **fi
         )
         for i in range(count)
     ]
-    await TokenEventWriter(store).write(price_events(GenaiPricesSource(), team, "key1", at, events))
+    await TokenEventWriter(store).write(
+        price_events(GenaiPricesSource(), team, "key1", at, TokenEventColumns.of(events))
+    )
 
 
 async def mail_channel(dispatcher: AlertDispatcher, team: str, to: str, *, enabled: bool = True) -> None:

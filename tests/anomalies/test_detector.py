@@ -25,7 +25,7 @@ from shared.config.models import EmailSettings
 from shared.db.clickhouse import ClickHouse
 from shared.messages.envelope import Principal
 from shared.messages.permissions import Role
-from shared.messages.telemetry import AnomalyQuery, TokenEvent
+from shared.messages.telemetry import AnomalyQuery, TokenEvent, TokenEventColumns
 
 NOW = datetime(2026, 11, 25, 12, 3, tzinfo=UTC)
 LAST_HOUR = datetime(2026, 11, 25, 11, tzinfo=UTC)
@@ -54,7 +54,7 @@ async def hourly_calls(clickhouse: ClickHouse, team: str, *, spike: float | None
             )
         )
     await TokenEventWriter(TokenCostStore(clickhouse)).write(
-        price_events(GenaiPricesSource(), team, None, NOW, events)
+        price_events(GenaiPricesSource(), team, None, NOW, TokenEventColumns.of(events))
     )
 
 

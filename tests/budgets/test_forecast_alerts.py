@@ -24,7 +24,7 @@ from services.token_costs.writer import TokenEventWriter
 from shared.config.models import EmailSettings
 from shared.db.clickhouse import ClickHouse
 from shared.messages.budgets import CreateBudget
-from shared.messages.telemetry import TokenEvent
+from shared.messages.telemetry import TokenEvent, TokenEventColumns
 
 NOW = datetime(2026, 11, 12, 12, 0, tzinfo=UTC)
 
@@ -46,7 +46,7 @@ async def spend_daily(clickhouse: ClickHouse, team: str, days: int, calls_per_da
         for n in range(calls_per_day)
     ]
     await TokenEventWriter(TokenCostStore(clickhouse)).write(
-        price_events(GenaiPricesSource(), team, None, NOW, events)
+        price_events(GenaiPricesSource(), team, None, NOW, TokenEventColumns.of(events))
     )
     return Decimal("0.0035") * calls_per_day
 

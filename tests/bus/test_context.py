@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+
 import pytest
 
-from shared.bus.codec import DecodeError, decode_envelope, decode_payload, encode, envelope_for
+from shared.bus.codec import (
+    DecodeError,
+    decode_envelope,
+    decode_message,
+    decode_payload,
+    encode,
+    envelope_for,
+)
 from shared.bus.context import MessageContext, TraceParent, valid_correlation_id
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.mesh import PingRequest
+from shared.messages.telemetry import CostFigures, CostReport
 
 
 def test_traceparent_round_trips_and_children_keep_the_trace() -> None:
@@ -68,3 +79,53 @@ def test_invalid_payload_is_a_typed_validation_error_naming_the_field() -> None:
         decode_payload(envelope, PingRequest)
     assert caught.value.body.code == ErrorCode.VALIDATION_FAILED
     assert caught.value.body.details[0]["loc"] == "echo"
+
+
+def test_one_pass_decode_gives_the_typed_payload_and_keeps_its_nulls() -> None:
+    """decode_message returns envelope and payload in one pass; None inside the payload survives
+    (only absent envelope fields are left out of the JSON), so required nullable fields decode."""
+    ctx = MessageContext(principal=Principal(team_id="t1"))
+    report = CostReport(
+        team_id="t1",
+        since=datetime(2026, 1, 1, tzinfo=UTC),
+        until=datetime(2026, 1, 2, tzinfo=UTC),
+        bucket=None,
+        group_by=[],
+        totals=CostFigures(
+            cost_usd=Decimal("1.5"),
+            events=1,
+            input_tokens=1,
+            output_tokens=1,
+            cache_read_tokens=0,
+            cache_write_tokens=0,
+            reasoning_tokens=0,
+            unpriced_events=0,
+            errors=0,
+            latency_p50_ms=None,
+            latency_p95_ms=None,
+        ),
+        groups=[],
+        truncated=False,
+    )
+    data = encode(envelope_for(report, ctx, "test"))
+
+    envelope, payload = decode_message(data, CostReport)
+
+    assert payload == report
+    assert envelope.principal == ctx.principal
+    assert decode_payload(decode_envelope(data), CostReport) == report
+
+
+def test_one_pass_decode_names_a_bad_envelope_or_a_bad_payload() -> None:
+    """decode_message fails like the two-step path: bad_request for a non-envelope, validation_failed
+    with the field for an invalid payload."""
+    with pytest.raises(DecodeError) as not_envelope:
+        decode_message(b"{}", PingRequest)
+    assert not_envelope.value.body.code == ErrorCode.BAD_REQUEST
+
+    plain = decode_envelope(encode(envelope_for(PingRequest(), MessageContext(), "test")))
+    bad = plain.model_copy(update={"payload": {"echo": 5}})
+    with pytest.raises(DecodeError) as bad_payload:
+        decode_message(encode(bad), PingRequest)
+    assert bad_payload.value.body.code == ErrorCode.VALIDATION_FAILED
+    assert bad_payload.value.body.details[0]["loc"] == "echo"

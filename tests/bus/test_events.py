@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -125,3 +126,33 @@ async def test_malformed_event_goes_to_the_dlq_at_once(nc: NATS) -> None:
     assert calls == []
     assert letter.data == b"not an envelope"
     assert "not a valid envelope" in (letter.headers or {})[DLQ_REASON_HEADER]
+
+
+async def test_a_slow_message_does_not_hold_back_the_ones_fetched_after_it(nc: NATS) -> None:
+    """The consumer keeps fetching while a handler runs: a message published after a slow one is
+    handled while the slow one still waits (the slow one here waits for exactly that)."""
+    later_handled = asyncio.Event()
+    handled: list[str] = []
+
+    async def handler(event: CanaryEvent, _ctx: MessageContext, _delivery: Delivery) -> bool:
+        if event.canary_id == "slow":
+            with contextlib.suppress(TimeoutError):  # an answer either way, so no redelivery
+                await asyncio.wait_for(later_handled.wait(), 3)
+        else:
+            later_handled.set()
+        handled.append(event.canary_id)
+        return True
+
+    consumer = EventConsumer(
+        nc.jetstream(), nc, AgentName.LEARNING, CANARY, handler, SETTINGS, max_concurrency=4
+    )
+    await consumer.start()
+    bus = Bus(nc, source="t", request_timeout=2)
+    try:
+        await bus.publish(CANARY, CanaryEvent(canary_id="slow"), MessageContext())
+        await asyncio.sleep(0.3)  # the slow one is fetched and waiting on its own
+        await bus.publish(CANARY, CanaryEvent(canary_id="later"), MessageContext())
+        assert await eventually(lambda: len(handled) == 2)
+    finally:
+        await consumer.stop(2)
+    assert handled == ["later", "slow"]

@@ -23,7 +23,7 @@ from services.token_costs.writer import TokenEventWriter
 from shared.db.clickhouse import ClickHouse
 from shared.db.locks import try_advisory_lock
 from shared.messages.prices import RepriceRequest, RepriceResult
-from shared.messages.telemetry import CostQuery, CostReport, TokenEvent
+from shared.messages.telemetry import CostQuery, CostReport, TokenEvent, TokenEventColumns
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 BASE = GenaiPricesSource()
@@ -45,7 +45,9 @@ class Fixture:
         """As the consumer does: priced with the team's current source, written once."""
         team_id = team or self.team
         source = await self.book.source_for(team_id)
-        await TokenEventWriter(self.store).write(price_events(source, team_id, "key1", T0, events))
+        await TokenEventWriter(self.store).write(
+            price_events(source, team_id, "key1", T0, TokenEventColumns.of(events))
+        )
 
     async def override(self, **fields: Any) -> str:
         values: dict[str, Any] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from services.token_costs.writer import TokenEventWriter
 from shared.db.clickhouse import ClickHouse
-from shared.messages.telemetry import CostQuery, TokenEvent
+from shared.messages.telemetry import CostQuery, TokenEvent, TokenEventColumns
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 PRICES = GenaiPricesSource()
@@ -32,7 +33,7 @@ def event(event_id: str, at: datetime = T0, **fields: object) -> TokenEvent:
 
 
 def rows(team: str, *events: TokenEvent):  # type: ignore[no-untyped-def]
-    return price_events(PRICES, team, "key1", T0, events)
+    return price_events(PRICES, team, "key1", T0, TokenEventColumns.of(events))
 
 
 def query(**fields: object) -> CostQuery:
@@ -207,3 +208,34 @@ async def test_daily_rollup_hourly_rollup_and_raw_events_agree(clickhouse: Click
         )
     assert answers[0] == answers[1] == answers[2]
     assert sum(g[2] for g in answers[0]) == 40
+
+
+class CountingStore(TokenCostStore):
+    """The real ClickHouse store, counting its inserts."""
+
+    def __init__(self, clickhouse: ClickHouse) -> None:
+        super().__init__(clickhouse)
+        self.inserts = 0
+
+    async def insert(self, columns: dict[str, list[Any]]) -> int:
+        self.inserts += 1
+        return await super().insert(columns)
+
+
+async def test_batches_waiting_together_are_written_in_one_insert(clickhouse: ClickHouse) -> None:
+    """Batches handed to the writer within its delay share one id lookup and one insert."""
+    store = CountingStore(clickhouse)
+    writer = TokenEventWriter(store, max_delay=0.2)
+    results = await asyncio.gather(*(writer.write(rows("team-a", event(f"e{i}"))) for i in range(5)))
+    assert [result.stored for result in results] == [1] * 5
+    assert store.inserts == 1
+    assert (await store.report("team-a", query())).totals.events == 5
+
+
+async def test_a_full_batch_is_written_without_waiting_for_the_delay(clickhouse: ClickHouse) -> None:
+    """`max_rows` waiting events are written at once, however long the delay."""
+    store = CountingStore(clickhouse)
+    writer = TokenEventWriter(store, max_delay=60, max_rows=3)
+    batch = rows("team-a", event("e1"), event("e2"), event("e3"))
+    result = await asyncio.wait_for(writer.write(batch), 10)
+    assert (result.stored, store.inserts) == (3, 1)

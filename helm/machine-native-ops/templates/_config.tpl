@@ -86,6 +86,8 @@ accounts:
 monitoring:
   providers: {{ $v.monitoring.providers | toJson }}
   ingest_max_batch: {{ $v.monitoring.ingestMaxBatch | int }}
+  write_max_rows: {{ $v.monitoring.writeMaxRows | int }}
+  write_delay_seconds: {{ $v.monitoring.writeDelaySeconds }}
 email:
   enabled: {{ $v.email.enabled }}
   host: {{ $v.email.host | toJson }}
