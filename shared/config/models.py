@@ -337,9 +337,6 @@ class AuthSettings(_Section):
 
 
 class MonitoringSettings(_Section):
-    providers: StrList = ["openai", "anthropic", "google", "mistral", "groq"]
-    price_source: Literal["genai-prices"] = "genai-prices"
-    ingest_max_batch: PositiveInt = 1000
     # Token events are written to ClickHouse in inserts of up to this many events, at least every
     # this many seconds (few large inserts: each costs tens of ms of CPU whatever its size).
     write_max_rows: PositiveInt = 5000

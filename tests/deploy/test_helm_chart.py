@@ -304,7 +304,6 @@ NOT_IN_CHART = {
     "jetstream.dlq_stream",
     "jetstream.duplicate_window_seconds",
     "jetstream.events_stream",
-    "monitoring.price_source",
     "nats.name_prefix",
     "plans",
     "storage.filesystem",

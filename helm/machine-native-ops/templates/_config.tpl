@@ -84,8 +84,6 @@ accounts:
   marketplace_reconcile_interval_seconds: {{ $v.accounts.marketplaceReconcileIntervalSeconds }}
   marketplace_stubbed: {{ $v.accounts.marketplaceStubbed }}
 monitoring:
-  providers: {{ $v.monitoring.providers | toJson }}
-  ingest_max_batch: {{ $v.monitoring.ingestMaxBatch | int }}
   write_max_rows: {{ $v.monitoring.writeMaxRows | int }}
   write_delay_seconds: {{ $v.monitoring.writeDelaySeconds }}
 email:

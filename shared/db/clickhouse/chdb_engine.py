@@ -21,7 +21,7 @@ from chdb import session as chdb_session
 
 from .arrow_columns import arrow_schema, arrow_table
 from .errors import ClickHouseClosedError, ClickHouseError, InvalidInputError, QueryError
-from .identifiers import column_count, quote_column_list, quote_table_name, settings_clause
+from .identifiers import column_insert, quote_column_list, quote_table_name
 from .interface import ClickHouse
 from .json_results import REQUIRED_SESSION_SETTINGS, decode_json_compact
 from .json_rows import INSERT_FORMAT, INSERT_SETTINGS, encode_json_rows
@@ -82,12 +82,9 @@ class ChdbClickHouse(ClickHouse):
         *,
         settings: Mapping[str, int] | None = None,
     ) -> int:
-        count = column_count(columns)
+        count, head = column_insert(table, columns, settings)
+        statement = head + " SELECT * FROM Python(mno_insert_block)"
         names = list(columns)
-        statement = (
-            f"INSERT INTO {quote_table_name(table)} ({quote_column_list(names)}){settings_clause(settings)}"
-            " SELECT * FROM Python(mno_insert_block)"
-        )
         if count == 0:
             return 0
         described = self._described.get(table)

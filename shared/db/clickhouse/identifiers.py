@@ -57,6 +57,16 @@ def settings_clause(settings: Mapping[str, int] | None) -> str:
     return " SETTINGS " + ", ".join(parts)
 
 
+def column_insert(
+    table: str, columns: Mapping[str, Sequence[object]], settings: Mapping[str, int] | None
+) -> tuple[int, str]:
+    """(row count, `INSERT INTO t (a, b) SETTINGS ...`) of a column-wise insert; each engine appends
+    where the data comes from. Every name and setting is validated."""
+    count = column_count(columns)
+    names = quote_column_list(list(columns))
+    return count, f"INSERT INTO {quote_table_name(table)} ({names}){settings_clause(settings)}"
+
+
 def column_count(columns: Mapping[str, Sequence[object]]) -> int:
     """The common length of column-wise data; InvalidInputError when lengths differ or none given."""
     if not columns:

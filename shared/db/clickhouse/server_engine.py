@@ -26,7 +26,7 @@ from clickhouse_driver import errors as driver_errors
 from clickhouse_driver.util.helpers import parse_url
 
 from .errors import ClickHouseClosedError, ClickHouseError, InvalidInputError, QueryError
-from .identifiers import column_count, quote_column_list, quote_table_name, settings_clause
+from .identifiers import column_insert, quote_column_list, quote_table_name
 from .interface import ClickHouse
 from .native_results import native_rows_to_dicts
 from .parameters import escape_text, render_parameters
@@ -119,12 +119,8 @@ class ServerClickHouse(ClickHouse):
         *,
         settings: Mapping[str, int] | None = None,
     ) -> int:
-        count = column_count(columns)
-        names = list(columns)
-        statement = (
-            f"INSERT INTO {quote_table_name(table)} ({quote_column_list(names)}){settings_clause(settings)}"
-            " VALUES"
-        )
+        count, head = column_insert(table, columns, settings)
+        statement = head + " VALUES"
         if count == 0:
             return 0
         data = [values if isinstance(values, list) else list(values) for values in columns.values()]
