@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from agents.monitoring.alerts_wiring import wire_alerts
 from agents.monitoring.budgets_wiring import wire_budgets
-from agents.monitoring.prices_wiring import wire_prices
+from agents.monitoring.prices_wiring import price_book, wire_prices
 from services.anomalies.detector import AnomalyDetector
 from services.anomalies.detector import purge_teams as anomaly_purge
 from services.budgets.forecasting import SpendForecaster
@@ -34,11 +34,11 @@ async def setup(runtime: AgentRuntime) -> None:
     writer = TokenEventWriter(
         store, max_delay=monitoring.write_delay_seconds, max_rows=monitoring.write_max_rows
     )
-    base_prices = GenaiPricesSource()
-    price_book = wire_prices(runtime, pool, mesh.purge, clickhouse, base_prices)
-    costs = TokenCosts(price_book, store, writer)
+    book = price_book(pool, GenaiPricesSource())
+    costs = TokenCosts(book, store, writer)
     alerts = wire_alerts(runtime, pool, mesh.purge, store)
-    wire_budgets(runtime, pool, mesh.purge, price_book.source_for, alerts, SpendForecaster(store), store)
+    budgets = wire_budgets(runtime, pool, mesh.purge, book.source_for, alerts, SpendForecaster(store), store)
+    wire_prices(runtime, pool, mesh.purge, clickhouse, book, budgets.revise_spend)
     anomalies = AnomalyDetector(pool, clickhouse, alerts)
     runtime.service.add(ANOMALIES_LIST, anomalies.list)
     runtime.every("anomaly_check", ANOMALY_CHECK_INTERVAL, anomalies.run)

@@ -30,6 +30,7 @@ class BudgetRule:
     rolling_hours: int | None
     thresholds: tuple[int, ...]
     hard_limit: bool
+    created_at: datetime | None = None
 
     def covers(self, *, project: str | None, user: str | None, model: str, api_key_id: str | None) -> bool:
         if self.scope is ScopeKind.TEAM:
@@ -44,6 +45,46 @@ class BudgetRule:
 
     def bounds(self, at: datetime) -> tuple[datetime, datetime]:
         return period_bounds(self.period, at, self.rolling_hours)
+
+    def counts_from(self) -> datetime | None:
+        """Its spend includes its scope's events from here on: the budget was seeded with the spend of
+        the period it was made in, and counts every event admitted since."""
+        return None if self.created_at is None else self.bounds(self.created_at)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRevision:
+    """A stored event whose cost changed by `delta` (re-pricing), with what budget scopes look at."""
+
+    timestamp: datetime
+    project: str | None
+    user: str | None
+    model: str
+    api_key_id: str | None
+    delta: Decimal
+
+
+def revision_charges(
+    rules: Iterable[BudgetRule], revisions: Sequence[SpendRevision]
+) -> dict[tuple[str, datetime], tuple[Decimal, int]]:
+    """Spend corrections per (budget, hour): each revision's delta in every budget that covers it and
+    counted it. No event count changes: the events were counted already."""
+    charges: dict[tuple[str, datetime], tuple[Decimal, int]] = {}
+    for rule in rules:
+        since = rule.counts_from()
+        for revision in revisions:
+            if not revision.delta or (since is not None and revision.timestamp < since):
+                continue
+            if rule.covers(
+                project=revision.project,
+                user=revision.user,
+                model=revision.model,
+                api_key_id=revision.api_key_id,
+            ):
+                key = (rule.id, hour_of(revision.timestamp))
+                amount, _ = charges.get(key, (Decimal(0), 0))
+                charges[key] = (amount + revision.delta, 0)
+    return charges
 
 
 @dataclass(frozen=True, slots=True)

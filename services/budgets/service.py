@@ -16,8 +16,10 @@ from services.budgets.periods import HOUR, hour_of
 from services.budgets.planning import (
     BudgetRule,
     PricedItem,
+    SpendRevision,
     crossed_thresholds,
     plan_admission,
+    revision_charges,
     scope_filter,
 )
 from services.budgets.store import rule_of
@@ -142,6 +144,15 @@ class BudgetService:
                 for item, rule in plan.refused
             ]
         )
+
+    async def revise_spend(self, team_id: str, revisions: Sequence[SpendRevision]) -> None:
+        """Re-priced events: their budgets' spend moves by the cost change (under the same row locks
+        as admission, so a concurrent admission sees the spend before or after, never half)."""
+        if not revisions:
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            rules = [rule_of(row) for row in await store.list_team(conn, team_id, lock=True)]
+            await store.charge(conn, revision_charges(rules, revisions))
 
     def _priced(
         self, source: PriceSource, rules: dict[str, BudgetRule], item: AdmissionItem, api_key_id: str | None

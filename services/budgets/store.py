@@ -29,6 +29,7 @@ def rule_of(row: Any) -> BudgetRule:
         rolling_hours=row["rolling_hours"],
         thresholds=tuple(row["thresholds"]),
         hard_limit=row["hard_limit"],
+        created_at=row["created_at"],
     )
 
 

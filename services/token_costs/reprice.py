@@ -5,18 +5,21 @@ One run per team at a time (an advisory lock, across replicas): two runs reading
 would both write its successor and correct the rollups twice. A second run over the same range finds
 every price unchanged and writes nothing.
 
-Per chunk the new revisions are written before the rollup corrections; if the process dies between
-the two, the run stays `running` in its record and that chunk's rollup totals lack its delta (the raw
+Per chunk the new revisions are written first, then the rollup corrections, then the budgets' spend
+is moved by each event's cost change (`revise_spend`). If the process dies in between, the run stays
+`running` in its record and that chunk's rollup totals or budget spend lack its delta (the raw
 events are right). Chunks are small so that window is short.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from services.budgets.planning import SpendRevision
 from services.token_costs import overrides_store
 from services.token_costs.price_book import PriceBook
 from services.token_costs.repricing import (
@@ -35,6 +38,22 @@ from shared.messages.prices import RepriceRequest, RepriceResult
 
 DEFAULT_CHUNK = 5_000
 _SELECT = ", ".join(f"`{name}`" for name in STORED_COLUMNS)
+_AT = {name: STORED_COLUMNS.index(name) for name in ("timestamp", "project", "user", "model", "api_key_id")}
+
+# Moves a team's budget spend by re-priced events' cost changes.
+SpendReviser = Callable[[str, Sequence[SpendRevision]], Awaitable[None]]
+
+
+def spend_revision(change: Change) -> SpendRevision:
+    row = change.row
+    return SpendRevision(
+        timestamp=row[_AT["timestamp"]],
+        project=row[_AT["project"]] or None,
+        user=row[_AT["user"]] or None,
+        model=row[_AT["model"]],
+        api_key_id=row[_AT["api_key_id"]] or None,
+        delta=change.cost_delta,
+    )
 
 
 class RepriceBusy(Exception):
@@ -51,12 +70,19 @@ class _Tally:
 
 class Repricer:
     def __init__(
-        self, clickhouse: ClickHouse, pool: Any, book: PriceBook, *, chunk_size: int = DEFAULT_CHUNK
+        self,
+        clickhouse: ClickHouse,
+        pool: Any,
+        book: PriceBook,
+        *,
+        chunk_size: int = DEFAULT_CHUNK,
+        revise_spend: SpendReviser | None = None,
     ) -> None:
         self._ch = clickhouse
         self._pool = pool
         self._book = book
         self._chunk = chunk_size
+        self._revise_spend = revise_spend
 
     async def run(self, team_id: str, request: RepriceRequest, requested_by: str | None) -> RepriceResult:
         """Re-price and record the run; raises `RepriceBusy` when the team has one running."""
@@ -76,6 +102,8 @@ class Repricer:
                         break
                     outcome = reprice(source, stored)
                     await self._write(outcome.changes)
+                    if self._revise_spend is not None and outcome.changes:
+                        await self._revise_spend(team_id, [spend_revision(c) for c in outcome.changes])
                     tally.scanned += len(stored)
                     tally.repriced += len(outcome.changes)
                     tally.before += outcome.before

@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.budgets.periods import period_bounds
-from services.budgets.planning import BudgetRule, PricedItem, crossed_thresholds, plan_admission
+from services.budgets.planning import (
+    BudgetRule,
+    PricedItem,
+    SpendRevision,
+    crossed_thresholds,
+    plan_admission,
+    revision_charges,
+)
 from shared.messages.budgets import Period, ScopeKind
 
 AT = datetime(2026, 11, 25, 17, 42, 10, tzinfo=UTC)  # a Wednesday
@@ -128,3 +135,45 @@ def test_admitted_spend_never_passes_a_hard_amount(costs: list[Decimal], amount:
         rules, {}, [item(i, str(c), "b1", at=AT + timedelta(minutes=i)) for i, c in enumerate(costs)]
     )
     assert sum(i.cost for i in plan.admitted) <= amount
+
+
+def revision(delta: str, at: datetime = AT, project: str | None = "p") -> SpendRevision:
+    return SpendRevision(
+        timestamp=at, project=project, user=None, model="gpt-4o", api_key_id="k", delta=Decimal(delta)
+    )
+
+
+def test_repricing_moves_the_spend_of_budgets_that_counted_the_event() -> None:
+    """A re-priced event's cost change lands in its hour of every covering budget made before its
+    period ended; a budget of another scope, one made in a later period, and zero changes get nothing."""
+    created = datetime(2026, 11, 10, tzinfo=UTC)
+    team = BudgetRule("team", "team", ScopeKind.TEAM, "", Decimal(10), Period.MONTH, None, (), True, created)
+    project = BudgetRule(
+        "proj", "proj", ScopeKind.PROJECT, "p", Decimal(10), Period.MONTH, None, (), True, created
+    )
+    other = BudgetRule(
+        "other", "other", ScopeKind.PROJECT, "q", Decimal(10), Period.MONTH, None, (), True, created
+    )
+    later = BudgetRule(
+        "later",
+        "later",
+        ScopeKind.TEAM,
+        "",
+        Decimal(10),
+        Period.MONTH,
+        None,
+        (),
+        True,
+        AT + timedelta(days=10),
+    )
+    revisions = [
+        revision("-0.5"),
+        revision("-0.25", AT + timedelta(minutes=5)),
+        revision("0.1", datetime(2026, 10, 31, 23, 59, tzinfo=UTC)),  # before the budgets' first period
+        revision("0", project="q"),
+    ]
+
+    charges = revision_charges([team, project, other, later], revisions)
+
+    hour = AT.replace(minute=0, second=0)
+    assert charges == {("team", hour): (Decimal("-0.75"), 0), ("proj", hour): (Decimal("-0.75"), 0)}

@@ -183,3 +183,37 @@ async def test_invalid_overrides_and_ranges_are_422(launcher: MeshLauncher, pool
     assert (status, answer["error"]["code"]) == (422, "validation_failed")
     status, listed = await call(launcher, "GET", "/api/v1/price-overrides", admin)
     assert listed == {"overrides": []}
+
+
+async def test_repricing_moves_the_budget_spend_it_changes(
+    launcher: MeshLauncher, pool: asyncpg.Pool
+) -> None:
+    """Events counted by a budget at admission and then re-priced at half price leave the budget with
+    half the spend, so a discount frees budget room at once."""
+    admin = await ensure_local_admin(pool)
+    status, budget = await call(
+        launcher, "POST", "/api/v1/budgets", admin, {"name": "month", "amount_usd": "1", "hard_limit": True}
+    )
+    assert status == 201, budget
+    status, answer = await call(
+        launcher, "POST", "/api/v1/token-events", admin, {"events": [event("b1"), event("b2")]}
+    )
+    assert (status, answer["accepted"]) == (200, 2), answer
+    await costs_when(launcher, admin, 2)
+    status, counted = await call(launcher, "GET", f"/api/v1/budgets/{budget['id']}", admin)
+    assert Decimal(counted["spent_usd"]) == Decimal("0.0070"), counted
+
+    half = {
+        "provider": "openai",
+        "model_pattern": "gpt-4o",
+        "effective_from": (NOW - timedelta(days=1)).isoformat(),
+        "discount_percent": "50",
+    }
+    status, created = await call(launcher, "POST", "/api/v1/price-overrides", admin, half)
+    assert status == 201, created
+    status, result = await call(launcher, "POST", "/api/v1/costs/reprice", admin, WHOLE_HOURS)
+    assert (status, result["events_repriced"]) == (200, 2), result
+
+    status, revised = await call(launcher, "GET", f"/api/v1/budgets/{budget['id']}", admin)
+    assert status == 200, revised
+    assert Decimal(revised["spent_usd"]) == Decimal("0.0035")
