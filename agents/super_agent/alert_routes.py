@@ -7,12 +7,13 @@ only; listings and the audit entry carry non-secret settings alone.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import acting, deps
-from services.gateway.route_table import Call, Forward, HttpMethod, Local, LocalHandler, Route
+from services.gateway.route_table import Call, Forward, Route, local_route
 from services.identity.principals import team_of
 from shared.messages.alerts import (
     AlertChannelInfo,
@@ -95,30 +96,7 @@ async def channels_test(call: Call) -> BaseModel:
     return result
 
 
-def _route(
-    method: HttpMethod,
-    path: str,
-    summary: str,
-    permission: Permission,
-    handler: LocalHandler,
-    *,
-    request: type[BaseModel],
-    response: type[BaseModel],
-    status: int = 200,
-    extra: tuple[int, ...] = (404, 503, 504),
-) -> Route:
-    return Route(
-        method,
-        path,
-        summary,
-        permission,
-        Local(handler),
-        request=request,
-        response=response,
-        status=status,
-        tags=ALERTS,
-        extra_status=extra,
-    )
+_route = functools.partial(local_route, tags=ALERTS, extra=(404, 503, 504))
 
 
 ALERT_ROUTES: list[Route] = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from contextlib import aclosing
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from services.audit.models import AuditPage
 from services.email.sender import EmailSender
 from services.gateway.auth import CSRF_HEADER
 from services.gateway.errors import HttpProblem
-from services.gateway.route_table import PUBLIC, Call, HttpMethod, Local, LocalHandler, Route
+from services.gateway.route_table import PUBLIC, Call, Local, Route, local_route
 from services.identity import audit_api, members_api, sessions, teams_api
 from services.identity.invitations_api import InvitationDesk, SessionUser
 from shared.messages.envelope import ErrorCode
@@ -192,31 +193,7 @@ async def audit_export(call: Call) -> web.StreamResponse:
     return response
 
 
-def _route(
-    method: HttpMethod,
-    path: str,
-    summary: str,
-    permission: Permission,
-    handler: LocalHandler,
-    *,
-    request: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None,
-    status: int = 200,
-    extra: tuple[int, ...] = (),
-    tags: tuple[str, ...] = TEAMS,
-) -> Route:
-    return Route(
-        method,
-        path,
-        summary,
-        permission,
-        Local(handler),
-        request=request,
-        response=response,
-        status=status,
-        tags=tags,
-        extra_status=extra,
-    )
+_route = functools.partial(local_route, tags=TEAMS)
 
 
 TEAM_ROUTES: list[Route] = [
