@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     SkipValidation,
     StringConstraints,
+    TypeAdapter,
     field_validator,
     model_validator,
 )
@@ -84,6 +85,9 @@ class TokenEvent(TokenEventIn):
     timestamp: AwareDatetime
 
 
+_EVENT_LIST = TypeAdapter(list[TokenEvent])
+
+
 class TokenEventColumns(BaseModel):
     """Accepted token events column-wise: one list per field of `TokenEvent`, all of one length.
 
@@ -137,6 +141,15 @@ class TokenEventsAccepted(BaseModel):
     api_key_id: str | None = None
     received_at: datetime
     events: TokenEventColumns
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _rows_of_earlier_versions(cls, value: object) -> object:
+        # Messages published before events travelled column-wise (a list of events) may still be in
+        # the stream during an upgrade: they decode to the same columns instead of being dead-lettered.
+        if isinstance(value, list):
+            return TokenEventColumns.of(_EVENT_LIST.validate_python(value))
+        return value
 
 
 class EventRejection(BaseModel):

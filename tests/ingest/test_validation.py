@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
 from services.ingest.token_events import validate_events
-from shared.messages.telemetry import TokenEventColumns
+from shared.messages.telemetry import TokenEventColumns, TokenEventsAccepted
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -53,3 +54,14 @@ def test_bus_columns_round_trip_and_refuse_unequal_lengths() -> None:
     broken["model"] = ["gpt-4o"]
     with pytest.raises(ValidationError, match="differ in length"):
         TokenEventColumns.model_validate(broken)
+
+
+def test_a_batch_published_row_wise_by_an_earlier_version_still_decodes() -> None:
+    """A `TokenEventsAccepted` whose events are a list of objects (the format before columns) decodes to
+    the same columns, so messages left in the stream across an upgrade are priced, not dead-lettered."""
+    events = validate_events([raw(id="a", tags={"f": "x"}), raw(id="b", user="u")], NOW).accepted
+    current = TokenEventsAccepted(received_at=NOW, events=TokenEventColumns.of(events))
+    earlier = json.dumps(
+        {"received_at": NOW.isoformat(), "events": [event.model_dump(mode="json") for event in events]}
+    )
+    assert TokenEventsAccepted.model_validate_json(earlier) == current
