@@ -168,29 +168,24 @@ class AlertStore:
 
     async def channel(self, team_id: str, channel_id: str) -> StoredChannel | None:
         """The team's channel with its secrets opened, or None (unknown id, or another team's)."""
-        team, channel = _team(team_id), _uuid_or_none(channel_id)
-        if channel is None:
-            return None
-        row = await self._pool.fetchrow(
-            f"SELECT {_CHANNEL_COLUMNS} FROM monitoring.alert_channels "
-            "WHERE team_id = $1::uuid AND id = $2::uuid",
-            team,
-            channel,
-        )
+        row = await self._channel_row(team_id, channel_id)
         return None if row is None else self._stored_channel(row, self._open(row))
 
     async def channel_info(self, team_id: str, channel_id: str) -> AlertChannelInfo | None:
         """The team's channel without opening its secrets, or None."""
+        row = await self._channel_row(team_id, channel_id)
+        return None if row is None else self._stored_channel(row, {}).info()
+
+    async def _channel_row(self, team_id: str, channel_id: str) -> Any:
         team, channel = _team(team_id), _uuid_or_none(channel_id)
         if channel is None:
             return None
-        row = await self._pool.fetchrow(
+        return await self._pool.fetchrow(
             f"SELECT {_CHANNEL_COLUMNS} FROM monitoring.alert_channels "
             "WHERE team_id = $1::uuid AND id = $2::uuid",
             team,
             channel,
         )
-        return None if row is None else self._stored_channel(row, {}).info()
 
     async def set_channel_enabled(
         self, team_id: str, channel_id: str, enabled: bool

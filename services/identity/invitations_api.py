@@ -134,12 +134,7 @@ class InvitationDesk:
         """A new token (the old one stops working) and a new expiry, mailed again for e-mail invitations."""
         invitation_id = str(request.invitation_id)
         async with self.pool.acquire() as conn, conn.transaction():
-            team_id, actor = await lock_acting_team(conn, acting.principal)
-            require(actor, Permission.MEMBERS_INVITE)
-            row = await invitations.get(conn, team_id, invitation_id, lock=True)
-            if row is None:
-                raise not_found("invitation", invitation_id)
-            before = invitations.info(row)
+            team_id, actor, before = await _locked_invitation(conn, acting, invitation_id)
             if before.status in ("accepted", "revoked"):
                 raise AgentError(
                     ErrorCode.CONFLICT, f"the invitation is {before.status}: invite again instead"
@@ -163,12 +158,7 @@ class InvitationDesk:
     async def revoke(self, acting: Acting, request: InvitationRef) -> InvitationInfo:
         invitation_id = str(request.invitation_id)
         async with self.pool.acquire() as conn, conn.transaction():
-            team_id, actor = await lock_acting_team(conn, acting.principal)
-            require(actor, Permission.MEMBERS_INVITE)
-            row = await invitations.get(conn, team_id, invitation_id, lock=True)
-            if row is None:
-                raise not_found("invitation", invitation_id)
-            before = invitations.info(row)
+            team_id, _actor, before = await _locked_invitation(conn, acting, invitation_id)
             if before.status == "accepted":
                 raise AgentError(ErrorCode.CONFLICT, "the invitation was accepted: remove the member instead")
             if before.status == "revoked":
@@ -264,6 +254,19 @@ class InvitationDesk:
                 invitation=invitation, token=token, emailed=False, delivery_error=str(error)
             )
         return IssuedInvitation(invitation=invitation, token=token, emailed=True)
+
+
+async def _locked_invitation(
+    conn: Connection, acting: Acting, invitation_id: str
+) -> tuple[str, Principal, InvitationInfo]:
+    """(team id, actor, invitation) of an invitation of the acting team, locked for a change the actor
+    may invite for; 404 when the team has no such invitation."""
+    team_id, actor = await lock_acting_team(conn, acting.principal)
+    require(actor, Permission.MEMBERS_INVITE)
+    row = await invitations.get(conn, team_id, invitation_id, lock=True)
+    if row is None:
+        raise not_found("invitation", invitation_id)
+    return team_id, actor, invitations.info(row)
 
 
 async def _already_member(conn: Connection, team_id: str, email: str | None, login: str | None) -> bool:

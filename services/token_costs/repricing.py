@@ -18,22 +18,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from services.pricing.interface import PriceSource, PricingError
+from services.pricing.interface import PriceSource
 from services.pricing.models import Usage
-from services.token_costs.rows import COLUMNS
+from services.token_costs.rows import COLUMNS, PRICE_COLUMNS, pricing
 
 STORED_COLUMNS: tuple[str, ...] = (*COLUMNS, "price_revision")
-PRICE_COLUMNS: tuple[str, ...] = (
-    "priced",
-    "cost_usd",
-    "input_cost_usd",
-    "output_cost_usd",
-    "cache_read_cost_usd",
-    "cache_write_cost_usd",
-    "price_version",
-    "price_tier",
-    "pricing_error",
-)
 HOURLY_DIMENSIONS: tuple[str, ...] = (
     "team_id",
     "hour",
@@ -100,21 +89,7 @@ def pricing_of(source: PriceSource, stored: Mapping[str, Any]) -> tuple[Any, ...
         cache_write_tokens=int(stored["cache_write_tokens"]),
         reasoning_tokens=int(stored["reasoning_tokens"]),
     )
-    try:
-        price = source.price(stored["provider"], stored["model"], usage, stored["timestamp"])
-    except PricingError as error:
-        return (False, _ZERO, _ZERO, _ZERO, _ZERO, _ZERO, "", "", str(error))
-    return (
-        True,
-        price.total,
-        price.input,
-        price.output,
-        price.cache_read,
-        price.cache_write,
-        price.price_version,
-        price.tier or "",
-        "",
-    )
+    return pricing(source, stored["provider"], stored["model"], usage, stored["timestamp"])
 
 
 def reprice(source: PriceSource, stored_rows: Iterable[Mapping[str, Any]]) -> Outcome:

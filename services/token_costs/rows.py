@@ -47,14 +47,19 @@ COLUMNS: tuple[str, ...] = (
     "price_tier",
     "pricing_error",
 )
-_ZERO = Decimal(0)
-_COST_COLUMNS = (
+# The columns a price fills in (the rest come from the event), in `pricing`'s order.
+PRICE_COLUMNS: tuple[str, ...] = (
+    "priced",
     "cost_usd",
     "input_cost_usd",
     "output_cost_usd",
     "cache_read_cost_usd",
     "cache_write_cost_usd",
+    "price_version",
+    "price_tier",
+    "pricing_error",
 )
+_ZERO = Decimal(0)
 # Columns copied from the event's field of the same name, as they are.
 _EVENT_FIELDS = (
     "timestamp",
@@ -107,6 +112,25 @@ def merge(batches: Sequence[PricedBatch]) -> dict[str, list[Any]]:
     return merged
 
 
+def pricing(source: PriceSource, provider: str, model: str, usage: Usage, at: datetime) -> tuple[Any, ...]:
+    """The PRICE_COLUMNS values of one call: its price, or unpriced (cost 0) with the reason."""
+    try:
+        price = source.price(provider, model, usage, at)
+    except PricingError as error:
+        return (False, _ZERO, _ZERO, _ZERO, _ZERO, _ZERO, "", "", str(error))
+    return (
+        True,
+        price.total,
+        price.input,
+        price.output,
+        price.cache_read,
+        price.cache_write,
+        price.price_version,
+        price.tier or "",
+        "",
+    )
+
+
 def price_events(
     source: PriceSource,
     team_id: str,
@@ -115,9 +139,7 @@ def price_events(
     events: TokenEventColumns,
 ) -> PricedBatch:
     columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-    priced_flags, pricing_errors = columns["priced"], columns["pricing_error"]
-    costs = [columns[name] for name in _COST_COLUMNS]
-    versions, tiers = columns["price_version"], columns["price_tier"]
+    priced = [columns[name] for name in PRICE_COLUMNS]
     calls = zip(
         events.provider,
         events.model,
@@ -137,23 +159,8 @@ def price_events(
             cache_write_tokens=cache_write,
             reasoning_tokens=reasoning,
         )
-        try:
-            price = source.price(provider, model, usage, timestamp)
-        except PricingError as error:
-            priced_flags.append(False)
-            pricing_errors.append(str(error))
-            for column in costs:
-                column.append(_ZERO)
-            versions.append("")
-            tiers.append("")
-            continue
-        priced_flags.append(True)
-        pricing_errors.append("")
-        parts = (price.total, price.input, price.output, price.cache_read, price.cache_write)
-        for column, part in zip(costs, parts, strict=True):
-            column.append(part)
-        versions.append(price.price_version)
-        tiers.append(price.tier or "")
+        for column, value in zip(priced, pricing(source, provider, model, usage, timestamp), strict=True):
+            column.append(value)
     count = len(events)
     columns["team_id"] = [team_id] * count
     columns["received_at"] = [received_at] * count
