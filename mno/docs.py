@@ -7,7 +7,8 @@ from shared.messages.permissions import ROLE_PERMISSIONS, Permission, Role
 MATRIX_HEADER = """# Roles and permissions
 
 Generated from `shared/messages/permissions.py` by `mno docs permissions`; a test fails when this
-file and the table disagree. API keys carry a subset of their creator's permissions.
+file and the table disagree. API keys carry a subset of their creator's permissions. No role
+holds the `platform:*` permissions: only the operator token (`auth.bootstrap_token`) does.
 """
 
 

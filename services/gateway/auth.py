@@ -16,7 +16,7 @@ from aiohttp import web
 from services.gateway.errors import HttpProblem
 from services.identity import apikeys, sessions, users
 from shared.messages.envelope import ErrorCode, Principal
-from shared.messages.permissions import Role
+from shared.messages.permissions import Role, operator_permissions
 
 
 class Authenticator(Protocol):
@@ -34,7 +34,8 @@ def bearer_token(request: web.Request) -> str | None:
 
 class BootstrapTokenAuthenticator:
     """The operator's token from configuration (auth.bootstrap_token): owner of the platform's own
-    operations (the mesh), but of no team, so it reaches no team's data."""
+    operations (the mesh, and the `platform:*` permissions no team role holds), but of no team, so
+    it reaches no team's data."""
 
     def __init__(self, token: str | None) -> None:
         self._token = token.encode() if token else None
@@ -45,7 +46,7 @@ class BootstrapTokenAuthenticator:
             return None
         if not hmac.compare_digest(presented.encode(), self._token):
             return None
-        return Principal(roles=(Role.OWNER.value,))
+        return Principal(roles=(Role.OWNER.value,), permissions=operator_permissions())
 
 
 class ApiKeyAuthenticator:

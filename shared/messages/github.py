@@ -24,6 +24,8 @@ class WebhookReceived(BaseModel):
 class WebhookAccepted(BaseModel):
     """What the webhook endpoints answer GitHub (202)."""
 
-    delivery_id: int
+    delivery_id: int = Field(description="The stored delivery (for a replay: the original one).")
     guid: str
-    status: Literal["queued", "duplicate", "requeued"]
+    # duplicate: this GUID was applied already; replay: this signed body was recorded under
+    # another GUID (delivery_id), so it is counted there and not applied again.
+    status: Literal["queued", "duplicate", "requeued", "replay"]

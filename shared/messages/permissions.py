@@ -41,6 +41,10 @@ class Permission(StrEnum):
     PRICES_WRITE = "prices:write"
     ALERTS_READ = "alerts:read"
     ALERTS_WRITE = "alerts:write"
+    # The platform's own operations across every account (webhook ledger, subscriptions,
+    # installations): no team role holds these, only the operator token (auth.bootstrap_token).
+    PLATFORM_READ = "platform:read"
+    PLATFORM_OPERATE = "platform:operate"
 
 
 _EVERYONE = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER})
@@ -78,6 +82,8 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.PRICES_WRITE: _MANAGERS | {Role.BILLING},
     Permission.ALERTS_READ: _EVERYONE,
     Permission.ALERTS_WRITE: _MANAGERS,
+    Permission.PLATFORM_READ: frozenset(),
+    Permission.PLATFORM_OPERATE: frozenset(),
 }
 
 
@@ -88,6 +94,11 @@ def roles_allow(roles: tuple[str, ...], permission: Permission) -> bool:
 
 def permissions_of_roles(roles: tuple[str, ...]) -> frozenset[Permission]:
     return frozenset(p for p in Permission if roles_allow(roles, p))
+
+
+def operator_permissions() -> tuple[str, ...]:
+    """What the operator token may do: an owner's permissions and the platform's own."""
+    return tuple(p.value for p in Permission)
 
 
 def effective_permissions(principal: Principal) -> frozenset[Permission]:
