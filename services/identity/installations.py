@@ -1,9 +1,15 @@
-"""Applying `installation` and `installation_repositories` webhooks to accounts and installations."""
+"""Applying `installation` and `installation_repositories` webhooks to accounts and installations.
+
+An installation's status moves only on the events that really change it (`installation_status_after`):
+`suspend` / `unsuspend` toggle a suspension and `deleted` is final. GitHub gives a re-installed App a
+new installation id, so nothing delivered after `deleted` for the same id (a late or redelivered
+`created`, an `installation_repositories`) can bring that installation back.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -55,8 +61,40 @@ def team_slug(login: str) -> str:
     return slug or "team"
 
 
+InstallationStatus = Literal["active", "suspended", "deleted"]
+
+
+def installation_status_after(current: InstallationStatus | None, action: str) -> InstallationStatus | None:
+    """The status an installation has after an `installation` action (None: not recorded at all).
+
+    Only `created` makes an unseen installation, only `suspend` and `unsuspend` move a live one, and
+    `deleted` is final; every other action (`new_permissions_accepted`, repository changes, a late
+    `created`) leaves the status as it is.
+    """
+    if current == "deleted":
+        return "deleted"
+    match action:
+        case "deleted":
+            return "deleted" if current is not None else None
+        case "suspend":
+            return "suspended"
+        case "unsuspend":
+            return "active"
+        case _:
+            return current if current is not None else "active"
+
+
+async def installation_status(conn: Connection, installation_id: int) -> InstallationStatus | None:
+    status: InstallationStatus | None = await conn.fetchval(
+        "SELECT status FROM super_agent.installations WHERE github_id = $1 FOR UPDATE", installation_id
+    )
+    return status
+
+
 async def ensure_account(conn: Connection, account: GitHubAccountRef) -> Any:
-    """The account for a GitHub user or organisation, created with its default team if new."""
+    """The account for a GitHub user or organisation, created with its default team if new (or if
+    its teams were purged). Its status is not touched: only a purchase reactivates an account
+    (`lifecycle.reactivate_account`); until then a purged account's new team serves nobody."""
     kind = account.type if account.type in ("User", "Organization") else "Organization"
     account_id = await conn.fetchval(
         """
@@ -68,19 +106,37 @@ async def ensure_account(conn: Connection, account: GitHubAccountRef) -> Any:
         account.login,
         kind,
     )
-    await conn.execute(
-        """
-        INSERT INTO super_agent.teams (account_id, slug, name, is_default) VALUES ($1, $2, $3, true)
-        ON CONFLICT DO NOTHING
-        """,
-        account_id,
-        team_slug(account.login),
-        account.login,
-    )
+    await ensure_default_team(conn, account_id)
     return account_id
 
 
+async def ensure_default_team(conn: Connection, account_id: Any) -> None:
+    """Give an account its default team if it has none (new, or its teams were purged)."""
+    account = await conn.fetchrow(
+        "SELECT login, EXISTS (SELECT 1 FROM super_agent.teams t WHERE t.account_id = a.id "
+        "AND t.is_default) AS has_default FROM super_agent.accounts a WHERE a.id = $1::uuid",
+        str(account_id),
+    )
+    if account is None or account["has_default"]:
+        return
+    base = team_slug(account["login"])
+    # Another team of the account may hold the slug already (one left over from before a purge).
+    for attempt in range(1, 100):
+        slug = base if attempt == 1 else f"{base}-{attempt}"
+        created = await conn.fetchval(
+            "INSERT INTO super_agent.teams (account_id, slug, name, is_default) "
+            "VALUES ($1::uuid, $2, $3, true) ON CONFLICT DO NOTHING RETURNING true",
+            str(account_id),
+            slug,
+            account["login"],
+        )
+        if created:
+            return
+
+
 async def upsert_installation(conn: Connection, installation: InstallationRef, account_id: Any) -> None:
+    """Record an installation's settings. A new one is active; an existing one keeps its status
+    (see `installation_status_after`: only suspend, unsuspend and deleted move it)."""
     await conn.execute(
         """
         INSERT INTO super_agent.installations
@@ -89,8 +145,7 @@ async def upsert_installation(conn: Connection, installation: InstallationRef, a
         ON CONFLICT (github_id) DO UPDATE SET
             account_id = EXCLUDED.account_id, target_type = EXCLUDED.target_type,
             repository_selection = EXCLUDED.repository_selection, permissions = EXCLUDED.permissions,
-            events = EXCLUDED.events, status = 'active', deleted_at = NULL, suspended_at = NULL,
-            updated_at = now()
+            events = EXCLUDED.events, updated_at = now()
         """,
         installation.id,
         account_id,
@@ -148,54 +203,74 @@ async def _add_repositories(
 async def on_installation(conn: Connection, stored: StoredDelivery) -> Outcome:
     event = InstallationEvent.model_validate(stored.payload)
     installation = event.installation
+    current = await installation_status(conn, installation.id)
+    after = installation_status_after(current, event.action)
+    if after is None:
+        # Nothing of it was ever recorded here: nothing to delete, and no account to make for it.
+        return Outcome(
+            "ignored", f"installation {installation.id} {event.action}: never seen here, nothing recorded"
+        )
+    if current == "deleted":
+        return Outcome(
+            "ignored",
+            f"installation {installation.id} {event.action}: it was deleted, and GitHub never reuses "
+            "an installation id",
+        )
+    if event.action not in ("created", "new_permissions_accepted", "suspend", "unsuspend", "deleted"):
+        return Outcome("ignored", f"installation action {event.action!r} needs nothing from us")
+    if event.action == "deleted":
+        await conn.execute(
+            "UPDATE super_agent.installations SET status = 'deleted', deleted_at = now(), "
+            "updated_at = now() WHERE github_id = $1",
+            installation.id,
+        )
+        await conn.execute(
+            "DELETE FROM super_agent.installation_repositories WHERE installation_id = $1", installation.id
+        )
+        await forget_installation_tokens(conn, installation.id)
+        return Outcome("processed", f"installation {installation.id} deleted")
     account_id = await ensure_account(conn, installation.account)
-    match event.action:
-        case "created" | "new_permissions_accepted" | "unsuspend":
-            await upsert_installation(conn, installation, account_id)
-            if event.action == "created":
-                await _add_repositories(conn, installation.id, event.repositories)
-                if event.sender is not None:
-                    await record_installer(conn, installation.id, account_id, event.sender.id)
-        case "suspend":
-            await upsert_installation(conn, installation, account_id)
-            await forget_installation_tokens(conn, installation.id)
-            await conn.execute(
-                "UPDATE super_agent.installations SET status = 'suspended', suspended_at = now() "
-                "WHERE github_id = $1",
-                installation.id,
-            )
-        case "deleted":
-            await conn.execute(
-                "UPDATE super_agent.installations SET status = 'deleted', deleted_at = now(), "
-                "updated_at = now() WHERE github_id = $1",
-                installation.id,
-            )
-            await conn.execute(
-                "DELETE FROM super_agent.installation_repositories WHERE installation_id = $1",
-                installation.id,
-            )
-            await forget_installation_tokens(conn, installation.id)
-        case _:
-            return Outcome("ignored", f"installation action {event.action!r} needs nothing from us")
-    return Outcome("processed", f"installation {installation.id} {event.action}")
+    await upsert_installation(conn, installation, account_id)
+    if event.action == "created":
+        await _add_repositories(conn, installation.id, event.repositories)
+        if event.sender is not None:
+            await record_installer(conn, installation.id, account_id, event.sender.id)
+    if after == "suspended":
+        await forget_installation_tokens(conn, installation.id)
+    if after != current:
+        await conn.execute(
+            "UPDATE super_agent.installations SET status = $2, updated_at = now(), "
+            "suspended_at = CASE WHEN $2 = 'suspended' THEN now() END WHERE github_id = $1",
+            installation.id,
+            after,
+        )
+    moved = f"{current or 'new'} -> {after}" if after != current else f"stays {after}"
+    return Outcome("processed", f"installation {installation.id} {event.action} ({moved})")
 
 
 async def on_installation_repositories(conn: Connection, stored: StoredDelivery) -> Outcome:
+    """Repository selection changes; the installation's status is not theirs to change."""
     event = InstallationEvent.model_validate(stored.payload)
     installation = event.installation
+    if event.action not in ("added", "removed"):
+        return Outcome("ignored", f"installation_repositories action {event.action!r} is unknown")
+    current = await installation_status(conn, installation.id)
+    if current == "deleted":
+        return Outcome(
+            "ignored", f"installation {installation.id} was deleted: its repositories are not recorded"
+        )
+    # An installation first heard of here exists at GitHub (it has repositories): record it.
     account_id = await ensure_account(conn, installation.account)
     await upsert_installation(conn, installation, account_id)
     if event.action == "added":
         await _add_repositories(conn, installation.id, event.repositories_added)
-    elif event.action == "removed":
+    else:
         await conn.execute(
             "DELETE FROM super_agent.installation_repositories WHERE installation_id = $1 "
             "AND repository_id = ANY($2::bigint[])",
             installation.id,
             [r.id for r in event.repositories_removed],
         )
-    else:
-        return Outcome("ignored", f"installation_repositories action {event.action!r} is unknown")
     added, removed = len(event.repositories_added), len(event.repositories_removed)
     return Outcome("processed", f"installation {installation.id}: +{added} -{removed} repositories")
 

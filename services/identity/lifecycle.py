@@ -14,6 +14,7 @@ import structlog
 from services.github.client import GitHubClient
 from services.github.crypto import SecretBox
 from services.github.token_cache import associated_data
+from services.identity.installations import ensure_default_team
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.events import Delivery
@@ -145,14 +146,41 @@ async def announce_deactivations(pool: Any, bus: Bus, tokens: GitHubTokens | Non
     return announced
 
 
-async def reactivate_account(conn: Connection, account_id: str) -> bool:
-    """A purchase after a cancellation, before the purge: the account is served again."""
+async def reactivate_account(conn: Connection, account_id: str, *, owners: Sequence[int] = ()) -> bool:
+    """A purchase after a cancellation: the account is served again, whether it was only deactivated
+    or already purged (then its teams are gone: it gets a new default team). A default team without
+    an owner gets one from the people who can claim the account: `owners` (GitHub user ids, e.g. who
+    bought the plan) and whoever installed the App on it, among those who have signed in."""
     status: str = await conn.execute(
         "UPDATE super_agent.accounts SET status = 'active', deactivated_at = NULL, purge_after = NULL, "
-        "deactivation_announced_at = NULL, updated_at = now() WHERE id = $1::uuid AND status = 'deactivated'",
+        "deactivation_announced_at = NULL, updated_at = now() "
+        "WHERE id = $1::uuid AND status IN ('deactivated', 'purged')",
         account_id,
     )
-    return status.endswith(" 1")
+    revived = status.endswith(" 1")
+    if revived:
+        await ensure_default_team(conn, account_id)
+        await claim_ownerless_default_team(conn, account_id, owners)
+    return revived
+
+
+async def claim_ownerless_default_team(conn: Connection, account_id: str, owners: Sequence[int]) -> None:
+    """Make the account's claimants owners of its default team, if that team has no owner."""
+    await conn.execute(
+        """
+        INSERT INTO super_agent.team_members (team_id, user_id, role)
+        SELECT t.id, u.id, 'owner' FROM super_agent.teams t
+        JOIN super_agent.users u ON u.github_id = ANY($2::bigint[]) OR u.github_id IN (
+            SELECT i.installed_by_github_id FROM super_agent.installations i
+            WHERE i.account_id = t.account_id AND i.status <> 'deleted')
+        WHERE t.account_id = $1::uuid AND t.is_default AND t.deleted_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM super_agent.team_members m
+                          WHERE m.team_id = t.id AND m.role = 'owner')
+        ON CONFLICT (team_id, user_id) DO UPDATE SET role = 'owner'
+        """,
+        account_id,
+        list(owners),
+    )
 
 
 async def purge_own_team_data(conn: Connection, team_ids: Sequence[str]) -> int:
@@ -178,11 +206,15 @@ async def request_due_purges(pool: Any, bus: Bus, *, now: datetime | None = None
                 """
                 INSERT INTO super_agent.purge_requests
                     (request_id, account_id, team_ids, reason, last_sent_at)
-                SELECT 'account:' || a.id::text, a.id,
-                       coalesce(array_agg(t.id) FILTER (WHERE t.id IS NOT NULL), '{}'),
+                SELECT 'account:' || a.id::text || ':'
+                           || (extract(epoch FROM a.deactivated_at) * 1e6)::bigint,
+                       a.id, coalesce(array_agg(t.id) FILTER (WHERE t.id IS NOT NULL), '{}'),
                        'account cancelled', $1
                 FROM super_agent.accounts a LEFT JOIN super_agent.teams t ON t.account_id = a.id
                 WHERE a.status = 'deactivated' AND a.purge_after <= $1
+                  -- one purge per deactivation: a customer who returns and leaves again is purged again
+                  AND NOT EXISTS (SELECT 1 FROM super_agent.purge_requests r
+                                  WHERE r.account_id = a.id AND r.completed_at IS NULL)
                 GROUP BY a.id
                 ON CONFLICT (request_id) DO NOTHING
                 """,
@@ -246,15 +278,21 @@ async def complete_purge(pool: Any, request_id: str) -> None:
         if request is None:
             return
         await conn.execute("DELETE FROM super_agent.teams WHERE id = ANY($1::uuid[])", request["team_ids"])
-        if request["account_id"] is not None:
-            await conn.execute(
-                "DELETE FROM super_agent.installations WHERE account_id = $1::uuid", request["account_id"]
-            )
-            await conn.execute(
+        account_id = request["account_id"]
+        if account_id is not None:
+            ended = await conn.fetchval(
                 "UPDATE super_agent.accounts SET status = 'purged', purge_after = NULL, updated_at = now() "
-                "WHERE id = $1::uuid",
-                request["account_id"],
+                "WHERE id = $1::uuid AND status = 'deactivated' RETURNING true",
+                account_id,
             )
+            if ended:
+                await conn.execute(
+                    "DELETE FROM super_agent.installations WHERE account_id = $1::uuid", account_id
+                )
+            else:
+                # Bought again while its data was being purged: that data is gone, the account is not.
+                await ensure_default_team(conn, account_id)
+                await claim_ownerless_default_team(conn, account_id, ())
         await conn.execute(
             "UPDATE super_agent.purge_requests SET completed_at = now() WHERE request_id = $1", request_id
         )

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from services.identity.principals import team_of
-from services.marketplace.entitlements import LimitName, check_feature, check_limit
+from services.marketplace.entitlements import LimitName, check_feature, check_limit, seat_limit
+from services.marketplace.state_machine import PlanSnapshot
 from shared.bus.errors import AgentError
 from shared.config.models import PlanEntitlements
 from shared.db.inbox import Connection
@@ -30,21 +31,27 @@ class PlanBook:
 
     async def plan_of_account(self, conn: Connection, account_id: Any) -> tuple[str, PlanEntitlements]:
         """A Marketplace subscription's plan while it entitles; a local account's `local` plan (if
-        configured); otherwise the default plan."""
+        configured); otherwise the default plan. A per-seat purchase's seats are its limit."""
         row = await conn.fetchrow(
             """
-            SELECT a.kind, s.plan_key, s.status FROM super_agent.accounts a
+            SELECT a.kind, s.plan_key, s.status, s.state -> 'plan' AS plan FROM super_agent.accounts a
             LEFT JOIN super_agent.subscriptions s ON s.account_id = a.id
             WHERE a.id = $1::uuid
             """,
             str(account_id),
         )
         key = self._default
+        seats = None
         if row is not None and row["plan_key"] is not None and row["status"] != "cancelled":
             key = row["plan_key"]
+            if row["plan"] is not None:
+                seats = seat_limit(PlanSnapshot.model_validate(row["plan"]))
         elif row is not None and row["kind"] == "Local" and LOCAL_PLAN in self._plans:
             key = LOCAL_PLAN
-        return key, self._plans.get(key, self._plans[self._default])
+        entitlements = self._plans.get(key, self._plans[self._default])
+        if seats is not None:
+            entitlements = entitlements.model_copy(update={"seats": seats})
+        return key, entitlements
 
     async def usage(self, conn: Connection, account_id: Any, at: datetime | None = None) -> dict[str, int]:
         """What the account uses now, for the limits metered so far (seats, monthly token events;

@@ -1,7 +1,9 @@
 """Marketplace reconciliation: GitHub does not let anyone re-fetch a missed `marketplace_purchase`
 delivery, so now and then we compare our subscriptions with the Marketplace API's accounts per
 plan and repair the drift. Each repair is folded through the same state machine as a delivery
-(a synthetic event, id `reconcile:…`), so the history says what was repaired and why."""
+(a synthetic event, id `reconcile:…`), so the history says what was repaired and why. Each run
+also re-maps every record to the configured plans (`SubscriptionBook.remap`): the mapping may
+have changed since a record was written."""
 
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ import structlog
 from services.github import models as gh
 from services.github.client import GitHubClient
 from services.identity.subscriptions import SubscriptionBook
-from services.marketplace.models import MarketplacePurchaseEvent
-from services.marketplace.state_machine import SubscriptionStatus
+from services.marketplace.models import MarketplacePurchaseEvent, PriceModel
+from services.marketplace.state_machine import PlanSnapshot, SubscriptionStatus
 from shared.db.locks import try_advisory_lock
 
 log = structlog.get_logger("mno.reconcile")
@@ -29,6 +31,7 @@ RECONCILER = {"id": 1, "login": "mno-reconciler", "type": "Bot"}
 class ReconcileReport:
     accounts_on_github: int = 0
     repaired: list[str] = field(default_factory=list)
+    remapped: list[str] = field(default_factory=list)
 
 
 def _plan(plan: gh.MarketplacePlan) -> dict[str, Any]:
@@ -99,8 +102,14 @@ async def reconcile_marketplace(
             record = ours.get(github_id)
             plan_id = account.marketplace_purchase.plan.id
             entitled = record is not None and record["status"] != SubscriptionStatus.CANCELLED.value
-            same_plan = record is not None and record["state"]["plan"]["plan_id"] == plan_id
-            if entitled and same_plan:
+            theirs = PlanSnapshot.from_purchase(
+                synthetic_event("changed", _purchase(account), now).marketplace_purchase
+            )
+            if (
+                entitled
+                and record is not None
+                and same_terms(PlanSnapshot.model_validate(record["state"]["plan"]), theirs)
+            ):
                 continue
             action = "purchased" if not entitled else "changed"
             await _fold(pool, book, synthetic_event(action, _purchase(account), now))
@@ -124,9 +133,17 @@ async def reconcile_marketplace(
             }
             await _fold(pool, book, synthetic_event("cancelled", purchase, now))
             report.repaired.append(f"{state['account_login']}: cancelled (no longer on any Marketplace plan)")
+        report.remapped = (await book.remap(pool)).remapped
     if report.repaired:
         log.warning("marketplace drift repaired", repairs=report.repaired)
     return report
+
+
+def same_terms(ours: PlanSnapshot, theirs: PlanSnapshot) -> bool:
+    """Whether our record has GitHub's plan, and for a per-unit plan the units bought (the seats)."""
+    if ours.plan_id != theirs.plan_id:
+        return False
+    return theirs.price_model is not PriceModel.PER_UNIT or ours.unit_count == theirs.unit_count
 
 
 async def _fold(pool: Any, book: SubscriptionBook, event: MarketplacePurchaseEvent) -> None:

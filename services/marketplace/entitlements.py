@@ -2,7 +2,9 @@
 
 Pure functions over plain values. `plan_key` maps a GitHub Marketplace plan onto one of the
 configuration's plan keys (the `plans:` section: `free`, `local`, ...); `check_limit` and
-`check_feature` decide a request against that plan's entitlements. Entitlements are taken
+`check_feature` decide a request against that plan's entitlements; `seat_limit` is what a
+per-unit purchase says about seats, and `unmapped_plans` names the paid plans `plan_key` would
+send to the default plan. Entitlements are taken
 structurally (`EntitlementsLike`), so the configuration's `PlanEntitlements` and this module's
 `Entitlements` both fit without this package importing the configuration layer.
 """
@@ -10,12 +12,12 @@ structurally (`EntitlementsLike`), so the configuration's `PlanEntitlements` and
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from services.marketplace.models import MarketplacePlan
+from services.marketplace.models import MarketplacePlan, PriceModel
 from services.marketplace.state_machine import PlanSnapshot
 
 __all__ = [
@@ -25,10 +27,13 @@ __all__ = [
     "LimitDecision",
     "LimitName",
     "UnknownPlan",
+    "UnmappedPlan",
     "check_feature",
     "check_limit",
     "normalise_plan_name",
     "plan_key",
+    "seat_limit",
+    "unmapped_plans",
 ]
 
 
@@ -146,6 +151,47 @@ def plan_key(
         f"Marketplace plan {plan_id} ({plan.name!r}) has no configured plan: "
         f"map its id {plan_id} or its name {wanted!r}"
     )
+
+
+# What GitHub's `unit_name` is called when a per-unit plan sells seats (the listing's own word).
+SEAT_UNITS = frozenset({"seat", "seats", "user", "users", "member", "members", "developer", "developers"})
+
+
+def seat_limit(plan: PlanSnapshot) -> int | None:
+    """The seats a purchase bought, when it is a per-unit plan sold by the seat: its `unit_count`.
+
+    None when the plan's seats are the configured plan's (flat-rate and free plans, or a per-unit
+    plan counting something else, named by its `unit_name`)."""
+    if plan.price_model is not PriceModel.PER_UNIT or plan.unit_count is None:
+        return None
+    if plan.unit_name is not None and normalise_plan_name(plan.unit_name) not in SEAT_UNITS:
+        return None
+    return plan.unit_count
+
+
+@dataclass(frozen=True, slots=True)
+class UnmappedPlan:
+    """A paid Marketplace plan that no entry of the mapping names: its buyers get the default plan."""
+
+    plan_id: int
+    name: str
+    price_model: PriceModel
+
+
+def unmapped_plans(plans: Iterable[PlanSnapshot], mapping: Mapping[int | str, str]) -> list[UnmappedPlan]:
+    """The paid plans among `plans` that `mapping` names neither by id nor by name, once each, by id.
+
+    A free Marketplace plan landing on the default plan is what the default plan is for; a paid one
+    means the configuration is missing an entry, and its buyers get less than they pay for."""
+    found: dict[int, UnmappedPlan] = {}
+    for plan in plans:
+        if plan.price_model is PriceModel.FREE or plan.plan_id in found:
+            continue
+        try:
+            plan_key(plan, mapping)
+        except UnknownPlan:
+            found[plan.plan_id] = UnmappedPlan(plan.plan_id, plan.name, plan.price_model)
+    return [found[plan_id] for plan_id in sorted(found)]
 
 
 def _amount(limit: LimitName, value: int) -> str:

@@ -14,7 +14,7 @@ from services.github import AppJWTSigner, GitHubClient, InMemoryTokenStore, Secr
 from services.identity.reconcile import reconcile_marketplace, synthetic_event
 from services.identity.subscriptions import SubscriptionBook
 from tests.fixtures.fake_github import FakeGitHub
-from tests.marketplace.factories import ENTERPRISE, FREE, TEAM, purchase
+from tests.marketplace.factories import BASIC, ENTERPRISE, FREE, TEAM, purchase
 
 BOOK = SubscriptionBook({str(TEAM["id"]): "team", str(FREE["id"]): "free"}, "free", timedelta(days=30))
 
@@ -88,3 +88,40 @@ async def test_drift_is_repaired_and_a_second_run_finds_none(
 
     again = await reconcile_marketplace(pool, github, BOOK)
     assert again.repaired == []
+
+
+async def test_a_missed_seat_change_is_repaired_and_existing_records_are_remapped(
+    pool: asyncpg.Pool, github: GitHubClient, fake_github: FakeGitHub
+) -> None:
+    """GitHub lists 10 seats of a per-seat plan where we recorded 1 (a missed `changed`): the run
+    repairs the seats; a record on a paid plan mapped only since it was written gets the new plan key."""
+    seed_plans(fake_github)
+    fake_github.add_plan(
+        BASIC["name"],
+        plan_id=BASIC["id"],
+        monthly_price_in_cents=BASIC["monthly_price_in_cents"],
+        price_model="PER_UNIT",
+        unit_name="seat",
+    )
+    fake_github.add_marketplace_account("seats-org", BASIC["id"], account_id=201, unit_count=10)
+    fake_github.add_marketplace_account("team-org", TEAM["id"], account_id=202)
+    account = {"type": "Organization", "id": 201, "login": "seats-org"}
+    event = synthetic_event(
+        "purchased", purchase(BASIC, account=account, unit_count=1), datetime.now(UTC) - timedelta(hours=1)
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await BOOK.apply_event(conn, event, delivery_id=str(uuid.uuid4()))
+    await record(pool, "purchased", TEAM, "team-org", 202)
+    await pool.execute("UPDATE super_agent.subscriptions SET plan_key = 'free' WHERE account_github_id = 202")
+
+    report = await reconcile_marketplace(pool, github, BOOK)
+
+    assert report.repaired == [f"seats-org: changed to plan {BASIC['id']} (missing or different here)"]
+    seats = await pool.fetchval(
+        "SELECT (state -> 'plan' ->> 'unit_count')::int FROM super_agent.subscriptions "
+        "WHERE account_github_id = 201"
+    )
+    assert seats == 10
+    assert report.remapped == ["team-org: free -> team"]
+    again = await reconcile_marketplace(pool, github, BOOK)
+    assert (again.repaired, again.remapped) == ([], [])
