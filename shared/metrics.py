@@ -72,6 +72,24 @@ JETSTREAM_STREAM_MESSAGES = Gauge(
     "mno_jetstream_stream_messages", "Messages held by a stream (the DLQ's is its depth).", ["stream"]
 )
 
+MARKETPLACE_UNMAPPED_PLAN_EVENTS_TOTAL = Counter(
+    "mno_marketplace_unmapped_plan_events_total",
+    "Marketplace events (and reconciliation repairs) that left an account on a paid plan no configured "
+    "mapping names, so on the default plan.",
+    ["plan_id"],
+)
+MARKETPLACE_UNMAPPED_PLANS = Gauge(
+    "mno_marketplace_unmapped_plans",
+    "Paid Marketplace plans on subscriptions that no configured mapping names (at the last re-mapping).",
+)
+
+WEBHOOK_REFUSED_TOTAL = Counter(
+    "mno_webhook_refused_total",
+    "Webhook requests not applied although answered: replay (a signed body already recorded under "
+    "another GUID) or unverified_budget (503: the budget of unverified bytes in flight was full).",
+    ["reason"],
+)
+
 TOKEN_EVENTS_INGESTED_TOTAL = Counter(
     "mno_token_events_ingested_total", "Token events taken at the edge, by outcome.", ["outcome"]
 )

@@ -28,6 +28,7 @@ from services.identity.authorizations import register_authorization_handlers
 from services.identity.installation_tokens import PostgresTokenStore
 from services.identity.installations import register_installation_handlers
 from services.identity.login import LoginFlow
+from services.identity.plan_features import serve_teams_with_feature
 from services.identity.plans import PlanBook
 from services.identity.reconcile import reconcile_marketplace
 from services.identity.subscriptions import SubscriptionBook, register_subscription_handlers
@@ -37,7 +38,7 @@ from services.mesh import install_mesh
 from services.webhooks.processing import WebhookDispatcher, WebhookProcessor
 from shared.config import Settings
 from shared.messages.agents import AgentName
-from shared.messages.registry import GITHUB_WEBHOOK_RECEIVED, TEAM_DATA_PURGED
+from shared.messages.registry import GITHUB_WEBHOOK_RECEIVED, TEAM_DATA_PURGED, TEAMS_WITH_FEATURE
 from shared.runtime import AgentRuntime, StartupError
 
 AGENT = AgentName.SUPER_AGENT
@@ -92,9 +93,13 @@ async def setup(runtime: AgentRuntime) -> None:
     pool = await runtime.open_postgres()
     accounts = runtime.settings.accounts
     plans = PlanBook(runtime.settings.plans, accounts.default_plan, pool)
+    # Other agents' scheduled work for teams (forecast alerts, anomaly checks) asks who is entitled.
+    runtime.service.add(TEAMS_WITH_FEATURE, serve_teams_with_feature(pool, plans))
     subscriptions = SubscriptionBook(
         accounts.marketplace_plans, accounts.default_plan, timedelta(days=accounts.purge_retention_days)
     )
+    # The plan mapping may have changed since the records were written: existing subscribers follow it.
+    await subscriptions.remap(pool)
     login = await github_login(runtime, pool, plans)
     wire_accounts(runtime, pool, subscriptions, login)
     wire_webhooks(runtime, pool, subscriptions)

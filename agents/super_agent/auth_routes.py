@@ -9,9 +9,10 @@ from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import EdgeDeps, deps
 from services.gateway.auth import CSRF_HEADER
+from services.gateway.edge import authenticate
 from services.gateway.errors import HttpProblem
 from services.gateway.route_table import PUBLIC, Call, Local, Route
-from services.identity import sessions, users
+from services.identity import sessions, teams_api
 from services.identity.login import LoginFlow
 from shared.messages.envelope import ErrorCode
 from shared.messages.identity import (
@@ -19,9 +20,7 @@ from shared.messages.identity import (
     InstallationLinked,
     LoginQuery,
     SessionInfo,
-    SessionUser,
     SetupQuery,
-    TeamMembership,
 )
 
 AUTH = ("auth",)
@@ -105,21 +104,22 @@ async def setup(call: Call) -> web.StreamResponse | BaseModel:
 
 
 async def session_info(call: Call) -> BaseModel:
+    """Whoever calls, whatever the credential (session cookie, API key, operator token); the CSRF
+    token only for a session, the one credential a browser sends by itself."""
     edge = deps(call)
+    principal = await authenticate(call.request)
+    if principal is None:
+        raise HttpProblem(
+            ErrorCode.UNAUTHENTICATED, "no valid credential: sign in, or send an API key or operator token"
+        )
     token = _session_token(call)
     async with edge.pool.acquire() as conn:
-        session = await sessions.lookup(conn, token) if token else None
-        if session is None or token is None:
-            raise HttpProblem(ErrorCode.UNAUTHENTICATED, "not signed in")
-        teams = await users.memberships(conn, session.user_id)
-    return SessionInfo(
-        user=SessionUser(id=session.user_id, login=session.login),
-        teams=[
-            TeamMembership(team_id=t.team_id, slug=t.slug, name=t.name, role=t.role, account=t.account_login)
-            for t in teams
-        ],
-        csrf_token=sessions.csrf_token(token),
-        expires_at=session.expires_at,
+        described = await teams_api.describe_caller(conn, principal)
+        session = await sessions.lookup(conn, token) if token and described.credential == "session" else None
+    if session is None or token is None:
+        return described
+    return described.model_copy(
+        update={"csrf_token": sessions.csrf_token(token), "expires_at": session.expires_at}
     )
 
 
@@ -178,7 +178,8 @@ AUTH_ROUTES: list[Route] = [
     Route(
         "GET",
         "/api/v1/session",
-        "The signed-in user, their teams and the CSRF token for writes.",
+        "Who is calling, whatever the credential: user, teams, the acting team with your role and "
+        "permissions there, and for a browser session the CSRF token for writes.",
         PUBLIC,
         Local(session_info),
         response=SessionInfo,

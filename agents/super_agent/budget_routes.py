@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.route_table import Call, Forward, Local, Route
+from services.identity.plan_features import FORECASTS, team_has_feature
 from services.identity.principals import team_of
 from shared.messages.budgets import (
     BudgetInfo,
@@ -55,6 +56,22 @@ async def _current(call: Call, budget_id: str) -> dict[str, Any]:
     return found.model_dump(mode="json", exclude={"forecast"})
 
 
+async def get_budget(call: Call) -> BaseModel:
+    """A budget; its forecast only when the team's plan includes forecasts (otherwise `forecast` is
+    null and no model is fitted: the budget itself is every plan's)."""
+    edge = deps(call)
+    lookup: BudgetLookup = call.input
+    if lookup.forecast:
+        principal = call.ctx.principal
+        assert principal is not None
+        async with edge.pool.acquire() as conn:
+            entitled = await team_has_feature(conn, edge.plans, team_of(principal), FORECASTS)
+        if not entitled:
+            lookup = lookup.model_copy(update={"forecast": False})
+    found: BudgetInfo = await edge.bus.request(BUDGET_GET, lookup, call.ctx)
+    return found
+
+
 async def create_budget(call: Call) -> BaseModel:
     return await _forward_audited(call, BUDGET_CREATE, "budgets.create")
 
@@ -94,11 +111,14 @@ BUDGET_ROUTES: list[Route] = [
     Route(
         "GET",
         "/api/v1/budgets/{budget_id}",
-        "A budget: spend, remaining, and the forecast of the period's end (with its interval).",
+        "A budget: spend, remaining, and the forecast of the period's end (with its interval) when the "
+        "plan includes forecasts (null otherwise).",
         Permission.BUDGETS_READ,
-        Forward(BUDGET_GET),
+        Local(get_budget),
+        request=BudgetLookup,
+        response=BudgetInfo,
         tags=BUDGETS,
-        extra_status=(404,),
+        extra_status=(404, 503, 504),
     ),
     Route(
         "PATCH",

@@ -7,12 +7,15 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
+from agents.super_agent.admin_plan_routes import PLAN_MAPPING_ROUTES
 from agents.super_agent.alert_routes import ALERT_ROUTES
 from agents.super_agent.auth_routes import AUTH_ROUTES
 from agents.super_agent.budget_routes import BUDGET_ROUTES
 from agents.super_agent.edge_deps import acting, deps
+from agents.super_agent.operator_routes import OPERATOR_ROUTES
 from agents.super_agent.price_routes import PRICE_ROUTES
 from agents.super_agent.team_routes import TEAM_ROUTES
+from services.gateway import docs
 from services.gateway.discovery import describe_mesh
 from services.gateway.errors import HttpProblem
 from services.gateway.mesh_api import canary_report, ping_agents, send_canary
@@ -21,7 +24,7 @@ from services.gateway.route_table import PUBLIC, Call, Forward, Local, LocalHand
 from services.identity import apikeys_api
 from services.identity.principals import team_of
 from services.ingest import intake
-from services.webhooks.intake import MAX_WEBHOOK_BYTES, WebhookRejected, accept, parse_delivery
+from services.webhooks.intake import MAX_WEBHOOK_BYTES, WebhookRejected, accept, receive
 from shared.health import metrics_response
 from shared.messages.agents import ALL_AGENTS
 from shared.messages.envelope import ErrorCode
@@ -71,6 +74,18 @@ async def openapi(call: Call) -> web.StreamResponse:
     )
 
 
+async def home(call: Call) -> web.StreamResponse:
+    return docs.home_page(deps(call).runtime.version)
+
+
+async def api_docs(_call: Call) -> web.StreamResponse:
+    return docs.docs_page()
+
+
+async def api_docs_asset(call: Call) -> web.StreamResponse:
+    return docs.asset(call.input.name)
+
+
 async def mesh(call: Call) -> BaseModel:
     return await describe_mesh(deps(call).bus.nc)
 
@@ -95,8 +110,9 @@ async def _webhook(call: Call, endpoint: Literal["app", "marketplace"]) -> BaseM
     secrets = edge.webhook_secrets[endpoint]
     if not secrets:
         raise HttpProblem(ErrorCode.NOT_FOUND, f"the {endpoint} webhook endpoint has no secret configured")
+    request = call.request
     try:
-        incoming = parse_delivery(endpoint, call.request.headers, call.body or b"", secrets)
+        incoming = await receive(endpoint, request.headers, request.content, request.content_length, secrets)
     except WebhookRejected as rejected:
         raise HttpProblem(rejected.code, rejected.message) from rejected
     return await accept(edge.pool, edge.bus, incoming, call.ctx)
@@ -152,7 +168,8 @@ WEBHOOKS = ("webhooks",)
 
 
 def webhook_route(path: str, summary: str, handler: LocalHandler) -> Route:
-    """A signed webhook endpoint: public (the signature authenticates), raw body up to GitHub's cap."""
+    """A signed webhook endpoint: public (the signature authenticates), its body (up to GitHub's cap)
+    verified as it streams in, JSON or form-encoded."""
     return Route(
         "POST",
         path,
@@ -163,8 +180,9 @@ def webhook_route(path: str, summary: str, handler: LocalHandler) -> Route:
         status=202,
         tags=WEBHOOKS,
         raw_body=True,
+        streamed_body=True,
         max_body_bytes=MAX_WEBHOOK_BYTES,
-        extra_status=(401, 404, 413, 503, 504),
+        extra_status=(400, 401, 404, 413, 415, 503, 504),
     )
 
 
@@ -195,6 +213,36 @@ ROUTES: list[Route] = [
         media_type="text/plain",
     ),
     Route("GET", "/api/v1/openapi.json", "This document.", PUBLIC, Local(openapi), tags=("meta",)),
+    Route(
+        "GET",
+        docs.HOME_PATH,
+        "The edge's home page: links to the API reference and the OpenAPI document.",
+        PUBLIC,
+        Local(home),
+        tags=("meta",),
+        media_type="text/html",
+    ),
+    Route(
+        "GET",
+        docs.DOCS_PATH,
+        "The API reference, rendered from the OpenAPI document (every asset served from here).",
+        PUBLIC,
+        Local(api_docs),
+        tags=("meta",),
+        media_type="text/html",
+        extra_status=(404,),
+    ),
+    Route(
+        "GET",
+        docs.ASSETS_PATH + "/{name}",
+        "A file of the API reference's renderer (Swagger UI, from the swagger-ui-py package).",
+        PUBLIC,
+        Local(api_docs_asset),
+        request=docs.DocsAsset,
+        tags=("meta",),
+        media_type="application/octet-stream",
+        extra_status=(404,),
+    ),
     Route(
         "GET",
         "/api/v1/mesh",
@@ -288,15 +336,20 @@ ROUTES: list[Route] = [
     Route(
         "POST",
         "/api/v1/token-events",
-        "Report LLM calls (up to 1,000 per request). Each event is validated on its own: invalid ones are "
-        "reported by index, valid ones accepted (stored durably before the answer). A resent id counts once.",
+        "Report LLM calls (up to 1,000 per request). Each event is validated on its own (token counts are "
+        "JSON integers, never strings or booleans): invalid ones and those a budget's hard limit refuses are "
+        "reported by index and id, valid ones accepted (stored durably before the answer). A resent id "
+        "counts once; it is answered in `duplicate_ids` when the edge recognises it (the same batch within "
+        "2 minutes, or an id your budgets counted in the last 7 days), else as accepted and dropped when "
+        "stored. 429 when hard limits refuse every event (Retry-After: the period's end); 422 when every "
+        "refusal is for a model without a price.",
         Permission.TOKEN_EVENTS_WRITE,
         Local(token_events),
         request=TokenEventBatch,
         response=IngestResult,
         tags=OBSERVABILITY,
         max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
-        extra_status=(402, 413, 503, 504),
+        extra_status=(402, 413, 429, 503, 504),
     ),
     Route(
         "POST",
@@ -329,11 +382,14 @@ ROUTES: list[Route] = [
         Permission.COSTS_READ,
         Forward(ANOMALIES_LIST),
         tags=OBSERVABILITY,
+        feature="anomaly_detection",
     ),
     *BUDGET_ROUTES,
     *AUTH_ROUTES,
     *TEAM_ROUTES,
     *ALERT_ROUTES,
+    *OPERATOR_ROUTES,
+    *PLAN_MAPPING_ROUTES,
     *(
         Route(
             "POST",

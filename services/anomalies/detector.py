@@ -15,6 +15,7 @@ import structlog
 
 from services.budgets.service import AlertSink
 from services.forecasting import HOUR, Anomaly, AnomalyConfig, check_latest, floor_to_bucket, regularize
+from services.identity.plan_features import ANOMALY_DETECTION, EntitledTeams
 from services.identity.principals import team_with
 from shared.bus.context import MessageContext
 from shared.db.clickhouse import ClickHouse
@@ -38,7 +39,8 @@ METRICS = (
     Metric("cost_usd", "sum(cost_usd)", 0.5, "$"),
     Metric(
         "tokens",
-        "sum(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens + reasoning_tokens)",
+        "sum(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens + cache_write_1h_tokens"
+        " + reasoning_tokens)",
         20_000,
         "tokens",
     ),
@@ -76,10 +78,17 @@ def anomaly_alert(metric: Metric, model: str, anomaly: Anomaly) -> Alert:
 
 
 class AnomalyDetector:
-    def __init__(self, pool: Any, clickhouse: ClickHouse, alerts: AlertSink | None) -> None:
+    def __init__(
+        self,
+        pool: Any,
+        clickhouse: ClickHouse,
+        alerts: AlertSink | None,
+        entitled: EntitledTeams | None = None,
+    ) -> None:
         self._pool = pool
         self._ch = clickhouse
         self._alerts = alerts
+        self._entitled = entitled  # None: every team (no plans to ask)
 
     async def run(self, now: datetime | None = None) -> int:
         """Check the last complete hour of every team that spent in it; returns anomalies found."""
@@ -88,6 +97,10 @@ class AnomalyDetector:
             "SELECT DISTINCT team_id FROM token_costs_hourly WHERE hour = {hour:DateTime('UTC')}",
             {"hour": hour},
         )
+        if self._entitled is not None:
+            # Only teams whose plan includes anomaly detection are checked (and alerted).
+            allowed = await self._entitled.among({row["team_id"] for row in teams}, ANOMALY_DETECTION)
+            teams = [row for row in teams if row["team_id"] in allowed]
         found = 0
         for row in teams:
             try:

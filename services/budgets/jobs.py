@@ -13,19 +13,29 @@ import structlog
 
 from services.budgets import store
 from services.budgets.service import AlertSink, Forecaster
+from services.identity.plan_features import FORECASTS, EntitledTeams
 from shared.messages.alerts import Alert, AlertKind, AlertSeverity
 
 log = structlog.get_logger("mno.budgets.jobs")
 
 
 async def forecast_alerts(
-    pool: Any, forecaster: Forecaster, alerts: AlertSink, now: datetime | None = None
+    pool: Any,
+    forecaster: Forecaster,
+    alerts: AlertSink,
+    now: datetime | None = None,
+    *,
+    entitled: EntitledTeams | None = None,
 ) -> int:
     """Raise a forecast alert for every budget projected to pass its amount before its period ends
-    (and not passed yet); returns how many were newly raised."""
+    (and not passed yet); returns how many were newly raised. With `entitled`, only for teams whose
+    plan includes forecasts (asked each run, so a plan change counts from the next)."""
     now = now or datetime.now(UTC)
     async with pool.acquire() as conn:
         budgets = await store.list_all(conn)
+        if entitled is not None:
+            allowed = await entitled.among({team_id for team_id, _ in budgets}, FORECASTS)
+            budgets = [(team_id, row) for team_id, row in budgets if team_id in allowed]
         raised = 0
         for team_id, row in budgets:
             rule = store.rule_of(row)

@@ -30,6 +30,7 @@ from shared.metrics import HTTP_REQUEST_SECONDS
 
 REQUEST_ID_HEADER = "X-Request-Id"
 CONTEXT = web.RequestKey("mno_ctx", MessageContext)
+AUTHENTICATOR = web.AppKey("mno_authenticator", Authenticator)
 
 log = structlog.get_logger("mno.edge")
 
@@ -52,6 +53,7 @@ def build_app(
         client_max_size=largest,
         middlewares=[_observe, _errors],
     )
+    app[AUTHENTICATOR] = authenticator
     for route in routes:
         if route.feature is not None and plan_gate is None:
             raise ValueError(f"{route.method} {route.path} needs a plan gate for feature {route.feature}")
@@ -62,6 +64,12 @@ def build_app(
 
 def request_context(request: web.Request) -> MessageContext:
     return request[CONTEXT]
+
+
+async def authenticate(request: web.Request) -> Principal | None:
+    """Who the request's credentials prove, by the edge's own authenticators: for a public route
+    that describes whoever calls (any credential, or none)."""
+    return await request.app[AUTHENTICATOR].authenticate(request)
 
 
 @web.middleware
@@ -153,7 +161,7 @@ def _endpoint(
             if route.feature is not None and plan_gate is not None:
                 await plan_gate.require_feature(principal, route.feature)
         # Read only once the caller is known: an anonymous client cannot make us buffer bodies.
-        body = await _read_body(request, body_limit) if route.has_body else None
+        body = await _read_body(request, body_limit) if route.has_body and not route.streamed_body else None
         model = route.input_model
         data = (
             _decode_input(request, route, model, body) if model is not None and not route.raw_body else None

@@ -66,6 +66,9 @@ class Route:
     # route-specific size limit (None: the edge's http.max_body_bytes).
     raw_body: bool = False
     max_body_bytes: int | None = None
+    # The edge does not read the body: the handler streams `call.request.content` itself (webhooks
+    # verify their signature as it arrives, under a budget of unverified bytes).
+    streamed_body: bool = False
     # A plan feature the caller's team must have (403 naming it otherwise), e.g. "prompts".
     feature: str | None = None
 
@@ -129,14 +132,52 @@ def local_route(
     )
 
 
+# The capabilities plans sell separately (the configuration's plan `features`), by the paths their
+# routes live under. A route under one of these must declare that feature (`check_table` refuses
+# the table otherwise), so a capability's routes cannot ship ungated, today's or a later issue's.
+# Not here: `github` (sign-in and webhooks serve every plan: Marketplace purchases arrive through
+# them) and capabilities gated inside a route rather than by it (a budget's forecast: `forecasts`).
+GATED_PATHS: dict[str, str] = {
+    "/api/v1/anomalies": "anomaly_detection",
+    "/api/v1/forecasts": "forecasts",
+    "/api/v1/artifacts": "artifacts",
+    "/api/v1/packages": "artifacts",
+    "/api/v1/registries": "artifacts",
+    "/api/v1/supply-chain": "supply_chain",
+    "/api/v1/sboms": "supply_chain",
+    "/api/v1/vulnerabilities": "supply_chain",
+    "/api/v1/attestations": "supply_chain",
+    "/api/v1/prompts": "prompts",
+    "/api/v1/experiments": "prompts",
+    "/api/v1/dashboard": "dashboard",
+    "/dashboard": "dashboard",
+}
+
+
+def feature_of_path(path: str) -> str | None:
+    """The plan feature a route at `path` must declare: that of the longest prefix it lies under
+    (whole path segments: /api/v1/prompts covers /api/v1/prompts/{id}, not /api/v1/promptsx)."""
+    best: str | None = None
+    for prefix in GATED_PATHS:
+        if (path == prefix or path.startswith(prefix + "/")) and (best is None or len(prefix) > len(best)):
+            best = prefix
+    return GATED_PATHS[best] if best is not None else None
+
+
 def check_table(routes: list[Route]) -> None:
-    """Refuse a table with duplicate (method, path) pairs or path parameters the model lacks."""
+    """Refuse a table with duplicate (method, path) pairs, path parameters the model lacks, or a
+    route of a gated capability that does not declare its plan feature."""
     seen: set[tuple[str, str]] = set()
     for route in routes:
         key = (route.method, route.path)
         if key in seen:
             raise ValueError(f"route declared twice: {route.method} {route.path}")
         seen.add(key)
+        needed = feature_of_path(route.path)
+        if needed is not None and route.feature != needed:
+            raise ValueError(
+                f"{route.method} {route.path} belongs to the {needed} capability: declare feature={needed!r}"
+            )
         model = route.input_model
         for param in route.path_params:
             if model is None or param not in model.model_fields:

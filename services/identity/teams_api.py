@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.identity import members, teams
+from services.identity import members, teams, users
 from services.identity.audit_api import Acting
 from services.identity.plans import PlanBook
 from services.identity.principals import team_of
@@ -21,8 +21,9 @@ from shared.bus.client import Bus
 from shared.bus.errors import AgentError
 from shared.db.inbox import Connection
 from shared.messages.envelope import ErrorCode, Principal
+from shared.messages.identity import SessionInfo, SessionUser, TeamMembership
 from shared.messages.lifecycle import TeamDataPurgeRequested
-from shared.messages.permissions import Permission, Role, allows
+from shared.messages.permissions import Permission, Role, allows, effective_permissions
 from shared.messages.registry import TEAM_DATA_PURGE_REQUESTED
 from shared.messages.teams import (
     CreateTeam,
@@ -42,15 +43,89 @@ def not_found(what: str, ident: str) -> AgentError:
 async def current_principal(conn: Connection, principal: Principal, team_id: str) -> Principal | None:
     """What `principal` may do in `team_id` now: an API key only in its own team, with its own list;
     a person by their current role there (a role changed since authentication counts). None when
-    they are not in that team."""
+    they are not in that team.
+
+    A key's role is its creator's current role in its team: it says whose key it is (what the key
+    may do stays its own list), so "your role" reads the same whatever the credential."""
     if principal.api_key_id is not None:
-        return principal if principal.team_id == team_id else None
+        if principal.team_id != team_id:
+            return None
+        role = await caller_role(conn, principal, team_id)
+        return principal.model_copy(update={"roles": (role.value,) if role else ()})
     if principal.user_id is None:
         return None
     member = await members.get(conn, team_id, principal.user_id)
     if member is None:
         return None
     return Principal(team_id=team_id, user_id=principal.user_id, roles=(member.role.value,))
+
+
+async def caller_role(conn: Connection, principal: Principal, team_id: str) -> Role | None:
+    """The caller's role in `team_id`, read now: a person's own, an API key's creator's (None for a
+    key made without a user, or whose creator has left), None for a credential of no team."""
+    if principal.user_id is None or principal.user_id == "system":
+        return None
+    if principal.api_key_id is not None and principal.team_id != team_id:
+        return None
+    member = await members.get(conn, team_id, principal.user_id)
+    return member.role if member is not None else None
+
+
+async def describe_caller(conn: Connection, principal: Principal) -> SessionInfo:
+    """Who `principal` is, for `GET /api/v1/session`: a person's teams; an API key's own team (with
+    its creator's role there); the operator token's permissions, which reach no team."""
+    if principal.api_key_id is None and principal.user_id is None:
+        return SessionInfo(
+            credential="operator",
+            user=None,
+            teams=[],
+            role=principal.roles[0] if principal.roles else None,
+            permissions=sorted(effective_permissions(principal)),
+        )
+    user: SessionUser | None = None
+    memberships: list[users.Membership] = []
+    if principal.user_id is not None:
+        login = await conn.fetchval(
+            "SELECT login FROM super_agent.users WHERE id = $1::uuid", principal.user_id
+        )
+        user = SessionUser(id=principal.user_id, login=login) if login is not None else None
+        if principal.api_key_id is None:
+            memberships = await users.memberships(conn, principal.user_id)
+    acting = principal.team_id
+    role = await caller_role(conn, principal, acting) if acting is not None else None
+    teams_of_caller = [
+        TeamMembership(team_id=m.team_id, slug=m.slug, name=m.name, role=m.role, account=m.account_login)
+        for m in memberships
+    ]
+    if principal.api_key_id is not None and acting is not None:
+        # A key reaches its own team only, even when its creator has left it (role None then).
+        row = await conn.fetchrow(
+            "SELECT t.slug, t.name, a.login FROM super_agent.teams t "
+            "JOIN super_agent.accounts a ON a.id = t.account_id WHERE t.id = $1::uuid",
+            acting,
+        )
+        teams_of_caller = (
+            [
+                TeamMembership(
+                    team_id=acting,
+                    slug=row["slug"],
+                    name=row["name"],
+                    role=role.value if role is not None else None,
+                    account=row["login"],
+                )
+            ]
+            if row is not None
+            else []
+        )
+    return SessionInfo(
+        credential="api_key" if principal.api_key_id is not None else "session",
+        user=user,
+        teams=teams_of_caller,
+        team_id=acting,
+        role=role.value if role is not None else None,
+        permissions=sorted(effective_permissions(principal)),
+        api_key_id=principal.api_key_id,
+    )
 
 
 async def team_in_reach(

@@ -142,7 +142,9 @@ class EventConsumer(Generic[EventT]):
                 room = min(self._settings.fetch_batch, self._max_concurrency - len(in_flight))
                 try:
                     messages = await self._subscription.fetch(room, timeout=1.0)
-                except nats.errors.TimeoutError:
+                except TimeoutError:
+                    # An empty fetch. nats-py raises its own TimeoutError (a subclass) or, when a
+                    # lingering pull's deadline has passed before the request, asyncio's plain one.
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
                     return

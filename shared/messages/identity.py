@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,7 +59,7 @@ class TeamMembership(BaseModel):
     team_id: str
     slug: str
     name: str
-    role: str
+    role: str | None  # None: an API key whose creator is no longer in its team
     account: str
 
 
@@ -68,13 +69,19 @@ class SessionUser(BaseModel):
 
 
 class SessionInfo(BaseModel):
-    """Who is signed in, their teams, and the CSRF token their cookie-authenticated writes must send
-    as `X-CSRF-Token`."""
+    """Who is calling, whatever the credential: the user (a key's creator), their teams (a key: its
+    own team only), the team the request acts in with the caller's role and permissions there, and
+    for a browser session the CSRF token its cookie-authenticated writes must send as `X-CSRF-Token`."""
 
-    user: SessionUser
+    credential: Literal["session", "api_key", "operator"] = "session"
+    user: SessionUser | None
     teams: list[TeamMembership]
-    csrf_token: str
-    expires_at: datetime
+    team_id: str | None = Field(default=None, description="The team this request acts in.")
+    role: str | None = Field(default=None, description="Your role there (a key: its creator's).")
+    permissions: list[Permission] = Field(default_factory=list, description="What you may do there.")
+    api_key_id: str | None = None
+    csrf_token: str | None = None
+    expires_at: datetime | None = None
 
 
 class LoginQuery(BaseModel):

@@ -38,6 +38,7 @@ from shared.messages.budgets import (
 from shared.messages.github import WebhookReceived
 from shared.messages.lifecycle import AccountDeactivated, TeamDataPurged, TeamDataPurgeRequested
 from shared.messages.mesh import CanaryEvent, CanaryStatus, CanaryStatusRequest, PingRequest, PingResponse
+from shared.messages.plans import TeamsWithFeature, TeamsWithFeatureQuery
 from shared.messages.prices import (
     CreatePriceOverride,
     ListPriceOverrides,
@@ -155,6 +156,13 @@ ANOMALIES_LIST = Endpoint(
     _MON, "anomalies_list", AnomalyQuery, AnomalyList, "Anomalies of the team's hourly spend and token rate."
 )
 BUDGET_LIST = Endpoint(_MON, "budget_list", ListBudgets, BudgetList, "The team's budgets and their spend.")
+TEAMS_WITH_FEATURE = Endpoint(
+    AgentName.SUPER_AGENT,
+    "teams_with_feature",
+    TeamsWithFeatureQuery,
+    TeamsWithFeature,
+    "Which of these teams' plans include a feature (for other agents' scheduled work; system only).",
+)
 ALERT_CHANNEL_CREATE = Endpoint(
     AgentName.MONITORING,
     "alert_channel_create",

@@ -156,3 +156,64 @@ async def test_a_slow_message_does_not_hold_back_the_ones_fetched_after_it(nc: N
     finally:
         await consumer.stop(2)
     assert handled == ["later", "slow"]
+
+
+class _LogRecorder:
+    """Stands in for the module's structlog logger: records (level, event) of every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def __getattr__(self, level: str):  # type: ignore[no-untyped-def]
+        return lambda event, *_args, **_kw: self.calls.append((level, event))
+
+
+class _PlainTimeoutFirst:
+    """The real pull subscription, except that its first fetches raise asyncio's plain TimeoutError,
+    as nats-py does when a lingering pull's deadline has passed before it is sent (an idle stream)."""
+
+    def __init__(self, real: object, times: int) -> None:
+        self._real = real
+        self.left = times
+
+    async def fetch(self, batch: int, timeout: float) -> list[object]:
+        if self.left > 0:
+            self.left -= 1
+            raise TimeoutError  # asyncio.TimeoutError is the builtin since 3.11
+        return await self._real.fetch(batch, timeout=timeout)  # type: ignore[attr-defined, no-any-return]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+async def test_a_plain_timeout_of_an_idle_fetch_is_an_empty_fetch(
+    nc: NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle consumer's fetch ending in a plain TimeoutError logs no warning and waits no second."""
+    from shared.bus import events
+
+    recorder = _LogRecorder()
+    monkeypatch.setattr(events, "log", recorder)
+    seen: list[float] = []
+
+    async def handler(_event: CanaryEvent, _ctx: MessageContext, _delivery: Delivery) -> bool:
+        seen.append(time.monotonic())
+        return True
+
+    consumer = EventConsumer(
+        nc.jetstream(), nc, AgentName.LEARNING, CANARY, handler, SETTINGS, max_concurrency=4
+    )
+    await consumer.start()
+    wrapped = _PlainTimeoutFirst(consumer._subscription, times=5)
+    consumer._subscription = wrapped  # type: ignore[assignment]
+    try:
+        assert await eventually(lambda: wrapped.left == 0, timeout=3)
+        published = time.monotonic()
+        await Bus(nc, source="t", request_timeout=2).publish(
+            CANARY, CanaryEvent(canary_id="idle"), MessageContext()
+        )
+        assert await eventually(lambda: len(seen) == 1)
+    finally:
+        await consumer.stop(2)
+    assert [call for call in recorder.calls if call[0] in ("warning", "error", "exception")] == []
+    assert seen[0] - published < 2.0

@@ -84,6 +84,16 @@ EXEMPT: dict[tuple[str, str], str] = {
         "GET",
         "/api/v1/mesh/canaries/{canary_id}",
     ): "canaries are the platform's mesh self-test, owned by no team",
+    ("GET", "/api/docs/assets/{name}"): "files of the API docs renderer: public, no team's data",
+    **dict.fromkeys(
+        [
+            ("GET", "/api/v1/operator/webhook-deliveries/{delivery_id}"),
+            ("POST", "/api/v1/operator/webhook-deliveries/{delivery_id}/reprocess"),
+            ("GET", "/api/v1/operator/subscriptions/{account_github_id}"),
+        ],
+        "operator routes (platform:*) are no team's: every team credential gets 403, "
+        "tests/webhooks/test_operator_api.py::test_no_team_credential_reaches_operator_routes",
+    ),
 }
 
 ID_ROUTES = [route for route in ROUTES if route.path_params]

@@ -38,6 +38,13 @@ async def sessions_by_role(launcher: MeshLauncher) -> AsyncIterator[tuple[MeshLa
                 "VALUES ($1, 'matrix', 'Matrix', true) RETURNING id",
                 account,
             )
+            # A plan with every feature: this walks permissions (plan gates: tests/gateway).
+            await conn.execute(
+                "INSERT INTO super_agent.subscriptions "
+                "(account_github_id, account_id, status, plan_key, state) "
+                "VALUES (900, $1, 'active', 'local', '{}'::jsonb)",
+                account,
+            )
             for index, role in enumerate(Role):
                 user = await conn.fetchval(
                     "INSERT INTO super_agent.users (github_id, login) VALUES ($1, $2) RETURNING id::text",
