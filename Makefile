@@ -35,7 +35,7 @@ system-deps:
 	@scripts/system-deps.sh
 
 pytest: $(STAMP) system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 test: lint typecheck imports pytest
 

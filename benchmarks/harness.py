@@ -50,7 +50,7 @@ def local_mesh(
     # A real API key of the local team, checked against PostgreSQL on every request, as in production.
     _, token = asyncio.run(prepare_database(dsn, None))
     assert token is not None
-    env = agent_environment(settings, nats_server.url, dsn)
+    env = agent_environment(settings, os.environ, None, nats_server.url, dsn)
     processes = [start_agent(agent, settings, env, workdir) for agent in agents]
     try:
         deadline = time.monotonic() + 90

@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.config import ConfigError, Settings, load_settings
+from mno.local_stack import load_local_settings
+from mno.operator import operator_app
+from mno.reach import ServerUnavailable, connect_postgres, redacted_dsn
+from shared.config import ConfigError, Settings
 from shared.messages.agents import AgentName
+
+T = TypeVar("T")
+
+# A server the command needs did not answer (0 ok; 1 the command's own "no"; 2 bad configuration).
+EXIT_UNREACHABLE = 3
 
 app = typer.Typer(
     help="MachineNativeOps: an AI-operations platform as a mesh of agents over NATS.", no_args_is_help=True
@@ -24,6 +33,7 @@ audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 app.add_typer(audit_app, name="audit")
 docs_app = typer.Typer(help="Documentation generated from the code.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+app.add_typer(operator_app, name="operator")
 
 ConfigOption = Annotated[
     Path | None,
@@ -39,11 +49,28 @@ errors = Console(stderr=True)
 
 
 def _settings(config: Path | None) -> Settings:
+    """The settings, with the addresses of the `mno run` of this data directory when the
+    environment names none (so commands run next to `make run` reach its stack)."""
     try:
-        return load_settings(config)
+        settings, _ = load_local_settings(config)
     except ConfigError as error:
         errors.print(f"[red]configuration error[/red]: {error}", markup=True, highlight=False)
         raise typer.Exit(2) from error
+    return settings
+
+
+def _fail(command: str, message: str, code: int) -> typer.Exit:
+    """Print one line (never wrapped) to stderr; the Exit to raise."""
+    errors.print(f"mno {command}: {message}", soft_wrap=True, markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def _reaching_servers(command: str, work: Coroutine[Any, Any, T], *, code: int = EXIT_UNREACHABLE) -> T:
+    """Run `work`; a server it cannot reach ends the command with one line and exit `code`."""
+    try:
+        return asyncio.run(work)
+    except ServerUnavailable as error:
+        raise _fail(command, str(error), code) from error
 
 
 @app.command()
@@ -51,7 +78,13 @@ def run(config: ConfigOption = None) -> None:
     """Start the whole mesh on the embedded local stack and print where to look (Ctrl-C stops it)."""
     from mno.supervisor import run as run_mesh
 
-    raise typer.Exit(run_mesh(_settings(config)))
+    try:
+        # Its own servers, not a record of an earlier run; the local key is made if none is set.
+        settings, environment = load_local_settings(config, make_key=True, use_stack_record=False)
+    except ConfigError as error:
+        errors.print(f"[red]configuration error[/red]: {error}", markup=True, highlight=False)
+        raise typer.Exit(2) from error
+    raise typer.Exit(run_mesh(settings, environment, config))
 
 
 @app.command()
@@ -73,25 +106,29 @@ def migrate(config: ConfigOption = None) -> None:
 
     async def apply() -> dict[str, Any]:
         from shared.db.migrations import migrate_all
-        from shared.db.postgres import create_pool
 
-        pool = await create_pool(settings.postgres.dsn, min_size=1, max_size=2, command_timeout=120)
+        pool = await connect_postgres(settings.postgres.dsn)
         try:
             applied: dict[str, Any] = dict(await migrate_all(pool))
         finally:
             await pool.close()
         if settings.clickhouse.engine == "server":
-            from shared.db.clickhouse import create_clickhouse
+            from shared.db.clickhouse import ClickHouseError, QueryError, create_clickhouse
             from shared.db.clickhouse.migrations import apply_migrations
 
-            clickhouse = create_clickhouse("server", chdb_path=None, url=settings.clickhouse.url)
+            url = settings.clickhouse.url
+            clickhouse = create_clickhouse("server", chdb_path=None, url=url)
             try:
                 applied["clickhouse"] = await apply_migrations(clickhouse)
+            except (OSError, ClickHouseError) as error:
+                if isinstance(error, QueryError):
+                    raise
+                raise ServerUnavailable("ClickHouse", redacted_dsn(url or ""), error) from error
             finally:
                 await clickhouse.close()
         return applied
 
-    applied = asyncio.run(apply())
+    applied = _reaching_servers("migrate", apply())
     for schema, versions in applied.items():
         console.print(f"{schema}: {'applied ' + ', '.join(map(str, versions)) if versions else 'up to date'}")
     if settings.clickhouse.engine == "chdb":
@@ -104,11 +141,7 @@ def status(config: ConfigOption = None, as_json: Annotated[bool, typer.Option("-
     settings = _settings(config)
     from mno.status import mesh_status
 
-    try:
-        report = asyncio.run(mesh_status(settings))
-    except Exception as error:
-        errors.print(f"cannot reach the mesh at {', '.join(settings.nats.servers)}: {error}")
-        raise typer.Exit(1) from error
+    report = _reaching_servers("status", mesh_status(settings))
     if as_json:
         print(json.dumps(report, indent=2, default=str))
     else:
@@ -133,9 +166,17 @@ def status(config: ConfigOption = None, as_json: Annotated[bool, typer.Option("-
 @audit_app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
     """Check every team's audit hash chain; exit 1 if an entry was altered or removed, 2 if unchecked."""
-    from services.audit.cli import verify_command
+    from services.audit.cli import EXIT_CANNOT_VERIFY, verify_command
 
-    raise typer.Exit(verify_command(_settings(config).postgres.dsn))
+    dsn = _settings(config).postgres.dsn
+
+    async def reachable() -> None:
+        pool = await connect_postgres(dsn)
+        await pool.close()
+
+    # Checked here first so that an unreachable database is one line on stderr like elsewhere.
+    _reaching_servers("audit verify", reachable(), code=EXIT_CANNOT_VERIFY)
+    raise typer.Exit(verify_command(dsn))
 
 
 @docs_app.command("permissions")
@@ -147,13 +188,61 @@ def docs_permissions() -> None:
 
 
 @config_app.command("check")
-def config_check(file: Annotated[Path, typer.Argument(help="The YAML file to check.")]) -> None:
+def config_check(
+    file: Annotated[Path, typer.Argument(help="The YAML file to check.")],
+    plans_seen: Annotated[
+        bool,
+        typer.Option(
+            "--plans-seen",
+            help="Also list the paid Marketplace plans seen on subscriptions (in PostgreSQL) that "
+            "accounts.marketplace_plans does not map (their accounts get the default plan); exit 1 if any.",
+        ),
+    ] = False,
+) -> None:
     """Load FILE with the current environment and report every problem, naming its key."""
     settings = _settings(file)
     console.print(
         f"{file}: ok (environment {settings.environment}, NATS {', '.join(settings.nats.servers)}, "
-        f"ClickHouse {settings.clickhouse.engine}, storage {settings.storage.backend})"
+        f"PostgreSQL {redacted_dsn(settings.postgres.dsn)}, ClickHouse {settings.clickhouse.engine}, "
+        f"storage {settings.storage.backend})",
+        soft_wrap=True,
     )
+    if plans_seen:
+        _check_plans_seen(settings)
+
+
+def _check_plans_seen(settings: Settings) -> None:
+    """Paid Marketplace plans on record that the mapping misses: one stderr line each, exit 1."""
+    from services.identity.subscriptions import unmapped_plan_ids
+    from services.marketplace.entitlements import UnmappedPlan
+
+    mapping: dict[int | str, str] = {key: value for key, value in settings.accounts.marketplace_plans.items()}
+
+    async def seen() -> list[UnmappedPlan] | None:
+        pool = await connect_postgres(settings.postgres.dsn)
+        try:
+            async with pool.acquire() as conn:
+                if await conn.fetchval("SELECT to_regclass('super_agent.subscriptions')") is None:
+                    return None
+                return await unmapped_plan_ids(conn, mapping)
+        finally:
+            await pool.close()
+
+    unmapped = _reaching_servers("config check", seen())
+    if unmapped is None:
+        console.print("Marketplace plans seen: none (no subscriptions table: run `mno migrate`)")
+    elif not unmapped:
+        console.print("Marketplace plans seen: every paid plan is mapped")
+    for plan in unmapped or ():
+        errors.print(
+            f"accounts.marketplace_plans: paid Marketplace plan {plan.plan_id} ({plan.name!r}) is not "
+            f"mapped: its accounts get the default plan {settings.accounts.default_plan!r}",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
+    if unmapped:
+        raise typer.Exit(1)
 
 
 def main() -> None:

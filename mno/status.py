@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import nats
-
+from mno.reach import connect_nats
 from services.gateway.discovery import SERVICE_NAMES, gather_replies
 from shared.config import Settings
 from shared.messages.agents import ALL_AGENTS
 
 
 async def mesh_status(settings: Settings) -> dict[str, Any]:
-    cfg = settings.nats
-    nc = await nats.connect(
-        servers=cfg.servers,
-        connect_timeout=cfg.connect_timeout_seconds,
-        max_reconnect_attempts=0,
-        user=cfg.user.get_secret_value() if cfg.user else None,
-        password=cfg.password.get_secret_value() if cfg.password else None,
-        token=cfg.token.get_secret_value() if cfg.token else None,
-    )
+    nc = await connect_nats(settings)
     try:
         stats = await gather_replies(nc, "$SRV.STATS", quiet=0.1, deadline=2.0)
     finally:

@@ -8,7 +8,6 @@ look, and on Ctrl-C (or SIGTERM) stops the agents gracefully, then the servers, 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import fcntl
 import os
@@ -18,11 +17,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from mno.local_stack import StackRecord, remove_stack_record, write_secret_file, write_stack_record
 from mno.stack import EmbeddedPostgres, NatsServer, StackError, ensure_port_free
 from services.identity import apikeys
 from services.identity.bootstrap import ensure_local_admin
@@ -87,28 +87,14 @@ def exclusive_data_dir(data_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def write_secret_file(path: Path, content: str) -> None:
-    """Write `content` to a file only its owner can read (0600 from the start, never wider)."""
-    temporary = path.with_suffix(".tmp")
-    temporary.unlink(missing_ok=True)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content + "\n")
-    os.replace(temporary, path)
-
-
-def local_encryption_key(data_dir: Path) -> str:
-    """The key that encrypts secrets at rest locally, made once under the data directory (0600)."""
-    path = data_dir / "encryption-key"
-    if not path.exists():
-        write_secret_file(path, "local:" + base64.b64encode(os.urandom(32)).decode())
-    return path.read_text().strip()
-
-
-def agent_environment(settings: Settings, nats_url: str, postgres_dsn: str) -> dict[str, str]:
-    env = dict(os.environ)
-    if not settings.auth.encryption_keys:
-        env["MNO_ENCRYPTION_KEY"] = local_encryption_key(settings.data_dir.resolve())
+def agent_environment(
+    settings: Settings, environment: Mapping[str, str], config: Path | None, nats_url: str, postgres_dsn: str
+) -> dict[str, str]:
+    """What each agent process starts with: the environment the settings were read with (it holds
+    the local encryption key), the same configuration file, and the servers started here."""
+    env = dict(environment)
+    if config is not None:
+        env["MNO_CONFIG"] = str(config.resolve())
     env.update(
         {
             "MNO_NATS_URL": nats_url,
@@ -223,10 +209,28 @@ async def prepare_database(dsn: str, kept_token: str | None) -> tuple[dict[str, 
         await pool.close()
 
 
+def edge_url(settings: Settings) -> str:
+    return f"http://{settings.http.host}:{settings.http.port}"
+
+
+def mno_command() -> str:
+    """How to run `mno` from here: it sits next to this interpreter (the venv), not on PATH."""
+    executable = Path(sys.executable).parent / "mno"
+    with contextlib.suppress(ValueError):
+        return str(executable.relative_to(Path.cwd()))
+    return str(executable)
+
+
 def print_banner(
-    settings: Settings, token: str, agents: list[AgentProcess], nats: NatsServer, log_dir: Path
+    settings: Settings,
+    token: str,
+    agents: list[AgentProcess],
+    nats: NatsServer,
+    postgres: EmbeddedPostgres,
+    log_dir: Path,
 ) -> None:
-    edge = f"http://{settings.http.host}:{settings.http.port}"
+    edge = edge_url(settings)
+    mno = mno_command()
     lines = [
         "",
         "MachineNativeOps is running.",
@@ -236,6 +240,9 @@ def print_banner(
         f"  admin token      {token}",
         f"  try              curl -H 'Authorization: Bearer {token}' {edge}/api/v1/mesh",
         f"  NATS             {nats.url}  (monitoring {nats.monitor_url})",
+        f"  PostgreSQL       {postgres.dsn}",
+        f"  mno command      {mno} status   (also: {mno} migrate, {mno} audit verify; run here, "
+        "they find this stack)",
         "  agent metrics    " + "  ".join(f"{a.agent.value}={a.metrics_url}/metrics" for a in agents),
         f"  logs             {log_dir}",
         f"  data             {settings.data_dir.resolve()}",
@@ -245,8 +252,12 @@ def print_banner(
     print("\n".join(lines), flush=True)
 
 
-def run(settings: Settings) -> int:
-    """Run the mesh until interrupted; returns the process exit code."""
+def run(settings: Settings, environment: Mapping[str, str], config: Path | None = None) -> int:
+    """Run the mesh until interrupted; returns the process exit code.
+
+    `environment`: what the settings were read with (see mno.local_stack.load_local_settings);
+    `config`: the configuration file given on the command line, passed on to the agents.
+    """
     data_dir = settings.data_dir.resolve()
     stop_requested: list[bool] = []
 
@@ -260,8 +271,9 @@ def run(settings: Settings) -> int:
     try:
         with exclusive_data_dir(data_dir):
             try:
-                serve(settings, data_dir, stop_requested, nats, postgres, agents)
+                serve(settings, environment, config, stop_requested, nats, postgres, agents)
             finally:
+                remove_stack_record(data_dir)
                 # Still holding the data directory: a new `mno run` cannot start on half-stopped servers.
                 stop_agents(agents)
                 postgres.stop()
@@ -281,13 +293,15 @@ def run(settings: Settings) -> int:
 
 def serve(
     settings: Settings,
-    data_dir: Path,
+    environment: Mapping[str, str],
+    config: Path | None,
     stop_requested: list[bool],
     nats: NatsServer,
     postgres: EmbeddedPostgres,
     agents: list[AgentProcess],
 ) -> None:
     """Start the stack and the agents (appending them to `agents`), then wait for a stop request."""
+    data_dir = settings.data_dir.resolve()
     ports = LocalPorts.from_env()
     check_ports_free(settings, ports)
     log_dir = data_dir / "logs"
@@ -296,6 +310,8 @@ def serve(
     nats.start(data_dir, port=ports.nats, monitor_port=ports.nats_monitor)
     stop_if_requested(stop_requested)
     dsn = postgres.start(data_dir, port=ports.postgres)
+    # From here `mno status`, `mno migrate` etc. run in this directory reach these servers.
+    write_stack_record(data_dir, StackRecord(nats.url, dsn, edge_url(settings), os.getpid()))
     stop_if_requested(stop_requested)
     token_path = data_dir / "admin-token"
     kept = token_path.read_text().strip() if token_path.exists() else None
@@ -306,10 +322,10 @@ def serve(
     if any(applied.values()):
         print(f"applied migrations: {applied}", flush=True)
     stop_if_requested(stop_requested)
-    env = agent_environment(settings, nats.url, dsn)
+    env = agent_environment(settings, environment, config, nats.url, dsn)
     agents.extend(start_agent(agent, settings, env, log_dir) for agent in ALL_AGENTS)
     wait_until_ready(agents, stop_requested)
-    print_banner(settings, token, agents, nats, log_dir)
+    print_banner(settings, token, agents, nats, postgres, log_dir)
     while not stop_requested:
         for agent in agents:
             if agent.process.poll() is not None:

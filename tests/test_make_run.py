@@ -15,18 +15,21 @@ import re
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared.messages.agents import ALL_AGENTS, AgentName
+from tests.fixtures.fake_github import generate_private_key_pem
 from tests.fixtures.stack import free_port, scratch_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,12 +77,14 @@ class RunSetup:
 
     data_dir: Path
     ports: dict[str, int]
+    # Further variables, as a user would export them before `make run`.
+    variables: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def fresh(cls, data_dir: Path, **fixed_ports: int) -> RunSetup:
+    def fresh(cls, data_dir: Path, variables: dict[str, str] | None = None, **fixed_ports: int) -> RunSetup:
         ports = {name: _unique_free_port() for name in PORT_VARIABLES}
         ports.update(fixed_ports)
-        return cls(data_dir, ports)
+        return cls(data_dir, ports, dict(variables or {}))
 
     @property
     def http_port(self) -> int:
@@ -103,6 +108,7 @@ class RunSetup:
         }
         env["MNO_DATA_DIR"] = str(self.data_dir)
         env.update({name: str(port) for name, port in self.ports.items()})
+        env.update(self.variables)
         return env
 
 
@@ -380,6 +386,7 @@ def ctrl_c_and_check_clean_stop(run: MakeRun) -> None:
     assert "Traceback" not in output, output
     assert output.splitlines()[-2:] == ["stopping ...", "stopped."], output
     run.assert_nothing_left()
+    assert not (run.setup.data_dir / "stack.json").exists(), "a stopped run must not leave its addresses"
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -478,6 +485,58 @@ def test_second_make_run_on_a_taken_http_port_is_refused(first_run: MakeRun, scr
     assert_mesh_complete(first_run.setup, first_run.admin_token)
 
 
+def mno_next_to(
+    setup: RunSetup, *args: str, with_variables: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`.venv/bin/mno ARGS` in the repository, as a user types it beside `make run`: none of the
+    port or address variables `make run` was given, only the data directory (`.mno` by default)
+    and, `with_variables`, the further ones the user exported (e.g. GitHub's)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MNO_")}
+    env["MNO_DATA_DIR"] = str(setup.data_dir)
+    if with_variables:
+        env.update(setup.variables)
+    mno = Path(sys.executable).parent / "mno"
+    return subprocess.run(
+        [str(mno), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_banner_says_how_to_run_mno_and_where_postgres_listens(first_run: MakeRun) -> None:
+    """The banner names the `mno` executable (not on PATH) and PostgreSQL's address; the record is 0600."""
+    setup = first_run.setup
+    output = first_run.output
+    postgres = f"postgresql://mno@127.0.0.1:{setup.ports['MNO_POSTGRES_PORT']}/mno"
+    assert re.search(rf"^\s*PostgreSQL\s+{re.escape(postgres)}\s*$", output, re.MULTILINE), output
+    assert re.search(r"^\s*mno command\s+\.venv/bin/mno status", output, re.MULTILINE), output
+    record_file = setup.data_dir / "stack.json"
+    assert stat.S_IMODE(record_file.stat().st_mode) == 0o600
+    record = json.loads(record_file.read_text())
+    assert record["postgres_dsn"] == postgres
+    assert record["nats_url"] == f"nats://127.0.0.1:{setup.ports['MNO_NATS_PORT']}"
+    assert record["edge_url"] == setup.edge
+
+
+def test_mno_commands_next_to_make_run_reach_its_stack(first_run: MakeRun) -> None:
+    """`mno status`, `migrate`, `audit verify`, `config check` beside `make run`, no address set, reach it."""
+    setup = first_run.setup
+    status = mno_next_to(setup, "status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    report = json.loads(status.stdout)
+    assert all(row["instances"] >= 1 for row in report["agents"]), report
+
+    migrate = mno_next_to(setup, "migrate")
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    assert "super_agent: up to date" in migrate.stdout, migrate.stdout
+
+    verify = mno_next_to(setup, "audit", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    check = mno_next_to(setup, "config", "check", "config/machine-native-ops.yaml")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert f"nats://127.0.0.1:{setup.ports['MNO_NATS_PORT']}" in check.stdout, check.stdout
+    assert f"@127.0.0.1:{setup.ports['MNO_POSTGRES_PORT']}/" in check.stdout, check.stdout
+
+
 def test_ctrl_c_stops_make_run_leaving_nothing_behind(first_run: MakeRun) -> None:
     """Ctrl-C stops `make run` cleanly (`mno run` exits 0, prints "stopped.") leaving no process or port."""
     assert_whole_mesh_running(first_run)
@@ -533,5 +592,48 @@ def test_ctrl_c_while_make_run_is_starting_stops_it_cleanly(scratch: Path) -> No
         time.sleep(0.3)
         ctrl_c_and_check_clean_stop(run)
         assert BANNER not in run.output
+    finally:
+        run.stop()
+
+
+def test_make_run_with_github_enabled_makes_the_local_key_and_serves_sign_in(scratch: Path) -> None:
+    """`MNO_GITHUB_ENABLED=true make run` with an App's variables and no key starts, makes one, signs in."""
+    web_url = f"http://127.0.0.1:{_unique_free_port()}"
+    github = {
+        "MNO_GITHUB_ENABLED": "true",
+        "GITHUB_APP_ID": "12345",
+        "GITHUB_CLIENT_ID": "Iv1.localtest",
+        "GITHUB_CLIENT_SECRET": "client-secret",
+        "GITHUB_PRIVATE_KEY": generate_private_key_pem(),
+        "GITHUB_WEBHOOK_SECRET": "webhook-secret",
+        # Nothing answers there: the stack must start without GitHub being reachable.
+        "GITHUB_API_URL": f"http://127.0.0.1:{_unique_free_port()}",
+        "GITHUB_WEB_URL": web_url,
+    }
+    setup = RunSetup.fresh(scratch / "data", github)
+    run = MakeRun(setup)
+    try:
+        run.wait_for_banner()
+        assert "Traceback" not in run.output
+        key_file = setup.data_dir / "encryption-key"
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert_mesh_complete(setup, run.admin_token)
+        # Sign-in exists only with GitHub configured and a key to seal its tokens.
+        connection = HTTPConnection("127.0.0.1", setup.http_port, timeout=15)
+        try:
+            connection.request("GET", "/auth/github/login")
+            response = connection.getresponse()
+            location = response.getheader("Location") or ""
+            response.read()
+        finally:
+            connection.close()
+        assert response.status in (302, 303, 307), (response.status, location)
+        assert location.startswith(f"{web_url}/login/oauth/authorize"), location
+
+        # The other commands run beside it find the same key (and the stack).
+        for command in (["status"], ["config", "check", "config/machine-native-ops.yaml"]):
+            result = mno_next_to(setup, *command, with_variables=True)
+            assert result.returncode == 0, result.stdout + result.stderr
+        ctrl_c_and_check_clean_stop(run)
     finally:
         run.stop()

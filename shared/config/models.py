@@ -184,7 +184,8 @@ class JetStreamSettings(_Section):
 class PostgresSettings(_Section):
     # A plain str (not SecretStr) because drivers take it as-is; it may embed a password, so
     # never log it.
-    dsn: PostgresDsn = "postgresql://mno@127.0.0.1:5432/mno"
+    # The embedded server's address under `mno run` (MNO_POSTGRES_PORT's default).
+    dsn: PostgresDsn = "postgresql://mno@127.0.0.1:54329/mno"
     min_pool: NonNegativeInt = 1
     max_pool: PositiveInt = 10
     migrate_on_start: bool = True
@@ -566,7 +567,8 @@ class Settings(BaseSettings):
             problems.append(
                 (
                     ("auth", "encryption_keys"),
-                    "required when github.enabled is true (tokens are stored encrypted)",
+                    "required when github.enabled is true (tokens are stored encrypted); "
+                    "`mno run` makes a local one under the data directory",
                 )
             )
         if self.environment == "local":
