@@ -102,6 +102,7 @@ class MnoClient:
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
         reasoning_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
         latency_ms: float | None = None,
         user: str | None = None,
         project: str | None = None,
@@ -116,7 +117,8 @@ class MnoClient:
         """Queue one call's usage in disjoint buckets; returns the event id.
 
         Raises ValueError when an argument is invalid (negative counts, a naive timestamp, ...).
-        `input_tokens` are uncached input only, `output_tokens` exclude `reasoning_tokens`.
+        `input_tokens` are uncached input only, `output_tokens` exclude `reasoning_tokens`;
+        `cache_write_tokens` are 5-minute cache writes, `cache_write_1h_tokens` Anthropic's 1-hour ones.
         """
         usage = Usage(
             input_tokens=input_tokens,
@@ -124,6 +126,7 @@ class MnoClient:
             cache_read_tokens=cache_read_tokens,
             cache_write_tokens=cache_write_tokens,
             reasoning_tokens=reasoning_tokens,
+            cache_write_1h_tokens=cache_write_1h_tokens,
         )
         return self._record_usage(
             provider,

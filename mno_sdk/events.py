@@ -73,6 +73,7 @@ def build_event(
         output_tokens=usage.output_tokens,
         cache_read_tokens=usage.cache_read_tokens,
         cache_write_tokens=usage.cache_write_tokens,
+        cache_write_1h_tokens=usage.cache_write_1h_tokens,
         reasoning_tokens=usage.reasoning_tokens,
         latency_ms=latency_ms,
         status=status,
@@ -83,4 +84,8 @@ def build_event(
         prompt_version=prompt_version,
         request_id=request_id,
     )
-    return event.model_dump(mode="json", exclude_none=True)
+    data = event.model_dump(mode="json", exclude_none=True)
+    if not data["cache_write_1h_tokens"]:
+        # Left out when zero: servers older than this token kind refuse fields they do not know.
+        del data["cache_write_1h_tokens"]
+    return data

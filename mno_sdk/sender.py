@@ -91,7 +91,9 @@ class Sender:
     def _accepted(self, batch: Sequence[Event], outcome: Outcome) -> None:
         assert outcome.result is not None
         result = outcome.result
-        self._counters.add("sent", result.accepted)
+        # Duplicates reached the server before (e.g. a retry after a lost answer): they are sent too.
+        self._counters.add("sent", result.accepted + result.duplicates)
+        self._counters.add("duplicates", result.duplicates)
         for rejection in result.errors:
             event_id = rejection.id
             if event_id is None and 0 <= rejection.index < len(batch):

@@ -25,7 +25,8 @@ class Stats:
     """A snapshot. Every recorded event ends up in exactly one of sent / rejected / failed / dropped
     (or is still queued or in flight)."""
 
-    sent: int = 0  # accepted by the server
+    sent: int = 0  # accepted by the server (now, or before: see `duplicates`)
+    duplicates: int = 0  # of `sent`, those the server recognised as sent before (a resend)
     rejected: int = 0  # refused by the server one by one (see `rejections`, `rejection_reasons`)
     failed: int = 0  # not delivered: an error answer, retries exhausted, or sending stopped (402)
     dropped: int = 0  # never queued: the queue was full or the client closed
@@ -78,6 +79,7 @@ class Counters:
         with self._lock:
             return Stats(
                 sent=self._counts["sent"],
+                duplicates=self._counts["duplicates"],
                 rejected=self._counts["rejected"],
                 failed=self._counts["failed"],
                 dropped=self._counts["dropped"],

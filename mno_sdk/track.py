@@ -56,6 +56,7 @@ class TrackedCall:
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
         reasoning_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
     ) -> None:
         """Counts given directly (disjoint buckets), for providers without a known response shape."""
         self._stop()
@@ -66,6 +67,7 @@ class TrackedCall:
             cache_read_tokens=cache_read_tokens,
             cache_write_tokens=cache_write_tokens,
             reasoning_tokens=reasoning_tokens,
+            cache_write_1h_tokens=cache_write_1h_tokens,
         )
 
     def _stop(self) -> None:

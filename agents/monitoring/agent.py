@@ -10,10 +10,12 @@ from agents.monitoring.prices_wiring import price_book, wire_prices
 from services.anomalies.detector import AnomalyDetector
 from services.anomalies.detector import purge_teams as anomaly_purge
 from services.budgets.forecasting import SpendForecaster
+from services.identity.plan_features import EntitledTeams
 from services.mesh import install_mesh
-from services.pricing.genai import GenaiPricesSource
+from services.pricing.maintained import maintained_price_source
 from services.token_costs.handlers import TokenCosts
 from services.token_costs.store import TokenCostStore
+from services.token_costs.unpriced_alerts import UnpricedModelAlerts
 from services.token_costs.writer import TokenEventWriter
 from shared.db.inbox import Connection
 from shared.messages.agents import AgentName
@@ -34,12 +36,18 @@ async def setup(runtime: AgentRuntime) -> None:
     writer = TokenEventWriter(
         store, max_delay=monitoring.write_delay_seconds, max_rows=monitoring.write_max_rows
     )
-    book = price_book(pool, GenaiPricesSource())
-    costs = TokenCosts(book, store, writer)
+    book = price_book(pool, maintained_price_source())
     alerts = wire_alerts(runtime, pool, mesh.purge, store)
-    budgets = wire_budgets(runtime, pool, mesh.purge, book.source_for, alerts, SpendForecaster(store), store)
+    unpriced = UnpricedModelAlerts(alerts)
+    runtime.on_shutdown(unpriced.close)
+    costs = TokenCosts(book, store, writer, unpriced)
+    # Forecast alerts and anomaly checks serve only teams whose plan includes them (the SuperAgent says).
+    entitled = EntitledTeams(runtime.bus)
+    budgets = wire_budgets(
+        runtime, pool, mesh.purge, book.source_for, alerts, SpendForecaster(store), store, unpriced, entitled
+    )
     wire_prices(runtime, pool, mesh.purge, clickhouse, book, budgets.revise_spend)
-    anomalies = AnomalyDetector(pool, clickhouse, alerts)
+    anomalies = AnomalyDetector(pool, clickhouse, alerts, entitled)
     runtime.service.add(ANOMALIES_LIST, anomalies.list)
     runtime.every("anomaly_check", ANOMALY_CHECK_INTERVAL, anomalies.run)
     mesh.purge.register(anomaly_purge)

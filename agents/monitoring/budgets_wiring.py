@@ -8,7 +8,15 @@ from typing import Any
 
 from services.budgets import store as budget_store
 from services.budgets.jobs import forecast_alerts
-from services.budgets.service import ADMISSION_MEMORY, AlertSink, BudgetService, Forecaster, SpendHistory
+from services.budgets.service import (
+    ADMISSION_MEMORY,
+    AlertSink,
+    BudgetService,
+    Forecaster,
+    SpendHistory,
+    UnpricedSink,
+)
+from services.identity.plan_features import EntitledTeams
 from services.pricing.interface import PriceSource
 from shared.messages.registry import (
     BUDGET_ADMISSION,
@@ -32,8 +40,10 @@ def wire_budgets(
     alerts: AlertSink | None = None,
     forecaster: Forecaster | None = None,
     history: SpendHistory | None = None,
+    unpriced: UnpricedSink | None = None,
+    entitled: EntitledTeams | None = None,
 ) -> BudgetService:
-    budgets = BudgetService(pool, prices, alerts, forecaster, history)
+    budgets = BudgetService(pool, prices, alerts, forecaster, history, unpriced)
     runtime.service.add(BUDGET_PRESENCE, budgets.presence)
     runtime.service.add(BUDGET_ADMISSION, budgets.admit)
     runtime.service.add(BUDGET_CREATE, budgets.create)
@@ -52,7 +62,7 @@ def wire_budgets(
         sink, outlook = alerts, forecaster
 
         async def warn_before_budgets_run_out() -> None:
-            await forecast_alerts(pool, outlook, sink)
+            await forecast_alerts(pool, outlook, sink, entitled=entitled)
 
         runtime.every("budget_forecast_alerts", FORECAST_ALERT_INTERVAL, warn_before_budgets_run_out)
     runtime.on_shutdown(budgets.close)

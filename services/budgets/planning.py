@@ -3,7 +3,8 @@
 Events are taken in request order: an event is admitted when every hard-limited budget it falls in
 can take its cost within the amount; otherwise it is refused and counts nowhere. Budgets without a
 hard limit count every admitted event. Greedy in order, so a cheap event after a refused costly one
-may still fit — the amount is never passed either way.
+may still fit — the amount is never passed either way. An event whose model has no price costs 0
+here; a hard-limited budget that refuses unpriced calls refuses it whatever its room.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from services.budgets.periods import hour_of, period_bounds
-from shared.messages.budgets import Period, ScopeKind
+from shared.messages.budgets import Period, RefusalReason, ScopeKind, UnpricedPolicy
 
 _HUNDRED = Decimal(100)
 
@@ -31,6 +32,10 @@ class BudgetRule:
     thresholds: tuple[int, ...]
     hard_limit: bool
     created_at: datetime | None = None
+    unpriced: UnpricedPolicy = UnpricedPolicy.ALLOW
+
+    def refuses_unpriced(self) -> bool:
+        return self.hard_limit and self.unpriced is UnpricedPolicy.REFUSE
 
     def covers(self, *, project: str | None, user: str | None, model: str, api_key_id: str | None) -> bool:
         if self.scope is ScopeKind.TEAM:
@@ -94,14 +99,17 @@ class PricedItem:
     timestamp: datetime
     cost: Decimal
     budgets: tuple[str, ...]  # ids of the budgets that cover it
+    priced: bool = True  # False: the model has no price, `cost` is 0 for want of one
 
 
 @dataclass(slots=True)
 class Plan:
     admitted: list[PricedItem] = field(default_factory=list)
-    refused: list[tuple[PricedItem, BudgetRule]] = field(default_factory=list)
+    refused: list[tuple[PricedItem, BudgetRule, RefusalReason]] = field(default_factory=list)
     # (budget id, hour) -> (added spend, added events)
     charges: dict[tuple[str, datetime], tuple[Decimal, int]] = field(default_factory=dict)
+    # (budget id, hour) -> added events that had no price
+    unpriced: dict[tuple[str, datetime], int] = field(default_factory=dict)
 
 
 def plan_admission(
@@ -113,17 +121,20 @@ def plan_admission(
     running = dict(spent)
     plan = Plan()
     for item in items:
-        blocking = None
+        blocking: tuple[BudgetRule, RefusalReason] | None = None
         for budget_id in item.budgets:
             rule = rules[budget_id]
             if not rule.hard_limit:
                 continue
+            if not item.priced and rule.refuses_unpriced():
+                blocking = (rule, RefusalReason.UNPRICED_MODEL)
+                break
             key = (budget_id, rule.bounds(item.timestamp)[0])
             if running.get(key, Decimal(0)) + item.cost > rule.amount:
-                blocking = rule
+                blocking = (rule, RefusalReason.BUDGET_EXCEEDED)
                 break
         if blocking is not None:
-            plan.refused.append((item, blocking))
+            plan.refused.append((item, *blocking))
             continue
         plan.admitted.append(item)
         hour = hour_of(item.timestamp)
@@ -133,6 +144,8 @@ def plan_admission(
             running[key] = running.get(key, Decimal(0)) + item.cost
             cost, count = plan.charges.get((budget_id, hour), (Decimal(0), 0))
             plan.charges[(budget_id, hour)] = (cost + item.cost, count + 1)
+            if not item.priced:
+                plan.unpriced[(budget_id, hour)] = plan.unpriced.get((budget_id, hour), 0) + 1
     return plan
 
 
@@ -150,7 +163,8 @@ def scope_filter(rule: BudgetRule) -> dict[str, str]:
     field = {
         ScopeKind.PROJECT: "project",
         ScopeKind.USER: "user",
-        ScopeKind.MODEL: "model",
+        # The reported name, as admission matches it (`model` is the price source's canonical name).
+        ScopeKind.MODEL: "model_raw",
         ScopeKind.API_KEY: "api_key_id",
     }.get(rule.scope)
     return {field: rule.scope_value} if field else {}

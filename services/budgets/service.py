@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -44,6 +44,7 @@ from shared.messages.budgets import (
     DeletedBudget,
     ListBudgets,
     Refusal,
+    RefusalReason,
     UpdateBudget,
 )
 from shared.messages.envelope import ErrorCode
@@ -58,6 +59,10 @@ ADMISSION_MEMORY = timedelta(days=7)
 
 class AlertSink(Protocol):
     async def raise_alert(self, team_id: str, alert: Alert) -> bool: ...
+
+
+class UnpricedSink(Protocol):
+    def seen(self, team_id: str, models: Iterable[tuple[str, str, str]]) -> None: ...
 
 
 class SpendHistory(Protocol):
@@ -86,8 +91,10 @@ class BudgetService:
         alerts: AlertSink | None = None,
         forecaster: Forecaster | None = None,
         history: SpendHistory | None = None,
+        unpriced: UnpricedSink | None = None,
     ) -> None:
         self._pool = pool
+        self._unpriced = unpriced
         self._history = history
         self._prices = prices
         self._alerts = alerts
@@ -111,8 +118,9 @@ class BudgetService:
             if not rules:
                 return AdmissionResult()
             fresh = await store.fresh_event_ids(conn, team_id, [item.id for item in request.items])
+            unpriced: list[tuple[str, str, str]] = []
             items = [
-                self._priced(source, rules, item, request.api_key_id)
+                self._priced(source, rules, item, request.api_key_id, unpriced)
                 for item in request.items
                 if item.id in fresh
             ]
@@ -125,24 +133,42 @@ class BudgetService:
             plan = plan_admission(rules, before, items)
             if plan.refused:
                 # Refused events were not counted: forget them, so a resend is judged afresh.
-                await store.forget_events(conn, team_id, [item.id for item, _ in plan.refused])
-            await store.charge(conn, plan.charges)
+                await store.forget_events(conn, team_id, [item.id for item, _, _ in plan.refused])
+            await store.charge(conn, plan.charges, plan.unpriced)
         self._alert_crossings(team_id, rules, before, plan.admitted)
-        now = datetime.now(UTC)
+        if unpriced and self._unpriced is not None:
+            self._unpriced.seen(team_id, unpriced)
+        models = {item.index: item.model for item in request.items}
         return AdmissionResult(
             refused=[
-                Refusal(
-                    index=item.index,
-                    budget_id=rule.id,
-                    budget_name=rule.name,
-                    message=(
-                        f"budget {rule.name!r} ({_money(rule.amount)} per {self._period_words(rule)}) "
-                        "has no room for this call"
-                    ),
-                    retry_after_seconds=max(1, math.ceil((rule.bounds(now)[1] - now).total_seconds())),
-                )
-                for item, rule in plan.refused
-            ]
+                self._refusal(item, rule, reason, models[item.index]) for item, rule, reason in plan.refused
+            ],
+            # Counted before (the id is in budget_admissions): a resend, not counted again.
+            duplicates=[item.index for item in request.items if item.id not in fresh],
+        )
+
+    def _refusal(self, item: PricedItem, rule: BudgetRule, reason: RefusalReason, model: str) -> Refusal:
+        if reason is RefusalReason.UNPRICED_MODEL:
+            message = (
+                f"budget {rule.name!r} has a hard limit and refuses calls without a price; {model!r} has "
+                "none: add a price override for it, or set the budget's unpriced to allow"
+            )
+            retry_after = None  # waiting does not give the model a price
+        else:
+            now = datetime.now(UTC)
+            message = (
+                f"budget {rule.name!r} ({_money(rule.amount)} per {self._period_words(rule)}) "
+                "has no room for this call"
+            )
+            retry_after = max(1, math.ceil((rule.bounds(now)[1] - now).total_seconds()))
+        return Refusal(
+            index=item.index,
+            id=item.id,
+            budget_id=rule.id,
+            budget_name=rule.name,
+            message=message,
+            reason=reason,
+            retry_after_seconds=retry_after,
         )
 
     async def revise_spend(self, team_id: str, revisions: Sequence[SpendRevision]) -> None:
@@ -155,7 +181,12 @@ class BudgetService:
             await store.charge(conn, revision_charges(rules, revisions))
 
     def _priced(
-        self, source: PriceSource, rules: dict[str, BudgetRule], item: AdmissionItem, api_key_id: str | None
+        self,
+        source: PriceSource,
+        rules: dict[str, BudgetRule],
+        item: AdmissionItem,
+        api_key_id: str | None,
+        unpriced: list[tuple[str, str, str]],
     ) -> PricedItem:
         usage = Usage(
             input_tokens=item.input_tokens,
@@ -163,17 +194,21 @@ class BudgetService:
             cache_read_tokens=item.cache_read_tokens,
             cache_write_tokens=item.cache_write_tokens,
             reasoning_tokens=item.reasoning_tokens,
+            cache_write_1h_tokens=item.cache_write_1h_tokens,
         )
+        priced = True
         try:
             cost = source.price(item.provider, item.model, usage, item.timestamp).total
-        except PricingError:
-            cost = Decimal(0)  # unpriced calls count as free until the team prices the model
+        except PricingError as error:
+            # Unknown cost: 0 for budgets that allow unpriced calls; hard limits may refuse it.
+            cost, priced = Decimal(0), False
+            unpriced.append((item.provider, item.model, str(error)))
         covering = tuple(
             budget_id
             for budget_id, rule in rules.items()
             if rule.covers(project=item.project, user=item.user, model=item.model, api_key_id=api_key_id)
         )
-        return PricedItem(item.index, item.id, item.timestamp, cost, covering)
+        return PricedItem(item.index, item.id, item.timestamp, cost, covering, priced)
 
     @staticmethod
     def _period_words(rule: BudgetRule) -> str:
@@ -266,13 +301,10 @@ class BudgetService:
             team_id,
             CostQuery(since=start, until=hour_of(now) + HOUR, bucket=Bucket.HOUR, **scope_filter(rule)),
         )
-        charges = {
-            (rule.id, point.bucket_start): (point.cost_usd, point.events)
-            for group in report.groups
-            for point in group.series
-            if point.events
-        }
-        await store.charge(conn, charges)
+        points = [point for group in report.groups for point in group.series if point.events]
+        charges = {(rule.id, point.bucket_start): (point.cost_usd, point.events) for point in points}
+        unpriced = {(rule.id, point.bucket_start): point.unpriced_events for point in points}
+        await store.charge(conn, charges, unpriced)
 
     async def update(self, change: UpdateBudget, ctx: MessageContext) -> BudgetInfo:
         team_id = team_with(ctx.principal, Permission.BUDGETS_WRITE)
@@ -309,6 +341,7 @@ class BudgetService:
         now = datetime.now(UTC)
         start, end = rule.bounds(now)
         spent = (await store.spent(conn, [(rule.id, start, end)])).get((rule.id, start), Decimal(0))
+        unpriced = await store.unpriced_events(conn, rule.id, start, end)
         forecast = None
         if with_forecast and self._forecaster is not None:
             forecast = await self._forecaster.forecast(team_id, rule, spent, now)
@@ -322,12 +355,14 @@ class BudgetService:
             rolling_hours=rule.rolling_hours,
             thresholds=list(rule.thresholds),
             hard_limit=rule.hard_limit,
+            unpriced=rule.unpriced,
             created_at=row["created_at"],
             period_start=start,
             period_end=end,
             spent_usd=spent,
             remaining_usd=max(Decimal(0), rule.amount - spent),
             percent_used=(spent * _HUNDRED / rule.amount).quantize(Decimal("0.01")),
+            unpriced_events=unpriced,
             exhausted=spent >= rule.amount,
             forecast=forecast,
         )

@@ -10,11 +10,11 @@ from typing import Any
 
 from services.budgets.planning import BudgetRule
 from shared.db.inbox import Connection
-from shared.messages.budgets import CreateBudget, Period, ScopeKind, UpdateBudget
+from shared.messages.budgets import CreateBudget, Period, ScopeKind, UnpricedPolicy, UpdateBudget
 
 _COLUMNS = (
     "id::text AS id, name, scope_kind, scope_value, amount_usd, period, rolling_hours, thresholds, "
-    "hard_limit, created_at"
+    "hard_limit, unpriced, created_at"
 )
 
 
@@ -30,6 +30,7 @@ def rule_of(row: Any) -> BudgetRule:
         thresholds=tuple(row["thresholds"]),
         hard_limit=row["hard_limit"],
         created_at=row["created_at"],
+        unpriced=UnpricedPolicy(row["unpriced"]),
     )
 
 
@@ -44,8 +45,8 @@ async def create(conn: Connection, team_id: str, budget: CreateBudget, created_b
         return await conn.fetchrow(
             f"""
             INSERT INTO monitoring.budgets (id, team_id, name, scope_kind, scope_value, amount_usd, period,
-                                            rolling_hours, thresholds, hard_limit, created_by)
-            VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                            rolling_hours, thresholds, hard_limit, created_by, unpriced)
+            VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
             RETURNING {_COLUMNS}
             """,
             uuid.uuid4(),
@@ -59,6 +60,7 @@ async def create(conn: Connection, team_id: str, budget: CreateBudget, created_b
             budget.thresholds,
             budget.hard_limit,
             created_by,
+            budget.unpriced.value,
         )
     except asyncpg.UniqueViolationError as error:
         raise BudgetNameTaken(budget.name) from error
@@ -69,7 +71,8 @@ async def update(conn: Connection, team_id: str, change: UpdateBudget) -> Any:
         f"""
         UPDATE monitoring.budgets SET
             name = coalesce($3, name), amount_usd = coalesce($4, amount_usd),
-            thresholds = coalesce($5, thresholds), hard_limit = coalesce($6, hard_limit), updated_at = now()
+            thresholds = coalesce($5, thresholds), hard_limit = coalesce($6, hard_limit),
+            unpriced = coalesce($7, unpriced), updated_at = now()
         WHERE id = $1::uuid AND team_id = $2::uuid
         RETURNING {_COLUMNS}
         """,
@@ -79,6 +82,7 @@ async def update(conn: Connection, team_id: str, change: UpdateBudget) -> Any:
         change.amount_usd,
         change.thresholds,
         change.hard_limit,
+        change.unpriced.value if change.unpriced is not None else None,
     )
 
 
@@ -137,6 +141,19 @@ async def spent(
     return {(str(r["budget_id"]), r["start"]): Decimal(r["spent"]) for r in rows}
 
 
+async def unpriced_events(conn: Connection, budget_id: str, start: datetime, end: datetime) -> int:
+    """Calls a budget counted at cost 0 in [start, end) because their model had no price."""
+    return int(
+        await conn.fetchval(
+            "SELECT coalesce(sum(unpriced_events), 0) FROM monitoring.budget_spend "
+            "WHERE budget_id = $1::uuid AND hour >= $2 AND hour < $3",
+            budget_id,
+            start,
+            end,
+        )
+    )
+
+
 async def fresh_event_ids(conn: Connection, team_id: str, event_ids: Sequence[str]) -> set[str]:
     """Record the ids as counted; returns those that were not counted before."""
     rows = await conn.fetch(
@@ -160,21 +177,29 @@ async def forget_events(conn: Connection, team_id: str, event_ids: Sequence[str]
     )
 
 
-async def charge(conn: Connection, charges: dict[tuple[str, datetime], tuple[Decimal, int]]) -> None:
+async def charge(
+    conn: Connection,
+    charges: dict[tuple[str, datetime], tuple[Decimal, int]],
+    unpriced: dict[tuple[str, datetime], int] | None = None,
+) -> None:
+    """Add spend and events (and, of those, the `unpriced` ones) to each (budget, hour)."""
     if not charges:
         return
     keys = list(charges)
+    unpriced = unpriced or {}
     await conn.execute(
         """
-        INSERT INTO monitoring.budget_spend AS s (budget_id, hour, spent_usd, events)
-        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::numeric[], $4::bigint[])
+        INSERT INTO monitoring.budget_spend AS s (budget_id, hour, spent_usd, events, unpriced_events)
+        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::numeric[], $4::bigint[], $5::bigint[])
         ON CONFLICT (budget_id, hour) DO UPDATE
-            SET spent_usd = s.spent_usd + EXCLUDED.spent_usd, events = s.events + EXCLUDED.events
+            SET spent_usd = s.spent_usd + EXCLUDED.spent_usd, events = s.events + EXCLUDED.events,
+                unpriced_events = s.unpriced_events + EXCLUDED.unpriced_events
         """,
         [k[0] for k in keys],
         [k[1] for k in keys],
         [charges[k][0] for k in keys],
         [charges[k][1] for k in keys],
+        [unpriced.get(k, 0) for k in keys],
     )
 
 

@@ -69,6 +69,7 @@ class BudgetGate:
                 output_tokens=event.output_tokens,
                 cache_read_tokens=event.cache_read_tokens,
                 cache_write_tokens=event.cache_write_tokens,
+                cache_write_1h_tokens=event.cache_write_1h_tokens,
                 reasoning_tokens=event.reasoning_tokens,
                 user=event.user,
                 project=event.project,

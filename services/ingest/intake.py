@@ -5,7 +5,14 @@ Accepted means stored in JetStream: the answer is sent only after every message 
 its publish acknowledgement. The plan's monthly limit is counted before publishing (one atomic
 upsert, so replicas never overshoot) and given back for anything refused by a budget or not
 published. Budgets with a hard limit refuse the events they cannot take: by index when others of
-the batch are accepted, as a whole 429 (with Retry-After) when none is.
+the batch are accepted, as a whole 429 (with Retry-After) when none is (422 when every refusal is
+for a model without a price: waiting would not help).
+
+Each event of the answer is accepted, a duplicate or rejected. Duplicates are what the edge knows
+synchronously (see `IngestResult`): a publish JetStream acknowledged as a duplicate, or an id the
+budgets had counted before. Budget duplicates are still published: if the earlier attempt's publish
+failed after admission, this is the copy that gets stored (JetStream or the consumer's id lookup
+drops it otherwise). Duplicates are given back to the plan's monthly count.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from services.marketplace.entitlements import LimitName
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
-from shared.messages.budgets import Refusal
+from shared.messages.budgets import Refusal, RefusalReason
 from shared.messages.envelope import ErrorCode
 from shared.messages.registry import TOKEN_EVENTS_ACCEPTED
 from shared.messages.telemetry import (
@@ -112,34 +119,50 @@ async def _accept(
             async with intake.pool.acquire() as conn:
                 await intake.plans.refund_monthly(conn, team_id, metered, len(refused), received_at)
             counted -= len(refused)
+        ids = {position: event.id for event, position in zip(batch.accepted, batch.positions, strict=True)}
         if not events:
-            raise _over_budget(admission.refused, batch.rejected)
-        await _publish(intake.bus, ctx, team_id, principal.api_key_id, received_at, events)
+            raise _over_budget(admission.refused, batch.rejected, ids)
+        stored_before = await _publish(intake.bus, ctx, team_id, principal.api_key_id, received_at, events)
     except BaseException:
         if counted:
             async with intake.pool.acquire() as conn:
                 await intake.plans.refund_monthly(conn, team_id, metered, counted, received_at)
         raise
-    TOKEN_EVENTS_INGESTED_TOTAL.labels("accepted").inc(len(events))
+    known = set(admission.duplicates)
+    duplicates = [
+        event
+        for event, position in zip(batch.accepted, batch.positions, strict=True)
+        if position not in refused and (position in known or event.id in stored_before)
+    ]
+    if duplicates:
+        async with intake.pool.acquire() as conn:
+            await intake.plans.refund_monthly(conn, team_id, metered, len(duplicates), received_at)
+    duplicate_ids = {event.id for event in duplicates}
+    new = [event for event in events if event.id not in duplicate_ids]
+    TOKEN_EVENTS_INGESTED_TOTAL.labels("accepted").inc(len(new))
+    TOKEN_EVENTS_INGESTED_TOTAL.labels("duplicate").inc(len(duplicates))
     TOKEN_EVENTS_INGESTED_TOTAL.labels("over_budget").inc(len(refused))
-    errors = [*batch.rejected, *(_refusal_error(r) for r in admission.refused)]
+    errors = [*batch.rejected, *(_refusal_error(r, ids.get(r.index)) for r in admission.refused)]
     errors.sort(key=lambda rejection: rejection.index)
     return IngestResult(
-        accepted=len(events),
+        accepted=len(new),
         rejected=len(errors),
-        ids=[event.id for event in events],
+        ids=[event.id for event in new],
         errors=errors,
+        duplicates=len(duplicates),
+        duplicate_ids=[event.id for event in duplicates],
     )
 
 
-def _refusal_error(refusal: Refusal) -> EventRejection:
+def _refusal_error(refusal: Refusal, event_id: str | None) -> EventRejection:
     return EventRejection(
         index=refusal.index,
+        id=refusal.id or event_id,
         errors=[
             {
                 "loc": "budget",
                 "message": refusal.message,
-                "type": "budget_exceeded",
+                "type": refusal.reason.value,
                 "budget_id": refusal.budget_id,
                 "retry_after_seconds": refusal.retry_after_seconds,
             }
@@ -147,23 +170,33 @@ def _refusal_error(refusal: Refusal) -> EventRejection:
     )
 
 
-def _over_budget(refusals: Sequence[Refusal], rejected: Sequence[EventRejection]) -> AgentError:
-    names = sorted({f"{r.budget_name!r}" for r in refusals})
+def _over_budget(
+    refusals: Sequence[Refusal], rejected: Sequence[EventRejection], ids: dict[int, str]
+) -> AgentError:
+    names = ", ".join(sorted({f"{r.budget_name!r}" for r in refusals}))
     details: list[dict[str, Any]] = [
         {
             "index": r.index,
+            "id": r.id or ids.get(r.index),
             "budget_id": r.budget_id,
             "budget": r.budget_name,
             "message": r.message,
-            "type": "budget_exceeded",
+            "type": r.reason.value,
             "retry_after_seconds": r.retry_after_seconds,
         }
         for r in refusals
     ]
     details += [rejection.model_dump() for rejection in rejected]
+    if all(r.reason is RefusalReason.UNPRICED_MODEL for r in refusals):
+        # Waiting would not help (and a 429 invites retries): the model needs a price first.
+        return AgentError(
+            ErrorCode.VALIDATION_FAILED,
+            f"the hard limit of budget {names} refuses calls of models without a price",
+            details,
+        )
     return AgentError(
         ErrorCode.RATE_LIMITED,
-        f"the hard limit of budget {', '.join(names)} refuses these calls until its period ends",
+        f"the hard limit of budget {names} refuses these calls until its period ends",
         details,
     )
 
@@ -175,9 +208,12 @@ async def _publish(
     api_key_id: str | None,
     received_at: datetime,
     events: list[TokenEvent],
-) -> None:
+) -> set[str]:
+    """Publish the events; returns the ids of those whose message JetStream had stored already (its
+    ack says duplicate: the same message id within the stream's duplicate window)."""
+    chunks = list(message_chunks(team_id, events))
     # All messages of the batch in flight at once: the answer waits for the slowest ack, not the sum.
-    await asyncio.gather(
+    acks = await asyncio.gather(
         *(
             bus.publish(
                 TOKEN_EVENTS_ACCEPTED,
@@ -187,6 +223,9 @@ async def _publish(
                 ctx,
                 message_id=message_id,
             )
-            for message_id, chunk in message_chunks(team_id, events)
+            for message_id, chunk in chunks
         )
     )
+    return {
+        event.id for (_, chunk), ack in zip(chunks, acks, strict=True) if ack.duplicate for event in chunk
+    }

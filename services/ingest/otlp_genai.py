@@ -24,11 +24,20 @@ child inference spans, so counting them would count those tokens twice.
   ``gen_ai.usage.cache_creation_input_tokens``, ``gen_ai.usage.input_tokens.cached``,
   ``gen_ai.usage.input_tokens.cache_write``, ``gen_ai.usage.output_tokens.reasoning``,
   ``gen_ai.usage.reasoning_tokens``).
+- 1-hour cache writes (Anthropic's ``usage.cache_creation.ephemeral_1h_input_tokens``; no
+  convention names them yet): ``gen_ai.usage.cache_creation.ephemeral_1h_input_tokens`` (the name
+  instrumentations that report the split use, after Anthropic's field),
+  ``gen_ai.usage.cache_creation.ephemeral_1h.input_tokens`` and Dash0's
+  ``dash0.gen_ai.usage.cache_creation.ephemeral_1h.input_tokens``. Like Anthropic's own total,
+  ``gen_ai.usage.cache_creation.input_tokens`` counts them too, so the 5-minute writes are
+  ``cache_creation - 1h`` (the bucket rule below; when the 1-hour count exceeds it, the cache
+  creation count is taken as the 5-minute writes alone).
 
   **Bucket rule.** The conventions say ``gen_ai.usage.input_tokens`` SHOULD include all input tokens,
   cached ones too (cache read and cache creation "SHOULD be included in" it), and
   ``gen_ai.usage.output_tokens`` SHOULD include the reasoning tokens. Our buckets are disjoint, so
-  ``input_tokens = input - cache_read - cache_creation`` and ``output_tokens = output - reasoning``.
+  ``input_tokens = input - cache_read - cache_creation`` (1-hour writes included) and
+  ``output_tokens = output - reasoning``.
   When the parts exceed the whole, the instrumentation cannot have followed that rule (e.g. it copied
   Anthropic's own ``input_tokens``, which exclude cache tokens): the reported value is then taken as
   already disjoint.
@@ -122,13 +131,23 @@ CACHE_WRITE_TOKENS: Final = (
     "gen_ai.usage.cache_creation_input_tokens",
     "gen_ai.usage.input_tokens.cache_write",
 )
+CACHE_WRITE_1H_TOKENS: Final = (
+    "gen_ai.usage.cache_creation.ephemeral_1h_input_tokens",
+    "gen_ai.usage.cache_creation.ephemeral_1h.input_tokens",
+    "dash0.gen_ai.usage.cache_creation.ephemeral_1h.input_tokens",
+)
 REASONING_TOKENS: Final = (
     "gen_ai.usage.reasoning.output_tokens",
     "gen_ai.usage.output_tokens.reasoning",
     "gen_ai.usage.reasoning_tokens",
 )
-_USAGE_KEYS: Final = frozenset(
-    INPUT_TOKENS + OUTPUT_TOKENS + CACHE_READ_TOKENS + CACHE_WRITE_TOKENS + REASONING_TOKENS
+_USAGE_KEYS: Final = frozenset().union(
+    INPUT_TOKENS,
+    OUTPUT_TOKENS,
+    CACHE_READ_TOKENS,
+    CACHE_WRITE_TOKENS,
+    CACHE_WRITE_1H_TOKENS,
+    REASONING_TOKENS,
 )
 
 TAG_PREFIX: Final = "mno.tag."
@@ -297,7 +316,11 @@ def _event(
     input_total = _count(span_attributes, INPUT_TOKENS) or 0
     output_total = _count(span_attributes, OUTPUT_TOKENS) or 0
     cache_read = _count(span_attributes, CACHE_READ_TOKENS) or 0
-    cache_write = _count(span_attributes, CACHE_WRITE_TOKENS) or 0
+    cache_write_1h = _count(span_attributes, CACHE_WRITE_1H_TOKENS) or 0
+    # The cache creation count includes the 1-hour writes (as Anthropic's own total does); one
+    # smaller than them counted the 5-minute writes alone.
+    cache_creation = _count(span_attributes, CACHE_WRITE_TOKENS)
+    cache_write = 0 if cache_creation is None else _without(cache_creation, cache_write_1h)
     reasoning = _count(span_attributes, REASONING_TOKENS) or 0
 
     if span.start_time_unix_nano:
@@ -318,10 +341,11 @@ def _event(
             timestamp=timestamp,
             provider=normalise_provider(provider),
             model=model,
-            input_tokens=_without(input_total, cache_read, cache_write),
+            input_tokens=_without(input_total, cache_read, cache_write, cache_write_1h),
             output_tokens=_without(output_total, reasoning),
             cache_read_tokens=cache_read,
             cache_write_tokens=cache_write,
+            cache_write_1h_tokens=cache_write_1h,
             reasoning_tokens=reasoning,
             latency_ms=latency_ms,
             status=CallStatus.ERROR if failed else CallStatus.OK,

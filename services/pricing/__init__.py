@@ -1,7 +1,9 @@
 """Pricing: turn one LLM call's token usage into an exact USD amount (pure logic, no I/O).
 
 `models` holds the normalised `Usage` and the `Price` result, `interface` the `PriceSource` contract,
-`genai` the implementation backed by the `genai-prices` package data, `overrides` team-defined prices.
+`genai` the implementation backed by the `genai-prices` package data, `supplement` our own entries laid
+over that data where it is wrong or incomplete, `maintained` the one factory of that combined source,
+`overrides` team-defined prices.
 """
 
 from services.pricing.interface import PriceSource, PricingError, UnknownModel

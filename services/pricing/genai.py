@@ -3,8 +3,11 @@
 genai-prices' usage semantics differ from ours: its ``input_tokens`` is the *total* prompt
 (uncached + cache read + cache write) and it subtracts ``cache_read_tokens`` / ``cache_write_tokens``
 from it when the model has a cache price; its ``output_tokens`` is the total output *including*
-``output_reasoning_tokens``. Its long-context tiers (e.g. ">200k") look at that total input and
-apply the tier rate to *all* tokens of the call. We convert our disjoint buckets accordingly.
+``output_reasoning_tokens``. Its ``cache_write_tokens`` are *all* cache writes and
+``cache_write_1h_tokens`` the part of them written to the 1-hour cache, priced at
+``cache_write_1h_mtok`` (at the cache write rate when the entry has none, as the library does). Its
+long-context tiers (e.g. ">200k") look at that total input and apply the tier rate to *all* tokens of
+the call. We convert our disjoint buckets accordingly.
 """
 
 from __future__ import annotations
@@ -28,13 +31,20 @@ from genai_prices.types import (
 
 from services.pricing.interface import PriceSource, UnknownModel, require_aware
 from services.pricing.models import TOKENS_PER_MTOK, Price, Usage, quantize_usd
+from services.pricing.supplement import SupplementIndex
 
 # Our provider names that genai-prices knows under another id.
 DEFAULT_PROVIDER_ALIASES: Mapping[str, str] = {"gemini": "google"}
 
-_TOKEN_PRICE_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok")
-# Units our `Usage` never reports (searches, 1-hour cache writes): they price at zero for our events.
-_UNREPORTED_UNIT_KEYS = frozenset({"web_searches_kcount", "storage_searches_kcount", "cache_write_1h_mtok"})
+_TOKEN_PRICE_KEYS = (
+    "input_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "cache_write_1h_mtok",
+    "output_mtok",
+)
+# Units our `Usage` never reports (searches): they price at zero for our events.
+_UNREPORTED_UNIT_KEYS = frozenset({"web_searches_kcount", "storage_searches_kcount"})
 _FAST_PATH_KEYS = frozenset(_TOKEN_PRICE_KEYS) | _UNREPORTED_UNIT_KEYS
 
 
@@ -85,26 +95,33 @@ class _Compiled:
 
     tokens_only: bool
     version: str
+    model: str  # the library's model id: the canonical name of every model name it matches
     input: _Rate
     cache_read: _Rate | None
     cache_write: _Rate | None
+    cache_write_1h: _Rate | None
     output: _Rate
     # (start, label) of every tier of any rate, highest first.
     tiers: tuple[tuple[int, str], ...]
 
     @classmethod
-    def of(cls, provider: Provider, model: ModelInfo, model_price: ModelPrice) -> _Compiled:
+    def of(
+        cls, provider: Provider, model: ModelInfo, model_price: ModelPrice, version: str | None = None
+    ) -> _Compiled:
         rates = {key: _compile_rate(getattr(model_price, key)) for key in _TOKEN_PRICE_KEYS}
         starts = {start for rate in rates.values() if rate for start, _ in rate if start >= 0}
         return cls(
             tokens_only=_tokens_only(model_price),
-            version=(
+            version=version
+            or (
                 f"genai-prices=={genai_prices.__version__}:{provider.id}/{model.id}"
                 f"@{_price_entry(model.prices, model_price)}"
             ),
+            model=model.id,
             input=rates["input_mtok"] or ((-1, Decimal(0)),),
             cache_read=rates["cache_read_mtok"],
             cache_write=rates["cache_write_mtok"],
+            cache_write_1h=rates["cache_write_1h_mtok"],
             output=rates["output_mtok"] or ((-1, Decimal(0)),),
             tiers=tuple((start, _tier_label(start)) for start in sorted(starts, reverse=True)),
         )
@@ -135,24 +152,35 @@ def to_genai_usage(usage: Usage) -> genai_prices.Usage:
     return genai_prices.Usage(
         input_tokens=usage.total_input_tokens,
         cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
+        cache_write_tokens=usage.cache_write_tokens + usage.cache_write_1h_tokens,
+        cache_write_1h_tokens=usage.cache_write_1h_tokens,
         output_tokens=usage.total_output_tokens,
         output_reasoning_tokens=usage.reasoning_tokens,
     )
 
 
 class GenaiPricesSource(PriceSource):
-    """Prices from genai-prices' bundled snapshot: dated prices, long-context tiers, cache prices."""
+    """Prices from genai-prices' bundled snapshot: dated prices, long-context tiers, cache prices;
+    where `supplement` has an entry in force for the matched model, that entry's prices instead.
+    Production builds it through `services.pricing.maintained.maintained_price_source`."""
 
-    def __init__(self, provider_aliases: Mapping[str, str] = DEFAULT_PROVIDER_ALIASES) -> None:
+    def __init__(
+        self,
+        provider_aliases: Mapping[str, str] = DEFAULT_PROVIDER_ALIASES,
+        supplement: SupplementIndex | None = None,
+    ) -> None:
         self._aliases = {key.lower(): value for key, value in provider_aliases.items()}
+        self._supplement = supplement
         self._compiled: dict[int, _Compiled] = {}
 
-    def _entry(self, provider: Provider, model: ModelInfo, model_price: ModelPrice) -> _Compiled:
-        key = id(model_price)  # entries live as long as the bundled snapshot: the process
+    def _entry(
+        self, provider: Provider, model: ModelInfo, model_price: ModelPrice, version: str | None = None
+    ) -> _Compiled:
+        # Entries live as long as the bundled snapshot (the process) or the supplement this source holds.
+        key = id(model_price)
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[key] = _Compiled.of(provider, model, model_price)
+            compiled = self._compiled[key] = _Compiled.of(provider, model, model_price, version)
         return compiled
 
     def price(self, provider: str, model: str, usage: Usage, at: datetime) -> Price:
@@ -162,15 +190,27 @@ class GenaiPricesSource(PriceSource):
             found_provider, found_model = _find(provider_id, model)
         except LookupError as exc:
             raise UnknownModel(provider, model) from exc
-        entry = self._entry(found_provider, found_model, found_model.get_prices(at))
-        total_input = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        supplement = self._supplement
+        own = None if supplement is None else supplement.find(found_provider.id, found_model.id, at)
+        if own is None:
+            entry = self._entry(found_provider, found_model, found_model.get_prices(at))
+        else:
+            # Supplement prices hold per-token units only, so they always take the exact path below.
+            entry = self._entry(found_provider, found_model, own.model_price, own.version)
+        total_input = usage.total_input_tokens
         input_rate = _rate_at(entry.input, total_input)
-        # genai-prices charges cache tokens at the input rate when the model has no cache price.
+        # genai-prices charges cache tokens at the input rate when the model has no cache price, and
+        # 1-hour cache writes at the cache write rate when it has no 1-hour price.
         read_rate = input_rate if entry.cache_read is None else _rate_at(entry.cache_read, total_input)
         write_rate = input_rate if entry.cache_write is None else _rate_at(entry.cache_write, total_input)
         uncached = usage.input_tokens * input_rate / TOKENS_PER_MTOK
         cache_read = usage.cache_read_tokens * read_rate / TOKENS_PER_MTOK
         cache_write = usage.cache_write_tokens * write_rate / TOKENS_PER_MTOK
+        if usage.cache_write_1h_tokens:  # rare: skipped, the hot path costs what it did before
+            write_1h_rate = (
+                write_rate if entry.cache_write_1h is None else _rate_at(entry.cache_write_1h, total_input)
+            )
+            cache_write += usage.cache_write_1h_tokens * write_1h_rate / TOKENS_PER_MTOK
         if entry.tokens_only:
             # What genai-prices' `calc_price` computes for a tokens-only price, without its per-call
             # unit registry walk (~80 µs a call): tested equal to the library over its whole catalogue.
@@ -189,4 +229,5 @@ class GenaiPricesSource(PriceSource):
             cache_write=quantize_usd(cache_write),
             price_version=entry.version,
             tier=entry.tier(total_input),
+            model=entry.model,
         )

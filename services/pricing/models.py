@@ -8,7 +8,10 @@ Providers count tokens differently; these are the documented `usage` shapes we n
   ``output_tokens`` / ``output_tokens_details.reasoning_tokens``. OpenAI bills no cache writes.
 * Anthropic Messages: ``input_tokens`` *excludes* ``cache_read_input_tokens`` and
   ``cache_creation_input_tokens`` (each reported separately, either may be absent or null).
-  ``output_tokens`` includes extended-thinking tokens, which are not reported separately.
+  ``cache_creation_input_tokens`` is the *total* of the writes to the 5-minute and the 1-hour cache;
+  ``cache_creation.ephemeral_5m_input_tokens`` / ``ephemeral_1h_input_tokens`` split it (the 1-hour
+  writes cost 2x the base input rate, the 5-minute ones 1.25x: docs.anthropic.com, "Pricing",
+  prompt caching). ``output_tokens`` includes extended-thinking tokens, not reported separately.
 * Gemini ``usageMetadata``: ``promptTokenCount`` *includes* ``cachedContentTokenCount``;
   ``candidatesTokenCount`` *excludes* ``thoughtsTokenCount``, which is billed as output;
   ``toolUsePromptTokenCount`` (tokens of tool-use prompts) is outside ``promptTokenCount`` and billed
@@ -44,8 +47,9 @@ class Usage:
     input_tokens: int = 0  # uncached input tokens only
     output_tokens: int = 0  # excluding reasoning tokens
     cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
+    cache_write_tokens: int = 0  # cache writes of the default (5-minute) lifetime
     reasoning_tokens: int = 0  # billed as output
+    cache_write_1h_tokens: int = 0  # cache writes of 1-hour lifetime (Anthropic), not in cache_write_tokens
 
     def __post_init__(self) -> None:
         for name, count in (
@@ -54,14 +58,16 @@ class Usage:
             ("cache_read_tokens", self.cache_read_tokens),
             ("cache_write_tokens", self.cache_write_tokens),
             ("reasoning_tokens", self.reasoning_tokens),
+            ("cache_write_1h_tokens", self.cache_write_1h_tokens),
         ):
             if type(count) is not int or count < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {count!r}")
 
     @property
     def total_input_tokens(self) -> int:
-        """All prompt tokens: uncached + cache read + cache write (what long-context tiers look at)."""
-        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        """All prompt tokens: uncached + cache read + cache writes (what long-context tiers look at)."""
+        cache_writes = self.cache_write_tokens + self.cache_write_1h_tokens
+        return self.input_tokens + self.cache_read_tokens + cache_writes
 
     @property
     def total_output_tokens(self) -> int:
@@ -79,10 +85,13 @@ class Price:
     input: Decimal  # uncached input tokens
     output: Decimal  # output and reasoning tokens
     cache_read: Decimal
-    cache_write: Decimal
+    cache_write: Decimal  # all cache writes, 5-minute and 1-hour
     price_version: str  # which price source, version and model/price entry was used
     tier: str | None = None  # price tier applied, e.g. ">200k input"
     currency: Literal["USD"] = "USD"
+    # The model as the source knows it (e.g. genai-prices' `gpt-4o-mini` for `gpt-4o-mini-2024-07-18`):
+    # what costs are grouped by. None when the source prices the name as given.
+    model: str | None = None
 
 
 def _count(data: Mapping[str, Any] | None, *keys: str) -> int:
@@ -134,12 +143,24 @@ def from_openai(usage: Mapping[str, Any]) -> Usage:
 
 
 def from_anthropic(usage: Mapping[str, Any]) -> Usage:
-    """Normalise an Anthropic Messages `usage` object (its input_tokens already exclude cache tokens)."""
+    """Normalise an Anthropic Messages `usage` object (its input_tokens already exclude cache tokens).
+
+    `cache_creation_input_tokens` is the total of all cache writes; the `cache_creation` breakdown,
+    when present, says how many of them went to the 1-hour cache (priced higher)."""
+    breakdown = _sub(usage, "cache_creation")
+    one_hour = _count(breakdown, "ephemeral_1h_input_tokens")
+    if usage.get("cache_creation_input_tokens") is not None:
+        total_writes = _count(usage, "cache_creation_input_tokens")
+    else:  # only the breakdown was sent
+        total_writes = _count(breakdown, "ephemeral_5m_input_tokens") + one_hour
     return Usage(
         input_tokens=_count(usage, "input_tokens"),
         output_tokens=_count(usage, "output_tokens"),
         cache_read_tokens=_count(usage, "cache_read_input_tokens"),
-        cache_write_tokens=_count(usage, "cache_creation_input_tokens"),
+        cache_write_tokens=_part_of(
+            total_writes, one_hour, "cache_creation_input_tokens", "cache_creation.ephemeral_1h_input_tokens"
+        ),
+        cache_write_1h_tokens=one_hour,
     )
 
 

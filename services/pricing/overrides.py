@@ -1,9 +1,10 @@
 """Team-defined prices (negotiated rates, self-hosted models, discounts) layered over a base source.
 
 An override either gives its own per-MTok prices (input and output required; cache reads/writes
-default to the input price when not given), or a `discount_percent` taken off the base source's
-price. Among overrides effective at the call's instant, the most specific wins: an exact model name
-beats a glob, then the later `effective_from`, then the later position in the list.
+default to the input price when not given; 1-hour cache writes take the cache write price), or a
+`discount_percent` taken off the base source's price. Among overrides effective at the call's
+instant, the most specific wins: an exact model name beats a glob, then the later `effective_from`,
+then the later position in the list.
 """
 
 from __future__ import annotations
@@ -138,7 +139,9 @@ def _priced(override: PriceOverride, usage: Usage) -> Price:
         uncached = usage.input_tokens * input_rate / TOKENS_PER_MTOK
         output = usage.total_output_tokens * output_rate / TOKENS_PER_MTOK
         cache_read = usage.cache_read_tokens * cache_read_rate / TOKENS_PER_MTOK
-        cache_write = usage.cache_write_tokens * cache_write_rate / TOKENS_PER_MTOK
+        cache_write = (
+            (usage.cache_write_tokens + usage.cache_write_1h_tokens) * cache_write_rate / TOKENS_PER_MTOK
+        )
         total = uncached + output + cache_read + cache_write
     return Price(
         total=quantize_usd(total),
@@ -171,4 +174,5 @@ def _discounted(base: Price, override: PriceOverride) -> Price:
                 f"override:{override.key} (-{override.discount_percent}% of {base.price_version})"
             ),
             tier=base.tier,
+            model=base.model,
         )

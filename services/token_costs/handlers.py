@@ -10,6 +10,7 @@ from services.token_costs.price_book import PriceBook
 from services.token_costs.queries import QueryTooLarge
 from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
+from services.token_costs.unpriced_alerts import UnpricedModelAlerts
 from services.token_costs.writer import TokenEventWriter, WriteResult
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
@@ -21,10 +22,17 @@ from shared.metrics import TOKEN_EVENT_PIPELINE_SECONDS, TOKEN_EVENT_PRICED_SECO
 
 
 class TokenCosts:
-    def __init__(self, prices: PriceBook, store: TokenCostStore, writer: TokenEventWriter) -> None:
+    def __init__(
+        self,
+        prices: PriceBook,
+        store: TokenCostStore,
+        writer: TokenEventWriter,
+        unpriced: UnpricedModelAlerts | None = None,
+    ) -> None:
         self._prices = prices
         self._store = store
         self._writer = writer
+        self._unpriced = unpriced
 
     async def on_accepted(self, event: TokenEventsAccepted, ctx: MessageContext, _delivery: Delivery) -> bool:
         """Price and store a batch; True when it stored anything new (a redelivery stores nothing)."""
@@ -36,6 +44,22 @@ class TokenCosts:
         unpriced = batch.unpriced
         TOKEN_EVENTS_PRICED_TOTAL.labels("priced").inc(len(batch) - unpriced)
         TOKEN_EVENTS_PRICED_TOTAL.labels("unknown_model").inc(unpriced)
+        if unpriced and self._unpriced is not None:
+            columns = batch.columns
+            self._unpriced.seen(
+                team_id,
+                (
+                    (provider, model, reason)
+                    for provider, model, priced, reason in zip(
+                        columns["provider"],
+                        columns["model_raw"],
+                        columns["priced"],
+                        columns["pricing_error"],
+                        strict=True,
+                    )
+                    if not priced
+                ),
+            )
         result: WriteResult = await self._writer.write(batch)
         TOKEN_EVENT_PIPELINE_SECONDS.observe(max(0.0, time.time() - accepted_at))
         return result.stored > 0

@@ -5,6 +5,10 @@ prompt or status, read the daily rollup (a 90-day dashboard: ~90 rows per group)
 queries read the hourly rollups (by user and API key too; by tag). Minute buckets and ranges that
 cut through an hour read the raw events, deduplicated with FINAL; minute series are limited to
 `MAX_MINUTE_RANGE` so a query cannot ask for millions of points.
+
+`model` is the model as the price source names it; `model_raw`, the name as reported, is a column of
+the raw events and, in the hourly rollup, `reported_model` ('' when it equals `model`): so grouping or
+filtering by it reads the hourly rollup or the raw events, never the daily rollup.
 """
 
 from __future__ import annotations
@@ -20,11 +24,23 @@ MAX_MINUTE_RANGE = timedelta(days=2)
 DAILY_DIMENSIONS = frozenset({"provider", "model", "project", "prompt_name", "prompt_version", "status"})
 MAX_POINTS_PER_GROUP = 5_000
 
-_FILTERS = ("provider", "model", "project", "user", "prompt_name", "prompt_version", "api_key_id")
+_FILTERS = (
+    "provider",
+    "model",
+    "model_raw",
+    "project",
+    "user",
+    "prompt_name",
+    "prompt_version",
+    "api_key_id",
+)
+# Dimensions that are an expression over a rollup's columns rather than a column of it.
+_ROLLUP_EXPRESSIONS = {"model_raw": "if(reported_model = '', model, reported_model)"}
 _ROLLUP_SUMS = (
     "sum(events) AS events, sum(unpriced_events) AS unpriced_events, sum(errors) AS errors, "
     "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
     "sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens, "
+    "sum(cache_write_1h_tokens) AS cache_write_1h_tokens, "
     "sum(reasoning_tokens) AS reasoning_tokens, sum(cost_usd) AS cost_usd, "
     "quantilesTDigestMerge(0.5, 0.95)(latency) AS latency"
 )
@@ -32,6 +48,7 @@ _RAW_SUMS = (
     "count() AS events, countIf(NOT priced) AS unpriced_events, countIf(status = 'error') AS errors, "
     "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
     "sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens, "
+    "sum(cache_write_1h_tokens) AS cache_write_1h_tokens, "
     "sum(reasoning_tokens) AS reasoning_tokens, sum(cost_usd) AS cost_usd, "
     "quantilesTDigestIf(0.5, 0.95)(assumeNotNull(latency_ms), isNotNull(latency_ms)) AS latency"
 )
@@ -113,8 +130,9 @@ def build(team_id: str, query: CostQuery) -> CostStatements:
         time_column = "timestamp"
         where += ["timestamp >= {since:DateTime64(3, 'UTC')}", "timestamp < {until:DateTime64(3, 'UTC')}"]
         sums = _RAW_SUMS
+    expressions = _ROLLUP_EXPRESSIONS if use_rollup else {}
     for name, value in filters.items():
-        where.append(f"{name} = {{f_{name}:String}}")
+        where.append(f"{expressions.get(name, name)} = {{f_{name}:String}}")
         params[f"f_{name}"] = value
 
     dimensions: tuple[str, ...]
@@ -129,7 +147,7 @@ def build(team_id: str, query: CostQuery) -> CostStatements:
         dimensions = ("tag:value",)
     else:
         dimensions = tuple(query.group_by)
-        select_dims = ", ".join(dimensions)
+        select_dims = ", ".join(f"{expressions[d]} AS `{d}`" if d in expressions else d for d in dimensions)
     where_sql = " AND ".join(where)
 
     totals = Statement(f"SELECT {sums} FROM {table} WHERE {where_sql}", params)

@@ -38,7 +38,9 @@ from shared.messages.prices import RepriceRequest, RepriceResult
 
 DEFAULT_CHUNK = 5_000
 _SELECT = ", ".join(f"`{name}`" for name in STORED_COLUMNS)
-_AT = {name: STORED_COLUMNS.index(name) for name in ("timestamp", "project", "user", "model", "api_key_id")}
+_AT = {
+    name: STORED_COLUMNS.index(name) for name in ("timestamp", "project", "user", "model_raw", "api_key_id")
+}
 
 # Moves a team's budget spend by re-priced events' cost changes.
 SpendReviser = Callable[[str, Sequence[SpendRevision]], Awaitable[None]]
@@ -50,7 +52,7 @@ def spend_revision(change: Change) -> SpendRevision:
         timestamp=row[_AT["timestamp"]],
         project=row[_AT["project"]] or None,
         user=row[_AT["user"]] or None,
-        model=row[_AT["model"]],
+        model=row[_AT["model_raw"]],  # budgets cover the model name as reported, as at admission
         api_key_id=row[_AT["api_key_id"]] or None,
         delta=change.cost_delta,
     )
@@ -148,7 +150,7 @@ class Repricer:
             where.append("provider = {provider:String}")
             params["provider"] = request.provider
         if request.model is not None:
-            where.append("model = {model:String}")
+            where.append("(model = {model:String} OR model_raw = {model:String})")
             params["model"] = request.model
         return await self._ch.query(
             f"SELECT {_SELECT} FROM {TABLE} FINAL WHERE {' AND '.join(where)}"

@@ -28,6 +28,7 @@ HOURLY_DIMENSIONS: tuple[str, ...] = (
     "hour",
     "provider",
     "model",
+    "reported_model",
     "project",
     "user",
     "prompt_name",
@@ -88,8 +89,20 @@ def pricing_of(source: PriceSource, stored: Mapping[str, Any]) -> tuple[Any, ...
         cache_read_tokens=int(stored["cache_read_tokens"]),
         cache_write_tokens=int(stored["cache_write_tokens"]),
         reasoning_tokens=int(stored["reasoning_tokens"]),
+        cache_write_1h_tokens=int(stored.get("cache_write_1h_tokens") or 0),
     )
-    return pricing(source, stored["provider"], stored["model"], usage, stored["timestamp"])
+    # Prices are looked up by the name the client reported (`model` is the source's canonical name).
+    model = stored.get("model_raw") or stored["model"]
+    return pricing(source, stored["provider"], model, usage, stored["timestamp"])
+
+
+def _hourly_value(stored: Mapping[str, Any], name: str) -> Any:
+    if name == "hour":
+        return hour_of(stored["timestamp"])
+    if name == "reported_model":  # the hourly rollup's reported name: '' when it is the canonical one
+        raw = stored.get("model_raw") or stored["model"]
+        return "" if raw == stored["model"] else raw
+    return stored[name]
 
 
 def reprice(source: PriceSource, stored_rows: Iterable[Mapping[str, Any]]) -> Outcome:
@@ -107,9 +120,7 @@ def reprice(source: PriceSource, stored_rows: Iterable[Mapping[str, Any]]) -> Ou
         for name, value in zip(PRICE_COLUMNS, new, strict=True):
             values[_PRICE_INDEX[name]] = value
         values[-1] = int(stored["price_revision"]) + 1
-        hourly_key = tuple(
-            hour_of(stored["timestamp"]) if name == "hour" else stored[name] for name in HOURLY_DIMENSIONS
-        )
+        hourly_key = tuple(_hourly_value(stored, name) for name in HOURLY_DIMENSIONS)
         changes.append(
             Change(
                 row=tuple(values),

@@ -2,6 +2,12 @@
 
 An event whose model has no known price is still stored, with `priced = false`, zero cost and the
 reason: its tokens count, and re-pricing can fill the cost in once the team adds an override.
+
+`model` is the model as the price source names it (genai-prices' `gpt-4o-mini` for
+`gpt-4o-mini-2024-07-18` and `gpt-4o-mini` alike), what costs are grouped by; `model_raw` is the
+name the client reported, what prices are looked up by (re-pricing, overrides). An event the source
+prices under the name given, or cannot price, has the same name in both. The canonical name is
+fixed when the event is first stored: the rollups take first revisions only.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ COLUMNS: tuple[str, ...] = (
     "received_at",
     "provider",
     "model",
+    "model_raw",
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
+    "cache_write_1h_tokens",
     "reasoning_tokens",
     "latency_ms",
     "status",
@@ -64,11 +72,11 @@ _ZERO = Decimal(0)
 _EVENT_FIELDS = (
     "timestamp",
     "provider",
-    "model",
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
+    "cache_write_1h_tokens",
     "reasoning_tokens",
     "latency_ms",
     "tags",
@@ -112,13 +120,16 @@ def merge(batches: Sequence[PricedBatch]) -> dict[str, list[Any]]:
     return merged
 
 
-def pricing(source: PriceSource, provider: str, model: str, usage: Usage, at: datetime) -> tuple[Any, ...]:
-    """The PRICE_COLUMNS values of one call: its price, or unpriced (cost 0) with the reason."""
+def priced_call(
+    source: PriceSource, provider: str, model: str, usage: Usage, at: datetime
+) -> tuple[tuple[Any, ...], str]:
+    """The PRICE_COLUMNS values of one call (its price, or unpriced with cost 0 and the reason), and
+    its model as the source names it (`model` itself when the source has no other name for it)."""
     try:
         price = source.price(provider, model, usage, at)
     except PricingError as error:
-        return (False, _ZERO, _ZERO, _ZERO, _ZERO, _ZERO, "", "", str(error))
-    return (
+        return (False, _ZERO, _ZERO, _ZERO, _ZERO, _ZERO, "", "", str(error)), model
+    columns = (
         True,
         price.total,
         price.input,
@@ -129,6 +140,12 @@ def pricing(source: PriceSource, provider: str, model: str, usage: Usage, at: da
         price.tier or "",
         "",
     )
+    return columns, price.model or model
+
+
+def pricing(source: PriceSource, provider: str, model: str, usage: Usage, at: datetime) -> tuple[Any, ...]:
+    """The PRICE_COLUMNS values of one call: its price, or unpriced (cost 0) with the reason."""
+    return priced_call(source, provider, model, usage, at)[0]
 
 
 def price_events(
@@ -140,6 +157,7 @@ def price_events(
 ) -> PricedBatch:
     columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     priced = [columns[name] for name in PRICE_COLUMNS]
+    canonical = columns["model"]
     calls = zip(
         events.provider,
         events.model,
@@ -148,20 +166,25 @@ def price_events(
         events.output_tokens,
         events.cache_read_tokens,
         events.cache_write_tokens,
+        events.cache_write_1h_tokens,
         events.reasoning_tokens,
         strict=True,
     )
-    for provider, model, timestamp, uncached, output, cache_read, cache_write, reasoning in calls:
+    for provider, model, timestamp, uncached, output, read, write, write_1h, reasoning in calls:
         usage = Usage(
             input_tokens=uncached,
             output_tokens=output,
-            cache_read_tokens=cache_read,
-            cache_write_tokens=cache_write,
+            cache_read_tokens=read,
+            cache_write_tokens=write,
             reasoning_tokens=reasoning,
+            cache_write_1h_tokens=write_1h,
         )
-        for column, value in zip(priced, pricing(source, provider, model, usage, timestamp), strict=True):
+        price_columns, canonical_model = priced_call(source, provider, model, usage, timestamp)
+        for column, value in zip(priced, price_columns, strict=True):
             column.append(value)
+        canonical.append(canonical_model)
     count = len(events)
+    columns["model_raw"] = events.model
     columns["team_id"] = [team_id] * count
     columns["received_at"] = [received_at] * count
     columns["api_key_id"] = [api_key_id or ""] * count

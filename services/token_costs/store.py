@@ -31,6 +31,7 @@ def _figures(row: dict[str, Any]) -> CostFigures:
         output_tokens=int(row["output_tokens"] or 0),
         cache_read_tokens=int(row["cache_read_tokens"] or 0),
         cache_write_tokens=int(row["cache_write_tokens"] or 0),
+        cache_write_1h_tokens=int(row.get("cache_write_1h_tokens") or 0),
         reasoning_tokens=int(row["reasoning_tokens"] or 0),
         unpriced_events=int(row["unpriced_events"] or 0),
         errors=int(row["errors"] or 0),

@@ -18,6 +18,8 @@ class AlertKind(StrEnum):
     BUDGET_THRESHOLD = "budget_threshold"
     BUDGET_FORECAST = "budget_forecast"
     SPEND_ANOMALY = "spend_anomaly"
+    # The first call of a model that has no price (services/token_costs/unpriced_alerts.py).
+    UNPRICED_MODEL = "unpriced_model"
     DAILY_REPORT = "daily_report"
     WEEKLY_REPORT = "weekly_report"
     # What `test_channel` sends; never stored as an alert.

@@ -1,4 +1,8 @@
-"""Budgets: spend limits per scope and period, their status, and the edge's admission of events."""
+"""Budgets: spend limits per scope and period, their status, and the edge's admission of events.
+
+Numbers and flags in request bodies are strict (`"50"` is not a threshold, `1` is not `true`); amounts
+are decimals, sent as JSON strings (or numbers) so no binary float rounds them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 BudgetName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 BudgetId = Annotated[
@@ -30,17 +43,33 @@ class Period(StrEnum):
     ROLLING = "rolling"  # the last `rolling_hours` whole hours, the current one included
 
 
+class UnpricedPolicy(StrEnum):
+    """What a hard limit does with a call whose model has no price (its cost is unknown)."""
+
+    ALLOW = "allow"  # admit it at cost 0 (the amount may then be passed by what it really cost)
+    REFUSE = "refuse"  # refuse it: the amount holds; a price override or `allow` lets such calls in
+
+
 class BudgetFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    thresholds: list[int] = Field(
+    thresholds: list[StrictInt] = Field(
         default_factory=lambda: [50, 80, 100],
         max_length=10,
         description="Percentages of the amount that raise an alert once per period when crossed.",
     )
-    hard_limit: bool = Field(
+    hard_limit: StrictBool = Field(
         default=False,
         description="Refuse further events of this scope (429) once accepting them would pass the amount.",
+    )
+    # Refuse by default: a hard limit promises the amount is never passed, and a call without a price
+    # could cost anything. A refusal names the model and both ways out at once; `allow` (the setting
+    # of budgets made before this choice existed) silently lets unknown spend through.
+    unpriced: UnpricedPolicy = Field(
+        default=UnpricedPolicy.REFUSE,
+        description="With a hard limit: refuse (default) or allow calls of models that have no price "
+        "(no known price and no price override): their cost is unknown, so allowing them may pass the "
+        "amount. Budgets without a hard limit count such calls at cost 0 either way.",
     )
 
     @field_validator("thresholds")
@@ -59,7 +88,7 @@ class CreateBudget(BudgetFields):
     )
     amount_usd: Decimal = Field(gt=0, le=Decimal("1e12"), decimal_places=6)
     period: Period = Period.MONTH
-    rolling_hours: int | None = Field(default=None, ge=1, le=2160)
+    rolling_hours: StrictInt | None = Field(default=None, ge=1, le=2160)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -76,8 +105,9 @@ class UpdateBudget(BaseModel):
     budget_id: BudgetId
     name: BudgetName | None = None
     amount_usd: Decimal | None = Field(default=None, gt=0, le=Decimal("1e12"), decimal_places=6)
-    thresholds: list[int] | None = Field(default=None, max_length=10)
-    hard_limit: bool | None = None
+    thresholds: list[StrictInt] | None = Field(default=None, max_length=10)
+    hard_limit: StrictBool | None = None
+    unpriced: UnpricedPolicy | None = None
 
     @field_validator("thresholds")
     @classmethod
@@ -121,12 +151,16 @@ class BudgetInfo(BaseModel):
     rolling_hours: int | None
     thresholds: list[int]
     hard_limit: bool
+    unpriced: UnpricedPolicy
     created_at: datetime
     period_start: datetime
     period_end: datetime
     spent_usd: Decimal
     remaining_usd: Decimal
     percent_used: Decimal
+    unpriced_events: int = Field(
+        description="Calls of this period counted at cost 0 because their model had no price when admitted."
+    )
     exhausted: bool
     forecast: BudgetForecast | None = None
 
@@ -162,6 +196,7 @@ class AdmissionItem(BaseModel):
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     reasoning_tokens: int = 0
     user: str | None = None
     project: str | None = None
@@ -172,13 +207,23 @@ class AdmissionRequest(BaseModel):
     items: list[AdmissionItem]
 
 
+class RefusalReason(StrEnum):
+    BUDGET_EXCEEDED = "budget_exceeded"  # no room left in the period
+    UNPRICED_MODEL = "unpriced_model"  # no price for the model, and the budget refuses unpriced calls
+
+
 class Refusal(BaseModel):
     index: int
+    id: str | None = None
     budget_id: str
     budget_name: str
     message: str
-    retry_after_seconds: int
+    reason: RefusalReason = RefusalReason.BUDGET_EXCEEDED
+    # When the period ends (room again); None when waiting does not help (an unpriced model).
+    retry_after_seconds: int | None
 
 
 class AdmissionResult(BaseModel):
     refused: list[Refusal] = Field(default_factory=list)
+    # Request indices of events whose ids the team's budgets had counted already (a resend).
+    duplicates: list[int] = Field(default_factory=list)

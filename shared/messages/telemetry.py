@@ -2,10 +2,11 @@
 
 Token counts are *disjoint* buckets, every token in exactly one of them (the same buckets as
 `services.pricing.Usage`): `input_tokens` are uncached prompt tokens only, `cache_read_tokens` and
-`cache_write_tokens` the prompt tokens read from / written to the provider's prompt cache,
-`output_tokens` visible output, `reasoning_tokens` thinking tokens billed as output. The SDK and
-the OTLP mapping convert providers' own shapes (e.g. OpenAI's `prompt_tokens` *includes* cached
-tokens) into these buckets.
+`cache_write_tokens` the prompt tokens read from / written to the provider's prompt cache (writes of
+its default lifetime; Anthropic's 5 minutes), `cache_write_1h_tokens` the writes to Anthropic's 1-hour
+cache (priced higher; not part of `cache_write_tokens`), `output_tokens` visible output,
+`reasoning_tokens` thinking tokens billed as output. The SDK and the OTLP mapping convert providers'
+own shapes (e.g. OpenAI's `prompt_tokens` *includes* cached tokens) into these buckets.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from typing import Annotated, Any
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SkipValidation,
+    StrictFloat,
+    StrictInt,
     StringConstraints,
     TypeAdapter,
     field_validator,
@@ -39,7 +43,19 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 ShortName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-/]+$")]
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
 TagValue = Annotated[str, StringConstraints(max_length=256)]
-TokenCount = Annotated[int, Field(ge=0, le=100_000_000)]
+# Strict: JSON's `"1000"` or `true` is a client bug, not 1000 or 1 token (the SDK refuses them too).
+TokenCount = Annotated[StrictInt, Field(ge=0, le=100_000_000)]
+
+
+def _rfc3339_only(value: object) -> object:
+    # pydantic would read 1700000000 or "1700000000" as Unix time (guessing seconds or milliseconds):
+    # the contract is RFC 3339 text, so a number is refused rather than guessed at.
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+        raise ValueError("a timestamp is RFC 3339 text with an offset, not a number")
+    return value
+
+
+EventTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 
 
 class CallStatus(StrEnum):
@@ -57,7 +73,7 @@ class TokenEventIn(BaseModel):
         description="Your unique id for this call; a resend with the same id is counted once. "
         "Assigned by the server (and returned) when absent: such events cannot be deduplicated.",
     )
-    timestamp: AwareDatetime | None = Field(
+    timestamp: EventTime | None = Field(
         default=None, description="When the call was made (RFC 3339 with offset); the receive time if absent."
     )
     provider: ShortName = Field(description="openai, anthropic, gemini, ... (as the price source names it).")
@@ -65,9 +81,18 @@ class TokenEventIn(BaseModel):
     input_tokens: TokenCount = Field(default=0, description="Uncached input tokens only.")
     output_tokens: TokenCount = Field(default=0, description="Output tokens, excluding reasoning tokens.")
     cache_read_tokens: TokenCount = 0
-    cache_write_tokens: TokenCount = 0
+    cache_write_tokens: TokenCount = Field(
+        default=0, description="Prompt-cache writes of the default lifetime (Anthropic: 5 minutes)."
+    )
+    cache_write_1h_tokens: TokenCount = Field(
+        default=0,
+        description="Anthropic's 1-hour cache writes (`cache_creation.ephemeral_1h_input_tokens`), "
+        "not counted in cache_write_tokens.",
+    )
     reasoning_tokens: TokenCount = 0
-    latency_ms: float | None = Field(default=None, ge=0, le=86_400_000)
+    latency_ms: StrictFloat | None = Field(
+        default=None, ge=0, le=86_400_000, description="A JSON number (not a string)."
+    )
     status: CallStatus = CallStatus.OK
     user: Name | None = None
     project: Name | None = None
@@ -82,7 +107,7 @@ class TokenEvent(TokenEventIn):
     in when the client leaves them out). Validated at the edge in one pass with the client's fields."""
 
     id: EventId
-    timestamp: AwareDatetime
+    timestamp: EventTime
 
 
 _EVENT_LIST = TypeAdapter(list[TokenEvent])
@@ -105,6 +130,7 @@ class TokenEventColumns(BaseModel):
     output_tokens: list[int]
     cache_read_tokens: list[int]
     cache_write_tokens: list[int]
+    cache_write_1h_tokens: list[int]
     reasoning_tokens: list[int]
     latency_ms: list[float | None]
     status: list[CallStatus]
@@ -114,6 +140,19 @@ class TokenEventColumns(BaseModel):
     prompt_name: list[str | None]
     prompt_version: list[str | None]
     request_id: list[str | None]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _columns_of_earlier_versions(cls, value: object) -> object:
+        # Columns published before a token kind existed (still in the stream during an upgrade)
+        # decode with zeros for it instead of being dead-lettered.
+        if (
+            isinstance(value, dict)
+            and "cache_write_1h_tokens" not in value
+            and isinstance(value.get("id"), list)
+        ):
+            return {**value, "cache_write_1h_tokens": [0] * len(value["id"])}
+        return value
 
     @model_validator(mode="after")
     def _one_length(self) -> TokenEventColumns:
@@ -161,12 +200,23 @@ class EventRejection(BaseModel):
 
 
 class IngestResult(BaseModel):
-    """The answer to a batch: how many were accepted (with their ids) and which were rejected."""
+    """The answer to a batch: each event is accepted (new), a duplicate, or rejected (by index).
+
+    A duplicate is an event the edge knows, while answering, to have been accepted before: the same
+    batch resent within JetStream's duplicate window (2 minutes: its publish is acknowledged as a
+    duplicate), or, for teams with budgets, an id the budgets counted already (ids are remembered 7
+    days). It is neither counted against the plan nor charged to a budget again. A resend the edge
+    cannot recognise (no budgets, another grouping of ids, outside the window) is answered as
+    accepted and dropped later, when stored, by its id: it is still counted once."""
 
     accepted: int
     rejected: int
-    ids: list[str] = Field(description="Ids of the accepted events, in request order.")
+    ids: list[str] = Field(description="Ids of the accepted events (new ones), in request order.")
     errors: list[EventRejection] = Field(default_factory=list)
+    duplicates: int = Field(default=0, description="Events recognised as sent before (see `duplicate_ids`).")
+    duplicate_ids: list[str] = Field(
+        default_factory=list, description="Ids of the events recognised as sent before, in request order."
+    )
 
 
 class TokenEventBatch(BaseModel):
@@ -190,7 +240,8 @@ class Dimension(StrEnum):
     PROJECT = "project"
     USER = "user"
     PROVIDER = "provider"
-    MODEL = "model"
+    MODEL = "model"  # as the price source names it (`gpt-4o-mini` for `gpt-4o-mini-2024-07-18` too)
+    MODEL_RAW = "model_raw"  # as the client reported it
     PROMPT_NAME = "prompt_name"
     PROMPT_VERSION = "prompt_version"
     STATUS = "status"
@@ -200,7 +251,7 @@ class Dimension(StrEnum):
 GroupKey = Annotated[
     str,
     StringConstraints(
-        pattern=r"^(project|user|provider|model|prompt_name|prompt_version|status|api_key_id"
+        pattern=r"^(project|user|provider|model|model_raw|prompt_name|prompt_version|status|api_key_id"
         r"|tag:[A-Za-z0-9._\-]{1,64})$"
     ),
 ]
@@ -217,11 +268,14 @@ class CostQuery(BaseModel):
     group_by: list[GroupKey] = Field(
         default_factory=list,
         max_length=4,
-        description="Comma-separated: project, user, provider, model, prompt_name, prompt_version, status, "
-        "api_key_id, or tag:<key> (at most one tag, and a tag only with no other dimension).",
+        description="Comma-separated: project, user, provider, model (the model as the price source "
+        "names it: dated snapshots of a model are one group), model_raw (the name as reported), "
+        "prompt_name, prompt_version, status, api_key_id, or tag:<key> (at most one tag, and a tag only "
+        "with no other dimension).",
     )
     provider: str | None = None
-    model: str | None = None
+    model: str | None = Field(default=None, description="The model as the price source names it.")
+    model_raw: str | None = Field(default=None, description="The model name exactly as reported.")
     project: str | None = None
     user: str | None = None
     prompt_name: str | None = None
@@ -257,6 +311,7 @@ class CostFigures(BaseModel):
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
+    cache_write_1h_tokens: int = 0
     reasoning_tokens: int
     unpriced_events: int = Field(description="Events of models without a known price (cost counted as 0).")
     errors: int

@@ -80,7 +80,8 @@ async def test_a_hard_limit_takes_exactly_its_amount_through_two_replicas(
 
 
 async def test_a_batch_partly_over_budget_is_accepted_in_part(mesh2: tuple[list[str], str]) -> None:
-    """Room for 3 of 5: 200 with the 2 refused named by index; a resend of the 3 is not charged again."""
+    """Room for 3 of 5: 200 with the 2 refused named by index and id; a resend of the 3 (alone, or
+    with a new event) is answered as duplicates by id and not charged again."""
     edges, token = mesh2
     async with aiohttp.ClientSession() as http:
         await call(
@@ -94,12 +95,23 @@ async def test_a_batch_partly_over_budget_is_accepted_in_part(mesh2: tuple[list[
         status, result, _ = await call(http, "POST", f"{edges[0]}/api/v1/token-events", token, batch)
         assert status == 200
         assert result["accepted"] == 3
-        assert [e["index"] for e in result["errors"]] == [3, 4]
+        assert [(e["index"], e["id"]) for e in result["errors"]] == [(3, "p3"), (4, "p4")]
         assert result["errors"][0]["errors"][0]["type"] == "budget_exceeded"
         status, again, _ = await call(
             http, "POST", f"{edges[0]}/api/v1/token-events", token, {"events": batch["events"][:3]}
         )
-        assert (status, again["accepted"]) == (200, 3)
+        assert (status, again["accepted"], again["duplicates"]) == (200, 0, 3), again
+        assert again["duplicate_ids"] == ["p0", "p1", "p2"]
+        # Another grouping (a new JetStream message): the budgets still know the counted ids.
+        regrouped = {"events": [event("p1"), event("p-new", input_tokens=0, output_tokens=0)]}
+        status, mixed, _ = await call(http, "POST", f"{edges[1]}/api/v1/token-events", token, regrouped)
+        assert status == 200, mixed
+        assert (mixed["accepted"], mixed["ids"], mixed["duplicate_ids"]) == (1, ["p-new"], ["p1"])
+        status, refused, _ = await call(
+            http, "POST", f"{edges[0]}/api/v1/token-events", token, {"events": batch["events"][3:]}
+        )
+        assert status == 429
+        assert [(d["index"], d["id"]) for d in refused["error"]["details"]] == [(0, "p3"), (1, "p4")]
         status, listed, _ = await call(http, "GET", f"{edges[0]}/api/v1/budgets", token)
         assert Decimal(listed["budgets"][0]["spent_usd"]) == CALL * 3
 
@@ -153,15 +165,73 @@ async def test_budget_writes_are_validated_and_audited(mesh2: tuple[list[str], s
 async def test_a_budget_made_mid_period_starts_from_the_spend_so_far(
     mesh2: tuple[list[str], str], launcher: MeshLauncher
 ) -> None:
-    """Three calls stored before the budget exists are already in its spend."""
+    """Three calls stored before the budget exists are already in its spend, and a fourth of a model
+    without a price in its unpriced count."""
     edges, token = mesh2
     async with aiohttp.ClientSession() as http:
-        batch = {"events": [event(f"m{i}") for i in range(3)]}
+        batch = {
+            "events": [*(event(f"m{i}") for i in range(3)), event("m3", provider="acme", model="acme-1")]
+        }
         status, _, _ = await call(http, "POST", f"{edges[0]}/api/v1/token-events", token, batch)
         assert status == 200
-        await costs_when(launcher, token, 3)
+        await costs_when(launcher, token, 4)
         status, budget, _ = await call(
             http, "POST", f"{edges[0]}/api/v1/budgets", token, {"name": "late", "amount_usd": "1"}
         )
         assert status == 201
-        assert Decimal(budget["spent_usd"]) == CALL * 3
+        assert (Decimal(budget["spent_usd"]), budget["unpriced_events"]) == (CALL * 3, 1)
+
+
+async def test_hard_limits_refuse_unpriced_models_by_default_and_the_team_is_alerted_once(
+    mesh2: tuple[list[str], str], launcher: MeshLauncher
+) -> None:
+    """A call of a model with no price is refused by a hard limit (by index and id in a 200; 422 when
+    alone) though the budget has room; set to `allow`, it is admitted and counted as unpriced in the
+    budget and the cost report; the team gets one `unpriced_model` alert for the model."""
+    edges, token = mesh2
+    unknown = {"provider": "acme", "model": "acme-9"}
+    async with aiohttp.ClientSession() as http:
+        status, budget, _ = await call(
+            http,
+            "POST",
+            f"{edges[0]}/api/v1/budgets",
+            token,
+            {"name": "cap", "amount_usd": "5", "hard_limit": True},
+        )
+        assert (status, budget["unpriced"]) == (201, "refuse"), budget
+        batch = {"events": [event("k0"), event("k1", **unknown)]}
+        status, result, _ = await call(http, "POST", f"{edges[0]}/api/v1/token-events", token, batch)
+        assert (status, result["accepted"], result["ids"]) == (200, 1, ["k0"]), result
+        [refusal] = result["errors"]
+        assert (refusal["index"], refusal["id"], refusal["errors"][0]["type"]) == (1, "k1", "unpriced_model")
+        assert refusal["errors"][0]["retry_after_seconds"] is None
+        alone = {"events": [event("k2", **unknown)]}
+        status, body, headers = await call(http, "POST", f"{edges[0]}/api/v1/token-events", token, alone)
+        assert (status, body["error"]["details"][0]["type"]) == (422, "unpriced_model"), body
+        assert "Retry-After" not in headers
+
+        path = f"{edges[0]}/api/v1/budgets/{budget['id']}"
+        status, changed, _ = await call(http, "PATCH", path, token, {"unpriced": "allow"})
+        assert (status, changed["unpriced"]) == (200, "allow"), changed
+        status, result, _ = await call(http, "POST", f"{edges[0]}/api/v1/token-events", token, alone)
+        assert (status, result["accepted"]) == (200, 1), result
+        status, state, _ = await call(http, "GET", f"{path}?forecast=false", token)
+        assert (state["unpriced_events"], Decimal(state["spent_usd"])) == (1, CALL)
+
+    report = await costs_when(launcher, token, 2, group_by="model")
+    groups = {group["key"]["model"]: group["totals"] for group in report["groups"]}
+    assert (groups["acme-9"]["unpriced_events"], groups["gpt-4o"]["unpriced_events"]) == (1, 0)
+    assert report["totals"]["unpriced_events"] == 1
+
+    pool = await asyncpg.connect(launcher.postgres_dsn)
+    try:
+        for _ in range(50):
+            alerts = await pool.fetch("SELECT kind, dedup_key, details FROM monitoring.alerts")
+            if alerts:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # a second alert (from the consumer's sighting) would be here by now
+        alerts = await pool.fetch("SELECT kind, dedup_key FROM monitoring.alerts")
+    finally:
+        await pool.close()
+    assert [(a["kind"], a["dedup_key"]) for a in alerts] == [("unpriced_model", "unpriced_model:acme/acme-9")]

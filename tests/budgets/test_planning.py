@@ -18,7 +18,7 @@ from services.budgets.planning import (
     plan_admission,
     revision_charges,
 )
-from shared.messages.budgets import Period, ScopeKind
+from shared.messages.budgets import Period, RefusalReason, ScopeKind, UnpricedPolicy
 
 AT = datetime(2026, 11, 25, 17, 42, 10, tzinfo=UTC)  # a Wednesday
 
@@ -68,7 +68,7 @@ def test_hard_limit_admits_until_the_amount_and_refuses_the_rest() -> None:
         rules, {}, [item(0, "4", "b1"), item(1, "4", "b1"), item(2, "4", "b1"), item(3, "2", "b1")]
     )
     assert [i.index for i in plan.admitted] == [0, 1, 3]
-    assert [(i.index, r.id) for i, r in plan.refused] == [(2, "b1")]
+    assert [(i.index, r.id) for i, r, _ in plan.refused] == [(2, "b1")]
     assert sum(c for c, _ in plan.charges.values()) == Decimal(10)
 
 
@@ -177,3 +177,49 @@ def test_repricing_moves_the_spend_of_budgets_that_counted_the_event() -> None:
 
     hour = AT.replace(minute=0, second=0)
     assert charges == {("team", hour): (Decimal("-0.75"), 0), ("proj", hour): (Decimal("-0.75"), 0)}
+
+
+def test_a_hard_limit_set_to_refuse_unpriced_calls_refuses_them_whatever_its_room() -> None:
+    """An unpriced call (cost unknown, 0 here) is refused by a hard limit that refuses unpriced calls,
+    with that reason, though the budget has room; a hard limit that allows them and a soft budget
+    count it, as unpriced; a priced call in the same batch is admitted."""
+    refusing = BudgetRule(
+        "r",
+        "r",
+        ScopeKind.TEAM,
+        "",
+        Decimal(10),
+        Period.MONTH,
+        None,
+        (),
+        True,
+        unpriced=UnpricedPolicy.REFUSE,
+    )
+    allowing = BudgetRule(
+        "a", "a", ScopeKind.TEAM, "", Decimal(10), Period.MONTH, None, (), True, unpriced=UnpricedPolicy.ALLOW
+    )
+    soft = BudgetRule(
+        "s",
+        "s",
+        ScopeKind.TEAM,
+        "",
+        Decimal(10),
+        Period.MONTH,
+        None,
+        (),
+        False,
+        unpriced=UnpricedPolicy.REFUSE,
+    )
+    unpriced = PricedItem(0, "e0", AT, Decimal(0), ("r",), priced=False)
+    priced = PricedItem(1, "e1", AT, Decimal(1), ("r",))
+    plan = plan_admission({"r": refusing}, {}, [unpriced, priced])
+    assert [(i.index, r.id, why) for i, r, why in plan.refused] == [(0, "r", RefusalReason.UNPRICED_MODEL)]
+    assert [i.index for i in plan.admitted] == [1]
+    assert plan.unpriced == {}
+    for rule in (allowing, soft):
+        item = PricedItem(0, "e0", AT, Decimal(0), (rule.id,), priced=False)
+        plan = plan_admission({rule.id: rule}, {}, [item])
+        assert (plan.refused, [i.index for i in plan.admitted]) == ([], [0])
+        hour = AT.replace(minute=0, second=0)
+        assert plan.unpriced == {(rule.id, hour): 1}
+        assert plan.charges == {(rule.id, hour): (Decimal(0), 1)}

@@ -463,3 +463,72 @@ def test_hand_written_otlp_json_maps_to_an_event_with_hex_ids() -> None:
     assert (event.input_tokens, event.cache_read_tokens, event.output_tokens) == (100, 2000, 42)
     assert event.status == CallStatus.ERROR
     assert (event.project, event.tags, event.request_id) == ("support-bot", {"team": "cx"}, "msg_01")
+
+
+@pytest.mark.parametrize(
+    "one_hour_key",
+    [
+        "gen_ai.usage.cache_creation.ephemeral_1h_input_tokens",
+        "gen_ai.usage.cache_creation.ephemeral_1h.input_tokens",
+        "dash0.gen_ai.usage.cache_creation.ephemeral_1h.input_tokens",
+    ],
+)
+def test_one_hour_cache_writes_are_their_own_bucket(one_hour_key: str) -> None:
+    """1-hour cache writes leave the cache creation total (which counts them) and the inclusive input."""
+    event = _only_event(
+        _map(
+            _span(
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "anthropic",
+                    "gen_ai.request.model": "claude-sonnet-4-5",
+                    "gen_ai.usage.input_tokens": 10_000,
+                    "gen_ai.usage.cache_read.input_tokens": 3_000,
+                    "gen_ai.usage.cache_creation.input_tokens": 5_000,
+                    one_hour_key: 4_000,
+                    "gen_ai.usage.output_tokens": 250,
+                }
+            )
+        )
+    )
+    assert (
+        event.input_tokens,
+        event.cache_read_tokens,
+        event.cache_write_tokens,
+        event.cache_write_1h_tokens,
+    ) == (2_000, 3_000, 1_000, 4_000)
+
+
+def test_one_hour_writes_without_a_cache_creation_total_are_all_the_writes() -> None:
+    """Only 1-hour writes named: no 5-minute writes; a creation count below them: it is the 5-minute part."""
+    only_1h = _only_event(
+        _map(
+            _span(
+                {
+                    "gen_ai.provider.name": "anthropic",
+                    "gen_ai.request.model": "claude-sonnet-4-5",
+                    "gen_ai.usage.input_tokens": 100,
+                    "gen_ai.usage.cache_creation.ephemeral_1h_input_tokens": 60,
+                }
+            )
+        )
+    )
+    assert (only_1h.input_tokens, only_1h.cache_write_tokens, only_1h.cache_write_1h_tokens) == (40, 0, 60)
+    disjoint = _only_event(
+        _map(
+            _span(
+                {
+                    "gen_ai.provider.name": "anthropic",
+                    "gen_ai.request.model": "claude-sonnet-4-5",
+                    "gen_ai.usage.input_tokens": 1_000,
+                    "gen_ai.usage.cache_creation.input_tokens": 20,
+                    "gen_ai.usage.cache_creation.ephemeral_1h_input_tokens": 60,
+                }
+            )
+        )
+    )
+    assert (disjoint.input_tokens, disjoint.cache_write_tokens, disjoint.cache_write_1h_tokens) == (
+        920,
+        20,
+        60,
+    )

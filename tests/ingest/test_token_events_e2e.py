@@ -207,3 +207,78 @@ async def test_a_team_never_sees_another_teams_costs(launcher: MeshLauncher, poo
     report = await costs_when(launcher, other, 1, seconds=0.5, group_by="model")
     assert report["totals"]["events"] == 0
     assert report["groups"] == []
+
+
+async def test_numbers_sent_as_strings_or_booleans_are_refused_with_422(
+    launcher: MeshLauncher, pool: asyncpg.Pool
+) -> None:
+    """`"input_tokens": "1000"`, `true`, a latency as text and a Unix-number timestamp are each refused
+    by index (422 when no event is left), never read as numbers."""
+    admin = await ensure_local_admin(pool)
+    bad = [
+        event("s1", input_tokens="1000"),
+        event("s2", output_tokens=True),
+        event("s3", reasoning_tokens=12.0),
+        event("s4", latency_ms="120"),
+        event("s5", timestamp=int(NOW.timestamp())),
+    ]
+    status, body = await call(launcher, "POST", "/api/v1/token-events", admin, {"events": bad})
+    assert status == 422, body
+    details = body["error"]["details"]
+    assert [(d["index"], d["id"]) for d in details] == [(i, f"s{i + 1}") for i in range(5)]
+    assert [d["errors"][0]["loc"] for d in details] == [
+        "input_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "latency_ms",
+        "timestamp",
+    ]
+    status, result = await call(
+        launcher, "POST", "/api/v1/token-events", admin, {"events": [*bad, event("ok")]}
+    )
+    assert (status, result["accepted"], result["rejected"], result["ids"]) == (200, 1, 5, ["ok"])
+
+
+async def test_a_resent_batch_is_answered_as_duplicates_and_not_counted_again(
+    launcher: MeshLauncher, pool: asyncpg.Pool
+) -> None:
+    """The same batch resent within JetStream's window is answered `duplicates` with its ids, not
+    `accepted`, and the plan's monthly count takes it once."""
+    admin = await ensure_local_admin(pool)
+    batch = {"events": [event(f"u{i}") for i in range(5)]}
+    _, before = await call(launcher, "GET", "/api/v1/usage", admin)
+    status, first = await call(launcher, "POST", "/api/v1/token-events", admin, batch)
+    assert (status, first["accepted"], first["duplicates"], first["duplicate_ids"]) == (200, 5, 0, [])
+    status, again = await call(launcher, "POST", "/api/v1/token-events", admin, batch)
+    assert status == 200, again
+    assert (again["accepted"], again["ids"], again["rejected"]) == (0, [], 0)
+    assert (again["duplicates"], again["duplicate_ids"]) == (5, [f"u{i}" for i in range(5)])
+    _, after = await call(launcher, "GET", "/api/v1/usage", admin)
+    used = after["usage"]["monthly_token_events"] - before["usage"]["monthly_token_events"]
+    assert used == 5
+
+
+async def test_the_first_unpriced_call_of_a_model_alerts_the_team_once(
+    launcher: MeshLauncher, pool: asyncpg.Pool
+) -> None:
+    """A team without budgets sending calls of a model with no price in two batches gets one
+    `unpriced_model` alert; the cost report counts the calls as unpriced per group and in total."""
+    launcher.start(AgentName.MONITORING)
+    admin = await ensure_local_admin(pool)
+    unknown = {"provider": "acme", "model": "acme-7"}
+    for batch in ([event("n1", **unknown), event("n2")], [event("n3", **unknown)]):
+        status, result = await call(launcher, "POST", "/api/v1/token-events", admin, {"events": batch})
+        assert status == 200, result
+    report = await costs_when(launcher, admin, 3, group_by="model")
+    groups = {group["key"]["model"]: group["totals"] for group in report["groups"]}
+    assert (groups["acme-7"]["unpriced_events"], groups["gpt-4o"]["unpriced_events"]) == (2, 0)
+    assert report["totals"]["unpriced_events"] == 2
+    rows: list[Any] = []
+    for _ in range(50):
+        rows = list(await pool.fetch("SELECT kind, dedup_key, team_id FROM monitoring.alerts"))
+        if rows:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # a second alert would be here by now
+    rows = list(await pool.fetch("SELECT kind, dedup_key FROM monitoring.alerts"))
+    assert [(r["kind"], r["dedup_key"]) for r in rows] == [("unpriced_model", "unpriced_model:acme/acme-7")]

@@ -3,9 +3,9 @@
 It answers the way the real edge does: 401 without the right `Bearer` key, 413 above its body
 limit, 422 for a malformed body, and 200 with an `IngestResult` otherwise, validating each event
 with `TokenEventIn` and reporting invalid ones per index while accepting the rest. Event ids are
-deduplicated like the server does (a resent id is accepted, not stored twice). Business rules the
-SDK cannot check locally are stand-ins here: events older than `max_age` are rejected one by one,
-and once `quota` events are stored every request answers 402.
+deduplicated like the server does (a resent id is answered as a duplicate, not stored twice).
+Business rules the SDK cannot check locally are stand-ins here: events older than `max_age` are
+rejected one by one, and once `quota` events are stored every request answers 402.
 
 Tests make the next answers fail with `script(...)` (a status, optionally `Retry-After`, or
 `DROP` to close the connection without answering) and can hold answers with `hold`.
@@ -157,6 +157,7 @@ class FakeEdge:
             if self.quota is not None and len(self.stored) >= self.quota:
                 return 402, {}, _error(402, "monthly token-event limit of your plan reached")
             ids: list[str] = []
+            duplicates: list[str] = []
             rejections: list[EventRejection] = []
             for index, raw in enumerate(events):
                 try:
@@ -177,9 +178,19 @@ class FakeEdge:
                     )
                     continue
                 assert event.id is not None  # the SDK always sends its own ids
-                self.stored.setdefault(event.id, event)
+                if event.id in self.stored:
+                    duplicates.append(event.id)
+                    continue
+                self.stored[event.id] = event
                 ids.append(event.id)
-        result = IngestResult(accepted=len(ids), rejected=len(rejections), ids=ids, errors=rejections)
+        result = IngestResult(
+            accepted=len(ids),
+            rejected=len(rejections),
+            ids=ids,
+            errors=rejections,
+            duplicates=len(duplicates),
+            duplicate_ids=duplicates,
+        )
         return 200, {}, result.model_dump_json().encode()
 
 

@@ -273,3 +273,38 @@ GEMINI_BUCKETS = {
     "output_tokens": 300,
     "reasoning_tokens": 200,
 }
+
+# A response with prompt-cache writes of both lifetimes (`cache_control: {"ttl": "1h"}` on a block):
+# cache_creation_input_tokens is their total, the breakdown says how many went to the 1-hour cache.
+ANTHROPIC_1H_OBJECT = Message(
+    id="msg_01XFDUDYJgAACzvnptvVoYEL",
+    model="claude-sonnet-4-5-20250929",
+    usage=AnthropicUsage(
+        input_tokens=21,
+        output_tokens=393,
+        cache_creation_input_tokens=5_000,
+        cache_read_input_tokens=10_500,
+        cache_creation=CacheCreation(ephemeral_5m_input_tokens=1_000, ephemeral_1h_input_tokens=4_000),
+    ),
+)
+
+ANTHROPIC_1H_JSON: dict[str, Any] = {
+    **ANTHROPIC_JSON,
+    "usage": {
+        "input_tokens": 21,
+        "cache_creation_input_tokens": 5_000,
+        "cache_read_input_tokens": 10_500,
+        "cache_creation": {"ephemeral_5m_input_tokens": 1_000, "ephemeral_1h_input_tokens": 4_000},
+        "output_tokens": 393,
+        "service_tier": "standard",
+    },
+}
+
+ANTHROPIC_1H_BUCKETS = {
+    "input_tokens": 21,
+    "cache_read_tokens": 10_500,
+    "cache_write_tokens": 1_000,
+    "cache_write_1h_tokens": 4_000,
+    "output_tokens": 393,
+    "reasoning_tokens": 0,
+}

@@ -113,6 +113,21 @@ def test_a_resent_batch_is_counted_once_by_the_server(edge: FakeEdge, make_clien
     assert len(edge.stored) == 2
 
 
+def test_events_the_server_answers_as_duplicates_count_as_sent(
+    edge: FakeEdge, make_client: MakeClient
+) -> None:
+    """Ids the server answers as duplicates (sent before) are counted sent, and as duplicates: every
+    recorded event still ends in exactly one of sent / rejected / failed / dropped."""
+    client = make_client()
+    ids = _record(client, 2)
+    assert client.flush(timeout=5)
+    for event_id in ids:
+        client.record("openai", "gpt-4o", input_tokens=10, output_tokens=5, event_id=event_id)
+    assert client.flush(timeout=5)
+    stats = client.stats
+    assert (stats.sent, stats.duplicates, stats.rejected, stats.failed) == (4, 2, 0, 0)
+
+
 def test_a_dropped_connection_is_retried(edge: FakeEdge, make_client: MakeClient) -> None:
     """A connection closed without an answer counts as a connection error and is retried."""
     edge.script(DROP)
@@ -372,6 +387,7 @@ def test_every_field_reaches_the_server(edge: FakeEdge, make_client: MakeClient)
         cache_read_tokens=3,
         cache_write_tokens=4,
         reasoning_tokens=5,
+        cache_write_1h_tokens=6,
         latency_ms=12.5,
         user="u-1",
         project="search",
@@ -392,6 +408,7 @@ def test_every_field_reaches_the_server(edge: FakeEdge, make_client: MakeClient)
         "output_tokens": 2,
         "cache_read_tokens": 3,
         "cache_write_tokens": 4,
+        "cache_write_1h_tokens": 6,
         "reasoning_tokens": 5,
         "latency_ms": 12.5,
         "status": "error",

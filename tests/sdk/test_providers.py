@@ -255,3 +255,25 @@ async def test_track_decorates_coroutines_and_async_with(edge: FakeEdge, make_cl
     assert gemini.latency_ms is not None
     assert gemini.latency_ms >= 20
     assert _buckets(edge, call.event_id) == p.OPENAI_RESPONSES_BUCKETS
+
+
+@pytest.mark.parametrize("response", [p.ANTHROPIC_1H_OBJECT, p.ANTHROPIC_1H_JSON], ids=["object", "json"])
+def test_anthropic_one_hour_cache_writes_travel_as_their_own_bucket(
+    edge: FakeEdge, make_client: MakeClient, response: Any
+) -> None:
+    """record_anthropic splits cache_creation_input_tokens into 5-minute and 1-hour writes, none twice."""
+    client = make_client()
+    event_id = client.record_anthropic(response)
+    assert client.flush(timeout=5)
+    stored = edge.stored[event_id]
+    assert {name: getattr(stored, name) for name in p.ANTHROPIC_1H_BUCKETS} == p.ANTHROPIC_1H_BUCKETS
+
+
+def test_events_without_one_hour_writes_omit_the_field(edge: FakeEdge, make_client: MakeClient) -> None:
+    """The SDK leaves cache_write_1h_tokens out when zero, so servers older than the field take its events."""
+    client = make_client()
+    client.record("openai", "gpt-4o", input_tokens=5)
+    client.record("anthropic", "claude-sonnet-4-5", cache_write_1h_tokens=3)
+    assert client.flush(timeout=5)
+    sent = [event for request in edge.requests for event in request.events]
+    assert ["cache_write_1h_tokens" in event for event in sent] == [False, True]
