@@ -9,7 +9,9 @@ variables from it when they are unset. An explicit variable always wins.
 The same goes for the local encryption key: `mno run` makes one under the data directory when the
 configuration names none, and it must do so before the configuration is validated (a GitHub App
 needs a key), so the key reaches the configuration as `MNO_ENCRYPTION_KEY`, as a deployment's
-would.
+would. Likewise the operator token (`auth.bootstrap_token`, what `mno operator` shows the
+webhook ledger, subscriptions and installations with): made once as `<data_dir>/operator-token`
+when the configuration names none, and passed on as `MNO_BOOTSTRAP_TOKEN`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +30,8 @@ from shared.config import Settings, load_settings
 STACK_RECORD_NAME = "stack.json"
 ENCRYPTION_KEY_NAME = "encryption-key"
 ENCRYPTION_KEY_VARIABLE = "MNO_ENCRYPTION_KEY"
+OPERATOR_TOKEN_NAME = "operator-token"
+OPERATOR_TOKEN_VARIABLE = "MNO_BOOTSTRAP_TOKEN"
 NATS_URL_VARIABLE = "MNO_NATS_URL"
 POSTGRES_DSN_VARIABLE = "MNO_POSTGRES_DSN"
 
@@ -60,6 +65,15 @@ def local_encryption_key(data_dir: Path) -> str:
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         write_secret_file(path, "local:" + base64.b64encode(os.urandom(32)).decode())
+    return path.read_text().strip()
+
+
+def local_operator_token(data_dir: Path) -> str:
+    """The local stack's operator token, made once under the data directory (0600)."""
+    path = data_dir / OPERATOR_TOKEN_NAME
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        write_secret_file(path, "mnoop_" + secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 
@@ -101,9 +115,10 @@ def load_local_settings(
 ) -> tuple[Settings, dict[str, str]]:
     """The settings as seen next to the local stack, and the environment they were read with.
 
-    `make_key` (`mno run`): create the local encryption key when the configuration names none;
-    otherwise an existing one is used. `use_stack_record`: take NATS and PostgreSQL addresses from
-    a running `mno run`'s record when their variables are unset. Raises ConfigError.
+    `make_key` (`mno run`): create the local encryption key and operator token when the
+    configuration names none; otherwise existing ones are used. `use_stack_record`: take NATS and
+    PostgreSQL addresses from a running `mno run`'s record when their variables are unset.
+    Raises ConfigError.
     """
     env = dict(os.environ if environ is None else environ)
     probe = load_settings(path, env=env, overrides=_WITHOUT_GITHUB)
@@ -112,6 +127,10 @@ def load_local_settings(
         key_file = data_dir / ENCRYPTION_KEY_NAME
         if make_key or key_file.exists():
             env[ENCRYPTION_KEY_VARIABLE] = local_encryption_key(data_dir)
+    if probe.auth.bootstrap_token is None:
+        token_file = data_dir / OPERATOR_TOKEN_NAME
+        if make_key or token_file.exists():
+            env[OPERATOR_TOKEN_VARIABLE] = local_operator_token(data_dir)
     record = read_stack_record(data_dir) if use_stack_record else None
     if record is not None:
         addresses = {NATS_URL_VARIABLE: record.nats_url, POSTGRES_DSN_VARIABLE: record.postgres_dsn}

@@ -236,13 +236,13 @@ def print_banner(
         "MachineNativeOps is running.",
         f"  edge (API)       {edge}",
         f"  mesh             {edge}/api/v1/mesh",
-        f"  OpenAPI          {edge}/api/v1/openapi.json",
+        f"  API docs         {edge}/api/docs  (OpenAPI document: {edge}/api/v1/openapi.json)",
         f"  admin token      {token}",
         f"  try              curl -H 'Authorization: Bearer {token}' {edge}/api/v1/mesh",
         f"  NATS             {nats.url}  (monitoring {nats.monitor_url})",
         f"  PostgreSQL       {postgres.dsn}",
-        f"  mno command      {mno} status   (also: {mno} migrate, {mno} audit verify; run here, "
-        "they find this stack)",
+        f"  mno command      {mno} status   (also: {mno} migrate, {mno} audit verify, {mno} operator "
+        "deliveries; run here, they find this stack)",
         "  agent metrics    " + "  ".join(f"{a.agent.value}={a.metrics_url}/metrics" for a in agents),
         f"  logs             {log_dir}",
         f"  data             {settings.data_dir.resolve()}",

@@ -537,6 +537,19 @@ def test_mno_commands_next_to_make_run_reach_its_stack(first_run: MakeRun) -> No
     assert f"@127.0.0.1:{setup.ports['MNO_POSTGRES_PORT']}/" in check.stdout, check.stdout
 
 
+def test_mno_operator_next_to_make_run_uses_the_local_operator_token(first_run: MakeRun) -> None:
+    """`mno operator` beside `make run` reads the ledger with the operator token `make run` made (0600)."""
+    setup = first_run.setup
+    token_file = setup.data_dir / "operator-token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    deliveries = mno_next_to(setup, "operator", "deliveries")
+    assert deliveries.returncode == 0, deliveries.stdout + deliveries.stderr
+    status, body = http("GET", f"{setup.edge}/api/v1/operator/installations", token_file.read_text().strip())
+    assert status == 200, body
+    status, body = http("GET", f"{setup.edge}/api/v1/operator/installations", first_run.admin_token)
+    assert status == 403, body
+
+
 def test_ctrl_c_stops_make_run_leaving_nothing_behind(first_run: MakeRun) -> None:
     """Ctrl-C stops `make run` cleanly (`mno run` exits 0, prints "stopped.") leaving no process or port."""
     assert_whole_mesh_running(first_run)
