@@ -6,6 +6,7 @@ import time
 from typing import TypeVar
 
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
@@ -98,7 +99,13 @@ class Bus:
             ack = await self.js.publish(
                 event.subject, encode(envelope), timeout=timeout or self.request_timeout, headers=headers
             )
-        except nats.errors.NoRespondersError as error:
+        # nats-py reports a subject no stream takes as NoStreamResponseError (not NoRespondersError),
+        # and a stream that cannot store (full, storage failing) as a JetStream 503.
+        except (
+            nats.errors.NoRespondersError,
+            nats.js.errors.NoStreamResponseError,
+            nats.js.errors.ServiceUnavailableError,
+        ) as error:
             raise ServiceUnavailable(f"the stream for {event.subject}") from error
         except nats.errors.TimeoutError as error:
             raise RequestTimeout(event.subject, timeout or self.request_timeout) from error

@@ -131,7 +131,7 @@ async def test_events_accepted_while_the_monitoring_agent_is_down_are_not_lost(
 async def test_resent_events_count_once_inside_and_beyond_the_duplicate_window(
     launcher: MeshLauncher, pool: asyncpg.Pool
 ) -> None:
-    """The same batch again (JetStream drops it) and the same ids in another batch (ClickHouse does)."""
+    """The same batch again and the same ids in another batch (both duplicates): each stored once."""
     launcher.start(AgentName.MONITORING)
     admin = await ensure_local_admin(pool)
     first = [event(f"r{i}") for i in range(10)]
@@ -242,8 +242,8 @@ async def test_numbers_sent_as_strings_or_booleans_are_refused_with_422(
 async def test_a_resent_batch_is_answered_as_duplicates_and_not_counted_again(
     launcher: MeshLauncher, pool: asyncpg.Pool
 ) -> None:
-    """The same batch resent within JetStream's window is answered `duplicates` with its ids, not
-    `accepted`, and the plan's monthly count takes it once."""
+    """The same batch resent is answered `duplicates` with its ids, not `accepted`, and the plan's
+    monthly count takes it once (other groupings: tests/ingest/test_duplicates.py)."""
     admin = await ensure_local_admin(pool)
     batch = {"events": [event(f"u{i}") for i in range(5)]}
     _, before = await call(launcher, "GET", "/api/v1/usage", admin)
@@ -282,3 +282,19 @@ async def test_the_first_unpriced_call_of_a_model_alerts_the_team_once(
     await asyncio.sleep(0.5)  # a second alert would be here by now
     rows = list(await pool.fetch("SELECT kind, dedup_key FROM monitoring.alerts"))
     assert [(r["kind"], r["dedup_key"]) for r in rows] == [("unpriced_model", "unpriced_model:acme/acme-7")]
+
+
+async def test_a_valid_batch_of_large_events_is_accepted_and_stored(
+    launcher: MeshLauncher, pool: asyncpg.Pool
+) -> None:
+    """Events at their size limits (20 tags of 256 characters) are accepted whole and stored, not a
+    500 from a bus message over NATS' payload limit."""
+    launcher.start(AgentName.MONITORING)
+    admin = await ensure_local_admin(pool)
+    tags = {f"tag{n:02d}-{'k' * 58}": "x" * 256 for n in range(20)}
+    batch = [event(f"big-{i}", tags=tags, user="u" * 200) for i in range(400)]
+    status, result = await call(launcher, "POST", "/api/v1/token-events", admin, {"events": batch})
+    assert status == 200, result
+    assert result["accepted"] == 400
+    report = await costs_when(launcher, admin, 400, user="u" * 200)
+    assert report["totals"]["events"] == 400
