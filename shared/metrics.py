@@ -93,6 +93,12 @@ WEBHOOK_REFUSED_TOTAL = Counter(
 TOKEN_EVENTS_INGESTED_TOTAL = Counter(
     "mno_token_events_ingested_total", "Token events taken at the edge, by outcome.", ["outcome"]
 )
+OTLP_SPANS_DROPPED_TOTAL = Counter(
+    "mno_otlp_spans_dropped_total",
+    "OTLP spans not turned into token events, by reason (services.ingest.otlp_genai.DropReason) and "
+    "emitting library (services.ingest.otlp_libraries.Library).",
+    ["reason", "library"],
+)
 TOKEN_EVENTS_STORED_TOTAL = Counter(
     "mno_token_events_stored_total",
     "Token events written to ClickHouse, and copies dropped as already stored.",

@@ -1,18 +1,20 @@
-"""The edge's side of token-event ingest: validate, count against the plan and the budgets, make
-durable, answer.
+"""The edge's side of token-event ingest: validate, recognise resends, count against the plan and
+the budgets, make durable, answer.
 
 Accepted means stored in JetStream: the answer is sent only after every message of the batch has
-its publish acknowledgement. The plan's monthly limit is counted before publishing (one atomic
-upsert, so replicas never overshoot) and given back for anything refused by a budget or not
-published. Budgets with a hard limit refuse the events they cannot take: by index when others of
-the batch are accepted, as a whole 429 (with Retry-After) when none is (422 when every refusal is
-for a model without a price: waiting would not help).
+its publish acknowledgement. Budgets with a hard limit refuse the events they cannot take: by index
+when others of the batch are accepted, as a whole 429 (with Retry-After) when none is (422 when
+every refusal is for a model without a price: waiting would not help).
 
-Each event of the answer is accepted, a duplicate or rejected. Duplicates are what the edge knows
-synchronously (see `IngestResult`): a publish JetStream acknowledged as a duplicate, or an id the
-budgets had counted before. Budget duplicates are still published: if the earlier attempt's publish
-failed after admission, this is the copy that gets stored (JetStream or the consumer's id lookup
-drops it otherwise). Duplicates are given back to the plan's monthly count.
+Each event of the answer is accepted, a duplicate or rejected. The team's id ledger
+(`services.ingest.id_ledger`) says which ids were accepted before, within the duplicate window:
+claiming the batch's ids and counting the new ones against the plan's monthly limit is one
+transaction, so a resend is never counted (nor refused at the limit) and concurrent requests
+carrying the same id accept it once. Only new events go to budget admission. Whatever is not
+accepted after all (refused by a budget, not published) is released from the ledger and given
+back to the plan in one transaction, so a retry is judged afresh. Duplicates are published again
+with the new events: if the request that claimed them died before its publish was acknowledged,
+this copy is the one stored (the MonitoringAgent drops it by id otherwise).
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from typing import Any
 
 from services.identity.plans import PlanBook
 from services.identity.principals import team_of
-from services.ingest import otlp
+from services.ingest import id_ledger, otlp
 from services.ingest.budget_gate import BudgetGate
 from services.ingest.token_events import ValidatedBatch, message_chunks, validate_events
 from services.marketplace.entitlements import LimitName
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
-from shared.messages.budgets import Refusal, RefusalReason
+from shared.messages.budgets import AdmissionResult, Refusal, RefusalReason
 from shared.messages.envelope import ErrorCode
 from shared.messages.registry import TOKEN_EVENTS_ACCEPTED
 from shared.messages.telemetry import (
@@ -42,7 +44,9 @@ from shared.messages.telemetry import (
     TokenEventColumns,
     TokenEventsAccepted,
 )
-from shared.metrics import TOKEN_EVENTS_INGESTED_TOTAL
+from shared.metrics import OTLP_SPANS_DROPPED_TOTAL, TOKEN_EVENTS_INGESTED_TOTAL
+
+_METERED = LimitName.MONTHLY_TOKEN_EVENTS
 
 
 @dataclass(frozen=True)
@@ -87,16 +91,36 @@ async def ingest_otlp(
         raise AgentError(ErrorCode.BAD_REQUEST, error.message) from error
     received_at = datetime.now(UTC)
     mapping = otlp.spans_to_events(request, now=received_at)
-    reasons = [f"span {ref.span_id}: {reason}" for ref, reason in mapping.rejected]
+    dropped = list(mapping.dropped)
     if mapping.events:
         batch = validate_events([event.model_dump() for _, event in mapping.events], received_at)
         errors = batch.rejected
         if batch.accepted:
             errors = (await _accept(intake, ctx, batch, received_at)).errors
-        reasons += [f"span {mapping.events[e.index][0].span_id}: {e.errors}" for e in errors]
-    TOKEN_EVENTS_INGESTED_TOTAL.labels("rejected").inc(len(reasons))
+        dropped += [
+            otlp.DroppedSpan(mapping.events[e.index][0], otlp.DropReason.REFUSED, _error_text(e))
+            for e in errors
+        ]
+    # Every span that is not a token event is reported, with why: OTLP's partial_success, and a metric.
+    for drop in dropped:
+        OTLP_SPANS_DROPPED_TOTAL.labels(drop.reason.value, drop.ref.library.value).inc()
+    TOKEN_EVENTS_INGESTED_TOTAL.labels("rejected").inc(
+        sum(1 for drop in dropped if drop.reason in (otlp.DropReason.INVALID, otlp.DropReason.REFUSED))
+    )
     answer_type = otlp.response_content_type(content_type)
-    return otlp.encode_response(answer_type, len(reasons), "; ".join(reasons[:5])), answer_type
+    return otlp.encode_response(answer_type, len(dropped), otlp.summarise(dropped)), answer_type
+
+
+def _error_text(rejection: EventRejection) -> str:
+    return "; ".join(f"{error.get('loc', 'event')}: {error.get('message', '')}" for error in rejection.errors)
+
+
+def ignored_otlp(content_type: str, signal: otlp.IgnoredSignal) -> tuple[bytes, str]:
+    """OTLP/HTTP metrics and logs: the success answer, nothing stored (`services.ingest.otlp_ignored`)."""
+    try:
+        return otlp.encode_ignored_response(signal, content_type)
+    except otlp.UnsupportedMediaType as error:
+        raise AgentError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, error.message) from error
 
 
 async def _accept(
@@ -105,53 +129,62 @@ async def _accept(
     principal = ctx.principal
     assert principal is not None  # ingest routes are not public
     team_id = team_of(principal)
-    metered = LimitName.MONTHLY_TOKEN_EVENTS
-    async with intake.pool.acquire() as conn:
-        await intake.plans.consume_monthly(conn, team_id, metered, len(batch.accepted), received_at)
-    counted = len(batch.accepted)
+    fresh = await _claim_new(intake, team_id, batch, received_at)
+    new = [(e, p) for e, p in zip(batch.accepted, batch.positions, strict=True) if e.id in fresh]
+    claimed = {event.id for event, _ in new}  # what a failure below must release and refund
     try:
-        admission = await intake.budgets.admit(
-            ctx, team_id, principal.api_key_id, batch.accepted, batch.positions
-        )
+        admission = AdmissionResult()
+        if new:
+            admission = await intake.budgets.admit(
+                ctx, team_id, principal.api_key_id, [e for e, _ in new], [p for _, p in new]
+            )
         refused = {refusal.index: refusal for refusal in admission.refused}
-        events = [e for e, p in zip(batch.accepted, batch.positions, strict=True) if p not in refused]
         if refused:
-            async with intake.pool.acquire() as conn:
-                await intake.plans.refund_monthly(conn, team_id, metered, len(refused), received_at)
-            counted -= len(refused)
+            refused_ids = [event.id for event, position in new if position in refused]
+            await _release(intake, team_id, refused_ids, received_at)
+            claimed.difference_update(refused_ids)
         ids = {position: event.id for event, position in zip(batch.accepted, batch.positions, strict=True)}
+        events = [e for e, p in zip(batch.accepted, batch.positions, strict=True) if p not in refused]
         if not events:
             raise _over_budget(admission.refused, batch.rejected, ids)
-        stored_before = await _publish(intake.bus, ctx, team_id, principal.api_key_id, received_at, events)
+        await _publish(intake.bus, ctx, team_id, principal.api_key_id, received_at, events)
     except BaseException:
-        if counted:
-            async with intake.pool.acquire() as conn:
-                await intake.plans.refund_monthly(conn, team_id, metered, counted, received_at)
+        if claimed:
+            await _release(intake, team_id, sorted(claimed), received_at)
         raise
-    known = set(admission.duplicates)
-    duplicates = [
-        event
-        for event, position in zip(batch.accepted, batch.positions, strict=True)
-        if position not in refused and (position in known or event.id in stored_before)
-    ]
-    if duplicates:
-        async with intake.pool.acquire() as conn:
-            await intake.plans.refund_monthly(conn, team_id, metered, len(duplicates), received_at)
-    duplicate_ids = {event.id for event in duplicates}
-    new = [event for event in events if event.id not in duplicate_ids]
-    TOKEN_EVENTS_INGESTED_TOTAL.labels("accepted").inc(len(new))
+    accepted = [event for event, position in new if position not in refused]
+    duplicates = [event for event in batch.accepted if event.id not in fresh]
+    TOKEN_EVENTS_INGESTED_TOTAL.labels("accepted").inc(len(accepted))
     TOKEN_EVENTS_INGESTED_TOTAL.labels("duplicate").inc(len(duplicates))
     TOKEN_EVENTS_INGESTED_TOTAL.labels("over_budget").inc(len(refused))
     errors = [*batch.rejected, *(_refusal_error(r, ids.get(r.index)) for r in admission.refused)]
     errors.sort(key=lambda rejection: rejection.index)
     return IngestResult(
-        accepted=len(new),
+        accepted=len(accepted),
         rejected=len(errors),
-        ids=[event.id for event in new],
+        ids=[event.id for event in accepted],
         errors=errors,
         duplicates=len(duplicates),
         duplicate_ids=[event.id for event in duplicates],
     )
+
+
+async def _claim_new(intake: Intake, team_id: str, batch: ValidatedBatch, received_at: datetime) -> set[str]:
+    """The batch's ids not accepted before, claimed in the ledger and counted against the plan's
+    monthly limit in one transaction: a 402 claims nothing."""
+    async with intake.pool.acquire() as conn, conn.transaction():
+        fresh = await id_ledger.claim(conn, team_id, [event.id for event in batch.accepted])
+        if fresh:
+            await intake.plans.consume_monthly(conn, team_id, _METERED, len(fresh), received_at)
+    return fresh
+
+
+async def _release(intake: Intake, team_id: str, event_ids: Sequence[str], received_at: datetime) -> None:
+    """Ids claimed by this request whose events were not accepted after all: out of the ledger and
+    back to the plan, together."""
+    async with intake.pool.acquire() as conn, conn.transaction():
+        await id_ledger.release(conn, team_id, event_ids)
+        await intake.plans.refund_monthly(conn, team_id, _METERED, len(event_ids), received_at)
 
 
 def _refusal_error(refusal: Refusal, event_id: str | None) -> EventRejection:
@@ -208,12 +241,10 @@ async def _publish(
     api_key_id: str | None,
     received_at: datetime,
     events: list[TokenEvent],
-) -> set[str]:
-    """Publish the events; returns the ids of those whose message JetStream had stored already (its
-    ack says duplicate: the same message id within the stream's duplicate window)."""
-    chunks = list(message_chunks(team_id, events))
+) -> None:
+    """Publish the events and wait for every acknowledgement."""
     # All messages of the batch in flight at once: the answer waits for the slowest ack, not the sum.
-    acks = await asyncio.gather(
+    await asyncio.gather(
         *(
             bus.publish(
                 TOKEN_EVENTS_ACCEPTED,
@@ -223,9 +254,6 @@ async def _publish(
                 ctx,
                 message_id=message_id,
             )
-            for message_id, chunk in chunks
+            for message_id, chunk in message_chunks(team_id, events)
         )
     )
-    return {
-        event.id for (_, chunk), ack in zip(chunks, acks, strict=True) if ack.duplicate for event in chunk
-    }

@@ -1,46 +1,51 @@
-"""OpenTelemetry GenAI spans → `TokenEventIn`, per the GenAI semantic conventions.
+"""OpenTelemetry GenAI spans → `TokenEventIn`, per the GenAI semantic conventions and the libraries
+that emit them (docs/INSTRUMENTATIONS.md has the library x provider table).
 
-Source: the OpenTelemetry GenAI semantic conventions (``open-telemetry/semantic-conventions-genai``,
-``model/gen-ai/registry.yaml`` and ``spans.yaml``; formerly ``docs/gen-ai`` of
-``open-telemetry/semantic-conventions``). Attributes read, and how:
+Sources: the OpenTelemetry GenAI semantic conventions (``open-telemetry/semantic-conventions-genai``,
+``model/gen-ai/registry.yaml`` and ``spans.yaml``), OpenInference's semantic conventions
+(``Arize-ai/openinference``, ``llm.*``), and each instrumentation library's own source (see
+`services.ingest.otlp_libraries`). Attributes read, and how:
 
-A span is a GenAI call when it has ``gen_ai.operation.name``, ``gen_ai.provider.name`` (current) or
-``gen_ai.system`` (deprecated, renamed to ``gen_ai.provider.name``) and at least one usage attribute.
-Anything else is *ignored* (not an error). Spans whose operation aggregates other calls
-(``invoke_agent``, ``invoke_workflow``, ``create_agent``, ``execute_tool``, ``plan``, memory and
-retrieval operations) are ignored too: agent spans may carry ``gen_ai.usage.*`` summed over their
-child inference spans, so counting them would count those tokens twice.
+A span is a model call when its own attributes include ``gen_ai.*`` or ``llm.*`` names (or
+``openinference.span.kind``) and at least one token count. Every other span is *dropped with a
+reason* (`DropReason`), reported back in OTLP's ``partial_success`` and counted by the edge: not
+GenAI at all; an aggregate (``invoke_agent``, ``invoke_workflow``, ``create_agent``,
+``execute_tool``, ``plan``, memory and retrieval operations; OpenInference kinds other than LLM and
+EMBEDDING): their usage sums their child calls, so counting them would count those tokens twice; a
+call without counts (an OpenAI stream without ``include_usage``); unreadable values; or another
+report of a call already mapped.
 
-- provider: ``gen_ai.provider.name``, else ``gen_ai.system``; normalised by `PROVIDER_IDS` to the ids
-  our price source knows (``gcp.gemini``/``gcp.vertex_ai``/``gcp.gen_ai``/``gemini``/``vertex_ai`` →
-  ``gemini``, ``azure.ai.openai``/``az.ai.openai`` → ``openai``, ``aws.bedrock`` → ``bedrock``,
-  ``x_ai``/``xai`` → ``xai``, ``mistral_ai`` → ``mistral``, ...); unknown values are lower-cased.
-- model: ``gen_ai.response.model`` (the model that answered), else ``gen_ai.request.model``.
+- provider: ``gen_ai.provider.name``, else ``gen_ai.system`` (deprecated), else OpenInference's
+  ``llm.provider`` / ``llm.system``; normalised by `PROVIDER_IDS` to the ids our price source knows
+  (``gcp.gemini``/``gcp.vertex_ai``/``gemini``/``vertexai``/``google`` → ``gemini``,
+  ``azure.ai.openai`` → ``openai``, ``aws.bedrock`` → ``bedrock``, ``mistral_ai``/``mistralai`` →
+  ``mistral``, ...); unknown values are lower-cased.
+- model: ``gen_ai.response.model`` (the model that answered), else ``gen_ai.request.model``, else
+  ``llm.model_name`` / ``embedding.model_name``.
 - tokens: ``gen_ai.usage.input_tokens``, ``gen_ai.usage.output_tokens``,
-  ``gen_ai.usage.cache_read.input_tokens``, ``gen_ai.usage.cache_creation.input_tokens``,
-  ``gen_ai.usage.reasoning.output_tokens``. Older names are read when the current one is absent:
-  ``gen_ai.usage.prompt_tokens`` / ``gen_ai.usage.completion_tokens`` (deprecated renames), and the
-  names some instrumentations emit (``gen_ai.usage.cache_read_input_tokens``,
-  ``gen_ai.usage.cache_creation_input_tokens``, ``gen_ai.usage.input_tokens.cached``,
-  ``gen_ai.usage.input_tokens.cache_write``, ``gen_ai.usage.output_tokens.reasoning``,
-  ``gen_ai.usage.reasoning_tokens``).
+  ``gen_ai.usage.cache_read.input_tokens``, ``gen_ai.usage.cache_creation.input_tokens`` (and the
+  registry's newer ``gen_ai.usage.cache_write.input_tokens``), ``gen_ai.usage.reasoning.output_tokens``;
+  older and library names when the current one is absent (``prompt_tokens``/``completion_tokens``,
+  ``cache_read_input_tokens``, ``cache_creation_input_tokens``, ``cache_write_input_tokens``,
+  ``input_tokens.cached``, ``input_tokens.cache_write``, ``output_tokens.reasoning``,
+  ``reasoning_tokens``) and OpenInference's ``llm.token_count.{prompt,completion}``,
+  ``llm.token_count.prompt_details.{cache_read,cache_write}``,
+  ``llm.token_count.completion_details.reasoning``. Totals: ``gen_ai.usage.total_tokens``,
+  ``llm.usage.total_tokens`` (Traceloop), ``llm.token_count.total`` (OpenInference).
 - 1-hour cache writes (Anthropic's ``usage.cache_creation.ephemeral_1h_input_tokens``; no
-  convention names them yet): ``gen_ai.usage.cache_creation.ephemeral_1h_input_tokens`` (the name
-  instrumentations that report the split use, after Anthropic's field),
+  convention names them yet): ``gen_ai.usage.cache_creation.ephemeral_1h_input_tokens``,
   ``gen_ai.usage.cache_creation.ephemeral_1h.input_tokens`` and Dash0's
-  ``dash0.gen_ai.usage.cache_creation.ephemeral_1h.input_tokens``. Like Anthropic's own total,
-  ``gen_ai.usage.cache_creation.input_tokens`` counts them too, so the 5-minute writes are
-  ``cache_creation - 1h`` (the bucket rule below; when the 1-hour count exceeds it, the cache
-  creation count is taken as the 5-minute writes alone).
+  ``dash0.gen_ai.usage.cache_creation.ephemeral_1h.input_tokens``. Like Anthropic's own total, the
+  cache creation count includes them, so the 5-minute writes are ``cache_creation - 1h`` (when the
+  1-hour count exceeds it, the cache creation count is taken as the 5-minute writes alone).
 
-  **Bucket rule.** The conventions say ``gen_ai.usage.input_tokens`` SHOULD include all input tokens,
-  cached ones too (cache read and cache creation "SHOULD be included in" it), and
-  ``gen_ai.usage.output_tokens`` SHOULD include the reasoning tokens. Our buckets are disjoint, so
-  ``input_tokens = input - cache_read - cache_creation`` (1-hour writes included) and
-  ``output_tokens = output - reasoning``.
-  When the parts exceed the whole, the instrumentation cannot have followed that rule (e.g. it copied
-  Anthropic's own ``input_tokens``, which exclude cache tokens): the reported value is then taken as
-  already disjoint.
+  **Buckets.** Our buckets are disjoint; which reported counts include which is decided per
+  emitting library and provider (`services.ingest.otlp_libraries.profile`) and checked against a
+  total (`services.ingest.otlp_usage.split`): the conventions' reading (input includes the cache,
+  output the reasoning) for libraries that follow them, the library's own where it differs (OpenLIT's
+  Anthropic input excludes the cache; Gemini outputs exclude thoughts), the total's when it
+  contradicts them; thinking tokens a library leaves out are recovered from the total. Counts a
+  library cannot report are named in the event's ``estimated_counts``.
 - request id: ``gen_ai.response.id``.
 - timestamp: span start (``now`` when missing; refused when further in the future than our JSON
   batches allow); latency: end - start (none when the end is missing or before the start).
@@ -50,7 +55,10 @@ child inference spans, so counting them would count those tokens twice.
   default is no project).
 - tags: every ``mno.tag.<key>`` attribute, as ``<key>`` → its value as a string.
 - prompt: ``mno.prompt.name``, else ``gen_ai.prompt.name``; ``mno.prompt.version``.
-- id: ``<32-hex trace id>:<16-hex span id>``, so a span exported twice is counted once.
+- id: ``call:<provider>:<hash of gen_ai.response.id>`` when the span has a response id, so every
+  span reporting one provider call (two libraries stacked) is one event (`services.ingest.otlp_dedup`;
+  the richest report of a request is kept); else ``<32-hex trace id>:<16-hex span id>``, so a span
+  exported twice is counted once.
 
 Context attributes (provider, model, user, project, tags, prompt) may sit on the resource, the scope or
 the span; the span wins over the scope, the scope over the resource. Per-call attributes (operation,
@@ -65,6 +73,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Final
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -72,6 +81,9 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from pydantic import ValidationError
 
+from services.ingest.otlp_dedup import call_event_id, richest_per_call
+from services.ingest.otlp_libraries import Library, identify, profile
+from services.ingest.otlp_usage import Reported, split
 from services.ingest.token_events import MAX_CLOCK_SKEW
 from shared.messages.telemetry import CallStatus, TokenEventIn
 
@@ -87,6 +99,7 @@ PROVIDER_IDS: Final[Mapping[str, str]] = {
     "gcp.gen_ai": "gemini",
     "gemini": "gemini",
     "vertex_ai": "gemini",
+    "vertexai": "gemini",
     "google": "gemini",
     "aws.bedrock": "bedrock",
     "cohere": "cohere",
@@ -97,6 +110,7 @@ PROVIDER_IDS: Final[Mapping[str, str]] = {
     "deepseek": "deepseek",
     "groq": "groq",
     "mistral_ai": "mistral",
+    "mistralai": "mistral",
     "moonshot_ai": "moonshotai",
 }
 
@@ -118,18 +132,28 @@ AGGREGATE_OPERATIONS: Final = frozenset(
         "delete_memory_store",
     }
 )
+# OpenInference span kinds that are one model call (CHAIN, AGENT, TOOL, RETRIEVER, ... wrap calls).
+OPENINFERENCE_CALL_KINDS: Final = frozenset({"LLM", "EMBEDDING"})
 
-INPUT_TOKENS: Final = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
-OUTPUT_TOKENS: Final = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+INPUT_TOKENS: Final = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+OUTPUT_TOKENS: Final = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
 CACHE_READ_TOKENS: Final = (
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_read_input_tokens",
     "gen_ai.usage.input_tokens.cached",
+    "llm.token_count.prompt_details.cache_read",
 )
 CACHE_WRITE_TOKENS: Final = (
     "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_write.input_tokens",
     "gen_ai.usage.cache_creation_input_tokens",
+    "gen_ai.usage.cache_write_input_tokens",
     "gen_ai.usage.input_tokens.cache_write",
+    "llm.token_count.prompt_details.cache_write",
 )
 CACHE_WRITE_1H_TOKENS: Final = (
     "gen_ai.usage.cache_creation.ephemeral_1h_input_tokens",
@@ -140,7 +164,12 @@ REASONING_TOKENS: Final = (
     "gen_ai.usage.reasoning.output_tokens",
     "gen_ai.usage.output_tokens.reasoning",
     "gen_ai.usage.reasoning_tokens",
+    "llm.token_count.completion_details.reasoning",
 )
+# Totals of everything (input, output, cache, reasoning): checks which counts include which.
+TOTAL_TOKENS: Final = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens", "llm.token_count.total")
+PROVIDER: Final = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+MODEL: Final = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "embedding.model_name")
 _USAGE_KEYS: Final = frozenset().union(
     INPUT_TOKENS,
     OUTPUT_TOKENS,
@@ -149,27 +178,79 @@ _USAGE_KEYS: Final = frozenset().union(
     CACHE_WRITE_1H_TOKENS,
     REASONING_TOKENS,
 )
+# Providers whose cache writes are billed (elsewhere a missing write count changes no cost).
+_CACHE_WRITE_PROVIDERS: Final = frozenset({"anthropic", "bedrock"})
+
+# What marks a span as (meant to be) a model call. Not every `llm.*` name: LiteLLM's
+# raw_gen_ai_request child spans carry `llm.<provider>.<request field>` and no usage (their parent
+# span has it).
+_CALL_PREFIXES: Final = ("gen_ai.", "llm.token_count.")
+_CALL_MARKERS: Final = frozenset(
+    {*PROVIDER, *MODEL, *TOTAL_TOKENS, "openinference.span.kind", "llm.request.type"}
+)
 
 TAG_PREFIX: Final = "mno.tag."
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
 
+class DropReason(StrEnum):
+    """Why a span did not become a token event (the `reason` label of the drop metric)."""
+
+    NOT_GENAI = "not_genai"
+    NOT_A_CALL = "not_a_call"
+    NO_USAGE = "no_usage"
+    INVALID = "invalid"
+    DUPLICATE_CALL = "duplicate_call"
+    REFUSED = "refused"
+
+
+REASON_TEXT: Final[Mapping[DropReason, str]] = {
+    DropReason.NOT_GENAI: "no gen_ai.* or OpenInference llm.* attributes (not a model call)",
+    DropReason.NOT_A_CALL: "agent, workflow, tool or retrieval span: its calls count in their own spans",
+    DropReason.NO_USAGE: "a model call without token counts (e.g. an OpenAI stream without "
+    "stream_options.include_usage): nothing to price",
+    DropReason.INVALID: "token counts or names that cannot be read",
+    DropReason.DUPLICATE_CALL: "the same provider call (response id) reported by a richer span",
+    DropReason.REFUSED: "refused at ingest (validation or budget)",
+}
+
+
 @dataclass(frozen=True)
 class SpanRef:
-    """Which span of the request an outcome is about (ids as lower-case hex)."""
+    """Which span of the request an outcome is about (ids as lower-case hex), and who emitted it."""
 
     trace_id: str
     span_id: str
     name: str
+    library: Library = Library.OTHER
+
+
+@dataclass(frozen=True)
+class DroppedSpan:
+    """A span that became no token event, and why (`detail` says more for invalid ones)."""
+
+    ref: SpanRef
+    reason: DropReason
+    detail: str = ""
 
 
 @dataclass
 class OtlpMapping:
-    """What became of a request's spans: token events, GenAI spans we refused (with why), and the rest."""
+    """What became of a request's spans: token events, and every other span with why it was dropped."""
 
     events: list[tuple[SpanRef, TokenEventIn]] = field(default_factory=list)
-    rejected: list[tuple[SpanRef, str]] = field(default_factory=list)
-    ignored: int = 0
+    dropped: list[DroppedSpan] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> list[tuple[SpanRef, str]]:
+        """GenAI calls whose attributes cannot be read, with why."""
+        return [(drop.ref, drop.detail) for drop in self.dropped if drop.reason is DropReason.INVALID]
+
+    @property
+    def ignored(self) -> int:
+        """Spans that are no model call with usage (not GenAI, aggregates, calls without counts)."""
+        skipped = (DropReason.NOT_GENAI, DropReason.NOT_A_CALL, DropReason.NO_USAGE)
+        return sum(1 for drop in self.dropped if drop.reason in skipped)
 
 
 class _Rejected(Exception):
@@ -240,14 +321,8 @@ def _count(attributes: Attributes, keys: tuple[str, ...]) -> int | None:
     return None
 
 
-def _without(whole: int, *parts: int) -> int:
-    """`whole` minus the parts it includes; `whole` itself when the parts exceed it (it excluded them)."""
-    rest = whole - sum(parts)
-    return rest if rest >= 0 else whole
-
-
 def normalise_provider(value: str) -> str:
-    """Our provider id for a `gen_ai.provider.name` / `gen_ai.system` value."""
+    """Our provider id for a `gen_ai.provider.name` / `gen_ai.system` / `llm.provider` value."""
     key = value.strip().lower()
     return PROVIDER_IDS.get(key, key)
 
@@ -284,16 +359,47 @@ def _validation_reason(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def _is_genai(span_attributes: Attributes, merged: Attributes) -> bool:
-    if not (
-        "gen_ai.operation.name" in span_attributes
-        or "gen_ai.provider.name" in merged
-        or "gen_ai.system" in merged
-    ):
-        return False
+def _drop_reason(span_attributes: Attributes) -> DropReason | None:
+    """Why a span is no model call with usage, or None when it is one."""
+    # Only the span's own attributes mark it: a provider on the resource applies to every span.
+    if not any(key.startswith(_CALL_PREFIXES) or key in _CALL_MARKERS for key in span_attributes):
+        return DropReason.NOT_GENAI
     if _text(span_attributes, "gen_ai.operation.name") in AGGREGATE_OPERATIONS:
-        return False
-    return any(key in span_attributes for key in _USAGE_KEYS)
+        return DropReason.NOT_A_CALL
+    kind = _text(span_attributes, "openinference.span.kind")
+    if kind is not None and kind.upper() not in OPENINFERENCE_CALL_KINDS:
+        return DropReason.NOT_A_CALL
+    if not any(key in span_attributes for key in _USAGE_KEYS):
+        return DropReason.NO_USAGE
+    return None
+
+
+def _reported(span_attributes: Attributes, reads_total: bool) -> Reported:
+    return Reported(
+        input=_count(span_attributes, INPUT_TOKENS),
+        output=_count(span_attributes, OUTPUT_TOKENS),
+        cache_read=_count(span_attributes, CACHE_READ_TOKENS),
+        cache_write=_count(span_attributes, CACHE_WRITE_TOKENS),
+        cache_write_1h=_count(span_attributes, CACHE_WRITE_1H_TOKENS),
+        reasoning=_count(span_attributes, REASONING_TOKENS),
+        total=_count(span_attributes, TOTAL_TOKENS) if reads_total else None,
+    )
+
+
+def _estimated(unreported: frozenset[str], reported: Reported, provider: str, recovered: bool) -> list[str]:
+    """The counts a library cannot send that this span did not send either (none when it did)."""
+    missing = []
+    if "cache_read_tokens" in unreported and reported.cache_read is None:
+        missing.append("cache_read_tokens")
+    if (
+        "cache_write_tokens" in unreported
+        and reported.cache_write is None
+        and provider in _CACHE_WRITE_PROVIDERS
+    ):
+        missing.append("cache_write_tokens")
+    if "reasoning_tokens" in unreported and reported.reasoning is None and not recovered:
+        missing.append("reasoning_tokens")
+    return missing
 
 
 def _event(
@@ -304,24 +410,19 @@ def _event(
     ref: SpanRef,
     now: datetime,
 ) -> TokenEventIn:
-    provider = _text(merged, "gen_ai.provider.name", "gen_ai.system")
-    if provider is None:
-        raise _Rejected("no gen_ai.provider.name or gen_ai.system")
-    model = _text(merged, "gen_ai.response.model", "gen_ai.request.model")
+    provider_name = _text(merged, *PROVIDER)
+    if provider_name is None:
+        raise _Rejected("no gen_ai.provider.name, gen_ai.system or llm.provider")
+    provider = normalise_provider(provider_name)
+    model = _text(merged, *MODEL)
     if model is None:
-        raise _Rejected("no gen_ai.response.model or gen_ai.request.model")
+        raise _Rejected("no gen_ai.response.model, gen_ai.request.model or llm.model_name")
     if len(span.trace_id) != 16 or len(span.span_id) != 8:
         raise _Rejected("trace id must be 16 bytes and span id 8 bytes")
 
-    input_total = _count(span_attributes, INPUT_TOKENS) or 0
-    output_total = _count(span_attributes, OUTPUT_TOKENS) or 0
-    cache_read = _count(span_attributes, CACHE_READ_TOKENS) or 0
-    cache_write_1h = _count(span_attributes, CACHE_WRITE_1H_TOKENS) or 0
-    # The cache creation count includes the 1-hour writes (as Anthropic's own total does); one
-    # smaller than them counted the 5-minute writes alone.
-    cache_creation = _count(span_attributes, CACHE_WRITE_TOKENS)
-    cache_write = 0 if cache_creation is None else _without(cache_creation, cache_write_1h)
-    reasoning = _count(span_attributes, REASONING_TOKENS) or 0
+    library_profile = profile(ref.library, provider)
+    reported = _reported(span_attributes, library_profile.reads_total)
+    buckets, recovered = split(reported, library_profile.reading)
 
     if span.start_time_unix_nano:
         timestamp = _datetime(span.start_time_unix_nano)
@@ -335,18 +436,19 @@ def _event(
         latency_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1_000_000
 
     failed = span.status.code == Status.STATUS_CODE_ERROR or _text(span_attributes, "error.type") is not None
+    response_id = _text(span_attributes, "gen_ai.response.id")
     try:
         return TokenEventIn(
-            id=ref.trace_id + ":" + ref.span_id,
+            id=call_event_id(provider, response_id) or ref.trace_id + ":" + ref.span_id,
             timestamp=timestamp,
-            provider=normalise_provider(provider),
+            provider=provider,
             model=model,
-            input_tokens=_without(input_total, cache_read, cache_write, cache_write_1h),
-            output_tokens=_without(output_total, reasoning),
-            cache_read_tokens=cache_read,
-            cache_write_tokens=cache_write,
-            cache_write_1h_tokens=cache_write_1h,
-            reasoning_tokens=reasoning,
+            input_tokens=buckets.input_tokens,
+            output_tokens=buckets.output_tokens,
+            cache_read_tokens=buckets.cache_read_tokens,
+            cache_write_tokens=buckets.cache_write_tokens,
+            cache_write_1h_tokens=buckets.cache_write_1h_tokens,
+            reasoning_tokens=buckets.reasoning_tokens,
             latency_ms=latency_ms,
             status=CallStatus.ERROR if failed else CallStatus.OK,
             user=_text(merged, "user.id", "enduser.id"),
@@ -354,35 +456,60 @@ def _event(
             tags=_tags(merged),
             prompt_name=_text(merged, "mno.prompt.name", "gen_ai.prompt.name"),
             prompt_version=_text(merged, "mno.prompt.version"),
-            request_id=_text(span_attributes, "gen_ai.response.id"),
+            request_id=response_id,
+            estimated_counts=_estimated(library_profile.unreported, reported, provider, recovered),
         )
     except ValidationError as exc:
         raise _Rejected(_validation_reason(exc)) from exc
 
 
 def spans_to_events(request: ExportTraceServiceRequest, *, now: datetime) -> OtlpMapping:
-    """Map every span of `request`: GenAI calls to token events, unmappable ones to reasons, others ignored.
+    """Map every span of `request`: model calls to token events (one per provider call), every
+    other span to the reason it was dropped.
 
     `now` (aware) dates spans without a start time and bounds how far in the future a span may start.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     mapping = OtlpMapping()
+    events: list[tuple[SpanRef, TokenEventIn]] = []
     for resource_spans in request.resource_spans:
         resource = _attributes(resource_spans.resource.attributes)
+        sdk = _text(resource, "telemetry.sdk.name")
         for scope_spans in resource_spans.scope_spans:
             scoped = {**resource, **_attributes(scope_spans.scope.attributes)}
             for span in scope_spans.spans:
                 span_attributes = _attributes(span.attributes)
                 merged = {**scoped, **span_attributes}
-                if not _is_genai(span_attributes, merged):
-                    mapping.ignored += 1
+                ref = SpanRef(
+                    trace_id=span.trace_id.hex(),
+                    span_id=span.span_id.hex(),
+                    name=span.name,
+                    library=identify(scope_spans.scope.name, sdk, span_attributes),
+                )
+                reason = _drop_reason(span_attributes)
+                if reason is not None:
+                    mapping.dropped.append(DroppedSpan(ref, reason))
                     continue
-                ref = SpanRef(trace_id=span.trace_id.hex(), span_id=span.span_id.hex(), name=span.name)
                 try:
-                    event = _event(span, span_attributes, merged, resource, ref, now)
+                    events.append((ref, _event(span, span_attributes, merged, resource, ref, now)))
                 except _Rejected as exc:
-                    mapping.rejected.append((ref, str(exc)))
-                else:
-                    mapping.events.append((ref, event))
+                    mapping.dropped.append(DroppedSpan(ref, DropReason.INVALID, str(exc)))
+    mapping.events, duplicates = richest_per_call(events)
+    mapping.dropped += [DroppedSpan(ref, DropReason.DUPLICATE_CALL) for ref in duplicates]
     return mapping
+
+
+def summarise(dropped: Iterable[DroppedSpan], *, examples: int = 3) -> str:
+    """One line for OTLP's `partial_success.error_message`: counts by reason, with why and examples."""
+    by_reason: dict[DropReason, list[DroppedSpan]] = {}
+    for drop in dropped:
+        by_reason.setdefault(drop.reason, []).append(drop)
+    parts = []
+    for reason, drops in by_reason.items():
+        shown = [f"span {d.ref.span_id}: {d.detail}" for d in drops if d.detail][:examples]
+        detail = f" [{'; '.join(shown)}]" if shown else ""
+        parts.append(f"{len(drops)} {reason.value} ({REASON_TEXT[reason]}){detail}")
+    if not parts:
+        return ""
+    return "spans not turned into token events: " + "; ".join(parts)

@@ -54,6 +54,7 @@ COLUMNS: tuple[str, ...] = (
     "price_version",
     "price_tier",
     "pricing_error",
+    "estimated_counts",
 )
 # The columns a price fills in (the rest come from the event), in `pricing`'s order.
 PRICE_COLUMNS: tuple[str, ...] = (
@@ -80,6 +81,7 @@ _EVENT_FIELDS = (
     "reasoning_tokens",
     "latency_ms",
     "tags",
+    "estimated_counts",
 )
 # Optional text fields, stored as '' when absent.
 _OPTIONAL_TEXT = ("user", "project", "prompt_name", "prompt_version", "request_id")

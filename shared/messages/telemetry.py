@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -45,6 +45,15 @@ TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r
 TagValue = Annotated[str, StringConstraints(max_length=256)]
 # Strict: JSON's `"1000"` or `true` is a client bug, not 1000 or 1 token (the SDK refuses them too).
 TokenCount = Annotated[StrictInt, Field(ge=0, le=100_000_000)]
+# The token fields a reporter may have had to estimate (see `TokenEventIn.estimated_counts`).
+EstimatedCount = Literal[
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+]
 
 
 def _rfc3339_only(value: object) -> object:
@@ -100,6 +109,12 @@ class TokenEventIn(BaseModel):
     prompt_name: Name | None = None
     prompt_version: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     request_id: Name | None = Field(default=None, description="The provider's request id, for support.")
+    estimated_counts: list[EstimatedCount] = Field(
+        default_factory=list,
+        max_length=6,
+        description="Token fields the reporter could not know exactly (e.g. an instrumentation that sends "
+        "no cached-token count: cached input is then counted, and priced, as uncached input).",
+    )
 
 
 class TokenEvent(TokenEventIn):
@@ -140,18 +155,19 @@ class TokenEventColumns(BaseModel):
     prompt_name: list[str | None]
     prompt_version: list[str | None]
     request_id: list[str | None]
+    estimated_counts: list[list[str]]
 
     @model_validator(mode="before")
     @classmethod
     def _columns_of_earlier_versions(cls, value: object) -> object:
-        # Columns published before a token kind existed (still in the stream during an upgrade)
-        # decode with zeros for it instead of being dead-lettered.
-        if (
-            isinstance(value, dict)
-            and "cache_write_1h_tokens" not in value
-            and isinstance(value.get("id"), list)
-        ):
-            return {**value, "cache_write_1h_tokens": [0] * len(value["id"])}
+        # Columns published before a field existed (still in the stream during an upgrade) decode
+        # with its neutral value (no tokens of a kind, nothing estimated) instead of being dead-lettered.
+        if isinstance(value, dict) and isinstance(value.get("id"), list):
+            rows = len(value["id"])
+            if "cache_write_1h_tokens" not in value:
+                value = {**value, "cache_write_1h_tokens": [0] * rows}
+            if "estimated_counts" not in value:
+                value = {**value, "estimated_counts": [[] for _ in range(rows)]}
         return value
 
     @model_validator(mode="after")
@@ -202,12 +218,12 @@ class EventRejection(BaseModel):
 class IngestResult(BaseModel):
     """The answer to a batch: each event is accepted (new), a duplicate, or rejected (by index).
 
-    A duplicate is an event the edge knows, while answering, to have been accepted before: the same
-    batch resent within JetStream's duplicate window (2 minutes: its publish is acknowledged as a
-    duplicate), or, for teams with budgets, an id the budgets counted already (ids are remembered 7
-    days). It is neither counted against the plan nor charged to a budget again. A resend the edge
-    cannot recognise (no budgets, another grouping of ids, outside the window) is answered as
-    accepted and dropped later, when stored, by its id: it is still counted once."""
+    A duplicate is an event whose id the team sent before and the edge accepted, in any batch or
+    grouping, within the duplicate window (`ingest.duplicate_window_days`, 7 days by default). It is
+    neither counted against the plan nor charged to a budget again, and is answered as a duplicate
+    even at the plan's monthly limit. An id whose earlier request failed (not accepted) is new. A
+    resend after the window is answered as accepted (and counted against the plan again), yet stored
+    once: the MonitoringAgent drops it by id. Ids are per team: another team's ids are its own."""
 
     accepted: int
     rejected: int

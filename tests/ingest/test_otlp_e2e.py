@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -111,3 +113,155 @@ async def test_unmappable_genai_spans_come_back_as_partial_success(edge: tuple[M
             headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"},
         ) as response:
             assert response.status == 415
+
+
+def _json_span(trace: str, span: str, attributes: dict[str, str | int], name: str = "chat") -> dict[str, Any]:
+    start = int(datetime.now(UTC).timestamp() * 1_000_000_000)
+    return {
+        "traceId": trace,
+        "spanId": span,
+        "name": name,
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 800_000_000),
+        "attributes": [
+            {
+                "key": key,
+                "value": {"intValue": str(value)} if isinstance(value, int) else {"stringValue": value},
+            }
+            for key, value in attributes.items()
+        ],
+    }
+
+
+def _export(*scopes: tuple[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "dedup-bot"}}]},
+                "scopeSpans": [{"scope": {"name": name}, "spans": spans} for name, spans in scopes],
+            }
+        ]
+    }
+
+
+async def _post_traces(http: aiohttp.ClientSession, launcher: MeshLauncher, token: str, body: object) -> Any:
+    async with http.post(
+        f"{launcher.edge_url}/v1/traces", json=body, headers={"Authorization": f"Bearer {token}"}
+    ) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+SDK_CALL: dict[str, str | int] = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "anthropic",
+    "gen_ai.request.model": "claude-sonnet-4-5",
+    "gen_ai.response.id": "msg_e2e_dup",
+    "gen_ai.usage.input_tokens": 4000,
+    "gen_ai.usage.cache_read.input_tokens": 2000,
+    "gen_ai.usage.cache_write.input_tokens": 1500,
+    "gen_ai.usage.cache_creation.ephemeral_1h_input_tokens": 500,
+    "gen_ai.usage.output_tokens": 90,
+}
+TRACELOOP_CALL: dict[str, str | int] = {
+    "gen_ai.system": "Anthropic",
+    "llm.request.type": "completion",
+    "gen_ai.request.model": "claude-sonnet-4-5",
+    "gen_ai.response.id": "msg_e2e_dup",
+    "gen_ai.usage.input_tokens": 4000,
+    "gen_ai.usage.output_tokens": 90,
+    "llm.usage.total_tokens": 4090,
+    "gen_ai.usage.cache_read_input_tokens": 2000,
+    "gen_ai.usage.cache_creation_input_tokens": 1500,
+}
+
+
+async def test_one_call_from_two_libraries_is_billed_once_and_every_dropped_span_is_reported(
+    edge: tuple[MeshLauncher, str],
+) -> None:
+    """Two spans of one Anthropic call (two traces, two libraries) store one event with the richer
+    usage, in one export or across two; every other span comes back in partial_success and the metric."""
+    launcher, token = edge
+    first = _export(
+        ("opentelemetry.instrumentation.anthropic", [_json_span("a1" * 16, "01" * 8, TRACELOOP_CALL)]),
+        (
+            "anthropic",
+            [
+                _json_span("b2" * 16, "02" * 8, SDK_CALL),
+                _json_span("b2" * 16, "03" * 8, {"http.request.method": "POST"}, name="POST"),
+                _json_span(
+                    "b2" * 16,
+                    "04" * 8,
+                    {
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.provider.name": "openai",
+                        "gen_ai.request.model": "gpt-4o",
+                    },
+                ),
+            ],
+        ),
+    )
+    # Later: Traceloop's span of the same call again (another export), and a new openai-v2 call.
+    second = _export(
+        ("opentelemetry.instrumentation.anthropic", [_json_span("c3" * 16, "05" * 8, TRACELOOP_CALL)]),
+        (
+            "opentelemetry.instrumentation.openai_v2",
+            [
+                _json_span(
+                    "d4" * 16,
+                    "06" * 8,
+                    {
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.system": "openai",
+                        "gen_ai.request.model": "gpt-4o",
+                        "gen_ai.usage.input_tokens": 1000,
+                        "gen_ai.usage.output_tokens": 100,
+                    },
+                )
+            ],
+        ),
+    )
+    async with aiohttp.ClientSession() as http:
+        answer = await _post_traces(http, launcher, token, first)
+        assert answer["partialSuccess"]["rejectedSpans"] in (3, "3")
+        message = answer["partialSuccess"]["errorMessage"]
+        for reason in ("1 duplicate_call", "1 not_genai", "1 no_usage"):
+            assert reason in message
+        await costs_when(launcher, token, 1)
+        answer = await _post_traces(http, launcher, token, second)
+        assert "partialSuccess" not in answer  # the edge cannot know the call was stored before
+        report = await costs_when(launcher, token, 2, group_by="provider")
+        async with http.get(f"{launcher.started[0].metrics_url}/metrics") as response:
+            metrics = await response.text()
+    assert report["totals"]["events"] == 2
+    anthropic = next(g["totals"] for g in report["groups"] if g["key"] == {"provider": "anthropic"})
+    assert anthropic["events"] == 1
+    assert (anthropic["input_tokens"], anthropic["cache_read_tokens"]) == (500, 2000)
+    assert (anthropic["cache_write_tokens"], anthropic["cache_write_1h_tokens"]) == (1000, 500)
+    assert 'mno_otlp_spans_dropped_total{library="other",reason="not_genai"} 1.0' in metrics
+    assert 'mno_otlp_spans_dropped_total{library="traceloop",reason="duplicate_call"} 1.0' in metrics
+
+
+@pytest.mark.parametrize("signal", ["metrics", "logs"])
+async def test_metrics_and_logs_exports_are_accepted_and_ignored(
+    edge: tuple[MeshLauncher, str], signal: str
+) -> None:
+    """/v1/metrics and /v1/logs answer OTLP's success shape (protobuf and JSON), 415 for other types."""
+    launcher, token = edge
+    auth = {"Authorization": f"Bearer {token}"}
+    url = f"{launcher.edge_url}/v1/{signal}"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json={"resourceMetrics": []}, headers=auth) as response:
+            assert response.status == 200
+            assert response.content_type == "application/json"
+            assert await response.json() == {}
+        protobuf = {**auth, "Content-Type": "application/x-protobuf"}
+        async with http.post(url, data=b"\x0a\x00", headers=protobuf) as response:
+            assert response.status == 200
+            assert response.content_type == "application/x-protobuf"
+            assert await response.read() == b""
+        async with http.post(url, data=b"x", headers={**auth, "Content-Type": "text/plain"}) as response:
+            assert response.status == 415
+            assert (await response.json())["error"]["code"] == "unsupported_media_type"
+        async with http.post(url, json={}) as response:
+            assert response.status == 401

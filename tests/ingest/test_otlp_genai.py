@@ -17,6 +17,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from services.ingest.otlp import decode_request, spans_to_events
+from services.ingest.otlp_dedup import call_event_id
 from services.ingest.otlp_genai import OtlpMapping, SpanRef
 from shared.messages.telemetry import CallStatus, TokenEventIn
 
@@ -121,7 +122,7 @@ def test_current_convention_openai_span_maps_to_disjoint_buckets() -> None:
     assert mapping.ignored == 0
     assert ref == SpanRef(trace_id=span.trace_id.hex(), span_id=span.span_id.hex(), name=span.name)
     assert event == TokenEventIn(
-        id=f"{span.trace_id.hex()}:{span.span_id.hex()}",
+        id=call_event_id("openai", "chatcmpl-123"),
         timestamp=NOW - timedelta(minutes=2),
         provider="openai",
         model="gpt-4o-2024-08-06",
@@ -135,7 +136,7 @@ def test_current_convention_openai_span_maps_to_disjoint_buckets() -> None:
         project="checkout",
         request_id="chatcmpl-123",
     )
-    assert len(event.id or "") == 32 + 1 + 16
+    assert (event.id or "").startswith("call:openai:")
 
 
 def test_older_convention_span_with_gen_ai_system_and_deprecated_token_names() -> None:
@@ -257,7 +258,8 @@ def test_provider_values_are_normalised_to_our_ids(value: str, expected: str) ->
 
 
 def test_non_genai_spans_and_aggregates_are_ignored_not_rejected() -> None:
-    """HTTP spans, GenAI spans without usage, agent spans (their usage sums their children) are ignored."""
+    """HTTP spans, GenAI spans without usage, agent spans (their usage sums their children) are skipped;
+    usage without a provider is refused, saying so."""
     http = _span({"http.request.method": "POST", "url.full": "https://api.openai.com/v1/chat/completions"})
     no_usage = _span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"})
     agent = _span(
@@ -272,8 +274,11 @@ def test_non_genai_spans_and_aggregates_are_ignored_not_rejected() -> None:
     usage_only = _span({"gen_ai.usage.input_tokens": 10})
     call = _span(OPENAI_CURRENT)
     mapping = _map(http, no_usage, agent, tool, usage_only, call)
-    assert mapping.ignored == 5
-    assert mapping.rejected == []
+    assert mapping.ignored == 4
+    assert mapping.rejected == [
+        (mapping.rejected[0][0], "no gen_ai.provider.name, gen_ai.system or llm.provider")
+    ]
+    assert mapping.rejected[0][0].span_id == usage_only.span_id.hex()
     assert [ref.span_id for ref, _ in mapping.events] == [call.span_id.hex()]
 
 
@@ -422,8 +427,9 @@ def test_span_without_times_is_dated_now_without_latency() -> None:
 
 def test_re_exported_span_gets_the_same_event_id() -> None:
     """The same span exported twice yields the same event id, so it is counted once downstream."""
-    first = _only_event(_map(_span(OPENAI_CURRENT, trace_id=b"\xab" * 16, span_id=b"\xcd" * 8)))
-    again = _only_event(_map(_span(OPENAI_CURRENT, trace_id=b"\xab" * 16, span_id=b"\xcd" * 8)))
+    no_response_id = {k: v for k, v in OPENAI_CURRENT.items() if k != "gen_ai.response.id"}
+    first = _only_event(_map(_span(no_response_id, trace_id=b"\xab" * 16, span_id=b"\xcd" * 8)))
+    again = _only_event(_map(_span(no_response_id, trace_id=b"\xab" * 16, span_id=b"\xcd" * 8)))
     assert first.id == again.id == "ab" * 16 + ":" + "cd" * 8
 
 
@@ -457,7 +463,7 @@ def test_hand_written_otlp_json_maps_to_an_event_with_hex_ids() -> None:
     mapping = spans_to_events(decode_request(body.encode(), "application/json", None), now=NOW)
     assert mapping.ignored == 1
     event = _only_event(mapping)
-    assert event.id == "0af7651916cd43dd8448eb211c80319c:b7ad6b7169203331"
+    assert event.id == call_event_id("anthropic", "msg_01")
     assert event.timestamp == datetime(2025, 6, 1, 11, 58, tzinfo=UTC)
     assert event.latency_ms == 2500.0
     assert (event.input_tokens, event.cache_read_tokens, event.output_tokens) == (100, 2000, 42)

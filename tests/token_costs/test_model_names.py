@@ -122,7 +122,7 @@ async def test_events_stored_before_the_upgrade_read_their_reported_name_in_both
             old_columns,
             [(TEAM, "old", at, at, "openai", DATED, 1_000_000, True, Decimal("0.15"))],
         )
-        assert await apply_migrations(engine) == [4, 5]
+        assert (await apply_migrations(engine))[:2] == [4, 5]  # and any later migration
         store = await store_events(engine, event("new", DATED))
         for report in await reports(store, group_by="model_raw"):
             assert by_key(report, "model_raw") == {DATED: (2, Decimal("0.30"))}
