@@ -9,8 +9,13 @@
     with mno.track("anthropic", project="search") as call:
         call.response(anthropic_client.messages.create(...))
 
+    for event in mno.record_stream("anthropic", anthropic_client.messages.create(..., stream=True)):
+        ...  # events pass through unchanged; the call is recorded when the stream ends
+
 Recording never does network I/O in the caller's thread; a background thread sends batches.
-Only the standard library is used for HTTP; provider SDKs are never imported.
+Only the standard library is used for HTTP; this package never imports a provider SDK. The
+optional drop-in clients do, each its own: `mno_sdk.openai`, `mno_sdk.anthropic`,
+`mno_sdk.gemini` (google-genai) and the LiteLLM callback `mno_sdk.litellm`.
 """
 
 import logging

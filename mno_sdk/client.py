@@ -12,7 +12,7 @@ import threading
 import weakref
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack, cast
 
 from mno_sdk.buffer import Buffer
 from mno_sdk.events import CallContext, EventContext, build_event, split_model
@@ -25,6 +25,7 @@ from mno_sdk.extract import (
 )
 from mno_sdk.sender import ErrorCallback, Event, Sender
 from mno_sdk.stats import Counters, Stats
+from mno_sdk.streams import Finish, collector_for, wrap_stream
 from mno_sdk.track import Track
 from mno_sdk.transport import HttpTransport, Transport
 from services.pricing.models import Usage
@@ -37,6 +38,8 @@ USER_AGENT = f"mno-sdk-python/{__version__}"
 DEFAULT_CLOSE_TIMEOUT = 5.0
 
 _open_clients: weakref.WeakSet[MnoClient] = weakref.WeakSet()
+
+S = TypeVar("S")
 
 
 class MnoClient:
@@ -164,6 +167,21 @@ class MnoClient:
     ) -> str:
         """Record a Gemini generateContent response (google-genai object or REST JSON dict)."""
         return self._record_extracted(provider, from_gemini_response(response), context)
+
+    def record_stream(
+        self, provider: str, stream: S, *, shape: Shape | None = None, **context: Unpack[CallContext]
+    ) -> S:
+        """Wrap a provider stream: every chunk passes through unchanged, and the call is recorded once
+        the stream is exhausted, closed or its `with` block left (sync or async iterators, and stream
+        managers such as anthropic's `messages.stream()`, whose accumulated message is read at exit).
+
+        An OpenAI Chat Completions stream carries usage only when created with
+        `stream_options={"include_usage": True}` (the `mno_sdk.openai` wrappers ask for it).
+        `shape` says how to read the chunks when `provider` is not one of openai, anthropic, gemini.
+        """
+        collector = collector_for(provider, shape)
+        finish = Finish(self.track(provider, shape=shape, **context), collector)
+        return cast(S, wrap_stream(stream, finish))
 
     def track(self, provider: str, *, shape: Shape | None = None, **context: Unpack[CallContext]) -> Track:
         """Time a call and record it: `with client.track("openai") as call: call.response(resp)`,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypedDict, cast
 
@@ -24,6 +24,9 @@ class EventContext(TypedDict, total=False):
     timestamp: datetime | None
     status: str
     event_id: str | None
+    # Token fields the reporter could not know exactly (e.g. a stream whose provider sent no usage
+    # and whose counts were estimated by a tokenizer): the server keeps the flag with the event.
+    estimated_counts: Sequence[str]
 
 
 class CallContext(EventContext, total=False):
@@ -58,6 +61,7 @@ def build_event(
     request_id: str | None = None,
     timestamp: datetime | None = None,
     status: str = "ok",
+    estimated_counts: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The event as JSON-ready data; raises ValueError (pydantic's ValidationError) when invalid.
 
@@ -83,8 +87,11 @@ def build_event(
         prompt_name=prompt_name,
         prompt_version=prompt_version,
         request_id=request_id,
+        estimated_counts=list(estimated_counts),
     )
     data = event.model_dump(mode="json", exclude_none=True)
+    if not data["estimated_counts"]:
+        del data["estimated_counts"]  # likewise left out when empty, for older servers
     if not data["cache_write_1h_tokens"]:
         # Left out when zero: servers older than this token kind refuse fields they do not know.
         del data["cache_write_1h_tokens"]

@@ -80,6 +80,13 @@ def as_mapping(obj: Any) -> Mapping[str, Any] | None:
 def _usage_of(response: Any, *names: str) -> Mapping[str, Any]:
     usage = as_mapping(field(response, *names))
     if not usage:
+        if not isinstance(response, Mapping) and (
+            hasattr(response, "__iter__") or hasattr(response, "__aiter__")
+        ):
+            raise UsageNotFound(
+                "this is a stream, whose usage arrives in its chunks: wrap it with"
+                " client.record_stream(provider, stream) and iterate the result"
+            )
         raise UsageNotFound(
             f"the response has no {names[0]!r}"
             " (a stream must be read to its end, with usage requested, before it is recorded)"
@@ -102,8 +109,15 @@ def from_openai_response(response: Any) -> Extracted:
 
 def from_anthropic_response(response: Any) -> Extracted:
     """A Messages API response (object or JSON)."""
+    usage = _usage_of(response, "usage")
+    if field(response, "type") == "message_delta" and usage.get("input_tokens") is None:
+        # The final stream event repeats only the output count: recording it alone would bill 0 input.
+        raise UsageNotFound(
+            "a message_delta event carries only the output tokens (the input and cache counts are in"
+            " message_start): wrap the stream with client.record_stream(provider, stream)"
+        )
     return Extracted(
-        usage=from_anthropic(_usage_of(response, "usage")),
+        usage=from_anthropic(usage),
         model=_text(field(response, "model")),
         request_id=_text(field(response, "id")),
     )

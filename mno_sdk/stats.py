@@ -94,9 +94,12 @@ class Counters:
 
 
 def _reason(error: Mapping[str, object]) -> str:
-    """A short key for counting: 'field: message' as pydantic reports it."""
+    """A short key for counting: 'field: message'. The edge sends `loc` as a dotted string
+    ("tags.env"); pydantic's own errors have it as a list of parts: both name the field."""
     message = str(error.get("msg") or error.get("message") or error.get("type") or "rejected")
     loc = error.get("loc")
     if isinstance(loc, list | tuple) and loc:
         return f"{'.'.join(str(part) for part in loc)}: {message}"
+    if isinstance(loc, str | int) and str(loc):
+        return f"{loc}: {message}"
     return message

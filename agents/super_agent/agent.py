@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from agents.super_agent.edge_deps import DEPS, CookiePolicy, EdgeDeps
+from agents.super_agent.proxy_routes import PROXY, ProxyState
 from agents.super_agent.routes import ROUTES
 from services.audit import store as audit_store
 from services.gateway.auth import (
@@ -32,6 +33,7 @@ from services.identity.plan_features import serve_teams_with_feature
 from services.identity.plans import PlanBook
 from services.identity.reconcile import reconcile_marketplace
 from services.identity.subscriptions import SubscriptionBook, register_subscription_handlers
+from services.ingest import id_ledger
 from services.ingest.budget_gate import BudgetGate
 from services.ingest.intake import Intake
 from services.mesh import install_mesh
@@ -113,6 +115,7 @@ def wire_accounts(
     mesh = install_mesh(runtime, pool)
     mesh.purge.register(lifecycle.purge_own_team_data)
     mesh.purge.register(audit_store.purge_team)
+    mesh.purge.register(id_ledger.purge_teams)
     runtime.consume(TEAM_DATA_PURGED, partial(lifecycle.record_confirmation, pool))
     accounts = runtime.settings.accounts
     github_tokens = lifecycle.GitHubTokens(login.github, login.box) if login is not None else None
@@ -182,6 +185,14 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
         api_keys=api_keys,
         intake=Intake(pool, plans, runtime.bus, BudgetGate(runtime.bus)),
     )
+    # Accepted event ids are remembered for the duplicate window, then forgotten.
+    runtime.every(
+        "ingest-id-ledger-prune",
+        settings.ingest.duplicate_prune_interval_seconds,
+        partial(id_ledger.prune, pool, timedelta(days=settings.ingest.duplicate_window_days)),
+    )
+    app[PROXY] = ProxyState.open(settings.proxy)
+    runtime.on_shutdown(partial(app[PROXY].close, runtime.agent_settings.drain_timeout_seconds))
     runner = web.AppRunner(
         app, access_log=None, shutdown_timeout=runtime.agent_settings.drain_timeout_seconds
     )

@@ -14,6 +14,7 @@ from agents.super_agent.budget_routes import BUDGET_ROUTES
 from agents.super_agent.edge_deps import acting, deps
 from agents.super_agent.operator_routes import OPERATOR_ROUTES
 from agents.super_agent.price_routes import PRICE_ROUTES
+from agents.super_agent.proxy_routes import PROXY_ROUTES
 from agents.super_agent.team_routes import TEAM_ROUTES
 from services.gateway import docs
 from services.gateway.discovery import describe_mesh
@@ -24,6 +25,7 @@ from services.gateway.route_table import PUBLIC, Call, Forward, Local, LocalHand
 from services.identity import apikeys_api
 from services.identity.principals import team_of
 from services.ingest import intake
+from services.ingest.otlp_ignored import IgnoredSignal
 from services.webhooks.intake import MAX_WEBHOOK_BYTES, WebhookRejected, accept, receive
 from shared.health import metrics_response
 from shared.messages.agents import ALL_AGENTS
@@ -160,6 +162,18 @@ async def otlp_traces(call: Call) -> web.StreamResponse:
         call.request.headers.get("Content-Type", ""),
         None,  # aiohttp has already inflated a gzip/deflate body as it read it
     )
+    return web.Response(body=body, content_type=content_type)
+
+
+async def otlp_metrics(call: Call) -> web.StreamResponse:
+    body, content_type = intake.ignored_otlp(
+        call.request.headers.get("Content-Type", ""), IgnoredSignal.METRICS
+    )
+    return web.Response(body=body, content_type=content_type)
+
+
+async def otlp_logs(call: Call) -> web.StreamResponse:
+    body, content_type = intake.ignored_otlp(call.request.headers.get("Content-Type", ""), IgnoredSignal.LOGS)
     return web.Response(body=body, content_type=content_type)
 
 
@@ -354,8 +368,10 @@ ROUTES: list[Route] = [
     Route(
         "POST",
         "/v1/traces",
-        "OpenTelemetry OTLP/HTTP traces (protobuf or JSON, gzip allowed): spans with gen_ai.* attributes "
-        "become token events (id = trace id:span id); other spans are ignored. Send the API key as "
+        "OpenTelemetry OTLP/HTTP traces (protobuf or JSON, gzip allowed): model-call spans (gen_ai.* or "
+        "OpenInference llm.* attributes, read per emitting library) become token events, one per provider "
+        "call (id from the provider's response id, else trace id:span id); every other span is counted in "
+        "partial_success with the reason. Send the API key as "
         "OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer mno_...'.",
         Permission.TOKEN_EVENTS_WRITE,
         Local(otlp_traces),
@@ -364,6 +380,23 @@ ROUTES: list[Route] = [
         raw_body=True,
         max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
         extra_status=(400, 402, 413, 415, 503, 504),
+    ),
+    *(
+        Route(
+            "POST",
+            f"/v1/{signal.value}",
+            f"OpenTelemetry OTLP/HTTP {signal.value}: accepted and ignored (answered with OTLP's success "
+            "shape, nothing stored), so exporters that send every signal to one endpoint (OpenLIT) log no "
+            "failures. Token usage is read from the traces.",
+            Permission.TOKEN_EVENTS_WRITE,
+            Local(handler),
+            tags=OBSERVABILITY,
+            media_type="application/x-protobuf",
+            raw_body=True,
+            max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
+            extra_status=(413, 415),
+        )
+        for signal, handler in ((IgnoredSignal.METRICS, otlp_metrics), (IgnoredSignal.LOGS, otlp_logs))
     ),
     Route(
         "GET",
@@ -390,6 +423,7 @@ ROUTES: list[Route] = [
     *ALERT_ROUTES,
     *OPERATOR_ROUTES,
     *PLAN_MAPPING_ROUTES,
+    *PROXY_ROUTES,
     *(
         Route(
             "POST",

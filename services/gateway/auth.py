@@ -25,6 +25,11 @@ class Authenticator(Protocol):
         ...
 
 
+# An API key may also come in this header, for clients whose Authorization header carries another
+# service's credential (proxy mode: the provider's key stays where the provider's SDK puts it).
+API_KEY_HEADER = "X-MNO-Api-Key"
+
+
 def bearer_token(request: web.Request) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -73,7 +78,7 @@ class ApiKeyAuthenticator:
                 del self._cache[digest]
 
     async def authenticate(self, request: web.Request) -> Principal | None:
-        token = bearer_token(request)
+        token = request.headers.get(API_KEY_HEADER, "").strip() or bearer_token(request)
         if token is None or not token.startswith(apikeys.PREFIX):
             return None
         key = await self._verify(token)

@@ -18,8 +18,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from services.gateway.auth import Authenticator
-from services.gateway.errors import CODE_OF_STATUS, HttpProblem, error_response
-from services.gateway.route_table import Call, Forward, Route, check_table
+from services.gateway.errors import CODE_OF_STATUS, STATUS_OF, HttpProblem, error_response
+from services.gateway.route_table import Call, ErrorShape, Forward, Route, check_table
 from shared.bus.client import Bus
 from shared.bus.codec import validation_details
 from shared.bus.context import MessageContext, TraceParent, valid_correlation_id
@@ -30,6 +30,7 @@ from shared.metrics import HTTP_REQUEST_SECONDS
 
 REQUEST_ID_HEADER = "X-Request-Id"
 CONTEXT = web.RequestKey("mno_ctx", MessageContext)
+ERROR_SHAPE: web.RequestKey[ErrorShape] = web.RequestKey("mno_error_shape")
 AUTHENTICATOR = web.AppKey("mno_authenticator", Authenticator)
 
 log = structlog.get_logger("mno.edge")
@@ -108,26 +109,38 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure leaves as the typed JSON error body; never an HTML page, never a traceback."""
-    ctx = request_context(request)
     try:
         return await handler(request)
     except HttpProblem as problem:
         headers = {"WWW-Authenticate": "Bearer"} if problem.body.code == ErrorCode.UNAUTHENTICATED else None
-        return error_response(problem.body, ctx.correlation_id, headers=headers)
+        return _error(request, problem.body, headers=headers)
     except (BusError, AgentError) as error:
-        return error_response(error.body, ctx.correlation_id, headers=_retry_after(error.body))
+        return _error(request, error.body, headers=_retry_after(error.body))
     except web.HTTPException as error:
         if error.status < 400:
             raise
         code = CODE_OF_STATUS.get(error.status, ErrorCode.BAD_REQUEST)
         message = error.reason if error.status != 413 else "the request body is larger than allowed"
-        return error_response(ErrorBody(code=code, message=message), ctx.correlation_id, status=error.status)
+        return _error(request, ErrorBody(code=code, message=message), status=error.status)
     except Exception:
         log.exception("unhandled error at the edge")
-        return error_response(
-            ErrorBody(code=ErrorCode.INTERNAL, message="internal error; quote the correlation id"),
-            ctx.correlation_id,
+        return _error(
+            request, ErrorBody(code=ErrorCode.INTERNAL, message="internal error; quote the correlation id")
         )
+
+
+def _error(
+    request: web.Request, body: ErrorBody, *, status: int | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    """The typed error body, or the route's own error shape when it declares one."""
+    correlation_id = request_context(request).correlation_id
+    shape = request.get(ERROR_SHAPE)
+    if shape is None:
+        return error_response(body, correlation_id, status=status, headers=headers)
+    status = status or STATUS_OF[body.code]
+    return web.Response(
+        text=json.dumps(shape(body, status)), status=status, content_type="application/json", headers=headers
+    )
 
 
 def _retry_after(body: ErrorBody) -> dict[str, str] | None:
@@ -149,6 +162,8 @@ def _endpoint(
 ) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         ctx = request_context(request)
+        if route.error_shape is not None:
+            request[ERROR_SHAPE] = route.error_shape
         if route.permission != "public":
             principal = await authenticator.authenticate(request)
             if principal is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -11,6 +12,9 @@ from services.gateway.errors import STATUS_OF, ErrorResponse
 from services.gateway.route_table import Route
 
 REF = "#/components/schemas/{model}"
+# `{name:regex}` segments (aiohttp's syntax for a parameter spanning several segments, e.g. the rest of
+# a proxied path): documented as a string path parameter `name`.
+_REGEX_PARAM = re.compile(r"{([a-z_][a-z0-9_]*):[^}]*}")
 ERROR_STATUSES_ALWAYS = (400, 500)
 
 
@@ -64,6 +68,10 @@ def _operation(route: Route) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": _field_schema(model, name)}
         for name in route.path_params
+    ]
+    parameters += [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _REGEX_PARAM.findall(route.path)
     ]
     if model is not None and not route.has_body:
         for name, field in model.model_fields.items():

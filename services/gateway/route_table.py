@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from shared.bus.context import MessageContext
+from shared.messages.envelope import ErrorBody
 from shared.messages.permissions import Permission
 from shared.messages.registry import Endpoint
 
@@ -32,6 +33,8 @@ class Call:
 
 
 LocalHandler = Callable[[Call], Awaitable[BaseModel | web.StreamResponse]]
+# The edge's own errors (401, 403, 429, ...) as a route's callers expect them: (error, status) -> JSON.
+ErrorShape = Callable[[ErrorBody, int], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class Route:
     streamed_body: bool = False
     # A plan feature the caller's team must have (403 naming it otherwise), e.g. "prompts".
     feature: str | None = None
+    # Errors in another JSON shape than ours (proxy mode answers in its provider's, so the provider's
+    # SDK shows them); None: the typed `ErrorResponse`.
+    error_shape: ErrorShape | None = None
 
     @property
     def input_model(self) -> type[BaseModel] | None:
@@ -94,7 +100,9 @@ class Route:
 
     @property
     def operation_id(self) -> str:
-        words = re.sub(r"[{}]", "", self.path).strip("/").replace("/", "_").replace("-", "_")
+        # `{tail:.*}` (a parameter spanning segments) names itself without its pattern.
+        words = re.sub(r"{([a-z_][a-z0-9_]*)(?::[^}]*)?}", r"\1", self.path)
+        words = words.strip("/").replace("/", "_").replace("-", "_")
         return f"{self.method.lower()}_{words}"
 
     @property

@@ -33,6 +33,10 @@ class BudgetGate:
     def forget(self, team_id: str) -> None:
         self._known.pop(team_id, None)
 
+    async def has_budgets(self, team_id: str, ctx: MessageContext) -> bool:
+        """Whether the team has budgets (cached; the proxy's pre-check skips teams without)."""
+        return await self._has_budgets(team_id, ctx)
+
     async def _has_budgets(self, team_id: str, ctx: MessageContext) -> bool:
         known = self._known.get(team_id)
         if known is not None and known[1] > time.monotonic():

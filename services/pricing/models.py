@@ -6,6 +6,19 @@ Providers count tokens differently; these are the documented `usage` shapes we n
   ``completion_tokens`` *includes* ``completion_tokens_details.reasoning_tokens``. The Responses API
   has the same semantics under ``input_tokens`` / ``input_tokens_details.cached_tokens`` and
   ``output_tokens`` / ``output_tokens_details.reasoning_tokens``. OpenAI bills no cache writes.
+* OpenAI-shaped usage from other providers and proxies keeps that convention -- ``prompt_tokens``
+  *includes* every cache read and cache write -- and names the cache counts its own way:
+  reads as ``prompt_tokens_details.cached_tokens`` (OpenAI, xAI, vLLM, OpenRouter), top-level
+  ``cache_read_input_tokens`` (LiteLLM, copying Anthropic), ``prompt_cache_hit_tokens`` (DeepSeek, whose
+  ``prompt_cache_miss_tokens`` are the rest) or top-level ``cached_tokens`` (Moonshot); writes as
+  top-level ``cache_creation_input_tokens`` (LiteLLM), ``prompt_tokens_details.cache_creation_tokens``
+  or ``.cache_write_tokens`` (LiteLLM, OpenRouter), with LiteLLM's
+  ``prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens`` saying how many of
+  them were 1-hour writes (LiteLLM's Anthropic mapping adds reads and writes into ``prompt_tokens``).
+  The Responses API shape takes the same keys under ``input_tokens_details``. Audio tokens
+  (``*_tokens_details.audio_tokens``) are inside the prompt/completion totals and are priced as text
+  (`Usage` has no audio bucket); predicted-output tokens are inside ``completion_tokens`` and billed as
+  output, as OpenAI bills them.
 * Anthropic Messages: ``input_tokens`` *excludes* ``cache_read_input_tokens`` and
   ``cache_creation_input_tokens`` (each reported separately, either may be absent or null).
   ``cache_creation_input_tokens`` is the *total* of the writes to the 5-minute and the 1-hour cache;
@@ -122,21 +135,52 @@ def _part_of(whole: int, part: int, whole_name: str, part_name: str) -> int:
     return whole - part
 
 
+# OpenAI-shaped cache keys, in order of preference (a proxy may send the same count under two names:
+# LiteLLM sends both `prompt_tokens_details.cached_tokens` and `cache_read_input_tokens`).
+_CACHE_READ_DETAIL_KEYS = ("cached_tokens",)
+_CACHE_READ_TOP_KEYS = ("cache_read_input_tokens", "prompt_cache_hit_tokens", "cached_tokens")
+_CACHE_WRITE_DETAIL_KEYS = ("cache_creation_tokens", "cache_write_tokens")
+_CACHE_WRITE_TOP_KEYS = ("cache_creation_input_tokens",)
+
+
+def _first_present(*candidates: tuple[Mapping[str, Any] | None, tuple[str, ...]]) -> int:
+    """The first count present (not null) under any of the keys of any of the mappings, else 0."""
+    for data, keys in candidates:
+        if data and any(data.get(key) is not None for key in keys):
+            return _count(data, *keys)
+    return 0
+
+
 def from_openai(usage: Mapping[str, Any]) -> Usage:
-    """Normalise an OpenAI `usage` object (Chat Completions or Responses API shape)."""
+    """Normalise an OpenAI-shaped `usage` object (Chat Completions or Responses API shape, from OpenAI
+    or an OpenAI-compatible provider or proxy): cache reads and writes are parts of the prompt count,
+    reasoning tokens part of the completion count (see the module docstring for every key read)."""
     if "prompt_tokens" in usage or "completion_tokens" in usage:
         prompt = _count(usage, "prompt_tokens")
         completion = _count(usage, "completion_tokens")
-        cached = _count(_sub(usage, "prompt_tokens_details"), "cached_tokens")
-        reasoning = _count(_sub(usage, "completion_tokens_details"), "reasoning_tokens")
+        prompt_details = _sub(usage, "prompt_tokens_details")
+        completion_details = _sub(usage, "completion_tokens_details")
     else:
         prompt = _count(usage, "input_tokens")
         completion = _count(usage, "output_tokens")
-        cached = _count(_sub(usage, "input_tokens_details"), "cached_tokens")
-        reasoning = _count(_sub(usage, "output_tokens_details"), "reasoning_tokens")
+        prompt_details = _sub(usage, "input_tokens_details")
+        completion_details = _sub(usage, "output_tokens_details")
+    if not prompt and usage.get("prompt_cache_miss_tokens") is not None:  # DeepSeek without a total
+        prompt = _count(usage, "prompt_cache_miss_tokens") + _count(usage, "prompt_cache_hit_tokens")
+    cached = _first_present((prompt_details, _CACHE_READ_DETAIL_KEYS), (usage, _CACHE_READ_TOP_KEYS))
+    writes = _first_present((prompt_details, _CACHE_WRITE_DETAIL_KEYS), (usage, _CACHE_WRITE_TOP_KEYS))
+    write_details = _sub(prompt_details or {}, "cache_creation_token_details") or _sub(
+        usage, "cache_creation"
+    )
+    one_hour = _count(write_details, "ephemeral_1h_input_tokens")
+    if not writes and one_hour:  # only the breakdown was sent
+        writes = _count(write_details, "ephemeral_5m_input_tokens") + one_hour
+    reasoning = _count(completion_details, "reasoning_tokens")
     return Usage(
-        input_tokens=_part_of(prompt, cached, "prompt tokens", "cached tokens"),
+        input_tokens=_part_of(prompt, cached + writes, "prompt tokens", "cache read + cache write tokens"),
         cache_read_tokens=cached,
+        cache_write_tokens=_part_of(writes, one_hour, "cache write tokens", "1-hour cache write tokens"),
+        cache_write_1h_tokens=one_hour,
         output_tokens=_part_of(completion, reasoning, "completion tokens", "reasoning tokens"),
         reasoning_tokens=reasoning,
     )

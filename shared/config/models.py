@@ -344,6 +344,15 @@ class MonitoringSettings(_Section):
     write_delay_seconds: NonNegativeFloat = 0.1
 
 
+class IngestSettings(_Section):
+    # How long the edge remembers each accepted token-event id (per team): a resend within it is
+    # answered as a duplicate. The events stream keeps messages as long (jetstream.max_age_days);
+    # a resend after it is answered as accepted and still dropped by the MonitoringAgent's id lookup.
+    duplicate_window_days: PositiveInt = 7
+    # How often expired ids are deleted (one replica at a time).
+    duplicate_prune_interval_seconds: PositiveSeconds = 600.0
+
+
 class EmailSettings(_Section):
     """The platform's one SMTP relay: alert e-mails and team invitations both go through it."""
 
@@ -500,6 +509,22 @@ class AccountsSettings(_Section):
     marketplace_stubbed: bool = False
 
 
+class ProxySettings(_Section):
+    """Proxy mode (`/proxy/<provider>/...` at the edge): where each provider's calls are forwarded."""
+
+    enabled: bool = True
+    # Base URLs the proxied path is appended to (`/proxy/openai/v1/chat/completions` goes to
+    # `<openai_upstream>/chat/completions`): the providers' own APIs, or a gateway in between.
+    openai_upstream: HttpUrl = "https://api.openai.com/v1"
+    anthropic_upstream: HttpUrl = "https://api.anthropic.com/v1"
+    gemini_upstream: HttpUrl = "https://generativelanguage.googleapis.com/v1beta"
+    connect_timeout_seconds: PositiveSeconds = 10.0
+    # Longest silence allowed between two bytes of an answer (a long generation streams for minutes).
+    read_timeout_seconds: PositiveSeconds = 600.0
+    # Request bodies carry images and documents as base64.
+    max_body_bytes: PositiveInt = 33_554_432
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with `shared.config.load_settings`, not directly."""
 
@@ -516,8 +541,10 @@ class Settings(BaseSettings):
     github: GitHubSettings = GitHubSettings()
     auth: AuthSettings = AuthSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    ingest: IngestSettings = IngestSettings()
     email: EmailSettings = EmailSettings()
     alerts: AlertsSettings = AlertsSettings()
+    proxy: ProxySettings = ProxySettings()
     features: FeatureFlags = FeatureFlags()
     plans: Annotated[dict[Token, PlanEntitlements], Field(min_length=1)] = DEFAULT_PLANS
     accounts: AccountsSettings = AccountsSettings()

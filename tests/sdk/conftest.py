@@ -1,28 +1,102 @@
-"""Fixtures: a fresh stand-in edge per test, and clients with test-sized timings that are closed after."""
+"""Fixtures: the SDK against the real edge (the session's mesh), through a recording proxy per test.
+
+`edge` is a fresh `EdgeProxy` in front of the mesh's SuperAgent with an API key of the local team
+(the `local` plan: no practical event limit). `strict_edge` is a second SuperAgent replica of the same
+mesh whose `free` plan allows 2 token events a month, so a plan limit bites; `free_plan_key` is a key
+of a fresh free-plan team.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from mno_sdk import MnoClient
-from tests.sdk.fake_edge import API_KEY, FakeEdge
+from services.identity import apikeys
+from services.identity.bootstrap import ensure_local_admin
+from shared.db.postgres import create_pool
+from shared.messages.agents import AgentName
+from shared.messages.permissions import Permission
+from tests.fixtures.mesh import Mesh, MeshLauncher
+from tests.sdk.edge_proxy import EdgeProxy
+from tests.sdk.stand_in_provider import StandInProvider
 
 MakeClient = Callable[..., MnoClient]
+STRICT_MONTHLY_EVENTS = 2
+
+
+@dataclass(frozen=True)
+class StrictEdge:
+    url: str
+    free_plan_key: str
+
+
+@pytest.fixture(scope="session")
+async def edge_key(mesh: Mesh) -> str:
+    """An owner key of the local team on the session's mesh."""
+    pool = await create_pool(mesh.launcher.postgres_dsn, min_size=1, max_size=1, command_timeout=10)
+    try:
+        return await ensure_local_admin(pool)
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def strict_edge(mesh: Mesh, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[StrictEdge]:
+    plan = {"artifact_storage_bytes": 10**9, "prompts": 10, "experiments": 1, "seats": 3, "features": []}
+    launcher = MeshLauncher(
+        tmp_path_factory.mktemp("strict-edge"),
+        mesh.launcher.nats_url,
+        mesh.launcher.postgres_dsn,
+        overrides={
+            "plans": {"free": {**plan, "monthly_token_events": STRICT_MONTHLY_EVENTS}},
+        },
+    )
+    try:
+        launcher.start(AgentName.SUPER_AGENT)
+        yield StrictEdge(launcher.edge_url, await _free_plan_key(launcher.postgres_dsn))
+    finally:
+        launcher.stop_all()
+
+
+async def _free_plan_key(postgres_dsn: str) -> str:
+    """A key of a fresh team of a Marketplace-less organisation, which is on the `free` plan."""
+    pool = await create_pool(postgres_dsn, min_size=1, max_size=1, command_timeout=10)
+    try:
+        async with pool.acquire() as conn:
+            account = await conn.fetchval(
+                "INSERT INTO super_agent.accounts (github_id, login, kind) VALUES ($1, $2, 'Organization') "
+                "RETURNING id",
+                uuid.uuid4().int % 10**9,
+                f"org-{uuid.uuid4().hex[:6]}",
+            )
+            team = await conn.fetchval(
+                "INSERT INTO super_agent.teams (account_id, slug, name, is_default) "
+                "VALUES ($1, 'main', 'Main', true) RETURNING id::text",
+                account,
+            )
+            _, token = await apikeys.create(
+                conn, team_id=team, name="sdk", permissions=[Permission.TOKEN_EVENTS_WRITE], created_by=None
+            )
+            return str(token)
+    finally:
+        await pool.close()
 
 
 @pytest.fixture
-def edge() -> Iterator[FakeEdge]:
-    server = FakeEdge().start()
-    yield server
-    server.stop()
+def edge(mesh: Mesh, edge_key: str) -> Iterator[EdgeProxy]:
+    proxy = EdgeProxy(mesh.edge_url, edge_key).start()
+    yield proxy
+    proxy.stop()
 
 
 @pytest.fixture
-def make_client(edge: FakeEdge) -> Iterator[MakeClient]:
+def make_client(edge: EdgeProxy) -> Iterator[MakeClient]:
     clients: list[MnoClient] = []
 
     def make(**options: Any) -> MnoClient:
@@ -36,7 +110,7 @@ def make_client(edge: FakeEdge) -> Iterator[MakeClient]:
             **options,
         }
         base_url = settings.pop("base_url", edge.base_url)
-        api_key = settings.pop("api_key", API_KEY)
+        api_key = settings.pop("api_key", edge.api_key)
         client = MnoClient(base_url, api_key, **settings)
         clients.append(client)
         return client
@@ -53,3 +127,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return condition()
+
+
+@pytest.fixture
+def provider() -> Iterator[StandInProvider]:
+    """The stand-in OpenAI / Anthropic / Gemini API on a loopback port."""
+    server = StandInProvider().start()
+    yield server
+    server.stop()

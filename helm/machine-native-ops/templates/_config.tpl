@@ -99,6 +99,17 @@ email:
 alerts:
   allow_private_targets: {{ $v.alerts.allowPrivateTargets }}
   max_attempts: {{ $v.alerts.maxAttempts | int }}
+ingest:
+  duplicate_window_days: {{ $v.ingest.duplicateWindowDays | int }}
+  duplicate_prune_interval_seconds: {{ $v.ingest.duplicatePruneIntervalSeconds | int }}
+proxy:
+  enabled: {{ $v.proxy.enabled }}
+  openai_upstream: {{ $v.proxy.openaiUpstream | quote }}
+  anthropic_upstream: {{ $v.proxy.anthropicUpstream | quote }}
+  gemini_upstream: {{ $v.proxy.geminiUpstream | quote }}
+  connect_timeout_seconds: {{ $v.proxy.connectTimeoutSeconds | toJson }}
+  read_timeout_seconds: {{ $v.proxy.readTimeoutSeconds | toJson }}
+  max_body_bytes: {{ $v.proxy.maxBodyBytes | int }}
 features: {{ $v.features | toJson }}
 agents:
 {{- range $name := include "mno.agentNames" . | fromJsonArray }}
