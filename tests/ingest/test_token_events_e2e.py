@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,11 +11,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.identity import apikeys
 from services.identity.bootstrap import ensure_local_admin
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission
+from tests.fixtures import teams
 from tests.fixtures.edge import call
 from tests.fixtures.mesh import MeshLauncher
 
@@ -74,21 +73,7 @@ async def costs_when(
 async def org_team_key(pool: asyncpg.Pool, permissions: list[Permission]) -> str:
     """A key of a team of a Marketplace-less organisation (the `free` plan: 5 events a month here)."""
     async with pool.acquire() as conn:
-        account = await conn.fetchval(
-            "INSERT INTO super_agent.accounts (github_id, login, kind) VALUES ($1, $2, 'Organization') "
-            "RETURNING id",
-            uuid.uuid4().int % 10**9,
-            f"org-{uuid.uuid4().hex[:6]}",
-        )
-        team = await conn.fetchval(
-            "INSERT INTO super_agent.teams (account_id, slug, name, is_default) "
-            "VALUES ($1, 'main', 'Main', true) RETURNING id::text",
-            account,
-        )
-        _, token = await apikeys.create(
-            conn, team_id=team, name="k", permissions=permissions, created_by=None
-        )
-    return str(token)
+        return await teams.org_team_key(conn, permissions)
 
 
 async def test_valid_events_are_accepted_priced_and_reported(

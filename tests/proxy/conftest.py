@@ -13,11 +13,11 @@ import asyncpg
 import pytest
 
 from mno.stack import NatsServer
-from services.identity import apikeys
 from services.identity.bootstrap import ensure_local_admin
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission
+from tests.fixtures import teams
 from tests.fixtures.mesh import MeshLauncher
 from tests.fixtures.stack import free_port
 from tests.proxy import stand_in as stand_in_module
@@ -46,28 +46,14 @@ class ProxyMesh:
 
     async def team_key(self) -> str:
         """A key of a new team of its own (so its budgets and costs are its alone)."""
+        permissions = [
+            Permission.TOKEN_EVENTS_WRITE,
+            Permission.COSTS_READ,
+            Permission.BUDGETS_WRITE,
+            Permission.BUDGETS_READ,
+        ]
         async with self.pool.acquire() as conn:
-            account = await conn.fetchval(
-                "INSERT INTO super_agent.accounts (github_id, login, kind) "
-                "VALUES ($1, $2, 'Organization') RETURNING id",
-                uuid.uuid4().int % 10**9,
-                f"org-{uuid.uuid4().hex[:6]}",
-            )
-            team = await conn.fetchval(
-                "INSERT INTO super_agent.teams (account_id, slug, name, is_default) "
-                "VALUES ($1, 'main', 'Main', true) RETURNING id::text",
-                account,
-            )
-            permissions = [
-                Permission.TOKEN_EVENTS_WRITE,
-                Permission.COSTS_READ,
-                Permission.BUDGETS_WRITE,
-                Permission.BUDGETS_READ,
-            ]
-            _, token = await apikeys.create(
-                conn, team_id=team, name="proxy", permissions=permissions, created_by=None
-            )
-        return str(token)
+            return await teams.org_team_key(conn, permissions, key_name="proxy")
 
 
 @pytest.fixture(scope="module")

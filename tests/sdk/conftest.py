@@ -9,7 +9,6 @@ of a fresh free-plan team.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +16,11 @@ from typing import Any
 import pytest
 
 from mno_sdk import MnoClient
-from services.identity import apikeys
 from services.identity.bootstrap import ensure_local_admin
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission
+from tests.fixtures import teams
 from tests.fixtures.mesh import Mesh, MeshLauncher
 from tests.sdk.edge_proxy import EdgeProxy
 from tests.sdk.stand_in_provider import StandInProvider
@@ -69,21 +68,7 @@ async def _free_plan_key(postgres_dsn: str) -> str:
     pool = await create_pool(postgres_dsn, min_size=1, max_size=1, command_timeout=10)
     try:
         async with pool.acquire() as conn:
-            account = await conn.fetchval(
-                "INSERT INTO super_agent.accounts (github_id, login, kind) VALUES ($1, $2, 'Organization') "
-                "RETURNING id",
-                uuid.uuid4().int % 10**9,
-                f"org-{uuid.uuid4().hex[:6]}",
-            )
-            team = await conn.fetchval(
-                "INSERT INTO super_agent.teams (account_id, slug, name, is_default) "
-                "VALUES ($1, 'main', 'Main', true) RETURNING id::text",
-                account,
-            )
-            _, token = await apikeys.create(
-                conn, team_id=team, name="sdk", permissions=[Permission.TOKEN_EVENTS_WRITE], created_by=None
-            )
-            return str(token)
+            return await teams.org_team_key(conn, [Permission.TOKEN_EVENTS_WRITE], key_name="sdk")
     finally:
         await pool.close()
 
