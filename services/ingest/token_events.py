@@ -22,14 +22,14 @@ from shared.messages.telemetry import EventRejection, TokenEvent
 
 # Clocks drift; events far in the future are a client bug that would poison time-series queries.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-# A bus message holds at most this many events, and at most about MESSAGE_TEXT_BYTES of their text
-# (ids, names, tags): NATS refuses payloads over its max_payload (1 MB by default), and 250 events
-# with long tags can be several MB. JSON may escape a character as six bytes: 128 KiB of text stays
-# under 1 MB even then.
+# A bus message holds at most this many events, and at most MESSAGE_TEXT_CHARS characters of their
+# text (ids, names, tags): NATS refuses payloads over its max_payload (1 MB by default), and 250
+# events with long tags can be several MB. JSON takes at most six bytes for a character (an escaped
+# control character), so 128 Ki characters stay under 1 MB even then.
 EVENTS_PER_MESSAGE = 250
-MESSAGE_TEXT_BYTES = 128 * 1024
-# Numbers, timestamps and the JSON around one event's values.
-_EVENT_OVERHEAD_BYTES = 256
+MESSAGE_TEXT_CHARS = 128 * 1024
+# Numbers, timestamps and the JSON around one event's values, counted as characters.
+_EVENT_OVERHEAD_CHARS = 256
 
 _EVENTS = TypeAdapter(list[TokenEvent])
 _EVENT = TypeAdapter(TokenEvent)
@@ -111,20 +111,23 @@ def validate_events(raw_events: Sequence[Any], received_at: datetime) -> Validat
     return ValidatedBatch(accepted, rejected, positions)
 
 
-def _text_bytes(event: TokenEvent) -> int:
-    """About how many bytes the event's values take in a bus message (UTF-8 text plus overhead)."""
-    texts = [event.id, event.provider, event.model, event.user, event.project, event.prompt_name]
-    texts += [event.prompt_version, event.request_id, *event.tags.keys(), *event.tags.values()]
-    texts += event.estimated_counts
-    return _EVENT_OVERHEAD_BYTES + sum(len(text.encode()) + 3 for text in texts if text is not None)
+def _text_chars(event: TokenEvent) -> int:
+    """How many characters the event's values take in a bus message, JSON quoting included."""
+    size = _EVENT_OVERHEAD_CHARS + len(event.id) + len(event.provider) + len(event.model)
+    for text in (event.user, event.project, event.prompt_name, event.prompt_version, event.request_id):
+        if text is not None:
+            size += len(text) + 3
+    if event.tags:
+        size += sum(map(len, event.tags)) + sum(map(len, event.tags.values())) + 6 * len(event.tags)
+    return size + 24 * len(event.estimated_counts)
 
 
 def _sized_chunks(events: Sequence[TokenEvent]) -> Iterator[list[TokenEvent]]:
     chunk: list[TokenEvent] = []
     size = 0
     for event in events:
-        event_size = _text_bytes(event)
-        if chunk and (len(chunk) == EVENTS_PER_MESSAGE or size + event_size > MESSAGE_TEXT_BYTES):
+        event_size = _text_chars(event)
+        if chunk and (len(chunk) == EVENTS_PER_MESSAGE or size + event_size > MESSAGE_TEXT_CHARS):
             yield chunk
             chunk, size = [], 0
         chunk.append(event)
@@ -134,8 +137,8 @@ def _sized_chunks(events: Sequence[TokenEvent]) -> Iterator[list[TokenEvent]]:
 
 
 def message_chunks(team_id: str, events: Sequence[TokenEvent]) -> Iterator[tuple[str, list[TokenEvent]]]:
-    """Bus messages for the events (at most EVENTS_PER_MESSAGE events and about MESSAGE_TEXT_BYTES
-    of text each), each with a message id derived from its content: the same events resent in the
+    """Bus messages for the events (at most EVENTS_PER_MESSAGE events and MESSAGE_TEXT_CHARS
+    characters of text each), each with a message id derived from its content: the same events resent in the
     same batch make the same ids, so JetStream drops the copy within its duplicate window."""
     for chunk in _sized_chunks(events):
         digest = hashlib.sha256(team_id.encode())
