@@ -11,9 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.forecasting
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmarks.harness import percentile
+from harness import percentile
+
 from services.forecasting import AnomalyConfig, check_latest, forecast, scan
 from tests.forecasting.synthetic import hourly_series
 
