@@ -10,8 +10,8 @@ import aiohttp
 from aiohttp import web
 
 from agents.super_agent.edge_deps import DEPS, CookiePolicy, EdgeDeps
-from agents.super_agent.proxy_routes import PROXY, ProxyState
 from agents.super_agent.routes import ROUTES
+from agents.super_agent.routes.proxy import PROXY, ProxyState
 from services.audit import store as audit_store
 from services.gateway.auth import (
     ApiKeyAuthenticator,

@@ -32,6 +32,8 @@ REQUEST_ID_HEADER = "X-Request-Id"
 CONTEXT = web.RequestKey("mno_ctx", MessageContext)
 ERROR_SHAPE: web.RequestKey[ErrorShape] = web.RequestKey("mno_error_shape")
 AUTHENTICATOR = web.AppKey("mno_authenticator", Authenticator)
+# The table the app was built from, for the handler that describes it (the OpenAPI document).
+ROUTE_TABLE: web.AppKey[list[Route]] = web.AppKey("mno_route_table")
 
 log = structlog.get_logger("mno.edge")
 
@@ -55,6 +57,7 @@ def build_app(
         middlewares=[_observe, _errors],
     )
     app[AUTHENTICATOR] = authenticator
+    app[ROUTE_TABLE] = routes
     for route in routes:
         if route.feature is not None and plan_gate is None:
             raise ValueError(f"{route.method} {route.path} needs a plan gate for feature {route.feature}")

@@ -99,7 +99,7 @@ async def test_each_role_gets_exactly_what_the_table_grants(
 
 def test_matrix_walks_the_team_routes() -> None:
     """Every protected route of teams, members, roles, invitations and audit is in the walked table."""
-    from agents.super_agent.team_routes import TEAM_ROUTES
+    from agents.super_agent.routes.teams import TEAM_ROUTES
 
     walked = {(route.method, route.path) for route in PROTECTED}
     team_routes = {(route.method, route.path) for route in TEAM_ROUTES if route.permission != PUBLIC}

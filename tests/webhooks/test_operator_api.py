@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from agents.super_agent.operator_routes import OPERATOR_ROUTES
+from agents.super_agent.routes.operator import OPERATOR_ROUTES
 from services.identity import apikeys
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName

@@ -1,0 +1,35 @@
+"""The route table of the edge: every HTTP route, declared once, one module per domain."""
+
+from __future__ import annotations
+
+from agents.super_agent.routes.alerts import ALERT_ROUTES
+from agents.super_agent.routes.apikeys import APIKEY_ROUTES
+from agents.super_agent.routes.auth import AUTH_ROUTES
+from agents.super_agent.routes.budgets import BUDGET_ROUTES
+from agents.super_agent.routes.mesh import MESH_ROUTES
+from agents.super_agent.routes.meta import META_ROUTES
+from agents.super_agent.routes.operator import OPERATOR_ROUTES
+from agents.super_agent.routes.plan_mapping import PLAN_MAPPING_ROUTES
+from agents.super_agent.routes.prices import PRICE_ROUTES
+from agents.super_agent.routes.proxy import PROXY_ROUTES
+from agents.super_agent.routes.teams import TEAM_ROUTES
+from agents.super_agent.routes.telemetry import SPEND_ROUTES, TELEMETRY_ROUTES
+from agents.super_agent.routes.webhooks import WEBHOOK_ROUTES
+from services.gateway.route_table import Route
+
+ROUTES: list[Route] = [
+    *META_ROUTES,
+    *MESH_ROUTES,
+    *WEBHOOK_ROUTES,
+    *APIKEY_ROUTES,
+    *TELEMETRY_ROUTES,
+    *PRICE_ROUTES,
+    *SPEND_ROUTES,
+    *BUDGET_ROUTES,
+    *AUTH_ROUTES,
+    *TEAM_ROUTES,
+    *ALERT_ROUTES,
+    *OPERATOR_ROUTES,
+    *PLAN_MAPPING_ROUTES,
+    *PROXY_ROUTES,
+]

@@ -1,0 +1,122 @@
+"""Token events in (JSON API and OTLP) and spend out (costs, anomalies)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from agents.super_agent.edge_deps import deps
+from services.gateway.route_table import Call, Forward, Local, Route
+from services.ingest import intake
+from services.ingest.otlp_ignored import IgnoredSignal
+from shared.messages.permissions import Permission
+from shared.messages.registry import ANOMALIES_LIST, COSTS_QUERY
+from shared.messages.telemetry import IngestResult, TokenEventBatch
+
+OBSERVABILITY = ("observability",)
+# 1,000 events with tags and long model names stay well inside this.
+TOKEN_EVENTS_MAX_BYTES = 4 * 1024 * 1024
+
+
+async def token_events(call: Call) -> BaseModel:
+    return await intake.ingest(deps(call).intake, call.ctx, call.input.events)
+
+
+async def otlp_traces(call: Call) -> web.StreamResponse:
+    edge = deps(call)
+    body, content_type = await intake.ingest_otlp(
+        edge.intake,
+        call.ctx,
+        call.body or b"",
+        call.request.headers.get("Content-Type", ""),
+        None,  # aiohttp has already inflated a gzip/deflate body as it read it
+    )
+    return web.Response(body=body, content_type=content_type)
+
+
+async def otlp_metrics(call: Call) -> web.StreamResponse:
+    body, content_type = intake.ignored_otlp(
+        call.request.headers.get("Content-Type", ""), IgnoredSignal.METRICS
+    )
+    return web.Response(body=body, content_type=content_type)
+
+
+async def otlp_logs(call: Call) -> web.StreamResponse:
+    body, content_type = intake.ignored_otlp(call.request.headers.get("Content-Type", ""), IgnoredSignal.LOGS)
+    return web.Response(body=body, content_type=content_type)
+
+
+TELEMETRY_ROUTES: list[Route] = [
+    Route(
+        "POST",
+        "/api/v1/token-events",
+        "Report LLM calls (up to 1,000 per request). Each event is validated on its own (token counts are "
+        "JSON integers, never strings or booleans): invalid ones and those a budget's hard limit refuses are "
+        "reported by index and id, valid ones accepted (stored durably before the answer). A resent id "
+        "counts once; it is answered in `duplicate_ids` when the edge recognises it (the same batch within "
+        "2 minutes, or an id your budgets counted in the last 7 days), else as accepted and dropped when "
+        "stored. 429 when hard limits refuse every event (Retry-After: the period's end); 422 when every "
+        "refusal is for a model without a price.",
+        Permission.TOKEN_EVENTS_WRITE,
+        Local(token_events),
+        request=TokenEventBatch,
+        response=IngestResult,
+        tags=OBSERVABILITY,
+        max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
+        extra_status=(402, 413, 429, 503, 504),
+    ),
+    Route(
+        "POST",
+        "/v1/traces",
+        "OpenTelemetry OTLP/HTTP traces (protobuf or JSON, gzip allowed): model-call spans (gen_ai.* or "
+        "OpenInference llm.* attributes, read per emitting library) become token events, one per provider "
+        "call (id from the provider's response id, else trace id:span id); every other span is counted in "
+        "partial_success with the reason. Send the API key as "
+        "OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer mno_...'.",
+        Permission.TOKEN_EVENTS_WRITE,
+        Local(otlp_traces),
+        tags=OBSERVABILITY,
+        media_type="application/x-protobuf",
+        raw_body=True,
+        max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
+        extra_status=(400, 402, 413, 415, 503, 504),
+    ),
+    *(
+        Route(
+            "POST",
+            f"/v1/{signal.value}",
+            f"OpenTelemetry OTLP/HTTP {signal.value}: accepted and ignored (answered with OTLP's success "
+            "shape, nothing stored), so exporters that send every signal to one endpoint (OpenLIT) log no "
+            "failures. Token usage is read from the traces.",
+            Permission.TOKEN_EVENTS_WRITE,
+            Local(handler),
+            tags=OBSERVABILITY,
+            media_type="application/x-protobuf",
+            raw_body=True,
+            max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
+            extra_status=(413, 415),
+        )
+        for signal, handler in ((IgnoredSignal.METRICS, otlp_metrics), (IgnoredSignal.LOGS, otlp_logs))
+    ),
+    Route(
+        "GET",
+        "/api/v1/costs",
+        "Your team's spend: exact totals, and a minute/hour/day time series grouped by project, user, "
+        "provider, model, prompt version or a tag, with token counts and latency percentiles.",
+        Permission.COSTS_READ,
+        Forward(COSTS_QUERY),
+        tags=OBSERVABILITY,
+    ),
+]
+
+SPEND_ROUTES: list[Route] = [
+    Route(
+        "GET",
+        "/api/v1/anomalies",
+        "Hours in which a model's spend or token rate left its own seasonal baseline (robust z-score).",
+        Permission.COSTS_READ,
+        Forward(ANOMALIES_LIST),
+        tags=OBSERVABILITY,
+        feature="anomaly_detection",
+    ),
+]
