@@ -16,8 +16,8 @@ from services.budgets.service import (
     SpendHistory,
     UnpricedSink,
 )
-from services.identity.plan_features import EntitledTeams
 from services.pricing.interface import PriceSource
+from shared.entitlements import EntitledTeams
 from shared.messages.registry import (
     BUDGET_ADMISSION,
     BUDGET_CREATE,

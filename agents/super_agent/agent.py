@@ -22,7 +22,6 @@ from services.gateway.auth import (
 from services.gateway.edge import build_app
 from services.github.client import GitHubClient
 from services.github.config import GitHubAppCredentials
-from services.github.crypto import SecretBox
 from services.github.oauth import GitHubOAuth
 from services.identity import lifecycle
 from services.identity.authorizations import register_authorization_handlers
@@ -39,6 +38,7 @@ from services.ingest.intake import Intake
 from services.mesh import install_mesh
 from services.webhooks.processing import WebhookDispatcher, WebhookProcessor
 from shared.config import Settings
+from shared.crypto import SecretBox
 from shared.messages.agents import AgentName
 from shared.messages.registry import GITHUB_WEBHOOK_RECEIVED, TEAM_DATA_PURGED, TEAMS_WITH_FEATURE
 from shared.runtime import AgentRuntime, StartupError

@@ -26,9 +26,9 @@ from services.alerts.models import ClaimedDispatch, StoredChannel
 from services.alerts.outcome import DeliveryOutcome, OutcomeKind
 from services.alerts.retry import RetryPolicy
 from services.alerts.store import AlertStore, ChannelSecretsUnavailable
-from services.email import EmailSender
-from services.github.crypto import SecretBox, SecretBoxError
 from shared.config.models import Settings
+from shared.crypto import SecretBox, SecretBoxError
+from shared.email import EmailSender
 from shared.messages.alerts import (
     Alert,
     AlertChannelInfo,

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from services.alerts.dispatcher import AlertDispatcher, ChannelRejected
 from services.alerts.store import ChannelNameTaken, ChannelSecretsUnavailable, InvalidCursor
-from services.github.crypto import SecretBoxError
-from services.identity.principals import team_with
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
+from shared.crypto import SecretBoxError
 from shared.messages.alerts import (
     AlertChannelInfo,
     AlertChannelList,
@@ -27,6 +26,7 @@ from shared.messages.alerts import (
 )
 from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import Permission
+from shared.principals import team_with
 
 __all__ = ["AlertHandlers"]
 

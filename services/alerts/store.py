@@ -22,7 +22,7 @@ import asyncpg
 
 from services.alerts.models import ClaimedDispatch, StoredChannel
 from services.alerts.outcome import DeliveryOutcome
-from services.github.crypto import SecretBox
+from shared.crypto import SecretBox
 from shared.db.inbox import Connection
 from shared.messages.alerts import (
     Alert,

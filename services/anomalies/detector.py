@@ -15,13 +15,13 @@ import structlog
 
 from services.budgets.service import AlertSink
 from services.forecasting import HOUR, Anomaly, AnomalyConfig, check_latest, floor_to_bucket, regularize
-from services.identity.plan_features import ANOMALY_DETECTION, EntitledTeams
-from services.identity.principals import team_with
 from shared.bus.context import MessageContext
 from shared.db.clickhouse import ClickHouse
+from shared.entitlements import ANOMALY_DETECTION, EntitledTeams
 from shared.messages.alerts import Alert, AlertKind, AlertSeverity
 from shared.messages.permissions import Permission
 from shared.messages.telemetry import AnomalyInfo, AnomalyList, AnomalyQuery
+from shared.principals import team_with
 
 log = structlog.get_logger("mno.anomalies")
 HISTORY = timedelta(days=42)

@@ -1,4 +1,7 @@
-"""Content-addressed blob storage: blobs are stored and fetched by the SHA-256 of their content."""
+"""Content-addressed blob storage: blobs are stored and fetched by the SHA-256 of their content.
+
+Owned by the ArtifactManagerAgent.
+"""
 
 from services.blobstore.factory import BlobStoreKind, create_blob_store
 from services.blobstore.filesystem import FilesystemBlobStore

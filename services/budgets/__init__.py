@@ -2,4 +2,6 @@
 
 `periods` and `planning` are pure (period bounds; which events fit; which thresholds were crossed),
 `store` is the PostgreSQL adapter, `service` puts them together for the bus handlers.
+
+Owned by the MonitoringAgent.
 """

@@ -13,7 +13,7 @@ import structlog
 
 from services.budgets import store
 from services.budgets.service import AlertSink, Forecaster
-from services.identity.plan_features import FORECASTS, EntitledTeams
+from shared.entitlements import FORECASTS, EntitledTeams
 from shared.messages.alerts import Alert, AlertKind, AlertSeverity
 
 log = structlog.get_logger("mno.budgets.jobs")

@@ -23,7 +23,6 @@ from services.budgets.planning import (
     scope_filter,
 )
 from services.budgets.store import rule_of
-from services.identity.principals import team_with
 from services.pricing.interface import PriceSource, PricingError
 from services.pricing.models import Usage
 from shared.bus.context import MessageContext
@@ -50,6 +49,7 @@ from shared.messages.budgets import (
 from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import Permission
 from shared.messages.telemetry import Bucket, CostQuery, CostReport
+from shared.principals import team_with
 
 log = structlog.get_logger("mno.budgets")
 _HUNDRED = Decimal(100)

@@ -4,6 +4,8 @@
 prediction intervals (statsmodels ETS, with fallbacks for short histories); `exhaustion` answers
 whether and when a budget runs out; `anomaly` flags points that depart from the series' own
 seasonal baseline.
+
+Owned by the MonitoringAgent.
 """
 
 from services.forecasting.anomaly import Anomaly, AnomalyConfig, Direction, LatestCheck, check_latest, scan

@@ -1,17 +1,11 @@
-"""GitHub App integration: App JWTs, cached installation tokens, the REST client, OAuth user tokens."""
+"""GitHub App integration: App JWTs, cached installation tokens, the REST client, OAuth user tokens.
+
+Owned by the SuperAgent.
+"""
 
 from services.github.app_jwt import AppJWTSigner, call_with_app_jwt, load_private_key
 from services.github.client import AuthenticatedGitHub, GitHubClient
 from services.github.config import GitHubAppCredentials
-from services.github.crypto import (
-    DecryptionFailed,
-    InvalidKey,
-    MalformedCiphertext,
-    SecretBox,
-    SecretBoxError,
-    UnknownKeyId,
-    generate_key,
-)
 from services.github.errors import (
     GitHubAuthError,
     GitHubConfigError,
@@ -50,6 +44,15 @@ from services.github.token_cache import (
     StoredToken,
     TokenScope,
     TokenStore,
+)
+from shared.crypto import (
+    DecryptionFailed,
+    InvalidKey,
+    MalformedCiphertext,
+    SecretBox,
+    SecretBoxError,
+    UnknownKeyId,
+    generate_key,
 )
 
 __all__ = [

@@ -26,7 +26,6 @@ from pydantic import BaseModel, ValidationError
 
 from services.github.app_jwt import AppJWTSigner, fallback_key_index
 from services.github.clock import Clock, system_clock, utc_datetime
-from services.github.crypto import SecretBox
 from services.github.errors import (
     GitHubAuthError,
     GitHubError,
@@ -52,6 +51,7 @@ from services.github.token_cache import (
     TokenScope,
     TokenStore,
 )
+from shared.crypto import SecretBox
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_USER_AGENT = "MachineNativeOps"

@@ -32,7 +32,7 @@ from typing import Any
 import structlog
 
 from services.github.clock import Clock, system_clock, utc_datetime
-from services.github.crypto import SecretBox, SecretBoxError
+from shared.crypto import SecretBox, SecretBoxError
 
 log = structlog.get_logger("mno.github.tokens")
 

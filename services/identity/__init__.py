@@ -1,1 +1,4 @@
-"""Identity owned by the SuperAgent: GitHub accounts, installations, teams, users, sessions, API keys."""
+"""Identity: GitHub accounts, installations, teams, users, sessions, API keys, plans.
+
+Owned by the SuperAgent.
+"""

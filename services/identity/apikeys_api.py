@@ -7,7 +7,6 @@ from typing import Any
 
 from services.identity import apikeys
 from services.identity.audit_api import Acting
-from services.identity.principals import team_of
 from shared.bus.errors import AgentError
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.identity import (
@@ -19,6 +18,7 @@ from shared.messages.identity import (
     ListApiKeys,
 )
 from shared.messages.permissions import effective_permissions
+from shared.principals import team_of
 
 
 def _state(info: ApiKeyInfo) -> dict[str, Any]:

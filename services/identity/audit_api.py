@@ -13,13 +13,13 @@ from pydantic import ValidationError
 
 from services.audit import store as audit_store
 from services.audit.models import AuditActor, AuditEntry, AuditPage, AuditQuery, NewAuditEntry
-from services.identity.principals import team_of
 from shared.bus.codec import validation_details
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
 from shared.db.inbox import Connection
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.teams import AuditFilter
+from shared.principals import team_of
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 

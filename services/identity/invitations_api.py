@@ -18,7 +18,6 @@ import structlog
 from services.identity import invitations, members, teams
 from services.identity.audit_api import Acting
 from services.identity.plans import PlanBook
-from services.identity.principals import team_of
 from services.identity.teams_api import lock_acting_team, not_found, page_after, require
 from shared.bus.errors import AgentError
 from shared.db.inbox import Connection
@@ -34,6 +33,7 @@ from shared.messages.teams import (
     IssuedInvitation,
     ListInvitations,
 )
+from shared.principals import team_of
 
 log = structlog.get_logger("mno.invitations")
 

@@ -12,12 +12,12 @@ from typing import Any
 import structlog
 
 from services.github.client import GitHubClient
-from services.github.crypto import SecretBox
 from services.github.token_cache import associated_data
 from services.identity.installations import ensure_default_team
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.events import Delivery
+from shared.crypto import SecretBox
 from shared.db.inbox import Connection
 from shared.db.locks import try_advisory_lock
 from shared.messages.agents import ALL_AGENTS

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from services.github.client import GitHubClient
-from services.github.crypto import SecretBox
 from services.github.errors import GitHubError
 from services.github.oauth import GitHubOAuth, generate_pkce
 from services.identity import sessions, users
@@ -31,6 +30,7 @@ from services.identity.installations import (
 )
 from services.identity.plans import PlanBook
 from shared.bus.errors import AgentError
+from shared.crypto import SecretBox
 from shared.messages.envelope import ErrorCode
 
 

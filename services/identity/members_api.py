@@ -14,7 +14,6 @@ from typing import Any
 
 from services.identity import members
 from services.identity.audit_api import Acting
-from services.identity.principals import team_of
 from services.identity.teams_api import lock_acting_team, not_found, page_after, require
 from shared.bus.errors import AgentError
 from shared.db.inbox import Connection
@@ -29,6 +28,7 @@ from shared.messages.teams import (
     MemberList,
     MemberRef,
 )
+from shared.principals import team_of
 
 
 async def list_members(pool: Any, principal: Principal, request: ListMembers) -> MemberList:

@@ -13,17 +13,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from services.identity.plans import PlanBook
-from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
 from shared.db.inbox import Connection
-from shared.messages.envelope import ErrorCode, Principal
+from shared.messages.envelope import ErrorCode
 from shared.messages.plans import TeamsWithFeature, TeamsWithFeatureQuery
-from shared.messages.registry import TEAMS_WITH_FEATURE
-
-FORECASTS = "forecasts"
-ANOMALY_DETECTION = "anomaly_detection"
-QUERY_LIMIT = 10_000  # team ids per request (TeamsWithFeatureQuery's own bound)
 
 
 async def entitled_teams(
@@ -68,25 +62,6 @@ def serve_teams_with_feature(
         return TeamsWithFeature(feature=query.feature, team_ids=sorted(found))
 
     return handle
-
-
-class EntitledTeams:
-    """Another agent's view: asks the SuperAgent which teams' plans include a feature. A bus error
-    (the SuperAgent restarting) propagates: the scheduled work skips this run rather than serve
-    teams whose plan may not include it, and the next run asks again."""
-
-    def __init__(self, bus: Bus) -> None:
-        self._bus = bus
-
-    async def among(self, team_ids: Iterable[str], feature: str) -> set[str]:
-        wanted = sorted(set(team_ids))
-        ctx = MessageContext(principal=Principal.system())
-        entitled: set[str] = set()
-        for start in range(0, len(wanted), QUERY_LIMIT):
-            query = TeamsWithFeatureQuery(feature=feature, team_ids=wanted[start : start + QUERY_LIMIT])
-            answer = await self._bus.request(TEAMS_WITH_FEATURE, query, ctx)
-            entitled.update(answer.team_ids)
-        return entitled
 
 
 def _is_uuid(value: str) -> bool:

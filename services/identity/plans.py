@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.identity.principals import team_of
 from services.marketplace.entitlements import LimitName, check_feature, check_limit, seat_limit
 from services.marketplace.state_machine import PlanSnapshot
 from shared.bus.errors import AgentError
@@ -14,6 +13,7 @@ from shared.config.models import PlanEntitlements
 from shared.db.inbox import Connection
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.identity import PlanUsage
+from shared.principals import team_of
 
 LOCAL_PLAN = "local"
 

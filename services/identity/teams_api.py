@@ -16,7 +16,6 @@ from typing import Any
 from services.identity import members, teams, users
 from services.identity.audit_api import Acting
 from services.identity.plans import PlanBook
-from services.identity.principals import team_of
 from shared.bus.client import Bus
 from shared.bus.errors import AgentError
 from shared.db.inbox import Connection
@@ -34,6 +33,7 @@ from shared.messages.teams import (
     TeamList,
     TeamRef,
 )
+from shared.principals import team_of
 
 
 def not_found(what: str, ident: str) -> AgentError:

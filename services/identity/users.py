@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.github.crypto import SecretBox
 from services.github.errors import GitHubAuthError, OAuthError
 from services.github.models import GitHubUser
 from services.github.oauth import GitHubOAuth, OAuthTokens
+from shared.crypto import SecretBox
 from shared.db.inbox import Connection
 
 # Refresh a little early, so a token is never sent in its last seconds.

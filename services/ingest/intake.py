@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.identity.plans import PlanBook
-from services.identity.principals import team_of
 from services.ingest import id_ledger, otlp
 from services.ingest.budget_gate import BudgetGate
 from services.ingest.token_events import ValidatedBatch, message_chunks, validate_events
@@ -45,6 +44,7 @@ from shared.messages.telemetry import (
     TokenEventsAccepted,
 )
 from shared.metrics import OTLP_SPANS_DROPPED_TOTAL, TOKEN_EVENTS_INGESTED_TOTAL
+from shared.principals import team_of
 
 _METERED = LimitName.MONTHLY_TOKEN_EVENTS
 

@@ -4,6 +4,8 @@
 `genai` the implementation backed by the `genai-prices` package data, `supplement` our own entries laid
 over that data where it is wrong or incomplete, `maintained` the one factory of that combined source,
 `overrides` team-defined prices.
+
+Owned by the MonitoringAgent.
 """
 
 from services.pricing.interface import PriceSource, PricingError, UnknownModel

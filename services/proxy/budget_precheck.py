@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from services.identity.principals import team_of
 from services.ingest.budget_gate import BudgetGate
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
@@ -22,6 +21,7 @@ from shared.messages.budgets import BudgetInfo, ListBudgets, ScopeKind
 from shared.messages.envelope import Principal
 from shared.messages.permissions import Permission
 from shared.messages.registry import BUDGET_LIST
+from shared.principals import team_of
 
 
 @dataclass(frozen=True, slots=True)

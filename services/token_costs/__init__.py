@@ -3,4 +3,6 @@
 `rows` turns events into priced rows (pure), `queries` builds cost-report SQL (pure), `store` is the
 ClickHouse adapter, `writer` coalesces concurrent batches into one deduplicated insert, and
 `handlers` wires these to the bus.
+
+Owned by the MonitoringAgent.
 """

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import UTC
 
-from services.identity.principals import team_with
 from services.token_costs.price_book import PriceBook
 from services.token_costs.queries import QueryTooLarge
 from services.token_costs.rows import price_events
@@ -19,6 +18,7 @@ from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import Permission
 from shared.messages.telemetry import CostQuery, CostReport, TokenEventsAccepted
 from shared.metrics import TOKEN_EVENT_PIPELINE_SECONDS, TOKEN_EVENT_PRICED_SECONDS, TOKEN_EVENTS_PRICED_TOTAL
+from shared.principals import team_with
 
 
 class TokenCosts:

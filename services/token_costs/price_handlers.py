@@ -7,7 +7,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.identity.principals import require, team_of, team_with
 from services.pricing.overrides import PriceOverride
 from services.token_costs import overrides_store
 from services.token_costs.price_book import PriceBook
@@ -26,6 +25,7 @@ from shared.messages.prices import (
     RepriceRequest,
     RepriceResult,
 )
+from shared.principals import require, team_of, team_with
 
 
 def actor_of(principal: Principal) -> str | None:

@@ -1,1 +1,4 @@
-"""GitHub webhook intake: verify, record, queue; and the processing of queued deliveries."""
+"""GitHub webhook intake: verify, record, queue; and the processing of queued deliveries.
+
+Owned by the SuperAgent.
+"""

@@ -12,8 +12,8 @@ from services.alerts.dispatcher import AlertDispatcher
 from services.alerts.http import HttpPoster
 from services.alerts.retry import RetryPolicy
 from services.alerts.store import AlertStore
-from services.email import EmailSender
-from services.github.crypto import SecretBox
+from shared.crypto import SecretBox
+from shared.email import EmailSender
 from shared.messages.alerts import Alert, AlertKind, AlertSeverity
 from tests.alerts.receiver import Receiver, receiver
 from tests.email.smtp_server import SmtpServer, smtp_server

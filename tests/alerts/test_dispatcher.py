@@ -15,7 +15,7 @@ from services.alerts.dispatcher import AlertDispatcher, ChannelRejected
 from services.alerts.retry import RetryPolicy
 from services.alerts.signing import verify_signature
 from services.alerts.store import ChannelNameTaken, ChannelSecretsUnavailable
-from services.github.crypto import SecretBox
+from shared.crypto import SecretBox
 from shared.messages.alerts import (
     AlertDeliveryInfo,
     CreateAlertChannel,

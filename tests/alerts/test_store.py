@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from services.alerts.dispatcher import AlertDispatcher
 from services.alerts.store import InvalidCursor, purge_teams
-from services.github.crypto import DecryptionFailed
+from shared.crypto import DecryptionFailed
 from shared.messages.alerts import (
     Alert,
     AlertHistoryEntry,

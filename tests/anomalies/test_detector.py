@@ -15,7 +15,6 @@ from services.alerts.http import HttpPoster
 from services.alerts.retry import RetryPolicy
 from services.alerts.store import AlertStore
 from services.anomalies.detector import AnomalyDetector
-from services.email import EmailSender
 from services.pricing.genai import GenaiPricesSource
 from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
@@ -23,6 +22,7 @@ from services.token_costs.writer import TokenEventWriter
 from shared.bus.context import MessageContext
 from shared.config.models import EmailSettings
 from shared.db.clickhouse import ClickHouse
+from shared.email import EmailSender
 from shared.messages.envelope import Principal
 from shared.messages.permissions import Role
 from shared.messages.telemetry import AnomalyQuery, TokenEvent, TokenEventColumns

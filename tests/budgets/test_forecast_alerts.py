@@ -16,13 +16,13 @@ from services.alerts.store import AlertStore
 from services.budgets import store
 from services.budgets.forecasting import SpendForecaster
 from services.budgets.jobs import forecast_alerts
-from services.email import EmailSender
 from services.pricing.genai import GenaiPricesSource
 from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from services.token_costs.writer import TokenEventWriter
 from shared.config.models import EmailSettings
 from shared.db.clickhouse import ClickHouse
+from shared.email import EmailSender
 from shared.messages.budgets import CreateBudget
 from shared.messages.telemetry import TokenEvent, TokenEventColumns
 

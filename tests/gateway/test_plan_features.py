@@ -24,7 +24,7 @@ from services.budgets.jobs import forecast_alerts
 from services.gateway.route_table import GATED_PATHS, Local, Route, check_table, feature_of_path
 from services.identity import apikeys
 from services.identity.bootstrap import ensure_local_admin
-from services.identity.plan_features import EntitledTeams, serve_teams_with_feature
+from services.identity.plan_features import serve_teams_with_feature
 from services.identity.plans import PlanBook
 from services.token_costs.store import TokenCostStore
 from shared.bus.client import Bus
@@ -33,6 +33,7 @@ from shared.bus.service import AgentService
 from shared.config.models import FeatureName, PlanEntitlements
 from shared.db.clickhouse import ClickHouse
 from shared.db.postgres import create_pool
+from shared.entitlements import EntitledTeams
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission, Role
 from shared.messages.registry import TEAMS_WITH_FEATURE

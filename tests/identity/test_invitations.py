@@ -11,13 +11,13 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from services.email.sender import EmailSender
 from services.identity import invitations
 from services.identity.audit_api import Acting
 from services.identity.invitations_api import InvitationDesk, SessionUser
 from services.identity.plans import PlanBook
 from shared.bus.errors import AgentError
 from shared.config.models import DEFAULT_PLANS
+from shared.email import EmailSender
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.permissions import Role
 from shared.messages.teams import AcceptInvitation, CreateInvitation, InvitationRef, ListInvitations

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.route_table import Call, Forward, Route, local_route
-from services.identity.principals import team_of
 from shared.messages.alerts import (
     AlertChannelInfo,
     AlertChannelRef,
@@ -32,6 +31,7 @@ from shared.messages.registry import (
     ALERT_CHANNEL_UPDATE,
     ALERT_HISTORY,
 )
+from shared.principals import team_of
 
 __all__ = ["ALERT_ROUTES"]
 

@@ -7,7 +7,6 @@ from pydantic import BaseModel
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.route_table import Call, Local, Route
 from services.identity import apikeys_api
-from services.identity.principals import team_of
 from shared.messages.identity import (
     ApiKeyInfo,
     ApiKeyList,
@@ -18,6 +17,7 @@ from shared.messages.identity import (
     PlanUsage,
 )
 from shared.messages.permissions import Permission
+from shared.principals import team_of
 
 IDENTITY = ("identity",)
 

@@ -8,8 +8,8 @@ from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.route_table import Call, Forward, Local, Route
-from services.identity.plan_features import FORECASTS, team_has_feature
-from services.identity.principals import team_of
+from services.identity.plan_features import team_has_feature
+from shared.entitlements import FORECASTS
 from shared.messages.budgets import (
     BudgetInfo,
     BudgetLookup,
@@ -27,6 +27,7 @@ from shared.messages.registry import (
     BUDGET_UPDATE,
     Endpoint,
 )
+from shared.principals import team_of
 
 BUDGETS = ("budgets",)
 

@@ -10,7 +10,6 @@ from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.route_table import Call, Forward, Local, Route
-from services.identity.principals import team_of
 from shared.messages.permissions import Permission
 from shared.messages.prices import (
     CreatePriceOverride,
@@ -25,6 +24,7 @@ from shared.messages.registry import (
     PRICE_OVERRIDE_DELETE,
     PRICE_OVERRIDES_LIST,
 )
+from shared.principals import team_of
 
 PRICES = ("prices",)
 # A run walks up to 400 days of events in chunks; far longer than an ordinary request may take.

@@ -11,12 +11,12 @@ from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import EdgeDeps, acting, deps
 from services.audit.models import AuditPage
-from services.email.sender import EmailSender
 from services.gateway.auth import CSRF_HEADER
 from services.gateway.errors import HttpProblem
 from services.gateway.route_table import PUBLIC, Call, Local, Route, local_route
 from services.identity import audit_api, members_api, sessions, teams_api
 from services.identity.invitations_api import InvitationDesk, SessionUser
+from shared.email import EmailSender
 from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import ROLE_PERMISSIONS, Permission, Role, permissions_of_roles
 from shared.messages.teams import (

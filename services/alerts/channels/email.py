@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 
 from services.alerts.outcome import DeliveryOutcome
-from services.email import EmailDeliveryError, EmailSender
+from shared.email import EmailDeliveryError, EmailSender
 from shared.messages.alerts import AlertRecord
 
 

@@ -10,7 +10,7 @@ from services.alerts.channels.slack import SlackChannel
 from services.alerts.channels.webhook import WebhookChannel
 from services.alerts.http import HttpPoster
 from services.alerts.models import StoredChannel
-from services.email import EmailSender
+from shared.email import EmailSender
 from shared.messages.alerts import ChannelKind
 
 

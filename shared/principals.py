@@ -1,4 +1,5 @@
-"""What identity operations need to know of the caller."""
+"""What every agent needs to know of the caller of a request: its team, and whether it holds a
+permission (agents check again what the edge checked)."""
 
 from __future__ import annotations
 

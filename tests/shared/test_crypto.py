@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from services.github import (
+from shared.crypto import (
     DecryptionFailed,
     InvalidKey,
     MalformedCiphertext,

@@ -1,5 +1,7 @@
 """`EmailSender`: one message to a few recipients through the configured SMTP relay (aiosmtplib).
 
+Shared: the SuperAgent sends team invitations with it, the MonitoringAgent alert e-mails.
+
 Failures come out as `EmailDeliveryError` with `transient` saying whether trying again later can
 help: 4xx replies and connection problems can, 5xx replies (and a disabled sender) cannot.
 """

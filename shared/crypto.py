@@ -1,5 +1,7 @@
 """`SecretBox`: authenticated encryption of small secrets at rest (AES-256-GCM), with key rotation.
 
+Shared: the SuperAgent seals GitHub tokens with it, the MonitoringAgent alert-channel secrets.
+
 A sealed value is self-describing::
 
     0x01 | len(key id) (1 byte) | key id (ASCII) | nonce (12 random bytes) | ciphertext + 16-byte tag

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.email import EmailDeliveryError, EmailSender
 from shared.config.models import EmailSettings
+from shared.email import EmailDeliveryError, EmailSender
 from tests.email.smtp_server import SmtpServer, smtp_server
 from tests.fixtures.stack import free_port
 
