@@ -14,13 +14,13 @@ from services.github import (
     DecryptionFailed,
     GitHubClient,
     GitHubUnavailable,
-    InMemoryTokenStore,
     SecretBox,
     TokenScope,
     generate_key,
 )
-from services.github.token_cache import associated_data
+from services.github.token_cache import TokenStore, associated_data
 from tests.fixtures.fake_github import FakeClock, FakeGitHub
+from tests.github.conftest import stored_records
 
 TOKENS = "/app/installations/{installation_id}/access_tokens"
 
@@ -30,7 +30,7 @@ def replica(
     http: aiohttp.ClientSession,
     signer: AppJWTSigner,
     box: SecretBox,
-    store: InMemoryTokenStore,
+    store: TokenStore,
 ) -> GitHubClient:
     """Another process sharing the token store (its own in-memory cache starts empty)."""
     return GitHubClient(http, signer, secret_box=box, token_store=store, api_url=fake.url, clock=fake.clock)
@@ -150,18 +150,18 @@ def test_scope_key_is_fixed_width_and_validated() -> None:
 
 
 async def test_store_never_holds_the_plaintext(
-    github: GitHubClient, fake_github: FakeGitHub, token_store: InMemoryTokenStore
+    github: GitHubClient, fake_github: FakeGitHub, token_store: TokenStore
 ) -> None:
     """The persisted entry is ciphertext bound to its record; reprs never show a token."""
     installation = fake_github.add_installation("acme")
     token = await github.installation_token(installation.id)
-    (entry,) = token_store.records()
+    (entry,) = await stored_records(token_store)
     secret = token.token.encode()
     assert (entry.installation_id, entry.scope_key) == (installation.id, token.scope_key)
     assert entry.expires_at == token.expires_at
     assert secret not in entry.ciphertext
     assert base64.b64encode(secret) not in entry.ciphertext
-    assert token.token not in repr(entry) + repr(token) + repr(token_store.records())
+    assert token.token not in repr(entry) + repr(token) + repr(await stored_records(token_store))
 
 
 async def test_swapped_ciphertext_fails_and_is_never_served(
@@ -170,21 +170,22 @@ async def test_swapped_ciphertext_fails_and_is_never_served(
     http: aiohttp.ClientSession,
     signer: AppJWTSigner,
     secret_box: SecretBox,
-    token_store: InMemoryTokenStore,
+    token_store: TokenStore,
+    replica_store: TokenStore,
 ) -> None:
     """A ciphertext moved to another installation's record does not decrypt; a new token is minted."""
     acme = fake_github.add_installation("acme")
     globex = fake_github.add_installation("globex")
     acme_token = await github.installation_token(acme.id)
     await github.installation_token(globex.id)
-    entries = {entry.installation_id: entry for entry in token_store.records()}
+    entries = {entry.installation_id: entry for entry in await stored_records(token_store)}
     await token_store.put(replace(entries[globex.id], ciphertext=entries[acme.id].ciphertext))
     with pytest.raises(DecryptionFailed):
         secret_box.decrypt(
             entries[acme.id].ciphertext, associated_data(globex.id, entries[globex.id].scope_key)
         )
 
-    other_process = replica(fake_github, http, signer, secret_box, token_store)
+    other_process = replica(fake_github, http, signer, secret_box, replica_store)
     globex_token = await other_process.installation_token(globex.id)
     assert globex_token.token != acme_token.token
     assert len(fake_github.token_posts(globex.id)) == 2
@@ -196,14 +197,15 @@ async def test_another_replica_reuses_the_stored_token(
     http: aiohttp.ClientSession,
     signer: AppJWTSigner,
     secret_box: SecretBox,
-    token_store: InMemoryTokenStore,
+    token_store: TokenStore,
+    replica_store: TokenStore,
 ) -> None:
     """A process sharing the store and keyring decrypts the stored token instead of minting."""
     installation = fake_github.add_installation("acme")
     fake_github.installation_token_length = 700  # opaque and long: nothing assumes a width
     token = await github.installation_token(installation.id)
     assert len(token.token) == 704
-    again = await replica(fake_github, http, signer, secret_box, token_store).installation_token(
+    again = await replica(fake_github, http, signer, secret_box, replica_store).installation_token(
         installation.id
     )
     assert again == token
@@ -215,13 +217,16 @@ async def test_entry_sealed_with_an_unknown_key_is_a_miss(
     fake_github: FakeGitHub,
     http: aiohttp.ClientSession,
     signer: AppJWTSigner,
-    token_store: InMemoryTokenStore,
+    token_store: TokenStore,
+    replica_store: TokenStore,
 ) -> None:
     """A replica without the sealing key mints a new token rather than failing."""
     installation = fake_github.add_installation("acme")
     await github.installation_token(installation.id)
     stranger = SecretBox.from_base64({"k9": generate_key()}, primary="k9")
-    assert await replica(fake_github, http, signer, stranger, token_store).installation_token(installation.id)
+    assert await replica(fake_github, http, signer, stranger, replica_store).installation_token(
+        installation.id
+    )
     assert len(fake_github.token_posts()) == 2
 
 
@@ -237,13 +242,13 @@ async def test_revoked_token_is_replaced_once(github: GitHubClient, fake_github:
 
 
 async def test_forgetting_an_installation_clears_memory_and_store(
-    github: GitHubClient, fake_github: FakeGitHub, token_store: InMemoryTokenStore
+    github: GitHubClient, fake_github: FakeGitHub, token_store: TokenStore
 ) -> None:
     """After an uninstall, no token of the installation remains anywhere."""
     installation = fake_github.add_installation("acme")
     await github.installation_token(installation.id)
     await github.installation_token(installation.id, TokenScope.of(permissions={"contents": "read"}))
     await github.tokens.forget_installation(installation.id)
-    assert token_store.records() == []
+    assert await stored_records(token_store) == []
     await github.installation_token(installation.id)
     assert len(fake_github.token_posts()) == 3
