@@ -15,15 +15,24 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/mno
 WORKDIR /src
+# Every dependency from the lock, pinned with hashes (`make lock`; the same versions `make test` ran),
+# before the sources: this layer is rebuilt only when the lock changes. The lock names no `local`
+# extra (embedded NATS and PostgreSQL): containers use real servers.
+COPY requirements/runtime.txt ./requirements/runtime.txt
+RUN /opt/mno/bin/pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml ./
 COPY agents ./agents
 COPY services ./services
 COPY shared ./shared
 COPY mno ./mno
 COPY database ./database
-# `.` only: the `local` extra (embedded NATS and PostgreSQL) stays out; containers use real servers.
+# The wire contract the server shares with the SDK: a distribution of this repository, not on PyPI,
+# installed from its directory like the project. --no-deps: everything else came from the lock (pip
+# check fails the build otherwise); --no-build-isolation: built with the locked setuptools.
 # (pip compiles the bytecode at install: nothing is written at run time.)
-RUN /opt/mno/bin/pip install .
+COPY sdk/mno-wire ./sdk/mno-wire
+RUN /opt/mno/bin/pip install --no-deps --no-build-isolation ./sdk/mno-wire . \
+ && /opt/mno/bin/pip check
 
 # --- runtime -------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}

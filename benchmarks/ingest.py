@@ -161,14 +161,16 @@ async def sustained(edge: str, token: str, total: int, clients: int, already: in
     )
 
 
-async def histogram(metrics_url: str, name: str) -> dict[float, float]:
+async def histogram(metrics_url: str, name: str, label: str = "") -> dict[float, float]:
+    """Cumulative bucket counts of a histogram, summed over its series whose labels hold `label`."""
     async with aiohttp.ClientSession() as http, http.get(metrics_url) as response:
         text = await response.text()
     buckets: dict[float, float] = {}
     for line in text.splitlines():
-        if line.startswith(f"{name}_bucket"):
+        if line.startswith(f"{name}_bucket") and label in line:
             bound = line.split('le="')[1].split('"')[0]
-            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.rsplit(" ", 1)[1])
+            key = float("inf") if bound == "+Inf" else float(bound)
+            buckets[key] = buckets.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
     return buckets
 
 
@@ -199,16 +201,21 @@ async def create_budget(edge: str, token: str) -> None:
         assert r.status in (200, 201), await r.text()
 
 
-async def paced(edge: str, token: str, metrics_url: str, rate: int, seconds: int, label: str) -> None:
+async def paced(
+    edge: str, token: str, metrics_url: str, rate: int, seconds: int, label: str
+) -> dict[str, tuple[float, float, float]]:
     run = uuid.uuid4().hex[:8]
     per_batch = 100
     interval = per_batch / rate
     names = {
-        "priced": "mno_token_event_priced_seconds",
-        "stored": "mno_token_event_pipeline_seconds",
-        "writes": "mno_token_event_write_seconds",
+        "priced": ("mno_token_event_priced_seconds", ""),
+        "stored": ("mno_token_event_pipeline_seconds", ""),
+        "writes": ("mno_token_event_write_seconds", ""),
+        # Where a slow admission waits: the agent's handler (budget rows locked) or its busy loop.
+        "admit": ("mno_rpc_handler_duration_seconds", 'endpoint="budget_admission"'),
+        "lag": ("mno_event_loop_lag_seconds", ""),
     }
-    before = {key: await histogram(metrics_url, name) for key, name in names.items()}
+    before = {key: await histogram(metrics_url, *spec) for key, spec in names.items()}
     latencies: list[float] = []
     async with aiohttp.ClientSession() as http:
         tasks = []
@@ -232,7 +239,7 @@ async def paced(edge: str, token: str, metrics_url: str, rate: int, seconds: int
         await asyncio.gather(*tasks)
         achieved = index / (time.perf_counter() - started)
     await asyncio.sleep(1.0)  # the last batches' rows
-    after = {key: await histogram(metrics_url, name) for key, name in names.items()}
+    after = {key: await histogram(metrics_url, *spec) for key, spec in names.items()}
 
     def ms(key: str, q: float) -> float:
         return histogram_percentile(before[key], after[key], q) * 1000
@@ -240,7 +247,11 @@ async def paced(edge: str, token: str, metrics_url: str, rate: int, seconds: int
     def spread(key: str) -> str:
         return f"p50={ms(key, 0.5):.1f} ms p95={ms(key, 0.95):.1f} ms p99={ms(key, 0.99):.1f} ms"
 
-    writes = after["writes"][float("inf")] - before["writes"].get(float("inf"), 0.0)
+    def count(key: str) -> float:
+        return after[key].get(float("inf"), 0.0) - before[key].get(float("inf"), 0.0)
+
+    writes = count("writes")
+    admissions = f"{count('admit'):.0f}, {spread('admit')}" if count("admit") else "none asked"
     print(
         f"paced at {rate} events/s, {label} ({achieved:.0f} achieved, batches of {per_batch}, {seconds} s):\n"
         f"  HTTP answer (durable; budgets checked): p50={percentile(latencies, 0.5) * 1000:.1f} ms "
@@ -248,9 +259,27 @@ async def paced(edge: str, token: str, metrics_url: str, rate: int, seconds: int
         f"  edge received -> cost known:             {spread('priced')}\n"
         f"  edge received -> stored, queryable:      {spread('stored')}\n"
         f"  ClickHouse writes (id lookup + insert):  {writes:.0f}, p50={ms('writes', 0.5):.1f} ms "
-        f"p99={ms('writes', 0.99):.1f} ms",
+        f"p99={ms('writes', 0.99):.1f} ms\n"
+        f"  MonitoringAgent budget admissions:       {admissions}\n"
+        f"  MonitoringAgent event-loop lag:          {spread('lag')}",
         flush=True,
     )
+    http_ms = [percentile(latencies, q) * 1000 for q in (0.5, 0.95, 0.99)]
+    return {
+        "HTTP answer": (http_ms[0], http_ms[1], http_ms[2]),
+        "edge received -> cost known": (ms("priced", 0.5), ms("priced", 0.95), ms("priced", 0.99)),
+    }
+
+
+def side_by_side(
+    without: dict[str, tuple[float, float, float]], with_: dict[str, tuple[float, float, float]]
+) -> None:
+    """The two paced phases of this run next to each other: the peer of each figure is the line above."""
+    print("paced, side by side (ms)            p50      p95      p99")
+    for stage in without:
+        for label, figures in (("no budgets", without[stage]), ("hard-limit budget", with_[stage])):
+            p50, p95, p99 = figures
+            print(f"  {stage + ', ' + label:<44} {p50:>7.1f}  {p95:>7.1f}  {p99:>7.1f}")
 
 
 def main() -> None:
@@ -276,11 +305,14 @@ def main() -> None:
             if args.only != "paced":
                 await sustained(mesh.edge_url, mesh.token, args.events, args.clients, already)
             if args.only != "sustained":
-                await paced(mesh.edge_url, mesh.token, metrics_url, args.rate, args.seconds, "no budgets")
+                without = await paced(
+                    mesh.edge_url, mesh.token, metrics_url, args.rate, args.seconds, "no budgets"
+                )
                 await create_budget(mesh.edge_url, mesh.token)
-                await asyncio.sleep(3)  # the edge's budget presence cache (2 s) sees the budget
+                await asyncio.sleep(3)  # every edge's set of teams with budgets has the team
                 label = "team with a hard-limit budget"
-                await paced(mesh.edge_url, mesh.token, metrics_url, args.rate, args.seconds, label)
+                with_ = await paced(mesh.edge_url, mesh.token, metrics_url, args.rate, args.seconds, label)
+                side_by_side(without, with_)
 
         asyncio.run(run())
 

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mno.demo import demo_app
 from mno.local_stack import load_local_settings
 from mno.operator import operator_app
 from mno.reach import ServerUnavailable, connect_postgres, redacted_dsn
@@ -34,6 +35,7 @@ app.add_typer(audit_app, name="audit")
 docs_app = typer.Typer(help="Documentation generated from the code.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
 app.add_typer(operator_app, name="operator")
+app.add_typer(demo_app, name="demo")
 
 ConfigOption = Annotated[
     Path | None,
@@ -146,9 +148,10 @@ def status(config: ConfigOption = None, as_json: Annotated[bool, typer.Option("-
         print(json.dumps(report, indent=2, default=str))
     else:
         table = Table(title="MachineNativeOps mesh")
-        for column in ("agent", "instances", "version", "requests", "errors", "avg ms", "state"):
+        for column in ("agent", "instances", "version", "requests", "errors", "avg ms", "restarts", "state"):
             table.add_column(column)
         for row in report["agents"]:
+            restarts = row.get("restarts")
             table.add_row(
                 row["agent"],
                 str(row["instances"]),
@@ -156,9 +159,12 @@ def status(config: ConfigOption = None, as_json: Annotated[bool, typer.Option("-
                 str(row["requests"]),
                 str(row["errors"]),
                 f"{row['average_ms']:.3f}",
+                "-" if restarts is None else str(restarts),
                 "[green]up[/green]" if row["instances"] else "[red]down[/red]",
             )
         console.print(table)
+        for name, server in report.get("servers", {}).items():
+            console.print(f"{name}: {server['state']}, restarted {server['restarts']} times by `mno run`")
     if any(not row["instances"] for row in report["agents"]):
         raise typer.Exit(1)
 

@@ -21,7 +21,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,14 @@ _WITHOUT_GITHUB: dict[str, Any] = {"github": {"enabled": False}, "features": {"g
 
 @dataclass(frozen=True)
 class StackRecord:
-    """Where a running `mno run` (process `pid`) serves what it started."""
+    """Where a running `mno run` (process `pid`) serves what it started, and how each process it
+    watches fares (`processes`: by name, its pid, state, restarts and last exit code)."""
 
     nats_url: str
     postgres_dsn: str
     edge_url: str
     pid: int
+    processes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def write_secret_file(path: Path, content: str) -> None:

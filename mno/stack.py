@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import importlib.util
 import json
 import os
@@ -23,11 +24,13 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _POLL_SECONDS = 0.05
 _HAVE_PROC = Path("/proc/self/stat").exists()
@@ -142,6 +145,23 @@ def _signal_group(pid: int, signum: signal.Signals) -> None:
             os.kill(pid, signum)
 
 
+def _group_has_live_member(pgid: int) -> bool:
+    """Whether a process of group `pgid` is still running (zombies, left to their new parent, are not)."""
+    if not _HAVE_PROC:
+        return False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, pgrp.
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
 def _wait_until_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while _is_live(pid):
@@ -210,6 +230,31 @@ class _ChildServer:
     def exited(self) -> bool:
         return self.process is None or self.process.poll() is not None
 
+    def exit_code(self) -> int | None:
+        """The exit status once the server has exited (negative: the signal that ended it)."""
+        return self.process.poll() if self.process is not None else None
+
+    def clear_after_crash(self, timeout: float = 5.0) -> None:
+        """Forget a server that exited on its own, ending what it left in its process group
+        (PostgreSQL backends of a killed postmaster hold its shared memory, and a new postmaster
+        refuses to start beside them)."""
+        process, self.process = self.process, None
+        atexit.unregister(self.stop)
+        if process is None:
+            return
+        process.poll()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                # The group id is the crashed leader's pid, not reused while members remain.
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                break
+            if time.monotonic() >= deadline or not _group_has_live_member(process.pid):
+                break
+            time.sleep(_POLL_SECONDS)
+        self.pid_file.unlink(missing_ok=True)
+
     def stop(self, timeout: float = 30.0) -> None:
         process, self.process = self.process, None
         atexit.unregister(self.stop)
@@ -245,6 +290,7 @@ class NatsServer:
         self.port = 4222
         self.monitor_port = 8222
         self._server: _ChildServer | None = None
+        self._data_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -297,6 +343,19 @@ class NatsServer:
             server.stop(timeout=5.0)
             raise
         self._server = server
+        self._data_dir = data_dir
+
+    def exit_code(self) -> int | None:
+        """None while running (or never started); the exit status once it has exited by itself."""
+        return self._server.exit_code() if self._server else None
+
+    def restart(self, timeout: float = 20.0) -> None:
+        """Start again after a crash: same address, same JetStream store (streams and consumers kept)."""
+        if self._server is None or self._data_dir is None:
+            raise StackError("nats-server was never started")
+        self._server.clear_after_crash()
+        self._server = None
+        self.start(self._data_dir, self.host, self.port, self.monitor_port, timeout=timeout)
 
     def _wait_until_healthy(self, server: _ChildServer, timeout: float) -> None:
         health_url = f"{self.monitor_url}/healthz?js-enabled-only=true"
@@ -355,6 +414,7 @@ class EmbeddedPostgres:
         self._dsn: str | None = None
         self._server: _ChildServer | None = None
         self._bin_dir: Path | None = None
+        self._start_arguments: dict[str, Any] | None = None
 
     @property
     def dsn(self) -> str:
@@ -399,7 +459,7 @@ class EmbeddedPostgres:
         server.stop_orphan(pgdata, timeout=30.0)
         ensure_port_free(host, port, "PostgreSQL")
 
-        run_as = _postgres_account() if os.geteuid() == 0 else None
+        run_as = postgres_account() if os.geteuid() == 0 else None
         if run_as is not None:
             _allow_traversal(data_dir)
         self._initialise_cluster(pgdata, run_as)
@@ -425,7 +485,29 @@ class EmbeddedPostgres:
             raise
         self._server = server
         self._dsn = f"postgresql://{role}@{host}:{port}/{database}"
+        self._start_arguments = {
+            "data_dir": data_dir,
+            "port": port,
+            "host": host,
+            "database": database,
+            "role": role,
+            "max_connections": max_connections,
+        }
         return self._dsn
+
+    def exit_code(self) -> int | None:
+        """None while running (or never started); the exit status once the postmaster has exited."""
+        return self._server.exit_code() if self._server else None
+
+    def restart(self, timeout: float = 30.0) -> str:
+        """Start again after a crash on the same data directory and address (PostgreSQL replays its
+        WAL on start, so every committed transaction is kept); returns the DSN."""
+        if self._server is None or self._start_arguments is None:
+            raise StackError("PostgreSQL was never started")
+        self._server.clear_after_crash()
+        self._server = None
+        self._dsn = None
+        return self.start(**self._start_arguments, timeout=timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Fast shutdown (SIGINT), then SIGKILL to the process group if it hangs."""
@@ -503,26 +585,61 @@ class EmbeddedPostgres:
             raise StackError(f"{tool} exited with code {result.returncode}:\n{result.stderr.strip()}")
 
 
-def _postgres_account() -> _RunAs:
+# Machine-wide, not per data directory: every stack on the machine shares the one account.
+_ACCOUNT_LOCK_NAME = "mno-embedded-postgres-account.lock"
+
+
+def _account_lock_path() -> Path:
+    # A fixed place, so that processes with different TMPDIRs still meet on the same lock.
+    for directory in (Path("/run/lock"), Path("/var/lock"), Path("/tmp")):
+        if directory.is_dir() and os.access(directory, os.W_OK):
+            return directory / _ACCOUNT_LOCK_NAME
+    return Path(tempfile.gettempdir()) / _ACCOUNT_LOCK_NAME
+
+
+def postgres_account(name: str = _POSTGRES_SYSTEM_USER) -> _RunAs:
+    """The account PostgreSQL runs under as root, created on first use.
+
+    Two stacks starting at once (two `make run`, or one beside `make test`) both find no account
+    and both run useradd; useradd does not serialise them here, each gets exit 0 with a uid of its
+    own, and the later /etc/passwd wins: the other stack runs initdb under a uid that no longer has
+    a name ("initdb: could not look up effective user ID"). embedded-postgres itself does the same
+    unguarded look-up-then-useradd (utils.ensure_user_exists, called by PostgresServer.__init__),
+    which is one reason we do not use its server class. So the look-up and the creation happen
+    under an exclusive lock every stack on the machine takes, and the result is checked both ways.
+    """
+    with open(_account_lock_path(), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            try:
+                entry = pwd.getpwnam(name)
+            except KeyError:
+                entry = _create_account(name)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     try:
-        entry = pwd.getpwnam(_POSTGRES_SYSTEM_USER)
+        named = pwd.getpwuid(entry.pw_uid).pw_name
     except KeyError:
-        command = [
-            "useradd",
-            "--system",
-            "--no-create-home",
-            "--shell",
-            "/usr/sbin/nologin",
-            _POSTGRES_SYSTEM_USER,
-        ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise StackError(
-                f"PostgreSQL refuses to run as root and creating user {_POSTGRES_SYSTEM_USER!r} failed: "
-                f"{result.stderr.strip()}"
-            ) from None
-        entry = pwd.getpwnam(_POSTGRES_SYSTEM_USER)
+        named = None
+    if named != name:
+        raise StackError(
+            f"the system account {name!r} (uid {entry.pw_uid}) changed while it was being created "
+            "(another program adding accounts at the same time?); start again"
+        )
     return _RunAs(uid=entry.pw_uid, gid=entry.pw_gid)
+
+
+def _create_account(name: str) -> pwd.struct_passwd:
+    command = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        # Exit 9 ("already exists"): a program not taking our lock made it meanwhile; use it.
+        return pwd.getpwnam(name)
+    except KeyError:
+        raise StackError(
+            f"PostgreSQL refuses to run as root and creating user {name!r} failed: "
+            f"{result.stderr.strip() or f'useradd exited with code {result.returncode}'}"
+        ) from None
 
 
 def _allow_traversal(directory: Path) -> None:

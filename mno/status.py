@@ -1,9 +1,11 @@
-"""What `mno status` shows: each agent's instances and request statistics, from the micro protocol."""
+"""What `mno status` shows: each agent's instances and request statistics, from the micro protocol,
+and, beside a `mno run`, how often its supervisor restarted each process (from its stack record)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from mno.local_stack import read_stack_record
 from mno.reach import connect_nats
 from services.gateway.discovery import SERVICE_NAMES, gather_replies
 from shared.config import Settings
@@ -43,4 +45,11 @@ async def mesh_status(settings: Settings) -> dict[str, Any]:
     for row in rows.values():
         row["average_ms"] = row["processing_ns"] / row["requests"] / 1e6 if row["requests"] else 0.0
         del row["processing_ns"]
-    return {"agents": list(rows.values())}
+    report: dict[str, Any] = {"agents": list(rows.values())}
+    record = read_stack_record(settings.data_dir.resolve())
+    if record is not None:
+        # None: not a process of this `mno run` (e.g. a replica started by hand).
+        for row in rows.values():
+            row["restarts"] = record.processes.get(row["agent"], {}).get("restarts")
+        report["servers"] = {name: process for name, process in record.processes.items() if name not in rows}
+    return report

@@ -3,6 +3,13 @@
 Starts nats-server (JetStream) and an embedded PostgreSQL under the data directory, applies the
 migrations, starts every agent as its own process, waits until all are ready, prints where to
 look, and on Ctrl-C (or SIGTERM) stops the agents gracefully, then the servers, leaving nothing behind.
+
+Once the mesh is up it watches every process it started, as Kubernetes would: one that exits
+(crashes, is killed) is restarted with back-off, on the same ports and data (nats-server on the same
+JetStream store, PostgreSQL on the same cluster), and the agents reconnect by themselves. When a
+process crashes again and again within moments (mno.restart_policy), `mno run` gives up, says why and
+stops everything. During start-up a failing agent ends `mno run` at once instead: that is a
+misconfiguration to show now, not something waiting heals.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import os
 import signal
 import subprocess
@@ -17,22 +25,32 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import structlog
+
+from mno.dashboard_link import sign_in_link
+from mno.demo import seed_on_first_run
 from mno.local_stack import StackRecord, remove_stack_record, write_secret_file, write_stack_record
+from mno.restart_policy import GiveUp, RestartPolicy, RestartTracker
 from mno.stack import EmbeddedPostgres, NatsServer, StackError, ensure_port_free
 from services.identity import apikeys
 from services.identity.bootstrap import ensure_local_admin
 from shared.config import Settings
 from shared.db.migrations import migrate_all
 from shared.db.postgres import create_pool
+from shared.logging import configure_logging
 from shared.messages.agents import ALL_AGENTS, AgentName
 
 READY_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 30.0
+WATCH_INTERVAL_SECONDS = 0.2
+
+log = structlog.get_logger("mno.supervisor")
 
 
 class RunError(Exception):
@@ -61,6 +79,15 @@ class AgentProcess:
     log_path: Path
     metrics_url: str
     log_file: IO[bytes]
+
+    def exit_code(self) -> int | None:
+        return self.process.poll()
+
+    def pid(self) -> int:
+        return self.process.pid
+
+    def relaunch(self, env: dict[str, str]) -> None:
+        self.process = launch_agent(self.agent, env, self.log_file)
 
 
 @contextlib.contextmanager
@@ -110,7 +137,13 @@ def agent_environment(
 def start_agent(agent: AgentName, settings: Settings, env: dict[str, str], log_dir: Path) -> AgentProcess:
     log_path = log_dir / f"{agent.value}.log"
     log_file = open(log_path, "ab")  # noqa: SIM115 - closed in stop_agents
-    process = subprocess.Popen(
+    agent_settings = getattr(settings.agents, agent.value)
+    url = f"http://{agent_settings.metrics_host}:{agent_settings.metrics_port}"
+    return AgentProcess(agent, launch_agent(agent, env, log_file), log_path, url, log_file)
+
+
+def launch_agent(agent: AgentName, env: dict[str, str], log_file: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [sys.executable, "-m", f"agents.{agent.value}"],
         env=env,
         stdout=log_file,
@@ -120,9 +153,6 @@ def start_agent(agent: AgentName, settings: Settings, env: dict[str, str], log_d
         # stops agents in order instead of all at once.
         start_new_session=True,
     )
-    agent_settings = getattr(settings.agents, agent.value)
-    url = f"http://{agent_settings.metrics_host}:{agent_settings.metrics_port}"
-    return AgentProcess(agent, process, log_path, url, log_file)
 
 
 def is_ready(metrics_url: str) -> bool:
@@ -183,6 +213,183 @@ def stop_agents(agents: list[AgentProcess]) -> None:
         agent.log_file.close()
 
 
+@dataclass
+class Watched:
+    """One process `mno run` keeps alive: how to see that it exited, restart it, and see it ready.
+
+    `restart` raises StackError when the new process cannot even be started (that counts as a
+    crash); `ready` tells when a restarted process serves again.
+    """
+
+    name: str
+    exit_code: Callable[[], int | None]
+    restart: Callable[[], None]
+    ready: Callable[[], bool]
+    pid: Callable[[], int | None]
+    log_path: Callable[[], Path | None]
+    tracker: RestartTracker
+    state: str = "running"  # running | restarting (waiting out the back-off) | recovering
+    restart_at: float = 0.0
+    crashed_at: float | None = None
+    last_exit_code: int | None = None
+    last_crash: str | None = None
+    last_recovery_seconds: float | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid() if self.state != "restarting" else None,
+            "state": self.state,
+            "restarts": self.tracker.restarts,
+            "last_exit_code": self.last_exit_code,
+            "last_crash": self.last_crash,
+            "last_recovery_seconds": self.last_recovery_seconds,
+        }
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "could not be started"
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+@dataclass
+class Watchdog:
+    """Restarts crashed processes by their RestartTracker's decisions; gives up with RunError."""
+
+    watched: list[Watched]
+    on_change: Callable[[], None] = lambda: None
+    clock: Callable[[], float] = time.monotonic
+    changed: bool = field(default=False, init=False)
+
+    def check(self) -> None:
+        """One look at every watched process (called every WATCH_INTERVAL_SECONDS)."""
+        self.changed = False
+        for watched in self.watched:
+            self._check(watched)
+        if self.changed:
+            self.on_change()
+
+    def _check(self, watched: Watched) -> None:
+        now = self.clock()
+        if watched.state == "restarting":
+            if now >= watched.restart_at:
+                self._restart(watched)
+            return
+        code = watched.exit_code()
+        if code is not None:
+            self._crashed(watched, code)
+        elif watched.state == "recovering" and watched.ready():
+            assert watched.crashed_at is not None
+            watched.state = "running"
+            watched.last_recovery_seconds = round(now - watched.crashed_at, 2)
+            log.info(
+                "process ready again",
+                process=watched.name,
+                pid=watched.pid(),
+                restarts=watched.tracker.restarts,
+                recovered_seconds=watched.last_recovery_seconds,
+            )
+            self.changed = True
+
+    def _crashed(self, watched: Watched, code: int | None) -> None:
+        now = self.clock()
+        if watched.state == "running":
+            watched.crashed_at = now
+        watched.last_exit_code = code
+        watched.last_crash = datetime.now(UTC).isoformat(timespec="seconds")
+        decision = watched.tracker.crashed()
+        self.changed = True
+        if isinstance(decision, GiveUp):
+            policy = watched.tracker.policy
+            log.error(
+                "process keeps crashing, giving up",
+                process=watched.name,
+                exit_code=code,
+                crashes=decision.crashes,
+                window_seconds=decision.window,
+                restarts=watched.tracker.restarts,
+            )
+            log_path = watched.log_path()
+            last_lines = f"; last lines of {log_path}:\n{tail(log_path)}" if log_path else ""
+            raise RunError(
+                f"{watched.name} {describe_exit(code)} and has crashed {decision.crashes} times within "
+                f"{decision.window:g}s (restarted {watched.tracker.restarts} times, the limit is "
+                f"{policy.describe()}): giving up and stopping the mesh{last_lines}"
+            )
+        watched.state = "restarting"
+        watched.restart_at = now + decision.delay
+        log.warning(
+            "process crashed, restarting",
+            process=watched.name,
+            exit_code=code,
+            how=describe_exit(code),
+            restart_in_seconds=decision.delay,
+            restarts=watched.tracker.restarts,
+        )
+
+    def _restart(self, watched: Watched) -> None:
+        try:
+            watched.restart()
+        except StackError as error:
+            log.warning("restart failed", process=watched.name, error=str(error))
+            watched.state = "recovering"  # so that _crashed keeps the first crash's time
+            self._crashed(watched, None)
+            return
+        watched.tracker.restarted()
+        watched.state = "recovering"
+        self.changed = True
+        log.info(
+            "process restarted", process=watched.name, pid=watched.pid(), restarts=watched.tracker.restarts
+        )
+
+
+def watch_servers(nats: NatsServer, postgres: EmbeddedPostgres, policy: RestartPolicy) -> list[Watched]:
+    """nats-server and PostgreSQL as watched processes; their restart() waits until they serve."""
+    return [watch_server("nats-server", nats, policy), watch_server("postgres", postgres, policy)]
+
+
+def watch_server(name: str, server: NatsServer | EmbeddedPostgres, policy: RestartPolicy) -> Watched:
+    def restart() -> None:
+        server.restart()
+
+    tracker = RestartTracker(policy)
+    tracker.started()
+    return Watched(
+        name,
+        exit_code=server.exit_code,
+        restart=restart,
+        ready=lambda: True,
+        pid=lambda: server.pid,
+        log_path=lambda: server.log_path,
+        tracker=tracker,
+    )
+
+
+def watch_agents(agents: list[AgentProcess], env: dict[str, str], policy: RestartPolicy) -> list[Watched]:
+    """Every agent as a watched process: restarted with the environment it first had, logging to
+    the same file, ready again when its /readyz answers 200."""
+    watched = []
+    for agent in agents:
+        tracker = RestartTracker(policy)
+        tracker.started()
+        watched.append(
+            Watched(
+                agent.agent.value,
+                exit_code=agent.exit_code,
+                restart=functools.partial(agent.relaunch, env),
+                ready=functools.partial(is_ready, agent.metrics_url),
+                pid=agent.pid,
+                log_path=functools.partial(getattr, agent, "log_path"),
+                tracker=tracker,
+            )
+        )
+    return watched
+
+
 def check_ports_free(settings: Settings, ports: LocalPorts) -> None:
     ensure_port_free(settings.http.host, settings.http.port, "the HTTP edge (set MNO_HTTP_PORT)")
     for agent in ALL_AGENTS:
@@ -235,6 +442,7 @@ def print_banner(
         "",
         "MachineNativeOps is running.",
         f"  edge (API)       {edge}",
+        f"  dashboard        {sign_in_link(edge, postgres.dsn)}  (one-time sign-in link)",
         f"  mesh             {edge}/api/v1/mesh",
         f"  API docs         {edge}/api/docs  (OpenAPI document: {edge}/api/v1/openapi.json)",
         f"  admin token      {token}",
@@ -260,6 +468,8 @@ def run(settings: Settings, environment: Mapping[str, str], config: Path | None 
     """
     data_dir = settings.data_dir.resolve()
     stop_requested: list[bool] = []
+    # Restarts and give-ups are logged like the agents' records: JSON lines (on the terminal here).
+    configure_logging(level=settings.logging.level, fmt=settings.logging.format, component="supervisor")
 
     def request_stop(_signum: int, _frame: object) -> None:
         stop_requested.append(True)
@@ -325,14 +535,24 @@ def serve(
     env = agent_environment(settings, environment, config, nats.url, dsn)
     agents.extend(start_agent(agent, settings, env, log_dir) for agent in ALL_AGENTS)
     wait_until_ready(agents, stop_requested)
+    policy = RestartPolicy()
+    watched = watch_servers(nats, postgres, policy) + watch_agents(agents, env, policy)
+
+    def record() -> None:
+        # `mno status` shows restarts per process from here; tests find the pids to kill here.
+        processes = {w.name: w.summary() for w in watched}
+        write_stack_record(data_dir, StackRecord(nats.url, dsn, edge_url(settings), os.getpid(), processes))
+
+    record()
+    # A living first run: a demo team with spend, budgets and alerts, through the API (once: a marker).
+    if environment.get("MNO_DEMO", "on") != "off":
+        print("seeding the demo team (once per data directory) ...", flush=True)
+        line = seed_on_first_run(edge_url(settings), dsn, data_dir, settings.auth.session_cookie_name)
+        if line:
+            print(f"  demo team        {line}; remove it with `{mno_command()} demo remove`", flush=True)
     print_banner(settings, token, agents, nats, postgres, log_dir)
+    watchdog = Watchdog(watched, on_change=record)
     while not stop_requested:
-        for agent in agents:
-            if agent.process.poll() is not None:
-                raise RunError(
-                    f"agent {agent.agent.value} stopped unexpectedly "
-                    f"(code {agent.process.returncode}); "
-                    f"last lines of {agent.log_path}:\n{tail(agent.log_path)}"
-                )
-        time.sleep(0.5)
+        watchdog.check()
+        time.sleep(WATCH_INTERVAL_SECONDS)
     print("stopping ...", flush=True)

@@ -58,6 +58,14 @@ JOB_SECONDS = Histogram(
 )
 JOB_RUNS_TOTAL = Counter("mno_job_runs_total", "Periodic job runs.", ["agent", "job", "outcome"])
 
+EVENT_LOOP_LAG_SECONDS = Histogram(
+    "mno_event_loop_lag_seconds",
+    "How late the event loop ran a timer (sampled every 50 ms): time a blocked loop held every "
+    "request, reply and write of the process.",
+    ["agent"],
+    buckets=LATENCY_BUCKETS,
+)
+
 JETSTREAM_PENDING = Gauge(
     "mno_jetstream_consumer_pending_messages",
     "Events in the stream not yet delivered to this consumer (its lag).",

@@ -34,6 +34,7 @@ from shared.db.migrations import migrate
 from shared.db.postgres import create_pool
 from shared.health import health_app
 from shared.logging import configure_logging
+from shared.loop_lag import LoopLagMonitor
 from shared.messages.agents import AgentName
 from shared.messages.registry import EventType
 from shared.metrics import (
@@ -86,6 +87,7 @@ class AgentRuntime:
         self._checks: dict[str, Callable[[], Awaitable[bool]]] = {}
         self._jobs: list[PeriodicJob] = []
         self._health_runner: web.AppRunner | None = None
+        self._loop_lag = LoopLagMonitor(agent.value)
         self._started = False
         self._stopping = False
 
@@ -170,6 +172,7 @@ class AgentRuntime:
 
     async def start(self, setup: Setup) -> None:
         await self._start_health_server()
+        self._loop_lag.start()
         self._nc = await self._connect()
         self._bus = Bus(
             self._nc, source=self.agent.value, request_timeout=self.settings.nats.request_timeout_seconds
@@ -233,6 +236,7 @@ class AgentRuntime:
         if self._nc is not None and not self._nc.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._nc.drain(), timeout)
+        await self._loop_lag.stop()
         if self._health_runner is not None:
             await self._health_runner.cleanup()
         log.info("agent stopped")

@@ -121,6 +121,7 @@ SERVER_COMMANDS: list[tuple[list[str], int, str]] = [
     (["operator", "subscriptions", *EDGE_ARGS], 3, "the edge"),
     (["operator", "subscription", "1", *EDGE_ARGS], 3, "the edge"),
     (["operator", "installations", *EDGE_ARGS], 3, "the edge"),
+    (["demo", "remove", "--url", "{edge}"], 3, "the edge"),
 ]
 # Commands that reach no server of an existing stack: `run` starts its own, `agent` is a
 # long-running process that waits for its servers (as a pod must), the rest read files only.

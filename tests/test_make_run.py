@@ -116,16 +116,23 @@ class MakeRun:
     """`make run` in its own process group, as in a terminal; its output is read by a thread.
 
     shared_data_dir / shared_ports: what this run shares with another one still running, so they
-    don't identify its processes (leftovers()).
+    don't identify its processes (leftovers()). `command`: `make run`, or what it runs (`mno run`).
     """
 
-    def __init__(self, setup: RunSetup, *, shared_data_dir: bool = False, shared_ports: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        setup: RunSetup,
+        *,
+        shared_data_dir: bool = False,
+        shared_ports: tuple[str, ...] = (),
+        command: tuple[str, ...] = ("make", "run"),
+    ):
         self.setup = setup
         self.own_data_dir = None if shared_data_dir else setup.data_dir
         self.own_ports = {name: port for name, port in setup.ports.items() if name not in shared_ports}
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            ["make", "run"],
+            list(command),
             cwd=REPO,
             env=setup.env(),
             stdin=subprocess.DEVNULL,

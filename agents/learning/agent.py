@@ -1,6 +1,6 @@
 """Wiring of the learning agent: its subjects and consumers."""
 
-from services.mesh import install_mesh
+from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
 from shared.runtime import AgentRuntime
 

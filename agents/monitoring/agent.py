@@ -10,7 +10,6 @@ from agents.monitoring.prices_wiring import price_book, wire_prices
 from services.anomalies.detector import AnomalyDetector
 from services.anomalies.detector import purge_teams as anomaly_purge
 from services.budgets.forecasting import SpendForecaster
-from services.mesh import install_mesh
 from services.pricing.maintained import maintained_price_source
 from services.token_costs.handlers import TokenCosts
 from services.token_costs.store import TokenCostStore
@@ -18,6 +17,7 @@ from services.token_costs.unpriced_alerts import UnpricedModelAlerts
 from services.token_costs.writer import TokenEventWriter
 from shared.db.inbox import Connection
 from shared.entitlements import EntitledTeams
+from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
 from shared.messages.registry import ANOMALIES_LIST, COSTS_QUERY, TOKEN_EVENTS_ACCEPTED
 from shared.runtime import AgentRuntime

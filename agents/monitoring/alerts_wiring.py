@@ -9,9 +9,9 @@ from services.alerts.dispatcher import AlertDispatcher
 from services.alerts.handlers import AlertHandlers
 from services.alerts.report_job import REPORT_INTERVAL_SECONDS, SpendReports
 from services.alerts.store import purge_teams
-from services.mesh import TeamDataPurge
 from services.token_costs.store import TokenCostStore
 from shared.crypto import SecretBox
+from shared.mesh import TeamDataPurge
 from shared.messages.registry import (
     ALERT_CHANNEL_CREATE,
     ALERT_CHANNEL_DELETE,

@@ -17,7 +17,10 @@ from services.budgets.service import (
     UnpricedSink,
 )
 from services.pricing.interface import PriceSource
+from shared.bus.context import MessageContext
 from shared.entitlements import EntitledTeams
+from shared.messages.budgets import BudgetsChanged
+from shared.messages.envelope import Principal
 from shared.messages.registry import (
     BUDGET_ADMISSION,
     BUDGET_CREATE,
@@ -25,7 +28,9 @@ from shared.messages.registry import (
     BUDGET_GET,
     BUDGET_LIST,
     BUDGET_PRESENCE,
+    BUDGET_TEAMS,
     BUDGET_UPDATE,
+    BUDGETS_CHANGED,
 )
 from shared.runtime import AgentRuntime
 
@@ -43,8 +48,16 @@ def wire_budgets(
     unpriced: UnpricedSink | None = None,
     entitled: EntitledTeams | None = None,
 ) -> BudgetService:
-    budgets = BudgetService(pool, prices, alerts, forecaster, history, unpriced)
+    async def announce(team_id: str, has_budgets: bool) -> None:
+        await runtime.bus.notify(
+            BUDGETS_CHANGED,
+            BudgetsChanged(team_id=team_id, has_budgets=has_budgets),
+            MessageContext(principal=Principal.system()),
+        )
+
+    budgets = BudgetService(pool, prices, alerts, forecaster, history, unpriced, changed=announce)
     runtime.service.add(BUDGET_PRESENCE, budgets.presence)
+    runtime.service.add(BUDGET_TEAMS, budgets.teams)
     runtime.service.add(BUDGET_ADMISSION, budgets.admit)
     runtime.service.add(BUDGET_CREATE, budgets.create)
     runtime.service.add(BUDGET_UPDATE, budgets.update)

@@ -20,6 +20,7 @@ from services.gateway.auth import (
     SessionAuthenticator,
 )
 from services.gateway.edge import build_app
+from services.gateway.http_server import EdgeRunner
 from services.github.client import GitHubClient
 from services.github.config import GitHubAppCredentials
 from services.github.oauth import GitHubOAuth
@@ -35,10 +36,10 @@ from services.identity.subscriptions import SubscriptionBook, register_subscript
 from services.ingest import id_ledger
 from services.ingest.budget_gate import BudgetGate
 from services.ingest.intake import Intake
-from services.mesh import install_mesh
 from services.webhooks.processing import WebhookDispatcher, WebhookProcessor
 from shared.config import Settings
 from shared.crypto import SecretBox
+from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
 from shared.messages.registry import GITHUB_WEBHOOK_RECEIVED, TEAM_DATA_PURGED, TEAMS_WITH_FEATURE
 from shared.runtime import AgentRuntime, StartupError
@@ -151,6 +152,7 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
     settings = runtime.settings
     http, github, auth = settings.http, settings.github, settings.auth
     api_keys = ApiKeyAuthenticator(pool, cache_seconds=auth.api_key_cache_seconds)
+    budget_gate = BudgetGate(runtime.bus)
     app = build_app(
         ROUTES,
         bus=runtime.bus,
@@ -164,6 +166,7 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
             ]
         ),
         max_body_bytes=http.max_body_bytes,
+        request_timeout=http.request_timeout_seconds,
         plan_gate=plans,
     )
     app[DEPS] = EdgeDeps(
@@ -183,8 +186,12 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
         login=login,
         plans=plans,
         api_keys=api_keys,
-        intake=Intake(pool, plans, runtime.bus, BudgetGate(runtime.bus)),
+        intake=Intake(pool, plans, runtime.bus, budget_gate),
     )
+    # Which teams have budgets: a replicated set, so no ingest asks the MonitoringAgent whether.
+    await budget_gate.start()
+    runtime.every("budget-teams-refresh", budget_gate.refresh_seconds, budget_gate.refresh)
+    runtime.on_shutdown(budget_gate.stop)
     # Accepted event ids are remembered for the duplicate window, then forgotten.
     runtime.every(
         "ingest-id-ledger-prune",
@@ -193,9 +200,7 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
     )
     app[PROXY] = ProxyState.open(settings.proxy)
     runtime.on_shutdown(partial(app[PROXY].close, runtime.agent_settings.drain_timeout_seconds))
-    runner = web.AppRunner(
-        app, access_log=None, shutdown_timeout=runtime.agent_settings.drain_timeout_seconds
-    )
+    runner = EdgeRunner(app, access_log=None, shutdown_timeout=runtime.agent_settings.drain_timeout_seconds)
     await runner.setup()
     site = web.TCPSite(runner, http.host, http.port, reuse_address=True)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 from shared.messages.budgets import Period
@@ -13,6 +14,9 @@ def hour_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+# Admission asks this for every event and budget, twice, with the transaction's rows locked; a
+# batch's events share a few instants, so answers are remembered (pure, so safe to).
+@functools.lru_cache(maxsize=4096)
 def period_bounds(
     period: Period, at: datetime, rolling_hours: int | None = None
 ) -> tuple[datetime, datetime]:

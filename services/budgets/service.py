@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -12,6 +13,7 @@ from typing import Any, Protocol
 import structlog
 
 from services.budgets import store
+from services.budgets.coalesce import Coalescer
 from services.budgets.periods import HOUR, hour_of
 from services.budgets.planning import (
     BudgetRule,
@@ -39,6 +41,8 @@ from shared.messages.budgets import (
     BudgetPresence,
     BudgetPresenceQuery,
     BudgetRef,
+    BudgetTeams,
+    BudgetTeamsQuery,
     CreateBudget,
     DeletedBudget,
     ListBudgets,
@@ -55,6 +59,8 @@ log = structlog.get_logger("mno.budgets")
 _HUNDRED = Decimal(100)
 # How long admitted event ids are remembered (resends come within minutes; clients retry for hours).
 ADMISSION_MEMORY = timedelta(days=7)
+# Events one admission transaction takes at most (requests are never split; each holds <= 1,000).
+ADMISSION_RUN_EVENTS = 5000
 
 
 class AlertSink(Protocol):
@@ -75,6 +81,14 @@ class Forecaster(Protocol):
     ) -> BudgetForecast | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """One admission request with its events' costs (worked out before the budget rows are locked)."""
+
+    request: AdmissionRequest
+    costs: list[Decimal | PricingError]
+
+
 def _not_found(budget_id: str) -> AgentError:
     return AgentError(ErrorCode.NOT_FOUND, f"no budget {budget_id} in this team")
 
@@ -92,14 +106,20 @@ class BudgetService:
         forecaster: Forecaster | None = None,
         history: SpendHistory | None = None,
         unpriced: UnpricedSink | None = None,
+        changed: Callable[[str, bool], Awaitable[None]] | None = None,
     ) -> None:
         self._pool = pool
+        # Told (team, has budgets now) after a create or delete commits: the edges' sets follow.
+        self._changed = changed
         self._unpriced = unpriced
         self._history = history
         self._prices = prices
         self._alerts = alerts
         self._forecaster = forecaster
         self._tasks: set[asyncio.Task[None]] = set()
+        self._admissions: Coalescer[str, _Ask, AdmissionResult] = Coalescer(
+            self._admit_together, size=lambda ask: len(ask.request.items), max_size=ADMISSION_RUN_EVENTS
+        )
 
     # -- admission -----------------------------------------------------------------------------------
 
@@ -108,22 +128,58 @@ class BudgetService:
         async with self._pool.acquire() as conn:
             return BudgetPresence(has_budgets=await store.has_budgets(conn, team_id))
 
+    async def teams(self, _query: BudgetTeamsQuery, ctx: MessageContext) -> BudgetTeams:
+        """Every team with budgets: the edge loads its replicated set from this (never per request)."""
+        if ctx.principal is None or "system" not in ctx.principal.roles:
+            raise AgentError(ErrorCode.FORBIDDEN, "which teams have budgets is asked by the platform only")
+        async with self._pool.acquire() as conn:
+            return BudgetTeams(team_ids=await store.teams_with_budgets(conn))
+
+    async def _announce(self, team_id: str) -> None:
+        if self._changed is None:
+            return
+        try:
+            async with self._pool.acquire() as conn:
+                has_budgets = await store.has_budgets(conn, team_id)
+            await self._changed(team_id, has_budgets)
+        except Exception:
+            # The edges reload the whole set periodically: a lost notice delays, never loses, the change.
+            log.warning("budget change not announced", team_id=team_id, exc_info=True)
+
     async def admit(self, request: AdmissionRequest, ctx: MessageContext) -> AdmissionResult:
         """Count the events in every budget that covers them, refusing those a hard limit cannot
-        take. One transaction holding the team's budget rows: replicas never overshoot together."""
+        take. One transaction holding the team's budget rows: replicas never overshoot together.
+        The team's requests that wait meanwhile share the next transaction (`Coalescer`), and events
+        are priced before it, so the rows stay locked only for the statements."""
         team_id = team_with(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
         source = await self._prices(team_id)
+        costs = [self._cost(source, item) for item in request.items]
+        return await self._admissions.submit(team_id, _Ask(request, costs))
+
+    async def _admit_together(self, team_id: str, asks: list[_Ask]) -> list[AdmissionResult]:
         async with self._pool.acquire() as conn, conn.transaction():
             rules = {row["id"]: rule_of(row) for row in await store.list_team(conn, team_id, lock=True)}
             if not rules:
-                return AdmissionResult()
-            fresh = await store.fresh_event_ids(conn, team_id, [item.id for item in request.items])
+                return [AdmissionResult() for _ in asks]
+            ids = list(dict.fromkeys(item.id for ask in asks for item in ask.request.items))
+            fresh = await store.fresh_event_ids(conn, team_id, ids)
+            # An id new to the team is counted for the first request that names it; a later request
+            # of the same run names it again (a resend racing its original): a duplicate there.
+            owner: dict[str, int] = {}
+            for number, ask in enumerate(asks):
+                for item in ask.request.items:
+                    if item.id in fresh:
+                        owner.setdefault(item.id, number)
             unpriced: list[tuple[str, str, str]] = []
-            items = [
-                self._priced(source, rules, item, request.api_key_id, unpriced)
-                for item in request.items
-                if item.id in fresh
-            ]
+            asked_by: dict[int, int] = {}  # id() of a priced item -> its request's number
+            items: list[PricedItem] = []
+            for number, ask in enumerate(asks):
+                for item, cost in zip(ask.request.items, ask.costs, strict=True):
+                    if owner.get(item.id) != number:
+                        continue
+                    priced = self._covering(rules, item, ask.request.api_key_id, cost, unpriced)
+                    asked_by[id(priced)] = number
+                    items.append(priced)
             windows = {
                 (budget_id, *rules[budget_id].bounds(item.timestamp))
                 for item in items
@@ -138,14 +194,37 @@ class BudgetService:
         self._alert_crossings(team_id, rules, before, plan.admitted)
         if unpriced and self._unpriced is not None:
             self._unpriced.seen(team_id, unpriced)
-        models = {item.index: item.model for item in request.items}
-        return AdmissionResult(
-            refused=[
-                self._refusal(item, rule, reason, models[item.index]) for item, rule, reason in plan.refused
-            ],
-            # Counted before (the id is in budget_admissions): a resend, not counted again.
-            duplicates=[item.index for item in request.items if item.id not in fresh],
+        refused: list[list[Refusal]] = [[] for _ in asks]
+        models: dict[int, dict[int, str]] = {}  # request number -> event index -> model
+        for refused_item, rule, reason in plan.refused:
+            number = asked_by[id(refused_item)]
+            if number not in models:
+                models[number] = {item.index: item.model for item in asks[number].request.items}
+            model = models[number][refused_item.index]
+            refused[number].append(self._refusal(refused_item, rule, reason, model))
+        return [
+            AdmissionResult(
+                refused=refused[number],
+                # Counted before (the id is in budget_admissions): a resend, not counted again.
+                duplicates=[item.index for item in ask.request.items if owner.get(item.id) != number],
+            )
+            for number, ask in enumerate(asks)
+        ]
+
+    @staticmethod
+    def _cost(source: PriceSource, item: AdmissionItem) -> Decimal | PricingError:
+        usage = Usage(
+            input_tokens=item.input_tokens,
+            output_tokens=item.output_tokens,
+            cache_read_tokens=item.cache_read_tokens,
+            cache_write_tokens=item.cache_write_tokens,
+            reasoning_tokens=item.reasoning_tokens,
+            cache_write_1h_tokens=item.cache_write_1h_tokens,
         )
+        try:
+            return source.price(item.provider, item.model, usage, item.timestamp).total
+        except PricingError as error:
+            return error
 
     def _refusal(self, item: PricedItem, rule: BudgetRule, reason: RefusalReason, model: str) -> Refusal:
         if reason is RefusalReason.UNPRICED_MODEL:
@@ -180,29 +259,19 @@ class BudgetService:
             rules = [rule_of(row) for row in await store.list_team(conn, team_id, lock=True)]
             await store.charge(conn, revision_charges(rules, revisions))
 
-    def _priced(
-        self,
-        source: PriceSource,
+    @staticmethod
+    def _covering(
         rules: dict[str, BudgetRule],
         item: AdmissionItem,
         api_key_id: str | None,
+        cost: Decimal | PricingError,
         unpriced: list[tuple[str, str, str]],
     ) -> PricedItem:
-        usage = Usage(
-            input_tokens=item.input_tokens,
-            output_tokens=item.output_tokens,
-            cache_read_tokens=item.cache_read_tokens,
-            cache_write_tokens=item.cache_write_tokens,
-            reasoning_tokens=item.reasoning_tokens,
-            cache_write_1h_tokens=item.cache_write_1h_tokens,
-        )
-        priced = True
-        try:
-            cost = source.price(item.provider, item.model, usage, item.timestamp).total
-        except PricingError as error:
+        priced = not isinstance(cost, PricingError)
+        if isinstance(cost, PricingError):
             # Unknown cost: 0 for budgets that allow unpriced calls; hard limits may refuse it.
-            cost, priced = Decimal(0), False
-            unpriced.append((item.provider, item.model, str(error)))
+            unpriced.append((item.provider, item.model, str(cost)))
+            cost = Decimal(0)
         covering = tuple(
             budget_id
             for budget_id, rule in rules.items()
@@ -271,6 +340,7 @@ class BudgetService:
                 log.exception("budget alert not raised", dedup_key=alert.dedup_key)
 
     async def close(self) -> None:
+        await self._admissions.close()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -289,7 +359,9 @@ class BudgetService:
                     ErrorCode.CONFLICT, f"a budget named {budget.name!r} exists already"
                 ) from error
             await self._seed(conn, team_id, rule_of(row))
-            return await self._info(conn, team_id, row)
+            info = await self._info(conn, team_id, row)
+        await self._announce(team_id)
+        return info
 
     async def _seed(self, conn: Any, team_id: str, rule: BudgetRule) -> None:
         """A budget made mid-period starts from what its scope has spent in the period so far."""
@@ -319,6 +391,7 @@ class BudgetService:
         async with self._pool.acquire() as conn:
             if not await store.delete(conn, team_id, ref.budget_id):
                 raise _not_found(ref.budget_id)
+        await self._announce(team_id)
         return DeletedBudget(budget_id=ref.budget_id)
 
     async def get(self, ref: BudgetLookup, ctx: MessageContext) -> BudgetInfo:

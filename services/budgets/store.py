@@ -120,6 +120,12 @@ async def has_budgets(conn: Connection, team_id: str) -> bool:
     )
 
 
+async def teams_with_budgets(conn: Connection) -> list[str]:
+    return [
+        str(row["team_id"]) for row in await conn.fetch("SELECT DISTINCT team_id FROM monitoring.budgets")
+    ]
+
+
 async def spent(
     conn: Connection, windows: Sequence[tuple[str, datetime, datetime]]
 ) -> dict[tuple[str, datetime], Decimal]:

@@ -120,12 +120,16 @@ class ApiKeyAuthenticator:
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TEAM_HEADER = "X-MNO-Team"
+# The team a browser last chose (the dashboard's team switcher): a preference, used when no
+# X-MNO-Team header names one; a team the user has since left falls back to their first.
+TEAM_COOKIE = "mno_team"
 CSRF_HEADER = "X-CSRF-Token"
 
 
 class SessionAuthenticator:
     """The browser's session cookie. The team a request acts in is the `X-MNO-Team` header (team id
-    or slug) or else the user's first team; cookie-authenticated writes must carry the CSRF token."""
+    or slug), else the team of the `mno_team` cookie if still one of theirs, else the user's first
+    team; cookie-authenticated writes must carry the CSRF token."""
 
     def __init__(self, pool: Any, cookie_name: str) -> None:
         self._pool = pool
@@ -154,7 +158,9 @@ class SessionAuthenticator:
                 # Not "forbidden": whether another team exists is not for this user to learn.
                 raise HttpProblem(ErrorCode.NOT_FOUND, f"no team {wanted} among yours")
         else:
-            chosen = teams[0] if teams else None
+            preferred = request.cookies.get(TEAM_COOKIE)
+            chosen = next((t for t in teams if preferred and preferred in (t.team_id, t.slug)), None)
+            chosen = chosen or (teams[0] if teams else None)
         return Principal(
             team_id=chosen.team_id if chosen else None,
             user_id=session.user_id,

@@ -1,4 +1,4 @@
-"""The edge's own pages: the home page at `/` and the API reference rendered from our OpenAPI document.
+"""The edge's own pages: the API's home page at `/api` and the reference rendered from our OpenAPI document.
 
 The renderer is Swagger UI (5.x: it reads OpenAPI 3.1), whose built files the `swagger-ui-py` package
 ships; we serve them from the installed package, so the pages load nothing from another host (no
@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway.errors import HttpProblem
 from shared.messages.envelope import ErrorCode
+from shared.messages.fields import Text
 
-HOME_PATH = "/"
+HOME_PATH = "/api"  # `/` is the dashboard's
 DOCS_PATH = "/api/docs"
 ASSETS_PATH = "/api/docs/assets"
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -37,7 +38,7 @@ ASSET_MAX_AGE = 86_400
 class DocsAsset(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=100, description="A file of the API docs renderer.")
+    name: Text = Field(max_length=100, description="A file of the API docs renderer.")
 
 
 @cache
@@ -82,8 +83,9 @@ code { background: #f0f2f4; padding: 0.1rem 0.3rem; border-radius: 4px; }
 
 
 def home_page(version: str) -> web.Response:
-    """The edge's front page until the dashboard takes its place: what runs here and where to go."""
+    """The API's front page: what runs here and where to go (the dashboard is at `/`)."""
     links = [
+        ("/", "Dashboard", "spend, budgets, forecasts, anomalies and alerts of your team"),
         (DOCS_PATH, "API reference", "every route, its permission, models and errors; try calls in place"),
         (OPENAPI_PATH, "OpenAPI document", "OpenAPI 3.1, for code generators and API clients"),
         ("/auth/github/login", "Sign in with GitHub", "when GitHub is configured (github.enabled)"),

@@ -16,6 +16,14 @@ REF = "#/components/schemas/{model}"
 # a proxied path): documented as a string path parameter `name`.
 _REGEX_PARAM = re.compile(r"{([a-z_][a-z0-9_]*):[^}]*}")
 ERROR_STATUSES_ALWAYS = (400, 500)
+# Answers with no body, hence no media type: a redirect (its Location says where) and 204.
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_NO_CONTENT = frozenset({204, 304}) | _REDIRECTS
+
+
+def document_path(path: str) -> str:
+    """The route's path as OpenAPI templates it: `{tail:.*}` (aiohttp's regex) is `{tail}`."""
+    return _REGEX_PARAM.sub(r"{\1}", path)
 
 
 def _error_statuses(route: Route) -> list[int]:
@@ -43,7 +51,7 @@ def openapi_document(routes: list[Route], *, title: str, version: str) -> dict[s
     components = schemas.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+        paths.setdefault(document_path(route.path), {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -65,6 +73,12 @@ def _operation(route: Route) -> dict[str, Any]:
         "security": [] if route.permission == "public" else [{"bearer": []}],
     }
     model = route.input_model
+    rules = _rules(model)
+    if rules:
+        # Cross-field rules JSON Schema cannot state (and query parameters carry no schema of their
+        # model): named on the operation, so clients know every rule the server enforces.
+        operation["x-mno-rules"] = rules
+        operation["description"] = "Rules: " + "; ".join(rules) + "."
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": _field_schema(model, name)}
         for name in route.path_params
@@ -96,19 +110,43 @@ def _operation(route: Route) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     output = route.output_model
     if output is not None:
-        responses[str(route.status)] = {
-            "description": "success",
-            "content": {route.media_type: {"schema": {"$ref": REF.format(model=output.__name__)}}},
-        }
+        success: dict[str, Any] = {route.media_type: {"schema": {"$ref": REF.format(model=output.__name__)}}}
     else:
-        responses[str(route.status)] = {"description": "success", "content": {route.media_type: {}}}
+        success = {route.media_type: {}}
+    for media_type in route.other_media_types:
+        success[media_type] = {}
+    responses[str(route.status)] = _response("success", route.status, success)
+    error_content = _error_content(route)
     for status in _error_statuses(route):
-        responses[str(status)] = {
-            "description": _describe(status),
-            "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}},
-        }
+        if str(status) not in responses:
+            responses[str(status)] = _response(_describe(status), status, error_content)
     operation["responses"] = responses
     return operation
+
+
+def _error_content(route: Route) -> dict[str, Any]:
+    """What the route's errors look like: pages for the dashboard's (whatever its success media
+    type, e.g. a CSV export), the provider's own JSON shape for the proxy's, ours otherwise."""
+    if route.error_page is not None:
+        return {"text/html": {}}
+    if route.error_shape is not None:
+        return {"application/json": {"schema": {"type": "object"}}}
+    return {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}}
+
+
+def _response(description: str, status: int, content: dict[str, Any]) -> dict[str, Any]:
+    if status not in _NO_CONTENT:
+        return {"description": description, "content": content}
+    if status in _REDIRECTS:
+        location = {"Location": {"required": True, "schema": {"type": "string"}}}
+        return {"description": "redirect", "headers": location}
+    return {"description": description}
+
+
+def _rules(model: type[BaseModel] | None) -> list[str]:
+    extra = model.model_config.get("json_schema_extra") if model is not None else None
+    rules = extra.get("x-mno-rules") if isinstance(extra, dict) else None
+    return [str(rule) for rule in rules] if isinstance(rules, list) else []
 
 
 def _field_schema(model: type[BaseModel] | None, name: str) -> dict[str, Any]:
@@ -120,6 +158,8 @@ def _field_schema(model: type[BaseModel] | None, name: str) -> dict[str, Any]:
 
 
 def _describe(status: int) -> str:
+    if status in _REDIRECTS:
+        return "redirect"
     for code, known in STATUS_OF.items():
         if known == status:
             return code.value.replace("_", " ")

@@ -35,6 +35,8 @@ class Call:
 LocalHandler = Callable[[Call], Awaitable[BaseModel | web.StreamResponse]]
 # The edge's own errors (401, 403, 429, ...) as a route's callers expect them: (error, status) -> JSON.
 ErrorShape = Callable[[ErrorBody, int], dict[str, Any]]
+# The edge's errors as a page for people (routes answering HTML): (request, error, status, correlation id).
+ErrorPage = Callable[[web.Request, ErrorBody, int, str], web.Response]
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class Route:
     status: int = 200
     tags: tuple[str, ...] = ()
     media_type: str = "application/json"
+    # Other media types the success answer may come in (e.g. an export's CSV beside its JSON lines).
+    other_media_types: tuple[str, ...] = ()
     extra_status: tuple[int, ...] = field(default=())
     # The body handed over unparsed (e.g. to verify a signature over the exact bytes), and a
     # route-specific size limit (None: the edge's http.max_body_bytes).
@@ -77,6 +81,11 @@ class Route:
     # Errors in another JSON shape than ours (proxy mode answers in its provider's, so the provider's
     # SDK shows them); None: the typed `ErrorResponse`.
     error_shape: ErrorShape | None = None
+    # Errors as an HTML page (a dashboard page: sign-in for 401, a readable 403/404) instead of JSON.
+    error_page: ErrorPage | None = None
+    # Bounded by the edge's http.request_timeout_seconds (504 past it). False for answers that stream
+    # for as long as they need (a proxied LLM call, an audit export).
+    deadline: bool = True
 
     @property
     def input_model(self) -> type[BaseModel] | None:

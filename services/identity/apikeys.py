@@ -139,7 +139,8 @@ async def verify(conn: Connection, token: str, *, now: datetime | None = None) -
     row = await conn.fetchrow(
         """
         SELECT k.key_id, k.team_id::text AS team_id, k.created_by::text AS created_by, k.secret_hash,
-            k.permissions, k.expires_at, k.revoked_at, k.last_used_at, a.status AS account_status
+            k.permissions, k.expires_at, k.revoked_at, k.last_used_at, a.status AS account_status,
+            t.deleted_at AS team_deleted_at
         FROM super_agent.api_keys k
         JOIN super_agent.teams t ON t.id = k.team_id
         JOIN super_agent.accounts a ON a.id = t.account_id
@@ -154,6 +155,8 @@ async def verify(conn: Connection, token: str, *, now: datetime | None = None) -
         return None
     if row["account_status"] != "active":
         return None  # a deactivated account's keys stop working with it
+    if row["team_deleted_at"] is not None:
+        return None  # a deleted team's keys stop working with it (its data is being purged)
     return VerifiedKey(
         key_id=row["key_id"],
         team_id=row["team_id"],

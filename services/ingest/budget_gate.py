@@ -1,55 +1,145 @@
 """The edge's budget check: the MonitoringAgent (which owns budgets) admits each batch of a team
 that has budgets; teams without any skip the round trip.
 
-Whether a team has budgets is cached for `ttl` seconds (a new budget reaches every edge replica
-within that time; this replica forgets at once when the budget is written through it). If the
-MonitoringAgent cannot be asked, a team known to have budgets gets 503 (hard limits fail closed),
-and a team never seen is served without (ingest stays available while the agent restarts).
+Which teams have budgets is a replicated set, so the hot path never asks: it is loaded with one
+request (`budget_teams`), kept current by the MonitoringAgent's `budgets_changed` notices (sent
+after each create or delete commits) and reloaded every `refresh_seconds`, which bounds the effect
+of a notice lost while this replica was disconnected. A frozen or restarting MonitoringAgent
+therefore costs teams without budgets nothing (it used to cost each batch the full request
+timeout), and budgets cannot change while it is away: the set stays right. A budget written through
+this replica is in the set at once.
+
+Until the set has been loaded once (the MonitoringAgent unreachable since this edge started), a
+request waits for one shared load attempt (at most one every `retry_load_seconds`); if that fails,
+a team this replica knows to have budgets (a notice, a write through it) gets 503 and any other is
+served without: ingest stays available, and a hard limit can be passed only by what is ingested
+before the set loads. (Per-team `budget_presence` questions, the former design, are no longer sent.)
+
+When a team with budgets cannot have its batch admitted (the MonitoringAgent does not answer or
+is not there), nothing is accepted and the answer is 503 with Retry-After: not 504, since nothing
+was published, so the outcome is known.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 
 import structlog
+from nats.aio.subscription import Subscription
 
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
-from shared.bus.errors import BusError
-from shared.messages.budgets import AdmissionItem, AdmissionRequest, AdmissionResult, BudgetPresenceQuery
-from shared.messages.registry import BUDGET_ADMISSION, BUDGET_PRESENCE
+from shared.bus.errors import AgentError, BusError, RemoteError
+from shared.messages.budgets import (
+    AdmissionItem,
+    AdmissionRequest,
+    AdmissionResult,
+    BudgetsChanged,
+    BudgetTeamsQuery,
+)
+from shared.messages.envelope import ErrorCode, Principal
+from shared.messages.registry import BUDGET_ADMISSION, BUDGET_TEAMS, BUDGETS_CHANGED
 from shared.messages.telemetry import TokenEvent
 
 log = structlog.get_logger("mno.ingest.budgets")
 
+# How long a client should wait before retrying when budgets cannot be checked: about an agent's restart.
+RETRY_AFTER_SECONDS = 5
+
 
 class BudgetGate:
-    def __init__(self, bus: Bus, ttl: float = 2.0) -> None:
+    def __init__(self, bus: Bus, *, retry_load_seconds: float = 2.0, refresh_seconds: float = 30.0) -> None:
         self._bus = bus
-        self._ttl = ttl
-        self._known: dict[str, tuple[bool, float]] = {}
+        self._retry_load_seconds = retry_load_seconds
+        self.refresh_seconds = refresh_seconds
+        self._teams: set[str] | None = None  # the replicated set; None until loaded once
+        self._heard: dict[str, bool] | None = None  # notices received while a load is in flight
+        self._told: dict[str, bool] = {}  # notices and writes seen before the set was ever loaded
+        self._loading: asyncio.Task[bool] | None = None
+        self._next_load = 0.0
+        self._subscription: Subscription | None = None
 
-    def forget(self, team_id: str) -> None:
-        self._known.pop(team_id, None)
+    @property
+    def replicated(self) -> bool:
+        """Whether the set is loaded (the hot path then never asks)."""
+        return self._teams is not None
+
+    async def start(self) -> None:
+        """Listen for changes first, then load: a change made during the load is not missed."""
+        self._subscription = await self._bus.listen(BUDGETS_CHANGED, self._changed)
+        await self._load_once()  # if the MonitoringAgent is not up yet: loaded when first needed
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+        if self._loading is not None:
+            self._loading.cancel()
+
+    async def refresh(self) -> bool:
+        """Load the whole set again (at start, periodically, and when needed while unloaded); False
+        when the MonitoringAgent did not answer (what is known is kept)."""
+        self._heard = {}
+        try:
+            system = MessageContext(principal=Principal.system())
+            answer = await self._bus.request(BUDGET_TEAMS, BudgetTeamsQuery(), system)
+        except BusError as error:
+            self._heard = None
+            log.warning("teams with budgets not loaded; keeping what is known", error=error.body.message)
+            return False
+        teams = set(answer.team_ids)
+        # A notice is sent after its commit: it is at least as new as the snapshot, so it wins.
+        for team_id, has_budgets in self._heard.items():
+            (teams.add if has_budgets else teams.discard)(team_id)
+        self._heard = None
+        self._teams = teams
+        self._told.clear()
+        return True
+
+    async def _load_once(self) -> None:
+        """One load for every caller waiting on it; after a failure, callers do not wait for another
+        attempt for `retry_load_seconds` (the periodic refresh keeps trying)."""
+        if self._loading is None or self._loading.done():
+            if time.monotonic() < self._next_load:
+                return
+            self._next_load = time.monotonic() + self._retry_load_seconds
+            self._loading = asyncio.create_task(self.refresh(), name="budget teams load")
+        await asyncio.shield(self._loading)
+
+    async def _changed(self, notice: BudgetsChanged) -> None:
+        if self._heard is not None:
+            self._heard[notice.team_id] = notice.has_budgets
+        self._set(notice.team_id, notice.has_budgets)
+
+    def _set(self, team_id: str, has_budgets: bool) -> None:
+        if self._teams is not None:
+            (self._teams.add if has_budgets else self._teams.discard)(team_id)
+        else:
+            self._told[team_id] = has_budgets
+
+    def written(self, team_id: str) -> None:
+        """A budget of the team was written through this replica. Assume it has budgets (the safe
+        side: at worst an admission that finds none) until the MonitoringAgent's notice says."""
+        self._set(team_id, True)
 
     async def has_budgets(self, team_id: str, ctx: MessageContext) -> bool:
-        """Whether the team has budgets (cached; the proxy's pre-check skips teams without)."""
-        return await self._has_budgets(team_id, ctx)
+        """Whether the team has budgets (the proxy's pre-check skips teams without)."""
+        return await self._has_budgets(team_id)
 
-    async def _has_budgets(self, team_id: str, ctx: MessageContext) -> bool:
-        known = self._known.get(team_id)
-        if known is not None and known[1] > time.monotonic():
-            return known[0]
-        try:
-            presence = await self._bus.request(BUDGET_PRESENCE, BudgetPresenceQuery(), ctx)
-        except BusError:
-            if known is not None and known[0]:
-                raise
-            log.warning("budgets unknown: monitoring agent unreachable; accepting without", team_id=team_id)
-            return False
-        self._known[team_id] = (presence.has_budgets, time.monotonic() + self._ttl)
-        return presence.has_budgets
+    async def _has_budgets(self, team_id: str) -> bool:
+        if self._teams is None:
+            await self._load_once()
+        if self._teams is not None:
+            return team_id in self._teams
+        # Never loaded (the MonitoringAgent unreachable since this replica started): a team this
+        # replica knows to have budgets fails closed; any other is served without.
+        if self._told.get(team_id):
+            raise _unavailable()
+        log.warning("budgets unknown: monitoring agent unreachable; accepting without", team_id=team_id)
+        return False
 
     async def admit(
         self,
@@ -60,7 +150,7 @@ class BudgetGate:
         positions: Sequence[int],
     ) -> AdmissionResult:
         """Which events the team's budgets refuse (by request index); none when it has no budgets."""
-        if not await self._has_budgets(team_id, ctx):
+        if not await self._has_budgets(team_id):
             return AdmissionResult()
         items = [
             AdmissionItem(
@@ -80,6 +170,21 @@ class BudgetGate:
             )
             for event, position in zip(events, positions, strict=True)
         ]
-        return await self._bus.request(
-            BUDGET_ADMISSION, AdmissionRequest(api_key_id=api_key_id, items=items), ctx
-        )
+        try:
+            return await self._bus.request(
+                BUDGET_ADMISSION, AdmissionRequest(api_key_id=api_key_id, items=items), ctx
+            )
+        except RemoteError:
+            raise
+        except BusError as error:
+            raise _unavailable() from error
+
+
+def _unavailable() -> AgentError:
+    # Nothing of the batch is published after this: the outcome is known (not stored), hence 503.
+    return AgentError(
+        ErrorCode.UNAVAILABLE,
+        "this team's budgets cannot be checked now (the monitoring agent does not answer); nothing was "
+        "accepted: retry later with the same ids",
+        [{"retry_after_seconds": RETRY_AFTER_SECONDS}],
+    )

@@ -32,7 +32,7 @@ from services.ingest.token_events import ValidatedBatch, message_chunks, validat
 from services.marketplace.entitlements import LimitName
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
-from shared.bus.errors import AgentError
+from shared.bus.errors import AgentError, PublishOutcomeUnknown, ServiceUnavailable
 from shared.messages.budgets import AdmissionResult, Refusal, RefusalReason
 from shared.messages.envelope import ErrorCode
 from shared.messages.registry import TOKEN_EVENTS_ACCEPTED
@@ -144,10 +144,10 @@ async def _accept(
             await _release(intake, team_id, refused_ids, received_at)
             claimed.difference_update(refused_ids)
         ids = {position: event.id for event, position in zip(batch.accepted, batch.positions, strict=True)}
-        events = [e for e, p in zip(batch.accepted, batch.positions, strict=True) if p not in refused]
-        if not events:
+        kept = [(e, p) for e, p in zip(batch.accepted, batch.positions, strict=True) if p not in refused]
+        if not kept:
             raise _over_budget(admission.refused, batch.rejected, ids)
-        await _publish(intake.bus, ctx, team_id, principal.api_key_id, received_at, events)
+        await _publish(intake.bus, ctx, team_id, principal.api_key_id, received_at, kept)
     except BaseException:
         if claimed:
             await _release(intake, team_id, sorted(claimed), received_at)
@@ -240,11 +240,15 @@ async def _publish(
     team_id: str,
     api_key_id: str | None,
     received_at: datetime,
-    events: list[TokenEvent],
+    kept: list[tuple[TokenEvent, int]],
 ) -> None:
-    """Publish the events and wait for every acknowledgement."""
+    """Publish the events and wait for every acknowledgement.
+
+    A failure says what is known: nothing stored (every message refused: 503), or an outcome
+    unknown (a message not acknowledged, or some stored and some not: `outcome_unknown`, 504),
+    which a resend of the same ids settles without doubling anything."""
     # All messages of the batch in flight at once: the answer waits for the slowest ack, not the sum.
-    await asyncio.gather(
+    outcomes = await asyncio.gather(
         *(
             bus.publish(
                 TOKEN_EVENTS_ACCEPTED,
@@ -254,6 +258,33 @@ async def _publish(
                 ctx,
                 message_id=message_id,
             )
-            for message_id, chunk in message_chunks(team_id, events)
-        )
+            for message_id, chunk in message_chunks(team_id, [event for event, _ in kept])
+        ),
+        return_exceptions=True,
+    )
+    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    if not failures:
+        return
+    refused = [failure for failure in failures if isinstance(failure, ServiceUnavailable)]
+    if len(refused) == len(outcomes):
+        raise refused[0]
+    if len(refused) + sum(isinstance(f, PublishOutcomeUnknown) for f in failures) < len(failures):
+        raise next(f for f in failures if not isinstance(f, ServiceUnavailable | PublishOutcomeUnknown))
+    raise outcome_unknown(kept)
+
+
+OUTCOME_UNKNOWN_MESSAGE = (
+    "the outcome is unknown: the event stream did not confirm in time, so these events may or may not "
+    "have been stored. Retrying is safe: send the same events again with the same ids (ids are "
+    "deduplicated, so nothing is stored or counted twice); `details` gives the id of each event by "
+    "index, including ids the server assigned to events sent without one."
+)
+
+
+def outcome_unknown(kept: Sequence[tuple[TokenEvent, int]]) -> AgentError:
+    """The answer when the publish of these events (with their request indexes) was not confirmed."""
+    return AgentError(
+        ErrorCode.OUTCOME_UNKNOWN,
+        OUTCOME_UNKNOWN_MESSAGE,
+        [{"index": position, "id": event.id} for event, position in kept],
     )

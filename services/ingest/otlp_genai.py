@@ -31,9 +31,12 @@ report of a call already mapped.
   ``reasoning_tokens``) and OpenInference's ``llm.token_count.{prompt,completion}``,
   ``llm.token_count.prompt_details.{cache_read,cache_write}``,
   ``llm.token_count.completion_details.reasoning``. Totals: ``gen_ai.usage.total_tokens``,
-  ``llm.usage.total_tokens`` (Traceloop), ``llm.token_count.total`` (OpenInference).
+  ``llm.usage.total_tokens`` (Traceloop), ``llm.token_count.total`` (OpenInference). LiteLLM's
+  spans also carry its whole usage as ``metadata.usage_object`` (`services.ingest.otlp_litellm`):
+  the cache, 1-hour and reasoning counts its ``gen_ai.usage.*`` leave out are read from it.
 - 1-hour cache writes (Anthropic's ``usage.cache_creation.ephemeral_1h_input_tokens``; no
-  convention names them yet): ``gen_ai.usage.cache_creation.ephemeral_1h_input_tokens``,
+  convention names them yet): ``gen_ai.usage.cache_creation.ephemeral_1h_input_tokens``, the
+  anthropic SDK's ``anthropic.usage.cache_creation.ephemeral_1h_input_tokens``,
   ``gen_ai.usage.cache_creation.ephemeral_1h.input_tokens`` and Dash0's
   ``dash0.gen_ai.usage.cache_creation.ephemeral_1h.input_tokens``. Like Anthropic's own total, the
   cache creation count includes them, so the 5-minute writes are ``cache_creation - 1h`` (when the
@@ -82,7 +85,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from pydantic import ValidationError
 
 from services.ingest.otlp_dedup import call_event_id, richest_per_call
-from services.ingest.otlp_libraries import Library, identify, profile
+from services.ingest.otlp_libraries import Library, Profile, identify, profile
+from services.ingest.otlp_litellm import USAGE_OBJECT, refine
 from services.ingest.otlp_usage import Reported, split
 from services.ingest.token_events import MAX_CLOCK_SKEW
 from shared.messages.telemetry import CallStatus, TokenEventIn
@@ -157,6 +161,7 @@ CACHE_WRITE_TOKENS: Final = (
 )
 CACHE_WRITE_1H_TOKENS: Final = (
     "gen_ai.usage.cache_creation.ephemeral_1h_input_tokens",
+    "anthropic.usage.cache_creation.ephemeral_1h_input_tokens",  # the anthropic SDK's own spans
     "gen_ai.usage.cache_creation.ephemeral_1h.input_tokens",
     "dash0.gen_ai.usage.cache_creation.ephemeral_1h.input_tokens",
 )
@@ -165,6 +170,17 @@ REASONING_TOKENS: Final = (
     "gen_ai.usage.output_tokens.reasoning",
     "gen_ai.usage.reasoning_tokens",
     "llm.token_count.completion_details.reasoning",
+)
+# Span flags of a streamed call (Traceloop, OpenLIT / the anthropic SDK, OpenInference).
+STREAM_FLAGS: Final = ("gen_ai.is_streaming", "gen_ai.request.stream", "llm.is_streaming")
+# `estimated_counts` in the order of the token fields.
+ESTIMABLE: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
 )
 # Totals of everything (input, output, cache, reasoning): checks which counts include which.
 TOTAL_TOKENS: Final = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens", "llm.token_count.total")
@@ -386,20 +402,42 @@ def _reported(span_attributes: Attributes, reads_total: bool) -> Reported:
     )
 
 
-def _estimated(unreported: frozenset[str], reported: Reported, provider: str, recovered: bool) -> list[str]:
-    """The counts a library cannot send that this span did not send either (none when it did)."""
-    missing = []
+def _streamed(span_attributes: Attributes) -> bool:
+    return any(_scalar(span_attributes.get(key)) is True for key in STREAM_FLAGS)
+
+
+def _estimated(
+    library_profile: Profile,
+    reported: Reported,
+    provider: str,
+    recovered: bool,
+    span_attributes: Attributes,
+    *,
+    tokenized: bool = False,
+) -> list[str]:
+    """The counts this span's library could not send right (none when the span sent them);
+    `tokenized`: the library counted input and output itself (no usage from the provider)."""
+    unreported = library_profile.unreported
+    flagged: set[str] = {"input_tokens", "output_tokens"} if tokenized else set()
     if "cache_read_tokens" in unreported and reported.cache_read is None:
-        missing.append("cache_read_tokens")
+        flagged.add("cache_read_tokens")
     if (
         "cache_write_tokens" in unreported
         and reported.cache_write is None
         and provider in _CACHE_WRITE_PROVIDERS
     ):
-        missing.append("cache_write_tokens")
+        flagged.add("cache_write_tokens")
+    # 1-hour writes inside a cache creation count that does not split them: priced at the 5-minute rate.
+    writes = reported.cache_write or 0
+    if "cache_write_1h_tokens" in unreported and reported.cache_write_1h is None and writes:
+        flagged.add("cache_write_1h_tokens")
     if "reasoning_tokens" in unreported and reported.reasoning is None and not recovered:
-        missing.append("reasoning_tokens")
-    return missing
+        flagged.add("reasoning_tokens")
+    if library_profile.streamed and _streamed(span_attributes):
+        flagged |= library_profile.streamed
+    if library_profile.tokenized_without_cache_read and reported.cache_read is None:
+        flagged |= library_profile.tokenized_without_cache_read
+    return [name for name in ESTIMABLE if name in flagged]
 
 
 def _event(
@@ -422,6 +460,12 @@ def _event(
 
     library_profile = profile(ref.library, provider)
     reported = _reported(span_attributes, library_profile.reads_total)
+    tokenized = False
+    if ref.library is Library.LITELLM:
+        # LiteLLM sends its stream flag as the string "True".
+        streamed = (_text(span_attributes, "llm.is_streaming") or "").lower() == "true"
+        litellm = refine(reported, _text(span_attributes, USAGE_OBJECT), streamed=streamed)
+        reported, tokenized = litellm.reported, litellm.tokenized
     buckets, recovered = split(reported, library_profile.reading)
 
     if span.start_time_unix_nano:
@@ -457,7 +501,9 @@ def _event(
             prompt_name=_text(merged, "mno.prompt.name", "gen_ai.prompt.name"),
             prompt_version=_text(merged, "mno.prompt.version"),
             request_id=response_id,
-            estimated_counts=_estimated(library_profile.unreported, reported, provider, recovered),
+            estimated_counts=_estimated(
+                library_profile, reported, provider, recovered, span_attributes, tokenized=tokenized
+            ),
         )
     except ValidationError as exc:
         raise _Rejected(_validation_reason(exc)) from exc

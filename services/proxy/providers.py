@@ -17,6 +17,8 @@ from typing import Any
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from services.gateway.auth import API_KEY_HEADER as AUTH_API_KEY_HEADER
+from services.gateway.errors import HttpProblem
+from services.gateway.json_body import INVALID, JsonRefused, read_json
 from services.proxy.usage import Provider
 from shared.messages.envelope import ErrorBody
 
@@ -103,9 +105,12 @@ def requested_model(provider: Provider, tail: str, body: bytes) -> str | None:
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
+        document = read_json(body)
+    except JsonRefused as refused:
+        if refused.kind == INVALID:
+            return None  # not JSON: the provider answers it in its own words
+        # JSON we cannot read (too deep, a number too large) would pass the budget check unscoped.
+        raise HttpProblem(refused.body.code, refused.body.message, refused.body.details) from refused
     return document if isinstance(document, dict) else None
 
 

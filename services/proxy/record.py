@@ -69,6 +69,8 @@ _REASON_OF_CODE = {
     ErrorCode.PAYMENT_REQUIRED: "plan_limit",
     ErrorCode.RATE_LIMITED: "budget",
     ErrorCode.VALIDATION_FAILED: "rejected",
+    # The publish was not confirmed: the call may be stored after all (counted apart, not "rejected").
+    ErrorCode.OUTCOME_UNKNOWN: "outcome_unknown",
 }
 
 

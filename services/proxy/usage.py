@@ -1,7 +1,7 @@
 """What a proxied call used, read from the provider's answer (pure, no I/O).
 
 Each provider's documented shapes, normalised by the same functions as every other way of reporting
-a call (`services.pricing.models.from_openai` / `from_anthropic` / `from_gemini`), so a proxied call
+a call (`mno_wire.usage.from_openai` / `from_anthropic` / `from_gemini`), so a proxied call
 is priced exactly like one the SDK or OTLP reports:
 
 * OpenAI: a JSON body with `usage` (Chat Completions and Responses); a stream's usage is the chunk
@@ -16,13 +16,13 @@ is priced exactly like one the SDK or OTLP reports:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from services.pricing.models import Usage, from_anthropic, from_gemini, from_openai
+from mno_wire.usage import Usage, from_anthropic, from_gemini, from_openai
+from services.gateway.json_body import JsonRefused, read_json
 from services.proxy.sse import SseEvent
 
 
@@ -83,8 +83,8 @@ def _merge(earlier: Observed, later: Observed) -> Observed:
 def from_body(provider: Provider, body: bytes) -> Observed:
     """A whole (non-streamed) JSON answer; nothing observed when it is not JSON."""
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = read_json(body)
+    except JsonRefused:
         return Observed()
     if provider is Provider.GEMINI and isinstance(document, list):
         # streamGenerateContent without alt=sse: a JSON array of chunks, usage cumulative.
@@ -107,8 +107,8 @@ def _json_data(event: SseEvent) -> Mapping[str, Any] | None:
     if not event.data or event.data == "[DONE]":
         return None
     try:
-        data = json.loads(event.data)
-    except json.JSONDecodeError:
+        data = read_json(event.data.encode())
+    except JsonRefused:
         return None
     return data if isinstance(data, Mapping) else None
 

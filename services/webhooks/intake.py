@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 import structlog
 
+from services.gateway.json_body import JsonRefused, read_json
 from services.webhooks import deliveries
 from services.webhooks.signature import StreamingVerifier, check_header, verify_signature
 from shared.bus.client import Bus
@@ -191,9 +191,9 @@ def parse_verified(
     hook_id = _optional_header(headers, "X-GitHub-Hook-ID") or "unknown"
     document = _signed_document(headers, body)
     try:
-        payload: Any = json.loads(document)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WebhookRejected(ErrorCode.BAD_REQUEST, f"the body is not JSON: {error}") from error
+        payload: Any = read_json(document)
+    except JsonRefused as error:
+        raise WebhookRejected(ErrorCode.BAD_REQUEST, error.body.message) from error
     if not isinstance(payload, dict):
         raise WebhookRejected(ErrorCode.BAD_REQUEST, "the body must be a JSON object")
     action = payload.get("action")

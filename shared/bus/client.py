@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import nats.errors
 import nats.js.errors
+import structlog
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from pydantic import BaseModel
 
-from shared.bus.codec import DecodeError, decode_envelope, decode_payload, encode, envelope_for, headers_for
+from shared.bus.codec import (
+    DecodeError,
+    decode_envelope,
+    decode_message,
+    decode_payload,
+    encode,
+    envelope_for,
+    headers_for,
+)
 from shared.bus.context import MESSAGE_ID_HEADER, MessageContext
-from shared.bus.errors import RemoteError, RequestTimeout, ServiceUnavailable
+from shared.bus.errors import PublishOutcomeUnknown, RemoteError, RequestTimeout, ServiceUnavailable
 from shared.messages.envelope import ErrorBody, ErrorCode
-from shared.messages.registry import Endpoint, EventType
+from shared.messages.registry import Endpoint, EventType, Notice
 from shared.metrics import EVENTS_PUBLISHED_TOTAL, RPC_CLIENT_SECONDS
+
+log = structlog.get_logger("mno.bus")
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
@@ -99,15 +113,41 @@ class Bus:
             ack = await self.js.publish(
                 event.subject, encode(envelope), timeout=timeout or self.request_timeout, headers=headers
             )
-        # nats-py reports a subject no stream takes as NoStreamResponseError (not NoRespondersError),
-        # and a stream that cannot store (full, storage failing) as a JetStream 503.
+        # Nothing was stored: nats-py reports a subject no stream takes as NoStreamResponseError (not
+        # NoRespondersError), a stream that cannot store (full, storage failing) as a JetStream 503,
+        # and a message it could not even send (connection closed, reconnect buffer full) as such.
         except (
             nats.errors.NoRespondersError,
             nats.js.errors.NoStreamResponseError,
             nats.js.errors.ServiceUnavailableError,
+            nats.errors.ConnectionClosedError,
+            nats.errors.ConnectionDrainingError,
+            nats.errors.OutboundBufferLimitError,
         ) as error:
             raise ServiceUnavailable(f"the stream for {event.subject}") from error
         except nats.errors.TimeoutError as error:
-            raise RequestTimeout(event.subject, timeout or self.request_timeout) from error
+            # No ack is not "not stored": a message buffered while reconnecting is sent, and stored,
+            # once the connection is back. The caller must say so, not report a failure.
+            raise PublishOutcomeUnknown(event.subject, timeout or self.request_timeout) from error
         EVENTS_PUBLISHED_TOTAL.labels(event.name).inc()
         return ack
+
+    async def notify(self, notice: Notice[EventT], payload: EventT, ctx: MessageContext) -> None:
+        """Broadcast a notice (core NATS: no ack, not stored; see `Notice`)."""
+        envelope = envelope_for(payload, ctx, self.source)
+        await self.nc.publish(notice.subject, encode(envelope), headers=headers_for(envelope, ctx))
+
+    async def listen(
+        self, notice: Notice[EventT], handler: Callable[[EventT], Awaitable[None]]
+    ) -> Subscription:
+        """Every replica's own subscription to a notice; an undecodable one is logged and skipped."""
+
+        async def receive(msg: Msg) -> None:
+            try:
+                _, payload = decode_message(msg.data, notice.payload)
+            except DecodeError as error:
+                log.warning("notice not understood", subject=msg.subject, error=error.body.message)
+                return
+            await handler(payload)
+
+        return await self.nc.subscribe(notice.subject, cb=receive)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from shared.bus.context import CORRELATION_HEADER, MESSAGE_TYPE_HEADER, MessageContext, TraceParent
 from shared.bus.context import TRACEPARENT_HEADER as TRACEPARENT
 from shared.messages.envelope import Envelope, ErrorBody, ErrorCode
+from shared.messages.fields import CONTROL_CHARACTER, control_character_error
 from shared.messages.registry import message_type
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -25,14 +26,17 @@ class DecodeError(Exception):
 
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:
     """Pydantic errors as plain JSON: where (dotted path), what, and the error type."""
-    return [
-        {
-            "loc": ".".join(str(part) for part in item["loc"]),
-            "message": item["msg"],
-            "type": item["type"],
-        }
-        for item in error.errors(include_url=False, include_context=False, include_input=False)
-    ]
+    details = []
+    for item in error.errors(include_url=False, include_context=True, include_input=False):
+        control = control_character_error(item["type"], item.get("ctx"))
+        details.append(
+            {
+                "loc": ".".join(str(part) for part in item["loc"]),
+                "message": control or item["msg"],
+                "type": CONTROL_CHARACTER if control else item["type"],
+            }
+        )
+    return details
 
 
 @functools.cache

@@ -35,6 +35,22 @@ class RequestTimeout(BusError):
         )
 
 
+class PublishOutcomeUnknown(RequestTimeout):
+    """JetStream did not acknowledge a publish in time: the event may be stored or not (a message
+    sent while the connection was down is buffered and can still be stored after the timeout).
+    Publishing it again under the same message id is safe: the stream and consumers deduplicate."""
+
+    def __init__(self, subject: str, timeout: float) -> None:
+        BusError.__init__(
+            self,
+            ErrorBody(
+                code=ErrorCode.OUTCOME_UNKNOWN,
+                message=f"{subject}: no acknowledgement within {timeout:g}s; the event may or may not "
+                "be stored, and publishing it again with the same message id is safe",
+            ),
+        )
+
+
 class AgentError(Exception):
     """Raised by a handler to answer with a typed error instead of a result."""
 

@@ -4,7 +4,9 @@ Delivery is at-least-once; handlers make it effectively-once by recording the en
 same transaction as their effects (see `shared.db.inbox`). A message whose handler keeps failing is
 retried with the configured backoff up to `max_deliver` times; JetStream then announces it on a
 max-deliveries advisory, and the forwarder copies it, by stream sequence, to the DLQ stream.
-A message that can never succeed (not an envelope, invalid payload) goes to the DLQ at once.
+A message that can never succeed (not an envelope, invalid payload, or a handler failure that
+`shared.bus.failures.classify` calls permanent: bad data, a violated constraint) goes to the DLQ at
+once with its reason; only transient failures are retried.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pydantic import BaseModel
 
 from shared.bus.codec import DecodeError, context_from, decode_message
 from shared.bus.context import MESSAGE_ID_HEADER, MessageContext
+from shared.bus.failures import Disposition, classify, decode_reason, reason_of
 from shared.config.models import JetStreamSettings
 from shared.messages.agents import AgentName
 from shared.messages.registry import DLQ_PREFIX, EVENTS_PREFIX, EventType
@@ -39,6 +42,8 @@ DLQ_REASON_HEADER = "Mno-Dlq-Reason"
 DLQ_CONSUMER_HEADER = "Mno-Dlq-Consumer"
 DLQ_SEQUENCE_HEADER = "Mno-Dlq-Stream-Sequence"
 DLQ_SUBJECT_HEADER = "Mno-Dlq-Original-Subject"
+# How many times the message was delivered before it was given up: 1 for a permanent failure.
+DLQ_DELIVERIES_HEADER = "Mno-Dlq-Deliveries"
 
 log = structlog.get_logger("mno.bus.events")
 
@@ -168,7 +173,7 @@ class EventConsumer(Generic[EventT]):
         try:
             envelope, payload = decode_message(msg.data, self.event.payload)
         except DecodeError as error:
-            await self._dead_letter_now(msg, error.body.message)
+            await self._dead_letter_now(msg, decode_reason(error.body), attempt=metadata.num_delivered)
             self._count("rejected", started)
             return
         ctx = context_from(envelope, msg.headers)
@@ -184,10 +189,16 @@ class EventConsumer(Generic[EventT]):
             heartbeat = asyncio.create_task(self._keep_alive(msg))
             try:
                 applied = await self._handler(payload, ctx, delivery)
-            except Exception:
-                outcome = "retried"
-                log.exception("event handler failed; will retry")
-                await self._retry_later(msg, delivery.attempt)
+            except Exception as error:
+                if classify(error) is Disposition.PERMANENT:
+                    # Every redelivery would fail alike: one dead letter now, with why.
+                    outcome = "dead_lettered"
+                    log.exception("event handler failed permanently")
+                    await self._dead_letter_now(msg, reason_of(error), attempt=delivery.attempt)
+                else:
+                    outcome = "retried"
+                    log.exception("event handler failed; will retry")
+                    await self._retry_later(msg, delivery.attempt)
             else:
                 await msg.ack()
                 outcome = "processed" if applied else "duplicate"
@@ -214,12 +225,19 @@ class EventConsumer(Generic[EventT]):
         with contextlib.suppress(Exception):
             await msg.nak(delay=delay)
 
-    async def _dead_letter_now(self, msg: Msg, reason: str) -> None:
+    async def _dead_letter_now(self, msg: Msg, reason: str, *, attempt: int) -> None:
         log.warning("event rejected to the dead-letter stream", consumer=self.name, reason=reason)
-        await self._publish_dead_letter(
-            msg.subject, msg.data, msg.headers or {}, reason, msg.metadata.sequence.stream
-        )
-        await msg.term()
+        try:
+            await self._publish_dead_letter(
+                msg.subject, msg.data, msg.headers or {}, reason, msg.metadata.sequence.stream, attempt
+            )
+        except Exception as error:
+            # The DLQ could not take it (the bus is failing): keep the message, try again later.
+            log.warning("dead letter not stored; will retry", consumer=self.name, error=repr(error))
+            await self._retry_later(msg, attempt)
+            return
+        with contextlib.suppress(Exception):
+            await msg.term()
 
     async def _forward_dead_letter(self, advisory: Msg) -> None:
         try:
@@ -230,13 +248,18 @@ class EventConsumer(Generic[EventT]):
             return
         headers = {k: v for k, v in (original.headers or {}).items() if isinstance(v, str)}
         await self._publish_dead_letter(
-            original.subject or "", original.data or b"", headers, "max deliveries reached", sequence
+            original.subject or "",
+            original.data or b"",
+            headers,
+            "max deliveries reached",
+            sequence,
+            self._settings.max_deliver,
         )
         EVENTS_TOTAL.labels(self.agent.value, self.event.name, "dead_lettered").inc()
         log.error("event dead-lettered after max deliveries", consumer=self.name, stream_sequence=sequence)
 
     async def _publish_dead_letter(
-        self, subject: str, data: bytes, headers: dict[str, str], reason: str, sequence: int
+        self, subject: str, data: bytes, headers: dict[str, str], reason: str, sequence: int, deliveries: int
     ) -> None:
         dlq_subject = DLQ_PREFIX + subject.removeprefix(EVENTS_PREFIX)
         dlq_headers = {
@@ -245,6 +268,7 @@ class EventConsumer(Generic[EventT]):
             DLQ_CONSUMER_HEADER: self.name,
             DLQ_SEQUENCE_HEADER: str(sequence),
             DLQ_SUBJECT_HEADER: subject,
+            DLQ_DELIVERIES_HEADER: str(deliveries),
             # One dead letter per (consumer, stream message), however many replicas saw the advisory.
             MESSAGE_ID_HEADER: f"dlq:{self.name}:{sequence}",
         }

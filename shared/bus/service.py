@@ -32,6 +32,7 @@ from shared.bus.codec import (
 )
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError, BusError
+from shared.db.data_errors import refused_value, store_unavailable
 from shared.messages.agents import AgentName
 from shared.messages.envelope import ErrorBody, ErrorCode
 from shared.messages.registry import Endpoint
@@ -166,11 +167,23 @@ class AgentService:
                 except (AgentError, BusError) as error:
                     outcome = error.body.code.value
                     reply = error_envelope(error.body, ctx, self.agent.value)
-                except Exception:
-                    outcome = "internal"
-                    log.exception("handler failed")
-                    body = ErrorBody(code=ErrorCode.INTERNAL, message=f"{endpoint.subject} failed")
-                    reply = error_envelope(body, ctx, self.agent.value)
+                except Exception as error:
+                    refused = refused_value(error)
+                    if refused is not None:
+                        # A value its store refused: the requester's bad input, answered as such.
+                        outcome = refused.code.value
+                        log.warning("a store refused a value", error=repr(error))
+                        reply = error_envelope(refused, ctx, self.agent.value)
+                    elif (unavailable := store_unavailable(error)) is not None:
+                        # The agent's store is down or restarting: the requester may retry.
+                        outcome = unavailable.code.value
+                        log.warning("a store is unavailable", error=repr(error))
+                        reply = error_envelope(unavailable, ctx, self.agent.value)
+                    else:
+                        outcome = "internal"
+                        log.exception("handler failed")
+                        body = ErrorBody(code=ErrorCode.INTERNAL, message=f"{endpoint.subject} failed")
+                        reply = error_envelope(body, ctx, self.agent.value)
                 try:
                     await request.respond(encode(reply), headers=headers_for(reply, ctx))
                 except Exception as error:  # the requester may have gone, or the bus with it

@@ -7,11 +7,14 @@ same period is not announced twice.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, SecretStr, field_serializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, SecretStr, field_serializer
+
+from shared.messages.fields import TEXT_PATTERN, MultilineText, Text, Timestamp
 
 
 class AlertKind(StrEnum):
@@ -46,9 +49,6 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
-_NoControl = Field(pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")
-
-
 class Alert(BaseModel):
     """An alert as its raiser describes it."""
 
@@ -56,10 +56,10 @@ class Alert(BaseModel):
 
     kind: AlertKind
     severity: AlertSeverity
-    title: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
-    text: Annotated[str, Field(min_length=1, max_length=4000), _NoControl]
+    title: Annotated[Text, Field(min_length=1, max_length=200)]
+    text: Annotated[MultilineText, Field(min_length=1, max_length=4000)]
     details: dict[str, JsonValue] = {}
-    dedup_key: Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$")]
+    dedup_key: Annotated[Text, Field(min_length=1, max_length=300)]
 
 
 class AlertRecord(BaseModel):
@@ -78,8 +78,29 @@ class AlertRecord(BaseModel):
     raised_at: datetime
 
 
-EmailAddress = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")]
-HttpUrlText = Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^https?://[^\s]+$")]
+# Their own patterns (no control character either) are the whole rule of these two.
+EmailAddress = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s<>,;\"\x00-\x1f\x7f-\x9f]+@[^@\s<>,;\"\x00-\x1f\x7f-\x9f]+$",
+    ),
+]
+HttpUrlText = Annotated[
+    str, Field(min_length=8, max_length=2048, pattern=r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$")
+]
+_TEXT = re.compile(TEXT_PATTERN)
+
+
+def _secret_text(value: SecretStr) -> SecretStr:
+    # A secret has no pattern constraint of its own in pydantic: the same rule as `Text`, by hand.
+    if not _TEXT.match(value.get_secret_value()):
+        raise ValueError("control characters (U+0000-U+001F, U+007F-U+009F) are not allowed")
+    return value
+
+
+SecretText = Annotated[SecretStr, AfterValidator(_secret_text)]
 
 
 class EmailChannelConfig(BaseModel):
@@ -94,7 +115,7 @@ class SlackChannelConfig(BaseModel):
 
     kind: Literal[ChannelKind.SLACK] = ChannelKind.SLACK
     # The incoming-webhook URL embeds its own credential: stored sealed, never listed back.
-    webhook_url: Annotated[SecretStr, Field(min_length=8, max_length=2048)]
+    webhook_url: Annotated[SecretText, Field(min_length=8, max_length=2048)]
 
     @field_serializer("webhook_url", when_used="json")
     def _reveal_on_the_wire(self, value: SecretStr) -> str:
@@ -109,7 +130,7 @@ class WebhookChannelConfig(BaseModel):
     kind: Literal[ChannelKind.WEBHOOK] = ChannelKind.WEBHOOK
     url: HttpUrlText
     signing_secret: Annotated[
-        SecretStr | None,
+        SecretText | None,
         Field(description="HMAC-SHA256 key for X-MNO-Signature; omit to have one generated (shown once)."),
     ] = None
 
@@ -127,7 +148,7 @@ ChannelConfig = Annotated[
 class CreateAlertChannel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
+    name: Annotated[Text, Field(min_length=1, max_length=100)]
     config: ChannelConfig
     enabled: bool = True
 
@@ -215,7 +236,7 @@ class AlertChannelList(BaseModel):
 class AlertChannelRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel_id: Annotated[str, Field(min_length=1, max_length=64)]
+    channel_id: Annotated[Text, Field(min_length=1, max_length=64)]
 
 
 class UpdateAlertChannel(BaseModel):
@@ -223,7 +244,7 @@ class UpdateAlertChannel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    channel_id: Annotated[str, Field(min_length=1, max_length=64)]
+    channel_id: Annotated[Text, Field(min_length=1, max_length=64)]
     enabled: bool
 
 
@@ -234,13 +255,13 @@ class AlertHistoryQuery(BaseModel):
 
     kind: AlertKind | None = None
     severity: AlertSeverity | None = None
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
-    channel_id: str | None = Field(
+    since: Timestamp | None = None
+    until: Timestamp | None = None
+    channel_id: Text | None = Field(
         default=None, max_length=64, description="Only alerts delivered (or tried) on this channel."
     )
     limit: int = Field(default=50, ge=1, le=500)
-    cursor: str | None = Field(
+    cursor: Text | None = Field(
         default=None, max_length=200, description="`next_cursor` of the previous page."
     )
 

@@ -22,7 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-BudgetName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+from shared.messages.fields import Text
+
+BudgetName = Annotated[Text, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+# A percentage of the budget's amount (in the schema, so clients see the range).
+Threshold = Annotated[StrictInt, Field(ge=1, le=1000)]
 BudgetId = Annotated[
     str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ]
@@ -53,7 +57,7 @@ class UnpricedPolicy(StrEnum):
 class BudgetFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    thresholds: list[StrictInt] = Field(
+    thresholds: list[Threshold] = Field(
         default_factory=lambda: [50, 80, 100],
         max_length=10,
         description="Percentages of the amount that raise an alert once per period when crossed.",
@@ -81,9 +85,19 @@ class BudgetFields(BaseModel):
 
 
 class CreateBudget(BudgetFields):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "x-mno-rules": [
+                "scope_value is empty exactly when scope is team",
+                "rolling_hours is given exactly when period is rolling",
+            ]
+        },
+    )
+
     name: BudgetName
     scope: ScopeKind = ScopeKind.TEAM
-    scope_value: Annotated[str, StringConstraints(max_length=256)] = Field(
+    scope_value: Annotated[Text, StringConstraints(max_length=256)] = Field(
         default="", description="The project, user, model or API key id; empty for the whole team."
     )
     amount_usd: Decimal = Field(gt=0, le=Decimal("1e12"), decimal_places=6)
@@ -105,7 +119,7 @@ class UpdateBudget(BaseModel):
     budget_id: BudgetId
     name: BudgetName | None = None
     amount_usd: Decimal | None = Field(default=None, gt=0, le=Decimal("1e12"), decimal_places=6)
-    thresholds: list[StrictInt] | None = Field(default=None, max_length=10)
+    thresholds: list[Threshold] | None = Field(default=None, max_length=10)
     hard_limit: StrictBool | None = None
     unpriced: UnpricedPolicy | None = None
 
@@ -182,6 +196,23 @@ class BudgetPresence(BaseModel):
 
 class BudgetPresenceQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class BudgetTeamsQuery(BaseModel):
+    """Which teams have budgets (for the edge's replicated set; system principal only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BudgetTeams(BaseModel):
+    team_ids: list[str]
+
+
+class BudgetsChanged(BaseModel):
+    """A team's budgets were created or deleted: whether it has any now (after the commit)."""
+
+    team_id: str
+    has_budgets: bool
 
 
 class AdmissionItem(BaseModel):

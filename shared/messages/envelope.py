@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
     PAYMENT_REQUIRED = "payment_required"
     PAYLOAD_TOO_LARGE = "payload_too_large"
@@ -37,6 +38,9 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     TIMEOUT = "timeout"
+    # A write whose outcome is not known (a publish never acknowledged): it may have been stored.
+    # Retrying with the same ids is safe; they are deduplicated.
+    OUTCOME_UNKNOWN = "outcome_unknown"
     INTERNAL = "internal"
 
 

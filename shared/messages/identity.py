@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.messages.fields import Text, Timestamp
 from shared.messages.permissions import Permission
 
 
@@ -25,11 +26,21 @@ class ApiKeyInfo(BaseModel):
 
 
 class CreateApiKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"x-mno-rules": ["expires_at > now"]})
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     permissions: list[Permission] = Field(min_length=1, description="A subset of your own permissions.")
-    expires_at: datetime | None = Field(default=None, description="Omit for a key that does not expire.")
+    expires_at: Timestamp | None = Field(
+        default=None, description="In the future (RFC 3339 with offset); omit for a key that does not expire."
+    )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expires_later(cls, value: datetime | None) -> datetime | None:
+        # A key born expired could never be used: a client bug (a wrong clock or unit) to report.
+        if value is not None and value <= datetime.now(UTC):
+            raise ValueError("expires_at must be in the future")
+        return value
 
 
 class CreatedApiKey(BaseModel):
@@ -87,7 +98,7 @@ class SessionInfo(BaseModel):
 class LoginQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    return_to: str = Field(default="/", max_length=2000, description="A path on this site to return to.")
+    return_to: Text = Field(default="/", max_length=2000, description="A path on this site to return to.")
 
 
 class CallbackQuery(BaseModel):
@@ -95,10 +106,10 @@ class CallbackQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    code: str | None = Field(default=None, max_length=200)
-    state: str | None = Field(default=None, max_length=200)
-    error: str | None = Field(default=None, max_length=200)
-    error_description: str | None = Field(default=None, max_length=1000)
+    code: Text | None = Field(default=None, max_length=200)
+    state: Text | None = Field(default=None, max_length=200)
+    error: Text | None = Field(default=None, max_length=200)
+    error_description: Text | None = Field(default=None, max_length=1000)
 
 
 class SetupQuery(BaseModel):
@@ -107,7 +118,7 @@ class SetupQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     installation_id: int = Field(gt=0)
-    setup_action: str | None = Field(default=None, max_length=50)
+    setup_action: Text | None = Field(default=None, max_length=50)
 
 
 class InstallationLinked(BaseModel):

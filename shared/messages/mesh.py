@@ -7,12 +7,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.messages.agents import AgentName
+from shared.messages.fields import Text
 
 
 class PingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    echo: str = Field(
+    echo: Text = Field(
         default="", max_length=4096, description="Returned unchanged, to check the payload path."
     )
 
@@ -40,7 +41,7 @@ class CanaryEvent(BaseModel):
         le=10_000,
         description="Time each consumer spends on it before committing, to probe slow-consumer behaviour.",
     )
-    note: str = Field(default="", max_length=256)
+    note: Text = Field(default="", max_length=256)
 
 
 class CanaryStatusRequest(BaseModel):
@@ -97,7 +98,7 @@ class MeshPingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agents: list[AgentName] | None = Field(default=None, description="Which agents; all when omitted.")
-    echo: str = Field(default="", max_length=4096)
+    echo: Text = Field(default="", max_length=4096)
 
 
 class PingResult(BaseModel):
@@ -117,7 +118,8 @@ class CanaryRequest(BaseModel):
 
     canary_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     work_ms: int = Field(default=0, ge=0, le=10_000)
-    note: str = Field(default="", max_length=256)
+    # Refused here, before publishing: every agent stores the note, and PostgreSQL takes no NUL.
+    note: Text = Field(default="", max_length=256)
 
 
 class CanaryAccepted(BaseModel):

@@ -11,8 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.messages.fields import Text
+
 DeliveryStatus = Literal["received", "processed", "ignored", "failed"]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 PageSize = Annotated[int, Field(ge=1, le=500)]
 Before = Annotated[int | None, Field(ge=1, description="next_before of the previous page")]
 

@@ -12,14 +12,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from shared.messages.fields import Text, Timestamp
 
 # A year and a month of margin: enough for "re-price last year", small enough to bound one run.
 MAX_REPRICE_RANGE = timedelta(days=400)
 
 PerMtok = Annotated[Decimal, Field(ge=0, le=Decimal(1_000_000), decimal_places=12)]
 Provider = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-/]+$")]
-ModelPattern = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+ModelPattern = Annotated[Text, StringConstraints(min_length=1, max_length=256)]
 
 
 class _Input(BaseModel):
@@ -29,12 +31,25 @@ class _Input(BaseModel):
 class CreatePriceOverride(_Input):
     """`POST /api/v1/price-overrides`: your team's price for a model (or a glob of models) from a date."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "x-mno-rules": [
+                "exactly one of: per-token prices (input_per_mtok and output_per_mtok together), "
+                "discount_percent",
+                "effective_to > effective_from",
+            ]
+        },
+    )
+
     provider: Provider = Field(description="openai, anthropic, gemini, ... or your own provider name.")
     model_pattern: ModelPattern = Field(
         description="An exact model name, or an fnmatch glob (`gpt-4o*`); an exact name beats a glob."
     )
-    effective_from: AwareDatetime = Field(description="In force from this instant (inclusive).")
-    effective_to: AwareDatetime | None = Field(default=None, description="Until this instant (exclusive).")
+    effective_from: Timestamp = Field(description="In force from this instant (inclusive).")
+    effective_to: Timestamp | None = Field(
+        default=None, description="Until this instant (exclusive); after effective_from."
+    )
     input_per_mtok: PerMtok | None = None
     output_per_mtok: PerMtok | None = None
     cache_read_per_mtok: PerMtok | None = Field(default=None, description="Defaults to the input price.")
@@ -73,15 +88,22 @@ class PriceOverrideList(BaseModel):
 
 
 class PriceOverrideRef(_Input):
-    override_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    override_id: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
 
 
 class RepriceRequest(_Input):
     """`POST /api/v1/costs/reprice`: price your team's stored events in [since, until) again with the
     prices in force now (maintained prices and your overrides, as of each event's timestamp)."""
 
-    since: AwareDatetime
-    until: AwareDatetime
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "x-mno-rules": ["until > since", f"until - since <= {MAX_REPRICE_RANGE.days} days"]
+        },
+    )
+
+    since: Timestamp
+    until: Timestamp
     provider: Provider | None = Field(default=None, description="Only events of this provider.")
     model: ModelPattern | None = Field(default=None, description="Only events of this exact model name.")
 

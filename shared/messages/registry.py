@@ -30,6 +30,9 @@ from shared.messages.budgets import (
     BudgetPresence,
     BudgetPresenceQuery,
     BudgetRef,
+    BudgetsChanged,
+    BudgetTeams,
+    BudgetTeamsQuery,
     CreateBudget,
     DeletedBudget,
     ListBudgets,
@@ -53,6 +56,7 @@ from shared.messages.telemetry import AnomalyList, AnomalyQuery, CostQuery, Cost
 RPC_PREFIX = "mno.rpc"
 EVENTS_PREFIX = "mno.events"
 DLQ_PREFIX = "mno.dlq"
+NOTICE_PREFIX = "mno.notice"
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
@@ -94,6 +98,21 @@ class EventType(Generic[EventT]):
     @property
     def dlq_subject(self) -> str:
         return f"{DLQ_PREFIX}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Notice(Generic[EventT]):
+    """A broadcast on core NATS, not stored: every subscriber (every replica) gets it while
+    connected. For state others replicate; whoever relies on one also reloads that state now and
+    then, since a notice sent while it was disconnected is lost."""
+
+    name: str
+    payload: type[EventT]
+    description: str
+
+    @property
+    def subject(self) -> str:
+        return f"{NOTICE_PREFIX}.{self.name}"
 
 
 def _ping(agent: AgentName) -> Endpoint[PingRequest, PingResponse]:
@@ -147,6 +166,18 @@ BUDGET_ADMISSION = Endpoint(
     AdmissionRequest,
     AdmissionResult,
     "Count accepted events in the team's budgets; refuse those a hard limit cannot take.",
+)
+BUDGET_TEAMS = Endpoint(
+    _MON,
+    "budget_teams",
+    BudgetTeamsQuery,
+    BudgetTeams,
+    "Every team that has budgets (the edge's replicated set; system principal only).",
+)
+BUDGETS_CHANGED = Notice(
+    "monitoring.budgets_changed",
+    BudgetsChanged,
+    "A team's budgets were created or deleted; whether it has any now (the edge's set follows).",
 )
 BUDGET_CREATE = Endpoint(_MON, "budget_create", CreateBudget, BudgetInfo, "Create a budget.")
 BUDGET_UPDATE = Endpoint(_MON, "budget_update", UpdateBudget, BudgetInfo, "Change a budget.")
@@ -245,6 +276,7 @@ ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     ALERT_CHANNEL_TEST,
     ALERT_HISTORY,
     BUDGET_PRESENCE,
+    BUDGET_TEAMS,
     BUDGET_ADMISSION,
     BUDGET_CREATE,
     BUDGET_UPDATE,

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.messages.fields import Text, Timestamp
 from shared.messages.permissions import Permission, Role
 
 MAX_PAGE = 200
@@ -22,8 +23,15 @@ Id = Annotated[UUID, AfterValidator(_canonical_uuid)]
 Slug = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 ]
-TeamName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
-Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+TeamName = Annotated[Text, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+# No control character either (the pattern is the field's whole rule, so it says so itself).
+Email = Annotated[
+    str,
+    StringConstraints(
+        max_length=254,
+        pattern=r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$",
+    ),
+]
 GitHubLogin = Annotated[
     str, StringConstraints(min_length=1, max_length=39, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
 ]
@@ -37,7 +45,7 @@ class Page(_Input):
     """Cursor pagination: `cursor` is the `next_cursor` of the previous page (opaque)."""
 
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: Text | None = Field(default=None, max_length=200)
 
 
 # -- teams --------------------------------------------------------------------------------------
@@ -61,7 +69,7 @@ class TeamList(BaseModel):
 
 
 class ListTeams(Page):
-    q: str | None = Field(default=None, max_length=100, description="Part of the name or slug.")
+    q: Text | None = Field(default=None, max_length=100, description="Part of the name or slug.")
 
 
 class CreateTeam(_Input):
@@ -74,6 +82,10 @@ class TeamRef(_Input):
 
 
 class RenameTeam(_Input):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"x-mno-rules": ["at least one of: name, slug"]}
+    )
+
     team_id: Id
     name: TeamName | None = None
     slug: Slug | None = None
@@ -181,6 +193,10 @@ class ListInvitations(Page):
 
 
 class CreateInvitation(_Input):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"x-mno-rules": ["exactly one of: email, github_login"]}
+    )
+
     email: Email | None = None
     github_login: GitHubLogin | None = None
     role: Role = Role.MEMBER
@@ -208,7 +224,7 @@ class InvitationRef(_Input):
 
 
 class AcceptInvitation(_Input):
-    token: str = Field(min_length=1, max_length=200)
+    token: Text = Field(min_length=1, max_length=200)
 
 
 class AcceptedInvitation(BaseModel):
@@ -223,14 +239,14 @@ class AcceptedInvitation(BaseModel):
 class AuditFilter(_Input):
     """Filters of GET /api/v1/audit; `actor` is a user id or an API key id."""
 
-    action: str | None = Field(default=None, max_length=128)
-    actor: str | None = Field(default=None, max_length=256)
-    resource: str | None = Field(default=None, max_length=64, description="A resource type, e.g. `team`.")
-    resource_id: str | None = Field(default=None, max_length=256)
-    since: datetime | None = None
-    until: datetime | None = None
+    action: Text | None = Field(default=None, max_length=128)
+    actor: Text | None = Field(default=None, max_length=256)
+    resource: Text | None = Field(default=None, max_length=64, description="A resource type, e.g. `team`.")
+    resource_id: Text | None = Field(default=None, max_length=256)
+    since: Timestamp | None = None
+    until: Timestamp | None = None
     limit: int = Field(default=100, ge=1, le=500)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: Text | None = Field(default=None, max_length=200)
 
 
 class AuditExport(_Input):

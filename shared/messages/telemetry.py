@@ -1,12 +1,9 @@
 """Token events: one LLM call's usage as clients report it, and as it travels to the MonitoringAgent.
 
-Token counts are *disjoint* buckets, every token in exactly one of them (the same buckets as
-`services.pricing.Usage`): `input_tokens` are uncached prompt tokens only, `cache_read_tokens` and
-`cache_write_tokens` the prompt tokens read from / written to the provider's prompt cache (writes of
-its default lifetime; Anthropic's 5 minutes), `cache_write_1h_tokens` the writes to Anthropic's 1-hour
-cache (priced higher; not part of `cache_write_tokens`), `output_tokens` visible output,
-`reasoning_tokens` thinking tokens billed as output. The SDK and the OTLP mapping convert providers'
-own shapes (e.g. OpenAI's `prompt_tokens` *includes* cached tokens) into these buckets.
+What a client sends and is answered (`TokenEventIn`, `TokenEventBatch`, `IngestResult`, ...) is the
+wire contract the SDK shares: it lives in the `mno_wire` distribution (`mno_wire.token_events`, where
+the token buckets are explained) and is re-exported here. What only the server uses -- the bus's
+`TokenEvent` and its columns, cost and anomaly queries and reports -- is defined here.
 """
 
 from __future__ import annotations
@@ -15,106 +12,57 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    SkipValidation,
-    StrictFloat,
-    StrictInt,
     StringConstraints,
     TypeAdapter,
     field_validator,
     model_validator,
 )
 
-MAX_EVENTS_PER_BATCH = 1000
-MAX_TAGS = 20
+from mno_wire.token_events import (
+    MAX_EVENTS_PER_BATCH,
+    MAX_TAGS,
+    CallStatus,
+    EventId,
+    EventRejection,
+    EventTime,
+    IngestResult,
+    TokenEventBatch,
+    TokenEventIn,
+)
+from shared.messages.fields import Text, Timestamp
 
-EventId = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"),
+__all__ = [
+    "MAX_EVENTS_PER_BATCH",
+    "MAX_TAGS",
+    "AnomalyInfo",
+    "AnomalyList",
+    "AnomalyQuery",
+    "Bucket",
+    "CallStatus",
+    "CostFigures",
+    "CostGroup",
+    "CostPoint",
+    "CostQuery",
+    "CostReport",
+    "Dimension",
+    "EventId",
+    "EventRejection",
+    "EventTime",
+    "GroupKey",
+    "IngestResult",
+    "TokenEvent",
+    "TokenEventBatch",
+    "TokenEventColumns",
+    "TokenEventIn",
+    "TokenEventsAccepted",
 ]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-ShortName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-/]+$")]
-TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
-TagValue = Annotated[str, StringConstraints(max_length=256)]
-# Strict: JSON's `"1000"` or `true` is a client bug, not 1000 or 1 token (the SDK refuses them too).
-TokenCount = Annotated[StrictInt, Field(ge=0, le=100_000_000)]
-# The token fields a reporter may have had to estimate (see `TokenEventIn.estimated_counts`).
-EstimatedCount = Literal[
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-]
-
-
-def _rfc3339_only(value: object) -> object:
-    # pydantic would read 1700000000 or "1700000000" as Unix time (guessing seconds or milliseconds):
-    # the contract is RFC 3339 text, so a number is refused rather than guessed at.
-    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
-        raise ValueError("a timestamp is RFC 3339 text with an offset, not a number")
-    return value
-
-
-EventTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
-
-
-class CallStatus(StrEnum):
-    OK = "ok"
-    ERROR = "error"
-
-
-class TokenEventIn(BaseModel):
-    """One LLM call as a client reports it (`POST /api/v1/token-events`, the SDK, OTLP spans)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: EventId | None = Field(
-        default=None,
-        description="Your unique id for this call; a resend with the same id is counted once. "
-        "Assigned by the server (and returned) when absent: such events cannot be deduplicated.",
-    )
-    timestamp: EventTime | None = Field(
-        default=None, description="When the call was made (RFC 3339 with offset); the receive time if absent."
-    )
-    provider: ShortName = Field(description="openai, anthropic, gemini, ... (as the price source names it).")
-    model: Name
-    input_tokens: TokenCount = Field(default=0, description="Uncached input tokens only.")
-    output_tokens: TokenCount = Field(default=0, description="Output tokens, excluding reasoning tokens.")
-    cache_read_tokens: TokenCount = 0
-    cache_write_tokens: TokenCount = Field(
-        default=0, description="Prompt-cache writes of the default lifetime (Anthropic: 5 minutes)."
-    )
-    cache_write_1h_tokens: TokenCount = Field(
-        default=0,
-        description="Anthropic's 1-hour cache writes (`cache_creation.ephemeral_1h_input_tokens`), "
-        "not counted in cache_write_tokens.",
-    )
-    reasoning_tokens: TokenCount = 0
-    latency_ms: StrictFloat | None = Field(
-        default=None, ge=0, le=86_400_000, description="A JSON number (not a string)."
-    )
-    status: CallStatus = CallStatus.OK
-    user: Name | None = None
-    project: Name | None = None
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
-    prompt_name: Name | None = None
-    prompt_version: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
-    request_id: Name | None = Field(default=None, description="The provider's request id, for support.")
-    estimated_counts: list[EstimatedCount] = Field(
-        default_factory=list,
-        max_length=6,
-        description="Token fields the reporter could not know exactly (e.g. an instrumentation that sends "
-        "no cached-token count: cached input is then counted, and priced, as uncached input).",
-    )
 
 
 class TokenEvent(TokenEventIn):
@@ -207,43 +155,6 @@ class TokenEventsAccepted(BaseModel):
         return value
 
 
-class EventRejection(BaseModel):
-    """Why the event at `index` of a batch was not accepted."""
-
-    index: int
-    id: str | None = None
-    errors: list[dict[str, object]]
-
-
-class IngestResult(BaseModel):
-    """The answer to a batch: each event is accepted (new), a duplicate, or rejected (by index).
-
-    A duplicate is an event whose id the team sent before and the edge accepted, in any batch or
-    grouping, within the duplicate window (`ingest.duplicate_window_days`, 7 days by default). It is
-    neither counted against the plan nor charged to a budget again, and is answered as a duplicate
-    even at the plan's monthly limit. An id whose earlier request failed (not accepted) is new. A
-    resend after the window is answered as accepted (and counted against the plan again), yet stored
-    once: the MonitoringAgent drops it by id. Ids are per team: another team's ids are its own."""
-
-    accepted: int
-    rejected: int
-    ids: list[str] = Field(description="Ids of the accepted events (new ones), in request order.")
-    errors: list[EventRejection] = Field(default_factory=list)
-    duplicates: int = Field(default=0, description="Events recognised as sent before (see `duplicate_ids`).")
-    duplicate_ids: list[str] = Field(
-        default_factory=list, description="Ids of the events recognised as sent before, in request order."
-    )
-
-
-class TokenEventBatch(BaseModel):
-    """`POST /api/v1/token-events`: events are validated one by one, so one bad event does not sink
-    the batch (hence no validation here: the edge validates each and reports it by index)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    events: list[SkipValidation[TokenEventIn]] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
-
-
 class Bucket(StrEnum):
     MINUTE = "minute"
     HOUR = "hour"
@@ -276,10 +187,19 @@ GroupKey = Annotated[
 class CostQuery(BaseModel):
     """`GET /api/v1/costs`: your team's spend between `since` and `until`, totals and a time series."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "x-mno-rules": [
+                "until > since",
+                "group_by: a tag alone, not with other dimensions",
+                "group_by: no dimension twice",
+            ]
+        },
+    )
 
-    since: AwareDatetime
-    until: AwareDatetime
+    since: Timestamp = Field(description="RFC 3339 with offset (inclusive).")
+    until: Timestamp = Field(description="RFC 3339 with offset (exclusive); after since.")
     bucket: Bucket | None = Field(default=None, description="Time series bucket; totals only when absent.")
     group_by: list[GroupKey] = Field(
         default_factory=list,
@@ -289,14 +209,18 @@ class CostQuery(BaseModel):
         "prompt_name, prompt_version, status, api_key_id, or tag:<key> (at most one tag, and a tag only "
         "with no other dimension).",
     )
-    provider: str | None = None
-    model: str | None = Field(default=None, description="The model as the price source names it.")
-    model_raw: str | None = Field(default=None, description="The model name exactly as reported.")
-    project: str | None = None
-    user: str | None = None
-    prompt_name: str | None = None
-    prompt_version: str | None = None
-    api_key_id: str | None = None
+    provider: Text | None = Field(default=None, max_length=256)
+    model: Text | None = Field(
+        default=None, max_length=256, description="The model as the price source names it."
+    )
+    model_raw: Text | None = Field(
+        default=None, max_length=256, description="The model name exactly as reported."
+    )
+    project: Text | None = Field(default=None, max_length=256)
+    user: Text | None = Field(default=None, max_length=256)
+    prompt_name: Text | None = Field(default=None, max_length=256)
+    prompt_version: Text | None = Field(default=None, max_length=256)
+    api_key_id: Text | None = Field(default=None, max_length=256)
     limit: int = Field(default=100, ge=1, le=1000, description="At most this many groups, by cost.")
 
     @field_validator("group_by", mode="before")
@@ -359,11 +283,17 @@ class CostReport(BaseModel):
 class AnomalyQuery(BaseModel):
     """`GET /api/v1/anomalies`: anomalies of your team's spend and token rate between two instants."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"x-mno-rules": ["until > since"]})
 
-    since: AwareDatetime
-    until: AwareDatetime
+    since: Timestamp = Field(description="RFC 3339 with offset (inclusive).")
+    until: Timestamp = Field(description="RFC 3339 with offset (exclusive); after since.")
     limit: int = Field(default=200, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _range(self) -> AnomalyQuery:
+        if self.until <= self.since:
+            raise ValueError("until must be after since")
+        return self
 
 
 class AnomalyInfo(BaseModel):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import nats
 import pytest
 from nats.aio.client import Client as NATS
@@ -15,7 +17,7 @@ from nats.aio.client import Client as NATS
 from mno.stack import NatsServer
 from shared.bus.client import Bus
 from shared.bus.context import MESSAGE_ID_HEADER, MessageContext
-from shared.bus.events import DLQ_REASON_HEADER, Delivery, EventConsumer
+from shared.bus.events import DLQ_DELIVERIES_HEADER, DLQ_REASON_HEADER, Delivery, EventConsumer
 from shared.bus.streams import ensure_streams
 from shared.config.models import JetStreamSettings
 from shared.messages.agents import AgentName
@@ -104,6 +106,70 @@ async def test_failing_handler_is_retried_then_dead_lettered(nc: NATS) -> None:
     assert letter.headers is not None
     assert letter.headers[DLQ_REASON_HEADER] == "max deliveries reached"
     assert b'"canary_id":"bad"' in letter.data
+
+
+async def test_a_permanent_failure_is_dead_lettered_at_once_and_does_not_block_the_next(
+    nc: NATS, postgres_dsn: str
+) -> None:
+    """A handler failing on bad data (PostgreSQL refusing a NUL in jsonb) is not retried: one dead
+    letter with the store's reason and one delivery, and the event published after it is handled."""
+    attempts: dict[str, list[int]] = {}
+    conn = await asyncpg.connect(postgres_dsn)
+
+    async def handler(event: CanaryEvent, _ctx: MessageContext, delivery: Delivery) -> bool:
+        attempts.setdefault(event.canary_id, []).append(delivery.attempt)
+        note = "a\u0000b" if event.canary_id == "poison" else "fine"
+        await conn.execute("SELECT $1::jsonb", json.dumps({"note": note}))
+        return True
+
+    js = nc.jetstream()
+    consumer = EventConsumer(js, nc, AgentName.MONITORING, CANARY, handler, SETTINGS, max_concurrency=1)
+    await consumer.start()
+    dead = await js.subscribe(CANARY.dlq_subject, stream=SETTINGS.dlq_stream, ordered_consumer=True)
+    bus = Bus(nc, source="t", request_timeout=2)
+    try:
+        await bus.publish(CANARY, CanaryEvent(canary_id="poison"), MessageContext())
+        await bus.publish(CANARY, CanaryEvent(canary_id="behind"), MessageContext())
+        letter = await dead.next_msg(timeout=10)
+        assert await eventually(lambda: "behind" in attempts)
+        await asyncio.sleep(SETTINGS.backoff_seconds[-1] * 3)  # room for a retry, had there been one
+        with pytest.raises(nats.errors.TimeoutError):
+            await dead.next_msg(timeout=0.5)
+    finally:
+        await consumer.stop(2)
+        await conn.close()
+    assert attempts == {"poison": [1], "behind": [1]}
+    headers = letter.headers or {}
+    assert headers[DLQ_REASON_HEADER].startswith("UntranslatableCharacterError: "), headers
+    assert headers[DLQ_DELIVERIES_HEADER] == "1"
+    assert b'"canary_id":"poison"' in letter.data
+
+
+async def test_a_transient_failure_is_retried_and_then_succeeds(nc: NATS) -> None:
+    """A lost database connection is retried with backoff; the next delivery succeeds and nothing
+    reaches the DLQ."""
+    attempts: list[int] = []
+
+    async def handler(_event: CanaryEvent, _ctx: MessageContext, delivery: Delivery) -> bool:
+        attempts.append(delivery.attempt)
+        if delivery.attempt == 1:
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+        return True
+
+    js = nc.jetstream()
+    consumer = EventConsumer(js, nc, AgentName.LEARNING, CANARY, handler, SETTINGS, max_concurrency=4)
+    await consumer.start()
+    dead = await js.subscribe(CANARY.dlq_subject, stream=SETTINGS.dlq_stream, ordered_consumer=True)
+    try:
+        await Bus(nc, source="t", request_timeout=2).publish(
+            CANARY, CanaryEvent(canary_id="blip"), MessageContext()
+        )
+        assert await eventually(lambda: attempts == [1, 2])
+        with pytest.raises(nats.errors.TimeoutError):
+            await dead.next_msg(timeout=1)
+    finally:
+        await consumer.stop(2)
+    assert attempts == [1, 2]
 
 
 async def test_malformed_event_goes_to_the_dlq_at_once(nc: NATS) -> None:

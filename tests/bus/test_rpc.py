@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import nats
@@ -116,11 +115,10 @@ async def test_handler_errors_cross_the_wire_typed(nc: NATS) -> None:
 
 
 async def test_no_responders_fails_at_once(nc: NATS) -> None:
-    """With nobody serving the subject the caller gets ServiceUnavailable at once, not after the timeout."""
-    started = time.perf_counter()
+    """With nobody serving the subject the caller gets ServiceUnavailable (NATS's no-responders answer),
+    not RequestTimeout: it is told at once instead of waiting out its timeout."""
     with pytest.raises(ServiceUnavailable):
-        await Bus(nc, source="t", request_timeout=5).request(PING[AGENT], PingRequest(), MessageContext())
-    assert time.perf_counter() - started < 2.5
+        await Bus(nc, source="t", request_timeout=60).request(PING[AGENT], PingRequest(), MessageContext())
 
 
 async def test_slow_handler_times_out_as_a_typed_error(nc: NATS) -> None:
@@ -142,21 +140,28 @@ async def test_slow_handler_times_out_as_a_typed_error(nc: NATS) -> None:
 
 
 async def test_requests_are_handled_concurrently(nc: NATS) -> None:
-    """Ten requests to a 200 ms handler finish together, not one after another."""
+    """Ten requests are all in their handler at the same time, not one after another: each handler
+    waits until all ten have arrived, which a serial service could never reach."""
+    arrived = 0
+    all_in = asyncio.Event()
 
     async def handler(request: PingRequest, _ctx: MessageContext) -> PingResponse:
-        await asyncio.sleep(0.2)
+        nonlocal arrived
+        arrived += 1
+        if arrived == 10:
+            all_in.set()
+        await all_in.wait()
         return reply(request.echo)
 
     service = await serve(nc, handler)
-    bus = Bus(nc, source="t", request_timeout=5)
+    bus = Bus(nc, source="t", request_timeout=30)
     try:
-        started = time.perf_counter()
-        await asyncio.gather(*(bus.request(PING[AGENT], PingRequest(), MessageContext()) for _ in range(10)))
-        elapsed = time.perf_counter() - started
+        answers = await asyncio.gather(
+            *(bus.request(PING[AGENT], PingRequest(echo=str(n)), MessageContext()) for n in range(10))
+        )
     finally:
         await service.stop(1)
-    assert elapsed < 1.0
+    assert sorted(answer.echo for answer in answers) == sorted(str(n) for n in range(10))
 
 
 async def test_stop_lets_in_flight_requests_answer(nc: NATS) -> None:

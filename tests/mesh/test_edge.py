@@ -7,6 +7,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from agents.super_agent.routes import ROUTES
+from services.gateway.openapi import document_path
 from services.gateway.route_table import PUBLIC
 from shared.messages.permissions import Permission, Role, roles_allow
 from tests.fixtures.mesh import TOKEN, Mesh
@@ -114,7 +115,7 @@ async def test_openapi_document_validates_and_lists_every_route(mesh: Mesh) -> N
     validate(document)
     assert document["openapi"] == "3.1.0"
     for route in ROUTES:
-        operation = document["paths"][route.path][route.method.lower()]
+        operation = document["paths"][document_path(route.path)][route.method.lower()]
         expected = PUBLIC if route.permission == PUBLIC else route.permission.value
         assert operation["x-mno-permission"] == expected
         assert operation["x-mno-routed-to"] == route.routed_to

@@ -4,7 +4,8 @@ Every answer about the events themselves (validation, per-event rejections, dupl
 and plan limits) comes from the running SuperAgent: there is one wire contract, tested from both
 sides. The proxy adds only what a network or a load balancer does and a test must control: the next
 answers fail with `script(...)` (a status with the edge's own typed error body, optionally
-`Retry-After`, or `DROP` to close the connection without answering), answers wait while `hold()` is
+`Retry-After`, `DROP` to close the connection without answering, or `UNCONFIRMED` to store the
+batch at the edge yet answer `outcome_unknown`), answers wait while `hold()` is
 active, a path prefix (as behind a reverse proxy under /mno/), TLS termination, and a body limit of
 its own answered the way nginx's `client_max_body_size` is (413 with an HTML page, before the edge).
 Every request is recorded in `requests` (headers, client port, events sent, status, the edge's answer).
@@ -26,10 +27,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from services.gateway.errors import CODE_OF_STATUS, ErrorResponse
+from services.ingest.intake import OUTCOME_UNKNOWN_MESSAGE
 from shared.messages.envelope import ErrorBody, ErrorCode
 from shared.messages.telemetry import TokenEventIn
 
 DROP = -1  # a scripted "answer" that closes the connection without a response
+# Forwarded to the edge (so the events are stored), then answered as the edge does when the event
+# stream did not confirm a publish in time: 504 `outcome_unknown` (a NATS outage's lost acks).
+UNCONFIRMED = -2
 PATH = "/api/v1/token-events"
 _SCRIPTED_CODES = {
     **CODE_OF_STATUS,
@@ -174,6 +179,11 @@ def scripted_error(status: int, message: str) -> bytes:
     return body.model_dump_json().encode()
 
 
+def _outcome_unknown() -> bytes:
+    body = ErrorBody(code=ErrorCode.OUTCOME_UNKNOWN, message=OUTCOME_UNKNOWN_MESSAGE, details=[])
+    return ErrorResponse(error=body, correlation_id="scripted").model_dump_json().encode()
+
+
 def _handler(proxy: EdgeProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the real edge
@@ -203,7 +213,12 @@ def _handler(proxy: EdgeProxy) -> type[BaseHTTPRequestHandler]:
                 received.status = DROP
                 self.close_connection = True
                 return
-            if scripted is not None:
+            if scripted is not None and scripted.status == UNCONFIRMED:
+                upstream_path = self.path[len(proxy.prefix) :]
+                proxy.forward(upstream_path, dict(self.headers.items()), body)
+                status, payload = 504, _outcome_unknown()
+                headers = {"Content-Type": "application/json"}
+            elif scripted is not None:
                 status, payload = scripted.status, scripted_error(scripted.status, "scripted failure")
                 headers = {"Content-Type": "application/json"}
                 if scripted.retry_after:

@@ -6,6 +6,8 @@ lifetimes and cache reads, generateContent / streamGenerateContent with thinking
 with fixed usage numbers, so a test knows the exact buckets a call must be recorded with. It runs an
 aiohttp server on a free loopback port in a thread of its own; every request is kept in `requests`.
 `fail_next(status)` makes the next request answer with that status and the API's error body.
+With `unique_ids`, every response id gets a counter suffix (one provider call, one id), for tests that
+store many calls in one team: the edge bills a response id once.
 """
 
 from __future__ import annotations
@@ -55,6 +57,16 @@ ANTHROPIC_BUCKETS = Usage(
     cache_read_tokens=2000,
     output_tokens=300,
 )
+# With `thinking` requested: `output_tokens` stays the inclusive total, `output_tokens_details` splits it.
+ANTHROPIC_THINKING_TOKENS = 120
+ANTHROPIC_THINKING_BUCKETS = Usage(
+    input_tokens=50,
+    cache_write_tokens=400,
+    cache_write_1h_tokens=600,
+    cache_read_tokens=2000,
+    output_tokens=ANTHROPIC_OUTPUT_TOKENS - ANTHROPIC_THINKING_TOKENS,
+    reasoning_tokens=ANTHROPIC_THINKING_TOKENS,
+)
 GEMINI_USAGE = {
     "promptTokenCount": 1000,
     "cachedContentTokenCount": 600,
@@ -76,6 +88,7 @@ class ProviderRequest:
 @dataclass
 class StandInProvider:
     requests: list[ProviderRequest] = field(default_factory=list)
+    unique_ids: bool = False
     _failures: list[int] = field(default_factory=list)
     _loop: asyncio.AbstractEventLoop | None = None
     _runner: web.AppRunner | None = None
@@ -127,6 +140,9 @@ class StandInProvider:
         self.requests.append(ProviderRequest(request.path, dict(request.query), dict(request.headers), body))
         return body  # type: ignore[no-any-return]
 
+    def _id(self, base: str) -> str:
+        return f"{base}-{len(self.requests)}" if self.unique_ids else base
+
     def _failure(self) -> web.Response | None:
         if not self._failures:
             return None
@@ -141,7 +157,12 @@ class StandInProvider:
         if failure := self._failure():
             return failure
         model = body["model"]
-        base = {"id": "chatcmpl-standin", "object": "chat.completion", "created": 1741570283, "model": model}
+        base = {
+            "id": self._id("chatcmpl-standin"),
+            "object": "chat.completion",
+            "created": 1741570283,
+            "model": model,
+        }
         if not body.get("stream"):
             choice = {"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}
             return web.json_response({**base, "choices": [choice], "usage": OPENAI_CHAT_USAGE})
@@ -161,7 +182,7 @@ class StandInProvider:
         if failure := self._failure():
             return failure
         response = {
-            "id": "resp_standin",
+            "id": self._id("resp_standin"),
             "object": "response",
             "created_at": 1741570283,
             "model": body["model"],
@@ -202,15 +223,20 @@ class StandInProvider:
         body = await self._received(request)
         if failure := self._failure():
             return failure
+        final_usage: dict[str, Any] = {"output_tokens": ANTHROPIC_OUTPUT_TOKENS}
+        content: list[dict[str, Any]] = [{"type": "text", "text": "Hi"}]
+        if body.get("thinking"):
+            final_usage["output_tokens_details"] = {"thinking_tokens": ANTHROPIC_THINKING_TOKENS}
+            content.insert(0, {"type": "thinking", "thinking": "Greet.", "signature": "sig"})
         message = {
-            "id": "msg_standin",
+            "id": self._id("msg_standin"),
             "type": "message",
             "role": "assistant",
             "model": body["model"],
-            "content": [{"type": "text", "text": "Hi"}],
+            "content": content,
             "stop_reason": "end_turn",
             "stop_sequence": None,
-            "usage": {**ANTHROPIC_START_USAGE, "output_tokens": ANTHROPIC_OUTPUT_TOKENS},
+            "usage": {**ANTHROPIC_START_USAGE, **final_usage},
         }
         if not body.get("stream"):
             return web.json_response(message)
@@ -231,7 +257,7 @@ class StandInProvider:
                 {
                     "type": "message_delta",
                     "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                    "usage": {"output_tokens": ANTHROPIC_OUTPUT_TOKENS},
+                    "usage": final_usage,
                 },
             ),
             ("message_stop", {"type": "message_stop"}),
@@ -250,7 +276,7 @@ class StandInProvider:
             "candidates": [{"content": content, "finishReason": "STOP", "index": 0}],
             "usageMetadata": GEMINI_USAGE,
             "modelVersion": model,
-            "responseId": "gem-standin",
+            "responseId": self._id("gem-standin"),
         }
         if method == "generateContent":
             return web.json_response(response)
@@ -262,7 +288,7 @@ class StandInProvider:
                 "totalTokenCount": 1000,
             },
             "modelVersion": model,
-            "responseId": "gem-standin",
+            "responseId": response["responseId"],
         }
         return await _sse(request, iter([(None, first), (None, response)]))
 

@@ -21,6 +21,8 @@ LITELLM = "litellm==1.110.2"
 # litellm requires boto3>=1.43, which the project's moto pins refuse: it gets a venv of its own.
 VENV = REPO / "build" / "compat-venvs" / LITELLM.replace("==", "-")
 CALLS = Path(__file__).with_name("litellm_calls.py")
+# pytest-timeout counts fixture setup, and the first run installs litellm from the index (up to 900 s).
+pytestmark = pytest.mark.timeout(960)
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +49,8 @@ def litellm_events(litellm_python: Path, mesh: Mesh, edge_key: str) -> Iterator[
     edge = EdgeProxy(mesh.edge_url, edge_key).start()
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO),
+        # The SDK from its source tree (the venv's litellm brings pydantic and typing-extensions).
+        "PYTHONPATH": os.pathsep.join(str(REPO / "sdk" / dist / "src") for dist in ("mno-wire", "mno-sdk")),
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # never fetch LiteLLM's price table from the internet
     }
     try:

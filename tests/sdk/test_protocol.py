@@ -45,6 +45,16 @@ def test_each_status_has_its_action(status: int, action: Action) -> None:
     assert outcome.error.status == status
 
 
+@pytest.mark.parametrize("status", [504, 409])
+def test_an_unknown_outcome_is_retried_whatever_the_status(status: int) -> None:
+    """`outcome_unknown` (the events may be stored) means resend the batch, even where a proxy on
+    the way turned the edge's 504 into another status."""
+    outcome = classify(status, _error_body("outcome_unknown", "the outcome is unknown"))
+    assert outcome.action is Action.RETRY
+    assert outcome.error is not None
+    assert outcome.error.code == "outcome_unknown"
+
+
 def test_the_error_body_is_read() -> None:
     """The edge's typed error body gives code, message and the correlation id."""
     error = classify(402, _error_body("payment_required", "monthly limit reached")).error

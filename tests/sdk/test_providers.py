@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from mno_sdk import MnoClient, TrackedCall, UsageNotFound, from_gemini_response, from_openai_response
+from mno_sdk import track as track_module
 from tests.sdk import providers as p
 from tests.sdk.conftest import MakeClient
 from tests.sdk.edge_proxy import EdgeProxy
@@ -156,17 +157,20 @@ def test_tool_use_prompt_tokens_count_as_input() -> None:
 # ---- track ----------------------------------------------------------------------------------
 
 
-def test_track_times_the_call_and_records_the_response(edge: EdgeProxy, make_client: MakeClient) -> None:
+def test_track_times_the_call_and_records_the_response(
+    edge: EdgeProxy, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`with client.track(...) as call` records the response with the block's latency and context."""
     client = make_client()
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(track_module, "time", SimpleNamespace(perf_counter=lambda: clock.now))
     with client.track("openai", project="x", tags={"feature": "chat"}) as call:
-        time.sleep(0.05)
+        clock.now += 0.05
         call.response(p.OPENAI_CHAT_OBJECT)
-        time.sleep(0.2)  # work after the response arrived is not the call's latency
+        clock.now += 0.2  # work after the response arrived is not the call's latency
     assert client.flush(timeout=5)
     stored = edge.stored[call.event_id]
-    assert stored.latency_ms is not None
-    assert 50 <= stored.latency_ms < 200
+    assert stored.latency_ms == pytest.approx(50.0)
     assert (stored.project, stored.tags, stored.status) == ("x", {"feature": "chat"}, "ok")
     assert _buckets(edge, call.event_id) == p.OPENAI_CHAT_BUCKETS
 

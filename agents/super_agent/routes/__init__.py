@@ -6,6 +6,12 @@ from agents.super_agent.routes.alerts import ALERT_ROUTES
 from agents.super_agent.routes.apikeys import APIKEY_ROUTES
 from agents.super_agent.routes.auth import AUTH_ROUTES
 from agents.super_agent.routes.budgets import BUDGET_ROUTES
+from agents.super_agent.routes.dashboard import DASHBOARD_ROUTES
+from agents.super_agent.routes.dashboard_account import ACCOUNT_PAGE_ROUTES
+from agents.super_agent.routes.dashboard_budgets import BUDGET_PAGE_ROUTES
+from agents.super_agent.routes.dashboard_costs import COSTS_PAGE_ROUTES
+from agents.super_agent.routes.dashboard_prices import PRICE_PAGE_ROUTES
+from agents.super_agent.routes.dashboard_team import TEAM_PAGE_ROUTES
 from agents.super_agent.routes.mesh import MESH_ROUTES
 from agents.super_agent.routes.meta import META_ROUTES
 from agents.super_agent.routes.operator import OPERATOR_ROUTES
@@ -32,4 +38,10 @@ ROUTES: list[Route] = [
     *OPERATOR_ROUTES,
     *PLAN_MAPPING_ROUTES,
     *PROXY_ROUTES,
+    *DASHBOARD_ROUTES,
+    *COSTS_PAGE_ROUTES,
+    *BUDGET_PAGE_ROUTES,
+    *PRICE_PAGE_ROUTES,
+    *TEAM_PAGE_ROUTES,
+    *ACCOUNT_PAGE_ROUTES,
 ]

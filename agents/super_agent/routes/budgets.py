@@ -35,14 +35,14 @@ BUDGETS = ("budgets",)
 async def _forward_audited(
     call: Call, endpoint: Endpoint[Any, Any], action: str, before: Any = None
 ) -> BaseModel:
-    """Ask the MonitoringAgent, then record the change in the team's audit log; the edge's budget
-    cache forgets the team at once (other replicas within the gate's TTL)."""
+    """Ask the MonitoringAgent, then record the change in the team's audit log; this edge's set of
+    teams with budgets counts the team at once (every replica follows the agent's notice)."""
     edge = deps(call)
     principal = call.ctx.principal
     assert principal is not None
     team_id = team_of(principal)
     result: BaseModel = await edge.bus.request(endpoint, call.input, call.ctx)
-    edge.intake.budgets.forget(team_id)
+    edge.intake.budgets.written(team_id)
     resource_id = getattr(result, "id", None) or getattr(result, "budget_id", None)
     async with edge.pool.acquire() as conn, conn.transaction():
         await acting(call).record(

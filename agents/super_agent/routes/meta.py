@@ -73,7 +73,7 @@ META_ROUTES: list[Route] = [
     Route(
         "GET",
         docs.HOME_PATH,
-        "The edge's home page: links to the API reference and the OpenAPI document.",
+        "The API's home page: links to the API reference, the OpenAPI document and the dashboard.",
         PUBLIC,
         Local(home),
         tags=("meta",),

@@ -174,6 +174,7 @@ def _routes() -> list[Route]:
                     streamed_body=True,
                     extra_status=(404, 413, 429, 502, 503, 504),
                     error_shape=partial(providers.error_document, provider),
+                    deadline=False,  # an LLM answer may stream for minutes
                 )
             )
     return routes

@@ -385,5 +385,7 @@ TEAM_ROUTES: list[Route] = [
         request=AuditExport,
         tags=AUDIT,
         media_type="application/x-ndjson",
+        other_media_types=("text/csv",),
+        deadline=False,  # streams the whole log, however long
     ),
 ]

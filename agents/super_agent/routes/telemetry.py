@@ -56,7 +56,11 @@ TELEMETRY_ROUTES: list[Route] = [
         "counts once; it is answered in `duplicate_ids` when the edge recognises it (the same batch within "
         "2 minutes, or an id your budgets counted in the last 7 days), else as accepted and dropped when "
         "stored. 429 when hard limits refuse every event (Retry-After: the period's end); 422 when every "
-        "refusal is for a model without a price.",
+        "refusal is for a model without a price. 503 (with Retry-After) when nothing was accepted (the "
+        "event stream or the team's budget check is unavailable). 504 with code `outcome_unknown` when "
+        "the event stream did not confirm in time: the events may or may not have been stored, and "
+        "retrying with the same ids is safe (ids are deduplicated; `details` gives each event's id by "
+        "index, including ids the server assigned).",
         Permission.TOKEN_EVENTS_WRITE,
         Local(token_events),
         request=TokenEventBatch,
@@ -72,7 +76,8 @@ TELEMETRY_ROUTES: list[Route] = [
         "OpenInference llm.* attributes, read per emitting library) become token events, one per provider "
         "call (id from the provider's response id, else trace id:span id); every other span is counted in "
         "partial_success with the reason. Send the API key as "
-        "OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer mno_...'.",
+        "OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer mno_...'. A 504 `outcome_unknown` means the spans "
+        "may or may not have been stored: resending them is safe (event ids come from the spans).",
         Permission.TOKEN_EVENTS_WRITE,
         Local(otlp_traces),
         tags=OBSERVABILITY,

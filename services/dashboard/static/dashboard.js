@@ -1,0 +1,108 @@
+// The dashboard's behaviour: loaded as a file (the pages' CSP allows no inline script).
+(function () {
+  "use strict";
+
+  function meta(name) {
+    var element = document.querySelector('meta[name="' + name + '"]');
+    return element ? element.getAttribute("content") : "";
+  }
+
+  // Every htmx request carries the CSRF token of the session (writes with a cookie need it) and
+  // the team this page was rendered for, so a switch in another tab cannot redirect a write.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var csrf = meta("mno-csrf-token");
+    var team = meta("mno-team");
+    if (csrf) event.detail.headers["X-CSRF-Token"] = csrf;
+    if (team) event.detail.headers["X-MNO-Team"] = team;
+  });
+
+  // `data-then-go`: where to go once the request succeeded (sign-out).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var target = event.detail.elt.getAttribute("data-then-go");
+    if (target && event.detail.successful) window.location.assign(target);
+  });
+
+  // Refusals and failures of htmx requests are announced, not swallowed.
+  document.addEventListener("htmx:responseError", function (event) {
+    var flash = document.getElementById("flash");
+    if (!flash) return;
+    var text = "The request failed (" + event.detail.xhr.status + ").";
+    try {
+      var body = JSON.parse(event.detail.xhr.responseText);
+      if (body && body.error && body.error.message) text = body.error.message;
+    } catch (ignored) {
+      var parsed = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
+      var message = parsed.querySelector(".error");
+      if (message) text = message.textContent;
+    }
+    flash.textContent = text;
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var busy = event.detail.elt;
+    if (busy && busy.hasAttribute("aria-busy")) busy.setAttribute("aria-busy", "false");
+    drawCharts(event.detail.elt);
+  });
+
+  // Charts: `data-chart` holds {kind, title, labels, values} or, for several series,
+  // {kind, labels, series: [{name, values, stack?, dashed?}], legend?}; `unit` (usd | count | ms) formats
+  // the value axis, `horizontal` lays categories on the y axis, and `links` (one URL or null per
+  // label) makes a click on a bar open that label's drill-down. The table beside it has the figures.
+  var PALETTE = ["#0b5cad", "#b35900", "#1a7f37", "#8250df", "#bf3989", "#0a7d8c", "#6e7781", "#9a6700", "#57606a"];
+
+  function formatter(unit) {
+    if (unit === "count") return "{value}";
+    if (unit === "ms") return "{value} ms";
+    return "${value}";
+  }
+
+  function chartOption(spec) {
+    var series = spec.series || [{ name: spec.title, values: spec.values }];
+    var category = { type: "category", data: spec.labels, axisLabel: { hideOverlap: true } };
+    var value = { type: "value", axisLabel: { formatter: formatter(spec.unit) } };
+    return {
+      aria: { enabled: true },
+      animation: false,
+      color: PALETTE,
+      // Drawn on the canvas: an HTML tooltip would need inline styles, which the CSP refuses.
+      tooltip: { trigger: "axis", renderMode: "richText" },
+      legend: spec.legend ? { type: "scroll", bottom: 0 } : undefined,
+      grid: { left: 8, right: 16, top: 16, bottom: spec.legend ? 32 : 8, containLabel: true },
+      xAxis: spec.horizontal ? value : category,
+      yAxis: spec.horizontal ? category : value,
+      series: series.map(function (s, i) {
+        return {
+          type: spec.kind || "bar",
+          name: s.name,
+          data: s.values,
+          stack: s.stack,
+          connectNulls: false,
+          lineStyle: s.dashed ? { type: "dashed" } : undefined,
+          itemStyle: series.length === 1 ? { color: PALETTE[0] } : undefined,
+          cursor: spec.links ? "pointer" : "default",
+          emphasis: { focus: series.length > 1 ? "series" : "none" },
+        };
+      }),
+    };
+  }
+
+  function drawCharts(root) {
+    if (typeof echarts === "undefined" || !root.querySelectorAll) return;
+    root.querySelectorAll("[data-chart]").forEach(function (element) {
+      if (element.getAttribute("data-drawn")) return;
+      var spec = JSON.parse(element.getAttribute("data-chart"));
+      var chart = echarts.init(element, null, { renderer: "canvas" });
+      chart.setOption(chartOption(spec));
+      if (spec.links) {
+        chart.on("click", function (params) {
+          var link = spec.links[params.dataIndex];
+          if (link) window.location.assign(link);
+        });
+      }
+      element.setAttribute("data-drawn", "true");
+      window.addEventListener("resize", function () { chart.resize(); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
+})();

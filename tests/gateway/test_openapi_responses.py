@@ -1,0 +1,61 @@
+"""The OpenAPI document declares each answer as the edge sends it (classes the fuzzer found): paths
+as OpenAPI templates, redirects and 204s without a body, error pages as HTML, proxy errors in the
+provider's shape rather than ours."""
+
+from __future__ import annotations
+
+import re
+
+from agents.super_agent.routes import ROUTES
+from services.gateway.openapi import document_path, openapi_document
+
+DOCUMENT = openapi_document(ROUTES, title="t", version="1")
+ERROR_RESPONSE = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def _operations() -> list[tuple[object, dict[str, object]]]:
+    return [(route, DOCUMENT["paths"][document_path(route.path)][route.method.lower()]) for route in ROUTES]
+
+
+def test_every_path_is_an_openapi_template_whose_parameters_are_declared() -> None:
+    """No aiohttp regex (`{tail:.*}`) in a documented path; every `{name}` is a declared path parameter."""
+    for path, methods in DOCUMENT["paths"].items():
+        assert ":" not in path, path
+        names = set(re.findall(r"{([^}]+)}", path))
+        for operation in methods.values():
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert names == declared, (path, names, declared)
+
+
+def test_redirects_and_no_content_answers_declare_no_body() -> None:
+    """Every documented 3xx or 204 has no content (no media type to match); a 3xx names its Location."""
+    seen = set()
+    for route, operation in _operations():
+        for status, response in operation["responses"].items():
+            if int(status) in (204, 301, 302, 303, 307, 308):
+                seen.add(int(status))
+                assert "content" not in response, (route, status)
+            if 300 <= int(status) < 400:
+                assert "Location" in response["headers"], (route, status)
+    assert {204, 302} <= seen
+
+
+def test_errors_are_documented_in_the_shape_each_route_answers_them() -> None:
+    """Dashboard routes (an error page) document HTML errors, even a CSV export; proxy routes (the
+    provider's error shape) a JSON object; every other route our ErrorResponse."""
+    kinds = set()
+    for route, operation in _operations():
+        for status, response in operation["responses"].items():
+            if int(status) < 400:
+                continue
+            content = response["content"]
+            if route.error_page is not None:
+                kinds.add("page")
+                assert content == {"text/html": {}}, (route.path, status)
+            elif route.error_shape is not None:
+                kinds.add("provider")
+                assert content["application/json"]["schema"] != ERROR_RESPONSE, (route.path, status)
+            else:
+                kinds.add("ours")
+                assert content == {"application/json": {"schema": ERROR_RESPONSE}}, (route.path, status)
+    assert kinds == {"page", "provider", "ours"}

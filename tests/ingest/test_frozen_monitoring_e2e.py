@@ -1,0 +1,117 @@
+"""A frozen MonitoringAgent (SIGSTOP) while ingesting: teams without budgets are served without
+asking it, and teams with budgets get 503 + Retry-After (nothing accepted), not a 504."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared.db.postgres import create_pool
+from shared.messages.agents import AgentName
+from shared.messages.permissions import Permission
+from tests.fixtures import teams
+from tests.fixtures.edge import call
+from tests.fixtures.mesh import AgentProcess, MeshLauncher
+from tests.ingest.test_token_events_e2e import event
+
+PLAN = {"artifact_storage_bytes": 10**9, "prompts": 10, "experiments": 1, "seats": 3, "features": []}
+ASKED = ("mno.rpc.monitoring.budget_presence", "mno.rpc.monitoring.budget_admission")
+REQUEST_TIMEOUT = 5.0
+
+
+@pytest.fixture
+async def agents(launcher: MeshLauncher) -> AsyncIterator[tuple[AgentProcess, AgentProcess, asyncpg.Pool]]:
+    launcher.overrides = {
+        "plans": {
+            "free": {**PLAN, "monthly_token_events": 1000},
+            "local": {**PLAN, "monthly_token_events": 10**9},
+        },
+        "nats": {"request_timeout_seconds": REQUEST_TIMEOUT},
+    }
+    monitoring = launcher.start(AgentName.MONITORING)
+    edge = launcher.start(AgentName.SUPER_AGENT)
+    db = await create_pool(launcher.postgres_dsn, min_size=1, max_size=2, command_timeout=10)
+    try:
+        yield edge, monitoring, db
+    finally:
+        if monitoring.process.poll() is None:
+            os.kill(monitoring.process.pid, signal.SIGCONT)
+        await db.close()
+
+
+async def questions_asked(edge: AgentProcess) -> dict[str, float]:
+    """How many budget questions (presence, admission) the edge has sent the MonitoringAgent."""
+    async with aiohttp.ClientSession() as http, http.get(f"{edge.metrics_url}/metrics") as response:
+        text = await response.text()
+    asked = dict.fromkeys(ASKED, 0.0)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            subject = sample.labels.get("subject")
+            if sample.name == "mno_rpc_client_duration_seconds_count" and subject in asked:
+                asked[subject] += sample.value
+    return asked
+
+
+async def test_a_frozen_monitoring_agent_does_not_slow_teams_without_budgets(
+    launcher: MeshLauncher, agents: tuple[AgentProcess, AgentProcess, asyncpg.Pool]
+) -> None:
+    """While the MonitoringAgent is stopped, a team without budgets is accepted without the edge
+    asking any budget question (well inside the request timeout), and a team with budgets is
+    answered 503 with Retry-After, nothing accepted."""
+    edge, monitoring, pool = agents
+    async with pool.acquire() as conn:
+        plain = await teams.org_team_key(conn, [Permission.TOKEN_EVENTS_WRITE])
+        budgeted = await teams.org_team_key(conn, [Permission.TOKEN_EVENTS_WRITE, Permission.BUDGETS_WRITE])
+    status, body = await call(
+        launcher,
+        "POST",
+        "/api/v1/budgets",
+        budgeted,
+        {"name": "cap", "amount_usd": "100", "hard_limit": True},
+    )
+    assert status == 201, body
+    for token, event_id in ((plain, "warm-plain"), (budgeted, "warm-budgeted")):
+        status, body = await call(
+            launcher, "POST", "/api/v1/token-events", token, {"events": [event(event_id)]}
+        )
+        assert status == 200, body
+
+    os.kill(monitoring.process.pid, signal.SIGSTOP)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{launcher.edge_url}/api/v1/token-events",
+                json={"events": [event("frozen-budgeted")]},
+                headers={"Authorization": f"Bearer {budgeted}"},
+            ) as response:
+                assert response.status == 503, await response.text()
+                assert response.headers["Retry-After"].isdigit()
+                refused = await response.json()
+        assert refused["error"]["code"] == "unavailable"
+
+        before = await questions_asked(edge)
+        started = time.monotonic()
+        status, body = await call(
+            launcher, "POST", "/api/v1/token-events", plain, {"events": [event("frozen-plain")]}
+        )
+        elapsed = time.monotonic() - started
+        assert status == 200, body
+        assert body["ids"] == ["frozen-plain"]
+        assert await questions_asked(edge) == before
+        assert elapsed < REQUEST_TIMEOUT
+    finally:
+        os.kill(monitoring.process.pid, signal.SIGCONT)
+
+    # Nothing of the refused batch was kept: once the agent is back, the same id is accepted as new.
+    status, body = await call(
+        launcher, "POST", "/api/v1/token-events", budgeted, {"events": [event("frozen-budgeted")]}
+    )
+    assert status == 200, body
+    assert body["ids"] == ["frozen-budgeted"]
