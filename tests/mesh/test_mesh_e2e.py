@@ -103,7 +103,8 @@ async def test_canary_is_processed_once_by_every_agent(mesh: Mesh) -> None:
 
 
 async def test_every_agent_exports_handler_histograms(mesh: Mesh) -> None:
-    """Each agent's /metrics parses with prometheus-client's parser: handler histograms, consumer lag."""
+    """Each agent's /metrics parses with prometheus-client's parser: handler histograms, consumer lag,
+    and its event loop's lag, sampled from the start."""
     async with aiohttp.ClientSession() as http:
         await http.post(f"{mesh.edge_url}/api/v1/mesh/ping", json={}, headers=AUTH)
         for agent in ALL_AGENTS:
@@ -122,6 +123,14 @@ async def test_every_agent_exports_handler_histograms(mesh: Mesh) -> None:
             assert "mno_agent_ready" in families
             lag = families["mno_jetstream_consumer_pending_messages"]
             assert any(sample.labels["consumer"] == f"{agent.value}--mesh-canary" for sample in lag.samples)
+            loop_lag = families["mno_event_loop_lag_seconds"]
+            counts = [
+                s.value
+                for s in loop_lag.samples
+                if s.name.endswith("_count") and s.labels.get("agent") == agent.value
+            ]
+            assert len(counts) == 1, f"{agent} exports no event-loop lag"
+            assert counts[0] > 0, f"{agent} samples no event-loop lag"
 
 
 async def test_agents_answer_livez_and_readyz(mesh: Mesh) -> None:
