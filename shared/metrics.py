@@ -107,6 +107,10 @@ OTLP_SPANS_DROPPED_TOTAL = Counter(
     "emitting library (services.ingest.otlp_libraries.Library).",
     ["reason", "library"],
 )
+OTLP_SPAN_DROPS_UNRECORDED_TOTAL = Counter(
+    "mno_otlp_span_drops_unrecorded_total",
+    "Dropped OTLP spans whose per-team record (super_agent.otlp_span_drops) could not be written.",
+)
 TOKEN_EVENTS_STORED_TOTAL = Counter(
     "mno_token_events_stored_total",
     "Token events written to ClickHouse, and copies dropped as already stored.",

@@ -33,7 +33,7 @@ from services.identity.plan_features import serve_teams_with_feature
 from services.identity.plans import PlanBook
 from services.identity.reconcile import reconcile_marketplace
 from services.identity.subscriptions import SubscriptionBook, register_subscription_handlers
-from services.ingest import id_ledger
+from services.ingest import id_ledger, span_drops
 from services.ingest.budget_gate import BudgetGate
 from services.ingest.intake import Intake
 from services.webhooks.processing import WebhookDispatcher, WebhookProcessor
@@ -117,6 +117,7 @@ def wire_accounts(
     mesh.purge.register(lifecycle.purge_own_team_data)
     mesh.purge.register(audit_store.purge_team)
     mesh.purge.register(id_ledger.purge_teams)
+    mesh.purge.register(span_drops.purge_teams)
     runtime.consume(TEAM_DATA_PURGED, partial(lifecycle.record_confirmation, pool))
     accounts = runtime.settings.accounts
     github_tokens = lifecycle.GitHubTokens(login.github, login.box) if login is not None else None
@@ -197,6 +198,12 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
         "ingest-id-ledger-prune",
         settings.ingest.duplicate_prune_interval_seconds,
         partial(id_ledger.prune, pool, timedelta(days=settings.ingest.duplicate_window_days)),
+    )
+    # Per-team counts of OTLP spans that became no event are kept for 30 days.
+    runtime.every(
+        "otlp-span-drops-prune",
+        settings.ingest.duplicate_prune_interval_seconds,
+        partial(span_drops.prune, pool),
     )
     app[PROXY] = ProxyState.open(settings.proxy)
     runtime.on_shutdown(partial(app[PROXY].close, runtime.agent_settings.drain_timeout_seconds))

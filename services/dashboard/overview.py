@@ -17,12 +17,13 @@ from services.dashboard import formatting
 from services.dashboard.answers import Unavailable
 from shared.messages.alerts import AlertHistoryPage
 from shared.messages.budgets import BudgetInfo, BudgetList, Period
-from shared.messages.telemetry import AnomalyList, CostReport
+from shared.messages.telemetry import AnomalyList, CostReport, DroppedSpansReport
 
 RECENT_MINUTES = 60
 ANOMALY_DAYS = 7
 ALERTS_SHOWN = 5
 FORECASTS_SHOWN = 3
+DROPS_HOURS = 24
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Window:
     recent_since: datetime
     recent_until: datetime
     anomalies_since: datetime
+    drops_since: datetime
 
 
 def window(now: datetime) -> Window:
@@ -48,6 +50,7 @@ def window(now: datetime) -> Window:
         recent_since=minute - timedelta(minutes=RECENT_MINUTES),
         recent_until=minute,
         anomalies_since=now - timedelta(days=ANOMALY_DAYS),
+        drops_since=now - timedelta(hours=DROPS_HOURS),
     )
 
 
@@ -113,6 +116,24 @@ class Ingest:
 
 
 @dataclass(frozen=True)
+class DropLine:
+    reason: str
+    spans: int
+    fix: str
+    example: str
+
+
+@dataclass(frozen=True)
+class SpanDrops:
+    """OTLP spans not turned into events in the last 24 h: calls whose spend is lost, with their
+    fix, apart from the expected ones (not a call, reported twice), which are only counted."""
+
+    total: int
+    losing: list[DropLine]
+    expected: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
 class Overview:
     window: Window
     spend: Spend | Unavailable
@@ -120,6 +141,7 @@ class Overview:
     anomalies: list[AnomalyRow] | Unavailable
     alerts: list[AlertRow] | Unavailable
     ingest: Ingest | Unavailable
+    drops: SpanDrops | Unavailable
     first_run: bool  # nothing ever seen this month: the page leads with how to send a first event
 
 
@@ -213,6 +235,15 @@ def ingest(recent: CostReport, month: Spend | Unavailable) -> Ingest:
     )
 
 
+def span_drops(report: DroppedSpansReport) -> SpanDrops:
+    groups = report.by_reason  # money-losing first, then by spans (the API's order)
+    return SpanDrops(
+        total=report.total,
+        losing=[DropLine(g.reason, g.spans, g.fix or g.meaning, g.example) for g in groups if g.loses_money],
+        expected=[(g.reason, g.spans) for g in groups if not g.loses_money],
+    )
+
+
 def build(
     win: Window,
     *,
@@ -221,6 +252,7 @@ def build(
     budgets: BudgetList | Unavailable,
     anomalies: AnomalyList | Unavailable,
     alerts: AlertHistoryPage | Unavailable,
+    drops: DroppedSpansReport | Unavailable,
 ) -> Overview:
     spent = month if isinstance(month, Unavailable) else spend(win, month)
     health = recent if isinstance(recent, Unavailable) else ingest(recent, spent)
@@ -237,6 +269,7 @@ def build(
         anomalies=anomalies if isinstance(anomalies, Unavailable) else anomaly_rows(anomalies),
         alerts=alerts if isinstance(alerts, Unavailable) else alert_rows(alerts),
         ingest=health,
+        drops=drops if isinstance(drops, Unavailable) else span_drops(drops),
         first_run=first_run,
     )
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.identity.plans import PlanBook
-from services.ingest import id_ledger, otlp
+from services.ingest import id_ledger, otlp, span_drops
 from services.ingest.budget_gate import BudgetGate
 from services.ingest.token_events import ValidatedBatch, message_chunks, validate_events
 from services.marketplace.entitlements import LimitName
@@ -104,6 +104,10 @@ async def ingest_otlp(
     # Every span that is not a token event is reported, with why: OTLP's partial_success, and a metric.
     for drop in dropped:
         OTLP_SPANS_DROPPED_TOTAL.labels(drop.reason.value, drop.ref.library.value).inc()
+    if dropped:
+        assert ctx.principal is not None  # ingest routes are not public
+        # Per team too (the metric has none): the API and the dashboard's ingest health read it.
+        await span_drops.record(intake.pool, team_of(ctx.principal), dropped, received_at)
     TOKEN_EVENTS_INGESTED_TOTAL.labels("rejected").inc(
         sum(1 for drop in dropped if drop.reason in (otlp.DropReason.INVALID, otlp.DropReason.REFUSED))
     )

@@ -9,7 +9,7 @@ the token buckets are explained) and is re-exported here. What only the server u
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -308,3 +308,56 @@ class AnomalyInfo(BaseModel):
 
 class AnomalyList(BaseModel):
     anomalies: list[AnomalyInfo]
+
+
+DROPPED_SPANS_MAX_DAYS = 31
+
+
+class DroppedSpansQuery(BaseModel):
+    """`GET /api/v1/ingest/dropped-spans`: OTLP spans of your team that became no token event."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"x-mno-rules": ["until > since", "at most 31 days"]}
+    )
+
+    since: Timestamp | None = Field(
+        default=None,
+        description="RFC 3339 with offset (inclusive, read by whole hour); default until - 24 h.",
+    )
+    until: Timestamp | None = Field(
+        default=None, description="RFC 3339 with offset (exclusive); after since; default now."
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> DroppedSpansQuery:
+        if self.since is not None and self.until is not None:
+            if self.until <= self.since:
+                raise ValueError("until must be after since")
+            if self.until - self.since > timedelta(days=DROPPED_SPANS_MAX_DAYS):
+                raise ValueError(f"the range is at most {DROPPED_SPANS_MAX_DAYS} days")
+        return self
+
+
+class DroppedSpansGroup(BaseModel):
+    """Spans of one reason (and emitting library, in `by_library`) that became no token event."""
+
+    reason: str = Field(description="services.ingest.otlp_genai.DropReason: no_usage, invalid, refused, ...")
+    library: str | None = Field(
+        default=None, description="The emitting library; absent in the reason totals."
+    )
+    spans: int
+    loses_money: bool = Field(
+        description="Model calls that happened but are not counted (no_usage, invalid, refused)."
+    )
+    meaning: str
+    fix: str | None = Field(description="What to do about it; absent for expected drops.")
+    example: str = Field(description="One span's name and detail (up to 200 characters).")
+
+
+class DroppedSpansReport(BaseModel):
+    team_id: str
+    since: datetime
+    until: datetime
+    total: int
+    by_reason: list[DroppedSpansGroup] = Field(description="Money-losing reasons first, then by spans.")
+    by_library: list[DroppedSpansGroup]

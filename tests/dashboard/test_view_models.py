@@ -64,3 +64,27 @@ def test_navigation_offers_only_pages_the_role_may_use() -> None:
             shown = [item.path for item in chrome(session(role), OVERVIEW).nav]
             assert (page.path in shown) == (page.permission in permissions_of_roles((role,))), (page, role)
     assert chrome(session("viewer"), OVERVIEW).may(Permission.BUDGETS_WRITE) is False
+
+
+def test_span_drops_line_leads_with_lost_spend_and_its_fix() -> None:
+    """The ingest panel's drop line: money-losing reasons with their fix first, expected ones as counts."""
+    from services.ingest.otlp_genai import DroppedSpan, DropReason, SpanRef
+    from services.ingest.otlp_libraries import Library
+    from services.ingest.span_drops import aggregate, report
+
+    def drop(reason: DropReason, name: str, detail: str = "") -> DroppedSpan:
+        return DroppedSpan(SpanRef("t", "s", name, Library.OTHER), reason, detail)
+
+    drops = [drop(DropReason.NOT_GENAI, "GET /")] * 5 + [
+        drop(DropReason.NO_USAGE, "chat gpt-4o"),
+        drop(DropReason.INVALID, "chat", "input_tokens: must be >= 0"),
+        drop(DropReason.DUPLICATE_CALL, "openai.chat"),
+    ]
+    rows = [(r.reason, r.library, r.spans, r.example) for r in aggregate(drops)]
+    at = datetime(2025, 3, 14, 9, tzinfo=UTC)
+    line = overview.span_drops(report("t", at, at, rows))
+    assert line.total == 8
+    assert [(d.reason, d.spans) for d in line.losing] == [("invalid", 1), ("no_usage", 1)]
+    assert "include_usage" in line.losing[1].fix
+    assert line.losing[0].example == "chat: input_tokens: must be >= 0"
+    assert line.expected == [("not_genai", 5), ("duplicate_call", 1)]

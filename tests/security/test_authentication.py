@@ -33,8 +33,8 @@ def concrete_path(route: Route) -> str:
 def refused(route: Route, status: int, location: str | None) -> bool:
     if status == 401:
         return True
-    # A page answers a visitor with no session by sending them to sign in.
-    return route.media_type == "text/html" and status in (302, 303) and location is not None
+    # A dashboard route (a page, or its CSV export) sends a visitor with no session to sign in.
+    return route.error_page is not None and status in (302, 303) and "sign-in" in (location or "")
 
 
 def test_the_walk_covers_every_protected_route() -> None:

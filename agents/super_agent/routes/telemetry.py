@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
 from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import deps
 from services.gateway.route_table import Call, Forward, Local, Route
-from services.ingest import intake
+from services.ingest import intake, span_drops
 from services.ingest.otlp_ignored import IgnoredSignal
+from shared.bus.errors import AgentError
+from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import Permission
 from shared.messages.registry import ANOMALIES_LIST, COSTS_QUERY
-from shared.messages.telemetry import IngestResult, TokenEventBatch
+from shared.messages.telemetry import DroppedSpansQuery, DroppedSpansReport, IngestResult, TokenEventBatch
+from shared.principals import team_of
 
 OBSERVABILITY = ("observability",)
 # 1,000 events with tags and long model names stay well inside this.
@@ -32,6 +37,18 @@ async def otlp_traces(call: Call) -> web.StreamResponse:
         None,  # aiohttp has already inflated a gzip/deflate body as it read it
     )
     return web.Response(body=body, content_type=content_type)
+
+
+async def dropped_spans(call: Call) -> BaseModel:
+    query: DroppedSpansQuery = call.input
+    assert call.ctx.principal is not None  # COSTS_READ: never public
+    try:
+        since, until = span_drops.window(query.since, query.until, datetime.now(UTC))
+    except span_drops.RangeError as error:
+        raise AgentError(
+            ErrorCode.VALIDATION_FAILED, str(error), [{"loc": "query", "message": str(error)}]
+        ) from error
+    return await span_drops.query(deps(call).intake.pool, team_of(call.ctx.principal), since, until)
 
 
 async def otlp_metrics(call: Call) -> web.StreamResponse:
@@ -102,6 +119,18 @@ TELEMETRY_ROUTES: list[Route] = [
             extra_status=(413, 415),
         )
         for signal, handler in ((IgnoredSignal.METRICS, otlp_metrics), (IgnoredSignal.LOGS, otlp_logs))
+    ),
+    Route(
+        "GET",
+        "/api/v1/ingest/dropped-spans",
+        "Your team's OTLP spans that became no token event, by reason and emitting library, counted "
+        "by whole hour (default: the last 24 h; at most 31 days): each with an example span, and for "
+        "the reasons that lose spend (no_usage, invalid, refused) what to do. Kept 30 days.",
+        Permission.COSTS_READ,
+        Local(dropped_spans),
+        request=DroppedSpansQuery,
+        response=DroppedSpansReport,
+        tags=OBSERVABILITY,
     ),
     Route(
         "GET",
