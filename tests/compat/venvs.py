@@ -7,6 +7,7 @@ wherever the suite runs, so a missing venv is a real failure, never a skip.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,15 @@ def _uv() -> str:
 
 
 def python_of(venv: Venv) -> Path:
-    """The Python of `venv`, made (or made again, when its packages changed) with uv."""
+    """The Python of `venv`, made (or made again, when its packages changed) with uv; one maker at a
+    time (pytest-xdist workers and the two suites sharing the LiteLLM venv wait for each other)."""
+    ROOT.mkdir(parents=True, exist_ok=True)
+    with open(ROOT / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _made(venv)
+
+
+def _made(venv: Venv) -> Path:
     path = ROOT / venv.name
     python = path / "bin" / "python"
     wanted = "\n".join(venv.packages) + "\n"

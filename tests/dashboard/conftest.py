@@ -8,6 +8,7 @@ build/, and screenshots of every page are written to build/screenshots/ as test 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import subprocess
@@ -60,8 +61,14 @@ def axe_source() -> str:
     """axe-core's browser build, from its npm package at a pinned version (integrity checked)."""
     target = BUILD / f"axe-core-{AXE_VERSION}"
     script = target / "axe.min.js"
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one fetch when several test workers start at once
+        return _fetched(target, script)
+
+
+def _fetched(target: Path, script: Path) -> str:
     if not script.exists():
-        target.mkdir(parents=True, exist_ok=True)
         out = subprocess.run(
             ["npm", "pack", f"axe-core@{AXE_VERSION}", "--json", "--pack-destination", str(target)],
             check=True,

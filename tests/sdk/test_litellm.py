@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from shared.messages.telemetry import TokenEventIn
+from tests.compat.rows import LITELLM as LITELLM_VENV
+from tests.compat.venvs import python_of
 from tests.fixtures.mesh import REPO, Mesh
 from tests.sdk.edge_proxy import EdgeProxy
 from tests.sdk.stand_in_provider import ANTHROPIC_BUCKETS, OPENAI_CHAT_BUCKETS, StandInProvider
 from tests.sdk.test_wrappers import buckets
 
-LITELLM = "litellm==1.110.2"
-# litellm requires boto3>=1.43, which the project's moto pins refuse: it gets a venv of its own.
-VENV = REPO / "build" / "compat-venvs" / LITELLM.replace("==", "-")
+# litellm requires boto3>=1.43, which the project's moto pins refuse: it runs in the compatibility
+# suite's venv for it (tests/compat/rows.py LITELLM), made once for both suites.
 CALLS = Path(__file__).with_name("litellm_calls.py")
 # pytest-timeout counts fixture setup, and the first run installs litellm from the index (up to 900 s).
 pytestmark = pytest.mark.timeout(960)
@@ -27,19 +27,9 @@ pytestmark = pytest.mark.timeout(960)
 
 @pytest.fixture(scope="session")
 def litellm_python() -> Path:
-    """The Python of a venv with the pinned litellm (made on first use, from the package index)."""
-    python = VENV / "bin" / "python"
-    if (
-        not python.exists()
-        or subprocess.run([python, "-c", "import litellm"], capture_output=True).returncode
-    ):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", VENV], check=True)
-        installed = subprocess.run(
-            [python, "-m", "pip", "install", "-q", LITELLM], capture_output=True, text=True, timeout=900
-        )
-        if installed.returncode:
-            pytest.skip(f"could not install {LITELLM}: {installed.stderr[-500:]}")
-    return python
+    """The Python of the compatibility suite's venv with the pinned litellm (made on first use; a failed
+    install fails the test: the package index is reachable wherever the suite runs)."""
+    return python_of(LITELLM_VENV)
 
 
 @pytest.fixture(scope="module")
