@@ -102,6 +102,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/forecasting.py
 	$(BIN)/python benchmarks/scan.py
 	$(BIN)/python benchmarks/dashboard.py
+	$(BIN)/python benchmarks/otlp.py
 	$(BIN)/python benchmarks/load.py
 
 clean:
