@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 
 from services.pricing.maintained import maintained_price_source
 from services.pricing.models import Usage, from_anthropic, from_gemini, from_openai
+from tests.fixtures.edge import project_totals
 from tests.proxy.conftest import ProxyMesh
 from tests.proxy.stand_in import (
     ANTHROPIC_MODEL,
@@ -37,24 +38,7 @@ def cost(provider: str, model: str, usage: Usage) -> Decimal:
 async def costs(
     mesh: ProxyMesh, key: str, project: str, events: int, seconds: float = 30.0
 ) -> dict[str, Any]:
-    """The project's cost totals once they count `events` events (storing is asynchronous)."""
-    now = datetime.now(UTC)
-    query = {
-        "since": (now - timedelta(hours=2)).isoformat(),
-        "until": (now + timedelta(hours=2)).isoformat(),
-        "project": project,
-    }
-    deadline = time.monotonic() + seconds
-    async with aiohttp.ClientSession() as http:
-        while True:
-            async with http.get(
-                f"{mesh.edge_url}/api/v1/costs", params=query, headers={"Authorization": f"Bearer {key}"}
-            ) as response:
-                report = await response.json()
-                assert response.status == 200, report
-            if report["totals"]["events"] >= events or time.monotonic() > deadline:
-                return dict(report["totals"])
-            await asyncio.sleep(0.2)
+    return await project_totals(mesh.edge_url, key, project, events, seconds)
 
 
 def openai_client(mesh: ProxyMesh, key: str, project: str, **extra: Any) -> openai.AsyncOpenAI:

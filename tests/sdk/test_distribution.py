@@ -7,20 +7,18 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 import uuid
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.parser import Parser
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from packaging.requirements import Requirement
 
+from tests.fixtures.edge import project_totals
 from tests.fixtures.mesh import REPO, Mesh
 
 WORK = REPO / "build" / "sdk-distribution"
@@ -118,24 +116,7 @@ def test_the_wheels_declare_python_3_9_to_3_13_and_small_requirements(installed:
 
 
 async def _totals(mesh: Mesh, key: str, project: str, events: int, seconds: float = 30.0) -> dict[str, Any]:
-    """The project's cost totals once they count `events` events (storing is asynchronous)."""
-    now = datetime.now(UTC)
-    query = {
-        "since": (now - timedelta(hours=2)).isoformat(),
-        "until": (now + timedelta(hours=2)).isoformat(),
-        "project": project,
-    }
-    deadline = time.monotonic() + seconds
-    async with aiohttp.ClientSession() as http:
-        while True:
-            async with http.get(
-                f"{mesh.edge_url}/api/v1/costs", params=query, headers={"Authorization": f"Bearer {key}"}
-            ) as response:
-                report = await response.json()
-                assert response.status == 200, report
-            if report["totals"]["events"] >= events or time.monotonic() > deadline:
-                return dict(report["totals"])
-            await asyncio.sleep(0.2)
+    return await project_totals(mesh.edge_url, key, project, events, seconds)
 
 
 async def test_the_installed_sdk_records_calls_that_the_edge_stores(
