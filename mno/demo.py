@@ -24,8 +24,8 @@ import aiohttp
 import typer
 from rich.console import Console
 
+from mno import demo_events as demo
 from mno.local_stack import load_local_settings, read_stack_record, write_secret_file
-from services.demo import events as demo
 from services.identity import sessions
 from services.identity.bootstrap import LOCAL_ADMIN
 from services.pricing import PricingError, Usage

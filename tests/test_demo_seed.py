@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.demo import events as demo
+from mno import demo_events as demo
 from services.forecasting import HOUR, AnomalyConfig, check_latest, floor_to_bucket, regularize
 from tests.fixtures.supervised import supervised_run
 from tests.test_make_run import http, mno_next_to

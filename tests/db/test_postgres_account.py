@@ -17,7 +17,7 @@ import asyncpg
 import nats
 import pytest
 
-from mno.stack import EmbeddedPostgres, NatsServer
+from mno.stack import EmbeddedPostgres, NatsServer, StackError
 from tests.fixtures.stack import free_port, scratch_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,13 +80,27 @@ async def test_two_stacks_start_side_by_side_on_their_own_ports() -> None:
     """Two local stacks (nats-server + PostgreSQL) started at the same time both come up and serve."""
 
     def start_stack(data_dir: Path) -> tuple[NatsServer, EmbeddedPostgres, str]:
-        nats_server, postgres = NatsServer(), EmbeddedPostgres()
-        nats_server.start(data_dir, port=free_port(), monitor_port=free_port())
-        try:
-            return nats_server, postgres, postgres.start(data_dir, port=free_port())
-        except BaseException:
-            nats_server.stop()
-            raise
+        # A free port can be taken by another process (another test worker) before it is bound: try
+        # fresh ports then, as an operator would; any other failure is the test's finding.
+        for attempt in range(3):
+            nats_server, postgres = NatsServer(), EmbeddedPostgres()
+            try:
+                nats_server.start(data_dir, port=free_port(), monitor_port=free_port())
+            except StackError as error:
+                if "already in use" in str(error) and attempt < 2:
+                    continue
+                raise
+            try:
+                return nats_server, postgres, postgres.start(data_dir, port=free_port())
+            except StackError as error:
+                nats_server.stop()
+                if "already in use" in str(error) and attempt < 2:
+                    continue
+                raise
+            except BaseException:
+                nats_server.stop()
+                raise
+        raise AssertionError("unreachable")
 
     with scratch_dir("mno-side-a-") as first, scratch_dir("mno-side-b-") as second:
         results = await asyncio.gather(

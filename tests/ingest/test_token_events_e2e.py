@@ -64,8 +64,13 @@ async def costs_when(
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
         status, report = await call(launcher, "GET", "/api/v1/costs", token, params=query)
+        out_of_time = asyncio.get_running_loop().time() > deadline
+        # 503: the MonitoringAgent is not serving yet (e.g. still reconnecting after a NATS restart).
+        if status == 503 and not out_of_time:
+            await asyncio.sleep(0.2)
+            continue
         assert status == 200, report
-        if report["totals"]["events"] >= events or asyncio.get_running_loop().time() > deadline:
+        if report["totals"]["events"] >= events or out_of_time:
             return report
         await asyncio.sleep(0.2)
 
