@@ -123,7 +123,9 @@ async def test_a_permanent_failure_is_dead_lettered_at_once_and_does_not_block_t
         return True
 
     js = nc.jetstream()
-    consumer = EventConsumer(js, nc, AgentName.MONITORING, CANARY, handler, SETTINGS, max_concurrency=1)
+    # An ack deadline a loaded machine cannot miss: a second delivery here may only come from a retry.
+    patient = SETTINGS.model_copy(update={"ack_wait_seconds": 15})
+    consumer = EventConsumer(js, nc, AgentName.MONITORING, CANARY, handler, patient, max_concurrency=1)
     await consumer.start()
     dead = await js.subscribe(CANARY.dlq_subject, stream=SETTINGS.dlq_stream, ordered_consumer=True)
     bus = Bus(nc, source="t", request_timeout=2)

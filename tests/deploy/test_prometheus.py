@@ -219,7 +219,8 @@ def test_prometheus_stores_rpc_latency_histograms_of_every_agent(prometheus: Pro
         agents = {s["metric"]["agent"] for s in series if s["metric"].get("endpoint")}
         return agents if agents >= set(AGENT_NAMES) else None
 
-    assert prometheus.wait_for("rpc histograms", agents_with_buckets) >= set(AGENT_NAMES)
+    # Scrapes every few seconds; on a loaded machine the first histograms take longer than 30 s to show.
+    assert prometheus.wait_for("rpc histograms", agents_with_buckets, timeout=90) >= set(AGENT_NAMES)
 
     def agents_with_p95() -> set[str] | None:
         # What the latency alert and panels compute; rate() needs two scrapes of each series.
