@@ -8,28 +8,40 @@ Fills `token_events` with `--events` calls spread over 90 days (8 models, 20 pro
   - the same 90-day totals computed from raw events (FINAL), to show what the rollups save.
 Target (issue 5): the 90-day dashboard query under 100 ms.
 
+`--edge` times `GET /api/v1/costs` through the mesh instead (the load benchmark's "last day" query,
+on a small dataset), idle and while ingest runs at `--rate` events/s, beside its peers: `/livez` of
+the same edge, the same report's SQL run on a chdb of this process holding the same events, and
+the MonitoringAgent's own chdb read calls split into queued and running. `--against DIR` runs it
+with the agents of DIR (the code before a change) and of this tree in turn.
+
     .venv/bin/python benchmarks/costs_query.py [--events 1000000] [--runs 20]
+    .venv/bin/python benchmarks/costs_query.py --edge [--rate 2000] [--against DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import percentile
+import aiohttp
+from harness import local_mesh, percentile
+from ingest import agents_from, histogram, histogram_percentile, make_event, post_batch
 
 from services.pricing.genai import GenaiPricesSource
 from services.token_costs.rows import price_events
 from services.token_costs.store import TokenCostStore
 from shared.db.clickhouse import ChdbClickHouse
 from shared.db.clickhouse.migrations import apply_migrations
+from shared.messages.agents import AgentName
 from shared.messages.telemetry import CostQuery, TokenEvent, TokenEventColumns
 
 MODELS = [
@@ -110,11 +122,133 @@ async def main(events: int, runs: int) -> None:
     await engine.close()
 
 
+def last_day() -> dict[str, str]:
+    now = datetime.now(UTC)
+    return {"since": (now - timedelta(days=1)).isoformat(), "until": (now + timedelta(hours=1)).isoformat()}
+
+
+async def timed_get(http: aiohttp.ClientSession, url: str, token: str, **params: str) -> float:
+    began = time.perf_counter()
+    async with http.get(url, params=params, headers={"Authorization": f"Bearer {token}"}) as response:
+        await response.read()
+        assert response.status == 200, response.status
+    return (time.perf_counter() - began) * 1000
+
+
+async def raw_peer(events: int) -> tuple[float, float]:
+    """The report's SQL (`TokenCostStore.report`: the same statements) on a chdb of this process
+    holding `events` events of the last day: what the query itself costs, with nothing queued."""
+    engine = ChdbClickHouse(Path(tempfile.mkdtemp(prefix="mno-bench-costs-")) / "chdb")
+    await apply_migrations(engine)
+    store = TokenCostStore(engine)
+    now = datetime.now(UTC)
+    batch = [
+        TokenEvent.model_validate({**make_event(i, "raw"), "timestamp": now - timedelta(seconds=i % 3600)})
+        for i in range(events)
+    ]
+    columns = price_events(GenaiPricesSource(), "team-a", None, now, TokenEventColumns.of(batch)).columns
+    for first in range(0, events, 100):  # many small parts, as paced ingest makes
+        await store.insert({name: values[first : first + 100] for name, values in columns.items()})
+    query = CostQuery.model_validate(last_day())
+    samples = []
+    for _ in range(30):
+        began = time.perf_counter()
+        await store.report("team-a", query)
+        samples.append((time.perf_counter() - began) * 1000)
+    await engine.close()
+    return percentile(samples, 0.5), percentile(samples, 0.95)
+
+
+async def through_edge(edge: str, token: str, metrics_url: str, rate: int, seconds: int) -> dict[str, Any]:
+    """Costs and /livez, interleaved, idle and then during paced ingest; the agent's chdb reads."""
+    figures: dict[str, Any] = {}
+    async with aiohttp.ClientSession() as http:
+        for batch in range(20):  # 2,000 events to report on
+            body = json.dumps({"events": [make_event(batch * 100 + i, "seed") for i in range(100)]})
+            await post_batch(http, edge, token, body.encode())
+        await asyncio.sleep(1)
+        costs, livez = [], []
+        for _ in range(30):
+            costs.append(await timed_get(http, f"{edge}/api/v1/costs", token, **last_day()))
+            livez.append(await timed_get(http, f"{edge}/livez", token))
+        figures["idle"] = (costs, livez)
+        before = {kind: await histogram(metrics_url, *HISTOGRAMS[kind]) for kind in HISTOGRAMS}
+        stop = asyncio.Event()
+
+        async def ingest() -> None:
+            sent, began = 0, time.perf_counter()
+            tasks = []
+            while not stop.is_set():
+                body = json.dumps({"events": [make_event(sent + i, "load") for i in range(100)]}).encode()
+                tasks.append(asyncio.create_task(post_batch(http, edge, token, body)))
+                sent += 100
+                await asyncio.sleep(max(0.0, began + sent / rate - time.perf_counter()))
+            await asyncio.gather(*tasks)
+
+        load = asyncio.create_task(ingest())
+        await asyncio.sleep(2)
+        costs, livez = [], []
+        ends = time.perf_counter() + seconds
+        while time.perf_counter() < ends:
+            costs.append(await timed_get(http, f"{edge}/api/v1/costs", token, **last_day()))
+            livez.append(await timed_get(http, f"{edge}/livez", token))
+            await asyncio.sleep(0.1)
+        stop.set()
+        await load
+        figures["ingesting"] = (costs, livez)
+        after = {kind: await histogram(metrics_url, *HISTOGRAMS[kind]) for kind in HISTOGRAMS}
+        figures["calls"] = {
+            kind: [histogram_percentile(before[kind], after[kind], q) * 1000 for q in (0.5, 0.95)]
+            for kind in HISTOGRAMS
+            if after[kind]
+        }
+    return figures
+
+
+# What the MonitoringAgent measures while ingest runs: its whole costs_query handler (both trees),
+# and its chdb calls, queued and running (the metric is new: the tree before the change lacks it).
+HISTOGRAMS = {
+    "costs_query handler": ("mno_rpc_handler_duration_seconds", 'endpoint="costs_query"'),
+    "chdb reads, queued": ("mno_clickhouse_call_seconds", 'kind="read",phase="queued"'),
+    "chdb reads, running": ("mno_clickhouse_call_seconds", 'kind="read",phase="running"'),
+    "chdb writes, queued": ("mno_clickhouse_call_seconds", 'kind="write",phase="queued"'),
+    "chdb writes, running": ("mno_clickhouse_call_seconds", 'kind="write",phase="running"'),
+}
+
+
+def edge_mode(rate: int, seconds: int, against: Path | None) -> None:
+    p50, p95 = asyncio.run(raw_peer(2_000))
+    print(f"raw chdb, the report's SQL, 2,000 events, nothing queued:  p50={p50:7.1f} ms  p95={p95:7.1f} ms")
+    this_tree = Path(__file__).resolve().parents[1]
+    trees = [("before", against), ("after", this_tree)] if against else [("this tree", this_tree)]
+    for name, tree in trees:
+        with agents_from(tree), local_mesh([AgentName.SUPER_AGENT, AgentName.MONITORING]) as mesh:
+            metrics_url = f"http://127.0.0.1:{mesh.settings.agents.monitoring.metrics_port}/metrics"
+            figures = asyncio.run(through_edge(mesh.edge_url, mesh.token, metrics_url, rate, seconds))
+        for phase in ("idle", f"ingesting {rate}/s"):
+            costs, livez = figures[phase.split()[0]]
+            print(
+                f"{name:<9} {phase:<16} GET /api/v1/costs (1 day) n={len(costs):<4} "
+                f"p50={percentile(costs, 0.5):7.1f} ms p95={percentile(costs, 0.95):7.1f} ms | "
+                f"peer /livez p50={percentile(livez, 0.5):6.1f} ms p95={percentile(livez, 0.95):6.1f} ms",
+                flush=True,
+            )
+        for kind, (c50, c95) in figures["calls"].items():
+            print(f"{name:<9} ingesting: MonitoringAgent {kind:<22} p50={c50:7.1f} ms p95={c95:7.1f} ms")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--edge", action="store_true", help="through the mesh (see above)")
+    parser.add_argument("--rate", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--against", type=Path, help="with --edge: a tree with the code before a change")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.events, arguments.runs))
+    if arguments.edge:
+        edge_mode(arguments.rate, arguments.seconds, arguments.against)
+    else:
+        asyncio.run(main(arguments.events, arguments.runs))

@@ -16,13 +16,19 @@ Targets (issue 5): >= 20,000 events/s end to end; p99 < 100 ms at 2,000 events/s
 "cost known and budget checked".
 
     .venv/bin/python benchmarks/ingest.py [--events 200000] [--clients 4] [--rate 2000] [--seconds 20]
+
+Before and after a change, in one run on one (shared, noisy) machine: `--against DIR` runs the
+budgeted paced phase `--rounds` times with the agents of DIR (e.g. `git archive HEAD | tar -x -C DIR`,
+the code before the change), alternating with this tree's, and prints both side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -162,12 +168,13 @@ async def sustained(edge: str, token: str, total: int, clients: int, already: in
 
 
 async def histogram(metrics_url: str, name: str, label: str = "") -> dict[float, float]:
-    """Cumulative bucket counts of a histogram, summed over its series whose labels hold `label`."""
+    """Cumulative bucket counts of a histogram, summed over its series whose labels hold `label`
+    (several labels: comma-separated, in any order)."""
     async with aiohttp.ClientSession() as http, http.get(metrics_url) as response:
         text = await response.text()
     buckets: dict[float, float] = {}
     for line in text.splitlines():
-        if line.startswith(f"{name}_bucket") and label in line:
+        if line.startswith(f"{name}_bucket") and all(part in line for part in label.split(",")):
             bound = line.split('le="')[1].split('"')[0]
             key = float("inf") if bound == "+Inf" else float(bound)
             buckets[key] = buckets.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
@@ -202,7 +209,7 @@ async def create_budget(edge: str, token: str) -> None:
 
 
 async def paced(
-    edge: str, token: str, metrics_url: str, rate: int, seconds: int, label: str
+    edge: str, token: str, metrics_url: str, rate: int, seconds: int, label: str, *, quiet: bool = False
 ) -> dict[str, tuple[float, float, float]]:
     run = uuid.uuid4().hex[:8]
     per_batch = 100
@@ -250,6 +257,13 @@ async def paced(
     def count(key: str) -> float:
         return after[key].get(float("inf"), 0.0) - before[key].get(float("inf"), 0.0)
 
+    http_ms = [percentile(latencies, q) * 1000 for q in (0.5, 0.95, 0.99)]
+    figures = {
+        "HTTP answer": (http_ms[0], http_ms[1], http_ms[2]),
+        "edge received -> cost known": (ms("priced", 0.5), ms("priced", 0.95), ms("priced", 0.99)),
+    }
+    if quiet:
+        return figures
     writes = count("writes")
     admissions = f"{count('admit'):.0f}, {spread('admit')}" if count("admit") else "none asked"
     print(
@@ -264,11 +278,7 @@ async def paced(
         f"  MonitoringAgent event-loop lag:          {spread('lag')}",
         flush=True,
     )
-    http_ms = [percentile(latencies, q) * 1000 for q in (0.5, 0.95, 0.99)]
-    return {
-        "HTTP answer": (http_ms[0], http_ms[1], http_ms[2]),
-        "edge received -> cost known": (ms("priced", 0.5), ms("priced", 0.95), ms("priced", 0.99)),
-    }
+    return figures
 
 
 def side_by_side(
@@ -282,6 +292,45 @@ def side_by_side(
             print(f"  {stage + ', ' + label:<44} {p50:>7.1f}  {p95:>7.1f}  {p99:>7.1f}")
 
 
+@contextlib.contextmanager
+def agents_from(tree: Path) -> Any:
+    """Agents started meanwhile run the code of `tree` (`python -m agents.<name>` imports from its
+    working directory first)."""
+    here = Path.cwd()
+    os.chdir(tree)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+
+
+def alternate(against: Path, rounds: int, rate: int, seconds: int) -> None:
+    """The budgeted paced phase, `rounds` times with the agents of `against` and of this tree in turn."""
+    this_tree = Path(__file__).resolve().parents[1]
+    figures: dict[str, list[dict[str, tuple[float, float, float]]]] = {"before": [], "after": []}
+    for round_number in range(rounds):
+        for name, tree in (("before", against), ("after", this_tree)):
+            with agents_from(tree), local_mesh([AgentName.SUPER_AGENT, AgentName.MONITORING]) as mesh:
+                metrics_url = f"http://127.0.0.1:{mesh.settings.agents.monitoring.metrics_port}/metrics"
+
+                label = f"round {round_number + 1}, {name} ({tree}), hard-limit budget"
+
+                async def run(mesh: Any = mesh, metrics_url: str = metrics_url, label: str = label) -> Any:
+                    await create_budget(mesh.edge_url, mesh.token)
+                    await asyncio.sleep(3)  # every edge's set of teams with budgets has the team
+                    # A short warm-up (imports, first inserts, price caches), not counted.
+                    await paced(mesh.edge_url, mesh.token, metrics_url, rate, 3, "warm-up", quiet=True)
+                    return await paced(mesh.edge_url, mesh.token, metrics_url, rate, seconds, label)
+
+                figures[name].append(asyncio.run(run()))
+    print("paced, hard-limit budget, before | after (ms)       p50      p95      p99")
+    for number, (before, after) in enumerate(zip(figures["before"], figures["after"], strict=True), 1):
+        for stage in before:
+            for name, row in (("before", before[stage]), ("after", after[stage])):
+                p50, p95, p99 = row
+                print(f"  round {number}, {stage}, {name:<6} {'':<8} {p50:>7.1f}  {p95:>7.1f}  {p99:>7.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -291,7 +340,12 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--only", choices=["sustained", "paced"], help="run one of the two mesh phases")
+    parser.add_argument("--against", type=Path, help="a tree with the code before a change (see above)")
+    parser.add_argument("--rounds", type=int, default=3, help="before/after pairs with --against")
     args = parser.parse_args()
+    if args.against is not None:
+        alternate(args.against.resolve(), args.rounds, args.rate, args.seconds)
+        return
     print(f"raw ClickHouse (chdb) insert: {asyncio.run(raw_clickhouse(100_000)):>9.0f} rows/s", flush=True)
     with local_mesh([AgentName.SUPER_AGENT, AgentName.MONITORING]) as mesh:
         print(

@@ -2,7 +2,13 @@
 1,000 (name, version) components against it (components/s, p50 per component), each beside a peer
 measured in the same run: libyaml's parse of the same files, PEP 440 parsing of the same versions.
 
-.venv/bin/python benchmarks/scan.py [--components 1000] [--runs 5]
+With --api (the default; --no-api skips it), the same through the mesh (the edge and the
+SupplyChainAgent as processes, PostgreSQL, NATS, the blob store): the snapshot imported through
+`POST /api/v1/operator/advisories/import`, and a 1,000-component CycloneDX SBOM of the same components
+scanned through `POST /api/v1/supply-chain/scan` (nothing stored) and `POST /api/v1/sboms` (stored, both
+documents written, signed), beside the pure index's audit of the same components in the same run.
+
+.venv/bin/python benchmarks/scan.py [--components 1000] [--runs 5] [--no-api]
 
 The snapshot is tests/data/advisories/pypa-advisory-database-2024-10-10.tar.gz (PyPA advisory
 database, CC-BY 4.0).
@@ -16,7 +22,9 @@ import random
 import sys
 import tarfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -71,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--components", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--api", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -114,6 +123,88 @@ def main() -> None:
             packaging.version.parse(version)
     parse_time = time.perf_counter() - started
     row("peer: packaging.version.parse, same versions", parse_time, len(strings), "versions")
+    if args.api:
+        through_the_api(index, chosen, args.runs)
+
+
+def sbom_of(chosen: list[tuple[str, str, str]]) -> bytes:
+    """A CycloneDX 1.6 SBOM whose components are the chosen (name, version) pairs."""
+    from services.supply_chain.purls import to_purl
+    from services.supply_chain.sbom.cyclonedx import to_cyclonedx
+    from services.supply_chain.sbom.graph import Component, assemble
+
+    root = Component(ref="pkg:pypi/bench-app@1.0", name="bench-app", ecosystem="pypi", version="1.0")
+    placed = {}
+    for _, name, version in chosen:
+        purl = to_purl("pypi", name, version)
+        placed[purl] = Component(ref=purl, name=name, ecosystem="pypi", version=version, purl=purl)
+    graph = assemble(root, placed.values(), {root.ref: list(placed)})
+    created = datetime.now(UTC).replace(microsecond=0)
+    return to_cyclonedx(graph, created=created, tool_version="bench").encode()
+
+
+def through_the_api(index: AdvisoryIndex, chosen: list[tuple[str, str, str]], runs: int) -> None:
+    import asyncio
+
+    import aiohttp
+    from harness import local_mesh
+
+    from shared.messages.agents import AgentName
+
+    operator = "bench-operator-token"
+    document = sbom_of(chosen)
+    with local_mesh(
+        [AgentName.SUPER_AGENT, AgentName.SUPPLY_CHAIN], extra_env={"MNO_BOOTSTRAP_TOKEN": operator}
+    ) as mesh:
+
+        async def post(http: aiohttp.ClientSession, path: str, token: str, body: bytes, **params: str) -> Any:
+            async with http.post(
+                f"{mesh.edge_url}{path}",
+                data=body,
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response:
+                answer = await response.json()
+                assert response.status < 300, answer
+                return answer
+
+        async def run() -> None:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=900)) as http:
+                started = time.perf_counter()
+                imported = await post(
+                    http, "/api/v1/operator/advisories/import", operator, SNAPSHOT.read_bytes(), source="pypa"
+                )
+                took = time.perf_counter() - started
+                print(f"\nthrough the API ({len(chosen)}-component CycloneDX SBOM, {len(document)} bytes)")
+                row("import of the snapshot (edge + agent + PG)", took, imported["files"], "advisories")
+                for label, path in (
+                    ("scan, not stored (POST /supply-chain/scan)", "/api/v1/supply-chain/scan"),
+                    ("scan, stored + signed (POST /sboms)", "/api/v1/sboms"),
+                ):
+                    times, found = [], 0
+                    for _ in range(runs):
+                        started = time.perf_counter()
+                        answer = await post(http, path, mesh.token, document, filename="bom.cdx.json")
+                        times.append(time.perf_counter() - started)
+                        found = len(answer["findings"])
+                    row(
+                        f"{label} p50",
+                        percentile(times, 0.5),
+                        len(chosen),
+                        "components",
+                        f"  ({found} findings)",
+                    )
+                started = time.perf_counter()
+                pure = index.audit(chosen)
+                row(
+                    "peer: pure index audit, same components",
+                    time.perf_counter() - started,
+                    len(chosen),
+                    "components",
+                    f"  ({len(pure)} findings)",
+                )
+
+        asyncio.run(run())
 
 
 if __name__ == "__main__":

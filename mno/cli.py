@@ -16,7 +16,9 @@ from rich.table import Table
 from mno.demo import demo_app
 from mno.local_stack import load_local_settings
 from mno.operator import operator_app
+from mno.prompts import prompts_app
 from mno.reach import ServerUnavailable, connect_postgres, redacted_dsn
+from mno.supply_chain import advisories_app, scan, verify
 from shared.config import ConfigError, Settings
 from shared.messages.agents import AgentName
 
@@ -36,6 +38,10 @@ docs_app = typer.Typer(help="Documentation generated from the code.", no_args_is
 app.add_typer(docs_app, name="docs")
 app.add_typer(operator_app, name="operator")
 app.add_typer(demo_app, name="demo")
+app.add_typer(prompts_app, name="prompts")
+app.add_typer(advisories_app, name="advisories")
+app.command("scan")(scan)
+app.command("verify")(verify)
 
 ConfigOption = Annotated[
     Path | None,

@@ -119,6 +119,20 @@ TOKEN_EVENTS_STORED_TOTAL = Counter(
 TOKEN_EVENTS_PRICED_TOTAL = Counter(
     "mno_token_events_priced_total", "Token events priced, by result (priced, unknown_model).", ["result"]
 )
+EDGE_BUDGET_TEAMS = Gauge(
+    "mno_edge_budget_teams",
+    "Teams in this edge's replicated set of teams with budgets (whose ingest asks budget admission).",
+)
+CLICKHOUSE_CALL_SECONDS = Histogram(
+    "mno_clickhouse_call_seconds",
+    "chdb calls by kind (read, write) and phase: queued for a worker thread, then running.",
+    ["kind", "phase"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+TOKEN_EVENT_PRICES_REUSED_TOTAL = Counter(
+    "mno_token_event_prices_reused_total",
+    "Token events stored with the price their budget admission worked out in this process (priced once).",
+)
 TOKEN_EVENT_WRITE_SECONDS = Histogram(
     "mno_token_event_write_seconds",
     "One ClickHouse write of token events (dedup lookup + insert).",

@@ -122,6 +122,13 @@ SERVER_COMMANDS: list[tuple[list[str], int, str]] = [
     (["operator", "subscription", "1", *EDGE_ARGS], 3, "the edge"),
     (["operator", "installations", *EDGE_ARGS], 3, "the edge"),
     (["demo", "remove", "--url", "{edge}"], 3, "the edge"),
+    (["advisories", "import", "{config}", *EDGE_ARGS], 3, "the edge"),
+    (["scan", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
+    (["verify", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
+    (["prompts", "push", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
+    (["prompts", "pull", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
+    (["prompts", "status", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
+    (["prompts", "diff", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
 ]
 # Commands that reach no server of an existing stack: `run` starts its own, `agent` is a
 # long-running process that waits for its servers (as a pod must), the rest read files only.

@@ -1,12 +1,92 @@
-"""Wiring of the artifact_manager agent: its subjects and consumers."""
+"""Wiring of the artifact_manager agent: the registry's endpoints over its store and the blob store."""
 
+from services.registry import store as registry_store
+from services.registry.archives import ArchiveLimits
+from services.registry.npm_service import NpmRegistry
+from services.registry.service import RegistryLimits, answers
+from services.registry.upstream import Upstream, Upstreams
+from shared.blobstore.from_settings import blob_store_from_settings
 from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
+from shared.messages.registry import (
+    ARTIFACT_DELETE,
+    ARTIFACT_DELETE_PACKAGE,
+    ARTIFACT_FILE,
+    ARTIFACT_NPM_DEPRECATE,
+    ARTIFACT_NPM_DIST_TAG_REMOVE,
+    ARTIFACT_NPM_DIST_TAG_SET,
+    ARTIFACT_NPM_DIST_TAGS,
+    ARTIFACT_NPM_PACKUMENT,
+    ARTIFACT_NPM_PUBLISH,
+    ARTIFACT_NPM_TARBALL,
+    ARTIFACT_NPM_UNPUBLISH,
+    ARTIFACT_PUBLISH,
+    ARTIFACT_PYTHON_PAGE,
+    ARTIFACT_SEARCH,
+    ARTIFACT_STORED_VERSIONS,
+    ARTIFACT_UNYANK,
+    ARTIFACT_VERSION,
+    ARTIFACT_VERSIONS,
+    ARTIFACT_YANK,
+)
 from shared.runtime import AgentRuntime
 
 AGENT = AgentName.ARTIFACT_MANAGER
+# Publishing reads the whole file back from the blob store and decompresses it: allow for a large one.
+PUBLISH_CONCURRENCY = 4
 
 
 async def setup(runtime: AgentRuntime) -> None:
     pool = await runtime.open_postgres()
-    install_mesh(runtime, pool)
+    mesh = install_mesh(runtime, pool)
+    mesh.purge.register(registry_store.purge_teams)
+    settings = runtime.settings
+    blobs = blob_store_from_settings(settings)
+    runtime.on_shutdown(blobs.close)
+    archive = settings.registry.archive_limits
+    registry = NpmRegistry(
+        pool,
+        blobs,
+        runtime.bus,
+        RegistryLimits(
+            max_upload_bytes=settings.registry.max_upload_bytes,
+            archive=ArchiveLimits(
+                max_members=archive.max_members,
+                max_total_uncompressed=archive.max_total_uncompressed_bytes,
+                max_ratio=archive.max_ratio,
+                max_member_bytes=archive.max_member_bytes,
+            ),
+        ),
+    )
+    registry.upstreams = Upstreams(
+        Upstream(
+            name=name,
+            kind=upstream.kind,
+            url=upstream.url,
+            teams=frozenset(t.lower() for t in upstream.teams),
+            cache_ttl_seconds=upstream.cache_ttl_seconds,
+            timeout_seconds=upstream.timeout_seconds,
+        )
+        for name, upstream in settings.registry.upstreams.items()
+    )
+    runtime.on_shutdown(registry.upstreams.close)
+    service = runtime.service
+    service.add(ARTIFACT_PUBLISH, answers(registry.publish))
+    service.add(ARTIFACT_PYTHON_PAGE, answers(registry.python_page))
+    service.add(ARTIFACT_FILE, answers(registry.file))
+    service.add(ARTIFACT_YANK, answers(registry.yank))
+    service.add(ARTIFACT_UNYANK, answers(registry.unyank))
+    service.add(ARTIFACT_DELETE, answers(registry.delete))
+    service.add(ARTIFACT_DELETE_PACKAGE, answers(registry.delete_package))
+    service.add(ARTIFACT_VERSIONS, answers(registry.versions))
+    service.add(ARTIFACT_VERSION, answers(registry.version))
+    service.add(ARTIFACT_SEARCH, answers(registry.search))
+    service.add(ARTIFACT_STORED_VERSIONS, answers(registry.stored_versions))
+    service.add(ARTIFACT_NPM_PUBLISH, answers(registry.npm_publish))
+    service.add(ARTIFACT_NPM_PACKUMENT, answers(registry.npm_packument))
+    service.add(ARTIFACT_NPM_TARBALL, answers(registry.npm_tarball))
+    service.add(ARTIFACT_NPM_DIST_TAGS, answers(registry.npm_dist_tags))
+    service.add(ARTIFACT_NPM_DIST_TAG_SET, answers(registry.npm_dist_tag_set))
+    service.add(ARTIFACT_NPM_DIST_TAG_REMOVE, answers(registry.npm_dist_tag_remove))
+    service.add(ARTIFACT_NPM_DEPRECATE, answers(registry.npm_deprecate))
+    service.add(ARTIFACT_NPM_UNPUBLISH, answers(registry.npm_unpublish))

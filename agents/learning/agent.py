@@ -1,7 +1,22 @@
 """Wiring of the learning agent: its subjects and consumers."""
 
+from services.prompts.service import Prompts, answers
+from services.prompts.store import purge_teams
 from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
+from shared.messages.registry import (
+    PROMPT_APPROVE,
+    PROMPT_DIFF,
+    PROMPT_GET,
+    PROMPT_IMPACT,
+    PROMPT_LIST,
+    PROMPT_MOVE_LABEL,
+    PROMPT_POLICY,
+    PROMPT_POLICY_SET,
+    PROMPT_RENDER,
+    PROMPT_SAVE,
+    PROMPT_VERSIONS,
+)
 from shared.runtime import AgentRuntime
 
 AGENT = AgentName.LEARNING
@@ -9,4 +24,18 @@ AGENT = AgentName.LEARNING
 
 async def setup(runtime: AgentRuntime) -> None:
     pool = await runtime.open_postgres()
-    install_mesh(runtime, pool)
+    mesh = install_mesh(runtime, pool)
+    mesh.purge.register(purge_teams)
+    prompts = Prompts(pool)
+    service = runtime.service
+    service.add(PROMPT_SAVE, answers(prompts.save))
+    service.add(PROMPT_LIST, answers(prompts.list_prompts))
+    service.add(PROMPT_VERSIONS, answers(prompts.versions))
+    service.add(PROMPT_GET, answers(prompts.get))
+    service.add(PROMPT_RENDER, answers(prompts.render))
+    service.add(PROMPT_DIFF, answers(prompts.diff))
+    service.add(PROMPT_MOVE_LABEL, answers(prompts.move))
+    service.add(PROMPT_APPROVE, answers(prompts.approve))
+    service.add(PROMPT_IMPACT, answers(prompts.impact))
+    service.add(PROMPT_POLICY, answers(prompts.policy))
+    service.add(PROMPT_POLICY_SET, answers(prompts.set_policy))

@@ -11,6 +11,7 @@ from services.anomalies.detector import AnomalyDetector
 from services.anomalies.detector import purge_teams as anomaly_purge
 from services.budgets.forecasting import SpendForecaster
 from services.pricing.maintained import maintained_price_source
+from services.pricing.memo import PricedOnce
 from services.token_costs.handlers import TokenCosts
 from services.token_costs.store import TokenCostStore
 from services.token_costs.unpriced_alerts import UnpricedModelAlerts
@@ -40,11 +41,22 @@ async def setup(runtime: AgentRuntime) -> None:
     alerts = wire_alerts(runtime, pool, mesh.purge, store)
     unpriced = UnpricedModelAlerts(alerts)
     runtime.on_shutdown(unpriced.close)
-    costs = TokenCosts(book, store, writer, unpriced)
+    # Budget admission prices a budgeted team's events; the consumer reuses those prices (priced once).
+    memo = PricedOnce()
+    costs = TokenCosts(book, store, writer, unpriced, memo)
     # Forecast alerts and anomaly checks serve only teams whose plan includes them (the SuperAgent says).
     entitled = EntitledTeams(runtime.bus)
     budgets = wire_budgets(
-        runtime, pool, mesh.purge, book.source_for, alerts, SpendForecaster(store), store, unpriced, entitled
+        runtime,
+        pool,
+        mesh.purge,
+        book.source_for,
+        alerts,
+        SpendForecaster(store),
+        store,
+        unpriced,
+        entitled,
+        memo,
     )
     wire_prices(runtime, pool, mesh.purge, clickhouse, book, budgets.revise_spend)
     anomalies = AnomalyDetector(pool, clickhouse, alerts, entitled)

@@ -1,11 +1,13 @@
 """Alerts on the MonitoringAgent: the dispatcher, its delivery and report jobs, the channel and
-history endpoints, and the team-data purge of the alerts store."""
+history endpoints, the consumer of the SupplyChainAgent's findings events, and the team-data purge of
+the alerts store."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from services.alerts.dispatcher import AlertDispatcher
+from services.alerts.findings import FindingsAlerts
 from services.alerts.handlers import AlertHandlers
 from services.alerts.report_job import REPORT_INTERVAL_SECONDS, SpendReports
 from services.alerts.store import purge_teams
@@ -19,6 +21,7 @@ from shared.messages.registry import (
     ALERT_CHANNEL_TEST,
     ALERT_CHANNEL_UPDATE,
     ALERT_HISTORY,
+    FINDINGS_CHANGED,
 )
 from shared.runtime import AgentRuntime
 
@@ -26,6 +29,7 @@ __all__ = ["DELIVERY_INTERVAL_SECONDS", "wire_alerts"]
 
 # Retries owed (and attempts cut short by a crash) are taken up within this.
 DELIVERY_INTERVAL_SECONDS = 5.0
+FINDINGS_CONCURRENCY = 4
 
 
 def wire_alerts(
@@ -45,6 +49,10 @@ def wire_alerts(
     runtime.service.add(ALERT_CHANNEL_TEST, handlers.test)
     runtime.service.add(ALERT_HISTORY, handlers.history)
     purge.register(purge_teams)
+    # Each event waits for its deliveries' first attempts: a few at a time leave connections to requests.
+    runtime.consume(
+        FINDINGS_CHANGED, FindingsAlerts(dispatcher).on_findings_changed, max_concurrency=FINDINGS_CONCURRENCY
+    )
     runtime.every("alert_delivery", DELIVERY_INTERVAL_SECONDS, dispatcher.deliver_due)
     runtime.every("spend_reports", REPORT_INTERVAL_SECONDS, SpendReports(pool, costs, dispatcher).run)
     return dispatcher

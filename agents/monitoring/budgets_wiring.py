@@ -17,6 +17,7 @@ from services.budgets.service import (
     UnpricedSink,
 )
 from services.pricing.interface import PriceSource
+from services.pricing.memo import PricedOnce
 from shared.bus.context import MessageContext
 from shared.entitlements import EntitledTeams
 from shared.messages.budgets import BudgetsChanged
@@ -47,6 +48,7 @@ def wire_budgets(
     history: SpendHistory | None = None,
     unpriced: UnpricedSink | None = None,
     entitled: EntitledTeams | None = None,
+    memo: PricedOnce | None = None,
 ) -> BudgetService:
     async def announce(team_id: str, has_budgets: bool) -> None:
         await runtime.bus.notify(
@@ -55,7 +57,7 @@ def wire_budgets(
             MessageContext(principal=Principal.system()),
         )
 
-    budgets = BudgetService(pool, prices, alerts, forecaster, history, unpriced, changed=announce)
+    budgets = BudgetService(pool, prices, alerts, forecaster, history, unpriced, changed=announce, memo=memo)
     runtime.service.add(BUDGET_PRESENCE, budgets.presence)
     runtime.service.add(BUDGET_TEAMS, budgets.teams)
     runtime.service.add(BUDGET_ADMISSION, budgets.admit)

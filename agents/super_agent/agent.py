@@ -37,6 +37,7 @@ from services.ingest import id_ledger, span_drops
 from services.ingest.budget_gate import BudgetGate
 from services.ingest.intake import Intake
 from services.webhooks.processing import WebhookDispatcher, WebhookProcessor
+from shared.blobstore.from_settings import blob_store_from_settings
 from shared.config import Settings
 from shared.crypto import SecretBox
 from shared.mesh import install_mesh
@@ -154,6 +155,8 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
     http, github, auth = settings.http, settings.github, settings.auth
     api_keys = ApiKeyAuthenticator(pool, cache_seconds=auth.api_key_cache_seconds)
     budget_gate = BudgetGate(runtime.bus)
+    blobs = blob_store_from_settings(settings)
+    runtime.on_shutdown(blobs.close)
     app = build_app(
         ROUTES,
         bus=runtime.bus,
@@ -188,6 +191,7 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
         plans=plans,
         api_keys=api_keys,
         intake=Intake(pool, plans, runtime.bus, budget_gate),
+        blobs=blobs,
     )
     # Which teams have budgets: a replicated set, so no ingest asks the MonitoringAgent whether.
     await budget_gate.start()

@@ -13,6 +13,7 @@ from services.identity.audit_api import Acting
 from services.identity.login import LoginFlow
 from services.identity.plans import PlanBook
 from services.ingest.intake import Intake
+from shared.blobstore import BlobStore
 from shared.bus.client import Bus
 from shared.runtime import AgentRuntime
 
@@ -37,6 +38,7 @@ class EdgeDeps:
     plans: PlanBook
     api_keys: ApiKeyAuthenticator  # revoking here forgets the key in its cache at once
     intake: Intake  # token events: plan limit, budgets, JetStream
+    blobs: BlobStore  # package bytes: streamed in on upload and out on download, never over NATS
 
 
 DEPS = web.AppKey("mno_edge_deps", EdgeDeps)

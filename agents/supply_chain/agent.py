@@ -1,12 +1,92 @@
-"""Wiring of the supply_chain agent: its subjects and consumers."""
+"""Wiring of the supply_chain agent: scans, SBOMs, findings, triage, advisory imports and
+attestations over its store and the blob store, the consumer of the registry's published versions,
+and the SBOM backfill of versions stored before it (asked of the ArtifactManagerAgent)."""
 
+from services.supply_chain.service import Limits, SupplyChain, answers
+from services.supply_chain.signing import load_keyring
+from services.supply_chain.store import purge_teams
+from shared.blobstore.from_settings import blob_store_from_settings
 from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
-from shared.runtime import AgentRuntime
+from shared.messages.registry import (
+    ARTIFACT_PUBLISHED,
+    SC_ADVISORY_IMPORT,
+    SC_ADVISORY_STATUS,
+    SC_ATTESTATION,
+    SC_ATTESTATION_ENVELOPE,
+    SC_ATTESTATION_VERIFY,
+    SC_ATTESTATIONS,
+    SC_ENVELOPE_VERIFY,
+    SC_FINDING,
+    SC_FINDINGS,
+    SC_PUBLIC_KEYS,
+    SC_SBOM,
+    SC_SBOM_DOCUMENT,
+    SC_SBOMS,
+    SC_SCAN,
+    SC_TRIAGE,
+    SC_VEX,
+)
+from shared.runtime import AgentRuntime, package_version
 
 AGENT = AgentName.SUPPLY_CHAIN
+# Each published version is parsed, written as two documents, matched and signed: a few at a time,
+# so request handlers keep database connections.
+PUBLISHED_CONCURRENCY = 4
+# The SBOM backfill runs this long after the agent is ready, and again as long as it fails (the
+# ArtifactManagerAgent may still be starting); once a pass has finished, published versions arrive as
+# events.
+BACKFILL_SECONDS = 10.0
 
 
 async def setup(runtime: AgentRuntime) -> None:
     pool = await runtime.open_postgres()
-    install_mesh(runtime, pool)
+    mesh = install_mesh(runtime, pool)
+    mesh.purge.register(purge_teams)
+    settings = runtime.settings
+    config = settings.supply_chain
+    keyring = load_keyring(
+        config.signing_key.get_secret_value() if config.signing_key else None,
+        [k.get_secret_value() for k in config.previous_signing_keys],
+        settings.data_dir,
+    )
+    blobs = blob_store_from_settings(settings)
+    runtime.on_shutdown(blobs.close)
+    supply_chain = SupplyChain(
+        pool,
+        blobs,
+        runtime.bus,
+        keyring,
+        Limits(config.max_document_bytes, config.max_advisory_archive_bytes),
+        package_version(),
+    )
+    await supply_chain.refresh()
+    service = runtime.service
+    service.add(SC_SCAN, answers(supply_chain.scan))
+    service.add(SC_SBOMS, answers(supply_chain.sboms))
+    service.add(SC_SBOM, answers(supply_chain.sbom))
+    service.add(SC_SBOM_DOCUMENT, answers(supply_chain.sbom_document))
+    service.add(SC_VEX, answers(supply_chain.vex))
+    service.add(SC_FINDINGS, answers(supply_chain.findings))
+    service.add(SC_FINDING, answers(supply_chain.finding))
+    service.add(SC_TRIAGE, answers(supply_chain.triage))
+    service.add(SC_ADVISORY_IMPORT, answers(supply_chain.advisory_import))
+    service.add(SC_ADVISORY_STATUS, answers(supply_chain.advisory_status))
+    service.add(SC_ATTESTATIONS, answers(supply_chain.attestations))
+    service.add(SC_ATTESTATION, answers(supply_chain.attestation))
+    service.add(SC_ATTESTATION_ENVELOPE, answers(supply_chain.attestation_envelope))
+    service.add(SC_ATTESTATION_VERIFY, answers(supply_chain.attestation_verify))
+    service.add(SC_ENVELOPE_VERIFY, answers(supply_chain.envelope_verify))
+    service.add(SC_PUBLIC_KEYS, answers(supply_chain.public_keys))
+    runtime.consume(
+        ARTIFACT_PUBLISHED, supply_chain.on_artifact_published, max_concurrency=PUBLISHED_CONCURRENCY
+    )
+    backfilled = False
+
+    async def backfill() -> None:
+        nonlocal backfilled
+        if not backfilled:
+            await supply_chain.backfill()
+            backfilled = True
+
+    runtime.every("sbom_backfill", BACKFILL_SECONDS, backfill)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from shared.config.models import Settings
 from shared.crypto import SecretBox, SecretBoxError
 from shared.email import EmailSender
 from shared.messages.alerts import (
+    FINDINGS_THRESHOLD_SETTING,
     Alert,
     AlertChannelInfo,
     AlertHistoryFilters,
@@ -126,6 +127,7 @@ class AlertDispatcher:
             settings, channel_secrets = {"url": config.url}, {"signing_secret": secret}
         else:  # pragma: no cover - the discriminated union has no other member
             raise ChannelRejected(f"unknown channel kind {config.kind!r}")
+        settings[FINDINGS_THRESHOLD_SETTING] = request.findings_min_severity
         stored = await self._store.create_channel(
             team_id,
             name=request.name,
@@ -178,10 +180,12 @@ class AlertDispatcher:
 
     # --- alerts -------------------------------------------------------------------------------------
 
-    async def raise_alert(self, team_id: str, alert: Alert) -> bool:
-        """Record the alert and deliver it to every enabled channel of the team; False (and nothing
-        sent) if the team already raised an alert with this dedup key."""
-        record = await self._store.record_alert(team_id, alert)
+    async def raise_alert(
+        self, team_id: str, alert: Alert, *, channel_ids: Collection[str] | None = None
+    ) -> bool:
+        """Record the alert and deliver it to every enabled channel of the team (or of `channel_ids`
+        only); False (and nothing sent) if the team already raised an alert with this dedup key."""
+        record = await self._store.record_alert(team_id, alert, channel_ids=channel_ids)
         if record is None:
             return False
         claims = await self._store.claim_alert(team_id, record.id, lease_seconds=self._lease)

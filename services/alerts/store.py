@@ -14,7 +14,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -241,9 +241,11 @@ class AlertStore:
 
     # --- alerts and the work they make --------------------------------------------------------------
 
-    async def record_alert(self, team_id: str, alert: Alert) -> AlertRecord | None:
-        """Store the alert and owe it to every enabled channel of the team, in one transaction;
-        None if the team already has an alert with this dedup key."""
+    async def record_alert(
+        self, team_id: str, alert: Alert, *, channel_ids: Collection[str] | None = None
+    ) -> AlertRecord | None:
+        """Store the alert and owe it to every enabled channel of the team (of `channel_ids` only, when
+        given), in one transaction; None if the team already has an alert with this dedup key."""
         team = _team(team_id)
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
@@ -268,10 +270,11 @@ class AlertStore:
                 """
                 INSERT INTO monitoring.alert_dispatches (alert_id, channel_id, team_id, next_attempt_at)
                 SELECT $1::uuid, id, team_id, now() FROM monitoring.alert_channels
-                WHERE team_id = $2::uuid AND enabled
+                WHERE team_id = $2::uuid AND enabled AND ($3::uuid[] IS NULL OR id = ANY($3::uuid[]))
                 """,
                 row["id"],
                 team,
+                None if channel_ids is None else list(channel_ids),
             )
         return _alert(row)
 

@@ -26,7 +26,8 @@ from services.budgets.planning import (
 )
 from services.budgets.store import rule_of
 from services.pricing.interface import PriceSource, PricingError
-from services.pricing.models import Usage
+from services.pricing.memo import PricedOnce
+from services.pricing.models import Price, Usage
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
 from shared.messages.alerts import Alert, AlertKind, AlertSeverity
@@ -107,8 +108,11 @@ class BudgetService:
         history: SpendHistory | None = None,
         unpriced: UnpricedSink | None = None,
         changed: Callable[[str, bool], Awaitable[None]] | None = None,
+        memo: PricedOnce | None = None,
     ) -> None:
         self._pool = pool
+        # Prices worked out here are handed to this process's token-events consumer (priced once).
+        self._memo = memo
         # Told (team, has budgets now) after a create or delete commits: the edges' sets follow.
         self._changed = changed
         self._unpriced = unpriced
@@ -153,7 +157,7 @@ class BudgetService:
         are priced before it, so the rows stay locked only for the statements."""
         team_id = team_with(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
         source = await self._prices(team_id)
-        costs = [self._cost(source, item) for item in request.items]
+        costs = [self._cost(team_id, source, item) for item in request.items]
         return await self._admissions.submit(team_id, _Ask(request, costs))
 
     async def _admit_together(self, team_id: str, asks: list[_Ask]) -> list[AdmissionResult]:
@@ -211,8 +215,7 @@ class BudgetService:
             for number, ask in enumerate(asks)
         ]
 
-    @staticmethod
-    def _cost(source: PriceSource, item: AdmissionItem) -> Decimal | PricingError:
+    def _cost(self, team_id: str, source: PriceSource, item: AdmissionItem) -> Decimal | PricingError:
         usage = Usage(
             input_tokens=item.input_tokens,
             output_tokens=item.output_tokens,
@@ -221,10 +224,25 @@ class BudgetService:
             reasoning_tokens=item.reasoning_tokens,
             cache_write_1h_tokens=item.cache_write_1h_tokens,
         )
+        price: Price | PricingError
         try:
-            return source.price(item.provider, item.model, usage, item.timestamp).total
+            price = source.price(item.provider, item.model, usage, item.timestamp)
         except PricingError as error:
-            return error
+            price = error
+        if self._memo is not None:
+            call = (
+                item.provider,
+                item.model,
+                item.timestamp,
+                item.input_tokens,
+                item.output_tokens,
+                item.cache_read_tokens,
+                item.cache_write_tokens,
+                item.cache_write_1h_tokens,
+                item.reasoning_tokens,
+            )
+            self._memo.keep(team_id, item.id, source, call, price)
+        return price if isinstance(price, PricingError) else price.total
 
     def _refusal(self, item: PricedItem, rule: BudgetRule, reason: RefusalReason, model: str) -> Refusal:
         if reason is RefusalReason.UNPRICED_MODEL:

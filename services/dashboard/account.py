@@ -1,16 +1,22 @@
-"""The Account page: the plan of the team's account, its limits and what is used of them.
+"""The Account page: the plan of the team's account, its limits and what is used of them, and its
+GitHub link (the App's installations with their repositories, the webhook deliveries about it).
 
-Pure: `GET /api/v1/usage` in, rows out. The GitHub side (installations, repositories, the webhook
-delivery ledger) has no route a team's credential may call: only the operator's routes
-(`/api/v1/operator/*`, platform permissions no team role holds) read it, so the page says where
-those live instead of showing them.
+Pure: `GET /api/v1/usage`, `GET /api/v1/github/installations`, `.../{id}/repositories` and
+`GET /api/v1/github/deliveries` in, rows out. Reprocessing a failed delivery stays the operator's
+(`/api/v1/operator/*`): the page says so beside a failed one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from services.dashboard.answers import Unavailable
+from shared.messages.github_links import LedgerPage, LinkedInstallation, RepositoryPage
 from shared.messages.identity import PlanUsage
+
+DELIVERIES_SHOWN = 25
+REPOSITORIES_SHOWN = 50
 
 # Limits this large are "no limit" in practice (the local plan's, for one): shown as unlimited.
 UNLIMITED = 10**12
@@ -70,3 +76,76 @@ def build(usage: PlanUsage) -> AccountView:
     return AccountView(
         usage.plan, rows, [(FEATURE_WORDS.get(key, key.replace("_", " ")), key in included) for key in known]
     )
+
+
+@dataclass(frozen=True)
+class RepositoryRow:
+    full_name: str
+    private: bool
+
+
+@dataclass(frozen=True)
+class InstallationRow:
+    github_id: int
+    account_login: str
+    status: str
+    selection: str  # "all repositories" / "selected repositories"
+    since: datetime
+    repositories: list[RepositoryRow] | Unavailable
+    more: int  # repositories it grants beyond those shown
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: int
+    event: str  # "installation.created": GitHub's event and action, as its own delivery log writes them
+    status: str
+    outcome: str
+    attempt: int
+    received_at: datetime
+
+
+def wants_repositories(installation: LinkedInstallation) -> bool:
+    """A deleted installation grants nothing (its repositories were dropped with it)."""
+    return installation.status != "deleted" and installation.repositories > 0
+
+
+def installation_rows(
+    installations: list[LinkedInstallation], repositories: dict[int, RepositoryPage | Unavailable]
+) -> list[InstallationRow]:
+    rows = []
+    for i in installations:
+        found = repositories.get(i.github_id)
+        repos: list[RepositoryRow] | Unavailable = (
+            found
+            if isinstance(found, Unavailable)
+            else [RepositoryRow(r.full_name, r.private) for r in (found.repositories if found else [])]
+        )
+        shown = 0 if isinstance(repos, Unavailable) else len(repos)
+        selection = f"{i.repository_selection} repositories" if i.repository_selection else "repositories"
+        rows.append(
+            InstallationRow(
+                i.github_id,
+                i.account_login,
+                i.status,
+                selection,
+                i.created_at,
+                repos,
+                max(i.repositories - shown, 0),
+            )
+        )
+    return rows
+
+
+def delivery_rows(page: LedgerPage) -> list[DeliveryRow]:
+    return [
+        DeliveryRow(
+            d.id,
+            f"{d.event}.{d.action}" if d.action else d.event,
+            d.status,
+            d.outcome or ("waiting to be applied" if d.status == "received" else ""),
+            d.attempt,
+            d.received_at,
+        )
+        for d in page.deliveries
+    ]

@@ -31,7 +31,10 @@ ALERTS = Page("alerts", "Alerts", "/dashboard/alerts", Permission.ALERTS_READ)
 PRICES = Page("prices", "Prices", "/dashboard/prices", Permission.COSTS_READ)
 # Every role may see who is in the team; keys and the audit log are panels its managers see.
 TEAM = Page("team", "Team", "/dashboard/members", Permission.MEMBERS_READ)
-ACCOUNT = Page("account", "Account", "/dashboard/account", Permission.USAGE_READ)
+# The team's package registry: everyone in the team installs its packages (billing does not).
+PACKAGES = Page("packages", "Packages", "/dashboard/packages", Permission.ARTIFACTS_READ)
+# Everyone sees the account's GitHub link; the plan and usage are a panel for usage:read.
+ACCOUNT = Page("account", "Account", "/dashboard/account", Permission.GITHUB_READ)
 
 # In navigation order. A new page: a row here, a route in routes/dashboard.py, a template.
 PAGES: tuple[Page, ...] = (
@@ -40,6 +43,7 @@ PAGES: tuple[Page, ...] = (
     BUDGETS,
     ALERTS,
     PRICES,
+    PACKAGES,
     TEAM,
     ACCOUNT,
 )

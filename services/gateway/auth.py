@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import time
@@ -30,6 +32,27 @@ class Authenticator(Protocol):
 API_KEY_HEADER = "X-MNO-Api-Key"
 
 
+# Package clients (pip, twine) send credentials as HTTP Basic: user `__token__`, the API key as the
+# password. Taken only under this path: elsewhere a browser's remembered Basic credentials would be
+# an ambient credential like a cookie, without the CSRF token cookies need.
+BASIC_AUTH_PREFIX = "/registry/"
+
+
+def basic_api_key(request: web.Request) -> str | None:
+    """The API key in an HTTP Basic password (any user name, `__token__` by convention)."""
+    if not request.path.startswith(BASIC_AUTH_PREFIX):
+        return None
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _user, separator, password = decoded.partition(":")
+    return password if separator and password.startswith(apikeys.PREFIX) else None
+
+
 def bearer_token(request: web.Request) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -55,7 +78,8 @@ class BootstrapTokenAuthenticator:
 
 
 class ApiKeyAuthenticator:
-    """`Authorization: Bearer mno_…` API keys, checked against their hash.
+    """`Authorization: Bearer mno_…` API keys (or HTTP Basic with the key as password, for package
+    clients under /registry/), checked against their hash.
 
     A verified key is remembered for `cache_seconds`, so the database is not on every request's
     path. The price: a key revoked (or an account deactivated) through another replica, or
@@ -78,7 +102,9 @@ class ApiKeyAuthenticator:
                 del self._cache[digest]
 
     async def authenticate(self, request: web.Request) -> Principal | None:
-        token = request.headers.get(API_KEY_HEADER, "").strip() or bearer_token(request)
+        token = (
+            request.headers.get(API_KEY_HEADER, "").strip() or bearer_token(request) or basic_api_key(request)
+        )
         if token is None or not token.startswith(apikeys.PREFIX):
             return None
         key = await self._verify(token)

@@ -128,7 +128,7 @@ def _error_content(route: Route) -> dict[str, Any]:
     """What the route's errors look like: pages for the dashboard's (whatever its success media
     type, e.g. a CSV export), the provider's own JSON shape for the proxy's, ours otherwise."""
     if route.error_page is not None:
-        return {"text/html": {}}
+        return {route.error_page_media_type: {}}
     if route.error_shape is not None:
         return {"application/json": {"schema": {"type": "object"}}}
     return {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}}

@@ -83,6 +83,8 @@ class Route:
     error_shape: ErrorShape | None = None
     # Errors as an HTML page (a dashboard page: sign-in for 401, a readable 403/404) instead of JSON.
     error_page: ErrorPage | None = None
+    # The media type of `error_page`'s answers (package clients read text, browsers a page).
+    error_page_media_type: str = "text/html"
     # Bounded by the edge's http.request_timeout_seconds (504 past it). False for answers that stream
     # for as long as they need (a proxied LLM call, an audit export).
     deadline: bool = True
@@ -160,6 +162,8 @@ GATED_PATHS: dict[str, str] = {
     "/api/v1/artifacts": "artifacts",
     "/api/v1/packages": "artifacts",
     "/api/v1/registries": "artifacts",
+    "/api/v1/registry": "artifacts",
+    "/registry": "artifacts",
     "/api/v1/supply-chain": "supply_chain",
     "/api/v1/sboms": "supply_chain",
     "/api/v1/vulnerabilities": "supply_chain",
@@ -168,6 +172,8 @@ GATED_PATHS: dict[str, str] = {
     "/api/v1/experiments": "prompts",
     "/api/v1/dashboard": "dashboard",
     "/dashboard": "dashboard",
+    # The registry's pages sell with the registry (their routes check `dashboard` themselves too).
+    "/dashboard/packages": "artifacts",
 }
 
 

@@ -96,18 +96,27 @@ async def ensure_account(conn: Connection, account: GitHubAccountRef) -> Any:
     its teams were purged). Its status is not touched: only a purchase reactivates an account
     (`lifecycle.reactivate_account`); until then a purged account's new team serves nobody."""
     kind = account.type if account.type in ("User", "Organization") else "Organization"
-    account_id = await conn.fetchval(
+    # Whether it has its default team comes with the upsert (one round trip for an account seen
+    # before, as on every webhook); only one without goes on to `ensure_default_team`, which reads
+    # again under a fresh snapshot (a concurrent transaction may just have made the team).
+    row = await conn.fetchrow(
         """
-        INSERT INTO super_agent.accounts (github_id, login, kind) VALUES ($1, $2, $3)
-        ON CONFLICT (github_id) DO UPDATE SET login = EXCLUDED.login, updated_at = now()
-        RETURNING id
+        WITH account AS (
+            INSERT INTO super_agent.accounts (github_id, login, kind) VALUES ($1, $2, $3)
+            ON CONFLICT (github_id) DO UPDATE SET login = EXCLUDED.login, updated_at = now()
+            RETURNING id
+        )
+        SELECT a.id, EXISTS (SELECT 1 FROM super_agent.teams t WHERE t.account_id = a.id AND t.is_default)
+            AS has_default
+        FROM account a
         """,
         account.id,
         account.login,
         kind,
     )
-    await ensure_default_team(conn, account_id)
-    return account_id
+    if not row["has_default"]:
+        await ensure_default_team(conn, row["id"])
+    return row["id"]
 
 
 async def ensure_default_team(conn: Connection, account_id: Any) -> None:
@@ -188,15 +197,24 @@ async def forget_installation_tokens(conn: Connection, installation_id: int) -> 
 async def _add_repositories(
     conn: Connection, installation_id: int, repositories: list[RepositoryRef]
 ) -> None:
-    await conn.executemany(
+    # One statement for the whole list (executemany is a statement per repository); one row per
+    # repository, the last of its mentions winning, as row-by-row upserts would leave it.
+    unique = list({repository.id: repository for repository in repositories}.values())
+    if not unique:
+        return
+    await conn.execute(
         """
         INSERT INTO super_agent.installation_repositories
             (installation_id, repository_id, full_name, private)
-        VALUES ($1, $2, $3, $4)
+        SELECT $1, repository_id, full_name, private
+        FROM unnest($2::bigint[], $3::text[], $4::boolean[]) AS r (repository_id, full_name, private)
         ON CONFLICT (installation_id, repository_id) DO UPDATE SET full_name = EXCLUDED.full_name,
             private = EXCLUDED.private
         """,
-        [(installation_id, r.id, r.full_name, r.private) for r in repositories],
+        installation_id,
+        [r.id for r in unique],
+        [r.full_name for r in unique],
+        [r.private for r in unique],
     )
 
 

@@ -43,6 +43,7 @@ from shared.messages.budgets import (
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.registry import BUDGET_ADMISSION, BUDGET_TEAMS, BUDGETS_CHANGED
 from shared.messages.telemetry import TokenEvent
+from shared.metrics import EDGE_BUDGET_TEAMS
 
 log = structlog.get_logger("mno.ingest.budgets")
 
@@ -96,6 +97,7 @@ class BudgetGate:
             (teams.add if has_budgets else teams.discard)(team_id)
         self._heard = None
         self._teams = teams
+        EDGE_BUDGET_TEAMS.set(len(teams))
         self._told.clear()
         return True
 
@@ -117,6 +119,7 @@ class BudgetGate:
     def _set(self, team_id: str, has_budgets: bool) -> None:
         if self._teams is not None:
             (self._teams.add if has_budgets else self._teams.discard)(team_id)
+            EDGE_BUDGET_TEAMS.set(len(self._teams))
         else:
             self._told[team_id] = has_budgets
 

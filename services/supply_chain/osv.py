@@ -8,12 +8,12 @@ record fails at import with its file name instead of matching wrongly later.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 try:  # libyaml's parser, several times faster; pyyaml's wheels ship it
     from yaml import CSafeLoader as _SafeLoader
@@ -106,6 +106,15 @@ class Advisory(_Model):
     affected: tuple[Affected, ...] = ()
     database_specific: dict[str, Any] | None = None
 
+    @field_validator("modified", "published", "withdrawn")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # OSV writes UTC; a few records omit the `Z`. Naive and aware instants do not compare, so a
+        # record without it would break every comparison of `modified` (imports, the index).
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
 
 class _StringScalarsLoader(_SafeLoader):
     """pyyaml's safe loader that leaves numbers and timestamps as the strings they are written as.
@@ -127,6 +136,12 @@ class InvalidAdvisory(ValueError):
 
 def parse(text: str | bytes, filename: str) -> Advisory:
     """One OSV record, by its file name's suffix: `.json`, or `.yaml` / `.yml` (the PyPA database)."""
+    return read(text, filename)[1]
+
+
+def read(text: str | bytes, filename: str) -> tuple[dict[str, Any], Advisory]:
+    """The record as written (JSON-ready: YAML's scalars stay strings) and as validated, so an
+    import can keep the whole record, fields we do not model included."""
     try:
         if filename.endswith(".json"):
             data = json.loads(text)
@@ -134,8 +149,9 @@ def parse(text: str | bytes, filename: str) -> Advisory:
             data = yaml.load(text, Loader=_StringScalarsLoader)
         else:
             raise InvalidAdvisory(f"{filename}: not an OSV file (.json, .yaml or .yml)")
-        return Advisory.model_validate(data)
+        advisory = Advisory.model_validate(data)
     except (ValueError, yaml.YAMLError) as error:  # JSON's and pydantic's errors are ValueErrors
         if isinstance(error, InvalidAdvisory):
             raise
         raise InvalidAdvisory(f"{filename}: {error}") from error
+    return data, advisory

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC
 
+from services.pricing.memo import PricedOnce
 from services.token_costs.price_book import PriceBook
 from services.token_costs.queries import QueryTooLarge
 from services.token_costs.rows import price_events
@@ -17,7 +18,12 @@ from shared.bus.events import Delivery
 from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import Permission
 from shared.messages.telemetry import CostQuery, CostReport, TokenEventsAccepted
-from shared.metrics import TOKEN_EVENT_PIPELINE_SECONDS, TOKEN_EVENT_PRICED_SECONDS, TOKEN_EVENTS_PRICED_TOTAL
+from shared.metrics import (
+    TOKEN_EVENT_PIPELINE_SECONDS,
+    TOKEN_EVENT_PRICED_SECONDS,
+    TOKEN_EVENT_PRICES_REUSED_TOTAL,
+    TOKEN_EVENTS_PRICED_TOTAL,
+)
 from shared.principals import team_with
 
 
@@ -28,7 +34,9 @@ class TokenCosts:
         store: TokenCostStore,
         writer: TokenEventWriter,
         unpriced: UnpricedModelAlerts | None = None,
+        memo: PricedOnce | None = None,
     ) -> None:
+        self._memo = memo
         self._prices = prices
         self._store = store
         self._writer = writer
@@ -38,7 +46,10 @@ class TokenCosts:
         """Price and store a batch; True when it stored anything new (a redelivery stores nothing)."""
         team_id = team_with(ctx.principal, Permission.TOKEN_EVENTS_WRITE)
         source = await self._prices.source_for(team_id)
-        batch = price_events(source, team_id, event.api_key_id, event.received_at, event.events)
+        reused = self._memo.reused if self._memo is not None else 0
+        batch = price_events(source, team_id, event.api_key_id, event.received_at, event.events, self._memo)
+        if self._memo is not None:
+            TOKEN_EVENT_PRICES_REUSED_TOTAL.inc(self._memo.reused - reused)
         accepted_at = event.received_at.astimezone(UTC).timestamp()
         TOKEN_EVENT_PRICED_SECONDS.observe(max(0.0, time.time() - accepted_at))
         unpriced = batch.unpriced

@@ -19,7 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from services.pricing.interface import PriceSource, PricingError
-from services.pricing.models import Usage
+from services.pricing.memo import PricedOnce
+from services.pricing.models import Price, Usage
 from shared.messages.telemetry import TokenEventColumns
 
 COLUMNS: tuple[str, ...] = (
@@ -128,9 +129,16 @@ def priced_call(
     """The PRICE_COLUMNS values of one call (its price, or unpriced with cost 0 and the reason), and
     its model as the source names it (`model` itself when the source has no other name for it)."""
     try:
-        price = source.price(provider, model, usage, at)
+        price: Price | PricingError = source.price(provider, model, usage, at)
     except PricingError as error:
-        return (False, _ZERO, _ZERO, _ZERO, _ZERO, _ZERO, "", "", str(error)), model
+        price = error
+    return price_columns(price, model)
+
+
+def price_columns(price: Price | PricingError, model: str) -> tuple[tuple[Any, ...], str]:
+    """The PRICE_COLUMNS values of a call's price (or of its pricing error), and its canonical model."""
+    if isinstance(price, PricingError):
+        return (False, _ZERO, _ZERO, _ZERO, _ZERO, _ZERO, "", "", str(price)), model
     columns = (
         True,
         price.total,
@@ -156,11 +164,15 @@ def price_events(
     api_key_id: str | None,
     received_at: datetime,
     events: TokenEventColumns,
+    memo: PricedOnce | None = None,
 ) -> PricedBatch:
+    """The rows of accepted events, priced by `source`; an event whose price the budget admission of
+    this process worked out with the same source and inputs takes it from `memo` (priced once)."""
     columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     priced = [columns[name] for name in PRICE_COLUMNS]
     canonical = columns["model"]
     calls = zip(
+        events.id,
         events.provider,
         events.model,
         events.timestamp,
@@ -172,17 +184,24 @@ def price_events(
         events.reasoning_tokens,
         strict=True,
     )
-    for provider, model, timestamp, uncached, output, read, write, write_1h, reasoning in calls:
-        usage = Usage(
-            input_tokens=uncached,
-            output_tokens=output,
-            cache_read_tokens=read,
-            cache_write_tokens=write,
-            reasoning_tokens=reasoning,
-            cache_write_1h_tokens=write_1h,
-        )
-        price_columns, canonical_model = priced_call(source, provider, model, usage, timestamp)
-        for column, value in zip(priced, price_columns, strict=True):
+    for event_id, provider, model, timestamp, uncached, output, read, write, write_1h, reasoning in calls:
+        known = None
+        if memo is not None:
+            call = (provider, model, timestamp, uncached, output, read, write, write_1h, reasoning)
+            known = memo.take(team_id, event_id, source, call)
+        if known is None:
+            usage = Usage(
+                input_tokens=uncached,
+                output_tokens=output,
+                cache_read_tokens=read,
+                cache_write_tokens=write,
+                reasoning_tokens=reasoning,
+                cache_write_1h_tokens=write_1h,
+            )
+            price_values, canonical_model = priced_call(source, provider, model, usage, timestamp)
+        else:
+            price_values, canonical_model = price_columns(known, model)
+        for column, value in zip(priced, price_values, strict=True):
             column.append(value)
         canonical.append(canonical_model)
     count = len(events)

@@ -17,10 +17,8 @@ from pydantic import ValidationError
 from services.webhooks import deliveries
 from shared.bus.context import MessageContext
 from shared.bus.events import Delivery
-from shared.db.inbox import Connection, claim
+from shared.db.inbox import Connection
 from shared.messages.github import WebhookReceived
-
-SCHEMA = "super_agent"
 
 log = structlog.get_logger("mno.webhooks")
 
@@ -58,11 +56,13 @@ class WebhookProcessor:
     async def handle(self, event: WebhookReceived, _ctx: MessageContext, delivery: Delivery) -> bool:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                if not await claim(conn, SCHEMA, delivery.consumer, delivery.message_id):
-                    return False
-                stored = await deliveries.load_for_update(conn, event.delivery_id)
+                stored = await deliveries.claim_and_load(
+                    conn, delivery.consumer, delivery.message_id, event.delivery_id
+                )
                 if stored is None:
-                    log.error("queued webhook delivery is not in the store", delivery_id=event.delivery_id)
+                    # A redelivered message (claimed before), or, rarely, a delivery not stored.
+                    if await deliveries.load_for_update(conn, event.delivery_id) is None:
+                        log.error("queued webhook delivery is not stored", delivery_id=event.delivery_id)
                     return False
                 if stored.status in ("processed", "ignored") or stored.attempt != event.attempt:
                     return False  # applied already, or superseded by a later attempt

@@ -509,6 +509,53 @@ class AccountsSettings(_Section):
     marketplace_stubbed: bool = False
 
 
+class ArchiveLimitsSettings(_Section):
+    """Bounds on one uploaded archive (services/registry/archives.py explains the defaults)."""
+
+    max_members: PositiveInt = 50_000
+    max_total_uncompressed_bytes: PositiveInt = 1 << 30
+    max_ratio: Annotated[float, Field(gt=1)] = 100.0
+    max_member_bytes: PositiveInt = 512 << 20
+
+
+class UpstreamSettings(_Section):
+    """A public index behind the teams' own (services/registry/upstream.py): names a team has not
+    published are served from it, fetched on demand and kept in the blob store."""
+
+    kind: Literal["pypi", "npm"]
+    # A PyPI-compatible simple index (`https://pypi.org/simple/`) or an npm registry's root.
+    url: HttpUrl
+    # The teams (ids) whose index it stands behind; "*" for every team.
+    teams: Annotated[list[str], Field(max_length=10_000)] = []
+    # How long a project page fetched from it is reused before it is asked again.
+    cache_ttl_seconds: PositiveSeconds = 300.0
+    timeout_seconds: PositiveSeconds = 30.0
+
+
+class RegistrySettings(_Section):
+    """The artifact registry (`/registry/<team>/...` on the edge; bytes in the `storage` blob store)."""
+
+    # The largest file one upload may carry (PyPI's default is 100 MB); refused with 413 as it streams.
+    max_upload_bytes: PositiveInt = 104_857_600
+    archive_limits: ArchiveLimitsSettings = ArchiveLimitsSettings()
+    # Upstream indexes by name; a team is behind at most one of each kind (the first listed).
+    upstreams: dict[str, UpstreamSettings] = {}
+
+
+class SupplyChainSettings(_Section):
+    """SBOMs, scanning and attestations (the SupplyChainAgent)."""
+
+    # The Ed25519 key that signs attestations: PKCS#8 PEM text, or the path of a PEM file. None: the
+    # agent uses (and on first start creates) <data_dir>/supply-chain-signing-key.pem, which suits
+    # one machine; set it when the agent runs as several replicas, so they all sign with one key.
+    signing_key: OptionalSecret = None
+    # Keys rotated out (PEM text or paths; private or public): what they signed still verifies.
+    previous_signing_keys: Annotated[SecretList, Field(max_length=8)] = []
+    # The largest SBOM or lockfile one scan reads; the largest advisory archive one import reads.
+    max_document_bytes: PositiveInt = 52_428_800
+    max_advisory_archive_bytes: PositiveInt = 1_073_741_824
+
+
 class ProxySettings(_Section):
     """Proxy mode (`/proxy/<provider>/...` at the edge): where each provider's calls are forwarded."""
 
@@ -545,6 +592,8 @@ class Settings(BaseSettings):
     email: EmailSettings = EmailSettings()
     alerts: AlertsSettings = AlertsSettings()
     proxy: ProxySettings = ProxySettings()
+    registry: RegistrySettings = RegistrySettings()
+    supply_chain: SupplyChainSettings = SupplyChainSettings()
     features: FeatureFlags = FeatureFlags()
     plans: Annotated[dict[Token, PlanEntitlements], Field(min_length=1)] = DEFAULT_PLANS
     accounts: AccountsSettings = AccountsSettings()

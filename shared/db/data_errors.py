@@ -63,11 +63,21 @@ def store_unavailable(error: BaseException) -> ErrorBody | None:
         UNAVAILABLE_SQLSTATE_PREFIXES
     ):
         return _unavailable(error)
-    if isinstance(error, (OSError, asyncpg.InterfaceError, asyncpg_base.InternalClientError)):
-        # Refused or reset connections, a pool whose connection died under it, a protocol state
-        # broken by the server going away.
+    if isinstance(error, (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg_base.InternalClientError)):
+        # Refused or reset connections, a connection that died under a query, a protocol state broken
+        # by the server going away.
+        return _unavailable(error)
+    if isinstance(error, asyncpg.InterfaceError) and _LOST_CONNECTION.search(str(error)):
+        # asyncpg raises its plain InterfaceError both for a connection or pool that is gone and for a
+        # query we got wrong (a wrong number of arguments): only the first is an outage; the second
+        # is our bug and stays a 500 so that it is seen.
         return _unavailable(error)
     return None
+
+
+_LOST_CONNECTION = re.compile(
+    r"connection (is|was) closed|pool is clos(ing|ed)|connection .* lost", re.IGNORECASE
+)
 
 
 def _unavailable(error: BaseException) -> ErrorBody:

@@ -25,6 +25,8 @@ class AlertKind(StrEnum):
     UNPRICED_MODEL = "unpriced_model"
     DAILY_REPORT = "daily_report"
     WEEKLY_REPORT = "weekly_report"
+    # New or changed vulnerability findings of the team's SBOMs (the SupplyChainAgent's findings_changed).
+    SUPPLY_CHAIN_FINDINGS = "supply_chain_findings"
     # What `test_channel` sends; never stored as an alert.
     TEST = "test"
 
@@ -145,12 +147,22 @@ ChannelConfig = Annotated[
 ]
 
 
+FindingsThreshold = Literal["low", "medium", "high", "critical", "never"]
+FINDINGS_THRESHOLD_SETTING = "findings_min_severity"
+"""Where a channel's threshold is kept in its settings (absent on channels made before it: `high`)."""
+
+
 class CreateAlertChannel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[Text, Field(min_length=1, max_length=100)]
     config: ChannelConfig
     enabled: bool = True
+    findings_min_severity: FindingsThreshold = Field(
+        default="high",
+        description="Vulnerability findings alerts reach this channel when a new or changed finding is at "
+        "least this severe; `never` turns them off for the channel.",
+    )
 
 
 class AlertChannelInfo(BaseModel):

@@ -35,12 +35,23 @@ class Permission(StrEnum):
     ROLES_READ = "roles:read"
     AUDIT_READ = "audit:read"
     BILLING_MANAGE = "billing:manage"
+    PROMPTS_READ = "prompts:read"
+    PROMPTS_WRITE = "prompts:write"
+    PROMPTS_PROMOTE = "prompts:promote"
     PROMPTS_PROMOTE_PROTECTED = "prompts:promote_protected"
     BUDGETS_READ = "budgets:read"
     BUDGETS_WRITE = "budgets:write"
     PRICES_WRITE = "prices:write"
     ALERTS_READ = "alerts:read"
     ALERTS_WRITE = "alerts:write"
+    ARTIFACTS_READ = "artifacts:read"
+    ARTIFACTS_PUBLISH = "artifacts:publish"
+    ARTIFACTS_YANK = "artifacts:yank"
+    ARTIFACTS_DELETE = "artifacts:delete"
+    SUPPLY_CHAIN_READ = "supply_chain:read"
+    SUPPLY_CHAIN_WRITE = "supply_chain:write"
+    SUPPLY_CHAIN_TRIAGE = "supply_chain:triage"
+    GITHUB_READ = "github:read"
     # The platform's own operations across every account (webhook ledger, subscriptions,
     # installations): no team role holds these, only the operator token (auth.bootstrap_token).
     PLATFORM_READ = "platform:read"
@@ -76,12 +87,34 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     # Billing is a separate role, not a rung: it manages the plan and spend, nothing else, and an
     # admin (who lacks billing:manage) therefore cannot make anyone billing.
     Permission.BILLING_MANAGE: _OWNER | {Role.BILLING},
+    # Everyone in a team reads and renders its prompts (apps fetch them with a viewer's key); members
+    # write versions and move unprotected labels (staging, their own), as they publish packages;
+    # moving a protected label (production) stays with managers, behind the team's approval gate.
+    Permission.PROMPTS_READ: _EVERYONE,
+    Permission.PROMPTS_WRITE: _MANAGERS | {Role.MEMBER},
+    Permission.PROMPTS_PROMOTE: _MANAGERS | {Role.MEMBER},
     Permission.PROMPTS_PROMOTE_PROTECTED: _MANAGERS,
     Permission.BUDGETS_READ: _ALL,
     Permission.BUDGETS_WRITE: _MANAGERS | {Role.BILLING},
     Permission.PRICES_WRITE: _MANAGERS | {Role.BILLING},
     Permission.ALERTS_READ: _EVERYONE,
     Permission.ALERTS_WRITE: _MANAGERS,
+    # Everyone in a team installs its packages; members publish and yank; deleting (which breaks
+    # every install that pins the version) is for managers.
+    Permission.ARTIFACTS_READ: _EVERYONE,
+    Permission.ARTIFACTS_PUBLISH: _MANAGERS | {Role.MEMBER},
+    Permission.ARTIFACTS_YANK: _MANAGERS | {Role.MEMBER},
+    Permission.ARTIFACTS_DELETE: _MANAGERS,
+    # Everyone sees the team's SBOMs, findings and attestations; members upload and scan (CI keys
+    # too); triage (not_affected hides a finding from the team's view) is a member's call as well,
+    # and audited: the engineers who know the code decide whether it is affected.
+    Permission.SUPPLY_CHAIN_READ: _EVERYONE,
+    Permission.SUPPLY_CHAIN_WRITE: _MANAGERS | {Role.MEMBER},
+    Permission.SUPPLY_CHAIN_TRIAGE: _MANAGERS | {Role.MEMBER},
+    # The account's GitHub App installations, the repositories they grant and the deliveries about
+    # it: everyone in the team works with those repositories (and billing with the Marketplace
+    # purchases the ledger shows). Read only; payloads and processing errors stay the operator's.
+    Permission.GITHUB_READ: _ALL,
     Permission.PLATFORM_READ: frozenset(),
     Permission.PLATFORM_OPERATE: frozenset(),
 }

@@ -21,6 +21,35 @@ from shared.messages.alerts import (
     ListAlertChannels,
     UpdateAlertChannel,
 )
+from shared.messages.artifacts import (
+    ArtifactPublished,
+    DeletedArtifacts,
+    FileLocation,
+    FileRequest,
+    NpmDeprecated,
+    NpmDeprecateRequest,
+    NpmDistTagRequest,
+    NpmDistTags,
+    NpmDocument,
+    NpmPackageRequest,
+    NpmPackumentRequest,
+    NpmPublishRequest,
+    NpmTarballRequest,
+    NpmUnpublishRequest,
+    PackageRef,
+    PackageVersions,
+    PublishArtifact,
+    PublishedArtifact,
+    PythonPage,
+    PythonPageRequest,
+    SearchQuery,
+    SearchResults,
+    StoredVersions,
+    StoredVersionsQuery,
+    VersionInfo,
+    VersionRef,
+    YankRequest,
+)
 from shared.messages.budgets import (
     AdmissionRequest,
     AdmissionResult,
@@ -50,6 +79,58 @@ from shared.messages.prices import (
     PriceOverrideRef,
     RepriceRequest,
     RepriceResult,
+)
+from shared.messages.prompts import (
+    ApproveVersion,
+    DiffQuery,
+    ImpactQuery,
+    LabelImpact,
+    LabelMoved,
+    LabelPolicyInfo,
+    ListPrompts,
+    MoveLabel,
+    PolicyQuery,
+    PromptDiffInfo,
+    PromptList,
+    PromptLookup,
+    PromptRef,
+    PromptVersionInfo,
+    RenderedPromptInfo,
+    RenderPrompt,
+    SavedPrompt,
+    SavePromptRequest,
+    VersionApproved,
+    VersionList,
+)
+from shared.messages.supply_chain import (
+    AdvisoryImportInfo,
+    AdvisoryImportRequest,
+    AdvisoryStatus,
+    AdvisoryStatusQuery,
+    AttestationInfo,
+    AttestationList,
+    AttestationRef,
+    DocumentLocation,
+    FindingDetail,
+    FindingList,
+    FindingRef,
+    FindingsChanged,
+    ListAttestations,
+    ListFindings,
+    ListSboms,
+    PublicKeys,
+    PublicKeysQuery,
+    SbomDocumentRequest,
+    SbomInfo,
+    SbomList,
+    SbomRef,
+    ScanDocument,
+    ScanResult,
+    TriageInfo,
+    TriageRequest,
+    Verification,
+    VerifyEnvelope,
+    VexRequest,
 )
 from shared.messages.telemetry import AnomalyList, AnomalyQuery, CostQuery, CostReport, TokenEventsAccepted
 
@@ -261,6 +342,219 @@ COSTS_REPRICE = Endpoint(
     "Price a team's stored events in a range again with its current prices; recorded as a run.",
 )
 
+_ART = AgentName.ARTIFACT_MANAGER
+ARTIFACT_PUBLISH = Endpoint(
+    _ART,
+    "artifact_publish",
+    PublishArtifact,
+    PublishedArtifact,
+    "Publish a file the edge stored in the blob store: inspected, checked against its metadata, recorded.",
+)
+ARTIFACT_PYTHON_PAGE = Endpoint(
+    _ART,
+    "artifact_python_project",
+    PythonPageRequest,
+    PythonPage,
+    "A PEP 503/691 simple page of the team's Python index, rendered (HTML or JSON).",
+)
+ARTIFACT_FILE = Endpoint(
+    _ART,
+    "artifact_file",
+    FileRequest,
+    FileLocation,
+    "Resolve a file name to its blob (counting the download) for the edge to stream.",
+)
+ARTIFACT_YANK = Endpoint(
+    _ART, "artifact_yank", YankRequest, VersionInfo, "Yank a version: installers skip it unless pinned."
+)
+ARTIFACT_UNYANK = Endpoint(_ART, "artifact_unyank", VersionRef, VersionInfo, "Undo a version's yank.")
+ARTIFACT_DELETE = Endpoint(
+    _ART, "artifact_delete", VersionRef, DeletedArtifacts, "Delete a version, its files and their blobs."
+)
+ARTIFACT_DELETE_PACKAGE = Endpoint(
+    _ART, "artifact_delete_package", PackageRef, DeletedArtifacts, "Delete a package with every version."
+)
+ARTIFACT_VERSIONS = Endpoint(
+    _ART, "artifact_versions", PackageRef, PackageVersions, "A package and its versions, newest first."
+)
+ARTIFACT_VERSION = Endpoint(
+    _ART, "artifact_version", VersionRef, VersionInfo, "One version with its metadata and files."
+)
+ARTIFACT_SEARCH = Endpoint(
+    _ART, "artifact_search", SearchQuery, SearchResults, "Full-text package search with filters."
+)
+ARTIFACT_NPM_PUBLISH = Endpoint(
+    _ART,
+    "artifact_npm_publish",
+    NpmPublishRequest,
+    PublishedArtifact,
+    "npm publish: the document checked against the tarball the edge stored, then recorded.",
+)
+ARTIFACT_NPM_PACKUMENT = Endpoint(
+    _ART,
+    "artifact_npm_packument",
+    NpmPackumentRequest,
+    NpmDocument,
+    "A package's packument (full, or abbreviated for installs), rendered.",
+)
+ARTIFACT_NPM_TARBALL = Endpoint(
+    _ART,
+    "artifact_npm_tarball",
+    NpmTarballRequest,
+    FileLocation,
+    "Resolve an npm tarball to its blob (counting the download) for the edge to stream.",
+)
+ARTIFACT_NPM_DIST_TAGS = Endpoint(
+    _ART, "artifact_npm_dist_tags", NpmPackageRequest, NpmDistTags, "A package's dist-tags."
+)
+ARTIFACT_NPM_DIST_TAG_SET = Endpoint(
+    _ART, "artifact_npm_dist_tag_set", NpmDistTagRequest, NpmDistTags, "Point a dist-tag at a version."
+)
+ARTIFACT_NPM_DIST_TAG_REMOVE = Endpoint(
+    _ART, "artifact_npm_dist_tag_remove", NpmDistTagRequest, NpmDistTags, "Remove a dist-tag."
+)
+ARTIFACT_NPM_DEPRECATE = Endpoint(
+    _ART,
+    "artifact_npm_deprecate",
+    NpmDeprecateRequest,
+    NpmDeprecated,
+    "npm deprecate: set or clear versions' deprecation messages.",
+)
+ARTIFACT_NPM_UNPUBLISH = Endpoint(
+    _ART,
+    "artifact_npm_unpublish",
+    NpmUnpublishRequest,
+    DeletedArtifacts,
+    "npm unpublish within the policy: versions or the whole package, their files and blobs.",
+)
+ARTIFACT_STORED_VERSIONS = Endpoint(
+    _ART,
+    "artifact_stored_versions",
+    StoredVersionsQuery,
+    StoredVersions,
+    "Every team's stored versions with their dependencies, paged (agents only: the SBOM backfill).",
+)
+ARTIFACT_PUBLISHED = EventType(
+    "artifacts.artifact_published",
+    ArtifactPublished,
+    "A package file was published (Nats-Msg-Id: team, ecosystem, name, version, file name).",
+)
+
+_SC = AgentName.SUPPLY_CHAIN
+SC_SCAN = Endpoint(
+    _SC,
+    "scan",
+    ScanDocument,
+    ScanResult,
+    "Scan an SBOM or lockfile the edge stored in the blob store; store and sign it unless asked not to.",
+)
+SC_SBOMS = Endpoint(_SC, "sboms_list", ListSboms, SbomList, "The team's SBOMs, newest first.")
+SC_SBOM = Endpoint(_SC, "sbom_get", SbomRef, SbomInfo, "One SBOM with its open findings by severity.")
+SC_SBOM_DOCUMENT = Endpoint(
+    _SC, "sbom_document", SbomDocumentRequest, DocumentLocation, "An SBOM as CycloneDX 1.6 or SPDX 2.3 JSON."
+)
+SC_VEX = Endpoint(
+    _SC,
+    "vex_export",
+    VexRequest,
+    DocumentLocation,
+    "The triage of an SBOM's findings as OpenVEX or CycloneDX VEX.",
+)
+SC_FINDINGS = Endpoint(_SC, "findings_list", ListFindings, FindingList, "The team's findings, worst first.")
+SC_FINDING = Endpoint(_SC, "finding_get", FindingRef, FindingDetail, "One finding with its triage history.")
+SC_TRIAGE = Endpoint(_SC, "triage", TriageRequest, TriageInfo, "Record a VEX decision about a finding.")
+SC_ADVISORY_IMPORT = Endpoint(
+    _SC,
+    "advisory_import",
+    AdvisoryImportRequest,
+    AdvisoryImportInfo,
+    "Import OSV advisories (incrementally) and re-scan the SBOMs naming the packages they touch.",
+)
+SC_ADVISORY_STATUS = Endpoint(
+    _SC, "advisory_status", AdvisoryStatusQuery, AdvisoryStatus, "The advisories held and the latest imports."
+)
+SC_ATTESTATIONS = Endpoint(
+    _SC, "attestations_list", ListAttestations, AttestationList, "The team's attestations, newest first."
+)
+SC_ATTESTATION = Endpoint(_SC, "attestation_get", AttestationRef, AttestationInfo, "One attestation.")
+SC_ATTESTATION_ENVELOPE = Endpoint(
+    _SC, "attestation_envelope", AttestationRef, DocumentLocation, "An attestation's DSSE envelope."
+)
+SC_ATTESTATION_VERIFY = Endpoint(
+    _SC, "attestation_verify", AttestationRef, Verification, "Verify a stored attestation's signature."
+)
+SC_ENVELOPE_VERIFY = Endpoint(
+    _SC, "envelope_verify", VerifyEnvelope, Verification, "Verify a DSSE envelope against the trusted keys."
+)
+SC_PUBLIC_KEYS = Endpoint(
+    _SC, "public_keys", PublicKeysQuery, PublicKeys, "The public keys attestations are verified with."
+)
+FINDINGS_CHANGED = EventType(
+    "supply_chain.findings_changed",
+    FindingsChanged,
+    "A team's findings appeared, changed or were retired (an advisory import, a new SBOM).",
+)
+SUPPLY_CHAIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
+    SC_SCAN,
+    SC_SBOMS,
+    SC_SBOM,
+    SC_SBOM_DOCUMENT,
+    SC_VEX,
+    SC_FINDINGS,
+    SC_FINDING,
+    SC_TRIAGE,
+    SC_ADVISORY_IMPORT,
+    SC_ADVISORY_STATUS,
+    SC_ATTESTATIONS,
+    SC_ATTESTATION,
+    SC_ATTESTATION_ENVELOPE,
+    SC_ATTESTATION_VERIFY,
+    SC_ENVELOPE_VERIFY,
+    SC_PUBLIC_KEYS,
+)
+
+_LEARN = AgentName.LEARNING
+PROMPT_SAVE = Endpoint(
+    _LEARN, "prompt_save", SavePromptRequest, SavedPrompt, "Save a prompt version (none when unchanged)."
+)
+PROMPT_LIST = Endpoint(
+    _LEARN, "prompt_list", ListPrompts, PromptList, "The team's prompts with their labels."
+)
+PROMPT_VERSIONS = Endpoint(
+    _LEARN, "prompt_versions", PromptRef, VersionList, "A prompt's versions, newest first."
+)
+PROMPT_GET = Endpoint(_LEARN, "prompt_get", PromptLookup, PromptVersionInfo, "A version by label or number.")
+PROMPT_RENDER = Endpoint(
+    _LEARN, "prompt_render", RenderPrompt, RenderedPromptInfo, "Render a version: includes and variables."
+)
+PROMPT_DIFF = Endpoint(_LEARN, "prompt_diff", DiffQuery, PromptDiffInfo, "Two versions of a prompt compared.")
+PROMPT_MOVE_LABEL = Endpoint(
+    _LEARN, "prompt_move_label", MoveLabel, LabelMoved, "Move a label (compare-and-set, promotion gate)."
+)
+PROMPT_APPROVE = Endpoint(
+    _LEARN, "prompt_approve", ApproveVersion, VersionApproved, "A second person's approval of a version."
+)
+PROMPT_IMPACT = Endpoint(
+    _LEARN, "prompt_impact", ImpactQuery, LabelImpact, "The prompts a label move reaches through includes."
+)
+PROMPT_POLICY = Endpoint(_LEARN, "prompt_policy", PolicyQuery, LabelPolicyInfo, "The team's label policy.")
+PROMPT_POLICY_SET = Endpoint(
+    _LEARN, "prompt_policy_set", LabelPolicyInfo, LabelPolicyInfo, "Set the team's label policy."
+)
+PROMPT_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
+    PROMPT_SAVE,
+    PROMPT_LIST,
+    PROMPT_VERSIONS,
+    PROMPT_GET,
+    PROMPT_RENDER,
+    PROMPT_DIFF,
+    PROMPT_MOVE_LABEL,
+    PROMPT_APPROVE,
+    PROMPT_IMPACT,
+    PROMPT_POLICY,
+    PROMPT_POLICY_SET,
+)
+
 ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     *PING.values(),
     *CANARY_STATUS.values(),
@@ -284,6 +578,19 @@ ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     BUDGET_GET,
     BUDGET_LIST,
     ANOMALIES_LIST,
+    ARTIFACT_PUBLISH,
+    ARTIFACT_PYTHON_PAGE,
+    ARTIFACT_FILE,
+    ARTIFACT_YANK,
+    ARTIFACT_UNYANK,
+    ARTIFACT_DELETE,
+    ARTIFACT_DELETE_PACKAGE,
+    ARTIFACT_VERSIONS,
+    ARTIFACT_VERSION,
+    ARTIFACT_SEARCH,
+    ARTIFACT_STORED_VERSIONS,
+    *SUPPLY_CHAIN_ENDPOINTS,
+    *PROMPT_ENDPOINTS,
 )
 EVENT_TYPES: tuple[EventType[Any], ...] = (
     CANARY,
@@ -292,4 +599,6 @@ EVENT_TYPES: tuple[EventType[Any], ...] = (
     TEAM_DATA_PURGE_REQUESTED,
     TEAM_DATA_PURGED,
     TOKEN_EVENTS_ACCEPTED,
+    ARTIFACT_PUBLISHED,
+    FINDINGS_CHANGED,
 )

@@ -421,7 +421,11 @@ async def test_channel_secrets_are_stored_sealed(
     assert "/slack" not in dump
     assert "very-secret-signing-key" not in dump
     listed = {c.kind.value: c.settings for c in await dispatcher.list_channels(team)}
-    assert listed == {"slack": {"webhook_host": "127.0.0.1"}, "webhook": {"url": hook.url("/hook")}}
+    threshold = {"findings_min_severity": "high"}
+    assert listed == {
+        "slack": {"webhook_host": "127.0.0.1", **threshold},
+        "webhook": {"url": hook.url("/hook"), **threshold},
+    }
 
 
 async def test_secret_channels_need_a_keyring(

@@ -15,7 +15,7 @@ import aioboto3
 import pytest
 from aiobotocore.config import AioConfig
 
-from services.blobstore import (
+from shared.blobstore import (
     BlobNotFound,
     BlobRef,
     BlobStore,

@@ -14,6 +14,7 @@ import pytest
 from services.identity.bootstrap import ensure_local_admin
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
+from tests.fixtures.edge import knows_budgets
 from tests.fixtures.mesh import MeshLauncher
 from tests.fixtures.stack import free_port
 from tests.ingest.test_token_events_e2e import costs_when, event
@@ -57,7 +58,8 @@ async def test_a_hard_limit_takes_exactly_its_amount_through_two_replicas(
             {"name": "cap", "amount_usd": str(CALL * 20), "period": "month", "hard_limit": True},
         )
         assert status == 201, budget
-        await asyncio.sleep(2.5)  # the second replica's budget cache expires
+        # The replica the budget was not made through learns of it from the agent's notice.
+        await knows_budgets([a for a in launcher.started if a.agent is AgentName.SUPER_AGENT][1])
         results = await asyncio.gather(
             *(
                 call(http, "POST", f"{edges[i % 2]}/api/v1/token-events", token, {"events": [event(f"c{i}")]})

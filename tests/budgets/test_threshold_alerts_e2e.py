@@ -11,9 +11,10 @@ import pytest
 
 from mno_sdk import MnoClient
 from services.identity.bootstrap import ensure_local_admin
+from shared.messages.agents import AgentName
 from tests.alerts.test_alerts_e2e import start
 from tests.email.smtp_server import SmtpServer, smtp_server
-from tests.fixtures.edge import call, until
+from tests.fixtures.edge import call, knows_budgets, until
 from tests.fixtures.mesh import MeshLauncher
 from tests.sdk.providers import OPENAI_CHAT_OBJECT
 
@@ -68,7 +69,8 @@ async def test_sdk_calls_cross_budget_thresholds_and_each_alert_is_mailed_once(
         )
         assert status == 201, budget
         assert Decimal(budget["spent_usd"]) == one_call
-        await asyncio.sleep(2.5)  # the edge's budget cache learns of the new budget
+        # Made through this edge: its set of teams with budgets has the team already (no waiting).
+        await knows_budgets(next(a for a in launcher.started if a.agent is AgentName.SUPER_AGENT))
         for _ in range(3):
             sdk.record_openai(OPENAI_CHAT_OBJECT, project="search")
         assert await asyncio.to_thread(sdk.flush, 10)

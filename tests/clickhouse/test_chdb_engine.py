@@ -123,3 +123,52 @@ async def test_values_without_a_json_form_are_refused(tmp_path: Path) -> None:
         assert await engine.query("SELECT count() AS n FROM blobs") == [{"n": 0}]
     finally:
         await engine.close()
+
+
+async def test_a_read_is_not_queued_behind_a_write(tmp_path: Path) -> None:
+    """Reads have their own session and threads: a query sent while a long write runs is answered
+    before the write ends, sees what was written before it, and the write then completes."""
+    engine = ChdbClickHouse(tmp_path / "chdb")
+    try:
+        await engine.execute("CREATE TABLE seen (id UInt64) ENGINE = MergeTree ORDER BY id")
+        await engine.insert("seen", ["id"], [(1,), (2,)])
+        # A write that holds the writer thread for 8 s (sleepEachRow, one row a second).
+        write = asyncio.create_task(
+            engine.execute(
+                "INSERT INTO seen SELECT number + 10 FROM numbers(8) WHERE sleepEachRow(1) = 0"
+                " SETTINGS max_block_size = 1, function_sleep_max_microseconds_per_block = 0"
+            )
+        )
+        await asyncio.sleep(0.2)
+        rows = await engine.query("SELECT count() AS n FROM seen")
+        assert not write.done()
+        assert rows == [{"n": 2}]
+        await write
+        assert await engine.query("SELECT count() AS n FROM seen") == [{"n": 10}]
+    finally:
+        await engine.close()
+
+
+async def test_concurrent_reads_and_writes_each_keep_their_own_parameters(tmp_path: Path) -> None:
+    """Parameterised reads on every read thread beside parameterised writes: each query binds its
+    own values (a session shared by two threads lost one query's parameters to the other)."""
+    engine = ChdbClickHouse(tmp_path / "chdb")
+    try:
+        await engine.execute("CREATE TABLE p (team String, x UInt64) ENGINE = MergeTree ORDER BY x")
+
+        async def reader(name: str) -> None:
+            for i in range(100):
+                rows = await engine.query(
+                    "SELECT {tag:String} AS tag, count() AS n FROM p WHERE team = {team:String}",
+                    {"tag": f"{name}-{i}", "team": "t"},
+                )
+                assert rows[0]["tag"] == f"{name}-{i}"
+
+        async def writer() -> None:
+            for i in range(100):
+                await engine.execute("INSERT INTO p SELECT {team:String}, {x:UInt64}", {"team": "t", "x": i})
+
+        await asyncio.gather(reader("a"), reader("b"), reader("c"), writer())
+        assert await engine.query("SELECT count() AS n FROM p") == [{"n": 100}]
+    finally:
+        await engine.close()

@@ -178,8 +178,8 @@ async def test_an_owner_changes_a_role_and_removes_a_member(stage: Stage, chromi
 
 
 async def test_the_account_page_shows_the_plan_and_usage_of_the_api(stage: Stage, chromium: Browser) -> None:
-    """The plan and each limit's use shown equal GET /api/v1/usage; the GitHub panel says where the
-    operator's views are."""
+    """The plan and each limit's use shown equal GET /api/v1/usage; the local account (no GitHub) gets
+    the GitHub panel's empty state, saying how to link one."""
     context, page = await signed_in(stage, chromium, viewport=LAPTOP)
     await page.goto(ACCOUNT_PAGE)
     status, usage = await stage.api("GET", "/api/v1/usage")
@@ -187,7 +187,7 @@ async def test_the_account_page_shows_the_plan_and_usage_of_the_api(stage: Stage
     assert await page.get_attribute("#plan-name", "data-plan") == usage["plan"]
     for name, used in usage["usage"].items():
         assert await page.get_attribute(f'#limits tr[data-limit="{name}"]', "data-used") == str(used), name
-    assert "mno operator" in await page.locator("#github-title + p").inner_text()
+    assert "Install the App" in await page.locator("#installations .empty").inner_text()
     await screenshot(page, "account-laptop")
     await context.close()
 

@@ -1,4 +1,5 @@
-"""The Team and Account pages' pure view models: key presets, the audit chain's verdict, plan usage."""
+"""The Team and Account pages' pure view models: key presets, the audit chain's verdict, plan usage,
+the GitHub link's rows."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import UTC, datetime
 from services.audit.chain import canonical_content, entry_hash, genesis_hash
 from services.audit.models import AuditActor, AuditEntry
 from services.dashboard import account, team
+from services.dashboard.answers import Unavailable
+from shared.messages.github_links import LedgerPage, LinkedInstallation, RepositoryPage
 from shared.messages.identity import PlanUsage
 from shared.messages.permissions import Permission
 
@@ -73,3 +76,82 @@ def test_account_rows_read_unlimited_and_metered_limits() -> None:
     assert ("Dashboard", True) in view.features
     assert ("Anomaly detection", False) in view.features
     assert ("custom", True) in view.features
+
+
+def test_github_rows_count_repositories_beyond_those_shown_and_name_event_actions() -> None:
+    """An installation's row lists the repositories fetched and counts the rest; a deleted one asks for
+    none; a refused repositories call is the row's note; deliveries read `event.action`."""
+    at = datetime(2025, 3, 14, 9, tzinfo=UTC)
+
+    def installation(github_id: int, status: str, repositories: int) -> LinkedInstallation:
+        return LinkedInstallation(
+            github_id=github_id,
+            account_login="acme",
+            target_type="Organization",
+            repository_selection="selected",
+            status=status,  # type: ignore[arg-type]
+            repositories=repositories,
+            suspended_at=None,
+            deleted_at=None,
+            created_at=at,
+            updated_at=at,
+        )
+
+    live, gone, refused = (
+        installation(1, "active", 3),
+        installation(2, "deleted", 0),
+        installation(3, "active", 1),
+    )
+    assert [account.wants_repositories(i) for i in (live, gone, refused)] == [True, False, True]
+    page = RepositoryPage.model_validate(
+        {
+            "installation_id": 1,
+            "repositories": [{"id": 9, "full_name": "acme/api", "private": True, "added_at": at}],
+        }
+    )
+    note = Unavailable("unavailable", "try again")
+    rows = account.installation_rows([live, gone, refused], {1: page, 3: note})
+    assert [(r.repositories, r.more) for r in rows] == [
+        ([account.RepositoryRow("acme/api", True)], 2),
+        ([], 0),
+        (note, 1),
+    ]
+    assert rows[0].selection == "selected repositories"
+    ledger = LedgerPage.model_validate(
+        {
+            "deliveries": [
+                {
+                    "id": 5,
+                    "endpoint": "app",
+                    "guid": "g",
+                    "event": "installation",
+                    "action": "created",
+                    "status": "processed",
+                    "attempt": 1,
+                    "redeliveries": 0,
+                    "replays": 0,
+                    "outcome": "ok",
+                    "received_at": at,
+                    "processed_at": at,
+                },
+                {
+                    "id": 4,
+                    "endpoint": "app",
+                    "guid": "h",
+                    "event": "push",
+                    "action": None,
+                    "status": "received",
+                    "attempt": 1,
+                    "redeliveries": 0,
+                    "replays": 0,
+                    "outcome": None,
+                    "received_at": at,
+                    "processed_at": None,
+                },
+            ]
+        }
+    )
+    assert [(d.event, d.outcome) for d in account.delivery_rows(ledger)] == [
+        ("installation.created", "ok"),
+        ("push", "waiting to be applied"),
+    ]

@@ -466,11 +466,10 @@ def test_chdb_keeps_the_monitoring_agent_single_with_a_volume(default_objects: l
     [
         {"agents": {"monitoring": {"replicas": 2}}},
         {"agents": {"monitoring": {"autoscaling": {"enabled": True}}}},
-        {"agents": {"artifact_manager": {"replicas": 3}}},
     ],
 )
 def test_scaling_a_single_writer_agent_is_rejected(values: dict[str, Any], tmp_path: Path) -> None:
-    """Scaling monitoring on chdb or artifact_manager on filesystem fails, in schema and templates."""
+    """Scaling monitoring on chdb fails, in schema and templates."""
     with pytest.raises(helm.HelmValuesError, match=r"replicas|enabled"):
         render(values)
     unchecked = tmp_path / "chart"
@@ -478,6 +477,54 @@ def test_scaling_a_single_writer_agent_is_rejected(values: dict[str, Any], tmp_p
     (unchecked / "values.schema.json").unlink()
     with pytest.raises(helm.HelmRenderError, match="must be 1"):
         render(values, chart_path=unchecked)
+
+
+BLOB_AGENTS = ("super_agent", "artifact_manager", "supply_chain")
+
+
+@pytest.mark.parametrize(
+    ("values", "claim"),
+    [
+        ({}, f"{FULLNAME}-blobs"),
+        ({"storage": {"filesystem": {"persistence": {"existingClaim": "shared-blobs"}}}}, "shared-blobs"),
+        (
+            {"agents": {"artifact_manager": {"replicas": 3}, "super_agent": {"replicas": 2}}},
+            f"{FULLNAME}-blobs",
+        ),
+    ],
+)
+def test_filesystem_blobs_are_one_volume_in_every_pod_that_uses_them(
+    values: dict[str, Any], claim: str
+) -> None:
+    """With storage.backend filesystem the edge, the artifact manager and the supply chain agent mount the
+    same ReadWriteMany claim at the blob root their one configuration names; no other agent mounts it,
+    and those three may scale."""
+    rendered = render(values)
+    blob_roots = set()
+    for agent in AGENT_NAMES:
+        workload = deployment(rendered, agent)
+        spec = pod_spec(workload)
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        mounts = {m["name"]: m["mountPath"] for m in container(workload)["volumeMounts"]}
+        if agent not in BLOB_AGENTS:
+            assert "blobs" not in volumes
+            continue
+        assert volumes["blobs"] == {"name": "blobs", "persistentVolumeClaim": {"claimName": claim}}
+        assert mounts["blobs"] == "/var/lib/mno/blobs"
+        config_map = one(
+            rendered, "ConfigMap", next(v for v in spec["volumes"] if "configMap" in v)["configMap"]["name"]
+        )
+        config = yaml.safe_load(config_map["data"]["machine-native-ops.yaml"])
+        assert config["storage"]["backend"] == "filesystem"
+        root = config["storage"].get("filesystem", {}).get("root") or f"{config['data_dir']}/blobs"
+        blob_roots.add(root)
+        assert root == mounts["blobs"]
+    assert len(blob_roots) == 1
+    claims = {c["metadata"]["name"]: c for c in find(rendered, "PersistentVolumeClaim")}
+    if claim == f"{FULLNAME}-blobs":
+        assert claims[claim]["spec"]["accessModes"] == ["ReadWriteMany"]
+    else:
+        assert f"{FULLNAME}-blobs" not in claims
 
 
 def test_server_engine_and_s3_let_every_agent_scale(production_objects: list[dict[str, Any]]) -> None:
@@ -739,3 +786,23 @@ def test_every_optional_setting_renders_valid_kubernetes() -> None:
     artifacts = one(objects, "Deployment", "platform-artifact-manager")["spec"]["template"]["spec"]
     assert "emptyDir" in {v["name"]: v for v in artifacts["volumes"]}["data"]
     assert secret_env(one(objects, "Secret", "platform"))["MNO_NATS_PASSWORD"] == "nats-password"
+
+
+def test_registry_upstreams_render_into_the_settings(tmp_path: Path) -> None:
+    """Upstreams given as chart values (camelCase) load as `registry.upstreams`: kind, URL, teams."""
+    values = {
+        "registry": {
+            "upstreams": {
+                "pypi-org": {
+                    "kind": "pypi",
+                    "url": "https://pypi.org/simple/",
+                    "teams": ["*"],
+                    "cacheTtlSeconds": 60,
+                }
+            }
+        }
+    }
+    settings = loaded_config(render(values), tmp_path, config_map=FULLNAME, secret=FULLNAME, extra_env={})
+    upstream = settings.registry.upstreams["pypi-org"]
+    assert (upstream.kind, upstream.url, upstream.teams) == ("pypi", "https://pypi.org/simple/", ["*"])
+    assert upstream.cache_ttl_seconds == 60

@@ -71,7 +71,15 @@ async def test_a_write_past_the_deadline_says_its_outcome_is_unknown(frozen: Fro
 
 
 def test_only_answers_that_stream_are_unbounded() -> None:
-    """The routes exempt from the deadline are exactly the proxy's and the audit export."""
-    unbounded = {route.path for route in ROUTES if not route.deadline}
+    """The routes exempt from the deadline are exactly the proxy's, the audit export and the package
+    registry's file transfers (an upload or download streams for as long as its size needs)."""
+    unbounded = {(route.method, route.path) for route in ROUTES if not route.deadline}
     assert unbounded
-    assert all(path.startswith("/proxy/") or path == "/api/v1/audit/export" for path in unbounded)
+    transfers = {
+        ("GET", "/registry/{team}/pypi/files/{sha256}/{filename}"),
+        ("POST", "/registry/{team}/pypi/legacy/"),
+    }
+    assert all(
+        path.startswith("/proxy/") or path == "/api/v1/audit/export" or (method, path) in transfers
+        for method, path in unbounded
+    )

@@ -28,21 +28,23 @@ def test_every_path_is_an_openapi_template_whose_parameters_are_declared() -> No
 
 
 def test_redirects_and_no_content_answers_declare_no_body() -> None:
-    """Every documented 3xx or 204 has no content (no media type to match); a 3xx names its Location."""
+    """Every documented redirect, 204 or 304 has no content (no media type to match); a redirect names
+    its Location (304 Not Modified is not one: the client keeps what it has)."""
     seen = set()
     for route, operation in _operations():
         for status, response in operation["responses"].items():
-            if int(status) in (204, 301, 302, 303, 307, 308):
+            if int(status) in (204, 301, 302, 303, 304, 307, 308):
                 seen.add(int(status))
                 assert "content" not in response, (route, status)
-            if 300 <= int(status) < 400:
+            if 300 <= int(status) < 400 and int(status) != 304:
                 assert "Location" in response["headers"], (route, status)
     assert {204, 302} <= seen
 
 
 def test_errors_are_documented_in_the_shape_each_route_answers_them() -> None:
-    """Dashboard routes (an error page) document HTML errors, even a CSV export; proxy routes (the
-    provider's error shape) a JSON object; every other route our ErrorResponse."""
+    """Dashboard routes (an error page) document HTML errors, even a CSV export, and the package
+    clients' routes their text; proxy routes (the provider's error shape) a JSON object; every other
+    route our ErrorResponse."""
     kinds = set()
     for route, operation in _operations():
         for status, response in operation["responses"].items():
@@ -51,7 +53,8 @@ def test_errors_are_documented_in_the_shape_each_route_answers_them() -> None:
             content = response["content"]
             if route.error_page is not None:
                 kinds.add("page")
-                assert content == {"text/html": {}}, (route.path, status)
+                assert content == {route.error_page_media_type: {}}, (route.path, status)
+                assert route.error_page_media_type in ("text/html", "text/plain"), route.path
             elif route.error_shape is not None:
                 kinds.add("provider")
                 assert content["application/json"]["schema"] != ERROR_RESPONSE, (route.path, status)

@@ -8,11 +8,15 @@ exemption) fails `test_every_route_with_an_id_has_an_idor_case`, so a new route 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
 import json
+import tarfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -21,8 +25,15 @@ from services.identity import apikeys
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission, Role, permissions_of_roles
-from tests.fixtures.mesh import MeshLauncher, deep_merge
+from tests.fixtures import github_link
+from tests.fixtures.mesh import TOKEN, MeshLauncher, deep_merge
 from tests.identity.test_teams_support import Person, account, person, request
+from tests.registry.npmpackages import package_tarball, publish_document, put_document
+from tests.registry.pypackages import minimal_wheel, upload_bytes
+
+A_INSTALLATION = 930_000  # the GitHub App installation of team A's account
+A_PACKAGE = "a-secret-lib"  # a package in team A's registry
+A_PROMPT = "a-secret-prompt"  # a prompt of team A's
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,109 @@ CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
         lambda a: {"override_id": a.elsewhere["price_override"]},
         None,
     ),
+    ("GET", "/api/v1/github/installations/{installation_id}/repositories"): (
+        lambda a: {"installation_id": a.elsewhere["installation"]},
+        None,
+    ),
+    # The registry: team A's index by its team id, A's package, version and file by name and digest.
+    ("GET", "/registry/{team}/pypi/simple/"): (lambda a: {"team": a.home}, None),
+    ("GET", "/registry/{team}/pypi/simple/{project}/"): (
+        lambda a: {"team": a.home, "project": A_PACKAGE},
+        None,
+    ),
+    ("GET", "/registry/{team}/pypi/files/{sha256}/{filename}"): (
+        lambda a: {"team": a.home, "sha256": a.elsewhere["wheel_sha256"], "filename": a.elsewhere["wheel"]},
+        None,
+    ),
+    ("POST", "/registry/{team}/pypi/legacy/"): (lambda a: {"team": a.home}, None),
+    # npm: A's registry by its team id and A's package (published there too) by name.
+    **{
+        (method, "/registry/{team}/npm" + tail): (
+            lambda a: {
+                "team": a.home,
+                "name": A_PACKAGE,
+                "scope": "@team-a",
+                "tag": "latest",
+                "filename": f"{A_PACKAGE}-1.0.0.tgz",
+                "rev": "1-0",
+            },
+            body,
+        )
+        for method, tail, body in (
+            ("GET", "/-/ping", None),
+            ("GET", "/-/whoami", None),
+            ("GET", "/-/v1/search", None),
+            ("GET", "/-/package/{name}/dist-tags", None),
+            ("PUT", "/-/package/{name}/dist-tags/{tag}", None),
+            ("DELETE", "/-/package/{name}/dist-tags/{tag}", None),
+            ("GET", "/{name}", None),
+            ("PUT", "/{name}", {"name": A_PACKAGE, "versions": {"1.0.0": {"deprecated": "pwned"}}}),
+            ("GET", "/{scope}/{name}", None),
+            ("GET", "/{name}/-/{filename}", None),
+            ("GET", "/{scope}/{name}/-/{filename}", None),
+            ("PUT", "/{name}/-rev/{rev}", {"name": A_PACKAGE, "versions": {}}),
+            ("DELETE", "/{name}/-rev/{rev}", None),
+            ("DELETE", "/{name}/-/{filename}/-rev/{rev}", None),
+        )
+    },
+    ("GET", "/api/v1/registry/packages/{ecosystem}/{name}"): (
+        lambda a: {"ecosystem": "pypi", "name": A_PACKAGE},
+        None,
+    ),
+    # The dashboard's package page: an HTML 404 page naming the API's code.
+    ("GET", "/dashboard/packages/{ecosystem}/{name}"): (
+        lambda a: {"ecosystem": "pypi", "name": A_PACKAGE},
+        None,
+    ),
+    ("DELETE", "/api/v1/registry/packages/{ecosystem}/{name}"): (
+        lambda a: {"ecosystem": "pypi", "name": A_PACKAGE},
+        None,
+    ),
+    **{
+        (method, "/api/v1/registry/packages/{ecosystem}/{name}/versions/{version}" + tail): (
+            lambda a: {"ecosystem": "pypi", "name": A_PACKAGE, "version": "1.0"},
+            body,
+        )
+        for method, tail, body in (
+            ("GET", "", None),
+            ("DELETE", "", None),
+            ("POST", "/yank", {"reason": "pwned"}),
+            ("POST", "/unyank", {}),
+        )
+    },
+    # The supply chain: A's SBOM, finding and attestation by id.
+    ("GET", "/api/v1/sboms/{sbom_id}"): (lambda a: {"sbom_id": a.elsewhere["sbom"]}, None),
+    ("GET", "/api/v1/sboms/{sbom_id}/document"): (lambda a: {"sbom_id": a.elsewhere["sbom"]}, None),
+    ("GET", "/api/v1/sboms/{sbom_id}/vex"): (lambda a: {"sbom_id": a.elsewhere["sbom"]}, None),
+    ("GET", "/api/v1/vulnerabilities/{finding_id}"): (lambda a: {"finding_id": a.elsewhere["finding"]}, None),
+    ("POST", "/api/v1/vulnerabilities/{finding_id}/triage"): (
+        lambda a: {"finding_id": a.elsewhere["finding"]},
+        {"status": "fixed"},
+    ),
+    ("GET", "/api/v1/attestations/{attestation_id}"): (
+        lambda a: {"attestation_id": a.elsewhere["attestation"]},
+        None,
+    ),
+    ("POST", "/api/v1/attestations/{attestation_id}/verify"): (
+        lambda a: {"attestation_id": a.elsewhere["attestation"]},
+        {},
+    ),
+    # Prompts: A's prompt by name (B's team has none of that name), its label and version.
+    **{
+        (method, "/api/v1/prompts/{name}" + tail): (
+            lambda a: {"name": A_PROMPT, "label": "production", "version": "1"},
+            body,
+        )
+        for method, tail, body in (
+            ("GET", "", None),
+            ("GET", "/versions", None),
+            ("POST", "/render", {}),
+            ("GET", "/diff", None),
+            ("PUT", "/labels/{label}", {"version": 1}),
+            ("POST", "/versions/{version}/approvals", {}),
+            ("GET", "/labels/{label}/impact", None),
+        )
+    },
 }
 
 # Routes whose path ids are not team data, with the reason.
@@ -116,14 +230,21 @@ async def two_teams(
     launcher: MeshLauncher,
 ) -> AsyncIterator[tuple[str, asyncpg.Pool, TeamA, list[dict[str, str]]]]:
     """Team A with a resource of each kind; team B's owner as a session and as an all-permissions key."""
-    # E-mail on, so that A can have an alert channel (B's calls never reach it: nothing is sent).
-    launcher.overrides = deep_merge(launcher.overrides, {"email": {"enabled": True}})
+    # E-mail on, so that A can have an alert channel (B's calls never reach it: nothing is sent);
+    # webhook secrets, so that A's account gets a GitHub App installation as GitHub would send it.
+    launcher.overrides = deep_merge(
+        launcher.overrides, {"email": {"enabled": True}, "github": github_link.WEBHOOK_SECRETS}
+    )
     await asyncio.to_thread(launcher.start, AgentName.SUPER_AGENT)
     await asyncio.to_thread(launcher.start, AgentName.MONITORING)
+    await asyncio.to_thread(launcher.start, AgentName.ARTIFACT_MANAGER)
+    await asyncio.to_thread(launcher.start, AgentName.SUPPLY_CHAIN)
+    await asyncio.to_thread(launcher.start, AgentName.LEARNING)
     pool = await create_pool(launcher.postgres_dsn, min_size=1, max_size=3, command_timeout=10)
     try:
         base = launcher.edge_url
-        _, home = await account(pool, "team-a")
+        # The local plan: it includes supply_chain, so B meets 404s there, not the plan's 403.
+        a_account, home = await account(pool, "team-a", plan="local")
         owner = await person(pool, home, "a-owner", Role.OWNER)
         member = await person(pool, home, "a-member", Role.MEMBER)
         status, other = await request(base, "POST", "/api/v1/teams", owner.headers(), {"name": "A second"})
@@ -165,8 +286,50 @@ async def two_teams(
         )
         assert status == 201, override
         a.elsewhere["price_override"] = override["id"]
+        a_github = await pool.fetchval(
+            "SELECT github_id FROM super_agent.accounts WHERE id = $1::uuid", a_account
+        )
+        org = github_link.org(a_github, "team-a")
+        installed = github_link.installation_created(
+            A_INSTALLATION, org, github_link.repos(org, "a-private-repo", first_id=930_001)
+        )
+        await github_link.settled(pool, [await github_link.send(base, installed, "installation")])
+        a.elsewhere["installation"] = str(A_INSTALLATION)
+        async with pool.acquire() as conn:
+            _, publisher = await apikeys.create(
+                conn,
+                team_id=home,
+                name="a-publisher",
+                permissions=[Permission.ARTIFACTS_READ, Permission.ARTIFACTS_PUBLISH],
+                created_by=owner.user_id,
+            )
+        wheel, content = minimal_wheel(A_PACKAGE, "1.0")
+        status, published = await upload_bytes(base, home, publisher, A_PACKAGE, "1.0", wheel, content)
+        assert status == 200, published
+        a.elsewhere["wheel"] = wheel
+        a.elsewhere["wheel_sha256"] = hashlib.sha256(content).hexdigest()
+        tgz = package_tarball(A_PACKAGE, "1.0.0")
+        status, published = await put_document(
+            base, home, publisher, A_PACKAGE, publish_document(A_PACKAGE, "1.0.0", tgz)
+        )
+        assert status == 201, published
 
-        _, b_home = await account(pool, "team-b")
+        await _supply_chain_of_a(base, owner, a)
+        await _artifact_sboms_made(pool, home, expected=2)
+        status, saved = await request(
+            base,
+            "POST",
+            "/api/v1/prompts",
+            owner.headers(),
+            {"name": A_PROMPT, "type": "text", "template": "A's prompt words"},
+        )
+        assert status == 200, saved
+        status, moved = await request(
+            base, "PUT", f"/api/v1/prompts/{A_PROMPT}/labels/production", owner.headers(), {"version": 1}
+        )
+        assert status == 200, moved
+
+        _, b_home = await account(pool, "team-b", plan="local")
         b_owner = await person(pool, b_home, "b-owner", Role.OWNER)
         async with pool.acquire() as conn:
             _, b_key = await apikeys.create(
@@ -180,6 +343,59 @@ async def two_teams(
         yield base, pool, a, callers
     finally:
         await pool.close()
+
+
+async def _artifact_sboms_made(pool: asyncpg.Pool, team_id: str, *, expected: int) -> None:
+    """Wait until the SupplyChainAgent has made the SBOMs of A's published packages: it does so on their
+    `artifact_published` events, after the upload answered, and a snapshot taken before it would see
+    the SBOM appear as if B's calls had made it."""
+    deadline = asyncio.get_running_loop().time() + 120
+    while True:
+        made = await pool.fetchval(
+            "SELECT count(*) FROM supply_chain.sboms WHERE team_id = $1::uuid AND source = 'artifact'",
+            team_id,
+        )
+        if made >= expected:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{made}/{expected} artifact SBOMs in 120 s"
+        await asyncio.sleep(0.2)
+
+
+async def _supply_chain_of_a(base: str, owner: Person, a: TeamA) -> None:
+    """An advisory naming A's private package, and A's scanned SBOM with its finding and attestations."""
+    record = {
+        "id": "MNO-IDOR-1",
+        "modified": "2030-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": A_PACKAGE},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}],
+            }
+        ],
+    }
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        data = json.dumps(record).encode()
+        member = tarfile.TarInfo("MNO-IDOR-1.json")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    async with aiohttp.ClientSession() as http:
+        operator = {"Authorization": f"Bearer {TOKEN}"}
+        async with http.post(
+            f"{base}/api/v1/operator/advisories/import", data=archive.getvalue(), headers=operator
+        ) as response:
+            assert response.status == 200, await response.text()
+        async with http.post(
+            f"{base}/api/v1/sboms",
+            params={"filename": "requirements.txt"},
+            data=f"{A_PACKAGE}==1.0\n".encode(),
+            headers=owner.headers(),
+        ) as response:
+            scanned = await response.json()
+            assert response.status == 201, scanned
+    a.elsewhere["sbom"] = scanned["sbom"]["id"]
+    a.elsewhere["finding"] = scanned["findings"][0]["id"]
+    a.elsewhere["attestation"] = scanned["sbom"]["attestations"][0]
 
 
 async def snapshot(pool: asyncpg.Pool, a: TeamA) -> str:
@@ -222,6 +438,26 @@ async def snapshot(pool: asyncpg.Pool, a: TeamA) -> str:
             "WHERE team_id = ANY($1::uuid[]) ORDER BY 1",
             teams,
         ),
+        "packages": await pool.fetch(
+            "SELECT p.name, p.latest_version, v.version, v.yanked, f.filename, f.downloads "
+            "FROM artifact_manager.packages p JOIN artifact_manager.versions v ON v.package_id = p.id "
+            "JOIN artifact_manager.files f ON f.version_id = v.id WHERE p.team_id = ANY($1::uuid[]) "
+            "ORDER BY 1, 3, 5",
+            teams,
+        ),
+        "supply_chain": await pool.fetch(
+            "SELECT s.id::text, t.status, t.updated_at::text FROM supply_chain.sboms s "
+            "LEFT JOIN supply_chain.triage t ON t.team_id = s.team_id WHERE s.team_id = ANY($1::uuid[]) "
+            "ORDER BY 1, 2",
+            teams,
+        ),
+        "prompts": await pool.fetch(
+            "SELECT p.name, v.version, l.label, l.version FROM learning.prompts p "
+            "JOIN learning.prompt_versions v ON v.prompt_id = p.id "
+            "LEFT JOIN learning.prompt_labels l ON l.prompt_id = p.id "
+            "WHERE p.team_id = ANY($1::uuid[]) ORDER BY 1, 2, 3",
+            teams,
+        ),
         "price_overrides": await pool.fetch(
             "SELECT id::text, deleted_at::text FROM monitoring.price_overrides "
             "WHERE team_id = ANY($1::uuid[]) ORDER BY 1",
@@ -245,6 +481,9 @@ async def test_team_b_never_reaches_team_a_by_id(
         "A budget",
         "A alerts",
         "a-ops@example.com",
+        "a-private-repo",
+        A_PACKAGE,
+        "A's prompt words",
     }
     failures = []
     for route in ID_ROUTES:
@@ -257,7 +496,17 @@ async def test_team_b_never_reaches_team_a_by_id(
             status, answer = await request(base, route.method, path, headers, body)
             text = json.dumps(answer)
             leaked = sorted(s for s in secrets_of_a if s in text)
-            typed = isinstance(answer, dict) and answer.get("error", {}).get("code") == "not_found"
+            # Package clients' routes answer in their clients' format: text naming the code; dashboard
+            # pages a page naming it (`data-error-code`).
+            error = answer.get("error") if isinstance(answer, dict) else None
+            typed = (
+                (isinstance(error, dict) and error.get("code") == "not_found")
+                # npm's JSON: the error's text, led by the code.
+                or (isinstance(error, str) and error.startswith("not_found:"))
+            ) or (
+                isinstance(answer, str)
+                and (answer.startswith("not_found:") or 'data-error-code="not_found"' in answer)
+            )
             if status != 404 or not typed or leaked:
                 failures.append(
                     f"{route.method} {path} ({'key' if 'Authorization' in headers else 'session'}): "
@@ -283,6 +532,8 @@ async def test_team_b_cannot_select_team_a(
         "/api/v1/alert-channels",
         "/api/v1/alerts",
         "/api/v1/price-overrides",
+        "/api/v1/github/installations",
+        "/api/v1/github/deliveries",
     ):
         status, answer = await request(base, "GET", path, session)
         assert status == 404, (path, answer)

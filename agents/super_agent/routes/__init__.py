@@ -10,14 +10,21 @@ from agents.super_agent.routes.dashboard import DASHBOARD_ROUTES
 from agents.super_agent.routes.dashboard_account import ACCOUNT_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_budgets import BUDGET_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_costs import COSTS_PAGE_ROUTES
+from agents.super_agent.routes.dashboard_packages import PACKAGE_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_prices import PRICE_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_team import TEAM_PAGE_ROUTES
+from agents.super_agent.routes.github import GITHUB_ROUTES
 from agents.super_agent.routes.mesh import MESH_ROUTES
 from agents.super_agent.routes.meta import META_ROUTES
 from agents.super_agent.routes.operator import OPERATOR_ROUTES
 from agents.super_agent.routes.plan_mapping import PLAN_MAPPING_ROUTES
 from agents.super_agent.routes.prices import PRICE_ROUTES
+from agents.super_agent.routes.prompts import PROMPT_ROUTES
 from agents.super_agent.routes.proxy import PROXY_ROUTES
+from agents.super_agent.routes.registry import REGISTRY_ROUTES
+from agents.super_agent.routes.registry_npm import REGISTRY_NPM_ROUTES
+from agents.super_agent.routes.registry_python import REGISTRY_PYTHON_ROUTES
+from agents.super_agent.routes.supply_chain import SUPPLY_CHAIN_ROUTES
 from agents.super_agent.routes.teams import TEAM_ROUTES
 from agents.super_agent.routes.telemetry import SPEND_ROUTES, TELEMETRY_ROUTES
 from agents.super_agent.routes.webhooks import WEBHOOK_ROUTES
@@ -35,13 +42,20 @@ ROUTES: list[Route] = [
     *AUTH_ROUTES,
     *TEAM_ROUTES,
     *ALERT_ROUTES,
+    *GITHUB_ROUTES,
     *OPERATOR_ROUTES,
     *PLAN_MAPPING_ROUTES,
     *PROXY_ROUTES,
+    *REGISTRY_ROUTES,
+    *REGISTRY_PYTHON_ROUTES,
+    *SUPPLY_CHAIN_ROUTES,
+    *PROMPT_ROUTES,
+    *REGISTRY_NPM_ROUTES,
     *DASHBOARD_ROUTES,
     *COSTS_PAGE_ROUTES,
     *BUDGET_PAGE_ROUTES,
     *PRICE_PAGE_ROUTES,
     *TEAM_PAGE_ROUTES,
     *ACCOUNT_PAGE_ROUTES,
+    *PACKAGE_PAGE_ROUTES,
 ]

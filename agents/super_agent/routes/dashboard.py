@@ -269,7 +269,8 @@ async def asset(call: Call) -> web.StreamResponse:
 def page_route(
     method: Any, path: str, summary: str, permission: Permission, handler: Any, **extra: Any
 ) -> Route:
-    """A dashboard page or fragment: HTML, the `dashboard` plan feature, errors as pages."""
+    """A dashboard page or fragment: HTML, the `dashboard` plan feature (or a capability's own, for
+    pages under its gated path: `feature=`), errors as pages."""
     return Route(
         method,
         path,
@@ -278,7 +279,7 @@ def page_route(
         Local(handler),
         tags=DASHBOARD,
         media_type=HTML,
-        feature=FEATURE,
+        feature=extra.pop("feature", FEATURE),
         error_page=error_page,
         extra_status=(302, 401, 403, *extra.pop("extra_status", ())),
         **extra,

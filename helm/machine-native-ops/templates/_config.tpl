@@ -110,6 +110,28 @@ proxy:
   connect_timeout_seconds: {{ $v.proxy.connectTimeoutSeconds | toJson }}
   read_timeout_seconds: {{ $v.proxy.readTimeoutSeconds | toJson }}
   max_body_bytes: {{ $v.proxy.maxBodyBytes | int }}
+registry:
+  max_upload_bytes: {{ $v.registry.maxUploadBytes | int }}
+  archive_limits:
+    max_members: {{ $v.registry.archiveLimits.maxMembers | int }}
+    max_total_uncompressed_bytes: {{ $v.registry.archiveLimits.maxTotalUncompressedBytes | int }}
+    max_ratio: {{ $v.registry.archiveLimits.maxRatio | toJson }}
+    max_member_bytes: {{ $v.registry.archiveLimits.maxMemberBytes | int }}
+  upstreams:{{ if not $v.registry.upstreams }} {}{{ end }}
+{{- range $name, $u := $v.registry.upstreams }}
+    {{ $name | quote }}:
+      kind: {{ $u.kind | quote }}
+      url: {{ $u.url | quote }}
+      teams: {{ $u.teams | default list | toJson }}
+      cache_ttl_seconds: {{ $u.cacheTtlSeconds | default 300 | toJson }}
+      timeout_seconds: {{ $u.timeoutSeconds | default 30 | toJson }}
+{{- end }}
+supply_chain:
+  signing_key: "${MNO_SUPPLY_CHAIN_SIGNING_KEY:-}"
+  previous_signing_keys:
+    - "${MNO_SUPPLY_CHAIN_SIGNING_KEY_PREVIOUS:-}"
+  max_document_bytes: {{ $v.supplyChain.maxDocumentBytes | int }}
+  max_advisory_archive_bytes: {{ $v.supplyChain.maxAdvisoryArchiveBytes | int }}
 features: {{ $v.features | toJson }}
 agents:
 {{- range $name := include "mno.agentNames" . | fromJsonArray }}
@@ -148,6 +170,8 @@ logging:
   "GITHUB_MARKETPLACE_WEBHOOK_SECRET" $v.github.marketplaceWebhookSecret
   "GITHUB_MARKETPLACE_WEBHOOK_SECRET_PREVIOUS" $v.github.marketplaceWebhookSecretPrevious
   "MNO_SMTP_PASSWORD" $v.email.password
+  "MNO_SUPPLY_CHAIN_SIGNING_KEY" $v.supplyChain.signingKey
+  "MNO_SUPPLY_CHAIN_SIGNING_KEY_PREVIOUS" $v.supplyChain.signingKeyPrevious
 -}}
 {{- range $key := keys $env | sortAlpha }}
 {{- $value := index $env $key }}

@@ -68,16 +68,33 @@ helm.sh/chart: {{ include "mno.chart" .root }}
 ["super_agent", "monitoring", "artifact_manager", "supply_chain", "learning"]
 {{- end -}}
 
-{{/* Which volume an agent owns, if any: "chdb" (the monitoring agent's embedded ClickHouse),
-     "filesystem" (the artifact manager's blobs) or "". (list $ "monitoring") */}}
+{{/* Which volume an agent owns alone, if any: "chdb" (the monitoring agent's embedded ClickHouse)
+     or "". (list $ "monitoring") */}}
 {{- define "mno.agentHasVolume" -}}
 {{- $root := index . 0 -}}
 {{- $name := index . 1 -}}
 {{- if and (eq $name "monitoring") (eq $root.Values.clickhouse.engine "chdb") -}}
 chdb
-{{- else if and (eq $name "artifact_manager") (eq $root.Values.storage.backend "filesystem") -}}
-filesystem
 {{- end -}}
+{{- end -}}
+
+{{/* The agents that read and write the blob store: the edge (uploads, downloads), the artifact manager
+     and the supply chain agent. With storage.backend filesystem they share one ReadWriteMany claim. */}}
+{{- define "mno.blobAgents" -}}
+["super_agent", "artifact_manager", "supply_chain"]
+{{- end -}}
+
+{{/* "true" when the agent mounts the shared filesystem blob volume. (list $ "super_agent") */}}
+{{- define "mno.sharesBlobs" -}}
+{{- $root := index . 0 -}}
+{{- if and (eq $root.Values.storage.backend "filesystem") (has (index . 1) (include "mno.blobAgents" $root | fromJsonArray)) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The claim of the shared blob volume. */}}
+{{- define "mno.blobClaim" -}}
+{{- .Values.storage.filesystem.persistence.existingClaim | default (printf "%s-blobs" (include "mno.fullname" .)) -}}
 {{- end -}}
 
 {{/* The persistence values of the volume an agent owns, as YAML: (list $ "monitoring") */}}
@@ -86,8 +103,6 @@ filesystem
 {{- $kind := include "mno.agentHasVolume" . -}}
 {{- if eq $kind "chdb" -}}
 {{- toYaml $root.Values.clickhouse.chdb.persistence -}}
-{{- else if eq $kind "filesystem" -}}
-{{- toYaml $root.Values.storage.filesystem.persistence -}}
 {{- end -}}
 {{- end -}}
 
@@ -142,11 +157,6 @@ seccompProfile:
 {{- if eq $v.clickhouse.engine "chdb" -}}
 {{- if or (gt (int $v.agents.monitoring.replicas) 1) $v.agents.monitoring.autoscaling.enabled -}}
 {{- fail "clickhouse.engine is chdb: the embedded engine belongs to one process, so agents.monitoring.replicas must be 1 and agents.monitoring.autoscaling.enabled false (use clickhouse.engine: server to scale the monitoring agent)" -}}
-{{- end -}}
-{{- end -}}
-{{- if eq $v.storage.backend "filesystem" -}}
-{{- if or (gt (int $v.agents.artifact_manager.replicas) 1) $v.agents.artifact_manager.autoscaling.enabled -}}
-{{- fail "storage.backend is filesystem: blobs live on one volume, so agents.artifact_manager.replicas must be 1 and agents.artifact_manager.autoscaling.enabled false (use storage.backend: s3 to scale the artifact manager)" -}}
 {{- end -}}
 {{- end -}}
 {{- if and (eq $v.clickhouse.engine "server") (not $v.clickhouse.url) (not $v.existingSecret) -}}

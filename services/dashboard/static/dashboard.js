@@ -38,6 +38,41 @@
     flash.textContent = text;
   });
 
+  // `data-copy="ID"`: the button copies the text of element ID (a configuration snippet) and says so
+  // in the page's `#copy-status` live region.
+  function copied(button, ok) {
+    var status = document.getElementById("copy-status");
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    button.textContent = ok ? "Copied" : "Select and copy";
+    if (status) status.textContent = ok ? "Copied to the clipboard." : "Copying failed: select the text and copy it.";
+    window.setTimeout(function () { button.textContent = label; }, 2000);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) return;
+    var text = source.textContent;
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(
+        function () { copied(button, true); },
+        function () { copied(button, false); }
+      );
+      return;
+    }
+    // Plain http on another host is no secure context: select the text and use the older command.
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (ignored) { ok = false; }
+    copied(button, ok);
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var busy = event.detail.elt;
     if (busy && busy.hasAttribute("aria-busy")) busy.setAttribute("aria-busy", "false");

@@ -5,19 +5,32 @@ open at a time (close it before opening another), and a directory can be open in
 process (a second process fails to open it). In this platform only the MonitoringAgent
 opens it; other agents ask the MonitoringAgent over NATS.
 
-Every chdb call runs on one dedicated worker thread: calls block, so they must stay off the
-event loop, and a single thread serialises them, which is all chdb needs for safety.
+chdb calls block, so they run on worker threads, off the event loop. Writes (inserts, DDL,
+mutations) run on one thread with their own session, one after another; reads (`query`) run on
+`READ_THREADS` threads, each with a session of its own on the same directory. chdb (4.x) documents
+that any number of connections to the open path may coexist and that concurrent queries from
+different connections are safe and run in parallel (`chdb.connect`'s and `Session`'s docstrings).
+One session shared by two threads is not, whatever its docstring says: query parameters of one
+query went missing in the other ("Substitution `team` is not set"), so none is shared.
+Reads once queued behind every insert: `GET /api/v1/costs` waited for the token-event writer's
+inserts (tens to hundreds of milliseconds each under ingest) three times per report. A caller that
+awaits its write before it reads sees the write, as before; only calls in flight together are no
+longer ordered by submission. `mno_clickhouse_call_seconds` tells queueing from running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from chdb import session as chdb_session
+
+from shared.metrics import CLICKHOUSE_CALL_SECONDS
 
 from .arrow_columns import arrow_schema, arrow_table
 from .errors import ClickHouseClosedError, ClickHouseError, InvalidInputError, QueryError
@@ -28,6 +41,9 @@ from .json_rows import INSERT_FORMAT, INSERT_SETTINGS, encode_json_rows
 from .parameters import render_parameters
 
 _Result = TypeVar("_Result")
+# Reads in parallel: ClickHouse parallelises each query itself; two let a report's query run while
+# another (the writer's id lookup, a second report) does.
+READ_THREADS = 2
 
 
 class ChdbClickHouse(ClickHouse):
@@ -39,7 +55,12 @@ class ChdbClickHouse(ClickHouse):
             # chdb reads everything after `?` as engine options.
             raise InvalidInputError(f"chdb data path must not contain '?': {self._path}")
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chdb")
+        self._readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="chdb-read")
         self._session: Any = None
+        self._reading = threading.local()  # each read thread's own session
+        self._read_sessions: list[Any] = []
+        self._settings: list[tuple[str, dict[str, str]]] = []  # SET statements executed, in order
+        self._opening = threading.Lock()  # one session opened at a time (engine start-up)
         self._closed = False
         # Column types per table for column-wise inserts; dropped when an insert fails, so a
         # table altered since is described again.
@@ -52,11 +73,15 @@ class ChdbClickHouse(ClickHouse):
     async def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         rendered = render_parameters(params)
         await self._run(lambda session: _query(session, sql, "Null", rendered))
+        if _is_set(sql):
+            # A session setting holds for the engine as callers see it: each read session takes it
+            # before its next query.
+            self._settings.append((sql, rendered))
 
     async def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         rendered = render_parameters(params)
         return await self._run(
-            lambda session: decode_json_compact(_query(session, sql, "JSONCompact", rendered))
+            lambda session: decode_json_compact(_query(session, sql, "JSONCompact", rendered)), read=True
         )
 
     async def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
@@ -112,21 +137,40 @@ class ChdbClickHouse(ClickHouse):
         self._closed = True
         loop = asyncio.get_running_loop()
         try:
-            # Queued behind every call already submitted, so those finish first.
+            # Reads under way finish first, then the read session closes; writes are queued behind
+            # every call already submitted, so those finish before the write session closes.
+            await loop.run_in_executor(None, self._readers.shutdown, True)
+            self._close_read_sessions()
             await loop.run_in_executor(self._executor, self._close_session)
         finally:
             self._executor.shutdown(wait=False)
 
-    async def _run(self, work: Callable[[Any], _Result]) -> _Result:
+    async def _run(self, work: Callable[[Any], _Result], *, read: bool = False) -> _Result:
         if self._closed:
             raise ClickHouseClosedError(f"chdb at {self._path} is closed")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, work)
+        executor = self._readers if read else self._executor
+        call = self._read if read else self._call
+        return await loop.run_in_executor(executor, call, work, time.perf_counter())
 
-    def _call(self, work: Callable[[Any], _Result]) -> _Result:
-        if self._session is None:
-            self._session = self._open_session()
-        return work(self._session)
+    def _call(self, work: Callable[[Any], _Result], queued_at: float) -> _Result:
+        with self._opening:
+            if self._session is None:
+                self._session = self._open_session()
+        return _timed("write", queued_at, work, self._session)
+
+    def _read(self, work: Callable[[Any], _Result], queued_at: float) -> _Result:
+        session = getattr(self._reading, "session", None)
+        if session is None:
+            with self._opening:
+                session = self._reading.session = self._open_session()
+                self._reading.settings = 0
+                self._read_sessions.append(session)
+        settings = self._settings[self._reading.settings :]
+        for statement, params in settings:
+            _query(session, statement, "Null", params)
+        self._reading.settings += len(settings)
+        return _timed("read", queued_at, work, session)
 
     def _open_session(self) -> Any:
         try:
@@ -145,6 +189,25 @@ class ChdbClickHouse(ClickHouse):
         if self._session is not None:
             session, self._session = self._session, None
             session.close()
+
+    def _close_read_sessions(self) -> None:
+        sessions, self._read_sessions = self._read_sessions, []
+        for session in sessions:
+            session.close()
+
+
+def _is_set(sql: str) -> bool:
+    words = sql.split(maxsplit=1)
+    return bool(words) and words[0].upper() == "SET"
+
+
+def _timed(kind: str, queued_at: float, work: Callable[[Any], _Result], session: Any) -> _Result:
+    started = time.perf_counter()
+    CLICKHOUSE_CALL_SECONDS.labels(kind, "queued").observe(started - queued_at)
+    try:
+        return work(session)
+    finally:
+        CLICKHOUSE_CALL_SECONDS.labels(kind, "running").observe(time.perf_counter() - started)
 
 
 def _query(session: Any, sql: str, output_format: str, params: dict[str, str]) -> bytes:

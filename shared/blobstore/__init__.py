@@ -1,11 +1,12 @@
 """Content-addressed blob storage: blobs are stored and fetched by the SHA-256 of their content.
 
-Owned by the ArtifactManagerAgent.
+Shared because two processes use it: the edge streams package bytes in and out, and the
+ArtifactManagerAgent reads them to inspect archives (bytes never cross NATS).
 """
 
-from services.blobstore.factory import BlobStoreKind, create_blob_store
-from services.blobstore.filesystem import FilesystemBlobStore
-from services.blobstore.interface import (
+from shared.blobstore.factory import BlobStoreKind, create_blob_store
+from shared.blobstore.filesystem import FilesystemBlobStore
+from shared.blobstore.interface import (
     BlobNotFound,
     BlobRef,
     BlobStore,
@@ -15,7 +16,7 @@ from services.blobstore.interface import (
     SizeMismatch,
     validate_digest,
 )
-from services.blobstore.s3 import S3BlobStore
+from shared.blobstore.s3 import S3BlobStore
 
 __all__ = [
     "BlobNotFound",

@@ -13,8 +13,8 @@ import aioboto3
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.blobstore.interface import BlobNotFound, BlobRef, BlobStore, BlobStoreError, validate_digest
-from services.blobstore.streams import DigestingReader, rechunk
+from shared.blobstore.interface import BlobNotFound, BlobRef, BlobStore, BlobStoreError, validate_digest
+from shared.blobstore.streams import DigestingReader, rechunk
 
 _MiB = 1024 * 1024
 _GiB = 1024 * _MiB

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 
-from services.blobstore.interface import BlobRef, DigestMismatch, SizeMismatch, validate_digest
+from shared.blobstore.interface import BlobRef, DigestMismatch, SizeMismatch, validate_digest
 
 
 class DigestingReader:

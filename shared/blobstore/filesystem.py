@@ -10,8 +10,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from services.blobstore.interface import BlobNotFound, BlobRef, BlobStore, BlobStoreError, validate_digest
-from services.blobstore.streams import DigestingReader, rechunk
+from shared.blobstore.interface import BlobNotFound, BlobRef, BlobStore, BlobStoreError, validate_digest
+from shared.blobstore.streams import DigestingReader, rechunk
 
 # Each chunk is one worker-thread hop, so chunks are large enough to amortise the hop and
 # small enough to keep memory flat.

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, overload
 
-from services.blobstore.filesystem import FilesystemBlobStore
-from services.blobstore.interface import BlobStore
-from services.blobstore.s3 import S3BlobStore
+from shared.blobstore.filesystem import FilesystemBlobStore
+from shared.blobstore.interface import BlobStore
+from shared.blobstore.s3 import S3BlobStore
 
 BlobStoreKind = Literal["filesystem", "s3"]
 

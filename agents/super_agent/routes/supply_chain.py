@@ -1,0 +1,400 @@
+"""Routes of the supply chain (`SUPPLY_CHAIN_ROUTES`), served by the SupplyChainAgent: scans of
+uploaded SBOMs and lockfiles, SBOM and VEX downloads, findings and their triage, the advisory import
+(operator) and its status, attestations and their verification.
+
+Uploads (an SBOM, a lockfile, an envelope, an advisory archive) are the raw request body, streamed
+into the blob store here and handed to the agent by digest: NATS carries at most 1 MB, and an
+SBOM of a thousand components is about that. Downloads are answered by the agent with the digest
+of the document, streamed back from the blob store here. Triage is audited here once the agent
+has answered (the audit log is the SuperAgent's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from agents.super_agent.edge_deps import acting, deps
+from services.gateway.errors import HttpProblem
+from services.gateway.route_table import Call, Forward, Local, Route
+from shared.blobstore import BlobNotFound, BlobRef
+from shared.messages.artifacts import BlobReference
+from shared.messages.envelope import ErrorCode
+from shared.messages.permissions import Permission
+from shared.messages.registry import (
+    SC_ADVISORY_IMPORT,
+    SC_ADVISORY_STATUS,
+    SC_ATTESTATION_ENVELOPE,
+    SC_ATTESTATION_VERIFY,
+    SC_ATTESTATIONS,
+    SC_ENVELOPE_VERIFY,
+    SC_FINDING,
+    SC_FINDINGS,
+    SC_PUBLIC_KEYS,
+    SC_SBOM,
+    SC_SBOM_DOCUMENT,
+    SC_SBOMS,
+    SC_SCAN,
+    SC_TRIAGE,
+    SC_VEX,
+)
+from shared.messages.supply_chain import (
+    AdvisoryImportInfo,
+    AdvisoryImportRequest,
+    AttestationRef,
+    DocumentLocation,
+    SbomDocumentRequest,
+    ScanDocument,
+    ScanResult,
+    TriageInfo,
+    TriageRequest,
+    Verification,
+    VerifyEnvelope,
+    VexRequest,
+)
+from shared.principals import team_of
+
+__all__ = ["SUPPLY_CHAIN_ROUTES"]
+
+TAGS = ("supply chain",)
+FEATURE = "supply_chain"
+MAX_ENVELOPE_BYTES = 64 * 1024 * 1024
+# A scan of a large SBOM writes two documents and signs them; an import re-scans stored SBOMs.
+SCAN_TIMEOUT_SECONDS = 120.0
+IMPORT_TIMEOUT_SECONDS = 900.0
+
+
+async def _body_to_blob(call: Call, limit: int) -> BlobRef:
+    """The raw body, streamed into the blob store (413 past `limit`, as it arrives)."""
+    request = call.request
+    if request.content_length is not None and request.content_length > limit:
+        raise HttpProblem(ErrorCode.PAYLOAD_TOO_LARGE, f"the document is larger than {limit} bytes")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise HttpProblem(ErrorCode.PAYLOAD_TOO_LARGE, f"the document is larger than {limit} bytes")
+            yield chunk
+
+    stored = await deps(call).blobs.put(chunks())
+    if stored.size == 0:
+        raise HttpProblem(
+            ErrorCode.BAD_REQUEST,
+            "send the document as the request body",
+            [{"loc": "body", "message": "the body is empty", "type": "missing_body"}],
+        )
+    return stored
+
+
+def _filename(call: Call, default: str | None) -> str:
+    """The document's name (which tells a lockfile's format): `?filename=`, else the default."""
+    name = call.request.query.get("filename") or default
+    if not name:
+        raise HttpProblem(
+            ErrorCode.VALIDATION_FAILED,
+            "name the file with ?filename= (requirements.txt, package-lock.json, go.sum, pom.xml, "
+            "Cargo.lock, "
+            "or any name for a CycloneDX or SPDX JSON SBOM)",
+            [{"loc": ["query", "filename"], "message": "required", "type": "missing"}],
+        )
+    try:
+        ScanDocument.model_validate({"filename": name, "blob": {"sha256": "0" * 64, "size": 0}})
+    except ValidationError as error:
+        raise HttpProblem(
+            ErrorCode.VALIDATION_FAILED,
+            "the file name is not one a document can have",
+            [
+                {
+                    "loc": ["query", "filename"],
+                    "message": str(error.errors()[0]["msg"]),
+                    "type": "invalid_filename",
+                }
+            ],
+        ) from None
+    return name
+
+
+async def _scan(call: Call, store: bool) -> BaseModel:
+    filename = _filename(call, "sbom.json")
+    stored = await _body_to_blob(call, deps(call).runtime.settings.supply_chain.max_document_bytes)
+    request = ScanDocument(
+        filename=filename, blob=BlobReference(sha256=stored.sha256, size=stored.size), store=store
+    )
+    result: ScanResult = await deps(call).bus.request(
+        SC_SCAN, request, call.ctx, timeout=SCAN_TIMEOUT_SECONDS
+    )
+    return result
+
+
+async def upload_sbom(call: Call) -> BaseModel:
+    return await _scan(call, store=True)
+
+
+async def scan_only(call: Call) -> BaseModel:
+    return await _scan(call, store=False)
+
+
+async def import_advisories(call: Call) -> BaseModel:
+    source = call.request.query.get("source") or "upload"
+    stored = await _body_to_blob(call, deps(call).runtime.settings.supply_chain.max_advisory_archive_bytes)
+    try:
+        request = AdvisoryImportRequest(
+            source=source, blob=BlobReference(sha256=stored.sha256, size=stored.size)
+        )
+    except ValidationError as error:
+        raise HttpProblem(ErrorCode.VALIDATION_FAILED, "source: " + str(error.errors()[0]["msg"])) from None
+    info: AdvisoryImportInfo = await deps(call).bus.request(
+        SC_ADVISORY_IMPORT, request, call.ctx, timeout=IMPORT_TIMEOUT_SECONDS
+    )
+    return info
+
+
+async def verify_envelope(call: Call) -> BaseModel:
+    stored = await _body_to_blob(call, MAX_ENVELOPE_BYTES)
+    request = VerifyEnvelope(blob=BlobReference(sha256=stored.sha256, size=stored.size))
+    verified: Verification = await deps(call).bus.request(SC_ENVELOPE_VERIFY, request, call.ctx)
+    return verified
+
+
+async def _stream(call: Call, location: DocumentLocation) -> web.StreamResponse:
+    chunks = deps(call).blobs.open(location.sha256)
+    try:
+        first = await anext(chunks, b"")
+    except BlobNotFound:
+        raise HttpProblem(
+            ErrorCode.NOT_FOUND, "the document's bytes are missing from the blob store"
+        ) from None
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": location.media_type,
+            "Content-Length": str(location.size),
+            "Content-Disposition": f'attachment; filename="{location.filename}"',
+            "ETag": f'"{location.sha256}"',
+        }
+    )
+    await response.prepare(call.request)
+    await response.write(first)
+    async for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+async def sbom_document(call: Call) -> web.StreamResponse:
+    location: DocumentLocation = await deps(call).bus.request(SC_SBOM_DOCUMENT, call.input, call.ctx)
+    return await _stream(call, location)
+
+
+async def vex_export(call: Call) -> web.StreamResponse:
+    location: DocumentLocation = await deps(call).bus.request(SC_VEX, call.input, call.ctx)
+    return await _stream(call, location)
+
+
+async def attestation_envelope(call: Call) -> web.StreamResponse:
+    location: DocumentLocation = await deps(call).bus.request(SC_ATTESTATION_ENVELOPE, call.input, call.ctx)
+    return await _stream(call, location)
+
+
+async def triage(call: Call) -> BaseModel:
+    request: TriageRequest = call.input
+    info: TriageInfo = await deps(call).bus.request(SC_TRIAGE, request, call.ctx)
+    async with deps(call).pool.acquire() as conn, conn.transaction():
+        await acting(call).record(
+            conn,
+            team_of(call.ctx.principal),
+            "supply_chain.triage",
+            "finding",
+            request.finding_id,
+            before={"status": info.history[-2].status.value} if len(info.history) > 1 else None,
+            after={
+                "advisory_id": info.advisory_id,
+                "purl": info.purl,
+                "status": info.status.value,
+                "justification": info.justification,
+                "impact_statement": info.impact_statement,
+                "action_statement": info.action_statement,
+            },
+        )
+    return info
+
+
+def _read(path: str, summary: str, endpoint: Any, extra: tuple[int, ...] = (404, 503, 504)) -> Route:
+    return Route(
+        "GET",
+        path,
+        summary,
+        Permission.SUPPLY_CHAIN_READ,
+        Forward(endpoint),
+        tags=TAGS,
+        feature=FEATURE,
+        extra_status=extra,
+    )
+
+
+def _upload(
+    path: str, summary: str, permission: Permission, handler: Any, response: Any, **extra: Any
+) -> Route:
+    return Route(
+        "POST",
+        path,
+        summary,
+        permission,
+        Local(handler),
+        response=response,
+        tags=TAGS,
+        raw_body=True,
+        streamed_body=True,
+        extra_status=(400, 413, 422, 503, 504),
+        deadline=False,
+        **extra,
+    )
+
+
+def _download(path: str, summary: str, handler: Any, request: type[BaseModel], media: str) -> Route:
+    return Route(
+        "GET",
+        path,
+        summary,
+        Permission.SUPPLY_CHAIN_READ,
+        Local(handler),
+        request=request,
+        tags=TAGS,
+        feature=FEATURE,
+        media_type=media,
+        extra_status=(404, 422, 503, 504),
+    )
+
+
+SBOM = "/api/v1/sboms/{sbom_id}"
+FINDING = "/api/v1/vulnerabilities/{finding_id}"
+ATTESTATION = "/api/v1/attestations/{attestation_id}"
+
+SUPPLY_CHAIN_ROUTES: list[Route] = [
+    _upload(
+        "/api/v1/sboms",
+        "Upload an SBOM (CycloneDX 1.2-1.7 or SPDX 2.2/2.3 JSON) or a lockfile (requirements*.txt, "
+        "package-lock.json, go.sum, pom.xml, Cargo.lock; named by `?filename=`) as the request body: it is "
+        "stored, scanned against the imported advisories and signed. Answers its findings with severity, "
+        "aliases, fixed versions and the path to each vulnerable component.",
+        Permission.SUPPLY_CHAIN_WRITE,
+        upload_sbom,
+        ScanResult,
+        status=201,
+        feature=FEATURE,
+    ),
+    _upload(
+        "/api/v1/supply-chain/scan",
+        "Scan an SBOM or lockfile (the request body, named by `?filename=`) without storing it: the findings "
+        "only (what `mno scan` calls in CI).",
+        Permission.SUPPLY_CHAIN_WRITE,
+        scan_only,
+        ScanResult,
+        feature=FEATURE,
+    ),
+    _read(
+        "/api/v1/sboms",
+        "Your team's SBOMs, newest first, with open findings by severity.",
+        SC_SBOMS,
+        (503, 504),
+    ),
+    _read(SBOM, "One SBOM: its subject, components, open findings by severity and attestations.", SC_SBOM),
+    _download(
+        SBOM + "/document",
+        "The SBOM as CycloneDX 1.6 JSON (`format=cyclonedx`, the default) or SPDX 2.3 JSON (`format=spdx`).",
+        sbom_document,
+        SbomDocumentRequest,
+        "application/vnd.cyclonedx+json",
+    ),
+    _download(
+        SBOM + "/vex",
+        "The triage of the SBOM's open findings as OpenVEX 0.2.0 (`format=openvex`, the default) or "
+        "CycloneDX 1.6 VEX (`format=cyclonedx`).",
+        vex_export,
+        VexRequest,
+        "application/json",
+    ),
+    _read(
+        "/api/v1/vulnerabilities",
+        "Your team's findings, worst first: filter by SBOM, minimum severity and triage status; retired "
+        "findings (withdrawn advisories) with `include_retired=true`.",
+        SC_FINDINGS,
+        (503, 504),
+    ),
+    _read(FINDING, "One finding with its triage and the triage's history.", SC_FINDING),
+    Route(
+        "POST",
+        FINDING + "/triage",
+        "Triage a finding as VEX does: under_investigation, affected (with an action statement), "
+        "not_affected (with a justification or an impact statement) or fixed. Kept for the advisory in that "
+        "component version across re-scans and SBOMs; audited.",
+        Permission.SUPPLY_CHAIN_TRIAGE,
+        Local(triage),
+        request=TriageRequest,
+        response=TriageInfo,
+        tags=TAGS,
+        feature=FEATURE,
+        extra_status=(404, 422, 503, 504),
+    ),
+    _read(
+        "/api/v1/supply-chain/advisories",
+        "The advisories held (OSV) and the latest imports: counts of new, modified, withdrawn and unchanged "
+        "records, unreadable files, and the findings the re-scans changed.",
+        SC_ADVISORY_STATUS,
+        (503, 504),
+    ),
+    _upload(
+        "/api/v1/operator/advisories/import",
+        "Import OSV advisories (a zip or tar.gz of OSV JSON or YAML records, the request body; `?source=` "
+        "names "
+        "it). Incremental: records whose `modified` is unchanged are skipped; modified advisories update "
+        "their "
+        "findings and withdrawn ones retire them, in every team's stored SBOMs that name the packages. "
+        "Operator only.",
+        Permission.PLATFORM_OPERATE,
+        import_advisories,
+        AdvisoryImportInfo,
+    ),
+    _read(
+        "/api/v1/attestations",
+        "Your team's attestations (signed in-toto statements about SBOMs and scans), newest first.",
+        SC_ATTESTATIONS,
+        (503, 504),
+    ),
+    _download(
+        ATTESTATION,
+        "An attestation's DSSE envelope (an in-toto Statement v1, Ed25519-signed).",
+        attestation_envelope,
+        AttestationRef,
+        "application/vnd.dsse.envelope.v1+json",
+    ),
+    Route(
+        "POST",
+        ATTESTATION + "/verify",
+        "Verify a stored attestation against the current and previous signing keys.",
+        Permission.SUPPLY_CHAIN_READ,
+        Forward(SC_ATTESTATION_VERIFY),
+        tags=TAGS,
+        feature=FEATURE,
+        extra_status=(404, 422, 503, 504),
+    ),
+    _upload(
+        "/api/v1/attestations/verify",
+        "Verify a DSSE envelope (the request body) against the current and previous signing keys: 200 with "
+        "the key that verified it, 422 `invalid_attestation` for a tampered or foreign one.",
+        Permission.SUPPLY_CHAIN_READ,
+        verify_envelope,
+        Verification,
+        feature=FEATURE,
+    ),
+    _read(
+        "/api/v1/supply-chain/keys",
+        "The public keys attestations verify with (PEM; the current one first).",
+        SC_PUBLIC_KEYS,
+        (503, 504),
+    ),
+]

@@ -1,0 +1,83 @@
+"""What the registry reads from a published package.json (pure): its declared dependencies by kind,
+and the ecosystem-neutral metadata (summary, licence, people, links, keywords) of `VersionInfo`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from shared.messages.artifacts import Dependency, DependencyKind
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_KINDS = (
+    ("dependencies", DependencyKind.RUNTIME),
+    ("optionalDependencies", DependencyKind.OPTIONAL),
+    ("peerDependencies", DependencyKind.PEER),
+    ("devDependencies", DependencyKind.DEV),
+)
+
+
+def _line(value: Any, limit: int = 2000) -> str | None:
+    if not isinstance(value, str):
+        return None
+    cleaned = _CONTROL.sub(" ", value).strip()[:limit]
+    return cleaned or None
+
+
+def dependencies_of(manifest: Mapping[str, Any]) -> list[Dependency]:
+    """One row per declared dependency; a name under `dependencies` and `optionalDependencies` is
+    optional (npm installs it from the latter), and the first kind wins otherwise."""
+    found: dict[str, Dependency] = {}
+    optional = manifest.get("optionalDependencies")
+    optional_names = set(optional) if isinstance(optional, Mapping) else set()
+    for field, kind in _KINDS:
+        declared = manifest.get(field)
+        if not isinstance(declared, Mapping):
+            continue
+        for name, requirement in declared.items():
+            clean_name = _line(name, 214)
+            if clean_name is None or clean_name in found:
+                continue
+            if kind is DependencyKind.RUNTIME and name in optional_names:
+                kind_here = DependencyKind.OPTIONAL
+            else:
+                kind_here = kind
+            found[clean_name] = Dependency(
+                name=clean_name, requirement=_line(requirement, 1000) or "", kind=kind_here
+            )
+    return sorted(found.values(), key=lambda d: d.name)
+
+
+def _person(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        name, email = _line(value.get("name"), 200), _line(value.get("email"), 200)
+        return f"{name} <{email}>" if name and email else name or email
+    return _line(value, 300)
+
+
+def _url(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        return _line(value.get("url"))
+    return _line(value)
+
+
+def version_fields(manifest: Mapping[str, Any], readme: str | None) -> dict[str, Any]:
+    """The version's metadata as the store keeps it for every ecosystem (see VersionInfo)."""
+    contributors = manifest.get("contributors")
+    people = [manifest.get("author"), *(contributors if isinstance(contributors, list) else [])]
+    keywords = manifest.get("keywords")
+    license_value = manifest.get("license")
+    if isinstance(license_value, Mapping):  # the deprecated {"type": "MIT", "url": ...} form
+        license_value = license_value.get("type")
+    return {
+        "display_name": manifest.get("name"),
+        "summary": _line(manifest.get("description"), 512),
+        "description": readme,
+        "description_content_type": "text/markdown" if readme else None,
+        "license": _line(license_value, 200),
+        "authors": [p for p in (_person(x) for x in people if x) if p],
+        "homepage": _line(manifest.get("homepage")),
+        "repository": _url(manifest.get("repository")),
+        "keywords": [k for k in (_line(w, 100) for w in keywords) if k] if isinstance(keywords, list) else [],
+    }

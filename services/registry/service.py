@@ -1,0 +1,696 @@
+"""The registry's operations, joining the pure parts (rules, archives, metadata, pages) with the
+store, the blob store and the bus. One method per endpoint of the ArtifactManagerAgent.
+
+Every refusal is a `RegistryError` with a stable code, answered as a typed error (the edge turns it
+into the client's own format) whose details carry the code. A refused publish leaves nothing: its
+rows are rolled back and its blob is deleted unless another file references the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import re
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any, TypeVar
+
+import structlog
+from pydantic import BaseModel
+
+from services.registry import search as search_queries
+from services.registry import store
+from services.registry.archives import ArchiveLimits
+from services.registry.ecosystems import RULES
+from services.registry.ecosystems.interface import (
+    ArchiveTooLarge,
+    DigestMismatch,
+    EcosystemRules,
+    InvalidUpload,
+    NotFound,
+    PlanLimit,
+    RegistryError,
+)
+from services.registry.python import metadata as pymeta
+from services.registry.python import simple
+from services.registry.python.upload import FileDigests, check_digests, check_form
+from services.registry.upstream import Upstreams
+from shared.blobstore import BlobNotFound, BlobStore
+from shared.bus.client import Bus
+from shared.bus.context import MessageContext
+from shared.bus.errors import AgentError
+from shared.messages.artifacts import (
+    ArtifactPublished,
+    DeletedArtifacts,
+    Ecosystem,
+    FileInfo,
+    FileLocation,
+    FileRequest,
+    PackageRef,
+    PackageSummary,
+    PackageVersions,
+    PublishArtifact,
+    PublishedArtifact,
+    PythonPage,
+    PythonPageRequest,
+    SearchQuery,
+    SearchResults,
+    StoredVersions,
+    StoredVersionsQuery,
+    VersionInfo,
+    VersionRef,
+    VersionSummary,
+    YankRequest,
+)
+from shared.messages.envelope import ErrorCode
+from shared.messages.permissions import Permission
+from shared.messages.registry import ARTIFACT_PUBLISHED
+from shared.principals import team_with
+
+log = structlog.get_logger("mno.registry")
+
+# Uploads up to this size are inspected in memory; larger ones spill to a temporary file.
+_SPOOL_BYTES = 8 * 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+_STATUS_OF_CODE: dict[str, ErrorCode] = {
+    "not_found": ErrorCode.NOT_FOUND,
+    "file_exists": ErrorCode.CONFLICT,
+    "version_exists": ErrorCode.CONFLICT,
+    "revision_conflict": ErrorCode.CONFLICT,
+    "plan_limit": ErrorCode.PAYMENT_REQUIRED,
+    "archive_too_large": ErrorCode.PAYLOAD_TOO_LARGE,
+    "not_in_ecosystem": ErrorCode.VALIDATION_FAILED,
+    "upstream_unavailable": ErrorCode.UNAVAILABLE,
+    "upstream_digest_mismatch": ErrorCode.UNAVAILABLE,
+}
+
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
+
+
+def as_agent_error(error: RegistryError) -> AgentError:
+    """The typed error of a refusal: its code in the details (`type`), where clients read it."""
+    return AgentError(
+        _STATUS_OF_CODE.get(error.code, ErrorCode.BAD_REQUEST),
+        f"{error.code}: {error.message}",
+        [{"loc": "registry", "type": error.code, "message": error.message}],
+    )
+
+
+def answers(
+    handler: Callable[[T, MessageContext], Awaitable[R]],
+) -> Callable[[T, MessageContext], Awaitable[R]]:
+    """A handler whose registry refusals leave as typed errors."""
+
+    async def handle(request: T, ctx: MessageContext) -> R:
+        try:
+            return await handler(request, ctx)
+        except RegistryError as error:
+            raise as_agent_error(error) from None
+
+    return handle
+
+
+def _line(text: str | None, limit: int = 2000) -> str | None:
+    """A one-line field from metadata: control characters become spaces (they have no place in a
+    summary, and the wire's `Text` refuses them)."""
+    if text is None:
+        return None
+    cleaned = _CONTROL.sub(" ", text).strip()[:limit]
+    return cleaned or None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryLimits:
+    max_upload_bytes: int
+    archive: ArchiveLimits
+
+
+class Registry:
+    def __init__(self, pool: Any, blobs: BlobStore, bus: Bus, limits: RegistryLimits) -> None:
+        self._pool = pool
+        self._blobs = blobs
+        self._bus = bus
+        self._limits = limits
+        # The public indexes behind the teams' own (none unless configured; the agent sets them).
+        self.upstreams = Upstreams(())
+
+    @staticmethod
+    def rules(ecosystem: Ecosystem) -> EcosystemRules:
+        rules = RULES.get(ecosystem)
+        if rules is None:
+            raise NotFound(f"the {ecosystem.value} registry is not available yet")
+        return rules
+
+    # --- publish ------------------------------------------------------------------------------------
+
+    async def publish(self, request: PublishArtifact, ctx: MessageContext) -> PublishedArtifact:
+        team_id = team_with(ctx.principal, Permission.ARTIFACTS_PUBLISH)
+        try:
+            if request.ecosystem is not Ecosystem.PYPI:
+                raise InvalidUpload(
+                    f"publishing to the {request.ecosystem.value} registry is not available yet"
+                )
+            return await self._publish_python(team_id, request, ctx)
+        except BaseException:
+            # Nothing of a refused (or failed) publish stays: its rows rolled back, its bytes go
+            # unless a published file holds the same content.
+            await self._discard_blob(request.blob.sha256)
+            raise
+
+    async def _publish_python(
+        self, team_id: str, request: PublishArtifact, ctx: MessageContext
+    ) -> PublishedArtifact:
+        rules = self.rules(Ecosystem.PYPI)
+        filename = request.filename
+        dist = pymeta.parse_filename(filename)
+        if request.python is None:
+            raise InvalidUpload("a Python upload needs twine's form fields")
+        check_form(request.python, dist, filename)
+        if request.blob.size > self._limits.max_upload_bytes:
+            raise ArchiveTooLarge(f"{filename} is larger than {self._limits.max_upload_bytes} bytes")
+        async with self._spooled(request.blob.sha256, request.blob.size) as (spool, digests):
+            check_digests(request.python, digests)
+            _listing, found = await asyncio.to_thread(
+                pymeta.inspect_distribution, spool, dist, filename, self._limits.archive
+            )
+        meta = found.metadata
+        rules.validate_name(meta.name)
+        pymeta.check_agreement(filename, dist, meta)
+        version = rules.normalize_version(str(meta.version))
+        core_metadata = await self._blobs.put(_one_chunk(found.raw))
+        uploader = ctx.principal.user_id or ctx.principal.api_key_id
+        file = FileInfo(
+            filename=filename,
+            size=request.blob.size,
+            sha256=request.blob.sha256,
+            digests={"md5": digests.md5, "blake2b_256": digests.blake2_256},
+            kind=dist.kind,
+            requires_python=_line(str(meta.requires_python)) if meta.requires_python else None,
+            uploaded_at=_now(),
+            uploaded_by=uploader,
+            core_metadata_sha256=core_metadata.sha256,
+        )
+        fields = {
+            "display_name": meta.name,
+            "summary": _line(meta.summary, 512),
+            "description": meta.description,
+            "description_content_type": _line(meta.description_content_type),
+            "license": _line(pymeta.license_of(meta), 200),
+            "authors": [a for a in (_line(p) for p in pymeta.authors_of(meta)) if a],
+            "homepage": _line(meta.home_page or pymeta.project_url(meta, "homepage", "home")),
+            "repository": _line(pymeta.project_url(meta, "repository", "source", "sourcecode", "github")),
+            "keywords": [k for k in (_line(w, 100) for w in meta.keywords or []) if k],
+        }
+        name = dist.name
+        async with self._pool.acquire() as conn, conn.transaction():
+            if request.quota is not None:
+                await store.lock_account(conn, request.quota.account_id)
+                used = await store.storage_used(conn, request.quota.team_ids)
+                if used + file.size > request.quota.max_bytes:
+                    raise PlanLimit(
+                        f"the {request.quota.plan} plan's artifact_storage_bytes ({request.quota.max_bytes}) "
+                        f"would be exceeded: {used} stored, {file.size} more asked"
+                    )
+            await store.lock_package(conn, team_id, Ecosystem.PYPI, name)
+            package_id = await store.ensure_package(conn, team_id, Ecosystem.PYPI, name, meta.name)
+            row = await store.get_version(conn, team_id, package_id, version)
+            new_version = row is None
+            if row is None:
+                row = await store.insert_version(
+                    conn,
+                    team_id,
+                    package_id,
+                    version,
+                    prerelease=rules.is_prerelease(version),
+                    metadata=fields,
+                    published_by=uploader,
+                )
+                await store.insert_dependencies(conn, team_id, Ecosystem.PYPI, row.id, found.dependencies)
+            await store.lock_blob(conn, file.sha256)
+            if not await self._blobs.exists(file.sha256):
+                # Another publish of the same bytes was refused and took the blob with it meanwhile.
+                raise AgentError(ErrorCode.UNAVAILABLE, "the upload's bytes are gone; upload it again")
+            stored = await store.insert_file(conn, team_id, Ecosystem.PYPI, row.id, file)
+            await self._refresh(conn, team_id, rules, package_id)
+            info = await self._version_info(conn, team_id, rules, Ecosystem.PYPI, name, row)
+            # Inside the transaction: a publish the stream did not take rolls the rows back and the
+            # client is told to retry, rather than a version the supply chain never hears of.
+            await self._bus.publish(
+                ARTIFACT_PUBLISHED,
+                ArtifactPublished(
+                    team_id=team_id,
+                    ecosystem=Ecosystem.PYPI,
+                    name=name,
+                    version=version,
+                    purl=info.purl,
+                    file=stored,
+                    dependencies=info.dependencies,
+                ),
+                ctx,
+                message_id=_event_id(team_id, Ecosystem.PYPI, name, version, filename),
+            )
+        log.info("artifact published", ecosystem="pypi", name=name, version=version, filename=filename)
+        return PublishedArtifact(version=info, file=stored, new_version=new_version)
+
+    @contextlib.asynccontextmanager
+    async def _spooled(self, sha256: str, size: int) -> AsyncIterator[tuple[IO[bytes], FileDigests]]:
+        """The blob in a local (spooled) file for the archive readers, with its digests, checked
+        against the reference (the store's bytes must be the ones the edge hashed)."""
+        sha256_hash = hashlib.sha256()
+        md5_hash = hashlib.md5(usedforsecurity=False)
+        blake = hashlib.blake2b(digest_size=32)
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+            read = 0
+            try:
+                async for chunk in self._blobs.open(sha256):
+                    read += len(chunk)
+                    if read > size:
+                        break
+                    sha256_hash.update(chunk)
+                    md5_hash.update(chunk)
+                    blake.update(chunk)
+                    spool.write(chunk)
+            except BlobNotFound:
+                raise InvalidUpload("the uploaded file is not in the blob store") from None
+            digests = FileDigests(sha256_hash.hexdigest(), md5_hash.hexdigest(), blake.hexdigest())
+            if read != size or digests.sha256 != sha256:
+                raise DigestMismatch("the stored bytes do not match the upload's reference")
+            spool.seek(0)
+            yield spool, digests
+
+    async def _discard_blob(self, sha256: str) -> None:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await store.lock_blob(conn, sha256)
+                if not await store.blob_referenced(conn, sha256):
+                    await self._blobs.delete(sha256)
+        except Exception:
+            log.exception("could not remove a refused upload's blob", sha256=sha256)
+
+    async def _refresh(self, conn: Any, team_id: str, rules: EcosystemRules, package_id: int) -> None:
+        """Latest and stable by the ecosystem's ordering (yanked versions left out, as installers
+        do), and the search document of the latest version."""
+        versions = await store.list_versions(conn, team_id, package_id)
+        live = [v.version for v in versions if not v.yanked]
+        latest = rules.latest(live)
+        stable = rules.latest(live, stable_only=True)
+        newest = latest or rules.latest([v.version for v in versions])
+        shown = next((v for v in versions if v.version == newest), None)
+        meta = shown.metadata if shown is not None else {}
+        await store.refresh_package(
+            conn,
+            package_id,
+            display_name=meta.get("display_name") or "",
+            latest=latest,
+            stable=stable,
+            summary=meta.get("summary"),
+            license=meta.get("license"),
+            keywords=meta.get("keywords") or [],
+            description=meta.get("description"),
+        )
+
+    async def _version_info(
+        self,
+        conn: Any,
+        team_id: str,
+        rules: EcosystemRules,
+        ecosystem: Ecosystem,
+        name: str,
+        row: store.VersionRow,
+    ) -> VersionInfo:
+        meta = row.metadata
+        return VersionInfo(
+            ecosystem=ecosystem,
+            name=name,
+            display_name=meta.get("display_name") or name,
+            version=row.version,
+            summary=meta.get("summary"),
+            description=meta.get("description"),
+            description_content_type=meta.get("description_content_type"),
+            license=meta.get("license"),
+            authors=meta.get("authors") or [],
+            homepage=meta.get("homepage"),
+            repository=meta.get("repository"),
+            keywords=meta.get("keywords") or [],
+            dependencies=await store.version_dependencies(conn, team_id, row.id),
+            files=await store.version_files(conn, team_id, row.id),
+            purl=rules.purl(name, row.version),
+            published_at=row.published_at,
+            published_by=row.published_by,
+            yanked=row.yanked,
+            yanked_reason=row.yanked_reason,
+            deprecated=meta.get("deprecated"),
+        )
+
+    # --- the package clients' reads -----------------------------------------------------------------
+
+    async def python_page(self, request: PythonPageRequest, ctx: MessageContext) -> PythonPage:
+        team_id = team_with(ctx.principal, Permission.ARTIFACTS_READ)
+        rules = self.rules(Ecosystem.PYPI)
+        # A client that accepts nothing we offer still gets HTML, the format every installer reads.
+        media = simple.negotiate(request.accept) or simple.TEXT_HTML
+        async with self._pool.acquire() as conn:
+            if request.project is None:
+                projects = await store.projects(conn, team_id, Ecosystem.PYPI)
+                return PythonPage(media_type=media, body=simple.index_page(projects, media))
+            name = rules.normalize_name(request.project)
+            package = await store.get_package(conn, team_id, Ecosystem.PYPI, name)
+            if package is None:
+                # Only a name the team has not published reaches the upstream (dependency confusion).
+                if request.project != name and self.upstreams.for_team(team_id, "pypi") is not None:
+                    return PythonPage(media_type=media, body="", canonical=name)
+                return await self._upstream_page(team_id, name, media)
+            if request.project != name:
+                return PythonPage(media_type=media, body="", canonical=name)
+            rows = await store.package_files(conn, team_id, package.id)
+            versions = await store.list_versions(conn, team_id, package.id)
+        files = [
+            simple.SimpleFile(
+                filename=f.filename,
+                sha256=f.sha256,
+                size=f.size,
+                uploaded_at=f.uploaded_at,
+                requires_python=f.requires_python,
+                yanked=v.yanked,
+                yanked_reason=v.yanked_reason,
+                core_metadata_sha256=f.core_metadata_sha256,
+            )
+            for v, f in rows
+        ]
+        ordered = sorted((v.version for v in versions), key=rules.parse_version)
+        return PythonPage(media_type=media, body=simple.project_page(name, ordered, files, media))
+
+    async def _upstream_page(self, team_id: str, name: str, media: str) -> PythonPage:
+        upstream = self.upstreams.for_team(team_id, "pypi")
+        files = await self.upstreams.project_files(upstream, name) if upstream is not None else None
+        if not files:
+            raise NotFound("no such project in this index")
+        rules = self.rules(Ecosystem.PYPI)
+        versions: set[str] = set()
+        for f in files:
+            with contextlib.suppress(RegistryError):
+                versions.add(rules.normalize_version(str(pymeta.parse_filename(f.filename).version)))
+        page = [
+            simple.SimpleFile(
+                filename=f.filename,
+                sha256=f.sha256,
+                size=f.size,
+                uploaded_at=None,
+                requires_python=f.requires_python,
+                yanked=f.yanked,
+                yanked_reason=f.yanked_reason,
+                core_metadata_sha256=None,
+            )
+            for f in files
+        ]
+        ordered = sorted(versions, key=rules.parse_version)
+        return PythonPage(media_type=media, body=simple.project_page(name, ordered, page, media))
+
+    async def _upstream_file(self, conn: Any, team_id: str, request: FileRequest) -> FileLocation:
+        """A file of a project the team has not published, from the upstream's listing: fetched
+        into the blob store the first time, served from it afterwards."""
+        upstream = self.upstreams.for_team(team_id, "pypi")
+        if upstream is None or request.ecosystem is not Ecosystem.PYPI or request.core_metadata:
+            raise NotFound("no such file in this index")
+        try:
+            name = self.rules(Ecosystem.PYPI).normalize_name(pymeta.parse_filename(request.filename).name)
+        except RegistryError:
+            raise NotFound("no such file in this index") from None
+        if await store.get_package(conn, team_id, Ecosystem.PYPI, name) is not None:
+            # A privately published name: none of the upstream's files, not even versions ours lacks.
+            raise NotFound("no such file in this index")
+        files = await self.upstreams.project_files(upstream, name) or []
+        listed = next(
+            (f for f in files if f.filename == request.filename and f.sha256 == request.sha256), None
+        )
+        if listed is None:
+            raise NotFound("no such file in this index")
+        if await self._blobs.exists(listed.sha256):
+            blob = await self._blobs.stat(listed.sha256)
+        else:
+            blob = await self.upstreams.fetch_into(upstream, listed, self._blobs)
+            log.info("upstream file cached", upstream=upstream.name, filename=listed.filename)
+        return FileLocation(
+            filename=listed.filename,
+            blob_sha256=blob.sha256,
+            size=blob.size,
+            content_type="application/octet-stream",
+        )
+
+    async def file(self, request: FileRequest, ctx: MessageContext) -> FileLocation:
+        team_id = team_with(ctx.principal, Permission.ARTIFACTS_READ)
+        async with self._pool.acquire() as conn:
+            found = await store.find_file(conn, team_id, request.ecosystem, request.filename)
+            if found is None and request.sha256 is not None:
+                return await self._upstream_file(conn, team_id, request)
+            if found is None or (request.sha256 is not None and found[1].sha256 != request.sha256):
+                raise NotFound("no such file in this index")
+            file_id, file = found
+            if request.core_metadata:
+                if file.core_metadata_sha256 is None:
+                    raise NotFound("no core metadata for this file")
+                blob = await self._blobs.stat(file.core_metadata_sha256)
+                return FileLocation(
+                    filename=f"{file.filename}.metadata",
+                    blob_sha256=blob.sha256,
+                    size=blob.size,
+                    content_type="text/plain; charset=utf-8",
+                )
+            await store.count_download(conn, team_id, file_id)
+        return FileLocation(
+            filename=file.filename,
+            blob_sha256=file.sha256,
+            size=file.size,
+            content_type="application/octet-stream",
+        )
+
+    # --- the REST API -------------------------------------------------------------------------------
+
+    async def _package_and_version(
+        self, conn: Any, team_id: str, ref: VersionRef
+    ) -> tuple[EcosystemRules, store.PackageRow, store.VersionRow]:
+        rules = self.rules(ref.ecosystem)
+        name = rules.normalize_name(ref.name)
+        package = await store.get_package(conn, team_id, ref.ecosystem, name)
+        if package is None:
+            raise NotFound(f"no such {ref.ecosystem.value} package")
+        try:
+            version = rules.normalize_version(ref.version)
+        except RegistryError:
+            raise NotFound("no such version of this package") from None
+        row = await store.get_version(conn, team_id, package.id, version)
+        if row is None:
+            raise NotFound("no such version of this package")
+        return rules, package, row
+
+    async def version(self, request: VersionRef, ctx: MessageContext) -> VersionInfo:
+        team_id = team_with(ctx.principal, Permission.ARTIFACTS_READ)
+        async with self._pool.acquire() as conn:
+            rules, package, row = await self._package_and_version(conn, team_id, request)
+            return await self._version_info(conn, team_id, rules, request.ecosystem, package.name, row)
+
+    async def yank(self, request: YankRequest, ctx: MessageContext) -> VersionInfo:
+        team_id = team_with(ctx.principal, Permission.ARTIFACTS_YANK)
+        ref = VersionRef(ecosystem=request.ecosystem, name=request.name, version=request.version)
+        return await self._set_yanked(team_id, ref, True, request.reason)
+
+    async def unyank(self, request: VersionRef, ctx: MessageContext) -> VersionInfo:
+        team_id = team_with(ctx.principal, Permission.ARTIFACTS_YANK)
+        return await self._set_yanked(team_id, request, False, None)
+
+    async def _set_yanked(
+        self, team_id: str, ref: VersionRef, yanked: bool, reason: str | None
+    ) -> VersionInfo:
+        async with self._pool.acquire() as conn, conn.transaction():
+            rules, package, row = await self._package_and_version(conn, team_id, ref)
+            await store.lock_package(conn, team_id, ref.ecosystem, package.name)
+            await store.set_yanked(conn, team_id, row.id, yanked, reason)
+            await self._refresh(conn, team_id, rules, package.id)
+            updated = await store.get_version(conn, team_id, package.id, row.version)
+            assert updated is not None
+            return await self._version_info(conn, team_id, rules, ref.ecosystem, package.name, updated)
+
+    async def delete(self, request: VersionRef, ctx: MessageContext) -> DeletedArtifacts:
+        team_id = team_with(ctx.principal, Permission.ARTIFACTS_DELETE)
+        async with self._pool.acquire() as conn, conn.transaction():
+            rules, package, row = await self._package_and_version(conn, team_id, request)
+            await store.lock_package(conn, team_id, request.ecosystem, package.name)
+            files = await store.delete_version(conn, team_id, row.id)
+            remaining = await store.list_versions(conn, team_id, package.id)
+            await self._version_deleted(
+                conn, team_id, package, row.version, [v.version for v in remaining], ctx
+            )
+            if remaining:
+                await self._refresh(conn, team_id, rules, package.id)
+            else:
+                await store.delete_package(conn, team_id, package.id)
+        await self._discard_files(files)
+        return DeletedArtifacts(
+            ecosystem=request.ecosystem,
+            name=package.name,
+            versions=[row.version],
+            files=[f.filename for f in files],
+        )
+
+    async def _version_deleted(
+        self,
+        conn: Any,
+        team_id: str,
+        package: store.PackageRow,
+        version: str,
+        remaining: list[str],
+        ctx: MessageContext,
+    ) -> None:
+        """What an ecosystem keeps beside the versions (npm: dist-tags) follows a deleted version,
+        inside the deleting transaction, before the package's derived columns are refreshed."""
+
+    async def delete_package(self, request: PackageRef, ctx: MessageContext) -> DeletedArtifacts:
+        team_id = team_with(ctx.principal, Permission.ARTIFACTS_DELETE)
+        rules = self.rules(request.ecosystem)
+        name = rules.normalize_name(request.name)
+        files: list[FileInfo] = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            package = await store.get_package(conn, team_id, request.ecosystem, name)
+            if package is None:
+                raise NotFound(f"no such {request.ecosystem.value} package")
+            await store.lock_package(conn, team_id, request.ecosystem, name)
+            versions = await store.list_versions(conn, team_id, package.id)
+            for row in versions:
+                files.extend(await store.delete_version(conn, team_id, row.id))
+                await self._version_deleted(conn, team_id, package, row.version, [], ctx)
+            await store.delete_package(conn, team_id, package.id)
+        await self._discard_files(files)
+        return DeletedArtifacts(
+            ecosystem=request.ecosystem,
+            name=name,
+            versions=rules.newest_first([v.version for v in versions]),
+            files=[f.filename for f in files],
+        )
+
+    async def _discard_files(self, files: list[FileInfo]) -> None:
+        for file in files:
+            await self._discard_blob(file.sha256)
+            if file.core_metadata_sha256:
+                await self._discard_blob(file.core_metadata_sha256)
+
+    async def versions(self, request: PackageRef, ctx: MessageContext) -> PackageVersions:
+        team_id = team_with(ctx.principal, Permission.ARTIFACTS_READ)
+        rules = self.rules(request.ecosystem)
+        name = rules.normalize_name(request.name)
+        async with self._pool.acquire() as conn:
+            package = await store.get_package(conn, team_id, request.ecosystem, name)
+            if package is None:
+                raise NotFound(f"no such {request.ecosystem.value} package")
+            rows = await store.list_versions(conn, team_id, package.id)
+            counts = {row.id: len(await store.version_files(conn, team_id, row.id)) for row in rows}
+        ordered = sorted(rows, key=lambda r: rules.parse_version(r.version), reverse=True)
+        return PackageVersions(
+            package=_summary(package),
+            versions=[
+                VersionSummary(
+                    version=r.version,
+                    published_at=r.published_at,
+                    yanked=r.yanked,
+                    yanked_reason=r.yanked_reason,
+                    prerelease=r.prerelease,
+                    files=counts[r.id],
+                )
+                for r in ordered
+            ],
+        )
+
+    async def search(self, request: SearchQuery, ctx: MessageContext) -> SearchResults:
+        team_id = team_with(ctx.principal, Permission.ARTIFACTS_READ)
+        depends_on = request.depends_on
+        if depends_on is not None and request.ecosystem is not None and request.ecosystem in RULES:
+            depends_on = RULES[request.ecosystem].normalize_name(depends_on)
+        query = request.q.strip().lower() if request.q else None
+        async with self._pool.acquire() as conn:
+            rows, total, estimated = await store.search(
+                conn,
+                team_id,
+                query=query,
+                tsquery=search_queries.tsquery_of(request.q),
+                name_tsquery=search_queries.tsquery_of(request.q, weights="A"),
+                ecosystem=request.ecosystem,
+                license=request.license,
+                depends_on=depends_on,
+                limit=request.limit,
+                offset=request.offset,
+            )
+        following = request.offset + len(rows)
+        return SearchResults(
+            items=[_summary(r) for r in rows],
+            total=total,
+            total_is_estimate=estimated,
+            next_offset=following if following < total else None,
+        )
+
+    async def stored_versions(self, request: StoredVersionsQuery, ctx: MessageContext) -> StoredVersions:
+        """Every team's versions after `request.after` (by row id), each as its publish event described
+        it: for agents only (the SupplyChainAgent's SBOM backfill), never for a team's key."""
+        if ctx.principal is None or "system" not in ctx.principal.roles:
+            raise AgentError(ErrorCode.FORBIDDEN, "every team's versions are listed for agents only")
+        items: list[ArtifactPublished] = []
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT v.id, v.team_id::text AS team_id, p.ecosystem, p.name, v.version "
+                f"FROM {store.S}.versions v JOIN {store.S}.packages p ON p.id = v.package_id "
+                "WHERE v.id > $1 ORDER BY v.id LIMIT $2",
+                request.after,
+                request.limit,
+            )
+            for row in rows:
+                ecosystem = Ecosystem(row["ecosystem"])
+                files = await store.version_files(conn, row["team_id"], row["id"])
+                if not files or ecosystem not in RULES:
+                    continue
+                items.append(
+                    ArtifactPublished(
+                        team_id=row["team_id"],
+                        ecosystem=ecosystem,
+                        name=row["name"],
+                        version=row["version"],
+                        purl=self.rules(ecosystem).purl(row["name"], row["version"]),
+                        file=files[0],
+                        dependencies=await store.version_dependencies(conn, row["team_id"], row["id"]),
+                    )
+                )
+        full = len(rows) == request.limit
+        return StoredVersions(items=items, next_after=rows[-1]["id"] if full else None)
+
+
+def _summary(row: store.PackageRow) -> PackageSummary:
+    return PackageSummary(
+        ecosystem=row.ecosystem,
+        name=row.name,
+        display_name=row.display_name,
+        latest=row.latest,
+        stable=row.stable,
+        summary=row.summary,
+        license=row.license,
+        keywords=row.keywords,
+        versions=row.versions,
+        downloads=row.downloads,
+        updated_at=row.updated_at,
+    )
+
+
+def _event_id(team_id: str, ecosystem: Ecosystem, name: str, version: str, filename: str) -> str:
+    # A digest of the file's identity: the same file published twice is one event in the stream's
+    # duplicate window, and its text stays within what a header may carry.
+    identity = "\n".join((team_id, ecosystem.value, name, version, filename))
+    return "artifact-published-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+
+async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,351 @@
+"""Wire models of the artifact registry: one metadata model for every ecosystem (Python and npm
+today; Go, Maven and Cargo later), and the requests and answers of the ArtifactManagerAgent.
+
+Bytes never travel in these messages: the edge streams a package into the blob store and hands the
+agent a `BlobReference`; downloads are resolved to a blob digest the edge streams back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.messages.fields import TEXT_PATTERN, Text
+
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+Sha256 = Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
+# A package or version as it appears in a URL: any text without control characters or a slash
+# (npm's scoped names travel URL-encoded); each ecosystem's rules decide what is valid beyond that.
+NameText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f/]+$", max_length=214)]
+VersionText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f/]+$", max_length=128)]
+FilenameText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f/\\]+$", max_length=255)]
+TeamPath = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F-]{1,36}$")]
+# An npm package name as its routes carry it: a scoped name holds one slash (`@scope/name`).
+NpmNameText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f]+$", max_length=214)]
+NpmTagText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f/]+$", max_length=128)]
+# The JSON document npm PUTs (a publish without its tarball's base64, or a packument rewrite), as
+# text: bounded so a message stays well inside NATS' max_payload once the envelope escapes it.
+NPM_DOCUMENT_MAX_CHARS = 256 * 1024
+NpmDocumentText = Annotated[str, StringConstraints(pattern=TEXT_PATTERN, max_length=NPM_DOCUMENT_MAX_CHARS)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Ecosystem(StrEnum):
+    """The package ecosystems, named by their purl types."""
+
+    PYPI = "pypi"
+    NPM = "npm"
+    GOLANG = "golang"
+    MAVEN = "maven"
+    CARGO = "cargo"
+
+
+class DependencyKind(StrEnum):
+    RUNTIME = "runtime"
+    DEV = "dev"
+    OPTIONAL = "optional"
+    PEER = "peer"
+    BUILD = "build"
+    TEST = "test"
+
+
+class Dependency(_Model):
+    name: Text  # normalised by the ecosystem's rules, so reverse look-ups match every spelling
+    requirement: Text  # the ecosystem's own specifier syntax (`>=1,<2`, `^1.2.0`), "" for any
+    kind: DependencyKind = DependencyKind.RUNTIME
+    extra: Text | None = None  # Python: the extra that pulls it in
+    marker: Text | None = None  # Python: the environment marker
+
+
+class FileInfo(_Model):
+    filename: Text
+    size: int
+    sha256: Sha256
+    # The ecosystem's own digests besides SHA-256: md5 and blake2b_256 (Python), sha512 (npm integrity).
+    digests: dict[str, str] = {}
+    kind: Text  # wheel, sdist, tarball, ...
+    requires_python: Text | None = None
+    uploaded_at: datetime
+    uploaded_by: Text | None = None
+    # SHA-256 of the file's core metadata, served beside it (PEP 658/714); None when not extracted.
+    core_metadata_sha256: Sha256 | None = None
+    downloads: int = 0
+
+
+class VersionInfo(_Model):
+    ecosystem: Ecosystem
+    name: Text  # normalised
+    display_name: Text  # as the publisher spelled it
+    version: Text
+    summary: Text | None = None
+    description: str | None = None  # an answer only: a readme is shown as written
+    description_content_type: Text | None = None
+    license: Text | None = None  # an SPDX expression where the metadata gives one
+    authors: list[Text] = []
+    homepage: Text | None = None
+    repository: Text | None = None
+    keywords: list[Text] = []
+    dependencies: list[Dependency] = []
+    files: list[FileInfo] = []
+    purl: Text
+    published_at: datetime
+    published_by: Text | None = None
+    yanked: bool = False
+    yanked_reason: Text | None = None
+    deprecated: Text | None = None
+
+
+# --- publish -----------------------------------------------------------------------------------------
+
+
+class BlobReference(_Model):
+    sha256: Sha256
+    size: Annotated[int, Field(ge=0)]
+
+
+class StorageQuota(_Model):
+    """The plan's `artifact_storage_bytes` for the publisher's account, set by the edge (plans are the
+    SuperAgent's); the agent, which owns what is stored, enforces it in the publish transaction."""
+
+    account_id: Text
+    team_ids: list[Text]
+    max_bytes: int
+    plan: Text
+
+
+class PythonUploadFields(_Model):
+    """The protocol fields of twine's `file_upload` form that the registry reads. The metadata fields
+    twine also sends (summary, description, ...) are not forwarded: metadata is read from the file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    action: Annotated[Text, Field(alias=":action")]
+    protocol_version: Text | None = None
+    name: Text
+    version: Text
+    filetype: Text
+    pyversion: Text | None = None
+    metadata_version: Text | None = None
+    sha256_digest: Text | None = None
+    md5_digest: Text | None = None
+    blake2_256_digest: Text | None = None
+
+
+class PublishArtifact(_Model):
+    ecosystem: Ecosystem
+    filename: FilenameText
+    blob: BlobReference
+    python: PythonUploadFields | None = None
+    quota: StorageQuota | None = None
+
+
+class PublishedArtifact(_Model):
+    version: VersionInfo
+    file: FileInfo
+    new_version: bool
+
+
+# --- reads for the package clients --------------------------------------------------------------------
+
+
+class PythonPageRequest(_Model):
+    """A PEP 503/691 page: the project list (project None) or one project's files."""
+
+    project: NameText | None = None
+    accept: Annotated[Text, StringConstraints(max_length=1000)] | None = None  # the client's header
+
+
+class PythonPage(_Model):
+    media_type: Text
+    body: str
+    # Set when the project was asked for by a name that is not its normalised form (PEP 503: redirect).
+    canonical: Text | None = None
+
+
+class FileRequest(_Model):
+    ecosystem: Ecosystem
+    filename: FilenameText
+    sha256: Sha256 | None = None
+    # The file's core metadata (PEP 658) rather than the file itself; not counted as a download.
+    core_metadata: bool = False
+
+
+class FileLocation(_Model):
+    filename: Text
+    blob_sha256: Sha256
+    size: int
+    content_type: Text
+
+
+# --- the REST API --------------------------------------------------------------------------------------
+
+
+class PackageRef(_Model):
+    ecosystem: Ecosystem
+    name: NameText
+
+
+class VersionRef(_Model):
+    ecosystem: Ecosystem
+    name: NameText
+    version: VersionText
+
+
+class YankRequest(_Model):
+    ecosystem: Ecosystem
+    name: NameText
+    version: VersionText
+    reason: Annotated[Text, StringConstraints(max_length=500)] | None = None
+
+
+class PackageSummary(_Model):
+    ecosystem: Ecosystem
+    name: Text
+    display_name: Text
+    latest: Text | None  # the highest version, pre-releases included, yanked ones not
+    stable: Text | None  # the highest non-pre-release, non-yanked version
+    summary: Text | None = None
+    license: Text | None = None
+    keywords: list[Text] = []
+    versions: int
+    downloads: int
+    updated_at: datetime
+
+
+class VersionSummary(_Model):
+    version: Text
+    published_at: datetime
+    yanked: bool
+    yanked_reason: Text | None = None
+    prerelease: bool
+    files: int
+
+
+class PackageVersions(_Model):
+    package: PackageSummary
+    versions: list[VersionSummary]  # newest first by the ecosystem's ordering
+
+
+class SearchQuery(_Model):
+    q: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    ecosystem: Ecosystem | None = None
+    license: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    # Reverse dependencies: packages whose latest version depends on this name.
+    depends_on: NameText | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    offset: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+
+class SearchResults(_Model):
+    items: list[PackageSummary]
+    total: int
+    # True when more than the registry's count cap match: `total` is then the planner's estimate.
+    total_is_estimate: bool = False
+    next_offset: int | None
+
+
+class DeletedArtifacts(_Model):
+    ecosystem: Ecosystem
+    name: Text
+    versions: list[Text]
+    files: list[Text]
+
+
+class ArtifactPublished(_Model):
+    """A file was published (the SupplyChainAgent builds SBOMs and scans from it)."""
+
+    team_id: Text
+    ecosystem: Ecosystem
+    name: Text
+    version: Text
+    purl: Text
+    file: FileInfo
+    dependencies: list[Dependency] = []
+
+
+class StoredVersionsQuery(_Model):
+    """A page of every team's stored versions, oldest first (the SupplyChainAgent's SBOM backfill)."""
+
+    after: Annotated[int, Field(ge=0)] = 0  # `next_after` of the previous page
+    limit: Annotated[int, Field(ge=1, le=500)] = 200
+
+
+class StoredVersions(_Model):
+    # Each version as its publish event described it (its first file), to be handled the same way.
+    items: list[ArtifactPublished]
+    next_after: int | None
+
+
+# --- npm ------------------------------------------------------------------------------------------------
+
+
+class NpmPublishRequest(_Model):
+    """`npm publish`: the PUT document with its attachment's `data` taken out (the edge decoded it into
+    the blob store: `blob`); the agent checks the document, the tarball's digests and contents."""
+
+    name: NpmNameText
+    document: NpmDocumentText
+    blob: BlobReference
+    quota: StorageQuota | None = None
+
+
+class NpmPackumentRequest(_Model):
+    name: NpmNameText
+    abbreviated: bool = False
+    # Where tarballs are served from (`<edge>/registry/<team>/npm`): the edge names itself.
+    registry_url: Annotated[Text, StringConstraints(max_length=2000)]
+
+
+class NpmDocument(_Model):
+    """A JSON document for npm, rendered by the agent and relayed by the edge as it is."""
+
+    body: str
+
+
+class NpmTarballRequest(_Model):
+    name: NpmNameText
+    filename: FilenameText  # as the packument's tarball URL names it: `name-1.0.0.tgz`, no scope
+
+
+class NpmPackageRequest(_Model):
+    name: NpmNameText
+
+
+class NpmDistTagRequest(_Model):
+    name: NpmNameText
+    tag: NpmTagText
+    version: VersionText | None = None  # to add or move a tag; None to remove it
+
+
+class NpmDistTags(_Model):
+    tags: dict[Text, Text]
+
+
+class NpmDeprecateRequest(_Model):
+    """`npm deprecate`: the packument PUT back with `deprecated` set (or emptied) on versions."""
+
+    name: NpmNameText
+    document: NpmDocumentText
+
+
+class NpmDeprecated(_Model):
+    name: Text
+    # The versions whose deprecation changed, with the new message (None: no longer deprecated).
+    changed: dict[Text, Text | None]
+
+
+class NpmUnpublishRequest(_Model):
+    """`npm unpublish`: `document` (the packument without the versions to remove, PUT to `-rev`),
+    `filename` (a tarball DELETEd after that), or neither (DELETE of the whole package). `rev` is the
+    `_rev` npm read: a stale one is a conflict."""
+
+    name: NpmNameText
+    rev: Annotated[Text, StringConstraints(max_length=100)]
+    document: NpmDocumentText | None = None
+    filename: FilenameText | None = None

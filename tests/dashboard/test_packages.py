@@ -1,0 +1,385 @@
+"""The Packages pages in Debian's chromium against the session's mesh (the ArtifactManagerAgent a real
+process): packages published with real twine are found by the search, the package page shows what
+`GET /api/v1/registry/...` answers, the readme is sanitised, writes are offered only to those who
+may, a yank from the page shows, another team gets a 404, and the client configuration is the
+team's own with no key in it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from shared.messages.permissions import Role
+from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
+from tests.dashboard.test_account_github import SERIOUS, session_in
+from tests.dashboard.test_browser import Markup, signed_in, write_controls
+from tests.registry.pypackages import build_project, minimal_wheel, twine_upload, upload_bytes
+
+LIB = "dash-lib"
+APP = "dash-app"
+SCRATCH = "dash-scratch"
+# A readme that would run script in a page that rendered it as written.
+HOSTILE_README = """# Safe heading
+
+Text with <script>window.pwned = 1</script> a script.
+
+<img src="/x.png" alt="logo" onerror="window.pwned = 2">
+
+[click me](javascript:window.pwned=3) and <a href="javascript:window.pwned=4" onclick="window.pwned=5">me</a>
+
+<iframe src="https://example.com"></iframe>
+"""
+WRITE_ROUTES = {
+    "/dashboard/packages/yank",
+    "/dashboard/packages/delete-version",
+    "/dashboard/packages/delete",
+}
+
+
+@dataclass(frozen=True)
+class Published:
+    files: dict[str, list[Path]]  # version label -> the files twine uploaded
+
+
+@pytest.fixture(scope="module")
+async def published(stage: Stage, tmp_path_factory: pytest.TempPathFactory) -> Published:
+    """dash-lib 1.0 (wheel and sdist, the hostile readme) and 1.1, and dash-app 0.1 depending on
+    dash-lib, built with `build` and uploaded with twine as the stage team's owner key."""
+    work = tmp_path_factory.mktemp("dash-dists")
+    files = {
+        "lib-1.0": await asyncio.to_thread(build_project, work, "Dash-Lib", "1.0", readme=HOSTILE_README),
+        "lib-1.1": await asyncio.to_thread(build_project, work, "Dash-Lib", "1.1", sdist=False),
+        "app-0.1": await asyncio.to_thread(
+            build_project, work, "dash_app", "0.1", dependencies=("dash-lib>=1.0",), sdist=False
+        ),
+    }
+    everything = [f for group in files.values() for f in group]
+    result = await asyncio.to_thread(twine_upload, stage.edge, stage.team.id, stage.team.key, everything)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Published(files)
+
+
+def package_path(name: str, version: str | None = None) -> str:
+    path = f"/dashboard/packages/pypi/{quote(name, safe='')}"
+    return f"{path}?version={version}" if version else path
+
+
+async def texts(page: Page, selector: str, attribute: str) -> list[str]:
+    return list(await page.locator(selector).evaluate_all(f"els => els.map(e => e.dataset.{attribute})"))
+
+
+async def other_team_session(stage: Stage, role: Role = Role.OWNER) -> tuple[str, str]:
+    """A new team of its own (no package) and a session of a person in it."""
+    slug = f"pk-{uuid.uuid4().hex[:6]}"
+    async with stage.pool.acquire() as conn:
+        account_id = await conn.fetchval(
+            "SELECT account_id FROM super_agent.teams WHERE id = $1::uuid", stage.team.id
+        )
+        team_id = await conn.fetchval(
+            "INSERT INTO super_agent.teams (account_id, slug, name, is_default) "
+            "VALUES ($1, $2, $3, false) RETURNING id::text",
+            account_id,
+            slug,
+            f"Other {slug}",
+        )
+    return team_id, await session_in(stage.pool, team_id, role)
+
+
+async def test_search_finds_packages_by_text_and_filters(
+    stage: Stage, published: Published, chromium: Browser
+) -> None:
+    """The search box finds dash-lib by a prefix of its name; `depends on dash-lib` finds dash-app only;
+    the licence filter keeps both; the npm filter none; a team with nothing shows how to publish."""
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    await page.goto("/dashboard/packages")
+    assert "Packages" in await page.locator("nav").inner_text()
+    assert sorted(await texts(page, "#packages tbody tr", "package")) == [f"pypi:{APP}", f"pypi:{LIB}"]
+    await page.fill("#pkg-q", "dash-li")
+    async with page.expect_navigation():
+        await page.click("form.package-search button[type=submit]")
+    assert await texts(page, "#packages tbody tr", "package") == [f"pypi:{LIB}"]
+    row = page.locator(f'#packages tr[data-package="pypi:{LIB}"]')
+    assert "1.1" in await row.inner_text()
+    assert "A test package" in await row.inner_text()
+    await screenshot(page, "packages")
+
+    await page.goto(f"/dashboard/packages?depends_on={LIB}")
+    assert await texts(page, "#packages tbody tr", "package") == [f"pypi:{APP}"]
+    await page.goto("/dashboard/packages?license=MIT&ecosystem=pypi")
+    assert len(await texts(page, "#packages tbody tr", "package")) == 2
+    await page.goto("/dashboard/packages?ecosystem=npm")
+    assert await page.locator("#packages-none").count() == 1
+    await context.close()
+
+    _, token = await other_team_session(stage)
+    empty = await stage.context(chromium, token)
+    page = await empty.new_page()
+    await page.goto("/dashboard/packages")
+    state = await page.locator("#packages-empty").inner_text()
+    assert "twine upload --repository-url" in state
+    assert "<API_KEY>" in state
+    await empty.close()
+
+
+async def test_package_page_shows_what_the_api_answers(
+    stage: Stage, published: Published, chromium: Browser
+) -> None:
+    """Versions (latest and stable marked), a version's files with size and SHA-256, dependencies,
+    dependents and the upload history (who: the publisher's login) are the registry API's answers."""
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    status, versions = await stage.api("GET", f"/api/v1/registry/packages/pypi/{LIB}")
+    assert status == 200, versions
+    await page.goto(package_path(LIB))
+    assert await texts(page, "#versions tbody tr", "version") == [v["version"] for v in versions["versions"]]
+    latest = page.locator('#versions tr[data-version="1.1"]')
+    assert await latest.locator(".mark-latest").count() == 1
+    assert await latest.locator(".mark-stable").count() == 1
+    assert await page.locator('#versions tr[data-version="1.0"] .mark-latest').count() == 0
+
+    await page.goto(package_path(LIB, "1.0"))
+    status, version = await stage.api("GET", f"/api/v1/registry/packages/pypi/{LIB}/versions/1.0")
+    assert status == 200, version
+    shown = await page.locator("#files tbody tr").evaluate_all(
+        "els => els.map(e => [e.dataset.filename, e.dataset.sha256, Number(e.dataset.size)])"
+    )
+    assert sorted(map(tuple, shown)) == sorted(
+        (f["filename"], f["sha256"], f["size"]) for f in version["files"]
+    )
+    on_disk = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in published.files["lib-1.0"]}
+    assert {name: digest for name, digest, _ in shown} == on_disk
+    assert len(shown) == 2
+    assert await page.locator("#purl").inner_text() == version["purl"]
+    assert await texts(page, "#dependents li", "package") == [APP]
+    uploads = await texts(page, "#uploads tbody tr", "filename")
+    assert sorted(uploads) == sorted(
+        p.name for p in [*published.files["lib-1.0"], *published.files["lib-1.1"]]
+    )
+    # The registry records a key's person (the admin made the stage's key): shown by their login.
+    assert set(await page.locator("#uploads td.uploader").all_inner_texts()) == {"local-admin"}
+    await screenshot(page, "package-page")
+
+    await page.goto(package_path(APP))
+    assert await texts(page, "#dependencies tbody tr", "dependency") == [LIB]
+    assert ">=1.0" in await page.locator("#dependencies").inner_text()
+    await page.click(f'#dependencies a:text("{LIB}")')
+    await page.wait_for_url(f"**{package_path(LIB)}")
+    missing = await page.goto(package_path(LIB, "9.9"))
+    assert missing is not None
+    assert missing.status == 404
+    await context.close()
+
+
+async def test_the_readme_is_rendered_without_script_handlers_or_javascript_links(
+    stage: Stage, published: Published, chromium: Browser
+) -> None:
+    """The hostile readme's Markdown is rendered (its heading, its link text) but no <script>, no
+    iframe, no on* attribute, no javascript: URL reaches the page, and nothing of it runs."""
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    await page.goto(package_path(LIB, "1.0"))
+    readme = page.locator("#readme")
+    assert await readme.locator("h1").inner_text() == "Safe heading"
+    assert "click me" in await readme.inner_text()
+    assert "[image: logo]" in await readme.inner_text()
+    found = await readme.evaluate(
+        """r => ({
+          scripts: r.querySelectorAll('script, iframe, img, object, embed, style').length,
+          handlers: [...r.querySelectorAll('*')].flatMap(e => [...e.attributes].map(a => a.name))
+            .filter(n => n.startsWith('on')),
+          links: [...r.querySelectorAll('[href], [src]')]
+            .map(e => e.getAttribute('href') || e.getAttribute('src'))
+            .filter(u => /^\\s*javascript:/i.test(u)),
+        })"""
+    )
+    assert found == {"scripts": 0, "handlers": [], "links": []}
+    for link in await readme.locator("a").all():
+        await link.click(no_wait_after=True)
+    assert await page.evaluate("window.pwned === undefined")
+    html = await (
+        await context.request.get(package_path(LIB, "1.0"), headers={"X-MNO-Team": stage.team.id})
+    ).text()
+    article = html.split('id="readme"', 1)[1].split("</article>", 1)[0]
+    assert "<script" not in article
+    assert "onerror" not in article
+    assert "javascript:" not in article
+    await context.close()
+
+
+async def test_a_viewer_sees_no_write_control_and_a_forged_or_refused_write_is_403(
+    stage: Stage, published: Published, chromium: Browser
+) -> None:
+    """A viewer's package page offers no yank, unyank or delete (an owner's offers all three); the
+    viewer's POST with a valid CSRF token is 403 (permission), an owner's without the token 403 (CSRF),
+    and nothing was yanked."""
+    viewer = await stage.context(chromium, await stage.member(Role.VIEWER))
+    page = await viewer.new_page()
+    await page.goto(package_path(LIB))
+    assert await page.locator("#versions tbody tr").count() == 2
+    assert write_controls(await page.content()) == []
+    await screenshot(page, "package-page-viewer")
+    session = await (await viewer.request.get("/api/v1/session")).json()
+    body = {"ecosystem": "pypi", "name": LIB, "version": "1.1", "reason": "nope"}
+    refused = await viewer.request.post(
+        "/dashboard/packages/yank", data=body, headers={"X-CSRF-Token": session["csrf_token"]}
+    )
+    assert refused.status == 403
+    owner, owner_page = await signed_in(stage, chromium)
+    forged = await owner.request.post(
+        "/dashboard/packages/yank", data=body, headers={"X-MNO-Team": stage.team.id}
+    )
+    assert forged.status == 403
+    await owner_page.goto(package_path(LIB))
+    assert set(write_controls(await owner_page.content())) >= WRITE_ROUTES
+    status, versions = await stage.api("GET", f"/api/v1/registry/packages/pypi/{LIB}")
+    assert status == 200
+    assert not any(v["yanked"] for v in versions["versions"])
+    await viewer.close()
+    await owner.close()
+
+
+async def test_yank_and_unyank_from_the_package_page(
+    stage: Stage, published: Published, chromium: Browser
+) -> None:
+    """Yanking 1.1 with a reason from the page shows it yanked with the reason and moves latest to 1.0,
+    as the API then says; unyanking puts it back."""
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    await page.goto(package_path(LIB))
+    row = page.locator('#versions tr[data-version="1.1"]')
+    await row.locator("details.yank summary").click()
+    await row.locator("input[name=reason]").fill("broken build")
+    await row.locator("form button[type=submit]").click()
+    await page.wait_for_selector('#versions tr[data-version="1.1"][data-yanked="true"]')
+    assert "Version 1.1 yanked." in await page.locator("#package-done").inner_text()
+    row = page.locator('#versions tr[data-version="1.1"]')
+    assert await row.locator(".yank-reason").inner_text() == "broken build"
+    assert await page.locator('#versions tr[data-version="1.0"] .mark-latest').count() == 1
+    status, version = await stage.api("GET", f"/api/v1/registry/packages/pypi/{LIB}/versions/1.1")
+    assert status == 200
+    assert version["yanked"]
+    assert version["yanked_reason"] == "broken build"
+    await screenshot(page, "package-page-yanked")
+
+    await row.locator("button", has_text="Unyank").click()
+    await page.wait_for_selector('#versions tr[data-version="1.1"][data-yanked="false"]')
+    status, version = await stage.api("GET", f"/api/v1/registry/packages/pypi/{LIB}/versions/1.1")
+    assert status == 200
+    assert not version["yanked"]
+    await context.close()
+
+
+async def test_delete_a_version_then_the_package_from_the_page(stage: Stage, chromium: Browser) -> None:
+    """Deleting a version (confirmed) leaves the other; deleting the package goes back to the search,
+    and the API no longer knows it."""
+    for version in ("1.0", "2.0"):
+        wheel, content = minimal_wheel(SCRATCH, version)
+        status, text = await upload_bytes(
+            stage.edge, stage.team.id, stage.team.key, SCRATCH, version, wheel, content
+        )
+        assert status == 200, text
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto(package_path(SCRATCH))
+    await page.locator('#versions tr[data-version="2.0"] button.danger').click()
+    await page.wait_for_selector("#package-done")
+    assert await texts(page, "#versions tbody tr", "version") == ["1.0"]
+    async with page.expect_navigation():
+        await page.click("#delete-package")
+    assert page.url.endswith("/dashboard/packages")
+    status, _ = await stage.api("GET", f"/api/v1/registry/packages/pypi/{SCRATCH}")
+    assert status == 404
+    await context.close()
+
+
+async def test_another_team_cannot_open_the_package(
+    stage: Stage, published: Published, chromium: Browser
+) -> None:
+    """A person of another team gets a 404 page for dash-lib's page (nothing of it shown) and does not
+    find it by search."""
+    _, token = await other_team_session(stage)
+    context = await stage.context(chromium, token)
+    page = await context.new_page()
+    response = await page.goto(package_path(LIB))
+    assert response is not None
+    assert response.status == 404
+    assert await page.locator('h1[data-error-code="not_found"]').count() == 1
+    assert "Safe heading" not in await page.content()
+    await page.goto(f"/dashboard/packages?q={LIB}")
+    assert await page.locator("#packages tbody tr").count() == 0
+    await context.close()
+
+
+async def test_client_configuration_is_the_teams_with_no_key(stage: Stage, chromium: Browser) -> None:
+    """pip's index URL, ~/.pypirc and .npmrc name this edge and the team, with <API_KEY> in the key's
+    place (the owner's real key appears nowhere); a copy button puts the pip line on the clipboard."""
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stage.edge)
+    await page.goto("/dashboard/packages/setup")
+    host = stage.edge.split("://", 1)[1]
+    pip = await page.locator("#pip-line").inner_text()
+    assert pip.startswith(
+        f"pip install --index-url http://__token__:<API_KEY>@{host}/registry/{stage.team.id}/pypi/simple/"
+    )
+    pypirc = await page.locator("#pypirc").inner_text()
+    assert f"repository = {stage.edge}/registry/{stage.team.id}/pypi/legacy/" in pypirc
+    assert "username = __token__" in pypirc
+    assert "password = <API_KEY>" in pypirc
+    npmrc = await page.locator("#npmrc").inner_text()
+    assert f"registry={stage.edge}/registry/{stage.team.id}/npm/" in npmrc
+    assert f"//{host}/registry/{stage.team.id}/npm/:_authToken=<API_KEY>" in npmrc
+    assert stage.team.key not in await page.content()
+    await page.click('button[data-copy="pip-line"]')
+    await page.wait_for_function("document.getElementById('copy-status').textContent.length > 0")
+    assert await page.evaluate("navigator.clipboard.readText()") == pip
+    await screenshot(page, "packages-client-config")
+    await context.close()
+
+
+async def test_packages_pages_carry_the_csp_and_have_no_serious_axe_finding(
+    stage: Stage, published: Published, chromium: Browser, axe_source: str
+) -> None:
+    """The search, package and setup pages have a CSP without 'unsafe-inline' and no inline script or
+    style; axe-core finds nothing serious or critical on a laptop and a phone, no page scrolls
+    sideways on the phone, and chromium reports no CSP violation."""
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    team = {"X-MNO-Team": stage.team.id}
+    paths = ["/dashboard/packages", package_path(LIB, "1.0"), "/dashboard/packages/setup"]
+    for path in paths:
+        response = await context.request.get(path, headers=team)
+        assert response.status == 200, path
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp, path
+        assert "unsafe-inline" not in csp, path
+        markup = Markup()
+        markup.feed(await response.text())
+        assert (
+            markup.inline_scripts,
+            markup.inline_handlers,
+            markup.style_attributes,
+            markup.style_elements,
+        ) == (
+            0,
+            [],
+            0,
+            0,
+        ), path
+    checks: list[tuple[str, dict[str, Any]]] = [(p, v) for p in paths for v in (LAPTOP, PHONE)]
+    for path, viewport in checks:
+        await page.set_viewport_size(viewport)
+        await page.goto(path)
+        await page.evaluate(axe_source)
+        assert await page.evaluate(SERIOUS) == [], (path, viewport)
+        if viewport is PHONE:
+            overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} scrolls sideways on a phone"
+    await screenshot(page, "packages-client-config-phone")
+    assert violations == []
+    await context.close()

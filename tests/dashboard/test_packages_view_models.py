@@ -1,0 +1,233 @@
+"""The Packages pages' pure parts: readmes rendered safely, search forms, rows, digests, client config."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+import pytest
+from pydantic import ValidationError
+
+from services.dashboard import packages, readme
+from shared.messages.artifacts import (
+    Ecosystem,
+    FileInfo,
+    PackageSummary,
+    PackageVersions,
+    SearchResults,
+    VersionInfo,
+    VersionSummary,
+)
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+class Unsafe(HTMLParser):
+    """Whatever in rendered HTML could run script or load from elsewhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "iframe", "object", "embed", "style", "img", "form", "base", "meta", "link"):
+            self.found.append(tag)
+        for name, value in attrs:
+            if name.startswith("on") or name == "style":
+                self.found.append(f"{tag}[{name}]")
+            if (
+                name in ("href", "src", "action")
+                and value
+                and value.strip().lower().startswith(("javascript:", "data:", "vbscript:"))
+            ):
+                self.found.append(f"{tag}[{name}={value}]")
+
+
+def unsafe(html: str) -> list[str]:
+    parser = Unsafe()
+    parser.feed(html)
+    return parser.found
+
+
+HOSTILE = {
+    "text/markdown": (
+        "# Title\n\n<script>alert(1)</script>\n\n<img src=x alt=pic onerror=alert(2)>\n\n"
+        '[a](javascript:alert(3)) <a href="JaVaScRiPt:alert(4)" onclick="x()">b</a> '
+        '<a href="data:text/html,<script>alert(5)</script>">c</a>\n\n'
+        '<div style="x" onmouseover="y">d</div> <iframe src="//evil"></iframe> <svg onload=alert(6)></svg>\n'
+    ),
+    "text/x-rst": (
+        "Title\n=====\n\n`a <javascript:alert(1)>`_ and `ok <https://example.com>`_\n\n"
+        ".. image:: https://evil/x.png\n   :alt: pic\n"
+    ),
+    "text/plain": "<script>alert(1)</script> <img src=x onerror=alert(2)>",
+}
+
+
+@pytest.mark.parametrize("content_type", sorted(HOSTILE))
+def test_a_hostile_readme_renders_without_script_handlers_or_script_urls(content_type: str) -> None:
+    """Markdown, reST and plain text with <script>, on* handlers, javascript:/data: links, iframes and
+    images come out with none of them (images become their alt text), the text kept."""
+    html = readme.render(HOSTILE[content_type], content_type)
+    assert html is not None
+    assert unsafe(str(html)) == []
+    assert "Title" in html or "alert(1)" in html  # the text is shown, as text
+
+
+def test_readme_renderers_follow_the_content_type() -> None:
+    """Markdown headings and code, reST sections, plain text escaped; an invalid reST readme falls back
+    to plain text; no readme is None; headings' empty self-links are dropped."""
+    md = readme.render("# Hello\n\n```python\nprint(1)\n```\n", "text/markdown; variant=GFM")
+    assert md is not None
+    assert "<h1" in md
+    assert "Hello</h1>" in md
+    assert "<pre" in md
+    assert "<a " not in md
+    rst = readme.render("Hello\n=====\n\nSome *text*.\n", None)
+    assert rst is not None
+    assert "<h1>Hello</h1>" in rst
+    assert "<em>text</em>" in rst
+    broken = readme.render("Hello\n==\n\n.. raw:: html\n\n   <b>x</b>\n", "text/x-rst")
+    assert broken is not None
+    assert "&lt;b&gt;" in broken
+    assert readme.render("a <b>", "text/plain") == "a &lt;b&gt;"
+    assert readme.render("", "text/markdown") is None
+    assert readme.render(None, None) is None
+    pic = readme.render('![a "quoted" <b> logo](https://x/y.png)', "text/markdown")
+    assert pic is not None
+    assert "[image: a &#34;quoted&#34; &lt;b&gt; logo]" in pic
+
+
+def test_search_form_reads_blank_fields_as_no_filter_and_pages() -> None:
+    """Empty inputs are no filter; the pager's links keep the filters and move by a page."""
+    form = packages.SearchForm.model_validate(
+        {"q": "req", "ecosystem": "", "license": " ", "depends_on": "", "offset": "20"}
+    )
+    assert form.query() == {
+        "q": "req",
+        "ecosystem": None,
+        "license": None,
+        "depends_on": None,
+        "limit": packages.PAGE_SIZE,
+        "offset": 20,
+    }
+    results = SearchResults(items=[_summary("a")], total=41, next_offset=40)
+    pager = packages.pager(form, results)
+    assert (pager.first, pager.last, pager.total) == (21, 21, 41)
+    assert pager.previous == "/dashboard/packages?q=req"
+    assert pager.next == "/dashboard/packages?q=req&offset=40"
+    with pytest.raises(ValidationError):
+        packages.SearchForm.model_validate({"ecosystem": "cobol"})
+    with pytest.raises(ValidationError):
+        packages.SearchForm.model_validate({"q": "x" * 201})
+
+
+def test_package_links_encode_scoped_npm_names_as_one_segment() -> None:
+    """`@scope/name` is one path segment in links, as the API's `{name}` takes it."""
+    assert packages.package_href(Ecosystem.NPM, "@acme/ui") == "/dashboard/packages/npm/%40acme%2Fui"
+    assert packages.package_href("pypi", "a-b", "1.0rc1") == "/dashboard/packages/pypi/a-b?version=1.0rc1"
+
+
+def test_versions_mark_latest_stable_and_the_chosen_one() -> None:
+    """Latest and stable are the API's; the default version is the latest, or the newest listed when
+    every version is yanked (no latest)."""
+    found = PackageVersions(
+        package=_summary("lib", latest="2.0rc1", stable="1.0"),
+        versions=[_version("2.0rc1", prerelease=True), _version("1.1", yanked=True), _version("1.0")],
+    )
+    assert packages.chosen_version(found, None) == "2.0rc1"
+    assert packages.chosen_version(found, "1.1") == "1.1"
+    rows = packages.version_rows(found, "1.0")
+    assert [(r.version, r.latest, r.stable, r.selected, r.yanked) for r in rows] == [
+        ("2.0rc1", True, False, False, False),
+        ("1.1", False, False, False, True),
+        ("1.0", False, True, True, False),
+    ]
+    yanked = PackageVersions(package=_summary("lib", latest=None, stable=None), versions=[_version("1.0")])
+    assert packages.chosen_version(yanked, None) == "1.0"
+
+
+def test_files_show_sizes_digests_and_npm_integrity_however_kept() -> None:
+    """Sizes read as pip prints them; npm's sha512 is shown as its SRI integrity whether kept as SRI,
+    hex or base64; Python files have none."""
+    digest = hashlib.sha512(b"tarball").digest()
+    sri = "sha512-" + base64.b64encode(digest).decode()
+    for kept in (sri, digest.hex(), base64.b64encode(digest).decode()):
+        assert packages.integrity(_file(digests={"sha512": kept})) == sri
+    assert packages.integrity(_file(digests={"md5": "0" * 32})) is None
+    assert packages.integrity(_file(digests={"sha512": "not a digest"})) is None
+    assert [packages.size_text(n) for n in (999, 1500, 20_300_000)] == ["999 B", "1.5 kB", "20.3 MB"]
+
+
+def test_upload_history_is_newest_first_with_people_and_keys_named() -> None:
+    """Every file of the versions, newest upload first; uploaders by login, key name, or id."""
+    old = _info("1.0", [_file("a-1.0.tar.gz", T0, "u1"), _file("a-1.0-py3-none-any.whl", T0, "k1")])
+    new = _info("1.1", [_file("a-1.1-py3-none-any.whl", T0 + timedelta(days=1), "gone")])
+    rows = packages.upload_rows([old, new], {"u1": "alice"}, {"k1": "ci"})
+    assert [(r.version, r.filename, r.uploaded_by) for r in rows] == [
+        ("1.1", "a-1.1-py3-none-any.whl", "gone"),
+        ("1.0", "a-1.0.tar.gz", "alice"),
+        ("1.0", "a-1.0-py3-none-any.whl", "API key “ci”"),
+    ]
+
+
+def test_client_config_names_the_edge_and_team_and_never_a_key() -> None:
+    """pip's index URL carries `__token__:<API_KEY>` in its authority; ~/.pypirc and .npmrc name the
+    team's upload URL and registry; npm's token is keyed by the registry without its scheme."""
+    config = packages.client_config("https://mno.example.com/", "t-1")
+    index = "https://__token__:<API_KEY>@mno.example.com/registry/t-1/pypi/simple/"
+    assert config.pip == f"pip install --index-url {index} PACKAGE"
+    assert "repository = https://mno.example.com/registry/t-1/pypi/legacy/" in config.pypirc
+    assert "password = <API_KEY>" in config.pypirc
+    assert config.npmrc == (
+        "registry=https://mno.example.com/registry/t-1/npm/\n"
+        "//mno.example.com/registry/t-1/npm/:_authToken=<API_KEY>\n"
+    )
+
+
+def _summary(name: str, latest: str | None = "1.0", stable: str | None = "1.0") -> PackageSummary:
+    return PackageSummary(
+        ecosystem=Ecosystem.PYPI,
+        name=name,
+        display_name=name,
+        latest=latest,
+        stable=stable,
+        versions=1,
+        downloads=0,
+        updated_at=T0,
+    )
+
+
+def _version(version: str, *, yanked: bool = False, prerelease: bool = False) -> VersionSummary:
+    return VersionSummary(version=version, published_at=T0, yanked=yanked, prerelease=prerelease, files=1)
+
+
+def _file(
+    filename: str = "a-1.0.tgz",
+    at: datetime = T0,
+    by: str | None = None,
+    digests: dict[str, str] | None = None,
+) -> FileInfo:
+    return FileInfo(
+        filename=filename,
+        size=10,
+        sha256="0" * 64,
+        digests=digests or {},
+        kind="wheel",
+        uploaded_at=at,
+        uploaded_by=by,
+    )
+
+
+def _info(version: str, files: list[FileInfo]) -> VersionInfo:
+    return VersionInfo(
+        ecosystem=Ecosystem.PYPI,
+        name="a",
+        display_name="a",
+        version=version,
+        files=files,
+        purl=f"pkg:pypi/a@{version}",
+        published_at=T0,
+    )

@@ -1,0 +1,271 @@
+"""The upstream proxy for Python with its dependency-confusion guard: a real pypiserver stands for
+the public index behind a team's own, pip installs through ours, against real agents, NATS and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import shutil
+import zipfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from mno.stack import NatsServer
+from services.registry.python.upstream_pages import parse_project_page
+from shared.db.migrations import migrate_all
+from shared.db.postgres import create_pool
+from shared.messages.agents import AgentName
+from shared.messages.permissions import Permission
+from tests.fixtures.mesh import Mesh, MeshLauncher
+from tests.fixtures.stack import free_port, scratch_dir
+from tests.fixtures.teams import org_team_key
+from tests.registry.peers import pypiserver
+from tests.registry.pypackages import (
+    fresh_venv,
+    index_url,
+    installed_version,
+    minimal_wheel,
+    pip_install,
+    upload_bytes,
+)
+
+PUBLISHER = [Permission.ARTIFACTS_READ, Permission.ARTIFACTS_PUBLISH]
+JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
+
+
+@dataclass(frozen=True)
+class Team:
+    team_id: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Proxied:
+    mesh: Mesh
+    packages: Path  # pypiserver's folder
+    live: Team  # behind the running pypiserver
+    down: Team  # behind an upstream nobody answers at
+    plain: Team  # no upstream
+
+
+async def _team(conn: Any) -> Team:
+    key = await org_team_key(conn, PUBLISHER)
+    team_id = await conn.fetchval(
+        "SELECT team_id::text FROM super_agent.api_keys WHERE key_id = $1", key.split("_")[1]
+    )
+    return Team(str(team_id), key)
+
+
+async def _teams(dsn: str) -> list[Team]:
+    pool = await create_pool(dsn, min_size=1, max_size=1, command_timeout=10)
+    try:
+        # The agents migrate when they start, but their config needs the teams first.
+        await migrate_all(pool)
+        async with pool.acquire() as conn:
+            return [await _team(conn) for _ in range(3)]
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iterator[Proxied]:
+    """pypiserver with public-only, shadowed (1.0 and 2.0) and to-be-tampered projects; agents of
+    this module's own whose config puts it behind one team and a closed port behind another."""
+    import asyncio
+
+    packages = tmp_path_factory.mktemp("upstream-packages")
+    for name, version in [("pub-lib", "1.0"), ("shadowed", "1.0"), ("shadowed", "2.0"), ("tampered", "1.0")]:
+        filename, content = minimal_wheel(name, version)
+        (packages / filename).write_bytes(content)
+    live, down, plain = asyncio.run(_teams(postgres_dsn))
+    with pypiserver(packages, fallback=False) as upstream:
+        upstreams = {
+            "public": {"kind": "pypi", "url": f"{upstream}/simple/", "teams": [live.team_id]},
+            "gone": {
+                "kind": "pypi",
+                "url": f"http://127.0.0.1:{free_port()}/simple/",
+                "teams": [down.team_id],
+            },
+        }
+        nats = NatsServer()
+        with scratch_dir("mno-nats-upstream-") as nats_dir:
+            nats.start(nats_dir, port=free_port(), monitor_port=free_port())
+            launcher = MeshLauncher(
+                tmp_path_factory.mktemp("upstream-mesh"),
+                nats.url,
+                postgres_dsn,
+                overrides={"registry": {"upstreams": upstreams}},
+            )
+            try:
+                agents = {a: launcher.start(a) for a in (AgentName.ARTIFACT_MANAGER, AgentName.SUPER_AGENT)}
+                yield Proxied(Mesh(launcher, agents), packages, live, down, plain)
+            finally:
+                launcher.stop_all()
+                nats.stop()
+                shutil.rmtree(launcher.workdir, ignore_errors=True)
+
+
+def _basic(key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"__token__:{key}".encode()).decode()}
+
+
+@pytest.fixture
+async def http(proxied: Proxied) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def _base(proxied: Proxied, team: Team) -> str:
+    return f"{proxied.mesh.edge_url}/registry/{team.team_id}/pypi"
+
+
+async def _publish(proxied: Proxied, team: Team, name: str, version: str) -> bytes:
+    filename, content = minimal_wheel(name, version)
+    # Private bytes differ from the upstream's same-named file: one more member, a marker.
+    buffer = io.BytesIO(content)
+    with zipfile.ZipFile(buffer, "a") as wheel:
+        wheel.writestr(f"{name.replace('-', '_')}/PRIVATE", "ours\n")
+    content = buffer.getvalue()
+    status, text = await upload_bytes(
+        proxied.mesh.edge_url, team.team_id, team.key, name, version, filename, content
+    )
+    assert status == 200, text
+    return content
+
+
+def test_pages_of_an_upstream_are_read_from_json_and_html() -> None:
+    """PEP 691 JSON and PEP 503 HTML pages give the same files, absolute URLs; unhashed files dropped."""
+    digest = "ab" * 32
+    html = (
+        f'<a href="/packages/a-1.0-py3-none-any.whl#sha256={digest}" data-requires-python="&gt;=3.9">x</a>'
+        '<a href="/packages/a-0.9.tar.gz">unverifiable</a>'
+    )
+    document = {
+        "meta": {"api-version": "1.0"},
+        "files": [
+            {
+                "filename": "a-1.0-py3-none-any.whl",
+                "url": "/packages/a-1.0-py3-none-any.whl",
+                "hashes": {"sha256": digest},
+                "requires-python": ">=3.9",
+            },
+            {"filename": "a-0.9.tar.gz", "url": "x", "hashes": {"md5": "0" * 32}},
+        ],
+    }
+    page = "http://up.example/simple/a/"
+    from_html = parse_project_page(html, "text/html", page)
+    from_json = parse_project_page(json.dumps(document), "application/vnd.pypi.simple.v1+json", page)
+    assert from_html == from_json
+    assert [(f.url, f.sha256, f.requires_python) for f in from_json] == [
+        ("http://up.example/packages/a-1.0-py3-none-any.whl", digest, ">=3.9")
+    ]
+
+
+async def test_pip_installs_a_public_package_through_the_team_index(proxied: Proxied, tmp_path: Path) -> None:
+    """A name the team never published installs from the upstream, and its file is then in our blob store."""
+    python = fresh_venv(tmp_path / "venv")
+    result = pip_install(
+        python, index_url(proxied.mesh.edge_url, proxied.live.team_id, proxied.live.key), "pub-lib"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert installed_version(python, "pub_lib") == "1.0"
+    digest = hashlib.sha256((proxied.packages / "pub_lib-1.0-py3-none-any.whl").read_bytes()).hexdigest()
+    blobs = proxied.mesh.launcher.workdir / "data" / "blobs"
+    assert digest in {p.name for p in blobs.rglob("*") if p.is_file()}
+
+
+async def test_a_private_package_shadows_every_upstream_file_of_its_name(
+    proxied: Proxied, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """Publishing a name that exists upstream is allowed; then pip gets ours only, never the upstream's
+    2.0 (a version ours lacks), and the upstream's file URL is refused."""
+    team = proxied.live
+    base = _base(proxied, team)
+    async with http.get(f"{base}/simple/shadowed/", headers={**JSON, **_basic(team.key)}) as response:
+        before = await response.json(content_type=None)
+    assert sorted(before["versions"]) == ["1.0", "2.0"]
+    ours = await _publish(proxied, team, "shadowed", "1.0")
+    async with http.get(f"{base}/simple/shadowed/", headers={**JSON, **_basic(team.key)}) as response:
+        after = await response.json(content_type=None)
+    assert after["versions"] == ["1.0"]
+    assert [f["hashes"]["sha256"] for f in after["files"]] == [hashlib.sha256(ours).hexdigest()]
+    upstream_two = next(f for f in before["files"] if f["filename"].startswith("shadowed-2.0"))
+    async with http.get(
+        f"{base}/simple/shadowed/{upstream_two['url']}", headers=_basic(team.key)
+    ) as response:
+        assert response.status == 404
+    python = fresh_venv(tmp_path / "venv")
+    index = index_url(proxied.mesh.edge_url, team.team_id, team.key)
+    assert pip_install(python, index, "shadowed==2.0").returncode != 0
+    result = pip_install(python, index, "shadowed")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert installed_version(python, "shadowed") == "1.0"
+    assert list((python.parent.parent / "lib").rglob("shadowed/PRIVATE"))
+    upstream_one = next(f for f in before["files"] if f["filename"].startswith("shadowed-1.0"))
+    assert upstream_one["hashes"]["sha256"] != hashlib.sha256(ours).hexdigest()
+
+
+async def test_an_unreachable_upstream_is_a_clear_error_and_private_names_still_work(
+    proxied: Proxied, http: aiohttp.ClientSession
+) -> None:
+    """Behind a closed port, an upstream-only name is a 503 naming the upstream; a private one serves."""
+    team = proxied.down
+    await _publish(proxied, team, "own-lib", "1.0")
+    base = _base(proxied, team)
+    async with http.get(f"{base}/simple/pub-lib/", headers=_basic(team.key)) as response:
+        assert response.status == 503
+        assert "upstream_unavailable" in await response.text()
+        assert "gone" in (response.reason or "")
+    async with http.get(f"{base}/simple/own-lib/", headers=_basic(team.key)) as response:
+        assert response.status == 200
+
+
+async def test_a_tampered_upstream_file_is_refused_and_not_kept(
+    proxied: Proxied, http: aiohttp.ClientSession
+) -> None:
+    """An upstream file whose bytes no longer match the SHA-256 its page listed is refused, not stored."""
+    team = proxied.live
+    base = _base(proxied, team)
+    async with http.get(f"{base}/simple/tampered/", headers={**JSON, **_basic(team.key)}) as response:
+        page = await response.json(content_type=None)
+    (entry,) = page["files"]
+    path = proxied.packages / entry["filename"]
+    path.write_bytes(path.read_bytes() + b"\0")
+    async with http.get(f"{base}/simple/tampered/{entry['url']}", headers=_basic(team.key)) as response:
+        assert response.status == 503
+        assert "upstream_digest_mismatch" in await response.text()
+    blobs = proxied.mesh.launcher.workdir / "data" / "blobs"
+    assert entry["hashes"]["sha256"] not in {p.name for p in blobs.rglob("*") if p.is_file()}
+
+
+async def test_only_the_configured_team_sees_the_upstream(
+    proxied: Proxied, http: aiohttp.ClientSession
+) -> None:
+    """A team without an upstream gets 404 for a public name (even one another team cached); another
+    team's index is 404 for the proxied team's key."""
+    await test_page_is_listed(proxied, http)
+    plain = proxied.plain
+    async with http.get(f"{_base(proxied, plain)}/simple/pub-lib/", headers=_basic(plain.key)) as response:
+        assert response.status == 404
+    async with http.get(
+        f"{_base(proxied, plain)}/simple/pub-lib/", headers=_basic(proxied.live.key)
+    ) as response:
+        assert response.status == 404
+
+
+async def test_page_is_listed(proxied: Proxied, http: aiohttp.ClientSession) -> None:
+    """The proxied team's page of an upstream-only name lists the upstream's file with its digest."""
+    team = proxied.live
+    async with http.get(f"{_base(proxied, team)}/simple/pub-lib/", headers=_basic(team.key)) as response:
+        assert response.status == 200
+        text = await response.text()
+    digest = hashlib.sha256((proxied.packages / "pub_lib-1.0-py3-none-any.whl").read_bytes()).hexdigest()
+    assert f"#sha256={digest}" in text

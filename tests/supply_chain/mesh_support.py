@@ -1,0 +1,149 @@
+"""A mesh of the edge and the SupplyChainAgent of the module's own (own NATS and database: advisories
+are shared by every team, so imports here must not reach other modules' agents), and HTTP helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import tarfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from mno.stack import NatsServer
+from services.identity import apikeys
+from shared.db.postgres import create_pool
+from shared.messages.agents import AgentName
+from shared.messages.permissions import Permission, Role, permissions_of_roles
+from tests.fixtures.mesh import TOKEN, MeshLauncher
+from tests.fixtures.stack import free_port, scratch_database
+from tests.supply_chain.snapshot import PYPA_SNAPSHOT
+
+OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass(frozen=True)
+class Env:
+    base: str
+    pool: asyncpg.Pool
+    nats_url: str
+    launcher: MeshLauncher
+
+
+@dataclass(frozen=True)
+class Team:
+    team_id: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+async def start(work: Path, postgres_dsn: str) -> AsyncIterator[Env]:
+    nats = NatsServer()
+    nats.start(work / "nats", port=free_port(), monitor_port=free_port())
+    try:
+        async with scratch_database(postgres_dsn) as dsn:
+            launcher = MeshLauncher(work, nats.url, dsn)
+            pool = None
+            try:
+                await asyncio.to_thread(launcher.start, AgentName.SUPER_AGENT)
+                await asyncio.to_thread(launcher.start, AgentName.SUPPLY_CHAIN)
+                pool = await create_pool(dsn, min_size=1, max_size=3, command_timeout=30)
+                yield Env(launcher.edge_url, pool, nats.url, launcher)
+            finally:
+                if pool is not None:
+                    await pool.close()
+                await asyncio.to_thread(launcher.stop_all)
+    finally:
+        nats.stop()
+
+
+async def team(env: Env, role: Role = Role.OWNER) -> Team:
+    """A new organisation's default team on the `local` plan (it includes supply_chain), and a key of
+    the role's permissions."""
+    async with env.pool.acquire() as conn:
+        github_id = uuid.uuid4().int % 10**9
+        account = await conn.fetchval(
+            "INSERT INTO super_agent.accounts (github_id, login, kind) VALUES ($1, $2, 'Organization') "
+            "RETURNING id",
+            github_id,
+            f"org-{uuid.uuid4().hex[:6]}",
+        )
+        await conn.execute(
+            "INSERT INTO super_agent.subscriptions (account_github_id, account_id, status, plan_key, state) "
+            "VALUES ($1, $2, 'active', 'local', '{}'::jsonb)",
+            github_id,
+            account,
+        )
+        team_id = await conn.fetchval(
+            "INSERT INTO super_agent.teams (account_id, slug, name, is_default) "
+            "VALUES ($1, 'main', 'Main', true) RETURNING id::text",
+            account,
+        )
+        _, token = await apikeys.create(
+            conn,
+            team_id=team_id,
+            name="k",
+            permissions=sorted(permissions_of_roles((role.value,))),
+            created_by=None,
+        )
+    return Team(team_id, str(token))
+
+
+async def call(
+    env: Env,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    *,
+    body: bytes | None = None,
+    json_body: Any = None,
+    params: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as http,
+        http.request(
+            method, f"{env.base}{path}", headers=headers, data=body, json=json_body, params=params
+        ) as response,
+    ):
+        text = await response.text()
+        try:
+            return response.status, json.loads(text)
+        except ValueError:
+            return response.status, text
+
+
+async def import_archive(env: Env, archive: bytes, source: str) -> dict[str, Any]:
+    status, info = await call(
+        env, "POST", "/api/v1/operator/advisories/import", OPERATOR, body=archive, params={"source": source}
+    )
+    assert status == 200, info
+    assert isinstance(info, dict)
+    return info
+
+
+def osv_archive(*records: dict[str, Any]) -> bytes:
+    """A tar.gz of OSV JSON records, as a database export ships them."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for record in records:
+            data = json.dumps(record).encode()
+            member = tarfile.TarInfo(f"osv/{record['id']}.json")
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def pypa_archive() -> bytes:
+    return PYPA_SNAPSHOT.read_bytes()
+
+
+READ = [Permission.SUPPLY_CHAIN_READ]
