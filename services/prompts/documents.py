@@ -33,8 +33,6 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-import jsonschema
-import referencing.exceptions
 import yaml
 from pydantic import JsonValue, ValidationError
 
@@ -237,6 +235,10 @@ def config_problems(config: Mapping[str, JsonValue], team_schema: Mapping[str, A
 
 def check_config_schema(schema: Mapping[str, Any]) -> Problem | None:
     """A team's config schema, checked when the team declares it (and again before use)."""
+    # Imported here: jsonschema's format checkers take ~2 s to import (rfc3987-syntax builds a grammar),
+    # which every `mno prompts` run would pay for files that declare no config at all.
+    import jsonschema
+
     try:
         validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         validator_class.check_schema(dict(schema))
@@ -246,6 +248,9 @@ def check_config_schema(schema: Mapping[str, Any]) -> Problem | None:
 
 
 def _schema_problems(config: Mapping[str, JsonValue], schema: Mapping[str, Any]) -> list[Problem]:
+    import jsonschema  # see check_config_schema
+    import referencing.exceptions
+
     validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     # No registry of remote documents: a $ref to a URL is unresolvable, never fetched.
     validator = validator_class(schema)

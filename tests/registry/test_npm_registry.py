@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import boto3
 import pytest
 
-from mno.stack import NatsServer
 from shared.db.postgres import create_pool
-from shared.messages.agents import AgentName
-from tests.fixtures.mesh import Mesh, MeshLauncher
+from tests.fixtures.mesh import Mesh
 from tests.fixtures.s3 import S3Endpoint
-from tests.fixtures.stack import free_port, scratch_dir
+from tests.registry.meshes import s3_registry_mesh
 from tests.registry.npmpackages import (
     NPM,
     npm,
@@ -385,38 +381,9 @@ async def test_another_teams_key_gets_404_on_every_npm_route(mesh: Mesh, pool: A
 def s3_mesh(
     tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, s3_endpoint: S3Endpoint
 ) -> Iterator[Mesh]:
-    """The edge and the ArtifactManagerAgent with blobs in moto's S3, on a NATS server of their own."""
-    bucket = f"npm-{uuid.uuid4().hex[:8]}"
-    boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint.endpoint_url,
-        region_name=s3_endpoint.region,
-        aws_access_key_id=s3_endpoint.access_key_id,
-        aws_secret_access_key=s3_endpoint.secret_access_key,
-    ).create_bucket(Bucket=bucket)
-    storage = {
-        "backend": "s3",
-        "s3": {
-            "bucket": bucket,
-            "endpoint_url": s3_endpoint.endpoint_url,
-            "region": s3_endpoint.region,
-            "access_key_id": s3_endpoint.access_key_id,
-            "secret_access_key": s3_endpoint.secret_access_key,
-        },
-    }
-    nats = NatsServer()
-    with scratch_dir("mno-nats-npm-s3-") as nats_dir:
-        nats.start(nats_dir, port=free_port(), monitor_port=free_port())
-        launcher = MeshLauncher(
-            tmp_path_factory.mktemp("npms3"), nats.url, postgres_dsn, overrides={"storage": storage}
-        )
-        try:
-            agents = {a: launcher.start(a) for a in (AgentName.ARTIFACT_MANAGER, AgentName.SUPER_AGENT)}
-            yield Mesh(launcher, agents)
-        finally:
-            launcher.stop_all()
-            nats.stop()
-            shutil.rmtree(launcher.workdir, ignore_errors=True)
+    """The edge and the ArtifactManagerAgent with blobs in moto's S3, for npm."""
+    with s3_registry_mesh(tmp_path_factory.mktemp("npms3"), postgres_dsn, s3_endpoint) as mesh:
+        yield mesh
 
 
 async def test_npm_publishes_and_installs_with_blobs_in_s3(s3_mesh: Mesh, pool: Any, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -18,14 +17,12 @@ import asyncpg
 import boto3
 import pytest
 
-from mno.stack import NatsServer
 from shared.db.postgres import create_pool
-from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission
-from tests.fixtures.mesh import Mesh, MeshLauncher
+from tests.fixtures.mesh import Mesh
 from tests.fixtures.s3 import S3Endpoint
-from tests.fixtures.stack import free_port, scratch_dir
 from tests.fixtures.teams import org_team_key
+from tests.registry.meshes import s3_registry_mesh
 from tests.registry.pypackages import (
     build_project,
     fresh_venv,
@@ -350,40 +347,9 @@ async def test_another_teams_key_cannot_list_download_or_yank(
 def s3_mesh(
     tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, s3_endpoint: S3Endpoint
 ) -> Iterator[Mesh]:
-    """The edge and the ArtifactManagerAgent with blobs in moto's S3 (other agents are not needed), on
-    a NATS server of their own: the session mesh's ArtifactManagerAgent (blobs on its filesystem)
-    would otherwise share their requests."""
-    bucket = f"registry-{uuid.uuid4().hex[:8]}"
-    boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint.endpoint_url,
-        region_name=s3_endpoint.region,
-        aws_access_key_id=s3_endpoint.access_key_id,
-        aws_secret_access_key=s3_endpoint.secret_access_key,
-    ).create_bucket(Bucket=bucket)
-    storage = {
-        "backend": "s3",
-        "s3": {
-            "bucket": bucket,
-            "endpoint_url": s3_endpoint.endpoint_url,
-            "region": s3_endpoint.region,
-            "access_key_id": s3_endpoint.access_key_id,
-            "secret_access_key": s3_endpoint.secret_access_key,
-        },
-    }
-    nats = NatsServer()
-    with scratch_dir("mno-nats-s3-") as nats_dir:
-        nats.start(nats_dir, port=free_port(), monitor_port=free_port())
-        launcher = MeshLauncher(
-            tmp_path_factory.mktemp("s3mesh"), nats.url, postgres_dsn, overrides={"storage": storage}
-        )
-        try:
-            agents = {a: launcher.start(a) for a in (AgentName.ARTIFACT_MANAGER, AgentName.SUPER_AGENT)}
-            yield Mesh(launcher, agents)
-        finally:
-            launcher.stop_all()
-            nats.stop()
-            shutil.rmtree(launcher.workdir, ignore_errors=True)
+    """The edge and the ArtifactManagerAgent with blobs in moto's S3."""
+    with s3_registry_mesh(tmp_path_factory.mktemp("s3mesh"), postgres_dsn, s3_endpoint) as mesh:
+        yield mesh
 
 
 async def test_the_s3_blob_backend_serves_uploads_and_installs(
