@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -52,6 +53,7 @@ def local_mesh(
     assert token is not None
     env = agent_environment(settings, os.environ, None, nats_server.url, dsn)
     processes = [start_agent(agent, settings, env, workdir) for agent in agents]
+    finished = False
     try:
         deadline = time.monotonic() + 90
         while not all(is_ready(p.metrics_url) for p in processes):
@@ -59,10 +61,13 @@ def local_mesh(
                 raise SystemExit(f"agents not ready; logs in {workdir}")
             time.sleep(0.2)
         yield LocalMesh(settings, nats_server.url, dsn, workdir, token)
+        finished = True
     finally:
         stop_agents(processes)
         postgres.stop()
         nats_server.stop()
+        if finished:  # a failed run keeps its logs and data to read
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def percentile(samples: list[float], q: float) -> float:
