@@ -71,13 +71,21 @@ async def test_a_write_past_the_deadline_says_its_outcome_is_unknown(frozen: Fro
 
 
 def test_only_answers_that_stream_are_unbounded() -> None:
-    """The routes exempt from the deadline are exactly the proxy's, the audit export and the package
-    registry's file transfers (an upload or download streams for as long as its size needs)."""
+    """The routes exempt from the deadline are exactly the proxy's, the audit export, and the file
+    transfers of the package registry and the supply chain (an upload or download streams for as long
+    as its size needs)."""
     unbounded = {(route.method, route.path) for route in ROUTES if not route.deadline}
     assert unbounded
     transfers = {
         ("GET", "/registry/{team}/pypi/files/{sha256}/{filename}"),
         ("POST", "/registry/{team}/pypi/legacy/"),
+        ("PUT", "/registry/{team}/npm/{name}"),
+        ("GET", "/registry/{team}/npm/{name}/-/{filename}"),
+        ("GET", "/registry/{team}/npm/{scope}/{name}/-/{filename}"),
+        ("POST", "/api/v1/sboms"),
+        ("POST", "/api/v1/supply-chain/scan"),
+        ("POST", "/api/v1/operator/advisories/import"),
+        ("POST", "/api/v1/attestations/verify"),
     }
     assert all(
         path.startswith("/proxy/") or path == "/api/v1/audit/export" or (method, path) in transfers
