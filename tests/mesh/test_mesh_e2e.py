@@ -54,11 +54,15 @@ async def test_ping_round_trip_through_every_agent_carries_the_correlation_id(me
     assert {r["agent"] for r in body["results"]} == {a.value for a in ALL_AGENTS}
     assert all(r["ok"] for r in body["results"]), body
     for agent in ALL_AGENTS:
-        handled = [
-            r
-            for r in mesh.agents[agent].records()
-            if r.get("correlation_id") == correlation_id and r.get("event") == "handled request"
-        ]
+        # An agent logs "handled request" after it has sent its reply, so the line may land just after ours.
+        async def handled_records(agent=agent):  # type: ignore[no-untyped-def]
+            return [
+                r
+                for r in mesh.agents[agent].records()
+                if r.get("correlation_id") == correlation_id and r.get("event") == "handled request"
+            ]
+
+        handled = await wait_for(handled_records, timeout=10.0)
         assert handled, f"{agent} has no log record with the correlation id"
         assert handled[0]["endpoint"] == f"mno.rpc.{agent.value}.ping"
 
