@@ -1,7 +1,9 @@
 """Discovering the mesh through the NATS micro-service protocol (`$SRV.INFO`).
 
-Every instance of every service answers the same request; there is no count to wait for, so we
-collect answers until none has arrived for a short quiet period (or an overall deadline passes).
+Every instance of every service answers the same request; there is no count of instances to wait
+for, so we collect answers until every known agent has answered and then none more has arrived for
+a short quiet period (or an overall deadline passes). An agent that is merely busy answers late:
+it is reported missing only once the deadline has passed without it, not after the quiet period.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -20,8 +23,16 @@ from shared.messages.mesh import AgentDescription, EndpointDescription, Instance
 SERVICE_NAMES = {agent.service_name: agent for agent in ALL_AGENTS}
 
 
-async def gather_replies(nc: NATS, subject: str, *, quiet: float, deadline: float) -> list[dict[str, Any]]:
-    """Publish one request and collect every JSON reply until `quiet` seconds pass without one."""
+async def gather_replies(
+    nc: NATS,
+    subject: str,
+    *,
+    quiet: float,
+    deadline: float,
+    complete: Callable[[list[dict[str, Any]]], bool] = bool,
+) -> list[dict[str, Any]]:
+    """Publish one request and collect every JSON reply: once the replies are `complete`, until
+    `quiet` seconds pass without another; otherwise until `deadline`."""
     replies: list[dict[str, Any]] = []
     arrived = asyncio.Event()
 
@@ -40,18 +51,26 @@ async def gather_replies(nc: NATS, subject: str, *, quiet: float, deadline: floa
         while (remaining := end - time.monotonic()) > 0:
             arrived.clear()
             try:
-                await asyncio.wait_for(arrived.wait(), min(quiet if replies else remaining, remaining))
+                await asyncio.wait_for(
+                    arrived.wait(), min(quiet, remaining) if complete(replies) else remaining
+                )
             except TimeoutError:
-                if replies:
+                if complete(replies):
                     break
     finally:
         await sub.unsubscribe()
     return replies
 
 
-async def describe_mesh(nc: NATS, *, quiet: float = 0.05, deadline: float = 1.0) -> MeshDescription:
+async def describe_mesh(nc: NATS, *, quiet: float = 0.05, deadline: float = 2.0) -> MeshDescription:
     started = time.perf_counter()
-    infos = await gather_replies(nc, "$SRV.INFO", quiet=quiet, deadline=deadline)
+
+    def every_agent_answered(replies: list[dict[str, Any]]) -> bool:
+        return SERVICE_NAMES.keys() <= {str(reply.get("name")) for reply in replies}
+
+    infos = await gather_replies(
+        nc, "$SRV.INFO", quiet=quiet, deadline=deadline, complete=every_agent_answered
+    )
     instances: dict[AgentName, list[InstanceDescription]] = {agent: [] for agent in ALL_AGENTS}
     for info in infos:
         agent = SERVICE_NAMES.get(str(info.get("name")))

@@ -171,7 +171,7 @@ async def _accepted_estimates(nats_url: str) -> dict[str, list[list[str]]]:
         while True:
             try:
                 messages = await subscription.fetch(500, timeout=1)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py's own (a subclass) or, past a lingering pull's deadline, asyncio's
                 break
             for message in messages:
                 _, accepted = decode_message(message.data, TokenEventsAccepted)
