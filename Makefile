@@ -103,6 +103,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scan.py
 	$(BIN)/python benchmarks/dashboard.py
 	$(BIN)/python benchmarks/otlp.py
+	$(BIN)/python benchmarks/proxy.py
+	$(BIN)/python benchmarks/registry.py
+	$(BIN)/python benchmarks/prompts.py
 	$(BIN)/python benchmarks/load.py
 
 clean:
