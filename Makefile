@@ -5,11 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults fuzz lock lint typecheck imports pytest bench clean help system-deps
+.PHONY: run test test-long test-faults fuzz lock lint typecheck imports pytest bench clean help system-deps
 
 help:
 	@echo "make run    - set up and start the whole mesh on the embedded local stack"
 	@echo "make test   - set up and run ruff, mypy, import contracts and pytest"
+	@echo "make test-long - variations of make run and the supervisor that start whole stacks again (minutes)"
 	@echo "make test-faults - the full fault suite under steady ingest (kills, freezes; minutes)"
 	@echo "make fuzz   - fuzz every API operation for longer, with a random seed (minutes)"
 	@echo "make bench  - run the benchmarks (figures for the issue notes)"
@@ -80,6 +81,11 @@ pytest: $(STAMP) system-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 test: lint typecheck imports pytest
+
+# Tests marked `long` (tests/conftest.py leaves them out of `make test`): `make run` again on a used
+# data dir, Ctrl-C during set-up, GitHub sign-in enabled, a crash loop, two stacks side by side.
+test-long: $(STAMP) system-deps
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m long $(PYTEST_ARGS)
 
 # Every agent, nats-server and PostgreSQL killed under steady ingest, a 20 s freeze (`make test` runs a
 # short form): the fault table is printed at the end and written to build/faults/.

@@ -563,6 +563,7 @@ def test_ctrl_c_stops_make_run_leaving_nothing_behind(first_run: MakeRun) -> Non
     ctrl_c_and_check_clean_stop(first_run)
 
 
+@pytest.mark.long
 def test_make_run_again_on_the_same_data_dir_keeps_token_and_data(scratch: Path) -> None:
     """`make run` again on the same data dir starts, prints the same token and has the first run's data."""
     setup = RunSetup.fresh(scratch / "data")
@@ -603,6 +604,7 @@ def test_make_run_again_on_the_same_data_dir_keeps_token_and_data(scratch: Path)
         second.stop()
 
 
+@pytest.mark.long
 def test_ctrl_c_while_make_run_is_starting_stops_it_cleanly(scratch: Path) -> None:
     """Ctrl-C while the servers are being set up (initdb, psql) stops `make run` cleanly, leaving nothing."""
     run = MakeRun(RunSetup.fresh(scratch / "data"))
@@ -616,6 +618,7 @@ def test_ctrl_c_while_make_run_is_starting_stops_it_cleanly(scratch: Path) -> No
         run.stop()
 
 
+@pytest.mark.long
 def test_make_run_with_github_enabled_makes_the_local_key_and_serves_sign_in(scratch: Path) -> None:
     """`MNO_GITHUB_ENABLED=true make run` with an App's variables and no key starts, makes one, signs in."""
     web_url = f"http://127.0.0.1:{_unique_free_port()}"

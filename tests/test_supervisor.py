@@ -168,6 +168,7 @@ def test_ctrl_c_after_restarts_still_stops_everything(healing_run: MakeRun) -> N
     ctrl_c_and_check_clean_stop(healing_run)
 
 
+@pytest.mark.long
 def test_crash_loop_gives_up_with_a_message_and_a_non_zero_exit() -> None:
     """An agent exiting at once on each restart (its config broken meanwhile) ends `mno run` with exit 1."""
     with scratch_dir("mno-crashloop-") as scratch:
@@ -197,6 +198,7 @@ def test_crash_loop_gives_up_with_a_message_and_a_non_zero_exit() -> None:
             run.stop()
 
 
+@pytest.mark.long
 def test_two_stacks_start_side_by_side_on_one_machine() -> None:
     """Two `mno run` started at the same moment on their own data dirs and ports both serve the mesh."""
     with scratch_dir("mno-pair-a-") as first_dir, scratch_dir("mno-pair-b-") as second_dir:

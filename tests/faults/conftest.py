@@ -1,4 +1,5 @@
-"""One `mno run` per fault module; the long profile only when asked for; the fault table at the end."""
+"""One `mno run` per fault module; the fault table at the end. The full profile (`faults_full`) runs
+only when selected by marker (tests/conftest.py, `make test-faults`)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,6 @@ import pytest
 from tests.faults.report import RESULTS, table, write_json
 from tests.fixtures.supervised import supervised_run
 from tests.test_make_run import MakeRun
-
-FULL = "faults_full"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The full fault suite (minutes) runs only when selected by marker (`make test-faults`)."""
-    if config.getoption("markexpr"):
-        return
-    long_ones = [item for item in items if item.get_closest_marker(FULL)]
-    if long_ones:
-        config.hook.pytest_deselected(items=long_ones)
-        items[:] = [item for item in items if not item.get_closest_marker(FULL)]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
