@@ -183,6 +183,8 @@ async def histogram(metrics_url: str, name: str, label: str = "") -> dict[float,
 
 def histogram_percentile(before: dict[float, float], after: dict[float, float], q: float) -> float:
     bounds = sorted(after)
+    if not bounds:  # a metric the agents of this tree do not export (an older tree in --against)
+        return 0.0
     counts = [after[b] - before.get(b, 0.0) for b in bounds]
     total = counts[-1]
     target = q * total
@@ -221,6 +223,8 @@ async def paced(
         # Where a slow admission waits: the agent's handler (budget rows locked) or its busy loop.
         "admit": ("mno_rpc_handler_duration_seconds", 'endpoint="budget_admission"'),
         "lag": ("mno_event_loop_lag_seconds", ""),
+        # A full collection stops the whole process: every admission in flight waits it out.
+        "gc2": ("mno_gc_pause_seconds", 'generation="2"'),
     }
     before = {key: await histogram(metrics_url, *spec) for key, spec in names.items()}
     latencies: list[float] = []
@@ -275,7 +279,8 @@ async def paced(
         f"  ClickHouse writes (id lookup + insert):  {writes:.0f}, p50={ms('writes', 0.5):.1f} ms "
         f"p99={ms('writes', 0.99):.1f} ms\n"
         f"  MonitoringAgent budget admissions:       {admissions}\n"
-        f"  MonitoringAgent event-loop lag:          {spread('lag')}",
+        f"  MonitoringAgent event-loop lag:          {spread('lag')}\n"
+        f"  MonitoringAgent full GC pauses:          {count('gc2'):.0f}, {spread('gc2')}",
         flush=True,
     )
     return figures

@@ -66,6 +66,13 @@ EVENT_LOOP_LAG_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+GC_PAUSE_SECONDS = Histogram(
+    "mno_gc_pause_seconds",
+    "How long each garbage collection held the interpreter, by generation (2: a full collection).",
+    ["agent", "generation"],
+    buckets=LATENCY_BUCKETS,
+)
+
 JETSTREAM_PENDING = Gauge(
     "mno_jetstream_consumer_pending_messages",
     "Events in the stream not yet delivered to this consumer (its lag).",

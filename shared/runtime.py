@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import secrets
 import signal
@@ -32,6 +33,7 @@ from shared.bus.streams import ensure_streams
 from shared.config import ConfigError, Settings, load_settings
 from shared.db.migrations import migrate
 from shared.db.postgres import create_pool
+from shared.gc_pauses import GcPauseMonitor
 from shared.health import health_app
 from shared.logging import configure_logging
 from shared.loop_lag import LoopLagMonitor
@@ -88,6 +90,7 @@ class AgentRuntime:
         self._jobs: list[PeriodicJob] = []
         self._health_runner: web.AppRunner | None = None
         self._loop_lag = LoopLagMonitor(agent.value)
+        self._gc_pauses = GcPauseMonitor(agent.value)
         self._started = False
         self._stopping = False
 
@@ -173,6 +176,7 @@ class AgentRuntime:
     async def start(self, setup: Setup) -> None:
         await self._start_health_server()
         self._loop_lag.start()
+        self._gc_pauses.start()
         self._nc = await self._connect()
         self._bus = Bus(
             self._nc, source=self.agent.value, request_timeout=self.settings.nats.request_timeout_seconds
@@ -204,6 +208,11 @@ class AgentRuntime:
         self.every("jetstream-gauges", JETSTREAM_GAUGE_SECONDS, self._report_jetstream)
         for job in self._jobs:
             job.start()
+        # What start-up made (modules, price tables, schemas, pools) lives as long as the process:
+        # moved out of the collector's generations, a full collection walks only what the agent
+        # allocates from now on (see shared/gc_pauses.py for why its length matters).
+        gc.collect()
+        gc.freeze()
         self._started = True
         AGENT_INFO.labels(self.agent.value, self.instance_id, self.version).set(1)
         AGENT_READY.labels(self.agent.value).set(1)
@@ -237,6 +246,7 @@ class AgentRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._nc.drain(), timeout)
         await self._loop_lag.stop()
+        self._gc_pauses.stop()
         if self._health_runner is not None:
             await self._health_runner.cleanup()
         log.info("agent stopped")

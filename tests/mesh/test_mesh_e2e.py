@@ -135,6 +135,15 @@ async def test_every_agent_exports_handler_histograms(mesh: Mesh) -> None:
             ]
             assert len(counts) == 1, f"{agent} exports no event-loop lag"
             assert counts[0] > 0, f"{agent} samples no event-loop lag"
+            full_collections = [
+                s.value
+                for s in families["mno_gc_pause_seconds"].samples
+                if s.name.endswith("_count")
+                and s.labels.get("agent") == agent.value
+                and s.labels.get("generation") == "2"
+            ]
+            # The collection before start-up's objects are frozen is one, timed like any other.
+            assert full_collections and full_collections[0] >= 1, f"{agent} times no full GC"
 
 
 async def test_agents_answer_livez_and_readyz(mesh: Mesh) -> None:
