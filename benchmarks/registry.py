@@ -33,8 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,68 +48,9 @@ from services.registry import store
 from shared.db.postgres import register_json_codecs
 from shared.messages.agents import AgentName
 from shared.messages.artifacts import Ecosystem
-from tests.fixtures.stack import free_port
 from tests.registry.npmpackages import package_tarball, publish_document
-from tests.registry.peers import pypiserver
-from tests.registry.peers import wait_http as _wait_http
+from tests.registry.peers import VERDACCIO, pypiserver, verdaccio
 from tests.registry.pypackages import clean_env, fresh_venv, minimal_wheel, upload_bytes
-
-ROOT = Path(__file__).resolve().parents[1]
-PEER_NPM = ROOT / "build" / "bench-npm"
-VERDACCIO = "6.8.0"
-
-
-def _ensure_verdaccio() -> Path:
-    binary = PEER_NPM / "node_modules" / "verdaccio" / "bin" / "verdaccio"
-    if not binary.exists():
-        PEER_NPM.mkdir(parents=True, exist_ok=True)
-        (PEER_NPM / "package.json").write_text(
-            json.dumps(
-                {
-                    "name": "bench-npm-peers",
-                    "private": True,
-                    "dependencies": {"verdaccio": VERDACCIO},
-                    "overrides": {"node-fetch": "2.7.0"},
-                }
-            )
-        )
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=PEER_NPM, check=True)
-    return binary
-
-
-@contextmanager
-def verdaccio(workdir: Path) -> Iterator[str]:
-    port = free_port()
-    (workdir / "config.yaml").write_text(
-        f"""
-storage: {workdir / "storage"}
-auth:
-  htpasswd:
-    file: {workdir / "htpasswd"}
-    max_users: -1
-uplinks: {{}}
-packages:
-  '**':
-    access: $all
-    publish: $all
-    unpublish: $all
-max_body_size: 100mb
-log: {{type: stdout, format: pretty, level: error}}
-"""
-    )
-    process = subprocess.Popen(
-        ["node", str(_ensure_verdaccio()), "-c", str(workdir / "config.yaml"), "-l", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_http(url + "/-/ping")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-
 
 # --- pip ---------------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from mno.local_stack import load_local_settings
 from mno.operator import operator_app
 from mno.prompts import prompts_app
 from mno.reach import ServerUnavailable, connect_postgres, redacted_dsn
-from mno.supply_chain import advisories_app, scan, verify
+from mno.supply_chain import advisories_app, scan, supply_chain_app, verify
 from shared.config import ConfigError, Settings
 from shared.messages.agents import AgentName
 
@@ -40,6 +40,7 @@ app.add_typer(operator_app, name="operator")
 app.add_typer(demo_app, name="demo")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(advisories_app, name="advisories")
+app.add_typer(supply_chain_app, name="supply-chain")
 app.command("scan")(scan)
 app.command("verify")(verify)
 

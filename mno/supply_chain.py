@@ -12,6 +12,12 @@ A finding whose advisory gives no severity counts as `unrated`, which fails at e
 
 `mno advisories import PATH` (the operator token, as `mno operator`) sends a zip or tar.gz of OSV
 records, or a directory (packed here as a tar.gz), to the SupplyChainAgent through the edge.
+
+`mno supply-chain policy` shows the team's download policy (`GET /api/v1/supply-chain/policy`, an API
+key with supply_chain:read); with `--block-severity` or `--quarantine-days` it changes what is given
+and keeps the rest (`PUT`, supply_chain:write). `mno supply-chain blocked` lists the versions the
+policy blocks now, each with the findings that block it. Exit 2 for a refusal or bad input, 1 for
+the edge's own failure, 3 when it did not answer.
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ errors = Console(stderr=True)
 
 advisories_app = typer.Typer(
     help="The OSV advisories vulnerability scans match against.", no_args_is_help=True
+)
+supply_chain_app = typer.Typer(
+    help="The team's download policy and the versions it blocks.", no_args_is_help=True
 )
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="The YAML configuration.")]
@@ -80,7 +89,12 @@ def _request(
     *,
     body: bytes | None = None,
     params: dict[str, str] | None = None,
+    json_body: Any = None,
 ) -> tuple[int, Any]:
+    content_type = "application/octet-stream"
+    if json_body is not None:
+        body, content_type = json.dumps(json_body).encode(), "application/json"
+
     async def send() -> tuple[int, Any]:
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
         async with (
@@ -90,7 +104,7 @@ def _request(
                 f"{base}{path}",
                 data=body,
                 params=params,
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"},
+                headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
             ) as response,
         ):
             text = await response.text()
@@ -314,5 +328,123 @@ def import_advisories(
         f"{body['unchanged']} unchanged, {body['error_count']} unreadable; {body['findings_changed']} "
         "findings "
         f"changed in {body['sboms_rescanned']} SBOMs re-scanned",
+        markup=False,
+    )
+
+
+# --- mno supply-chain policy|blocked ----------------------------------------------------------------
+
+KeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        help="An API key (supply_chain:read; changing the policy: supply_chain:write).",
+        envvar="MNO_API_KEY",
+    ),
+]
+
+
+def _answer(command: str, status: int, body: Any) -> Any:
+    if status >= 400:
+        raise _fail(command, f"{status} {_error_text(body)}", EXIT_INPUT if status < 500 else 1)
+    return body
+
+
+def _edge(command: str, config: Path | None, url: str | None, api_key: str | None) -> tuple[str, str]:
+    base, _ = _base_url(command, config, url)
+    if not api_key:
+        raise _fail(command, "no API key: pass --api-key or set MNO_API_KEY", EXIT_INPUT)
+    return base, api_key
+
+
+@supply_chain_app.command("policy")
+def policy(
+    block_severity: Annotated[
+        str | None,
+        typer.Option(
+            "--block-severity",
+            help="Refuse downloads of versions with an open finding at or above: none (off), low, medium, "
+            "high, critical.",
+        ),
+    ] = None,
+    quarantine_days: Annotated[
+        int | None,
+        typer.Option(
+            "--quarantine-days", help="Hide upstream versions younger than this many days (0 is off).", min=0
+        ),
+    ] = None,
+    url: UrlOption = None,
+    api_key: KeyOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show the team's download policy; with an option, change that part of it (audited)."""
+    command = "supply-chain policy"
+    if block_severity is not None and block_severity not in RATINGS:
+        raise _fail(command, f"--block-severity must be one of {', '.join(RATINGS)}", EXIT_INPUT)
+    base, token = _edge(command, config, url, api_key)
+    current = _answer(command, *_request(command, base, token, "GET", "/api/v1/supply-chain/policy"))
+    if block_severity is not None or quarantine_days is not None:
+        wanted = {
+            "block_severity": block_severity if block_severity is not None else current["block_severity"],
+            "quarantine_days": quarantine_days if quarantine_days is not None else current["quarantine_days"],
+        }
+        current = _answer(
+            command,
+            *_request(command, base, token, "PUT", "/api/v1/supply-chain/policy", json_body=wanted),
+        )
+    if as_json:
+        console.print_json(json.dumps(current))
+        return
+    changed = (
+        f"{current['updated_at']} by {current['updated_by']}"
+        if current.get("updated_at")
+        else "never (the defaults apply)"
+    )
+    console.print(
+        f"block_severity: {current['block_severity']}\n"
+        f"quarantine_days: {current['quarantine_days']}\n"
+        f"changed: {changed}",
+        markup=False,
+        highlight=False,
+    )
+
+
+@supply_chain_app.command("blocked")
+def blocked(
+    url: UrlOption = None,
+    api_key: KeyOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """List the versions the download policy blocks now, with the findings that block each."""
+    command = "supply-chain blocked"
+    base, token = _edge(command, config, url, api_key)
+    found = _answer(command, *_request(command, base, token, "GET", "/api/v1/supply-chain/blocked"))
+    if as_json:
+        console.print_json(json.dumps(found))
+        return
+    if not found["items"]:
+        console.print("no version is blocked", markup=False)
+        return
+    table = Table(title="Blocked versions")
+    for column in ("ecosystem", "package", "version", "severity", "advisory", "in", "triage", "finding"):
+        table.add_column(column)
+    for item in found["items"]:
+        for f in item["findings"]:
+            table.add_row(
+                item["ecosystem"],
+                item["name"],
+                item["version"],
+                f["severity"],
+                f["advisory_id"],
+                f["package"],
+                f["triage_status"],
+                f["finding_id"],
+            )
+    console.print(table)
+    console.print(
+        f"{len(found['items'])} versions blocked; let one through with a triage "
+        "(POST /api/v1/vulnerabilities/{id}/triage) or an override (the dashboard's Supply chain page)",
         markup=False,
     )

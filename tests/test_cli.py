@@ -41,6 +41,9 @@ def mno(
         ["config", "check"],
         ["audit"],
         ["audit", "verify"],
+        ["supply-chain"],
+        ["supply-chain", "policy"],
+        ["supply-chain", "blocked"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
@@ -125,6 +128,8 @@ SERVER_COMMANDS: list[tuple[list[str], int, str]] = [
     (["advisories", "import", "{config}", *EDGE_ARGS], 3, "the edge"),
     (["scan", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
     (["verify", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
+    (["supply-chain", "policy", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
+    (["supply-chain", "blocked", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
     (["prompts", "push", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
     (["prompts", "pull", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
     (["prompts", "status", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),

@@ -2,6 +2,7 @@
 
 from services.registry import store as registry_store
 from services.registry.archives import ArchiveLimits
+from services.registry.download_policy import DownloadPolicyConsumer
 from services.registry.npm_service import NpmRegistry
 from services.registry.service import RegistryLimits, answers
 from services.registry.upstream import Upstream, Upstreams
@@ -28,6 +29,8 @@ from shared.messages.registry import (
     ARTIFACT_VERSION,
     ARTIFACT_VERSIONS,
     ARTIFACT_YANK,
+    DOWNLOAD_POLICY_CHANGED,
+    VERSION_BLOCK_CHANGED,
 )
 from shared.runtime import AgentRuntime
 
@@ -90,3 +93,7 @@ async def setup(runtime: AgentRuntime) -> None:
     service.add(ARTIFACT_NPM_DIST_TAG_REMOVE, answers(registry.npm_dist_tag_remove))
     service.add(ARTIFACT_NPM_DEPRECATE, answers(registry.npm_deprecate))
     service.add(ARTIFACT_NPM_UNPUBLISH, answers(registry.npm_unpublish))
+    # The SupplyChainAgent's decisions about downloads, kept in this agent's own tables.
+    policies = DownloadPolicyConsumer(pool)
+    runtime.consume(VERSION_BLOCK_CHANGED, policies.on_version_block_changed)
+    runtime.consume(DOWNLOAD_POLICY_CHANGED, policies.on_download_policy_changed)

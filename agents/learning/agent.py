@@ -1,10 +1,20 @@
 """Wiring of the learning agent: its subjects and consumers."""
 
+from agents.learning.evaluations_wiring import wire_evaluations
+from services.prompts.experiments import Experiments
 from services.prompts.service import Prompts, answers
 from services.prompts.store import purge_teams
 from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
 from shared.messages.registry import (
+    EXPERIMENT_CREATE,
+    EXPERIMENT_EXPOSURE,
+    EXPERIMENT_GET,
+    EXPERIMENT_LIST,
+    EXPERIMENT_RESULTS,
+    EXPERIMENT_SCORE,
+    EXPERIMENT_START,
+    EXPERIMENT_STOP,
     PROMPT_APPROVE,
     PROMPT_DIFF,
     PROMPT_GET,
@@ -39,3 +49,13 @@ async def setup(runtime: AgentRuntime) -> None:
     service.add(PROMPT_IMPACT, answers(prompts.impact))
     service.add(PROMPT_POLICY, answers(prompts.policy))
     service.add(PROMPT_POLICY_SET, answers(prompts.set_policy))
+    wire_evaluations(runtime, pool)
+    experiments = Experiments(pool, runtime.bus)
+    service.add(EXPERIMENT_CREATE, experiments.create)
+    service.add(EXPERIMENT_LIST, experiments.list)
+    service.add(EXPERIMENT_GET, experiments.get)
+    service.add(EXPERIMENT_START, experiments.start)
+    service.add(EXPERIMENT_STOP, experiments.stop)
+    service.add(EXPERIMENT_EXPOSURE, experiments.expose)
+    service.add(EXPERIMENT_SCORE, experiments.score)
+    service.add(EXPERIMENT_RESULTS, experiments.results)

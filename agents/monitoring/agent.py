@@ -12,6 +12,7 @@ from services.anomalies.detector import purge_teams as anomaly_purge
 from services.budgets.forecasting import SpendForecaster
 from services.pricing.maintained import maintained_price_source
 from services.pricing.memo import PricedOnce
+from services.token_costs.experiment_usage import ExperimentUsageReader
 from services.token_costs.handlers import TokenCosts
 from services.token_costs.store import TokenCostStore
 from services.token_costs.unpriced_alerts import UnpricedModelAlerts
@@ -20,7 +21,7 @@ from shared.db.inbox import Connection
 from shared.entitlements import EntitledTeams
 from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
-from shared.messages.registry import ANOMALIES_LIST, COSTS_QUERY, TOKEN_EVENTS_ACCEPTED
+from shared.messages.registry import ANOMALIES_LIST, COSTS_QUERY, EXPERIMENT_USAGE, TOKEN_EVENTS_ACCEPTED
 from shared.runtime import AgentRuntime
 
 AGENT = AgentName.MONITORING
@@ -69,6 +70,7 @@ async def setup(runtime: AgentRuntime) -> None:
 
     mesh.purge.register(purge_token_costs)
     runtime.service.add(COSTS_QUERY, costs.report)
+    runtime.service.add(EXPERIMENT_USAGE, ExperimentUsageReader(clickhouse).usage)
     # Many batches in flight at once let the writer coalesce them into one large insert.
     runtime.consume(TOKEN_EVENTS_ACCEPTED, costs.on_accepted, max_concurrency=64)
     runtime.on_shutdown(writer.close)

@@ -8,6 +8,7 @@ from services.pricing.interface import PriceSource
 from services.token_costs import overrides_store
 from services.token_costs.price_book import PriceBook
 from services.token_costs.price_handlers import PriceOverrides
+from services.token_costs.quotes import PriceQuotes
 from services.token_costs.reprice import Repricer, SpendReviser
 from shared.db.clickhouse import ClickHouse
 from shared.messages.registry import (
@@ -15,6 +16,7 @@ from shared.messages.registry import (
     PRICE_OVERRIDE_CREATE,
     PRICE_OVERRIDE_DELETE,
     PRICE_OVERRIDES_LIST,
+    PRICE_QUOTE,
 )
 from shared.runtime import AgentRuntime
 
@@ -39,4 +41,5 @@ def wire_prices(
     runtime.service.add(PRICE_OVERRIDE_CREATE, overrides.create)
     runtime.service.add(PRICE_OVERRIDE_DELETE, overrides.delete)
     runtime.service.add(COSTS_REPRICE, overrides.reprice)
+    runtime.service.add(PRICE_QUOTE, PriceQuotes(book).quote)
     purge.register(overrides_store.purge_teams)

@@ -2,6 +2,7 @@
 attestations over its store and the blob store, the consumer of the registry's published versions,
 and the SBOM backfill of versions stored before it (asked of the ArtifactManagerAgent)."""
 
+from services.supply_chain.policies import Policies
 from services.supply_chain.service import Limits, SupplyChain, answers
 from services.supply_chain.signing import load_keyring
 from services.supply_chain.store import purge_teams
@@ -16,9 +17,15 @@ from shared.messages.registry import (
     SC_ATTESTATION_ENVELOPE,
     SC_ATTESTATION_VERIFY,
     SC_ATTESTATIONS,
+    SC_BLOCKED,
     SC_ENVELOPE_VERIFY,
     SC_FINDING,
     SC_FINDINGS,
+    SC_OVERRIDE_CREATE,
+    SC_OVERRIDE_DELETE,
+    SC_OVERRIDES,
+    SC_POLICY,
+    SC_POLICY_SET,
     SC_PUBLIC_KEYS,
     SC_SBOM,
     SC_SBOM_DOCUMENT,
@@ -37,6 +44,8 @@ PUBLISHED_CONCURRENCY = 4
 # ArtifactManagerAgent may still be starting); once a pass has finished, published versions arrive as
 # events.
 BACKFILL_SECONDS = 10.0
+# Repairs announcements of download blocks whose sync failed after its cause was committed.
+BLOCK_SYNC_SECONDS = 300.0
 
 
 async def setup(runtime: AgentRuntime) -> None:
@@ -60,8 +69,16 @@ async def setup(runtime: AgentRuntime) -> None:
         Limits(config.max_document_bytes, config.max_advisory_archive_bytes),
         package_version(),
     )
+    policies = Policies(pool, runtime.bus)
+    supply_chain.policies = policies
     await supply_chain.refresh()
     service = runtime.service
+    service.add(SC_POLICY, answers(policies.get))
+    service.add(SC_POLICY_SET, answers(policies.set))
+    service.add(SC_OVERRIDES, answers(policies.overrides))
+    service.add(SC_OVERRIDE_CREATE, answers(policies.create_override))
+    service.add(SC_OVERRIDE_DELETE, answers(policies.delete_override))
+    service.add(SC_BLOCKED, answers(policies.blocked))
     service.add(SC_SCAN, answers(supply_chain.scan))
     service.add(SC_SBOMS, answers(supply_chain.sboms))
     service.add(SC_SBOM, answers(supply_chain.sbom))
@@ -90,3 +107,4 @@ async def setup(runtime: AgentRuntime) -> None:
             backfilled = True
 
     runtime.every("sbom_backfill", BACKFILL_SECONDS, backfill)
+    runtime.every("download_block_sync", BLOCK_SYNC_SECONDS, policies.sync_all)

@@ -33,6 +33,10 @@ PRICES = Page("prices", "Prices", "/dashboard/prices", Permission.COSTS_READ)
 TEAM = Page("team", "Team", "/dashboard/members", Permission.MEMBERS_READ)
 # The team's package registry: everyone in the team installs its packages (billing does not).
 PACKAGES = Page("packages", "Packages", "/dashboard/packages", Permission.ARTIFACTS_READ)
+# The download policy, blocked versions and open findings: everyone in the team reads them.
+SUPPLY_CHAIN = Page("supply_chain", "Supply chain", "/dashboard/supply-chain", Permission.SUPPLY_CHAIN_READ)
+# The team's prompts as code: everyone in the team reads them (apps fetch them with a viewer's key).
+PROMPTS = Page("prompts", "Prompts", "/dashboard/prompts", Permission.PROMPTS_READ)
 # Everyone sees the account's GitHub link; the plan and usage are a panel for usage:read.
 ACCOUNT = Page("account", "Account", "/dashboard/account", Permission.GITHUB_READ)
 
@@ -44,6 +48,8 @@ PAGES: tuple[Page, ...] = (
     ALERTS,
     PRICES,
     PACKAGES,
+    SUPPLY_CHAIN,
+    PROMPTS,
     TEAM,
     ACCOUNT,
 )

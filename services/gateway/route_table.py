@@ -174,6 +174,9 @@ GATED_PATHS: dict[str, str] = {
     "/dashboard": "dashboard",
     # The registry's pages sell with the registry (their routes check `dashboard` themselves too).
     "/dashboard/packages": "artifacts",
+    # The prompts' and experiments' pages sell with prompts (they check `dashboard` themselves too).
+    "/dashboard/prompts": "prompts",
+    "/dashboard/experiments": "prompts",
 }
 
 

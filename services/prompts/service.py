@@ -98,14 +98,37 @@ def problems_error(error: PromptError) -> AgentError:
     )
 
 
-def refusal_error(refusals: tuple[Refusal, ...]) -> AgentError:
+def evaluation_of(name: str, version: int, evaluated: tuple[str, bool] | None) -> dict[str, Any]:
+    """What an evaluation refusal's detail says: the run that failed, or how to make the missing one."""
+    if evaluated is None:
+        return {
+            "message": f"{name}@v{version} has no finished evaluation run: "
+            f"POST /api/v1/prompts/{name}/evaluations with version {version}",
+            "run_id": None,
+        }
+    return {
+        "message": f"the newest evaluation run of {name}@v{version}, {evaluated[0]}, did not pass",
+        "run_id": evaluated[0],
+    }
+
+
+def refusal_error(refusals: tuple[Refusal, ...], evaluation: Mapping[str, Any] | None = None) -> AgentError:
+    """`evaluation`: what to say about the version's evaluation (the run that failed, or none)."""
     codes = {_REFUSAL_STATUS.get(r, ErrorCode.CONFLICT) for r in refusals}
     code = next(c for c in _GRAVITY if c in codes)
-    return AgentError(
-        code,
-        "label move refused: " + ", ".join(r.value for r in refusals),
-        [{"loc": "label", "type": r.value, "message": r.value.replace("_", " ")} for r in refusals],
-    )
+    details: list[dict[str, Any]] = []
+    for refusal in refusals:
+        detail: dict[str, Any] = {
+            "loc": "label",
+            "type": refusal.value,
+            "message": refusal.value.replace("_", " "),
+        }
+        if evaluation is not None and refusal in (Refusal.EVALUATION_REQUIRED, Refusal.EVALUATION_FAILED):
+            detail.update(evaluation)
+        details.append(detail)
+    message = "label move refused: " + ", ".join(r.value for r in refusals)
+    evaluated = [d["message"] for d in details if "run_id" in d]
+    return AgentError(code, message + "".join(f" ({m})" for m in evaluated), details)
 
 
 def answers(
@@ -422,7 +445,7 @@ class Prompts:
                 mover,
                 state.versions.get(request.version),
             )
-            passed = await store.evaluation(conn, team_id, prompt.id, request.version)
+            evaluated = await store.evaluation(conn, team_id, prompt.id, request.version)
             decision = decide(
                 state,
                 MoveRequest(
@@ -433,12 +456,16 @@ class Prompts:
                     expected_from_version=request.expected_version,
                     check_expected=request.check_expected,
                     approval=approval,
-                    evaluation=None if passed is None else EvaluationOutcome(request.version, passed),
+                    evaluation=None
+                    if evaluated is None
+                    else EvaluationOutcome(request.version, evaluated[1]),
                 ),
                 policy,
             )
             if decision.refusals:
-                raise refusal_error(decision.refusals)
+                raise refusal_error(
+                    decision.refusals, evaluation_of(request.name, request.version, evaluated)
+                )
             if decision.move is None:
                 return LabelMoved(
                     name=request.name,

@@ -315,16 +315,18 @@ async def approve(
     )
 
 
-async def evaluation(conn: Connection, team_id: str, prompt_id: str, number: int) -> bool | None:
-    """The newest evaluation outcome of a version (None: never evaluated)."""
-    return await conn.fetchval(  # type: ignore[no-any-return]
-        "SELECT passed FROM learning.prompt_evaluations "
-        "WHERE team_id = $1::uuid AND prompt_id = $2::uuid AND version = $3 "
-        "ORDER BY finished_at DESC LIMIT 1",
+async def evaluation(conn: Connection, team_id: str, prompt_id: str, number: int) -> tuple[str, bool] | None:
+    """The newest finished evaluation run of a version: (run id, passed); None: never evaluated (a
+    run still going or one that could not finish is no outcome)."""
+    row = await conn.fetchrow(
+        "SELECT id::text, passed FROM learning.prompt_evaluations "
+        "WHERE team_id = $1::uuid AND prompt_id = $2::uuid AND version = $3 AND status = 'finished' "
+        "ORDER BY finished_at DESC, started_at DESC LIMIT 1",
         team_id,
         prompt_id,
         number,
     )
+    return None if row is None else (row["id"], bool(row["passed"]))
 
 
 async def policy(conn: Connection, team_id: str) -> LabelPolicy:

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from services.registry import npm_store, store
+from services.registry.download_policy import refuse_blocked
 from services.registry.ecosystems.interface import InvalidUpload, NotFound, PlanLimit, RegistryError
 from services.registry.ecosystems.npm import NPM, split_scope
 from services.registry.npm import dist_tags as tags
@@ -33,6 +34,7 @@ from services.registry.npm.packument import (
 )
 from services.registry.npm.publish import InvalidPublish, check_tarball, parse_publish_document
 from services.registry.npm.unpublish import UnpublishFacts, UnpublishPolicy, check_unpublish
+from services.registry.npm_upstream import NpmUpstreamProxy
 from services.registry.service import Registry, RegistryLimits, _event_id, _now
 from shared.blobstore import BlobStore
 from shared.bus.client import Bus
@@ -277,10 +279,21 @@ class NpmRegistry(Registry):
         )
         return package, record
 
+    def _upstream(self) -> NpmUpstreamProxy:
+        return NpmUpstreamProxy(
+            self._pool, self._blobs, self.upstreams, self._limits.max_upload_bytes, self._discard_blob
+        )
+
     async def npm_packument(self, request: NpmPackumentRequest, ctx: MessageContext) -> NpmDocument:
         team_id = team_with(ctx.principal, Permission.ARTIFACTS_READ)
         async with self._pool.acquire() as conn:
-            _package, record = await self._package(conn, team_id, request.name)
+            private = await store.get_package(conn, team_id, NPM_ECOSYSTEM, request.name) is not None
+            if private:
+                _package, record = await self._package(conn, team_id, request.name)
+        if not private:
+            return await self._upstream().packument(
+                team_id, request.name, abbreviated=request.abbreviated, registry_url=request.registry_url
+            )
         render = abbreviated_packument if request.abbreviated else full_packument
         return NpmDocument(body=json.dumps(render(record, request.registry_url)))
 
@@ -293,9 +306,12 @@ class NpmRegistry(Registry):
         version = request.filename[len(prefix) : -len(".tgz")]
         async with self._pool.acquire() as conn:
             found = await store.find_file(conn, team_id, NPM_ECOSYSTEM, f"{request.name}-{version}.tgz")
+            if found is None and await store.get_package(conn, team_id, NPM_ECOSYSTEM, request.name) is None:
+                return await self._upstream().tarball(team_id, request.name, request.filename)
             if found is None:
                 raise NotFound("no such tarball in this registry")
             file_id, file = found
+            await refuse_blocked(conn, team_id, NPM_ECOSYSTEM, file_id)
             await store.count_download(conn, team_id, file_id)
         return FileLocation(
             filename=request.filename,

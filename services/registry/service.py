@@ -22,8 +22,15 @@ import structlog
 from pydantic import BaseModel
 
 from services.registry import search as search_queries
-from services.registry import store
+from services.registry import store, upstream_store
 from services.registry.archives import ArchiveLimits
+from services.registry.download_policy import (
+    Quarantine,
+    Quarantined,
+    hidden_versions,
+    quarantine_message,
+    refuse_blocked,
+)
 from services.registry.ecosystems import RULES
 from services.registry.ecosystems.interface import (
     ArchiveTooLarge,
@@ -37,7 +44,8 @@ from services.registry.ecosystems.interface import (
 from services.registry.python import metadata as pymeta
 from services.registry.python import simple
 from services.registry.python.upload import FileDigests, check_digests, check_form
-from services.registry.upstream import Upstreams
+from services.registry.python.upstream_pages import UpstreamFile
+from services.registry.upstream import Upstreams, UpstreamUnavailable
 from shared.blobstore import BlobNotFound, BlobStore
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
@@ -86,6 +94,9 @@ _STATUS_OF_CODE: dict[str, ErrorCode] = {
     "not_in_ecosystem": ErrorCode.VALIDATION_FAILED,
     "upstream_unavailable": ErrorCode.UNAVAILABLE,
     "upstream_digest_mismatch": ErrorCode.UNAVAILABLE,
+    "upstream_too_large": ErrorCode.UNAVAILABLE,
+    "blocked_by_policy": ErrorCode.FORBIDDEN,
+    "quarantined": ErrorCode.FORBIDDEN,
 }
 
 T = TypeVar("T", bound=BaseModel)
@@ -388,13 +399,16 @@ class Registry:
     async def _upstream_page(self, team_id: str, name: str, media: str) -> PythonPage:
         upstream = self.upstreams.for_team(team_id, "pypi")
         files = await self.upstreams.project_files(upstream, name) if upstream is not None else None
-        if not files:
+        if not files or upstream is None:
             raise NotFound("no such project in this index")
+        quarantine = await self._quarantine(team_id, upstream.name, name, files)
+        # A quarantined version is left off the page entirely: installers pick among the others (or
+        # fail to resolve), as if the upstream had not published it yet.
+        files = [f for f in files if _file_version(f.filename) not in quarantine.hidden]
+        if not files:
+            raise NotFound("no version of this project is out of your team's quarantine yet")
+        versions = {v for v in map(_file_version, (f.filename for f in files)) if v is not None}
         rules = self.rules(Ecosystem.PYPI)
-        versions: set[str] = set()
-        for f in files:
-            with contextlib.suppress(RegistryError):
-                versions.add(rules.normalize_version(str(pymeta.parse_filename(f.filename).version)))
         page = [
             simple.SimpleFile(
                 filename=f.filename,
@@ -430,17 +444,64 @@ class Registry:
         )
         if listed is None:
             raise NotFound("no such file in this index")
+        quarantine = await self._quarantine(team_id, upstream.name, name, files, conn)
+        version = _file_version(listed.filename)
+        if version is not None and version in quarantine.hidden:
+            raise Quarantined(quarantine_message(name, version, quarantine.hidden[version], quarantine.days))
         if await self._blobs.exists(listed.sha256):
             blob = await self._blobs.stat(listed.sha256)
         else:
             blob = await self.upstreams.fetch_into(upstream, listed, self._blobs)
             log.info("upstream file cached", upstream=upstream.name, filename=listed.filename)
+        # The team's row of the file (upstream_files, as npm's upstream tarballs have): its downloads
+        # counted as a private file's are, and the blob kept from removal as unreferenced.
+        async with conn.transaction():
+            # Serialised with a refused upload removing a blob of the same bytes (content-addressed).
+            await store.lock_blob(conn, blob.sha256)
+            if not await self._blobs.exists(blob.sha256):
+                raise UpstreamUnavailable(f"{listed.filename} was removed while it was cached; ask again")
+            cached = await upstream_store.cached_file(
+                conn, team_id, Ecosystem.PYPI, upstream.name, name, listed.filename
+            )
+            if cached is None or cached.sha256 != blob.sha256:
+                await upstream_store.record_file(
+                    conn,
+                    team_id,
+                    Ecosystem.PYPI,
+                    upstream.name,
+                    name=name,
+                    version=version or "",
+                    filename=listed.filename,
+                    sha256=blob.sha256,
+                    size=blob.size,
+                    upstream_digest=listed.sha256,
+                )
+            await upstream_store.count_download(
+                conn, team_id, Ecosystem.PYPI, upstream.name, name, listed.filename
+            )
         return FileLocation(
             filename=listed.filename,
             blob_sha256=blob.sha256,
             size=blob.size,
             content_type="application/octet-stream",
         )
+
+    async def _quarantine(
+        self, team_id: str, upstream: str, name: str, files: list[UpstreamFile], conn: Any = None
+    ) -> Quarantine:
+        """The team's quarantine over an upstream project's versions; a version's upload instant is
+        its earliest file's (a wheel added later does not make the version new again)."""
+        uploaded: dict[str, datetime | None] = {}
+        for f in files:
+            version = _file_version(f.filename)
+            if version is None:
+                continue
+            held = uploaded.get(version, f.uploaded_at)
+            uploaded[version] = None if held is None or f.uploaded_at is None else min(held, f.uploaded_at)
+        if conn is not None:
+            return await hidden_versions(conn, team_id, upstream, Ecosystem.PYPI, name, uploaded)
+        async with self._pool.acquire() as held_conn:
+            return await hidden_versions(held_conn, team_id, upstream, Ecosystem.PYPI, name, uploaded)
 
     async def file(self, request: FileRequest, ctx: MessageContext) -> FileLocation:
         team_id = team_with(ctx.principal, Permission.ARTIFACTS_READ)
@@ -461,6 +522,7 @@ class Registry:
                     size=blob.size,
                     content_type="text/plain; charset=utf-8",
                 )
+            await refuse_blocked(conn, team_id, request.ecosystem, file_id)
             await store.count_download(conn, team_id, file_id)
         return FileLocation(
             filename=file.filename,
@@ -679,6 +741,14 @@ def _summary(row: store.PackageRow) -> PackageSummary:
         downloads=row.downloads,
         updated_at=row.updated_at,
     )
+
+
+def _file_version(filename: str) -> str | None:
+    """The normalised version a Python file's name carries; None for a name that carries none."""
+    try:
+        return str(pymeta.parse_filename(filename).version)
+    except RegistryError:
+        return None
 
 
 def _event_id(team_id: str, ecosystem: Ecosystem, name: str, version: str, filename: str) -> str:

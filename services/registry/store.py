@@ -352,7 +352,10 @@ async def blob_referenced(conn: Connection, sha256: str) -> bool:
     itself or as its core metadata. The one query not scoped by team; it answers only yes or no."""
     referenced: bool = await conn.fetchval(
         f"SELECT EXISTS (SELECT 1 FROM {S}.files WHERE sha256 = $1) "
-        f"OR EXISTS (SELECT 1 FROM {S}.files WHERE core_metadata_sha256 = $1)",
+        f"OR EXISTS (SELECT 1 FROM {S}.files WHERE core_metadata_sha256 = $1) "
+        # A file cached from an upstream, or a large upstream document (upstream_store.py).
+        f"OR EXISTS (SELECT 1 FROM {S}.upstream_files WHERE sha256 = $1) "
+        f"OR EXISTS (SELECT 1 FROM {S}.upstream_documents WHERE sha256 = $1)",
         sha256,
     )
     return referenced
@@ -551,6 +554,10 @@ async def purge_teams(conn: Connection, team_ids: Sequence[str]) -> int:
         "versions",
         "packages",
         "published_filenames",
+        "upstream_files",
+        "upstream_documents",
+        "blocked_versions",
+        "download_policies",
     ):
         status: str = await conn.execute(
             f"DELETE FROM {S}.{table} WHERE team_id = ANY($1::uuid[])", list(team_ids)

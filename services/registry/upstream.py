@@ -1,6 +1,6 @@
 """The public indexes behind the teams' own (`registry.upstreams`), as the ArtifactManagerAgent reads
-them: project pages fetched on demand and kept for a TTL, files fetched once into the blob store and
-checked against the upstream's SHA-256.
+them: project pages (PyPI) and packuments (npm) fetched on demand and kept for a TTL, files fetched
+once into the blob store and checked against the upstream's SHA-256 (PyPI) or `dist.integrity` (npm).
 
 The agent fetches, not the edge: it alone knows which names a team publishes, so the confusion guard
 and the fetch are decided in one place, and it writes the blob store already. Bytes go from the
@@ -9,6 +9,8 @@ upstream into the blob store here and from the blob store to the client at the e
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
@@ -19,6 +21,14 @@ import aiohttp
 import structlog
 
 from services.registry.errors import RegistryError
+from services.registry.npm.upstream import (
+    TarballCheck,
+    UnreadablePackument,
+    UpstreamPackument,
+    UpstreamTarball,
+    UpstreamTooLarge,
+    parse_packument,
+)
 from services.registry.python.upstream_pages import UpstreamFile, parse_project_page
 from shared.blobstore import BlobRef, BlobStore, SizeMismatch
 from shared.blobstore import DigestMismatch as BlobDigestMismatch
@@ -30,6 +40,9 @@ log = structlog.get_logger("mno.registry.upstream")
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 _MAX_PAGE_BYTES = 32 * 1024 * 1024
 _CACHED_PAGES = 4096
+# Packuments of popular packages run to megabytes: fewer are kept than Python's pages.
+_CACHED_PACKUMENTS = 256
+_NPM_ABBREVIATED = "application/vnd.npm.install-v1+json"
 _CHUNK = 256 * 1024
 
 
@@ -64,6 +77,10 @@ class Upstreams:
         self._session: aiohttp.ClientSession | None = None
         # (upstream, normalised name) -> (expires at, files or None for "no such project")
         self._pages: OrderedDict[tuple[str, str], tuple[float, list[UpstreamFile] | None]] = OrderedDict()
+        # (upstream, name, abbreviated) -> (expires at, packument or None for "no such package")
+        self._packuments: OrderedDict[tuple[str, str, bool], tuple[float, UpstreamPackument | None]] = (
+            OrderedDict()
+        )
 
     def for_team(self, team_id: str, kind: str) -> Upstream | None:
         return next((u for u in self._upstreams if u.kind == kind and u.serves(team_id)), None)
@@ -143,6 +160,100 @@ class Upstreams:
             raise UpstreamUnavailable(
                 f"the upstream {upstream.name} cannot be reached ({type(error).__name__})"
             ) from None
+
+    # --- npm ----------------------------------------------------------------------------------------
+
+    async def packument(
+        self, upstream: Upstream, name: str, *, abbreviated: bool
+    ) -> UpstreamPackument | None:
+        """The upstream's packument of `name` in the form asked (the abbreviated one is what
+        `npm install` reads, and far smaller); None when the upstream has no such package."""
+        key = (upstream.name, name, abbreviated)
+        now = time.monotonic()
+        cached = self._packuments.get(key)
+        if cached is not None and cached[0] > now:
+            self._packuments.move_to_end(key)
+            return cached[1]
+        found = await self._fetch_packument(upstream, name, abbreviated)
+        self._packuments[key] = (now + upstream.cache_ttl_seconds, found)
+        self._packuments.move_to_end(key)
+        while len(self._packuments) > _CACHED_PACKUMENTS:
+            self._packuments.popitem(last=False)
+        return found
+
+    def cached_packument(self, upstream: Upstream, name: str) -> UpstreamPackument | None:
+        """A packument of `name` still fresh in the cache, in either form (a tarball needs only its
+        version's `dist`, which both carry)."""
+        now = time.monotonic()
+        for abbreviated in (True, False):
+            cached = self._packuments.get((upstream.name, name, abbreviated))
+            if cached is not None and cached[0] > now and cached[1] is not None:
+                return cached[1]
+        return None
+
+    async def _fetch_packument(
+        self, upstream: Upstream, name: str, abbreviated: bool
+    ) -> UpstreamPackument | None:
+        # npm's own spelling of a scoped name in a URL: `@scope%2fname`.
+        url = upstream.url.rstrip("/") + "/" + quote(name, safe="@")
+        accept = f"{_NPM_ABBREVIATED}, application/json;q=0.8" if abbreviated else "application/json"
+        timeout = aiohttp.ClientTimeout(total=upstream.timeout_seconds)
+        try:
+            async with self._http().get(
+                url, headers={"Accept": accept}, timeout=timeout, allow_redirects=False
+            ) as response:
+                if response.status in (404, 410):
+                    return None
+                if response.status != 200:
+                    raise UpstreamUnavailable(
+                        f"the upstream {upstream.name} answered {response.status} for {name}"
+                    )
+                body = await response.content.read(_MAX_PAGE_BYTES + 1)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("upstream unreachable", upstream=upstream.name, error=str(error))
+            raise UpstreamUnavailable(
+                f"the upstream {upstream.name} cannot be reached ({type(error).__name__})"
+            ) from None
+        if len(body) > _MAX_PAGE_BYTES:
+            raise UpstreamUnavailable(f"the upstream {upstream.name}'s packument of {name} is too large")
+        try:
+            document = await asyncio.to_thread(json.loads, body)
+        except ValueError:
+            raise UnreadablePackument(
+                f"the upstream {upstream.name}'s packument of {name} is not JSON"
+            ) from None
+        return parse_packument(document, name, upstream.url)
+
+    async def fetch_tarball(
+        self, upstream: Upstream, tarball: UpstreamTarball, blobs: BlobStore, max_bytes: int
+    ) -> BlobRef:
+        """The tarball's bytes into the blob store, checked against the packument's integrity as
+        they stream; on a mismatch the blob store drops what it staged, so nothing is kept."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=upstream.timeout_seconds)
+        check = TarballCheck(tarball, max_bytes)
+        try:
+            async with self._http().get(tarball.url, timeout=timeout, allow_redirects=True) as response:
+                if response.status != 200:
+                    raise UpstreamUnavailable(
+                        f"the upstream {upstream.name} answered {response.status} for {tarball.filename}"
+                    )
+                if response.content_length is not None and response.content_length > max_bytes:
+                    raise UpstreamTooLarge(
+                        f"{tarball.filename} from the upstream {upstream.name} is over {max_bytes} bytes"
+                    )
+                return await blobs.put(_checked(response, check))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise UpstreamUnavailable(
+                f"the upstream {upstream.name} cannot be reached ({type(error).__name__})"
+            ) from None
+
+
+async def _checked(response: aiohttp.ClientResponse, check: TarballCheck) -> AsyncIterator[bytes]:
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        check.update(chunk)
+        yield chunk
+    # Before the iterator ends, so before the blob store commits what it staged.
+    check.verify()
 
 
 async def _chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

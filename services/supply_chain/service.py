@@ -28,6 +28,7 @@ from services.supply_chain.advisory_store import LiveIndex
 from services.supply_chain.attestations import InvalidAttestation
 from services.supply_chain.lockfiles.model import LockfileError
 from services.supply_chain.osv import InvalidAdvisory, read
+from services.supply_chain.policies import Policies
 from services.supply_chain.purls import InvalidPurl
 from services.supply_chain.sbom.cyclonedx import to_cyclonedx
 from services.supply_chain.sbom.graph import (
@@ -189,6 +190,8 @@ class SupplyChain:
         self._tool_version = tool_version
         self.live = LiveIndex()
         self._import_lock = asyncio.Lock()
+        # The download policies, told when findings or their triage change (set by the agent).
+        self.policies: Policies | None = None
 
     async def refresh(self) -> None:
         async with self._pool.acquire() as conn:
@@ -373,6 +376,8 @@ class SupplyChain:
         for team_id, (changes, sbom_ids) in by_team.items():
             if not changes:
                 continue
+            if self.policies is not None:
+                await self.policies.sync(team_id, ctx)
             payload = FindingsChanged(
                 team_id=team_id,
                 cause=cause,
@@ -674,6 +679,8 @@ class SupplyChain:
             record = store.record_from_row(held) if held else open_record(key, at)
             record = decide(record, decision, actor, at)
             await store.save_triage(conn, team_id, record)
+        if self.policies is not None:
+            await self.policies.sync(team_id, ctx)
         return _triage_info(record)
 
     async def vex(self, request: VexRequest, ctx: MessageContext) -> DocumentLocation:

@@ -262,7 +262,16 @@ async def open_counts(conn: Connection, team_id: str, sbom_ids: list[str]) -> di
 async def purge_teams(conn: Connection, team_ids: Sequence[str]) -> int:
     """Everything of the teams (SBOMs cascade to components, findings and attestations)."""
     total = 0
-    for table in ("attestations", "findings", "sbom_components", "triage", "sboms"):
+    for table in (
+        "attestations",
+        "findings",
+        "sbom_components",
+        "triage",
+        "sboms",
+        "download_policies",
+        "download_overrides",
+        "announced_blocks",
+    ):
         status = await conn.execute(
             f"DELETE FROM supply_chain.{table} WHERE team_id = ANY($1::uuid[])",
             list(team_ids),

@@ -572,6 +572,21 @@ class ProxySettings(_Section):
     max_body_bytes: PositiveInt = 33_554_432
 
 
+class EvaluationSettings(_Section):
+    """Evaluation runs of prompt versions (the LearningAgent): the OpenAI-compatible chat-completions
+    API their model calls go to (`<base_url>/chat/completions`: a provider, a gateway, a local
+    server). No base_url: evaluation runs are refused (503) and nothing is called."""
+
+    base_url: OptionalHttpUrl = None
+    api_key: OptionalSecret = None
+    # The provider the calls are priced as (the price source's name: openai, azure, groq, ...).
+    provider: Token = "openai"
+    # One call's limit, from connecting to the last byte of its answer.
+    timeout_seconds: PositiveSeconds = 60.0
+    # Calls one run has in flight at once.
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with `shared.config.load_settings`, not directly."""
 
@@ -592,6 +607,7 @@ class Settings(BaseSettings):
     email: EmailSettings = EmailSettings()
     alerts: AlertsSettings = AlertsSettings()
     proxy: ProxySettings = ProxySettings()
+    evaluations: EvaluationSettings = EvaluationSettings()
     registry: RegistrySettings = RegistrySettings()
     supply_chain: SupplyChainSettings = SupplyChainSettings()
     features: FeatureFlags = FeatureFlags()

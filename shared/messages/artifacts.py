@@ -303,9 +303,12 @@ class NpmPackumentRequest(_Model):
 
 
 class NpmDocument(_Model):
-    """A JSON document for npm, rendered by the agent and relayed by the edge as it is."""
+    """A JSON document for npm, rendered by the agent and relayed by the edge as it is: in `body`, or,
+    when it is too large for a message (an upstream's packument of a popular package runs to
+    megabytes), in the blob store (`blob`, `body` empty), from where the edge streams it."""
 
     body: str
+    blob: BlobReference | None = None
 
 
 class NpmTarballRequest(_Model):

@@ -7,18 +7,24 @@ others have no place in a name or a filter: they hide text in logs and terminals
 exports. `MultilineText` is for the rare field where line breaks are content (an alert's body):
 it lets tab, line feed and carriage return through and refuses the rest, NUL always.
 
-Both are a `pattern` constraint (checked in pydantic-core's Rust regex: no Python call per field on
-the ingest path, and the rule shows in the OpenAPI document as it is enforced). Add lengths with
-`Annotated[Text, StringConstraints(max_length=...)]`; a field with a pattern of its own (a slug, an
-id) does not need `Text` when that pattern already excludes control characters, which the edge's
-class test (tests/gateway/test_bad_input_classes.py) checks for every field of every route.
+`JsonData` is for a field that holds free JSON (a prompt's config, a test case's variables, a JSON
+schema): every string in it, keys included, follows `MultilineText`'s rule, since PostgreSQL's
+`jsonb` cannot hold U+0000 either.
+
+`Text` and `MultilineText` are a `pattern` constraint (checked in pydantic-core's Rust regex: no
+Python call per field on the ingest path, and the rule shows in the OpenAPI document as it is
+enforced). Add lengths with `Annotated[Text, StringConstraints(max_length=...)]`; a field with a
+pattern of its own (a slug, an id) does not need `Text` when that pattern already excludes control
+characters, which the edge's class test (tests/gateway/test_bad_input_classes.py) checks for every
+field of every route.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, JsonValue, StringConstraints
 
 # The wire contract's rule (mno_wire, which the SDK shares): one rule on both sides.
 from mno_wire.token_events import TEXT_PATTERN as TEXT_PATTERN
@@ -27,6 +33,29 @@ MULTILINE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 
 Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
 MultilineText = Annotated[str, StringConstraints(pattern=MULTILINE_TEXT_PATTERN)]
+
+_MULTILINE_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _refuse_control_characters_in_json(value: JsonValue) -> JsonValue:
+    pending: list[JsonValue] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _MULTILINE_REFUSED.search(item):
+                raise ValueError(JSON_CONTROL_MESSAGE)
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if _MULTILINE_REFUSED.search(key):
+                    raise ValueError(JSON_CONTROL_MESSAGE)
+                pending.append(inner)
+        elif isinstance(item, list):
+            pending.extend(item)
+    return value
+
+
+JSON_CONTROL_MESSAGE = "control characters other than tab and line breaks are not allowed in JSON strings"
+JsonData = Annotated[JsonValue, AfterValidator(_refuse_control_characters_in_json)]
 
 CONTROL_CHARACTER = "control_character"
 _CONTROL_MESSAGES = {

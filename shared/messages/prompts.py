@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StringConstraints
 
-from shared.messages.fields import MultilineText, Text
+from shared.messages.fields import JsonData, MultilineText, Text
 
 # The core's patterns (services/prompts/model.py), repeated: shared.messages imports nothing of ours.
 PromptName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,127}$")]
@@ -34,7 +34,7 @@ class VariableSpec(_Model):
     type: Literal["string", "number", "integer", "boolean", "enum", "list", "object"]
     description: Annotated[MultilineText, StringConstraints(max_length=2000)] = ""
     required: StrictBool | None = None
-    default: JsonValue = None
+    default: JsonData = None
     values: list[ShortText] | None = Field(default=None, max_length=200)
 
 
@@ -60,7 +60,7 @@ class PromptBody(_Model):
     messages: list[MessageSpec] | None = Field(default=None, max_length=200)
     variables: dict[ShortText, VariableSpec] = Field(default_factory=dict, max_length=100)
     includes: dict[ShortText, IncludeSpec] = Field(default_factory=dict, max_length=20)
-    config: dict[ShortText, JsonValue] = Field(default_factory=dict)
+    config: dict[ShortText, JsonData] = Field(default_factory=dict)
     tags: list[ShortText] = Field(default_factory=list, max_length=50)
     commit_message: Annotated[MultilineText, StringConstraints(max_length=2000)] | None = None
 
@@ -137,7 +137,7 @@ class RenderPrompt(_Model):
     name: PromptName
     label: LabelName | None = None
     version: VersionNumber | None = None
-    variables: dict[ShortText, JsonValue] = Field(default_factory=dict, max_length=200)
+    variables: dict[ShortText, JsonData] = Field(default_factory=dict, max_length=200)
 
 
 class RenderedMessageInfo(_Model):

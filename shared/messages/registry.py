@@ -67,6 +67,20 @@ from shared.messages.budgets import (
     ListBudgets,
     UpdateBudget,
 )
+from shared.messages.experiments import (
+    CreateExperimentRequest,
+    ExperimentInfo,
+    ExperimentList,
+    ExperimentRef,
+    ExperimentResults,
+    ExperimentUsage,
+    ExperimentUsageQuery,
+    ExposureLogged,
+    ListExperiments,
+    PostExposure,
+    PostScore,
+    ScoreRecorded,
+)
 from shared.messages.github import WebhookReceived
 from shared.messages.lifecycle import AccountDeactivated, TeamDataPurged, TeamDataPurgeRequested
 from shared.messages.mesh import CanaryEvent, CanaryStatus, CanaryStatusRequest, PingRequest, PingResponse
@@ -79,6 +93,18 @@ from shared.messages.prices import (
     PriceOverrideRef,
     RepriceRequest,
     RepriceResult,
+)
+from shared.messages.prompt_evaluations import (
+    EvaluationList,
+    EvaluationRef,
+    EvaluationRunInfo,
+    ListEvaluations,
+    PriceQuote,
+    PriceQuoteRequest,
+    PutTestSet,
+    StartEvaluation,
+    TestSetInfo,
+    TestSetRef,
 )
 from shared.messages.prompts import (
     ApproveVersion,
@@ -131,6 +157,20 @@ from shared.messages.supply_chain import (
     Verification,
     VerifyEnvelope,
     VexRequest,
+)
+from shared.messages.supply_chain_policy import (
+    BlockedList,
+    BlockedQuery,
+    DownloadPolicy,
+    DownloadPolicyChanged,
+    DownloadPolicyQuery,
+    DownloadPolicySet,
+    OverrideCreate,
+    OverrideInfo,
+    OverrideList,
+    OverrideQuery,
+    OverrideRef,
+    VersionBlockChanged,
 )
 from shared.messages.telemetry import AnomalyList, AnomalyQuery, CostQuery, CostReport, TokenEventsAccepted
 
@@ -266,6 +306,13 @@ BUDGET_DELETE = Endpoint(_MON, "budget_delete", BudgetRef, DeletedBudget, "Delet
 BUDGET_GET = Endpoint(_MON, "budget_get", BudgetLookup, BudgetInfo, "A budget, its spend and its forecast.")
 ANOMALIES_LIST = Endpoint(
     _MON, "anomalies_list", AnomalyQuery, AnomalyList, "Anomalies of the team's hourly spend and token rate."
+)
+EXPERIMENT_USAGE = Endpoint(
+    _MON,
+    "experiment_usage",
+    ExperimentUsageQuery,
+    ExperimentUsage,
+    "Per-variant sums of per-unit token-event totals of an experiment (asked by the LearningAgent).",
 )
 BUDGET_LIST = Endpoint(_MON, "budget_list", ListBudgets, BudgetList, "The team's budgets and their spend.")
 TEAMS_WITH_FEATURE = Endpoint(
@@ -494,7 +541,47 @@ FINDINGS_CHANGED = EventType(
     FindingsChanged,
     "A team's findings appeared, changed or were retired (an advisory import, a new SBOM).",
 )
+SC_POLICY = Endpoint(_SC, "policy_get", DownloadPolicyQuery, DownloadPolicy, "The team's download policy.")
+SC_POLICY_SET = Endpoint(
+    _SC,
+    "policy_set",
+    DownloadPolicySet,
+    DownloadPolicy,
+    "Set the team's download policy (blocking, quarantine).",
+)
+SC_OVERRIDES = Endpoint(
+    _SC, "override_list", OverrideQuery, OverrideList, "The team's versions allowed despite findings."
+)
+SC_OVERRIDE_CREATE = Endpoint(
+    _SC, "override_create", OverrideCreate, OverrideInfo, "Allow a version's download despite its findings."
+)
+SC_OVERRIDE_DELETE = Endpoint(
+    _SC, "override_delete", OverrideRef, OverrideInfo, "Withdraw an override (the policy applies again)."
+)
+SC_BLOCKED = Endpoint(
+    _SC,
+    "blocked_list",
+    BlockedQuery,
+    BlockedList,
+    "The team's versions whose downloads are blocked, and why.",
+)
+VERSION_BLOCK_CHANGED = EventType(
+    "supply_chain.version_block_changed",
+    VersionBlockChanged,
+    "A team's version became blocked by its policy, or was released (revision orders them).",
+)
+DOWNLOAD_POLICY_CHANGED = EventType(
+    "supply_chain.download_policy_changed",
+    DownloadPolicyChanged,
+    "A team's quarantine of upstream versions changed (revision orders them).",
+)
 SUPPLY_CHAIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
+    SC_POLICY,
+    SC_POLICY_SET,
+    SC_OVERRIDES,
+    SC_OVERRIDE_CREATE,
+    SC_OVERRIDE_DELETE,
+    SC_BLOCKED,
     SC_SCAN,
     SC_SBOMS,
     SC_SBOM,
@@ -541,6 +628,28 @@ PROMPT_POLICY = Endpoint(_LEARN, "prompt_policy", PolicyQuery, LabelPolicyInfo, 
 PROMPT_POLICY_SET = Endpoint(
     _LEARN, "prompt_policy_set", LabelPolicyInfo, LabelPolicyInfo, "Set the team's label policy."
 )
+EXPERIMENT_CREATE = Endpoint(
+    _LEARN, "experiment_create", CreateExperimentRequest, ExperimentInfo, "Create a prompt experiment."
+)
+EXPERIMENT_LIST = Endpoint(
+    _LEARN, "experiment_list", ListExperiments, ExperimentList, "The team's experiments, newest first."
+)
+EXPERIMENT_GET = Endpoint(_LEARN, "experiment_get", ExperimentRef, ExperimentInfo, "One experiment.")
+EXPERIMENT_START = Endpoint(_LEARN, "experiment_start", ExperimentRef, ExperimentInfo, "Start an experiment.")
+EXPERIMENT_STOP = Endpoint(_LEARN, "experiment_stop", ExperimentRef, ExperimentInfo, "Stop an experiment.")
+EXPERIMENT_EXPOSURE = Endpoint(
+    _LEARN, "experiment_exposure", PostExposure, ExposureLogged, "Log a unit's exposure (once per unit)."
+)
+EXPERIMENT_SCORE = Endpoint(
+    _LEARN, "experiment_score", PostScore, ScoreRecorded, "Record a score of one request of an exposed unit."
+)
+EXPERIMENT_RESULTS = Endpoint(
+    _LEARN,
+    "experiment_results",
+    ExperimentRef,
+    ExperimentResults,
+    "Per-variant statistics, SRM, guardrails (a breach stops the variant) and the suggested winner.",
+)
 PROMPT_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     PROMPT_SAVE,
     PROMPT_LIST,
@@ -553,7 +662,54 @@ PROMPT_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     PROMPT_IMPACT,
     PROMPT_POLICY,
     PROMPT_POLICY_SET,
+    EXPERIMENT_CREATE,
+    EXPERIMENT_LIST,
+    EXPERIMENT_GET,
+    EXPERIMENT_START,
+    EXPERIMENT_STOP,
+    EXPERIMENT_EXPOSURE,
+    EXPERIMENT_SCORE,
+    EXPERIMENT_RESULTS,
 )
+
+# Evaluations of prompt versions (the LearningAgent runs them; the MonitoringAgent prices their calls).
+PROMPT_TEST_SET_PUT = Endpoint(
+    _LEARN, "prompt_test_set_put", PutTestSet, TestSetInfo, "Attach or replace a prompt's test set."
+)
+PROMPT_TEST_SET_GET = Endpoint(_LEARN, "prompt_test_set_get", TestSetRef, TestSetInfo, "A prompt's test set.")
+PROMPT_EVALUATION_START = Endpoint(
+    _LEARN,
+    "prompt_evaluation_start",
+    StartEvaluation,
+    EvaluationRunInfo,
+    "Start an evaluation run of a version against the prompt's test set (it runs in the background).",
+)
+PROMPT_EVALUATION_GET = Endpoint(
+    _LEARN, "prompt_evaluation_get", EvaluationRef, EvaluationRunInfo, "An evaluation run with its cases."
+)
+PROMPT_EVALUATION_LIST = Endpoint(
+    _LEARN,
+    "prompt_evaluation_list",
+    ListEvaluations,
+    EvaluationList,
+    "A prompt's evaluation runs, newest first.",
+)
+PRICE_QUOTE = Endpoint(
+    _MON,
+    "price_quote",
+    PriceQuoteRequest,
+    PriceQuote,
+    "Price one call's usage with the team's prices (asked by the LearningAgent for evaluation calls).",
+)
+PROMPT_EVALUATION_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
+    PROMPT_TEST_SET_PUT,
+    PROMPT_TEST_SET_GET,
+    PROMPT_EVALUATION_START,
+    PROMPT_EVALUATION_GET,
+    PROMPT_EVALUATION_LIST,
+    PRICE_QUOTE,
+)
+
 
 ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     *PING.values(),
@@ -578,6 +734,7 @@ ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     BUDGET_GET,
     BUDGET_LIST,
     ANOMALIES_LIST,
+    EXPERIMENT_USAGE,
     ARTIFACT_PUBLISH,
     ARTIFACT_PYTHON_PAGE,
     ARTIFACT_FILE,
@@ -591,6 +748,7 @@ ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     ARTIFACT_STORED_VERSIONS,
     *SUPPLY_CHAIN_ENDPOINTS,
     *PROMPT_ENDPOINTS,
+    *PROMPT_EVALUATION_ENDPOINTS,
 )
 EVENT_TYPES: tuple[EventType[Any], ...] = (
     CANARY,
@@ -601,4 +759,6 @@ EVENT_TYPES: tuple[EventType[Any], ...] = (
     TOKEN_EVENTS_ACCEPTED,
     ARTIFACT_PUBLISHED,
     FINDINGS_CHANGED,
+    VERSION_BLOCK_CHANGED,
+    DOWNLOAD_POLICY_CHANGED,
 )

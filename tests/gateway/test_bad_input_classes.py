@@ -18,7 +18,8 @@ import asyncpg
 import nats
 import pytest
 from aiohttp import web
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, JsonValue, SecretStr
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from agents.super_agent.routes import ROUTES
@@ -48,13 +49,18 @@ Build = Callable[[Any], Any]
 # -- walking the models ---------------------------------------------------------------------------
 
 
+def _wire_name(name: str, field: FieldInfo) -> str:
+    return field.alias or name
+
+
 def _literal_defaults(model: type[BaseModel]) -> dict[str, Any]:
-    """Discriminators (`kind: Literal[...] = ...`), so a value lands in the intended union variant."""
+    """Discriminators (`kind: Literal[...] = ...`, or without a default its first value), so a value
+    lands in the intended union variant."""
     fixed = {}
     for name, field in model.model_fields.items():
-        if get_origin(field.annotation) is Literal and field.default is not PydanticUndefined:
-            default = field.default
-            fixed[name] = default.value if isinstance(default, Enum) else default
+        if get_origin(field.annotation) is Literal:
+            default = get_args(field.annotation)[0] if field.default is PydanticUndefined else field.default
+            fixed[_wire_name(name, field)] = default.value if isinstance(default, Enum) else default
     return fixed
 
 
@@ -78,11 +84,15 @@ def text_leaves(tp: Any) -> Iterator[tuple[str, Build]]:
             yield name, lambda v, build=build: {"k": build(v)}
     elif tp is str or tp is SecretStr:
         yield "", lambda v: v
+    elif tp is JsonValue:  # free JSON: a string nested in it, and a key
+        yield "", lambda v: {"k": [v]}
+        yield "", lambda v: {v: 1}
     elif isinstance(tp, type) and issubclass(tp, BaseModel):
         fixed = _literal_defaults(tp)
         for field_name, field in tp.model_fields.items():
+            wire = _wire_name(field_name, field)
             for inner, build in text_leaves(field.annotation):
-                yield inner or field_name, lambda v, f=field_name, b=build: {**fixed, f: b(v)}
+                yield inner or wire, lambda v, f=wire, b=build: {**fixed, f: b(v)}
 
 
 def text_fields(route: Route) -> list[tuple[str, Build]]:
@@ -91,8 +101,9 @@ def text_fields(route: Route) -> list[tuple[str, Build]]:
         return []
     found: list[tuple[str, Build]] = []
     for field_name, field in model.model_fields.items():
+        wire = _wire_name(field_name, field)
         for inner, build in text_leaves(field.annotation):
-            found.append((inner or field_name, lambda v, f=field_name, b=build: {f: b(v)}))
+            found.append((inner or wire, lambda v, f=wire, b=build: {f: b(v)}))
     return found
 
 
@@ -119,6 +130,8 @@ def test_the_walk_finds_the_known_text_fields() -> None:
     assert {"recipients", "webhook_url", "url", "name"} <= names[("POST", "/api/v1/alert-channels")]
     assert "key_id" in names[("DELETE", "/api/v1/apikeys/{key_id}")]
     assert "project" in names[("GET", "/api/v1/costs")]
+    assert {"config", "variables"} <= names[("POST", "/api/v1/prompts")]  # free JSON, a string nested in it
+    assert {"value", "pattern", "schema"} <= names[("PUT", "/api/v1/prompts/{name}/test-set")]
     assert len([r for r in ROUTES if text_fields(r)]) >= 40
     assert len(json_routes()) >= 25
 

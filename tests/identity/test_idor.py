@@ -26,7 +26,7 @@ from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission, Role, permissions_of_roles
 from tests.fixtures import github_link
-from tests.fixtures.mesh import TOKEN, MeshLauncher, deep_merge
+from tests.fixtures.mesh import CLOSED_UPSTREAM, TOKEN, MeshLauncher, deep_merge
 from tests.identity.test_teams_support import Person, account, person, request
 from tests.registry.npmpackages import package_tarball, publish_document, put_document
 from tests.registry.pypackages import minimal_wheel, upload_bytes
@@ -174,6 +174,10 @@ CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
         lambda a: {"attestation_id": a.elsewhere["attestation"]},
         {},
     ),
+    ("DELETE", "/api/v1/supply-chain/policy/overrides/{override_id}"): (
+        lambda a: {"override_id": a.elsewhere["override"]},
+        None,
+    ),
     # Prompts: A's prompt by name (B's team has none of that name), its label and version.
     **{
         (method, "/api/v1/prompts/{name}" + tail): (
@@ -188,6 +192,45 @@ CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
             ("PUT", "/labels/{label}", {"version": 1}),
             ("POST", "/versions/{version}/approvals", {}),
             ("GET", "/labels/{label}/impact", None),
+        )
+    },
+    # The dashboard's prompt and experiment pages: an HTML 404 page naming the API's code.
+    ("GET", "/dashboard/prompts/{name}"): (lambda a: {"name": A_PROMPT}, None),
+    ("GET", "/dashboard/experiments/{experiment_id}"): (
+        lambda a: {"experiment_id": a.elsewhere["experiment"]},
+        None,
+    ),
+    # Evaluations: A's prompt's test set and evaluation runs, and A's run by id.
+    **{
+        (method, "/api/v1/prompts/{name}" + tail): (
+            lambda a: {"name": A_PROMPT, "run_id": a.elsewhere["evaluation_run"]},
+            body,
+        )
+        for method, tail, body in (
+            (
+                "PUT",
+                "/test-set",
+                {"cases": [{"id": "b", "assertions": [{"type": "contains", "value": "b"}]}]},
+            ),
+            ("GET", "/test-set", None),
+            ("POST", "/evaluations", {"version": 1, "model": "gpt-4o-mini"}),
+            ("GET", "/evaluations", None),
+            ("GET", "/evaluations/{run_id}", None),
+        )
+    },
+    # Experiments: A's running experiment over two versions of A's prompt.
+    **{
+        (method, "/api/v1/experiments/{experiment_id}" + tail): (
+            lambda a: {"experiment_id": a.elsewhere["experiment"]},
+            body,
+        )
+        for method, tail, body in (
+            ("GET", "", None),
+            ("POST", "/start", {}),
+            ("POST", "/stop", {}),
+            ("POST", "/exposures", {"unit_id": "u-1", "variant": "one"}),
+            ("POST", "/scores", {"request_id": "r-1", "unit_id": "u-1", "name": "q", "value": 1}),
+            ("GET", "/results", None),
         )
     },
 }
@@ -235,6 +278,8 @@ async def two_teams(
     launcher.overrides = deep_merge(
         launcher.overrides, {"email": {"enabled": True}, "github": github_link.WEBHOOK_SECRETS}
     )
+    # Evaluation calls meet a closed port: A's run finishes (its case failed), nothing is called.
+    launcher.overrides = deep_merge(launcher.overrides, {"evaluations": {"base_url": CLOSED_UPSTREAM}})
     await asyncio.to_thread(launcher.start, AgentName.SUPER_AGENT)
     await asyncio.to_thread(launcher.start, AgentName.MONITORING)
     await asyncio.to_thread(launcher.start, AgentName.ARTIFACT_MANAGER)
@@ -328,6 +373,8 @@ async def two_teams(
             base, "PUT", f"/api/v1/prompts/{A_PROMPT}/labels/production", owner.headers(), {"version": 1}
         )
         assert status == 200, moved
+        await _evaluation_of_a(base, owner, a)
+        await _experiment_of_a(base, owner, a)
 
         _, b_home = await account(pool, "team-b", plan="local")
         b_owner = await person(pool, b_home, "b-owner", Role.OWNER)
@@ -396,6 +443,63 @@ async def _supply_chain_of_a(base: str, owner: Person, a: TeamA) -> None:
     a.elsewhere["sbom"] = scanned["sbom"]["id"]
     a.elsewhere["finding"] = scanned["findings"][0]["id"]
     a.elsewhere["attestation"] = scanned["sbom"]["attestations"][0]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{base}/api/v1/supply-chain/policy/overrides",
+            json={"ecosystem": "pypi", "name": A_PACKAGE, "version": "1.0", "reason": "accepted risk"},
+            headers=owner.headers(),
+        ) as response,
+    ):
+        override = await response.json()
+        assert response.status == 201, override
+    a.elsewhere["override"] = override["id"]
+
+
+async def _experiment_of_a(base: str, owner: Person, a: TeamA) -> None:
+    """A running experiment over versions 1 and 2 of A's prompt."""
+    status, saved = await request(
+        base,
+        "POST",
+        "/api/v1/prompts",
+        owner.headers(),
+        {"name": A_PROMPT, "type": "text", "template": "A's prompt words, second take"},
+    )
+    assert status == 200, saved
+    variants = [{"key": "one", "version": 1, "weight": 0.5}, {"key": "two", "version": 2, "weight": 0.5}]
+    status, created = await request(
+        base,
+        "POST",
+        "/api/v1/experiments",
+        owner.headers(),
+        {"prompt": A_PROMPT, "name": "A's experiment", "variants": variants},
+    )
+    assert status == 200, created
+    status, started = await request(
+        base, "POST", f"/api/v1/experiments/{created['id']}/start", owner.headers(), {}
+    )
+    assert status == 200, started
+    a.elsewhere["experiment"] = created["id"]
+
+
+async def _evaluation_of_a(base: str, owner: Person, a: TeamA) -> None:
+    """A test set of A's prompt and a finished evaluation run of its version 1 (finished before the
+    snapshot, so that nothing of A's changes while B calls)."""
+    test_set = {"cases": [{"id": "a", "assertions": [{"type": "contains", "value": "A's answer"}]}]}
+    status, put = await request(
+        base, "PUT", f"/api/v1/prompts/{A_PROMPT}/test-set", owner.headers(), test_set
+    )
+    assert status == 200, put
+    path = f"/api/v1/prompts/{A_PROMPT}/evaluations"
+    status, run = await request(base, "POST", path, owner.headers(), {"version": 1, "model": "gpt-4o-mini"})
+    assert status == 202, run
+    a.elsewhere["evaluation_run"] = run["id"]
+    deadline = asyncio.get_running_loop().time() + 60
+    while run["status"] == "running":
+        assert asyncio.get_running_loop().time() < deadline, run
+        await asyncio.sleep(0.2)
+        status, run = await request(base, "GET", f"{path}/{run['id']}", owner.headers())
+        assert status == 200, run
 
 
 async def snapshot(pool: asyncpg.Pool, a: TeamA) -> str:
@@ -451,11 +555,30 @@ async def snapshot(pool: asyncpg.Pool, a: TeamA) -> str:
             "ORDER BY 1, 2",
             teams,
         ),
+        "download_overrides": await pool.fetch(
+            "SELECT id::text, name, version FROM supply_chain.download_overrides "
+            "WHERE team_id = ANY($1::uuid[]) ORDER BY 1",
+            teams,
+        ),
         "prompts": await pool.fetch(
             "SELECT p.name, v.version, l.label, l.version FROM learning.prompts p "
             "JOIN learning.prompt_versions v ON v.prompt_id = p.id "
             "LEFT JOIN learning.prompt_labels l ON l.prompt_id = p.id "
             "WHERE p.team_id = ANY($1::uuid[]) ORDER BY 1, 2, 3",
+            teams,
+        ),
+        "experiments": await pool.fetch(
+            "SELECT e.id::text, e.status, v.key, v.stopped_at::text, "
+            "(SELECT count(*) FROM learning.experiment_exposures x WHERE x.experiment_id = e.id), "
+            "(SELECT count(*) FROM learning.experiment_scores x WHERE x.experiment_id = e.id) "
+            "FROM learning.experiments e JOIN learning.experiment_variants v ON v.experiment_id = e.id "
+            "WHERE e.team_id = ANY($1::uuid[]) ORDER BY 1, 3",
+            teams,
+        ),
+        "prompt_evaluations": await pool.fetch(
+            "SELECT e.id::text, e.status, e.passed, t.revision FROM learning.prompt_evaluations e "
+            "LEFT JOIN learning.prompt_test_sets t ON t.prompt_id = e.prompt_id "
+            "WHERE e.team_id = ANY($1::uuid[]) ORDER BY 1",
             teams,
         ),
         "price_overrides": await pool.fetch(

@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 
 from mno.stack import NatsServer
+from services.registry import store
 from services.registry.python.upstream_pages import parse_project_page
 from shared.db.migrations import migrate_all
 from shared.db.postgres import create_pool
@@ -82,7 +83,13 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iter
     import asyncio
 
     packages = tmp_path_factory.mktemp("upstream-packages")
-    for name, version in [("pub-lib", "1.0"), ("shadowed", "1.0"), ("shadowed", "2.0"), ("tampered", "1.0")]:
+    for name, version in [
+        ("pub-lib", "1.0"),
+        ("shadowed", "1.0"),
+        ("shadowed", "2.0"),
+        ("tampered", "1.0"),
+        ("counted", "1.0"),
+    ]:
         filename, content = minimal_wheel(name, version)
         (packages / filename).write_bytes(content)
     live, down, plain = asyncio.run(_teams(postgres_dsn))
@@ -269,3 +276,41 @@ async def test_page_is_listed(proxied: Proxied, http: aiohttp.ClientSession) -> 
         text = await response.text()
     digest = hashlib.sha256((proxied.packages / "pub_lib-1.0-py3-none-any.whl").read_bytes()).hexdigest()
     assert f"#sha256={digest}" in text
+
+
+async def test_upstream_downloads_are_counted_per_team(
+    proxied: Proxied, http: aiohttp.ClientSession, postgres_dsn: str
+) -> None:
+    """Each download of an upstream file is counted in the team's row of it (as a private file's are),
+    the first fetch and the ones served from the blob store alike; the row keeps the blob referenced."""
+    team = proxied.live
+    base = _base(proxied, team)
+    async with http.get(f"{base}/simple/counted/", headers={**JSON, **_basic(team.key)}) as response:
+        page = await response.json(content_type=None)
+    (entry,) = page["files"]
+    for _ in range(3):
+        async with http.get(f"{base}/simple/counted/{entry['url']}", headers=_basic(team.key)) as response:
+            assert response.status == 200
+            await response.read()
+    pool = await create_pool(postgres_dsn, min_size=1, max_size=1, command_timeout=10)
+    try:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT team_id::text AS team_id, ecosystem, name, version, sha256, downloads "
+                "FROM artifact_manager.upstream_files WHERE filename = $1",
+                entry["filename"],
+            )
+            referenced = await store.blob_referenced(conn, entry["hashes"]["sha256"])
+    finally:
+        await pool.close()
+    assert [dict(r) for r in rows] == [
+        {
+            "team_id": team.team_id,
+            "ecosystem": "pypi",
+            "name": "counted",
+            "version": "1.0",
+            "sha256": entry["hashes"]["sha256"],
+            "downloads": 3,
+        }
+    ]
+    assert referenced

@@ -12,13 +12,17 @@ from agents.super_agent.routes.dashboard_budgets import BUDGET_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_costs import COSTS_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_packages import PACKAGE_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_prices import PRICE_PAGE_ROUTES
+from agents.super_agent.routes.dashboard_prompts import PROMPT_PAGE_ROUTES
+from agents.super_agent.routes.dashboard_supply_chain import SUPPLY_CHAIN_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_team import TEAM_PAGE_ROUTES
+from agents.super_agent.routes.experiments import EXPERIMENT_ROUTES
 from agents.super_agent.routes.github import GITHUB_ROUTES
 from agents.super_agent.routes.mesh import MESH_ROUTES
 from agents.super_agent.routes.meta import META_ROUTES
 from agents.super_agent.routes.operator import OPERATOR_ROUTES
 from agents.super_agent.routes.plan_mapping import PLAN_MAPPING_ROUTES
 from agents.super_agent.routes.prices import PRICE_ROUTES
+from agents.super_agent.routes.prompt_evaluations import PROMPT_EVALUATION_ROUTES
 from agents.super_agent.routes.prompts import PROMPT_ROUTES
 from agents.super_agent.routes.proxy import PROXY_ROUTES
 from agents.super_agent.routes.registry import REGISTRY_ROUTES
@@ -50,6 +54,8 @@ ROUTES: list[Route] = [
     *REGISTRY_PYTHON_ROUTES,
     *SUPPLY_CHAIN_ROUTES,
     *PROMPT_ROUTES,
+    *PROMPT_EVALUATION_ROUTES,
+    *EXPERIMENT_ROUTES,
     *REGISTRY_NPM_ROUTES,
     *DASHBOARD_ROUTES,
     *COSTS_PAGE_ROUTES,
@@ -58,4 +64,6 @@ ROUTES: list[Route] = [
     *TEAM_PAGE_ROUTES,
     *ACCOUNT_PAGE_ROUTES,
     *PACKAGE_PAGE_ROUTES,
+    *PROMPT_PAGE_ROUTES,
+    *SUPPLY_CHAIN_PAGE_ROUTES,
 ]

@@ -16,6 +16,11 @@ Thin wiring: `npm publish` sends one JSON document with the tarball in base64; i
 a bound (4/3 of `registry.max_upload_bytes` plus the document), the tarball decoded into the blob
 store, and the ArtifactManagerAgent gets the document without the base64 and the blob's reference
 (bytes never cross NATS). Errors are npm's JSON `{"error": "<code>: <message>"}`, which npm prints.
+
+A team behind an npm upstream (`registry.upstreams`) gets the upstream's packuments and tarballs for
+names it does not publish through the same routes: the ArtifactManagerAgent decides and fetches
+(services/registry/npm_upstream.py); a packument too large for a bus message comes back as a blob
+reference and is streamed from the blob store here.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from services.gateway.edge import validate_input
 from services.gateway.errors import HttpProblem
 from services.gateway.json_body import JsonRefused, read_json
 from services.gateway.route_table import Call, Local, Route
+from shared.blobstore import BlobNotFound
 from shared.messages.artifacts import (
     NPM_DOCUMENT_MAX_CHARS,
     BlobReference,
@@ -229,8 +235,34 @@ async def _packument(call: Call, team: str, name: str) -> web.StreamResponse:
         NpmPackumentRequest(name=name, abbreviated=abbreviated, registry_url=_registry_url(call, team)),
         call.ctx,
     )
-    response = _json(document.body, content_type=ABBREVIATED if abbreviated else "application/json")
-    response.headers.update({"Vary": "Accept, Authorization", "Cache-Control": "private, max-age=0"})
+    media = ABBREVIATED if abbreviated else "application/json"
+    headers = {"Vary": "Accept, Authorization", "Cache-Control": "private, max-age=0"}
+    if document.blob is not None:
+        return await _stream_document(call, document.blob, media, headers)
+    response = _json(document.body, content_type=media)
+    response.headers.update(headers)
+    return response
+
+
+async def _stream_document(
+    call: Call, blob: BlobReference, media: str, headers: dict[str, str]
+) -> web.StreamResponse:
+    """An upstream packument too large for a bus message, from the blob store the agent put it in."""
+    chunks = deps(call).blobs.open(blob.sha256)
+    try:
+        head = await anext(chunks, b"")
+    except BlobNotFound:
+        raise HttpProblem(
+            ErrorCode.UNAVAILABLE, "the package document was replaced meanwhile; ask again"
+        ) from None
+    response = web.StreamResponse(headers=headers)
+    response.content_type = media
+    response.content_length = blob.size
+    await response.prepare(call.request)
+    await response.write(head)
+    async for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
     return response
 
 

@@ -30,9 +30,15 @@ from shared.messages.registry import (
     SC_ATTESTATION_ENVELOPE,
     SC_ATTESTATION_VERIFY,
     SC_ATTESTATIONS,
+    SC_BLOCKED,
     SC_ENVELOPE_VERIFY,
     SC_FINDING,
     SC_FINDINGS,
+    SC_OVERRIDE_CREATE,
+    SC_OVERRIDE_DELETE,
+    SC_OVERRIDES,
+    SC_POLICY,
+    SC_POLICY_SET,
     SC_PUBLIC_KEYS,
     SC_SBOM,
     SC_SBOM_DOCUMENT,
@@ -54,6 +60,14 @@ from shared.messages.supply_chain import (
     Verification,
     VerifyEnvelope,
     VexRequest,
+)
+from shared.messages.supply_chain_policy import (
+    DownloadPolicy,
+    DownloadPolicyQuery,
+    DownloadPolicySet,
+    OverrideCreate,
+    OverrideInfo,
+    OverrideRef,
 )
 from shared.principals import team_of
 
@@ -223,6 +237,62 @@ async def triage(call: Call) -> BaseModel:
     return info
 
 
+async def _audit(call: Call, action: str, resource: str, resource_id: str | None, **change: Any) -> None:
+    async with deps(call).pool.acquire() as conn, conn.transaction():
+        await acting(call).record(conn, team_of(call.ctx.principal), action, resource, resource_id, **change)
+
+
+def _policy_fields(policy: DownloadPolicy) -> dict[str, Any]:
+    return {"block_severity": policy.block_severity.value, "quarantine_days": policy.quarantine_days}
+
+
+async def set_policy(call: Call) -> BaseModel:
+    before: DownloadPolicy = await deps(call).bus.request(SC_POLICY, DownloadPolicyQuery(), call.ctx)
+    after: DownloadPolicy = await deps(call).bus.request(SC_POLICY_SET, call.input, call.ctx)
+    await _audit(
+        call,
+        "supply_chain.policy_set",
+        "download_policy",
+        None,
+        before=_policy_fields(before),
+        after=_policy_fields(after),
+    )
+    return after
+
+
+def _override_fields(override: OverrideInfo) -> dict[str, Any]:
+    return {
+        "ecosystem": override.ecosystem.value,
+        "name": override.name,
+        "version": override.version,
+        "reason": override.reason,
+    }
+
+
+async def create_override(call: Call) -> BaseModel:
+    override: OverrideInfo = await deps(call).bus.request(SC_OVERRIDE_CREATE, call.input, call.ctx)
+    await _audit(
+        call,
+        "supply_chain.override_create",
+        "download_override",
+        override.id,
+        after=_override_fields(override),
+    )
+    return override
+
+
+async def delete_override(call: Call) -> BaseModel:
+    override: OverrideInfo = await deps(call).bus.request(SC_OVERRIDE_DELETE, call.input, call.ctx)
+    await _audit(
+        call,
+        "supply_chain.override_delete",
+        "download_override",
+        override.id,
+        before=_override_fields(override),
+    )
+    return override
+
+
 def _read(path: str, summary: str, endpoint: Any, extra: tuple[int, ...] = (404, 503, 504)) -> Route:
     return Route(
         "GET",
@@ -273,8 +343,71 @@ def _download(path: str, summary: str, handler: Any, request: type[BaseModel], m
 SBOM = "/api/v1/sboms/{sbom_id}"
 FINDING = "/api/v1/vulnerabilities/{finding_id}"
 ATTESTATION = "/api/v1/attestations/{attestation_id}"
+POLICY = "/api/v1/supply-chain/policy"
+OVERRIDES = POLICY + "/overrides"
 
 SUPPLY_CHAIN_ROUTES: list[Route] = [
+    _read(
+        POLICY,
+        "Your team's download policy: the severity from which open findings (untriaged, or triaged "
+        "affected) block a version's download, and the days new upstream versions stay hidden.",
+        SC_POLICY,
+        (503, 504),
+    ),
+    Route(
+        "PUT",
+        POLICY,
+        "Set your team's download policy. `block_severity` (none, low, medium, high, critical; none blocks "
+        "nothing): package clients get 403 naming the findings for a version with an open finding rated at "
+        "least this, until it is triaged not_affected or fixed, or the version is overridden. "
+        "`quarantine_days` (0 is off): upstream versions younger than this are left off the index pages "
+        "and npm packuments (dist-tags moved to the newest remaining), and their files are a 403. "
+        "Audited.",
+        Permission.SUPPLY_CHAIN_WRITE,
+        Local(set_policy),
+        request=DownloadPolicySet,
+        response=DownloadPolicy,
+        tags=TAGS,
+        feature=FEATURE,
+        extra_status=(422, 503, 504),
+    ),
+    _read(
+        OVERRIDES,
+        "Your team's overrides: versions whose downloads the policy does not block, whatever their findings.",
+        SC_OVERRIDES,
+        (503, 504),
+    ),
+    Route(
+        "POST",
+        OVERRIDES,
+        "Allow a version's downloads despite its findings (with the reason); audited.",
+        Permission.SUPPLY_CHAIN_WRITE,
+        Local(create_override),
+        request=OverrideCreate,
+        response=OverrideInfo,
+        status=201,
+        tags=TAGS,
+        feature=FEATURE,
+        extra_status=(409, 422, 503, 504),
+    ),
+    Route(
+        "DELETE",
+        OVERRIDES + "/{override_id}",
+        "Withdraw an override: the policy applies to the version again; audited.",
+        Permission.SUPPLY_CHAIN_WRITE,
+        Local(delete_override),
+        request=OverrideRef,
+        response=OverrideInfo,
+        tags=TAGS,
+        feature=FEATURE,
+        extra_status=(404, 422, 503, 504),
+    ),
+    _read(
+        "/api/v1/supply-chain/blocked",
+        "Your team's versions whose downloads the policy blocks now, each with the findings that block it.",
+        SC_BLOCKED,
+        (503, 504),
+    ),
     _upload(
         "/api/v1/sboms",
         "Upload an SBOM (CycloneDX 1.2-1.7 or SPDX 2.2/2.3 JSON) or a lockfile (requirements*.txt, "

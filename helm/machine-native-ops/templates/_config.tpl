@@ -126,6 +126,12 @@ registry:
       cache_ttl_seconds: {{ $u.cacheTtlSeconds | default 300 | toJson }}
       timeout_seconds: {{ $u.timeoutSeconds | default 30 | toJson }}
 {{- end }}
+evaluations:
+  base_url: {{ $v.evaluations.baseUrl | toJson }}
+  api_key: "${MNO_EVALUATION_API_KEY:-}"
+  provider: {{ $v.evaluations.provider | toJson }}
+  timeout_seconds: {{ $v.evaluations.timeoutSeconds | toJson }}
+  concurrency: {{ $v.evaluations.concurrency | int }}
 supply_chain:
   signing_key: "${MNO_SUPPLY_CHAIN_SIGNING_KEY:-}"
   previous_signing_keys:
@@ -170,6 +176,7 @@ logging:
   "GITHUB_MARKETPLACE_WEBHOOK_SECRET" $v.github.marketplaceWebhookSecret
   "GITHUB_MARKETPLACE_WEBHOOK_SECRET_PREVIOUS" $v.github.marketplaceWebhookSecretPrevious
   "MNO_SMTP_PASSWORD" $v.email.password
+  "MNO_EVALUATION_API_KEY" $v.evaluations.apiKey
   "MNO_SUPPLY_CHAIN_SIGNING_KEY" $v.supplyChain.signingKey
   "MNO_SUPPLY_CHAIN_SIGNING_KEY_PREVIOUS" $v.supplyChain.signingKeyPrevious
 -}}

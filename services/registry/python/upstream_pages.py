@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
@@ -28,6 +29,8 @@ class UpstreamFile:
     requires_python: str | None
     yanked: bool
     yanked_reason: str | None
+    uploaded_at: datetime | None = None
+    """PEP 700's `upload-time` (JSON pages only): the quarantine's measure of a version's age."""
 
 
 def parse_project_page(body: str, media_type: str, page_url: str) -> list[UpstreamFile]:
@@ -67,9 +70,21 @@ def _from_json(body: str, page_url: str) -> list[UpstreamFile]:
                 requires_python=requires if isinstance(requires, str) and requires else None,
                 yanked=bool(yanked),
                 yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
+                uploaded_at=_instant(entry.get("upload-time")),
             )
         )
     return files
+
+
+def _instant(value: object) -> datetime | None:
+    """An RFC 3339 instant with an offset (PEP 700 uses `Z`); None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 class _Anchors(HTMLParser):

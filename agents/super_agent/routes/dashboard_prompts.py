@@ -1,0 +1,233 @@
+"""The Prompts pages' routes: the team's prompts (filtered by tag), a prompt's page (versions,
+labels, a diff of two versions, test set, evaluation runs, experiments), a label move for those who
+may, and an experiment's page with its results.
+
+Every read and write is one of the prompt API's routes called in-process (`EdgeApi`), so the same
+permissions, plan gate and team scoping apply as for any client: another team's prompt or experiment
+is a 404 here as there. These routes sell with prompts (plan feature `prompts`, which the table asks
+of everything under /dashboard/prompts and /dashboard/experiments) and are dashboard pages too, so
+each also checks the `dashboard` feature before it answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from agents.super_agent.routes.dashboard import attempt, page_chrome, page_route
+from agents.super_agent.routes.dashboard_packages import Handler, _dashboard_too, _names
+from services.dashboard import experiments, prompts, render
+from services.dashboard.answers import Unavailable, unavailable
+from services.dashboard.pages import PROMPTS
+from services.gateway.errors import HttpProblem
+from services.gateway.inprocess import EdgeApi
+from services.gateway.route_table import Call, Route
+from shared.bus.errors import AgentError, BusError
+from shared.messages.envelope import ErrorCode
+from shared.messages.experiments import ExperimentInfo, ExperimentList, ExperimentResults
+from shared.messages.permissions import Permission
+from shared.messages.prompt_evaluations import EvaluationList, TestSetInfo
+from shared.messages.prompts import LabelMoved, LabelPolicyInfo, PromptDiffInfo, PromptList, VersionList
+
+LIST = "/api/v1/prompts"
+PROMPT = LIST + "/{name}"
+EXPERIMENTS = "/api/v1/experiments"
+EXPERIMENT = EXPERIMENTS + "/{experiment_id}"
+FEATURE = "prompts"
+
+
+async def prompts_page(call: Call) -> web.StreamResponse:
+    api = EdgeApi(call.request, call.ctx)
+    form: prompts.ListForm = call.input
+    frame, found = await asyncio.gather(
+        page_chrome(api, PROMPTS), attempt(api.get(LIST, PromptList, tag=form.tag))
+    )
+    return render.html(
+        "prompts.html",
+        chrome=frame,
+        form=form,
+        rows=found if isinstance(found, Unavailable) else prompts.prompt_rows(found),
+        Permission=Permission,
+    )
+
+
+async def _test_set(api: EdgeApi, name: str) -> TestSetInfo | Unavailable | None:
+    """The prompt's test set; None while it has none (the API's 404 for it)."""
+    try:
+        return await api.get(PROMPT + "/test-set", TestSetInfo, name=name)
+    except (HttpProblem, AgentError, BusError) as error:
+        return None if error.body.code == ErrorCode.NOT_FOUND else unavailable(error.body)
+
+
+async def _prompt_context(
+    api: EdgeApi, name: str, wanted_from: int | None, wanted_to: int | None
+) -> dict[str, Any]:
+    """What the prompt page shows; the prompt's 404 (another team's, or none) is raised."""
+    found, policy, suite, runs, trials, (people, keys) = await asyncio.gather(
+        api.get(PROMPT + "/versions", VersionList, name=name),
+        attempt(api.get(LIST + "/-/policy", LabelPolicyInfo)),
+        _test_set(api, name),
+        attempt(api.get(PROMPT + "/evaluations", EvaluationList, name=name)),
+        attempt(api.get(EXPERIMENTS, ExperimentList, prompt=name)),
+        _names(api),
+    )
+    pair = prompts.diff_versions(found, wanted_from, wanted_to)
+    diff = None
+    if pair is not None:
+        answer = await attempt(
+            api.get(PROMPT + "/diff", PromptDiffInfo, name=name, from_version=pair[0], to_version=pair[1])
+        )
+        diff = answer if isinstance(answer, Unavailable) else prompts.diff_view(answer)
+    return {
+        "prompt": found,
+        "versions": prompts.version_rows(found, people, keys),
+        "labels": prompts.label_rows(found, None if isinstance(policy, Unavailable) else policy),
+        "pair": pair,
+        "diff": diff,
+        "suite": suite
+        if suite is None or isinstance(suite, Unavailable)
+        else prompts.suite_summary(suite, people, keys),
+        "runs": runs if isinstance(runs, Unavailable) else prompts.evaluation_rows(runs, people, keys),
+        "trials": trials if isinstance(trials, Unavailable) else prompts.experiment_rows(trials),
+        "href": prompts.prompt_href(found.name),
+    }
+
+
+async def prompt_page(call: Call) -> web.StreamResponse:
+    api = EdgeApi(call.request, call.ctx)
+    query: prompts.PromptQuery = call.input
+    frame, context = await asyncio.gather(
+        page_chrome(api, PROMPTS), _prompt_context(api, query.name, query.from_version, query.to_version)
+    )
+    return render.html(
+        "prompt.html",
+        chrome=frame,
+        problem=None,
+        done=None,
+        move_path=prompts.MOVE_PATH,
+        Permission=Permission,
+        **context,
+    )
+
+
+async def move_label(call: Call) -> web.StreamResponse:
+    """Move a label through `PUT /api/v1/prompts/{name}/labels/{label}` (compare-and-set against the
+    version the page showed); answers the labels and versions panel, with the gate's refusal in words."""
+    api = EdgeApi(call.request, call.ctx)
+    form: prompts.MoveForm = call.input
+    problem: str | None = None
+    done: str | None = None
+    status = 200
+    try:
+        moved = await api.call("PUT", PROMPT + "/labels/{label}", LabelMoved, form.body())
+    except (HttpProblem, AgentError, BusError) as error:
+        if error.body.code == ErrorCode.NOT_FOUND and not error.body.details:
+            raise
+        problem = prompts.move_problem(error.body)
+        # A refusal of the role is no success to any client; the gate's reasons swap into the panel.
+        status = 403 if error.body.code == ErrorCode.FORBIDDEN and not error.body.details else 200
+    else:
+        done = (
+            f"{moved.label} now points at version {moved.to_version}"
+            + (f" (was {moved.from_version})" if moved.from_version is not None else "")
+            + ("; a rollback" if moved.rollback else "")
+            + "."
+            if moved.changed
+            else f"{moved.label} already pointed at version {moved.to_version}."
+        )
+    frame, found, policy, (people, keys) = await asyncio.gather(
+        page_chrome(api, PROMPTS),
+        api.get(PROMPT + "/versions", VersionList, name=form.name),
+        attempt(api.get(LIST + "/-/policy", LabelPolicyInfo)),
+        _names(api),
+    )
+    return render.html(
+        "partials/prompt_labels.html",
+        status=status,
+        chrome=frame,
+        prompt=found,
+        versions=prompts.version_rows(found, people, keys),
+        labels=prompts.label_rows(found, None if isinstance(policy, Unavailable) else policy),
+        problem=problem,
+        done=done,
+        move_path=prompts.MOVE_PATH,
+        Permission=Permission,
+    )
+
+
+async def experiment_page(call: Call) -> web.StreamResponse:
+    api = EdgeApi(call.request, call.ctx)
+    query: experiments.ExperimentQuery = call.input
+    ref = {"experiment_id": query.experiment_id}
+    frame, found = await asyncio.gather(page_chrome(api, PROMPTS), api.get(EXPERIMENT, ExperimentInfo, **ref))
+    results = await attempt(api.get(EXPERIMENT + "/results", ExperimentResults, **ref))
+    read = None if isinstance(results, Unavailable) else results
+    return render.html(
+        "experiment.html",
+        chrome=frame,
+        experiment=found,
+        prompt_href=prompts.prompt_href(found.prompt),
+        variants=experiments.variant_rows(read.experiment if read else found, read),
+        results=results,
+        tables=experiments.metric_tables(read) if read else [],
+        ratio=experiments.sample_ratio(read) if read else None,
+        guardrails=experiments.guardrail_rows(read) if read else [],
+        insufficient=experiments.insufficient(read) if read else [],
+        metric_words=experiments.metric_words,
+        Permission=Permission,
+    )
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+
+def _route(
+    method: Any, path: str, summary: str, permission: Permission, handler: Handler, **extra: Any
+) -> Route:
+    return page_route(method, path, summary, permission, _dashboard_too(handler), feature=FEATURE, **extra)
+
+
+PROMPT_PAGE_ROUTES: list[Route] = [
+    _route(
+        "GET",
+        PROMPTS.path,
+        "Prompts page: your team's prompts with their latest version, content hash, labels and tags; "
+        "filtered by a tag.",
+        PROMPTS.permission,
+        prompts_page,
+        request=prompts.ListForm,
+    ),
+    _route(
+        "GET",
+        prompts.PATH + "/{name}",
+        "Prompt page: versions (author, commit message, date, content hash), labels and their versions, "
+        "a diff of two versions, the test set and evaluation runs, the prompt's experiments.",
+        Permission.PROMPTS_READ,
+        prompt_page,
+        request=prompts.PromptQuery,
+        extra_status=(404,),
+    ),
+    _route(
+        "POST",
+        prompts.MOVE_PATH,
+        "Prompt fragment: move a label to a version (PUT /api/v1/prompts/{name}/labels/{label}, "
+        "compare-and-set); the gate's refusal in words. Answers the labels and versions panel.",
+        Permission.PROMPTS_PROMOTE,
+        move_label,
+        request=prompts.MoveForm,
+        extra_status=(404,),
+    ),
+    _route(
+        "GET",
+        prompts.EXPERIMENTS_PATH + "/{experiment_id}",
+        "Experiment page: variants and weights, status, and per variant and metric the estimate with "
+        "its interval, the lift against the control, p-values, the sample-ratio check, guardrails and "
+        "the winner.",
+        Permission.PROMPTS_READ,
+        experiment_page,
+        request=experiments.ExperimentQuery,
+        extra_status=(404,),
+    ),
+]

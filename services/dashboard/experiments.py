@@ -1,0 +1,210 @@
+"""The experiment page: an experiment's variants and weights, and its results (`GET
+/api/v1/experiments/{id}/results`) per metric: each variant's estimate with its interval, the lift
+against the control with its interval and p-value, the sample-ratio check, guardrails, the winner.
+
+Pure: the API's answers in, rows out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+from services.dashboard import formatting
+from shared.messages.experiments import ExperimentId, ExperimentInfo, ExperimentResults, IntervalInfo
+
+METRIC_WORDS = {
+    "cost_per_request": "Cost per request",
+    "latency_ms": "Latency",
+    "error_rate": "Error rate",
+    "tokens_per_request": "Tokens per request",
+    "cost_per_success": "Cost per successful request",
+}
+
+
+class ExperimentQuery(BaseModel):
+    """The experiment page's path (a query string is ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    experiment_id: ExperimentId
+
+
+def metric_words(metric: str) -> str:
+    if metric.startswith("score:"):
+        return f"Score “{metric.removeprefix('score:')}”"
+    return METRIC_WORDS.get(metric, metric)
+
+
+def value_text(metric: str, value: float | None) -> str:
+    """An estimate as its metric reads: dollars, milliseconds, a share, tokens, a score."""
+    if value is None:
+        return "—"
+    if metric in ("cost_per_request", "cost_per_success"):
+        return formatting.usd(value) if abs(value) >= 0.0001 or value == 0 else f"${value:.2e}"
+    if metric == "latency_ms":
+        return f"{value:,.0f} ms"
+    if metric == "error_rate":
+        return f"{value * 100:.1f}%"
+    if metric == "tokens_per_request":
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def interval_text(metric: str, interval: IntervalInfo | None) -> str:
+    if interval is None or (interval.low is None and interval.high is None):
+        return "—"
+    return f"{value_text(metric, interval.low)} to {value_text(metric, interval.high)}"
+
+
+def lift_text(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:+.1f}%"
+
+
+def lift_interval_text(interval: IntervalInfo | None) -> str:
+    if interval is None or interval.low is None or interval.high is None:
+        return "—"
+    return f"{lift_text(interval.low)} to {lift_text(interval.high)}"
+
+
+def p_text(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    key: str
+    version: int
+    weight: str
+    control: bool
+    stopped: bool
+    stop_reason: str | None
+    exposures: int | None  # None: the results were not read
+
+
+def variant_rows(found: ExperimentInfo, results: ExperimentResults | None) -> list[VariantRow]:
+    exposures = {v.key: v.exposures for v in results.variants} if results else {}
+    control = found.variants[0].key if found.variants else None
+    return [
+        VariantRow(
+            key=v.key,
+            version=v.version,
+            weight=f"{v.weight * 100:g}%",
+            control=v.key == control,
+            stopped=v.stopped,
+            stop_reason=v.stop_reason,
+            exposures=exposures.get(v.key),
+        )
+        for v in found.variants
+    ]
+
+
+@dataclass(frozen=True)
+class MetricCell:
+    key: str
+    control: bool
+    units: int
+    estimate: str
+    interval: str
+    lift: str  # relative lift against the control
+    lift_interval: str
+    p_value: str  # Holm-adjusted (the one the winner is judged by)
+    raw_p_value: str
+    significant: bool
+    improvement: bool
+
+
+@dataclass(frozen=True)
+class MetricTable:
+    metric: str
+    title: str
+    primary: bool
+    rows: list[MetricCell]
+
+
+def metric_tables(results: ExperimentResults) -> list[MetricTable]:
+    """One table per metric (the primary first, then as the API lists them), a row per variant."""
+    order: list[str] = []
+    for variant in results.variants:
+        order += [m.metric for m in variant.metrics if m.metric not in order]
+    primary = results.experiment.primary_metric
+    order.sort(key=lambda m: m != primary)
+    tables = []
+    for metric in order:
+        rows = []
+        for variant in results.variants:
+            value = next((m for m in variant.metrics if m.metric == metric), None)
+            if value is None:
+                continue
+            vs = next((c for c in variant.comparisons if c.metric == metric), None)
+            rows.append(
+                MetricCell(
+                    key=variant.key,
+                    control=variant.key == results.control,
+                    units=value.units,
+                    estimate=value_text(metric, value.estimate),
+                    interval=interval_text(metric, value.interval),
+                    lift=lift_text(vs.relative_lift) if vs else "—",
+                    lift_interval=lift_interval_text(vs.lift_interval) if vs else "—",
+                    p_value=p_text(vs.adjusted_p_value) if vs else "—",
+                    raw_p_value=p_text(vs.p_value) if vs else "—",
+                    significant=bool(vs and vs.significant),
+                    improvement=bool(vs and vs.improvement),
+                )
+            )
+        tables.append(MetricTable(metric, metric_words(metric), metric == primary, rows))
+    return tables
+
+
+@dataclass(frozen=True)
+class SampleRatio:
+    mismatch: bool
+    p_value: str
+    chi_square: str
+    shares: list[tuple[str, str, str]]  # (variant, expected share, observed share)
+    message: str
+
+
+def sample_ratio(results: ExperimentResults) -> SampleRatio:
+    total = sum(v.exposures for v in results.variants)
+    expected = results.sample_ratio.expected
+    planned = float(sum(expected))
+    shares = [
+        (
+            v.key,
+            f"{expected[i] / planned * 100:.1f}%" if i < len(expected) and planned else "—",
+            f"{v.exposures / total * 100:.1f}%" if total else "—",
+        )
+        for i, v in enumerate(results.variants)
+    ]
+    check = results.sample_ratio
+    message = (
+        "Sample-ratio mismatch: the variants' exposures are not in the proportions of their weights; "
+        "the assignment or the logging is broken, and the results cannot be trusted."
+        if check.mismatch
+        else "The exposures match the weights."
+    )
+    return SampleRatio(check.mismatch, p_text(check.p_value), f"{check.chi_square:.2f}", shares, message)
+
+
+@dataclass(frozen=True)
+class GuardrailRow:
+    key: str
+    metric: str
+    breached: bool
+    reason: str
+
+
+def guardrail_rows(results: ExperimentResults) -> list[GuardrailRow]:
+    return [
+        GuardrailRow(v.key, metric_words(g.metric), g.breached, g.reason)
+        for v in results.variants
+        for g in v.guardrails
+    ]
+
+
+def insufficient(results: ExperimentResults) -> list[str]:
+    return [metric_words(m) for m in results.insufficient_data]

@@ -1,0 +1,408 @@
+"""The Supply chain page in Debian's chromium and over HTTP against the session's mesh (the
+SupplyChainAgent and ArtifactManagerAgent real processes): an advisory imported by the operator, a
+package published that depends on the vulnerable one, and the page shows and changes what the
+supply chain API answers: the download policy, the version it blocks and why, overrides, the open
+findings by severity and their triage; a viewer gets no form and 403 on every write; another team
+sees none of it and cannot touch it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import tarfile
+import uuid
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page
+
+from shared.messages.permissions import Role
+from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
+from tests.dashboard.test_account_github import SERIOUS
+from tests.dashboard.test_browser import Markup, signed_in, write_controls
+from tests.dashboard.test_packages import other_team_session
+from tests.fixtures.edge import until
+from tests.fixtures.mesh import TOKEN
+from tests.registry.pypackages import minimal_wheel, upload_bytes
+
+PATH = "/dashboard/supply-chain"
+# CVSS 3.1 base 7.5: high.
+HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
+WRITES = {
+    f"{PATH}/policy": {"block_severity": "low", "quarantine_days": "3"},
+    f"{PATH}/overrides/create": {"ecosystem": "pypi", "name": "x", "version": "1.0", "reason": "no"},
+    f"{PATH}/overrides/delete": {"override_id": "00000000-0000-4000-8000-000000000000"},
+    f"{PATH}/triage": {"finding_id": "00000000-0000-4000-8000-000000000000", "status": "fixed"},
+}
+
+
+@dataclass(frozen=True)
+class Vulnerable:
+    advisory: str
+    vuln: str  # the vulnerable package (a dependency)
+    app: str  # the stage team's package depending on it (blocked under a high policy)
+    finding_id: str  # the finding of the app's SBOM
+
+
+def _wheel(name: str, version: str, requires: str) -> tuple[str, bytes]:
+    """A minimal wheel whose METADATA requires `requires` (pinned, so the SBOM resolves it)."""
+    filename, content = minimal_wheel(name, version)
+    stem = f"{name.replace('-', '_')}-{version}"
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == f"{stem}.dist-info/METADATA":
+                data += f"Requires-Dist: {requires}\n".encode()
+            wheel.writestr(item, data)
+    return filename, out.getvalue()
+
+
+def _archive(record: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = json.dumps(record).encode()
+        member = tarfile.TarInfo(f"osv/{record['id']}.json")
+        member.size = len(data)
+        archive.addfile(member, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+async def vulnerable(stage: Stage) -> Vulnerable:
+    """A high advisory about a package of this module's own (imported as the operator), and the stage
+    team's dash-sc-app 1.0 requiring its 1.0, published: its SBOM has the finding."""
+    suffix = uuid.uuid4().hex[:6]
+    vuln, app, advisory = f"dash-sc-vuln-{suffix}", f"dash-sc-app-{suffix}", f"MNO-DASH-SC-{suffix}"
+    record = {
+        "schema_version": "1.6.0",
+        "id": advisory,
+        "modified": "2030-01-01T00:00:00Z",
+        "summary": "the vulnerable package trusts its input",
+        "aliases": [f"CVE-2030-{suffix}"],
+        "severity": [{"type": "CVSS_V3", "score": HIGH}],
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": vuln},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}],
+            }
+        ],
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{stage.edge}/api/v1/operator/advisories/import",
+            data=_archive(record),
+            params={"source": "dashboard-test"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as response,
+    ):
+        assert response.status == 200, await response.text()
+    filename, content = _wheel(app, "1.0", f"{vuln}==1.0")
+    status, text = await upload_bytes(
+        stage.edge, stage.team.id, stage.team.key, app, "1.0", filename, content
+    )
+    assert status == 200, text
+
+    async def found() -> str | None:
+        code, body = await stage.api("GET", "/api/v1/vulnerabilities", params={"limit": "500"})
+        assert code == 200, body
+        return next((f["id"] for f in body["items"] if f["advisory_id"] == advisory), None)
+
+    finding_id = await until(found, 90)
+    assert finding_id, "the published package's SBOM was not scanned in 90 s"
+    return Vulnerable(advisory, vuln, app, finding_id)
+
+
+async def _policy(stage: Stage, severity: str, days: int = 0) -> None:
+    status, body = await stage.api(
+        "PUT", "/api/v1/supply-chain/policy", json={"block_severity": severity, "quarantine_days": days}
+    )
+    assert status == 200, body
+
+
+async def _overrides(stage: Stage) -> list[dict[str, Any]]:
+    status, body = await stage.api("GET", "/api/v1/supply-chain/policy/overrides")
+    assert status == 200, body
+    items: list[dict[str, Any]] = body["items"]
+    return items
+
+
+async def _blocked(stage: Stage) -> list[str]:
+    status, body = await stage.api("GET", "/api/v1/supply-chain/blocked")
+    assert status == 200, body
+    return [f"{b['ecosystem']}:{b['name']}@{b['version']}" for b in body["items"]]
+
+
+async def _csrf(context: BrowserContext, team: str | None = None) -> dict[str, str]:
+    headers = {"X-MNO-Team": team} if team else {}
+    session = await (await context.request.get("/api/v1/session", headers=headers)).json()
+    return {**headers, "X-CSRF-Token": session["csrf_token"], "HX-Request": "true"}
+
+
+async def _swapped(page: Page, action: Any, status: int = 200) -> None:
+    """Run `action` (a click that posts an htmx write) and wait until the body it answers replaced
+    the page's (the old body is marked first, so a stale one is never read)."""
+    await page.evaluate("document.getElementById('supply-chain-body').dataset.stale = 'true'")
+    async with page.expect_response(lambda r: r.request.method == "POST" and PATH in r.url) as answer:
+        await action
+    response = await answer.value
+    assert response.status == status, await response.text()
+    await page.wait_for_selector("#supply-chain-body:not([data-stale])")
+
+
+async def _submit(page: Page, form: Any) -> None:
+    await _swapped(page, form.locator("button[type=submit]").click())
+
+
+async def test_owner_sets_the_policy_and_sees_the_version_it_blocks(
+    stage: Stage, vulnerable: Vulnerable, chromium: Browser
+) -> None:
+    """With nothing blocked the page says so and lists the high finding; setting `high` in the policy
+    form saves it (as the API then answers) and the blocked panel shows the app's version with the
+    advisory that blocks it, in the vulnerable dependency."""
+    await _policy(stage, "none")
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    await page.goto(PATH)
+    assert "Supply chain" in await page.locator("nav").inner_text()
+    assert await page.locator("#policy-blocks").get_attribute("data-block-severity") == "none"
+    assert await page.locator("#blocked-none").count() == 1
+    row = page.locator(f'#findings table[data-severity="high"] tr[data-advisory="{vulnerable.advisory}"]')
+    assert await row.count() == 1
+    assert vulnerable.vuln in await row.inner_text()
+    assert await row.get_attribute("data-triage") == "under_investigation"
+
+    await page.click("#policy summary")
+    await page.select_option("#sc-block", "high")
+    await page.fill("#sc-quarantine", "2")
+    await _submit(page, page.locator("#policy-form"))
+    assert "Policy saved" in await page.locator("#supply-chain-done").inner_text()
+    assert await page.locator("#policy-blocks").get_attribute("data-block-severity") == "high"
+    assert await page.locator("#policy-quarantine").get_attribute("data-quarantine-days") == "2"
+    status, policy = await stage.api("GET", "/api/v1/supply-chain/policy")
+    assert status == 200
+    assert (policy["block_severity"], policy["quarantine_days"]) == ("high", 2)
+    blocked = page.locator(f'#blocked tr[data-blocked="pypi:{vulnerable.app}@1.0"]')
+    assert await blocked.count() == 1
+    why = await blocked.inner_text()
+    assert vulnerable.advisory in why
+    assert f"{vulnerable.vuln}@1.0" in why
+    assert await _blocked(stage) == [f"pypi:{vulnerable.app}@1.0"]
+    await screenshot(page, "supply-chain")
+    await context.close()
+    await _policy(stage, "none")
+
+
+async def test_override_a_blocked_version_then_withdraw_it(
+    stage: Stage, vulnerable: Vulnerable, chromium: Browser
+) -> None:
+    """Overriding the blocked version with a reason lists the override (by the admin's login) and
+    unblocks the version, as the API says; withdrawing it (confirmed) blocks it again."""
+    await _policy(stage, "high")
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto(PATH)
+    key = f"pypi:{vulnerable.app}@1.0"
+    blocked = page.locator(f'#blocked tr[data-blocked="{key}"]')
+    await blocked.locator("details.override summary").click()
+    await blocked.locator("input[name=reason]").fill("not reachable from our code")
+    await _submit(page, blocked.locator("form"))
+    assert "allowed" in await page.locator("#supply-chain-done").inner_text()
+    override = page.locator(f'#overrides tr[data-version="{key}"]')
+    assert await override.locator(".override-reason").inner_text() == "not reachable from our code"
+    assert "local-admin" in await override.inner_text()
+    assert await page.locator(f'#blocked tr[data-blocked="{key}"]').count() == 0
+    assert [(o["name"], o["reason"]) for o in await _overrides(stage)] == [
+        (vulnerable.app, "not reachable from our code")
+    ]
+    assert await _blocked(stage) == []
+    await screenshot(page, "supply-chain-override")
+
+    await _swapped(page, override.locator("button", has_text="Withdraw").click())
+    assert await page.locator(f'#blocked tr[data-blocked="{key}"]').count() == 1
+    assert await page.locator("#overrides-none").count() == 1
+    assert await _overrides(stage) == []
+    assert await _blocked(stage) == [key]
+    await context.close()
+    await _policy(stage, "none")
+
+
+async def test_triage_a_finding_from_the_page(
+    stage: Stage, vulnerable: Vulnerable, chromium: Browser
+) -> None:
+    """Triage as affected without an action statement shows the API's refusal and changes nothing;
+    with one it stays open (affected); as not_affected with a justification it leaves the open
+    findings and the version is no longer blocked, as the API says."""
+    await _policy(stage, "high")
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    await page.goto(PATH)
+    row = page.locator(f'#findings tr[data-finding-id="{vulnerable.finding_id}"]')
+    await row.locator("details.triage-form summary").click()
+    await row.locator("select[name=status]").select_option("affected")
+    await _submit(page, row.locator("form"))
+    assert "action statement" in await page.locator("#findings [role=alert]").inner_text()
+    row = page.locator(f'#findings tr[data-finding-id="{vulnerable.finding_id}"]')
+    assert await row.get_attribute("data-triage") == "under_investigation"
+
+    await row.locator("details.triage-form summary").click()
+    await row.locator("select[name=status]").select_option("affected")
+    await row.locator("input[name=statement]").fill("upgrade to 2.0")
+    await _submit(page, row.locator("form"))
+    row = page.locator(f'#findings tr[data-finding-id="{vulnerable.finding_id}"]')
+    assert await row.get_attribute("data-triage") == "affected"
+    assert await _blocked(stage) == [f"pypi:{vulnerable.app}@1.0"]
+
+    await row.locator("details.triage-form summary").click()
+    await row.locator("select[name=status]").select_option("not_affected")
+    await row.locator("select[name=justification]").select_option("vulnerable_code_not_in_execute_path")
+    await _submit(page, row.locator("form"))
+    assert "not affected" in await page.locator("#supply-chain-done").inner_text()
+    assert await page.locator(f'#findings tr[data-finding-id="{vulnerable.finding_id}"]').count() == 0
+    assert await page.locator("#blocked-none").count() == 1
+    status, detail = await stage.api("GET", f"/api/v1/vulnerabilities/{vulnerable.finding_id}")
+    assert status == 200, detail
+    assert detail["triage"]["status"] == "not_affected"
+    assert detail["triage"]["justification"] == "vulnerable_code_not_in_execute_path"
+    assert await _blocked(stage) == []
+    await context.close()
+    # Open again for the module's other tests.
+    status, body = await stage.api(
+        "POST",
+        f"/api/v1/vulnerabilities/{vulnerable.finding_id}/triage",
+        json={"status": "under_investigation"},
+    )
+    assert status == 200, body
+    await _policy(stage, "none")
+
+
+async def test_a_viewer_sees_no_form_and_every_write_is_403(
+    stage: Stage, vulnerable: Vulnerable, chromium: Browser
+) -> None:
+    """A viewer reads the policy, the blocked version and the findings but is offered no write, and
+    each of the page's writes with a valid CSRF token is 403; an owner is offered the policy, override
+    and triage forms, and an owner's write without the CSRF token is 403 too. Nothing changed."""
+    await _policy(stage, "high")
+    viewer = await stage.context(chromium, await stage.member(Role.VIEWER))
+    page = await viewer.new_page()
+    response = await page.goto(PATH)
+    assert response is not None
+    assert response.status == 200
+    assert await page.locator(f'#blocked tr[data-blocked="pypi:{vulnerable.app}@1.0"]').count() == 1
+    assert await page.locator(f'#findings tr[data-finding-id="{vulnerable.finding_id}"]').count() == 1
+    assert write_controls(await page.content()) == []
+    assert await page.locator("#policy-form, details.override, details.triage-form").count() == 0
+    await screenshot(page, "supply-chain-viewer")
+    headers = await _csrf(viewer)
+    for path, body in WRITES.items():
+        refused = await viewer.request.post(path, data=body, headers=headers)
+        assert refused.status == 403, path
+    owner, owner_page = await signed_in(stage, chromium)
+    await owner_page.goto(PATH)
+    offered = set(write_controls(await owner_page.content()))
+    assert offered >= {f"{PATH}/policy", f"{PATH}/overrides/create", f"{PATH}/triage"}
+    forged = await owner.request.post(
+        f"{PATH}/policy", data=WRITES[f"{PATH}/policy"], headers={"X-MNO-Team": stage.team.id}
+    )
+    assert forged.status == 403
+    status, policy = await stage.api("GET", "/api/v1/supply-chain/policy")
+    assert (status, policy["block_severity"], policy["quarantine_days"]) == (200, "high", 0)
+    assert await _overrides(stage) == []
+    await viewer.close()
+    await owner.close()
+    await _policy(stage, "none")
+
+
+async def test_another_team_sees_none_of_the_teams_rows_and_cannot_touch_them(
+    stage: Stage, vulnerable: Vulnerable, chromium: Browser
+) -> None:
+    """An owner of another team sees its own (empty) policy, no blocked version, no override and none
+    of the team's findings; its writes naming the team's override or finding are the API's 404, shown
+    as the form's error, and the team's override and triage are unchanged."""
+    await _policy(stage, "high")
+    status, override = await stage.api(
+        "POST",
+        "/api/v1/supply-chain/policy/overrides",
+        json={"ecosystem": "pypi", "name": vulnerable.app, "version": "1.0", "reason": "team A's"},
+    )
+    assert status == 201, override
+    try:
+        other_team, token = await other_team_session(stage)
+        context = await stage.context(chromium, token)
+        page = await context.new_page()
+        await page.goto(PATH)
+        html = await page.content()
+        assert await page.locator("#policy-blocks").get_attribute("data-block-severity") == "none"
+        assert await page.locator("#blocked-none").count() == 1
+        assert await page.locator("#overrides-none").count() == 1
+        assert vulnerable.advisory not in html
+        assert vulnerable.app not in html
+        assert "team A's" not in html
+        headers = await _csrf(context, other_team)
+        gone = await context.request.post(
+            f"{PATH}/overrides/delete", data={"override_id": override["id"]}, headers=headers
+        )
+        assert gone.status == 200
+        assert "no such override" in await gone.text()
+        triaged = await context.request.post(
+            f"{PATH}/triage",
+            data={"finding_id": vulnerable.finding_id, "status": "fixed", "statement": "not ours"},
+            headers=headers,
+        )
+        assert triaged.status == 200
+        assert 'role="alert"' in await triaged.text()
+        assert vulnerable.advisory not in await triaged.text()
+        await context.close()
+        assert [o["id"] for o in await _overrides(stage)] == [override["id"]]
+        status, detail = await stage.api("GET", f"/api/v1/vulnerabilities/{vulnerable.finding_id}")
+        assert status == 200
+        assert detail["finding"]["triage"] in (None, "under_investigation")
+    finally:
+        await stage.api("DELETE", f"/api/v1/supply-chain/policy/overrides/{override['id']}")
+        await _policy(stage, "none")
+
+
+async def test_the_page_carries_the_csp_and_has_no_serious_axe_finding(
+    stage: Stage, vulnerable: Vulnerable, chromium: Browser, axe_source: str
+) -> None:
+    """The page (with a blocked version, an override and open findings) has a CSP without
+    'unsafe-inline' and no inline script or style; axe-core finds nothing serious or critical on a
+    laptop and a phone, it does not scroll sideways on the phone, and chromium reports no CSP
+    violation."""
+    await _policy(stage, "high")
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    response = await context.request.get(PATH, headers={"X-MNO-Team": stage.team.id})
+    assert response.status == 200
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    markup = Markup()
+    markup.feed(await response.text())
+    assert (
+        markup.inline_scripts,
+        markup.inline_handlers,
+        markup.style_attributes,
+        markup.style_elements,
+    ) == (
+        0,
+        [],
+        0,
+        0,
+    )
+    for viewport in (LAPTOP, PHONE):
+        await page.set_viewport_size(viewport)
+        await page.goto(PATH)
+        await page.evaluate(axe_source)
+        assert await page.evaluate(SERIOUS) == [], viewport
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, "the page scrolls sideways on a phone"
+    await screenshot(page, "supply-chain-phone")
+    assert violations == []
+    await context.close()
+    await _policy(stage, "none")

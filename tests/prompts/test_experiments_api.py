@@ -1,0 +1,332 @@
+"""Prompt experiments end to end: the session's real mesh (edge, LearningAgent, MonitoringAgent with
+chdb, NATS, PostgreSQL) called over HTTP; token events go in through the ingest route with the tags
+the SDK sets, and results come back from the agents' real statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+
+from services.prompts.assignment import Experiment, Variant, assign
+from shared.db.postgres import create_pool
+from shared.messages.permissions import Role
+from tests.fixtures.mesh import Mesh
+from tests.identity.test_teams_support import audit_actions
+from tests.prompts.api_support import Member, api, member, new_team, text_prompt
+
+EXPERIMENTS = "/api/v1/experiments"
+
+
+@pytest.fixture
+async def pool(mesh: Mesh, postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    found = await create_pool(postgres_dsn, min_size=1, max_size=4, command_timeout=30)
+    try:
+        yield found
+    finally:
+        await found.close()
+
+
+async def ok(mesh: Mesh, method: str, path: str, who: Member, body: Any = None, **kw: Any) -> Any:
+    status, answer, _ = await api(mesh.edge_url, method, path, who, body, **kw)
+    assert status == 200, (status, answer)
+    return answer
+
+
+async def prompt_with_versions(mesh: Mesh, who: Member, name: str, count: int) -> None:
+    for n in range(count):
+        await ok(mesh, "POST", "/api/v1/prompts", who, text_prompt(name, f"Answer briefly, take {n}."))
+
+
+def experiment_body(name: str, keys: list[str], **extra: Any) -> dict[str, Any]:
+    weight = 1 / len(keys)
+    return {
+        "prompt": name,
+        "name": f"{name} trial",
+        "variants": [{"key": k, "version": i + 1, "weight": weight} for i, k in enumerate(keys)],
+        "seed": f"seed-{name}",
+        **extra,
+    }
+
+
+def units_by_variant(seed: str, keys: list[str], per_variant: int) -> dict[str, list[str]]:
+    """Unit ids the SDK would assign to each variant (it runs the same function locally)."""
+    experiment = Experiment(seed, tuple(Variant(k, 1 / len(keys)) for k in keys))
+    found: dict[str, list[str]] = {k: [] for k in keys}
+    i = 0
+    while any(len(v) < per_variant for v in found.values()):
+        unit = f"user-{i}"
+        key = assign(experiment, unit).variant
+        assert key is not None
+        if len(found[key]) < per_variant:
+            found[key].append(unit)
+        i += 1
+    return found
+
+
+async def results_when(mesh: Mesh, who: Member, experiment_id: str, units: int) -> dict[str, Any]:
+    """Results once every variant's cost metric counts `units` units (storing is asynchronous)."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        answer = await ok(mesh, "GET", f"{EXPERIMENTS}/{experiment_id}/results", who)
+        counted = [
+            next((m["units"] for m in v["metrics"] if m["metric"] == "cost_per_request"), 0)
+            for v in answer["variants"]
+        ]
+        if all(c >= units for c in counted) or asyncio.get_running_loop().time() > deadline:
+            return answer
+        await asyncio.sleep(0.3)
+
+
+async def test_results_name_the_cheaper_variant_and_a_guardrail_stops_the_slow_one(
+    mesh: Mesh, pool: asyncpg.Pool
+) -> None:
+    """Exposures, tagged token events and scores for three variants: the cheap one is the suggested
+    winner, the cheap but slow one is stopped by its latency guardrail on read (and its exposures
+    refused after), a wrong variant is a 422 naming the right one, repeats log once, and create/
+    start/stop are audited."""
+    owner = await member(pool, await new_team(pool), Role.OWNER)
+    await prompt_with_versions(mesh, owner, "support", 3)
+    keys = ["a", "b", "c"]
+    body = experiment_body(
+        "support", keys, guardrails=[{"metric": "latency_ms", "max_relative_increase": 0.5}]
+    )
+    created = await ok(mesh, "POST", EXPERIMENTS, owner, body)
+    experiment_id = created["id"]
+    assert created["status"] == "draft"
+    assert [v["key"] for v in created["variants"]] == keys
+    started = await ok(mesh, "POST", f"{EXPERIMENTS}/{experiment_id}/start", owner)
+    assert started["status"] == "running"
+
+    units = units_by_variant(body["seed"], keys, 24)
+    # A client that computed another variant is caught at once.
+    wrong = next(k for k in keys if k != "a")
+    status, refused, _ = await api(
+        mesh.edge_url,
+        "POST",
+        f"{EXPERIMENTS}/{experiment_id}/exposures",
+        owner,
+        {"unit_id": units["a"][0], "variant": wrong},
+    )
+    assert status == 422, refused
+    assert refused["error"]["details"][0]["type"] == "variant_mismatch"
+    assert refused["error"]["details"][0]["expected"] == "a"
+
+    cost_tokens = {"a": 3000, "b": 1000, "c": 1200}
+    latency = {"a": 100.0, "b": 100.0, "c": 900.0}
+    events: list[dict[str, Any]] = []
+    now = datetime.now(UTC).isoformat()
+    for key, unit_ids in units.items():
+        for i, unit in enumerate(unit_ids):
+            first = await ok(
+                mesh,
+                "POST",
+                f"{EXPERIMENTS}/{experiment_id}/exposures",
+                owner,
+                {"unit_id": unit, "variant": key},
+            )
+            assert first["created"] is True
+            for j in range(1 + i % 2):
+                events.append(
+                    {
+                        "id": f"{experiment_id[:8]}-{unit}-{j}",
+                        "timestamp": now,
+                        "provider": "openai",
+                        "model": "gpt-4o",
+                        "input_tokens": cost_tokens[key] + 50 * ((i + j) % 5),
+                        "output_tokens": 100,
+                        "latency_ms": latency[key] * (1 + 0.1 * ((i * 3 + j) % 4)),
+                        "user": unit,
+                        "prompt_name": "support",
+                        "prompt_version": str(keys.index(key) + 1),
+                        "tags": {"experiment": experiment_id, "variant": key, "unit": unit},
+                    }
+                )
+    again = await ok(
+        mesh,
+        "POST",
+        f"{EXPERIMENTS}/{experiment_id}/exposures",
+        owner,
+        {"unit_id": units["b"][0], "variant": "b"},
+    )
+    assert again["created"] is False
+    status, accepted, _ = await api(mesh.edge_url, "POST", "/api/v1/token-events", owner, {"events": events})
+    assert status in (200, 202), accepted
+    for unit_ids in units.values():
+        for i, unit in enumerate(unit_ids):
+            await ok(
+                mesh,
+                "POST",
+                f"{EXPERIMENTS}/{experiment_id}/scores",
+                owner,
+                {
+                    "request_id": f"{experiment_id[:8]}-{unit}-0",
+                    "unit_id": unit,
+                    "name": "helpful",
+                    "value": 0.5 + 0.1 * (i % 3),
+                },
+            )
+
+    results = await results_when(mesh, owner, experiment_id, 24)
+    by_key = {v["key"]: v for v in results["variants"]}
+    assert results["control"] == "a"
+    assert [by_key[k]["exposures"] for k in keys] == [24, 24, 24]
+    assert results["sample_ratio"]["mismatch"] is False
+    assert results["winner"] == "b", results["winner_reason"]
+    cost_b = next(c for c in by_key["b"]["comparisons"] if c["metric"] == "cost_per_request")
+    assert cost_b["significant"] is True
+    assert cost_b["relative_lift"] < -0.5
+    assert cost_b["adjusted_p_value"] < 0.05
+    assert {m["metric"] for m in by_key["a"]["metrics"]} >= {
+        "cost_per_request",
+        "latency_ms",
+        "score:helpful",
+    }
+    assert results["stopped_now"] == ["c"]
+    assert by_key["c"]["stopped"] is True
+    assert any(g["breached"] for g in by_key["c"]["guardrails"])
+    # A unit of c's posting again after the stop is refused: the SDK serves the control.
+    status, refused, _ = await api(
+        mesh.edge_url,
+        "POST",
+        f"{EXPERIMENTS}/{experiment_id}/exposures",
+        owner,
+        {"unit_id": units["c"][1], "variant": "c"},
+    )
+    assert status == 409, refused
+    assert refused["error"]["details"][0]["type"] == "variant_stopped"
+
+    stopped = await ok(mesh, "POST", f"{EXPERIMENTS}/{experiment_id}/stop", owner)
+    assert stopped["status"] == "stopped"
+    actions = await audit_actions(pool, owner.team_id)
+    assert {"experiments.create", "experiments.start", "experiments.stop"} <= set(actions)
+
+
+async def test_a_skewed_exposure_split_is_flagged_and_suggests_no_winner(
+    mesh: Mesh, pool: asyncpg.Pool
+) -> None:
+    """Exposures logged for 120 units of one variant and 40 of the other under a 50/50 split: the
+    sample-ratio check flags a mismatch and no winner is suggested."""
+    owner = await member(pool, await new_team(pool), Role.OWNER)
+    await prompt_with_versions(mesh, owner, "skewed", 2)
+    body = experiment_body("skewed", ["control", "treatment"])
+    experiment_id = (await ok(mesh, "POST", EXPERIMENTS, owner, body))["id"]
+    await ok(mesh, "POST", f"{EXPERIMENTS}/{experiment_id}/start", owner)
+    units = units_by_variant(body["seed"], ["control", "treatment"], 120)
+    for key, count in (("control", 120), ("treatment", 40)):
+        for unit in units[key][:count]:
+            await ok(
+                mesh,
+                "POST",
+                f"{EXPERIMENTS}/{experiment_id}/exposures",
+                owner,
+                {"unit_id": unit, "variant": key},
+            )
+    results = await ok(mesh, "GET", f"{EXPERIMENTS}/{experiment_id}/results", owner)
+    assert [v["exposures"] for v in results["variants"]] == [120, 40]
+    assert results["sample_ratio"]["mismatch"] is True
+    assert results["sample_ratio"]["p_value"] < 0.001
+    assert results["winner"] is None
+    assert "sample ratio mismatch" in results["winner_reason"]
+
+
+async def test_another_team_cannot_see_or_use_an_experiment(mesh: Mesh, pool: asyncpg.Pool) -> None:
+    """Team B gets 404 for team A's experiment on every route and an empty list; A's is unchanged."""
+    owner_a = await member(pool, await new_team(pool), Role.OWNER)
+    owner_b = await member(pool, await new_team(pool), Role.OWNER)
+    await prompt_with_versions(mesh, owner_a, "private", 2)
+    experiment_id = (await ok(mesh, "POST", EXPERIMENTS, owner_a, experiment_body("private", ["x", "y"])))[
+        "id"
+    ]
+    listed = await ok(mesh, "GET", EXPERIMENTS, owner_b)
+    assert listed["items"] == []
+    for method, tail, body in (
+        ("GET", "", None),
+        ("GET", "/results", None),
+        ("POST", "/start", None),
+        ("POST", "/stop", None),
+        ("POST", "/exposures", {"unit_id": "u1", "variant": "x"}),
+        ("POST", "/scores", {"request_id": "r1", "unit_id": "u1", "name": "q", "value": 1}),
+    ):
+        status, answer, _ = await api(
+            mesh.edge_url, method, f"{EXPERIMENTS}/{experiment_id}{tail}", owner_b, body
+        )
+        assert status == 404, (method, tail, answer)
+        assert answer["error"]["code"] == "not_found"
+    mine = await ok(mesh, "GET", f"{EXPERIMENTS}/{experiment_id}", owner_a)
+    assert mine["status"] == "draft"
+
+
+async def test_the_plan_limits_experiments_not_stopped(mesh: Mesh, pool: asyncpg.Pool) -> None:
+    """Creating past the plan's `experiments` limit is a 402 `plan_limit` naming it; stopping one
+    makes room for another."""
+    owner = await member(pool, await new_team(pool), Role.OWNER)
+    await prompt_with_versions(mesh, owner, "limited", 2)
+    made: list[str] = []
+    for _ in range(50):
+        status, answer, _ = await api(
+            mesh.edge_url, "POST", EXPERIMENTS, owner, experiment_body("limited", ["p", "q"])
+        )
+        if status == 402:
+            break
+        assert status == 200, answer
+        made.append(answer["id"])
+    assert status == 402, "the plan's limit was never reached"
+    detail = answer["error"]["details"][0]
+    assert detail["type"] == "plan_limit"
+    assert detail["limit"] == "experiments"
+    assert detail["maximum"] == len(made)
+    await ok(mesh, "POST", f"{EXPERIMENTS}/{made[0]}/stop", owner)
+    await ok(mesh, "POST", EXPERIMENTS, owner, experiment_body("limited", ["p", "q"]))
+
+
+async def test_bad_experiment_definitions_are_precise_422s(mesh: Mesh, pool: asyncpg.Pool) -> None:
+    """Weights not summing to 1, duplicate keys and a version the prompt lacks are 422s naming the
+    problem; an unknown prompt is a 404."""
+    owner = await member(pool, await new_team(pool), Role.OWNER)
+    await prompt_with_versions(mesh, owner, "defs", 2)
+    cases = [
+        (
+            {
+                **experiment_body("defs", ["a", "b"]),
+                "variants": [
+                    {"key": "a", "version": 1, "weight": 0.5},
+                    {"key": "b", "version": 2, "weight": 0.2},
+                ],
+            },
+            422,
+            "invalid_variants",
+        ),
+        (
+            {
+                **experiment_body("defs", ["a", "b"]),
+                "variants": [
+                    {"key": "a", "version": 1, "weight": 0.5},
+                    {"key": "a", "version": 2, "weight": 0.5},
+                ],
+            },
+            422,
+            "invalid_variants",
+        ),
+        (
+            {
+                **experiment_body("defs", ["a", "b"]),
+                "variants": [
+                    {"key": "a", "version": 1, "weight": 0.5},
+                    {"key": "b", "version": 9, "weight": 0.5},
+                ],
+            },
+            422,
+            "version_not_found",
+        ),
+        (experiment_body(f"nope-{uuid.uuid4().hex[:6]}", ["a", "b"]), 404, "not_found"),
+    ]
+    for body, expected, kind in cases:
+        status, answer, _ = await api(mesh.edge_url, "POST", EXPERIMENTS, owner, body)
+        assert status == expected, answer
+        assert answer["error"]["details"][0]["type"] == kind
