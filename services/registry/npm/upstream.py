@@ -193,9 +193,7 @@ def _step_back(hidden: str, remaining: Collection[str]) -> str | None:
     ceiling = NPM.parse_version(hidden)
     release = not NPM.is_prerelease(hidden)
     below = [
-        v
-        for v in remaining
-        if NPM.parse_version(v) < ceiling and not (release and NPM.is_prerelease(v))
+        v for v in remaining if NPM.parse_version(v) < ceiling and not (release and NPM.is_prerelease(v))
     ]
     return max(below, key=NPM.parse_version) if below else None
 
