@@ -42,6 +42,22 @@ EVENTS_TOTAL = Counter(
     ["agent", "event", "outcome"],
 )
 EVENTS_PUBLISHED_TOTAL = Counter("mno_events_published_total", "Durable events published.", ["event"])
+OUTBOX_PENDING = Gauge(
+    "mno_outbox_pending", "Events written to the agent's outbox and not yet published.", ["agent"]
+)
+OUTBOX_OLDEST_PENDING_SECONDS = Gauge(
+    "mno_outbox_oldest_pending_seconds", "Age of the oldest event in the outbox not yet published.", ["agent"]
+)
+OUTBOX_SENT_TOTAL = Counter(
+    "mno_outbox_sent_total",
+    "Outbox events published: at once after the commit (path=commit) or by the relay job (path=relay).",
+    ["agent", "path"],
+)
+OUTBOX_SEND_ERRORS_TOTAL = Counter(
+    "mno_outbox_send_errors_total",
+    "Outbox events JetStream did not take (left for the relay).",
+    ["agent", "path"],
+)
 
 HTTP_REQUEST_SECONDS = Histogram(
     "mno_http_request_duration_seconds",

@@ -7,6 +7,7 @@ from services.registry.npm_service import NpmRegistry
 from services.registry.service import RegistryLimits, answers
 from services.registry.upstream import Upstream, Upstreams
 from shared.blobstore.from_settings import blob_store_from_settings
+from shared.db.outbox import Outbox
 from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
 from shared.messages.registry import (
@@ -37,6 +38,7 @@ from shared.runtime import AgentRuntime
 AGENT = AgentName.ARTIFACT_MANAGER
 # Publishing reads the whole file back from the blob store and decompresses it: allow for a large one.
 PUBLISH_CONCURRENCY = 4
+OUTBOX_RELAY_SECONDS = 2.0
 
 
 async def setup(runtime: AgentRuntime) -> None:
@@ -47,10 +49,15 @@ async def setup(runtime: AgentRuntime) -> None:
     blobs = blob_store_from_settings(settings)
     runtime.on_shutdown(blobs.close)
     archive = settings.registry.archive_limits
+    # `artifact.published` is written with the file it announces and sent after the commit; the
+    # relay sends what JetStream did not take then (one replica at a time).
+    outbox = Outbox(pool, runtime.bus, agent=AGENT.value, schema=AGENT.value)
+    runtime.every("outbox-relay", OUTBOX_RELAY_SECONDS, outbox.run)
     registry = NpmRegistry(
         pool,
         blobs,
         runtime.bus,
+        outbox,
         RegistryLimits(
             max_upload_bytes=settings.registry.max_upload_bytes,
             archive=ArchiveLimits(

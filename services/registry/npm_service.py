@@ -40,6 +40,7 @@ from shared.blobstore import BlobStore
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
+from shared.db.outbox import Outbox
 from shared.messages.artifacts import (
     ArtifactPublished,
     DeletedArtifacts,
@@ -62,7 +63,6 @@ from shared.messages.artifacts import (
 )
 from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import Permission
-from shared.messages.registry import ARTIFACT_PUBLISHED
 from shared.principals import team_with
 
 log = structlog.get_logger("mno.registry.npm")
@@ -96,10 +96,11 @@ class NpmRegistry(Registry):
         pool: Any,
         blobs: BlobStore,
         bus: Bus,
+        outbox: Outbox,
         limits: RegistryLimits,
         unpublish_policy: UnpublishPolicy | None = None,
     ) -> None:
-        super().__init__(pool, blobs, bus, limits)
+        super().__init__(pool, blobs, bus, outbox, limits)
         self._unpublish_policy = unpublish_policy or UnpublishPolicy()
 
     async def yank(self, request: YankRequest, ctx: MessageContext) -> VersionInfo:
@@ -229,8 +230,8 @@ class NpmRegistry(Registry):
             rules = self.rules(NPM_ECOSYSTEM)
             await self._refresh(conn, team_id, rules, package_id)
             info = await self._version_info(conn, team_id, rules, NPM_ECOSYSTEM, name, row)
-            await self._bus.publish(
-                ARTIFACT_PUBLISHED,
+            outgoing = await self._announce(
+                conn,
                 ArtifactPublished(
                     team_id=team_id,
                     ecosystem=NPM_ECOSYSTEM,
@@ -243,6 +244,7 @@ class NpmRegistry(Registry):
                 ctx,
                 message_id=_event_id(team_id, NPM_ECOSYSTEM, name, version, file.filename),
             )
+        await self._outbox.send(outgoing)
         log.info("artifact published", ecosystem="npm", name=name, version=version)
         return PublishedArtifact(version=info, file=stored, new_version=True)
 

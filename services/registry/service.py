@@ -47,9 +47,10 @@ from services.registry.python.upload import FileDigests, check_digests, check_fo
 from services.registry.python.upstream_pages import UpstreamFile
 from services.registry.upstream import Upstreams, UpstreamUnavailable
 from shared.blobstore import BlobNotFound, BlobStore
-from shared.bus.client import Bus
+from shared.bus.client import Bus, OutgoingEvent
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
+from shared.db.outbox import Outbox
 from shared.messages.artifacts import (
     ArtifactPublished,
     DeletedArtifacts,
@@ -142,10 +143,12 @@ class RegistryLimits:
 
 
 class Registry:
-    def __init__(self, pool: Any, blobs: BlobStore, bus: Bus, limits: RegistryLimits) -> None:
+    def __init__(self, pool: Any, blobs: BlobStore, bus: Bus, outbox: Outbox, limits: RegistryLimits) -> None:
         self._pool = pool
         self._blobs = blobs
         self._bus = bus
+        # `artifact.published` leaves through the outbox: written with the rows it announces.
+        self._outbox = outbox
         self._limits = limits
         # The public indexes behind the teams' own (none unless configured; the agent sets them).
         self.upstreams = Upstreams(())
@@ -156,6 +159,15 @@ class Registry:
         if rules is None:
             raise NotFound(f"the {ecosystem.value} registry is not available yet")
         return rules
+
+    async def _announce(
+        self, conn: Any, event: ArtifactPublished, ctx: MessageContext, *, message_id: str
+    ) -> OutgoingEvent:
+        """Write `artifact.published` into the outbox, inside the transaction storing the file; the
+        caller sends it (`self._outbox.send`) after the commit."""
+        outgoing = self._bus.encode_event(ARTIFACT_PUBLISHED, event, ctx, message_id=message_id)
+        await self._outbox.add(conn, outgoing, team_id=event.team_id)
+        return outgoing
 
     # --- publish ------------------------------------------------------------------------------------
 
@@ -249,10 +261,10 @@ class Registry:
             stored = await store.insert_file(conn, team_id, Ecosystem.PYPI, row.id, file)
             await self._refresh(conn, team_id, rules, package_id)
             info = await self._version_info(conn, team_id, rules, Ecosystem.PYPI, name, row)
-            # Inside the transaction: a publish the stream did not take rolls the rows back and the
-            # client is told to retry, rather than a version the supply chain never hears of.
-            await self._bus.publish(
-                ARTIFACT_PUBLISHED,
+            # Announced with the rows: the event is written to the outbox in this transaction (a
+            # rolled-back publish announces nothing) and sent once they are committed.
+            outgoing = await self._announce(
+                conn,
                 ArtifactPublished(
                     team_id=team_id,
                     ecosystem=Ecosystem.PYPI,
@@ -265,6 +277,7 @@ class Registry:
                 ctx,
                 message_id=_event_id(team_id, Ecosystem.PYPI, name, version, filename),
             )
+        await self._outbox.send(outgoing)
         log.info("artifact published", ecosystem="pypi", name=name, version=version, filename=filename)
         return PublishedArtifact(version=info, file=stored, new_version=new_version)
 

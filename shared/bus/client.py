@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 import nats.errors
@@ -36,6 +37,19 @@ log = structlog.get_logger("mno.bus")
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 EventT = TypeVar("EventT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    """A durable event encoded for JetStream: its envelope's bytes and headers (correlation id,
+    trace, message type, and its id as `Nats-Msg-Id`), kept whole so that it can be sent later
+    exactly as it would have been sent now."""
+
+    event: str  # the event's registry name (metrics)
+    subject: str
+    message_id: str
+    data: bytes
+    headers: Mapping[str, str]
 
 
 class Bus:
@@ -93,6 +107,26 @@ class Bus:
         finally:
             RPC_CLIENT_SECONDS.labels(endpoint.subject, outcome).observe(time.perf_counter() - started)
 
+    def encode_event(
+        self,
+        event: EventType[EventT],
+        payload: EventT,
+        ctx: MessageContext,
+        *,
+        message_id: str | None = None,
+    ) -> OutgoingEvent:
+        """The event as it goes on the wire (envelope bytes and headers, with the context's
+        correlation id and trace), for `publish_encoded` now or later (`shared/db/outbox.py`)."""
+        envelope = envelope_for(payload, ctx, self.source, message_id=message_id)
+        headers = {**headers_for(envelope, ctx), MESSAGE_ID_HEADER: envelope.id}
+        return OutgoingEvent(
+            event=event.name,
+            subject=event.subject,
+            message_id=envelope.id,
+            data=encode(envelope),
+            headers=headers,
+        )
+
     async def publish(
         self,
         event: EventType[EventT],
@@ -107,11 +141,18 @@ class Bus:
         The envelope id doubles as `Nats-Msg-Id`, so a retried publish of the same event inside the
         stream's duplicate window is stored once; consumers dedupe by the same id beyond it.
         """
-        envelope = envelope_for(payload, ctx, self.source, message_id=message_id)
-        headers = {**headers_for(envelope, ctx), MESSAGE_ID_HEADER: envelope.id}
+        return await self.publish_encoded(
+            self.encode_event(event, payload, ctx, message_id=message_id), timeout=timeout
+        )
+
+    async def publish_encoded(self, outgoing: OutgoingEvent, *, timeout: float | None = None) -> PubAck:
+        """Publish an event encoded by `encode_event`, byte for byte; see `publish`."""
         try:
             ack = await self.js.publish(
-                event.subject, encode(envelope), timeout=timeout or self.request_timeout, headers=headers
+                outgoing.subject,
+                outgoing.data,
+                timeout=timeout or self.request_timeout,
+                headers=dict(outgoing.headers),
             )
         # Nothing was stored: nats-py reports a subject no stream takes as NoStreamResponseError (not
         # NoRespondersError), a stream that cannot store (full, storage failing) as a JetStream 503,
@@ -124,12 +165,12 @@ class Bus:
             nats.errors.ConnectionDrainingError,
             nats.errors.OutboundBufferLimitError,
         ) as error:
-            raise ServiceUnavailable(f"the stream for {event.subject}") from error
+            raise ServiceUnavailable(f"the stream for {outgoing.subject}") from error
         except nats.errors.TimeoutError as error:
             # No ack is not "not stored": a message buffered while reconnecting is sent, and stored,
             # once the connection is back. The caller must say so, not report a failure.
-            raise PublishOutcomeUnknown(event.subject, timeout or self.request_timeout) from error
-        EVENTS_PUBLISHED_TOTAL.labels(event.name).inc()
+            raise PublishOutcomeUnknown(outgoing.subject, timeout or self.request_timeout) from error
+        EVENTS_PUBLISHED_TOTAL.labels(outgoing.event).inc()
         return ack
 
     async def notify(self, notice: Notice[EventT], payload: EventT, ctx: MessageContext) -> None:
