@@ -59,3 +59,9 @@ async def setup(runtime: AgentRuntime) -> None:
     service.add(EXPERIMENT_EXPOSURE, experiments.expose)
     service.add(EXPERIMENT_SCORE, experiments.score)
     service.add(EXPERIMENT_RESULTS, experiments.results)
+    # Guardrails hold while nobody reads the results (reading applies them too).
+    runtime.every(
+        "experiment-guardrails",
+        runtime.settings.experiments.guardrail_check_interval_seconds,
+        experiments.check_guardrails,
+    )

@@ -152,6 +152,15 @@ async def listing(conn: Connection, team_id: str, prompt: str | None) -> list[Ex
     return [await _row(conn, r) for r in rows]
 
 
+async def running_with_guardrails(conn: Connection) -> list[tuple[str, str]]:
+    """(team id, experiment id) of every running experiment that has guardrails, oldest first."""
+    rows = await conn.fetch(
+        "SELECT team_id::text, id::text FROM learning.experiments "
+        "WHERE status = 'running' AND guardrails <> '[]'::jsonb ORDER BY started_at, id"
+    )
+    return [(r["team_id"], r["id"]) for r in rows]
+
+
 async def set_status(conn: Connection, experiment_id: str, status: str) -> None:
     column = "started_at" if status == "running" else "stopped_at"
     await conn.execute(

@@ -6,15 +6,17 @@ Token-event metrics are the MonitoringAgent's data (ClickHouse is opened by it a
 ask it for per-variant sums over the experiment's units (`EXPERIMENT_USAGE`) as the caller: rows
 never leave it, only aggregates, and it checks the caller's team and permission itself.
 
-Guardrails are applied when results are read: a breached variant is stopped then (its exposures
-refused from that moment, so the SDK serves the control). Reading results is what a dashboard or
-`mno` does while an experiment runs; a periodic check is left to a scheduler of the agent."""
+Guardrails are applied when results are read, and by `check_guardrails`, which the agent runs on
+a schedule for every running experiment with guardrails: a breached variant is stopped then (its
+exposures refused from that moment, so the SDK serves the control), whether or not anyone looks."""
 
 from __future__ import annotations
 
 import math
 import uuid
 from typing import Any
+
+import structlog
 
 from services.prompts import experiment_store as xstore
 from services.prompts import store
@@ -32,7 +34,8 @@ from services.prompts.statistics import Guardrail, Interval
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError, RemoteError, RequestTimeout, ServiceUnavailable
-from shared.messages.envelope import ErrorCode
+from shared.db.locks import try_advisory_lock
+from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.experiments import (
     ComparisonInfo,
     CreateExperimentRequest,
@@ -58,6 +61,8 @@ from shared.messages.experiments import (
 from shared.messages.permissions import Permission
 from shared.messages.registry import EXPERIMENT_USAGE
 from shared.principals import team_with
+
+log = structlog.get_logger(__name__)
 
 
 def _error(code: ErrorCode, message: str, loc: str, kind: str, **extra: Any) -> AgentError:
@@ -287,6 +292,44 @@ class Experiments:
             raise AgentError(ErrorCode.UNAVAILABLE, "the MonitoringAgent is not answering") from None
         except RequestTimeout:
             raise AgentError(ErrorCode.TIMEOUT, "the MonitoringAgent did not answer in time") from None
+
+    async def check_guardrails(self) -> int:
+        """Read the results of every running experiment with guardrails (which stops a breached
+        variant), as the platform acting in the experiment's team with `prompts:read` only; one
+        replica at a time. Returns how many variants this check stopped."""
+        stopped = 0
+        async with try_advisory_lock(self._pool, "mno.learning.experiment_guardrails") as held:
+            if not held:
+                return 0
+            async with self._pool.acquire() as conn:
+                running = await xstore.running_with_guardrails(conn)
+            for team_id, experiment_id in running:
+                acting = Principal(
+                    team_id=team_id,
+                    user_id="system",
+                    roles=("system",),
+                    permissions=(Permission.PROMPTS_READ.value,),
+                )
+                try:
+                    found = await self.results(
+                        ExperimentRef(experiment_id=experiment_id), MessageContext(principal=acting)
+                    )
+                except AgentError as error:
+                    # One experiment's usage unavailable (the MonitoringAgent away): the others go on,
+                    # and the next check tries this one again.
+                    log.warning(
+                        "guardrail check failed",
+                        experiment_id=experiment_id,
+                        code=error.body.code.value,
+                        error=error.body.message,
+                    )
+                    continue
+                if found.stopped_now:
+                    log.info(
+                        "guardrail stopped variants", experiment_id=experiment_id, variants=found.stopped_now
+                    )
+                stopped += len(found.stopped_now)
+        return stopped
 
     async def results(self, request: ExperimentRef, ctx: MessageContext) -> ExperimentResults:
         team_id = team_with(ctx.principal, Permission.PROMPTS_READ)

@@ -587,6 +587,14 @@ class EvaluationSettings(_Section):
     concurrency: Annotated[int, Field(ge=1, le=64)] = 4
 
 
+class ExperimentSettings(_Section):
+    """A/B experiments of prompt versions (the LearningAgent)."""
+
+    # How often every running experiment's guardrails are checked: a breached variant is stopped
+    # then (and whenever its results are read), without anyone looking at the experiment.
+    guardrail_check_interval_seconds: PositiveSeconds = 60.0
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with `shared.config.load_settings`, not directly."""
 
@@ -608,6 +616,7 @@ class Settings(BaseSettings):
     alerts: AlertsSettings = AlertsSettings()
     proxy: ProxySettings = ProxySettings()
     evaluations: EvaluationSettings = EvaluationSettings()
+    experiments: ExperimentSettings = ExperimentSettings()
     registry: RegistrySettings = RegistrySettings()
     supply_chain: SupplyChainSettings = SupplyChainSettings()
     features: FeatureFlags = FeatureFlags()

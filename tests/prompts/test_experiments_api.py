@@ -11,11 +11,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import nats
 import pytest
 
 from services.prompts.assignment import Experiment, Variant, assign
+from services.prompts.experiments import Experiments
+from shared.bus.client import Bus
+from shared.bus.context import MessageContext
 from shared.db.postgres import create_pool
+from shared.messages.envelope import Principal
+from shared.messages.experiments import ExperimentUsageQuery
 from shared.messages.permissions import Role
+from shared.messages.registry import EXPERIMENT_USAGE
 from tests.fixtures.mesh import Mesh
 from tests.identity.test_teams_support import audit_actions
 from tests.prompts.api_support import Member, api, member, new_team, text_prompt
@@ -330,3 +337,78 @@ async def test_bad_experiment_definitions_are_precise_422s(mesh: Mesh, pool: asy
         status, answer, _ = await api(mesh.edge_url, "POST", EXPERIMENTS, owner, body)
         assert status == expected, answer
         assert answer["error"]["details"][0]["type"] == kind
+
+
+async def test_the_scheduled_check_stops_a_breaching_variant_nobody_reads(
+    mesh: Mesh, pool: asyncpg.Pool
+) -> None:
+    """With nobody reading results, the LearningAgent's guardrail check (run here in-process against
+    the mesh's bus and database, acting in the experiment's own team) stops the slow variant, says so
+    on the experiment and refuses its exposures; a later read finds it stopped already."""
+    owner = await member(pool, await new_team(pool), Role.OWNER)
+    await prompt_with_versions(mesh, owner, "watched", 2)
+    keys = ["base", "slow"]
+    body = experiment_body("watched", keys, guardrails=[{"metric": "latency_ms", "max_value": 500}])
+    experiment_id = (await ok(mesh, "POST", EXPERIMENTS, owner, body))["id"]
+    await ok(mesh, "POST", f"{EXPERIMENTS}/{experiment_id}/start", owner)
+    units = units_by_variant(body["seed"], keys, 12)
+    now = datetime.now(UTC).isoformat()
+    events = []
+    for key, unit_ids in units.items():
+        for i, unit in enumerate(unit_ids):
+            await ok(
+                mesh,
+                "POST",
+                f"{EXPERIMENTS}/{experiment_id}/exposures",
+                owner,
+                {"unit_id": unit, "variant": key},
+            )
+            events.append(
+                {
+                    "id": f"{experiment_id[:8]}-{unit}",
+                    "timestamp": now,
+                    "provider": "openai",
+                    "model": "gpt-4o",
+                    "input_tokens": 1000,
+                    "output_tokens": 100,
+                    "latency_ms": (2000.0 if key == "slow" else 100.0) + 10 * (i % 4),
+                    "user": unit,
+                    "tags": {"experiment": experiment_id, "variant": key, "unit": unit},
+                }
+            )
+    status, accepted, _ = await api(mesh.edge_url, "POST", "/api/v1/token-events", owner, {"events": events})
+    assert status in (200, 202), accepted
+
+    client = await nats.connect(mesh.launcher.nats_url)
+    try:
+        bus = Bus(client, source="test", request_timeout=15)
+        reader = Principal(team_id=owner.team_id, roles=("viewer",))
+        deadline = asyncio.get_running_loop().time() + 60
+        while True:  # stored (asynchronously) before the check; usage reads change nothing
+            usage = await bus.request(
+                EXPERIMENT_USAGE,
+                ExperimentUsageQuery(experiment_id=experiment_id),
+                MessageContext(principal=reader),
+            )
+            if sum(v.units for v in usage.variants) >= 24:
+                break
+            assert asyncio.get_running_loop().time() < deadline, usage
+            await asyncio.sleep(0.3)
+        before = await ok(mesh, "GET", f"{EXPERIMENTS}/{experiment_id}", owner)
+        assert [v["stopped"] for v in before["variants"]] == [False, False]
+
+        assert await Experiments(pool, bus).check_guardrails() >= 1  # others' experiments may stop too
+    finally:
+        await client.close()
+    after = await ok(mesh, "GET", f"{EXPERIMENTS}/{experiment_id}", owner)
+    assert [v["stopped"] for v in after["variants"]] == [False, True]
+    status, refused, _ = await api(
+        mesh.edge_url,
+        "POST",
+        f"{EXPERIMENTS}/{experiment_id}/exposures",
+        owner,
+        {"unit_id": units["slow"][0], "variant": "slow"},
+    )
+    assert status == 409, refused
+    results = await ok(mesh, "GET", f"{EXPERIMENTS}/{experiment_id}/results", owner)
+    assert results["stopped_now"] == []  # the check had stopped it already

@@ -132,6 +132,8 @@ evaluations:
   provider: {{ $v.evaluations.provider | toJson }}
   timeout_seconds: {{ $v.evaluations.timeoutSeconds | toJson }}
   concurrency: {{ $v.evaluations.concurrency | int }}
+experiments:
+  guardrail_check_interval_seconds: {{ $v.experiments.guardrailCheckIntervalSeconds | toJson }}
 supply_chain:
   signing_key: "${MNO_SUPPLY_CHAIN_SIGNING_KEY:-}"
   previous_signing_keys:
