@@ -1,6 +1,9 @@
 """Benchmark: prompt fetch through the edge (GET /api/v1/prompts/{name}?label=production: API key,
 plan feature, NATS → LearningAgent → PostgreSQL → back), uncached and revalidated with If-None-Match
-(304, no body), beside the edge's own `/livez` (no auth, no bus) in the same run.
+(304, no body), beside the edge's own `/livez` (no auth, no bus) in the same run. Then the SDK:
+`MnoClient.get_prompt` answered from its TTL cache, beside the edge fetch rates above, and
+`MnoClient.assign` (local experiment assignment of units already exposed: no request) beside the
+bare hash function (`mno_wire.assignment.gb_hash`) and the bare `assign` it wraps, in one thread.
 
 Starts its own nats-server, PostgreSQL, the SuperAgent and the LearningAgent (separate processes).
 
@@ -13,6 +16,8 @@ import argparse
 import asyncio
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -21,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import local_mesh, report, run_clients
 
+from mno_sdk import MnoClient
+from mno_wire.assignment import Experiment, Variant, assign, gb_hash
 from shared.messages.agents import AgentName
 
 PROMPT = {
@@ -76,6 +83,58 @@ async def measure(edge: str, token: str, total: int) -> None:
             ):
                 elapsed, latencies = await run_clients(call, clients, total)
                 report(name, clients, elapsed, latencies)
+        experiment_id = await experiment(http, edge)
+    await asyncio.to_thread(measure_sdk, edge, token, experiment_id, total)
+
+
+async def experiment(http: aiohttp.ClientSession, edge: str) -> str:
+    """A running experiment over two versions of the prompt (the second saved here)."""
+    second = {**PROMPT, "config": {"model": "gpt-4o-mini", "temperature": 0.7}}
+    async with http.post(f"{edge}/api/v1/prompts", json=second) as response:
+        assert response.status == 200, await response.text()
+    body = {
+        "prompt": "support-answer",
+        "name": "temperature",
+        "variants": [
+            {"key": "cool", "version": 1, "weight": 0.5},
+            {"key": "warm", "version": 2, "weight": 0.5},
+        ],
+        "seed": "bench",
+    }
+    async with http.post(f"{edge}/api/v1/experiments", json=body) as response:
+        assert response.status == 200, await response.text()
+        experiment_id: str = (await response.json())["id"]
+    async with http.post(f"{edge}/api/v1/experiments/{experiment_id}/start") as response:
+        assert response.status == 200, await response.text()
+    return experiment_id
+
+
+def calls_per_second(name: str, call: Callable[[int], object], total: int) -> None:
+    started = time.perf_counter()
+    for i in range(total):
+        call(i)
+    elapsed = time.perf_counter() - started
+    print(
+        f"{name:<26} clients=1   n={total:<6} {total / elapsed:>8.0f} /s  "
+        f"{elapsed / total * 1e6:.2f} µs a call"
+    )
+
+
+def measure_sdk(edge: str, token: str, experiment_id: str, requests: int) -> None:
+    """The SDK's cached prompt and local assignment paths, in this thread (no request once warm)."""
+    total = max(requests, 1000) * 50
+    units = [f"user-{i}" for i in range(1000)]
+    bare = Experiment("bench", (Variant("cool", 0.5), Variant("warm", 0.5)))
+    with MnoClient(edge, token, cache_ttl=3600.0) as client:
+        client.get_prompt("support-answer")
+        for unit in units:  # the units' exposures are logged now, before the timing
+            client.assign(experiment_id, unit)
+        assert client.flush(120), "exposures not logged"
+        print()
+        calls_per_second("SDK get_prompt (cached)", lambda i: client.get_prompt("support-answer"), total)
+        calls_per_second("SDK assign (local)", lambda i: client.assign(experiment_id, units[i % 1000]), total)
+        calls_per_second("bare assign (mno_wire)", lambda i: assign(bare, units[i % 1000]), total)
+        calls_per_second("bare gb_hash", lambda i: gb_hash("bench", units[i % 1000]), total)
 
 
 def main() -> None:

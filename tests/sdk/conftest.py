@@ -3,7 +3,8 @@
 `edge` is a fresh `EdgeProxy` in front of the mesh's SuperAgent with an API key of the local team
 (the `local` plan: no practical event limit). `strict_edge` is a second SuperAgent replica of the same
 mesh whose `free` plan allows 2 token events a month, so a plan limit bites; `free_plan_key` is a key
-of a fresh free-plan team.
+of a fresh free-plan team. `prompt_owner` is the owner of a fresh team (the `free` plan, which sells
+prompts and experiments) with an API key, and `team_edge` a proxy in front of the mesh for that key.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from mno_sdk import MnoClient
 from services.identity.bootstrap import ensure_local_admin
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
-from shared.messages.permissions import Permission
+from shared.messages.permissions import Permission, Role
 from tests.fixtures import teams
 from tests.fixtures.mesh import Mesh, MeshLauncher
+from tests.prompts.api_support import Member, member, new_team
 from tests.sdk.edge_proxy import EdgeProxy
 from tests.sdk.stand_in_provider import StandInProvider
 
@@ -78,6 +80,38 @@ def edge(mesh: Mesh, edge_key: str) -> Iterator[EdgeProxy]:
     proxy = EdgeProxy(mesh.edge_url, edge_key).start()
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture
+async def prompt_owner(mesh: Mesh) -> Member:
+    pool = await create_pool(mesh.launcher.postgres_dsn, min_size=1, max_size=1, command_timeout=10)
+    try:
+        return await member(pool, await new_team(pool), Role.OWNER)
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def team_edge(mesh: Mesh, prompt_owner: Member) -> Iterator[EdgeProxy]:
+    proxy = EdgeProxy(mesh.edge_url, prompt_owner.key).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def make_team_client(team_edge: EdgeProxy) -> Iterator[MakeClient]:
+    """Clients of `prompt_owner`'s team through `team_edge` (options: MnoClient's, and `base_url`)."""
+    clients: list[MnoClient] = []
+
+    def make(**options: Any) -> MnoClient:
+        base_url = options.pop("base_url", team_edge.base_url)
+        client = MnoClient(base_url, team_edge.api_key, **{"timeout": 5.0, **options})
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close(timeout=2)
 
 
 @pytest.fixture

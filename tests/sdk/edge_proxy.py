@@ -8,7 +8,9 @@ answers fail with `script(...)` (a status with the edge's own typed error body, 
 batch at the edge yet answer `outcome_unknown`), answers wait while `hold()` is
 active, a path prefix (as behind a reverse proxy under /mno/), TLS termination, and a body limit of
 its own answered the way nginx's `client_max_body_size` is (413 with an HTML page, before the edge).
-Every request is recorded in `requests` (headers, client port, events sent, status, the edge's answer).
+Every request is recorded in `requests` (method, path, headers, client port, events sent, status,
+the edge's answer). Other routes (the prompt and experiment calls, GET included) are forwarded the
+same way, so a test counts the SDK's requests and sees the edge's own answers (304s too).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class Received:
     client_port: int
     at: float
     status: int = 0
+    method: str = "POST"
+    path: str = ""
     events: list[dict[str, Any]] = field(default_factory=list)
     answer: Any = None
 
@@ -136,6 +140,11 @@ class EdgeProxy:
         with self._lock:
             return set(self.stored)
 
+    def received(self, method: str, path_prefix: str) -> list[Received]:
+        """The requests of `method` to a path starting with `path_prefix` (query string included)."""
+        with self._lock:
+            return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
+
     def sent_ids(self) -> list[list[str]]:
         with self._lock:
             return [r.ids for r in self.requests]
@@ -146,11 +155,13 @@ class EdgeProxy:
         with self._lock:
             return self._script.popleft() if self._script else None
 
-    def forward(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def forward(
+        self, path: str, headers: dict[str, str], body: bytes, method: str = "POST"
+    ) -> tuple[int, dict[str, str], bytes]:
         connection = http.client.HTTPConnection(self.upstream.hostname or "", self.upstream.port, timeout=30)
         try:
             sent = {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
-            connection.request("POST", path, body=body, headers=sent)
+            connection.request(method, path, body=body if body or method != "GET" else None, headers=sent)
             response = connection.getresponse()
             answer = response.read()
             kept = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP}
@@ -192,11 +203,19 @@ def _handler(proxy: EdgeProxy) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:
+            self._serve("POST")
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def _serve(self, method: str) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             received = Received(
                 headers={k.lower(): v for k, v in self.headers.items()},
                 client_port=self.client_address[1],
                 at=time.monotonic(),
+                method=method,
+                path=self.path[len(proxy.prefix) :],
             )
             try:
                 data = json.loads(body)
@@ -215,7 +234,7 @@ def _handler(proxy: EdgeProxy) -> type[BaseHTTPRequestHandler]:
                 return
             if scripted is not None and scripted.status == UNCONFIRMED:
                 upstream_path = self.path[len(proxy.prefix) :]
-                proxy.forward(upstream_path, dict(self.headers.items()), body)
+                proxy.forward(upstream_path, dict(self.headers.items()), body, method)
                 status, payload = 504, _outcome_unknown()
                 headers = {"Content-Type": "application/json"}
             elif scripted is not None:
@@ -231,7 +250,9 @@ def _handler(proxy: EdgeProxy) -> type[BaseHTTPRequestHandler]:
                 headers = {"Content-Type": "application/json"}
             else:
                 upstream_path = self.path[len(proxy.prefix) :]
-                status, headers, payload = proxy.forward(upstream_path, dict(self.headers.items()), body)
+                status, headers, payload = proxy.forward(
+                    upstream_path, dict(self.headers.items()), body, method
+                )
             received.status = status
             proxy.remember(received, payload)
             self.send_response(status)
@@ -239,6 +260,7 @@ def _handler(proxy: EdgeProxy) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if status != 304:  # a 304 has no body
+                self.wfile.write(payload)
 
     return Handler

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import logging
 import os
 import random
 import ssl
 import threading
+import time
 import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 from typing_extensions import Unpack
 
+from mno_sdk.background import Background
 from mno_sdk.buffer import Buffer
+from mno_sdk.errors import MnoApiError
 from mno_sdk.events import CallContext, EventContext, build_event, split_model
+from mno_sdk.experiments import ExperimentAssignment, Experiments
 from mno_sdk.extract import (
     Extracted,
     Shape,
@@ -25,11 +31,22 @@ from mno_sdk.extract import (
     from_gemini_response,
     from_openai_response,
 )
+from mno_sdk.prompts import (
+    DEFAULT_LABEL,
+    PROMPTS_PATH,
+    Fallback,
+    Prompt,
+    PromptCache,
+    RenderedPrompt,
+    render_body,
+    rendered_of,
+)
+from mno_sdk.protocol import error_of
 from mno_sdk.sender import ErrorCallback, Event, Sender
 from mno_sdk.stats import Counters, Stats
 from mno_sdk.streams import Finish, collector_for, wrap_stream
 from mno_sdk.track import Track
-from mno_sdk.transport import HttpTransport, Transport
+from mno_sdk.transport import ConnectionPool, HttpTransport, Transport
 from mno_wire.token_events import MAX_EVENTS_PER_BATCH
 from mno_wire.usage import Usage
 
@@ -51,6 +68,10 @@ class MnoClient:
     so they are safe in request handlers and coroutines. One daemon thread sends batches of up to
     `batch_size` events, at the latest `flush_interval` seconds after the oldest queued one.
     `flush()` sends what is queued now; `close()` (also run at interpreter exit) sends the rest.
+
+    `get_prompt` serves prompts from a TTL cache (`cache_ttl` seconds, revalidated in the
+    background after it); `assign` assigns experiment variants locally from a definition cached
+    the same way and logs each unit's exposure once, in the background.
     """
 
     def __init__(
@@ -68,7 +89,10 @@ class MnoClient:
         max_retry_after: float = 300.0,
         on_error: ErrorCallback | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        cache_ttl: float = 60.0,
     ) -> None:
+        if cache_ttl < 0:
+            raise ValueError("cache_ttl must be >= 0")
         if not 1 <= batch_size <= MAX_EVENTS_PER_BATCH:
             raise ValueError(f"batch_size must be within 1..{MAX_EVENTS_PER_BATCH}")
         if flush_interval <= 0 or timeout <= 0 or max_retries < 0 or backoff_base < 0:
@@ -93,6 +117,12 @@ class MnoClient:
         # Fails fast on a malformed base_url or api_key, in the constructor rather than in the thread.
         self._new_transport().close()
         self._start()
+        # Prompts and experiments: any caller's thread, each on a connection of the pool; their
+        # background work (revalidations, exposures) on a few threads of its own.
+        self._pool = ConnectionPool(self._http_transport)
+        self._background = Background(name="mno-sdk-background")
+        self._prompts = PromptCache(self._pool, self._background, cache_ttl)
+        self._experiments = Experiments(self._pool, self._background, cache_ttl)
         _open_clients.add(self)
 
     # ---- recording -------------------------------------------------------------------------
@@ -193,13 +223,100 @@ class MnoClient:
         """
         return Track(self._record_usage, self._invalid_tracked, provider, shape, context)
 
+    # ---- prompts and experiments ---------------------------------------------------------------
+
+    def get_prompt(
+        self,
+        name: str,
+        *,
+        label: str = DEFAULT_LABEL,
+        version: int | None = None,
+        fallback: Fallback | None = None,
+        cache_ttl: float | None = None,
+    ) -> Prompt:
+        """The version `label` points to (or version `version`), from the cache when fetched within
+        `cache_ttl` seconds (default: the client's), else from the edge.
+
+        After the TTL the cached copy is answered at once and revalidated in the background. While
+        the edge cannot be reached or answers 5xx, the last good copy is served with `stale=True`;
+        `fallback` (a text template or a prompt document) only when no good copy was ever fetched
+        (`fallback=True`), and without one that is `MnoUnavailable`. Other errors (404: no such
+        prompt, label or version) raise `MnoApiError`, whatever is cached.
+        """
+        return self._prompts.get(name, label, version, fallback, cache_ttl)
+
+    async def aget_prompt(
+        self,
+        name: str,
+        *,
+        label: str = DEFAULT_LABEL,
+        version: int | None = None,
+        fallback: Fallback | None = None,
+        cache_ttl: float | None = None,
+    ) -> Prompt:
+        """`get_prompt` without blocking the event loop."""
+        return await asyncio.to_thread(
+            self.get_prompt, name, label=label, version=version, fallback=fallback, cache_ttl=cache_ttl
+        )
+
+    def render_prompt(
+        self,
+        name: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        label: str = DEFAULT_LABEL,
+        version: int | None = None,
+    ) -> RenderedPrompt:
+        """Render a version on the edge (`POST /api/v1/prompts/{name}/render`: includes resolved,
+        variables type-checked; a 422 `MnoApiError` names each problem). Not cached; pass
+        `version=prompt.version` to render exactly the version `get_prompt` served."""
+        answer = self._pool.request(
+            "POST",
+            f"{PROMPTS_PATH}/{quote(name, safe='')}/render",
+            render_body(label, version, variables or {}),
+        )
+        if answer.status != 200:
+            raise error_of(answer.status, answer.body, answer.request_id)
+        try:
+            return rendered_of(json.loads(answer.body))
+        except ValueError as error:
+            raise MnoApiError(answer.status, "unexpected_response", str(error)) from None
+
+    async def arender_prompt(
+        self,
+        name: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        label: str = DEFAULT_LABEL,
+        version: int | None = None,
+    ) -> RenderedPrompt:
+        """`render_prompt` without blocking the event loop."""
+        return await asyncio.to_thread(self.render_prompt, name, variables, label=label, version=version)
+
+    def assign(self, experiment_id: str, unit_id: str) -> ExperimentAssignment:
+        """The variant (and prompt version) to serve `unit_id` (a user or session id) in the
+        experiment, computed here with the server's own function: no request once the definition
+        is cached (`cache_ttl`). The unit's first assignment in the experiment logs its exposure in
+        the background. Units outside the coverage, of a stopped variant or of an experiment not
+        running get the control with `in_experiment=False`. Put `assignment.tags` on the call's
+        token events so they count for the variant.
+        """
+        return self._experiments.assign(experiment_id, unit_id)
+
+    async def aassign(self, experiment_id: str, unit_id: str) -> ExperimentAssignment:
+        """`assign`; only the first call of an experiment (its definition) does I/O, in a thread."""
+        return await asyncio.to_thread(self.assign, experiment_id, unit_id)
+
     # ---- delivery --------------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Send everything recorded so far now; True when all of it was handled (sent, rejected or
-        failed) within `timeout` seconds."""
+        """Send everything recorded so far now (token events and exposures); True when all of it
+        was handled (sent, rejected or failed) within `timeout` seconds."""
         buffer = self._buffer
-        return buffer.wait_done(buffer.request_flush(), timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sent = buffer.wait_done(buffer.request_flush(), timeout)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._background.wait_idle(left) and sent
 
     async def aflush(self, timeout: float | None = None) -> bool:
         """`flush` without blocking the event loop."""
@@ -214,12 +331,15 @@ class MnoClient:
         with self._lock:
             self._closed = True
             buffer, thread, sender = self._buffer, self._thread, self._sender
+        started = time.monotonic()
         target = buffer.close()
         finished = buffer.wait_done(target, timeout)
         if not finished:
             log.warning("mno_sdk: close timed out with %d token events not delivered", len(buffer))
             sender.abort()
         thread.join(timeout if finished else 1.0)
+        finished = self._background.close(max(0.0, timeout - (time.monotonic() - started))) and finished
+        self._pool.close()
         _open_clients.discard(self)
         return finished
 
@@ -273,6 +393,9 @@ class MnoClient:
         self._counters.add("invalid_tracked")
 
     def _new_transport(self) -> Transport:
+        return self._http_transport()
+
+    def _http_transport(self) -> HttpTransport:
         return HttpTransport(
             self._base_url,
             self._api_key,

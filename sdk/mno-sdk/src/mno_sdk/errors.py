@@ -35,3 +35,8 @@ class MnoApiError(MnoError):
 
     def __repr__(self) -> str:
         return f"MnoApiError(status={self.status}, code={self.code!r}, message={self.message!r})"
+
+
+class MnoUnavailable(MnoError):
+    """The edge could not be reached or answered 5xx, and there is no good copy to serve instead
+    (no earlier answer, no `fallback`)."""

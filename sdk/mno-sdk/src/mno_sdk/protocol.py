@@ -75,7 +75,7 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> 
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
-def _error_of(status: int, body: bytes, request_id: str | None) -> MnoApiError:
+def error_of(status: int, body: bytes, request_id: str | None) -> MnoApiError:
     """The typed error of a non-2xx answer; tolerant of bodies that are not the edge's shape (proxies)."""
     code, message, details = f"http_{status}", "", []
     try:
@@ -107,7 +107,7 @@ def classify(
                 status, "unexpected_response", "the answer is not an ingest result", request_id=request_id
             )
             return Outcome(Action.FAIL, error=error)
-    error = _error_of(status, body, request_id)
+    error = error_of(status, body, request_id)
     if status == 402:
         return Outcome(Action.HALT, error=error)
     if status == 413:

@@ -1,12 +1,17 @@
-"""HTTP POST of encoded batches to the ingest endpoint over one kept-alive connection (stdlib only).
+"""HTTP to the edge over one kept-alive connection (stdlib only): POSTs of encoded batches to the
+ingest endpoint (`post`), and the prompt and experiment calls (`request`).
 
-Used by the SDK's single sender thread, so it is deliberately not thread-safe.
+One transport is one connection, deliberately not thread-safe: the sender thread has its own, and
+`ConnectionPool` lends one to each caller of the prompt and experiment calls.
 """
 
 from __future__ import annotations
 
 import http.client
+import os
 import ssl
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -22,6 +27,7 @@ class HttpAnswer:
     body: bytes
     retry_after: str | None = None
     request_id: str | None = None
+    etag: str | None = None
 
 
 class Transport(Protocol):
@@ -54,7 +60,8 @@ class HttpTransport:
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port
-        self._path = parts.path.rstrip("/") + INGEST_PATH
+        self._prefix = parts.path.rstrip("/")
+        self._path = self._prefix + INGEST_PATH
         self._timeout = timeout
         self._ssl_context = ssl_context
         self._headers = {
@@ -72,24 +79,35 @@ class HttpTransport:
         return f"{scheme}://{self._host}{port}{self._path}"
 
     def post(self, body: bytes, request_id: str) -> HttpAnswer:
+        return self._send("POST", self._path, body, {REQUEST_ID_HEADER: request_id})
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> HttpAnswer:
+        """One call of `path` (below the base URL's path, with its query string)."""
+        return self._send(method, self._prefix + path, body, headers or {})
+
+    def _send(self, method: str, path: str, body: bytes | None, headers: Mapping[str, str]) -> HttpAnswer:
         reused = self._conn is not None
         try:
             try:
-                return self._post_once(body, request_id)
+                return self._send_once(method, path, body, headers)
             except (ConnectionError, http.client.BadStatusLine):
                 if not reused:
                     raise
                 # The server closed an idle kept-alive connection under us: that says nothing about
                 # its health, so try once more at once on a fresh connection instead of backing off.
                 self.close()
-                return self._post_once(body, request_id)
+                return self._send_once(method, path, body, headers)
         except BaseException:
             self.close()
             raise
 
-    def _post_once(self, body: bytes, request_id: str) -> HttpAnswer:
+    def _send_once(
+        self, method: str, path: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> HttpAnswer:
         conn = self._connection()
-        conn.request("POST", self._path, body=body, headers={**self._headers, REQUEST_ID_HEADER: request_id})
+        conn.request(method, path, body=body, headers={**self._headers, **headers})
         response = conn.getresponse()
         data = response.read()
         if response.will_close:
@@ -99,6 +117,7 @@ class HttpTransport:
             body=data,
             retry_after=response.getheader("Retry-After"),
             request_id=response.getheader(REQUEST_ID_HEADER),
+            etag=response.getheader("ETag"),
         )
 
     def _connection(self) -> http.client.HTTPConnection:
@@ -116,3 +135,44 @@ class HttpTransport:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+class ConnectionPool:
+    """Kept-alive transports lent to one caller at a time: any thread may call `request`.
+
+    A forked child starts with no connection (the parent's sockets stay the parent's).
+    """
+
+    def __init__(self, factory: Callable[[], HttpTransport], max_idle: int = 8) -> None:
+        self._factory = factory
+        self._max_idle = max_idle
+        self._idle: list[HttpTransport] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> HttpAnswer:
+        """Raises OSError / http.client.HTTPException when no answer came."""
+        transport = self._take()
+        answer = transport.request(method, path, body, headers)  # closes itself when it raises
+        with self._lock:
+            if self._pid == os.getpid() and len(self._idle) < self._max_idle:
+                self._idle.append(transport)
+                return answer
+        transport.close()
+        return answer
+
+    def _take(self) -> HttpTransport:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        return self._factory()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for transport in idle:
+            transport.close()
