@@ -10,7 +10,9 @@ timeout), and budgets cannot change while it is away: the set stays right. A bud
 this replica is in the set at once.
 
 Until the set has been loaded once (the MonitoringAgent unreachable since this edge started), a
-request waits for one shared load attempt (at most one every `retry_load_seconds`); if that fails,
+background task tries again every `retry_load_seconds` (an edge started before the MonitoringAgent
+has the set moments after the agent is up, not at the next periodic refresh), and a request waits
+for one shared load attempt (at most one every `retry_load_seconds`); if that fails,
 a team this replica knows to have budgets (a notice, a write through it) gets 503 and any other is
 served without: ingest stays available, and a hard limit can be passed only by what is ingested
 before the set loads. (Per-team `budget_presence` questions, the former design, are no longer sent.)
@@ -62,6 +64,7 @@ class BudgetGate:
         self._loading: asyncio.Task[bool] | None = None
         self._next_load = 0.0
         self._subscription: Subscription | None = None
+        self._first_load: asyncio.Task[None] | None = None
 
     @property
     def replicated(self) -> bool:
@@ -71,14 +74,22 @@ class BudgetGate:
     async def start(self) -> None:
         """Listen for changes first, then load: a change made during the load is not missed."""
         self._subscription = await self._bus.listen(BUDGETS_CHANGED, self._changed)
-        await self._load_once()  # if the MonitoringAgent is not up yet: loaded when first needed
+        await self._load_once()
+        if self._teams is None:  # the MonitoringAgent not up yet
+            self._first_load = asyncio.create_task(self._until_loaded(), name="budget teams first load")
+
+    async def _until_loaded(self) -> None:
+        while self._teams is None:
+            await asyncio.sleep(self._retry_load_seconds)
+            await self._load_once()
 
     async def stop(self) -> None:
         if self._subscription is not None:
             with contextlib.suppress(Exception):
                 await self._subscription.unsubscribe()
-        if self._loading is not None:
-            self._loading.cancel()
+        for task in (self._first_load, self._loading):
+            if task is not None:
+                task.cancel()
 
     async def refresh(self) -> bool:
         """Load the whole set again (at start, periodically, and when needed while unloaded); False

@@ -17,7 +17,7 @@ from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission
 from tests.fixtures import teams
-from tests.fixtures.edge import call
+from tests.fixtures.edge import call, gauge, until
 from tests.fixtures.mesh import AgentProcess, MeshLauncher
 from tests.ingest.test_token_events_e2e import event
 
@@ -115,3 +115,28 @@ async def test_a_frozen_monitoring_agent_does_not_slow_teams_without_budgets(
     )
     assert status == 200, body
     assert body["ids"] == ["frozen-budgeted"]
+
+
+async def test_an_edge_started_before_the_monitoring_agent_loads_the_budget_set_once_it_is_up(
+    launcher: MeshLauncher,
+) -> None:
+    """An edge whose first load of the teams-with-budgets set found no MonitoringAgent keeps trying
+    on its own: a budget made once the agent is up is in the set within seconds, with no ingest
+    request to prompt a load and long before the 30 s periodic refresh."""
+    edge = launcher.start(AgentName.SUPER_AGENT)
+    launcher.start(AgentName.MONITORING)
+    db = await create_pool(launcher.postgres_dsn, min_size=1, max_size=2, command_timeout=10)
+    try:
+        async with db.acquire() as conn:
+            key = await teams.org_team_key(conn, [Permission.BUDGETS_WRITE])
+        status, body = await call(
+            launcher, "POST", "/api/v1/budgets", key, {"name": "cap", "amount_usd": "100", "hard_limit": True}
+        )
+        assert status == 201, body
+
+        async def learned() -> bool:
+            return await gauge(edge, "mno_edge_budget_teams") >= 1
+
+        assert await until(learned, 10.0), "the edge did not load the set within 10 s of the agent's start"
+    finally:
+        await db.close()
