@@ -213,6 +213,7 @@ class AgentRuntime:
         # allocates from now on (see shared/gc_pauses.py for why its length matters).
         gc.collect()
         gc.freeze()
+        self._gc_pauses.drain()
         self._started = True
         AGENT_INFO.labels(self.agent.value, self.instance_id, self.version).set(1)
         AGENT_READY.labels(self.agent.value).set(1)
@@ -246,7 +247,7 @@ class AgentRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._nc.drain(), timeout)
         await self._loop_lag.stop()
-        self._gc_pauses.stop()
+        await self._gc_pauses.stop()
         if self._health_runner is not None:
             await self._health_runner.cleanup()
         log.info("agent stopped")
