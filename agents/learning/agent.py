@@ -19,6 +19,7 @@ from shared.messages.registry import (
     PROMPT_DIFF,
     PROMPT_GET,
     PROMPT_IMPACT,
+    PROMPT_IMPORT_FILE,
     PROMPT_LIST,
     PROMPT_MOVE_LABEL,
     PROMPT_POLICY,
@@ -39,6 +40,7 @@ async def setup(runtime: AgentRuntime) -> None:
     prompts = Prompts(pool)
     service = runtime.service
     service.add(PROMPT_SAVE, answers(prompts.save))
+    service.add(PROMPT_IMPORT_FILE, answers(prompts.import_file))
     service.add(PROMPT_LIST, answers(prompts.list_prompts))
     service.add(PROMPT_VERSIONS, answers(prompts.versions))
     service.add(PROMPT_GET, answers(prompts.get))

@@ -36,6 +36,8 @@ from services.identity.subscriptions import SubscriptionBook, register_subscript
 from services.ingest import id_ledger, span_drops
 from services.ingest.budget_gate import BudgetGate
 from services.ingest.intake import Intake
+from services.prompt_sync import store as prompt_sync_store
+from services.prompt_sync.sync import PromptSync
 from services.webhooks.processing import WebhookDispatcher, WebhookProcessor
 from shared.blobstore.from_settings import blob_store_from_settings
 from shared.config import Settings
@@ -106,7 +108,7 @@ async def setup(runtime: AgentRuntime) -> None:
     await subscriptions.remap(pool)
     login = await github_login(runtime, pool, plans)
     wire_accounts(runtime, pool, subscriptions, login)
-    wire_webhooks(runtime, pool, subscriptions)
+    wire_webhooks(runtime, pool, subscriptions, plans, login)
     await serve_http(runtime, pool, plans, login)
 
 
@@ -119,6 +121,7 @@ def wire_accounts(
     mesh.purge.register(audit_store.purge_team)
     mesh.purge.register(id_ledger.purge_teams)
     mesh.purge.register(span_drops.purge_teams)
+    mesh.purge.register(prompt_sync_store.purge_teams)
     runtime.consume(TEAM_DATA_PURGED, partial(lifecycle.record_confirmation, pool))
     accounts = runtime.settings.accounts
     github_tokens = lifecycle.GitHubTokens(login.github, login.box) if login is not None else None
@@ -139,11 +142,20 @@ def wire_accounts(
         )
 
 
-def wire_webhooks(runtime: AgentRuntime, pool: Any, subscriptions: SubscriptionBook) -> None:
+def wire_webhooks(
+    runtime: AgentRuntime,
+    pool: Any,
+    subscriptions: SubscriptionBook,
+    plans: PlanBook,
+    login: LoginFlow | None,
+) -> None:
     dispatcher = WebhookDispatcher()
     register_installation_handlers(dispatcher)
     register_authorization_handlers(dispatcher)
     register_subscription_handlers(dispatcher, subscriptions)
+    # Pushes to teams' prompt repositories: read through the App's installation tokens (the client
+    # exists only when GitHub is configured; without it pushes are recorded and ignored).
+    PromptSync(login.github if login is not None else None, runtime.bus, plans).register(dispatcher)
     # Applying deliveries is background work: bounded so that intake (which must answer GitHub
     # within 10 s) always finds a free database connection.
     runtime.consume(GITHUB_WEBHOOK_RECEIVED, WebhookProcessor(pool, dispatcher).handle, max_concurrency=4)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import base64
+import binascii
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,11 +38,16 @@ from services.github.errors import (
     GitHubUnexpectedResponse,
 )
 from services.github.models import (
+    FileCommit,
+    GitBlob,
     GitHubModel,
     GitHubUser,
+    GitRef,
+    GitTree,
     Installation,
     MarketplaceAccount,
     MarketplacePlan,
+    PullRequest,
     Repository,
 )
 from services.github.token_cache import (
@@ -229,6 +236,14 @@ class AuthenticatedGitHub:
         """``POST`` a JSON body."""
         return await self._send(
             lambda credential: self._api.post(
+                url, url_vars or {}, data=data, accept=ACCEPT, extra_headers=_headers(), **credential.kwargs()
+            )
+        )
+
+    async def put(self, url: str, url_vars: Mapping[str, Any] | None = None, *, data: Any) -> Any:
+        """``PUT`` a JSON body."""
+        return await self._send(
+            lambda credential: self._api.put(
                 url, url_vars or {}, data=data, accept=ACCEPT, extra_headers=_headers(), **credential.kwargs()
             )
         )
@@ -426,6 +441,108 @@ class GitHubClient:
             iterable_key="repositories",
         )
         return await _collect(items, Repository, "repository")
+
+    async def get_tree(
+        self,
+        installation_id: int,
+        repository: str,
+        sha: str,
+        *,
+        recursive: bool,
+        scope: TokenScope | None = None,
+    ) -> GitTree:
+        """``GET /repos/{owner}/{repo}/git/trees/{sha}[?recursive=1]`` with the installation's token
+        (`repository` is ``owner/name``; `sha` a tree, commit or ref name)."""
+        owner, name = repository.split("/", 1)
+        data = await self.as_installation(installation_id, scope).getitem(
+            "/repos/{owner}/{repo}/git/trees/{sha}{?recursive}",
+            {"owner": owner, "repo": name, "sha": sha, "recursive": "1" if recursive else None},
+        )
+        return parse_model(GitTree, data, what="git tree")
+
+    async def get_blob(
+        self, installation_id: int, repository: str, sha: str, *, scope: TokenScope | None = None
+    ) -> bytes:
+        """``GET /repos/{owner}/{repo}/git/blobs/{sha}`` with the installation's token: the bytes."""
+        owner, name = repository.split("/", 1)
+        data = await self.as_installation(installation_id, scope).getitem(
+            "/repos/{owner}/{repo}/git/blobs/{sha}", {"owner": owner, "repo": name, "sha": sha}
+        )
+        blob = parse_model(GitBlob, data, what="git blob")
+        if blob.encoding == "utf-8":
+            return blob.content.encode()
+        try:
+            return base64.b64decode(blob.content, validate=False)
+        except (binascii.Error, ValueError) as exc:
+            raise GitHubUnexpectedResponse(f"git blob {sha}: its base64 content does not decode") from exc
+
+    async def get_branch_head(
+        self, installation_id: int, repository: str, branch: str, *, scope: TokenScope | None = None
+    ) -> str:
+        """``GET /repos/{owner}/{repo}/git/ref/heads/{branch}``: the commit the branch points at."""
+        owner, name = repository.split("/", 1)
+        data = await self.as_installation(installation_id, scope).getitem(
+            "/repos/{owner}/{repo}/git/ref/heads/{+branch}", {"owner": owner, "repo": name, "branch": branch}
+        )
+        return parse_model(GitRef, data, what="git ref").object.sha
+
+    async def create_branch(
+        self, installation_id: int, repository: str, branch: str, sha: str, *, scope: TokenScope | None = None
+    ) -> None:
+        """``POST /repos/{owner}/{repo}/git/refs``: a new branch at `sha`."""
+        owner, name = repository.split("/", 1)
+        await self.as_installation(installation_id, scope).post(
+            "/repos/{owner}/{repo}/git/refs",
+            {"owner": owner, "repo": name},
+            data={"ref": f"refs/heads/{branch}", "sha": sha},
+        )
+
+    async def put_file(
+        self,
+        installation_id: int,
+        repository: str,
+        path: str,
+        content: bytes,
+        *,
+        message: str,
+        branch: str,
+        replaces: str | None,
+        scope: TokenScope | None = None,
+    ) -> str:
+        """``PUT /repos/{owner}/{repo}/contents/{path}``: create the file on `branch`, or replace the
+        blob `replaces`; the new commit's sha."""
+        owner, name = repository.split("/", 1)
+        body: dict[str, Any] = {
+            "message": message,
+            "content": base64.b64encode(content).decode("ascii"),
+            "branch": branch,
+        }
+        if replaces is not None:
+            body["sha"] = replaces
+        data = await self.as_installation(installation_id, scope).put(
+            "/repos/{owner}/{repo}/contents/{+path}", {"owner": owner, "repo": name, "path": path}, data=body
+        )
+        return parse_model(FileCommit, data, what="file commit").commit.sha
+
+    async def create_pull_request(
+        self,
+        installation_id: int,
+        repository: str,
+        *,
+        title: str,
+        head: str,
+        base: str,
+        body: str,
+        scope: TokenScope | None = None,
+    ) -> PullRequest:
+        """``POST /repos/{owner}/{repo}/pulls``: a pull request of `head` into `base`."""
+        owner, name = repository.split("/", 1)
+        data = await self.as_installation(installation_id, scope).post(
+            "/repos/{owner}/{repo}/pulls",
+            {"owner": owner, "repo": name},
+            data={"title": title, "head": head, "base": base, "body": body},
+        )
+        return parse_model(PullRequest, data, what="pull request")
 
     async def get_authenticated_user(self, user_token: str) -> GitHubUser:
         """``GET /user``: who a user access token belongs to."""

@@ -64,6 +64,60 @@ class Repository(GitHubModel):
     html_url: str | None = None
 
 
+class GitTreeEntry(GitHubModel):
+    """One entry of a git tree (``GET /repos/{owner}/{repo}/git/trees/{sha}``)."""
+
+    path: str
+    mode: str
+    type: str  # "blob", "tree" or "commit" (a submodule)
+    sha: str
+    size: int | None = None  # blobs only
+
+
+class GitTree(GitHubModel):
+    sha: str
+    tree: tuple[GitTreeEntry, ...]
+    # GitHub stops listing a recursive tree past 100,000 entries or 7 MB and says so here.
+    truncated: bool = False
+
+
+class GitBlob(GitHubModel):
+    """A blob (``GET /repos/{owner}/{repo}/git/blobs/{sha}``); `content` in `encoding`."""
+
+    sha: str
+    size: int
+    content: str
+    encoding: Literal["base64", "utf-8"] = "base64"
+
+
+class GitObject(GitHubModel):
+    sha: str
+    type: str = "commit"
+
+
+class GitRef(GitHubModel):
+    """A reference (``GET /repos/{owner}/{repo}/git/ref/heads/{branch}``)."""
+
+    ref: str
+    object: GitObject
+
+
+class CommitRef(GitHubModel):
+    sha: str
+
+
+class FileCommit(GitHubModel):
+    """The answer of ``PUT /repos/{owner}/{repo}/contents/{path}``: the commit it made."""
+
+    commit: CommitRef
+
+
+class PullRequest(GitHubModel):
+    number: int
+    html_url: str
+    state: str = "open"
+
+
 def _normalise_price_model(value: object) -> object:
     # GitHub writes the same model as "FLAT_RATE" in the REST API and "flat-rate" elsewhere.
     return value.strip().upper().replace("-", "_") if isinstance(value, str) else value

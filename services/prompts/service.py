@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from services.prompts import store
 from services.prompts.diff import diff_versions
-from services.prompts.documents import check_document, content_hash, parse_document
+from services.prompts.documents import check_document, content_hash, parse_document, parse_file
 from services.prompts.impact import IncludeEdge, affected_by_label_move
 from services.prompts.labels import (
     LATEST,
@@ -39,6 +39,7 @@ from shared.messages.prompts import (
     ApproveVersion,
     DiffQuery,
     ImpactQuery,
+    ImportPromptFile,
     IncludePinInfo,
     KeyChangeInfo,
     LabelImpact,
@@ -52,6 +53,7 @@ from shared.messages.prompts import (
     PromptDiffInfo,
     PromptList,
     PromptLookup,
+    PromptQuota,
     PromptRef,
     PromptSummary,
     PromptVersionInfo,
@@ -229,13 +231,28 @@ class Prompts:
         assert principal is not None
         document = to_document(request.prompt)
         check_document(document)
+        return await self._save(team_id, principal, document, request.quota)
+
+    async def import_file(self, request: ImportPromptFile, ctx: MessageContext) -> SavedPrompt:
+        """A repository's file, parsed as `mno prompts push` parses it (the GitHub sync)."""
+        principal = ctx.principal
+        team_id = team_with(principal, Permission.PROMPTS_WRITE)
+        assert principal is not None
+        document = parse_file(request.path, request.content)
+        if document.commit_message is None and request.commit_message is not None:
+            document = document.model_copy(update={"commit_message": request.commit_message})
+        return await self._save(team_id, principal, document, request.quota)
+
+    async def _save(
+        self, team_id: str, principal: Principal, document: PromptDocument, quota: PromptQuota | None
+    ) -> SavedPrompt:
         digest = content_hash(document)
         async with self._pool.acquire() as conn, conn.transaction():
             await self._check_includes(conn, team_id, document)
             existing = await store.prompt(conn, team_id, document.name)
             if existing is None:
-                if request.quota is not None:
-                    await self._within_quota(conn, request)
+                if quota is not None:
+                    await self._within_quota(conn, quota)
                 await store.create_prompt(conn, team_id, document.name, document.type.value, document.tags)
             prompt = await store.prompt(conn, team_id, document.name, lock=True)
             assert prompt is not None
@@ -265,9 +282,7 @@ class Prompts:
             if blocking:
                 raise PromptError(blocking) from None
 
-    async def _within_quota(self, conn: Connection, request: SavePromptRequest) -> None:
-        quota = request.quota
-        assert quota is not None
+    async def _within_quota(self, conn: Connection, quota: PromptQuota) -> None:
         await store.lock_account(conn, quota.account_id)
         used = await store.count_prompts(conn, quota.team_ids)
         if used + 1 > quota.max_prompts:

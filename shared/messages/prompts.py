@@ -278,3 +278,19 @@ class PromptQuota(_Model):
 class SavePromptRequest(_Model):
     prompt: SavePrompt
     quota: PromptQuota | None = None
+
+
+# services/prompts/documents.py's MAX_FILE_BYTES, repeated (shared.messages imports nothing of ours).
+MAX_PROMPT_FILE_BYTES = 256 * 1024
+
+
+class ImportPromptFile(_Model):
+    """One `prompts/*.yaml` file's text as a repository holds it: the LearningAgent parses and checks
+    it as `mno prompts push` does (the file's own `commit_message` wins over `commit_message` here),
+    then saves it like `SavePromptRequest` (no version when the content hash is unchanged). The
+    GitHub sync sends these; a file's problems come back as a 422 with one detail each."""
+
+    path: Annotated[Text, StringConstraints(min_length=1, max_length=1000)]
+    content: Annotated[MultilineText, StringConstraints(max_length=MAX_PROMPT_FILE_BYTES)]
+    commit_message: Annotated[MultilineText, StringConstraints(max_length=2000)] | None = None
+    quota: PromptQuota | None = None

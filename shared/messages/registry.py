@@ -110,6 +110,7 @@ from shared.messages.prompts import (
     ApproveVersion,
     DiffQuery,
     ImpactQuery,
+    ImportPromptFile,
     LabelImpact,
     LabelMoved,
     LabelPolicyInfo,
@@ -604,6 +605,13 @@ _LEARN = AgentName.LEARNING
 PROMPT_SAVE = Endpoint(
     _LEARN, "prompt_save", SavePromptRequest, SavedPrompt, "Save a prompt version (none when unchanged)."
 )
+PROMPT_IMPORT_FILE = Endpoint(
+    _LEARN,
+    "prompt_import_file",
+    ImportPromptFile,
+    SavedPrompt,
+    "Parse one prompts/*.yaml file and save it as a version (none when unchanged): the GitHub sync.",
+)
 PROMPT_LIST = Endpoint(
     _LEARN, "prompt_list", ListPrompts, PromptList, "The team's prompts with their labels."
 )
@@ -652,6 +660,7 @@ EXPERIMENT_RESULTS = Endpoint(
 )
 PROMPT_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     PROMPT_SAVE,
+    PROMPT_IMPORT_FILE,
     PROMPT_LIST,
     PROMPT_VERSIONS,
     PROMPT_GET,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -294,3 +295,40 @@ async def test_scope_outside_the_installation_is_a_422(github: GitHubClient, fak
             installation.id, TokenScope.of(permissions={"administration": "write"})
         )
     assert raised.value.status == 422
+
+
+async def test_git_tree_and_blobs_are_read_with_a_repository_scoped_token(
+    github: GitHubClient, fake_github: FakeGitHub
+) -> None:
+    """A recursive tree lists nested files with git's blob SHA-1s; blobs come back as their bytes,
+    through a token narrowed to the repository with contents: read."""
+    installation = fake_github.add_installation("acme")
+    repository = fake_github.add_repository(installation.id, "prompts")
+    commit = fake_github.commit(
+        repository.id, {"prompts/a.yaml": "name: a\n", "README.md": "hi", "prompts/deep/b.yaml": "é"}
+    )
+    scope = TokenScope.of(repository_ids=[repository.id], permissions={"contents": "read"})
+    tree = await github.get_tree(installation.id, "acme/prompts", commit.sha, recursive=True, scope=scope)
+    blobs = {entry.path: entry for entry in tree.tree if entry.type == "blob"}
+    assert sorted(blobs) == ["README.md", "prompts/a.yaml", "prompts/deep/b.yaml"]
+    assert blobs["prompts/a.yaml"].sha == hashlib.sha1(b"blob 8\0name: a\n").hexdigest()
+    assert await github.get_blob(
+        installation.id, "acme/prompts", blobs["prompts/deep/b.yaml"].sha, scope=scope
+    ) == ("é".encode())
+    shallow = await github.get_tree(installation.id, "acme/prompts", commit.sha, recursive=False, scope=scope)
+    assert sorted(entry.path for entry in shallow.tree) == ["README.md", "prompts"]
+    assert fake_github.installation_tokens[-1].repository_ids == [repository.id]
+    assert fake_github.installation_tokens[-1].permissions == {"contents": "read"}
+
+
+async def test_another_installations_repository_is_not_found(
+    github: GitHubClient, fake_github: FakeGitHub
+) -> None:
+    """A token of one installation cannot read another installation's repository: GitHub's 404."""
+    mine = fake_github.add_installation("acme")
+    fake_github.add_repository(mine.id, "api")
+    other = fake_github.add_installation("evil")
+    theirs = fake_github.add_repository(other.id, "secret")
+    commit = fake_github.commit(theirs.id, {"prompts/x.yaml": "name: x\n"})
+    with pytest.raises(GitHubNotFound):
+        await github.get_tree(mine.id, "evil/secret", commit.sha, recursive=True)

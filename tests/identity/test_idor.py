@@ -192,6 +192,7 @@ CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
             ("PUT", "/labels/{label}", {"version": 1}),
             ("POST", "/versions/{version}/approvals", {}),
             ("GET", "/labels/{label}/impact", None),
+            ("POST", "/pull-request", {}),
         )
     },
     # The dashboard's prompt and experiment pages: an HTML 404 page naming the API's code.

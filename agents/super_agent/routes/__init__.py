@@ -23,6 +23,7 @@ from agents.super_agent.routes.operator import OPERATOR_ROUTES
 from agents.super_agent.routes.plan_mapping import PLAN_MAPPING_ROUTES
 from agents.super_agent.routes.prices import PRICE_ROUTES
 from agents.super_agent.routes.prompt_evaluations import PROMPT_EVALUATION_ROUTES
+from agents.super_agent.routes.prompt_repository import PROMPT_REPOSITORY_ROUTES
 from agents.super_agent.routes.prompts import PROMPT_ROUTES
 from agents.super_agent.routes.proxy import PROXY_ROUTES
 from agents.super_agent.routes.registry import REGISTRY_ROUTES
@@ -54,6 +55,7 @@ ROUTES: list[Route] = [
     *REGISTRY_PYTHON_ROUTES,
     *SUPPLY_CHAIN_ROUTES,
     *PROMPT_ROUTES,
+    *PROMPT_REPOSITORY_ROUTES,
     *PROMPT_EVALUATION_ROUTES,
     *EXPERIMENT_ROUTES,
     *REGISTRY_NPM_ROUTES,

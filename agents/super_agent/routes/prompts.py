@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.route_table import Call, Forward, Local, Route
+from services.prompt_sync.quota import prompt_quota
 from shared.bus.errors import RemoteError
 from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import Permission
@@ -67,19 +68,7 @@ async def _quota(call: Call, team_id: str) -> PromptQuota:
     """The plan's `prompts` limit of the team's account, counted over all its teams by the agent."""
     edge = deps(call)
     async with edge.pool.acquire() as conn:
-        account_id = await conn.fetchval(
-            "SELECT account_id::text FROM super_agent.teams WHERE id = $1::uuid", team_id
-        )
-        teams = await conn.fetch(
-            "SELECT id::text FROM super_agent.teams WHERE account_id = $1::uuid ORDER BY id", account_id
-        )
-        plan, entitlements = await edge.plans.plan_of_account(conn, account_id)
-    return PromptQuota(
-        account_id=str(account_id),
-        team_ids=[r["id"] for r in teams],
-        max_prompts=entitlements.prompts,
-        plan=plan,
-    )
+        return await prompt_quota(conn, edge.plans, team_id)
 
 
 async def save_prompt(call: Call) -> BaseModel:
