@@ -194,3 +194,13 @@ TOKEN_EVENT_PIPELINE_SECONDS = Histogram(
     "From acceptance at the edge to stored with its cost (queryable), per event batch.",
     buckets=_PIPELINE_BUCKETS,
 )
+
+REGISTRY_ORPHAN_BLOBS_DELETED_TOTAL = Counter(
+    "mno_registry_orphan_blobs_deleted_total", "Blobs no row referred to, deleted by the orphan-blob sweep."
+)
+REGISTRY_ORPHAN_BLOB_BYTES_FREED_TOTAL = Counter(
+    "mno_registry_orphan_blob_bytes_freed_total", "Bytes of the blobs the orphan-blob sweep deleted."
+)
+REGISTRY_ORPHAN_BLOB_SWEEP_SECONDS = Gauge(
+    "mno_registry_orphan_blob_sweep_seconds", "How long the last complete orphan-blob sweep took."
+)

@@ -2,6 +2,7 @@
 
 from services.registry import store as registry_store
 from services.registry.archives import ArchiveLimits
+from services.registry.blob_sweep import OrphanBlobSweep
 from services.registry.download_policy import DownloadPolicyConsumer
 from services.registry.npm_service import NpmRegistry
 from services.registry.service import RegistryLimits, answers
@@ -39,6 +40,8 @@ AGENT = AgentName.ARTIFACT_MANAGER
 # Publishing reads the whole file back from the blob store and decompresses it: allow for a large one.
 PUBLISH_CONCURRENCY = 4
 OUTBOX_RELAY_SECONDS = 2.0
+# Blobs no row refers to are deleted once older than `registry.orphan_blob_grace_seconds`.
+ORPHAN_BLOB_SWEEP_SECONDS = 3600.0
 
 
 async def setup(runtime: AgentRuntime) -> None:
@@ -53,6 +56,8 @@ async def setup(runtime: AgentRuntime) -> None:
     # relay sends what JetStream did not take then (one replica at a time).
     outbox = Outbox(pool, runtime.bus, agent=AGENT.value, schema=AGENT.value)
     runtime.every("outbox-relay", OUTBOX_RELAY_SECONDS, outbox.run)
+    sweep = OrphanBlobSweep(pool, blobs, grace_seconds=settings.registry.orphan_blob_grace_seconds)
+    runtime.every("orphan-blob-sweep", ORPHAN_BLOB_SWEEP_SECONDS, sweep.run)
     registry = NpmRegistry(
         pool,
         blobs,

@@ -347,18 +347,43 @@ async def delete_package(conn: Connection, team_id: str, package_id: int) -> Non
     await conn.execute(f"DELETE FROM {S}.packages WHERE team_id = $1::uuid AND id = $2", team_id, package_id)
 
 
+# The SupplyChainAgent's blobs (generated documents, envelopes) share the store: its schema publishes
+# the digests its rows hold as this view (database/postgres/supply_chain/0004_blob_references.sql).
+SUPPLY_CHAIN_BLOB_REFERENCES = "supply_chain.blob_references"
+
+# Every registry row naming a blob (of any team: blobs are shared by content), as the file itself,
+# its core metadata, a file cached from an upstream, or a large upstream document (upstream_store.py).
+_REGISTRY_BLOB_COLUMNS = (
+    ("files", "sha256"),
+    ("files", "core_metadata_sha256"),
+    ("upstream_files", "sha256"),
+    ("upstream_documents", "sha256"),
+)
+
+
+async def supply_chain_references_known(conn: Connection) -> bool:
+    """Whether the SupplyChainAgent's blob references can be read (its schema is migrated)."""
+    found = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", SUPPLY_CHAIN_BLOB_REFERENCES)
+    return bool(found)
+
+
 async def blob_referenced(conn: Connection, sha256: str) -> bool:
-    """Whether any file (of any team: blobs are shared by content) still uses the blob, as the file
-    itself or as its core metadata. The one query not scoped by team; it answers only yes or no."""
-    referenced: bool = await conn.fetchval(
-        f"SELECT EXISTS (SELECT 1 FROM {S}.files WHERE sha256 = $1) "
-        f"OR EXISTS (SELECT 1 FROM {S}.files WHERE core_metadata_sha256 = $1) "
-        # A file cached from an upstream, or a large upstream document (upstream_store.py).
-        f"OR EXISTS (SELECT 1 FROM {S}.upstream_files WHERE sha256 = $1) "
-        f"OR EXISTS (SELECT 1 FROM {S}.upstream_documents WHERE sha256 = $1)",
-        sha256,
+    """Whether any row still uses the blob: a registry row of any team, or (when its schema is
+    there) the SupplyChainAgent's. The one query not scoped by team; it answers only yes or no."""
+    return bool(await referenced_blobs(conn, [sha256]))
+
+
+async def referenced_blobs(conn: Connection, digests: Sequence[str]) -> set[str]:
+    """Those of `digests` some row uses (see `blob_referenced`), asked in one query."""
+    sources = [f"SELECT {column} AS sha256 FROM {S}.{table}" for table, column in _REGISTRY_BLOB_COLUMNS]
+    if await supply_chain_references_known(conn):
+        sources.append(f"SELECT sha256 FROM {SUPPLY_CHAIN_BLOB_REFERENCES}")
+    rows = await conn.fetch(
+        "SELECT DISTINCT d.sha256 FROM unnest($1::text[]) AS d(sha256) WHERE "
+        + " OR ".join(f"EXISTS (SELECT 1 FROM ({source}) r WHERE r.sha256 = d.sha256)" for source in sources),
+        list(digests),
     )
-    return referenced
+    return {r["sha256"] for r in rows}
 
 
 async def projects(conn: Connection, team_id: str, ecosystem: Ecosystem) -> list[tuple[str, str]]:
@@ -543,7 +568,7 @@ async def _capped_count(conn: Connection, condition: str, args: list[Any]) -> tu
 
 async def purge_teams(conn: Connection, team_ids: Sequence[str]) -> int:
     """Deletes every registry row of these teams (a `TeamPurger`); blobs no longer referenced are
-    left for a collection pass (they are content-addressed and may be shared)."""
+    left to the orphan-blob sweep (`blob_sweep.py`: they are content-addressed and may be shared)."""
     deleted = 0
     for table in (
         "npm_versions",

@@ -14,6 +14,7 @@ from shared.blobstore.interface import (
     DigestMismatch,
     InvalidDigest,
     SizeMismatch,
+    StoredBlob,
     validate_digest,
 )
 from shared.blobstore.s3 import S3BlobStore
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidDigest",
     "S3BlobStore",
     "SizeMismatch",
+    "StoredBlob",
     "create_blob_store",
     "validate_digest",
 ]

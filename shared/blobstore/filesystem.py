@@ -7,10 +7,19 @@ import contextlib
 import os
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from shared.blobstore.interface import BlobNotFound, BlobRef, BlobStore, BlobStoreError, validate_digest
+from shared.blobstore.interface import (
+    BlobNotFound,
+    BlobRef,
+    BlobStore,
+    BlobStoreError,
+    StoredBlob,
+    is_digest,
+    validate_digest,
+)
 from shared.blobstore.streams import DigestingReader, rechunk
 
 # Each chunk is one worker-thread hop, so chunks are large enough to amortise the hop and
@@ -111,6 +120,27 @@ class FilesystemBlobStore(BlobStore):
             raise BlobStoreError(f"deleting a blob: {exc}") from exc
         return True
 
+    async def list_blobs(self, *, page_size: int = 1000) -> AsyncIterator[StoredBlob]:
+        # One leaf directory (ab/cd/) read per worker-thread hop: at most 1/65536 of the blobs in memory.
+        with _storage_errors("listing blobs"):
+            leaves = await asyncio.to_thread(self._leaf_directories)
+        for leaf in leaves:
+            with _storage_errors("listing blobs"):
+                found = await asyncio.to_thread(_blobs_in, leaf)
+            for blob in found:
+                yield blob
+
+    def _leaf_directories(self) -> list[Path]:
+        if not self._blob_dir.is_dir():
+            return []
+        return sorted(
+            second
+            for first in self._blob_dir.iterdir()
+            if first.is_dir()
+            for second in first.iterdir()
+            if second.is_dir()
+        )
+
     async def close(self) -> None:
         # Every operation opens and closes its own files, so there is nothing held open here.
         return None
@@ -127,6 +157,24 @@ class FilesystemBlobStore(BlobStore):
         # without a check-then-act race between concurrent writers of the same content.
         os.replace(staged_path, destination)
         _sync_directory(destination.parent)
+
+
+def _blobs_in(directory: Path) -> list[StoredBlob]:
+    found = []
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:  # emptied and removed meanwhile
+        return []
+    for entry in entries:
+        if not is_digest(entry.name):
+            continue
+        try:
+            stat_result = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:  # deleted since the directory was read
+            continue
+        modified = datetime.fromtimestamp(stat_result.st_mtime, UTC)
+        found.append(StoredBlob(sha256=entry.name, size=stat_result.st_size, last_modified=modified))
+    return found
 
 
 def _flush_to_disk(file: BinaryIO) -> None:

@@ -10,6 +10,7 @@ import abc
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -75,6 +76,20 @@ class BlobRef:
             raise ValueError(f"blob size cannot be negative: {self.size}")
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A blob as a listing sees it: its digest, its size, and when its bytes were last written."""
+
+    sha256: str
+    size: int
+    last_modified: datetime
+
+
+def is_digest(name: str) -> bool:
+    """Whether `name` is 64 lowercase hex characters (a listing skips anything else it finds)."""
+    return _DIGEST_PATTERN.fullmatch(name) is not None
+
+
 def validate_digest(digest: str) -> str:
     """Return `digest` unchanged if it is 64 lowercase hex characters, else raise `InvalidDigest`.
 
@@ -128,6 +143,14 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     async def delete(self, digest: str) -> bool:
         """Remove a blob; return whether it was present."""
+
+    @abc.abstractmethod
+    def list_blobs(self, *, page_size: int = 1000) -> AsyncIterator[StoredBlob]:
+        """Stream every stored blob, in no particular order, `page_size` at a time from the backend.
+
+        Staged (uncommitted) content is never listed. Storing bytes that are already present
+        writes them again, so `last_modified` is the latest store of that content.
+        """
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -13,7 +13,15 @@ import aioboto3
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.blobstore.interface import BlobNotFound, BlobRef, BlobStore, BlobStoreError, validate_digest
+from shared.blobstore.interface import (
+    BlobNotFound,
+    BlobRef,
+    BlobStore,
+    BlobStoreError,
+    StoredBlob,
+    is_digest,
+    validate_digest,
+)
 from shared.blobstore.streams import DigestingReader, rechunk
 
 _MiB = 1024 * 1024
@@ -168,6 +176,28 @@ class S3BlobStore(BlobStore):
             with _s3_errors("deleting a blob"):
                 await client.delete_object(Bucket=self._bucket, Key=self._key_for(digest))
         return existed
+
+    async def list_blobs(self, *, page_size: int = 1000) -> AsyncIterator[StoredBlob]:
+        # One ListObjectsV2 page (at most 1,000 keys, S3's cap) in memory at a time.
+        if not 1 <= page_size <= 1000:
+            raise ValueError("page_size must be in 1..1000")
+        client = await self._get_client()
+        blob_prefix = f"{self._prefix}sha256/"
+        token: str | None = None
+        while True:
+            arguments: dict[str, Any] = {"Bucket": self._bucket, "Prefix": blob_prefix, "MaxKeys": page_size}
+            if token is not None:
+                arguments["ContinuationToken"] = token
+            with _s3_errors("listing blobs"):
+                response = await client.list_objects_v2(**arguments)
+            for item in response.get("Contents", []):
+                digest = item["Key"][len(blob_prefix) :]
+                if is_digest(digest):
+                    modified = item["LastModified"]
+                    yield StoredBlob(sha256=digest, size=int(item["Size"]), last_modified=modified)
+            if not response.get("IsTruncated"):
+                return
+            token = response["NextContinuationToken"]
 
     async def _get_client(self) -> Any:
         if self._client is not None:

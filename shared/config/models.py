@@ -540,6 +540,9 @@ class RegistrySettings(_Section):
     archive_limits: ArchiveLimitsSettings = ArchiveLimitsSettings()
     # Upstream indexes by name; a team is behind at most one of each kind (the first listed).
     upstreams: dict[str, UpstreamSettings] = {}
+    # A blob no row refers to is deleted once it is at least this old (the orphan-blob sweep); the
+    # grace covers an upload in flight: bytes stored by the edge, rows not yet committed.
+    orphan_blob_grace_seconds: PositiveInt = 86_400
 
 
 class SupplyChainSettings(_Section):

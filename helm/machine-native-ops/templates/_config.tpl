@@ -117,6 +117,7 @@ registry:
     max_total_uncompressed_bytes: {{ $v.registry.archiveLimits.maxTotalUncompressedBytes | int }}
     max_ratio: {{ $v.registry.archiveLimits.maxRatio | toJson }}
     max_member_bytes: {{ $v.registry.archiveLimits.maxMemberBytes | int }}
+  orphan_blob_grace_seconds: {{ $v.registry.orphanBlobGraceSeconds | int }}
   upstreams:{{ if not $v.registry.upstreams }} {}{{ end }}
 {{- range $name, $u := $v.registry.upstreams }}
     {{ $name | quote }}:
