@@ -8,7 +8,18 @@ SupplyChainAgent as processes, PostgreSQL, NATS, the blob store): the snapshot i
 scanned through `POST /api/v1/supply-chain/scan` (nothing stored) and `POST /api/v1/sboms` (stored, both
 documents written, signed), beside the pure index's audit of the same components in the same run.
 
-.venv/bin/python benchmarks/scan.py [--components 1000] [--runs 5] [--no-api]
+The re-scan after an advisory import (issue #16): --rescan-sboms N (default 10,000; 0 skips it) SBOMs
+of 20-50 PyPI components each are stored straight into PostgreSQL (one throwaway embedded server, no
+agents): each SBOM's row by one multi-row INSERT per 1,000 (its documents and attestations are not
+made: the re-scan never reads them) and its components by `store.insert_components`, the function the
+publish path uses, 8 connections at once. Then 100 new advisories, naming 100 of the 2,100 package
+names the components are drawn from, are stored as an import stores them (`advisory_store.upsert`,
+then the replica's live index refreshed) and `SupplyChain._rescan` re-examines only the SBOMs holding
+a package they name, writing the findings (and their triage rows). Beside it in the same run: the pure
+in-memory match of the same components, and a full re-scan of every stored package (every SBOM
+re-examined; nothing left to write).
+
+.venv/bin/python benchmarks/scan.py [--components 1000] [--runs 5] [--no-api] [--rescan-sboms 10000]
 
 The snapshot is tests/data/advisories/pypa-advisory-database-2024-10-10.tar.gz (PyPA advisory
 database, CC-BY 4.0).
@@ -18,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import random
 import sys
 import tarfile
@@ -80,6 +92,7 @@ def main() -> None:
     parser.add_argument("--components", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--api", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--rescan-sboms", type=int, default=10_000, help="stored SBOMs re-scanned; 0 skips")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -125,6 +138,8 @@ def main() -> None:
     row("peer: packaging.version.parse, same versions", parse_time, len(strings), "versions")
     if args.api:
         through_the_api(index, chosen, args.runs)
+    if args.rescan_sboms > 0:
+        rescan_after_import(args.rescan_sboms)
 
 
 def sbom_of(chosen: list[tuple[str, str, str]]) -> bytes:
@@ -205,6 +220,201 @@ def through_the_api(index: AdvisoryIndex, chosen: list[tuple[str, str, str]], ru
                 )
 
         asyncio.run(run())
+
+
+RESCAN_ADVISORIES = 100
+CLEAN_PACKAGES = 2000
+
+
+def new_advisories(count: int) -> list[bytes]:
+    """OSV records, each naming one package (`vulnerable-<i>`): versions below 2.0 are affected."""
+    modified = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return [
+        json.dumps(
+            {
+                "id": f"BENCH-{i:04d}",
+                "modified": modified,
+                "summary": f"benchmark advisory {i}",
+                "affected": [
+                    {
+                        "package": {"ecosystem": "PyPI", "name": f"vulnerable-{i}"},
+                        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}],
+                    }
+                ],
+            }
+        ).encode()
+        for i in range(count)
+    ]
+
+
+def stored_components(sboms: int, seed: int = 16) -> list[list[Any]]:
+    """Per SBOM 20-50 components: ~3% name a package an advisory names (at 1.x, affected, or 2.x,
+    fixed), the rest one of 2,000 packages no advisory names."""
+    from services.supply_chain.index import package_key
+    from services.supply_chain.purls import to_purl
+    from services.supply_chain.scanning import ScannedComponent
+
+    rng = random.Random(seed)
+    result = []
+    for _ in range(sboms):
+        picked: dict[str, ScannedComponent] = {}
+        for _ in range(rng.randint(20, 50)):
+            if rng.random() < 0.03:
+                name = f"vulnerable-{rng.randrange(RESCAN_ADVISORIES)}"
+                version = f"{rng.choice((1, 2))}.{rng.randint(0, 9)}.0"
+            else:
+                name = f"clean-{rng.randrange(CLEAN_PACKAGES)}"
+                version = f"{rng.randint(0, 5)}.{rng.randint(0, 20)}.0"
+            ecosystem, key = package_key("PyPI", name)
+            purl = to_purl("pypi", name, version)
+            picked[purl] = ScannedComponent(ecosystem, key, name, version, purl, ("pkg:pypi/app@1.0", purl))
+        result.append(list(picked.values()))
+    return result
+
+
+def rescan_after_import(sboms: int) -> None:
+    import asyncio
+    import shutil
+    import tempfile
+    from typing import cast
+
+    from mno.stack import EmbeddedPostgres
+    from mno.supervisor import prepare_database
+    from services.supply_chain import advisory_store, store
+    from services.supply_chain.osv import read
+    from services.supply_chain.sbom.graph import Component, assemble
+    from services.supply_chain.scanning import graph_to_json, match
+    from services.supply_chain.service import Limits, SupplyChain
+    from shared.db.postgres import create_pool
+    from tests.fixtures.stack import free_port
+
+    workdir = Path(tempfile.mkdtemp(prefix="mno-bench-rescan-"))
+    postgres = EmbeddedPostgres()
+    dsn = postgres.start(workdir, port=free_port())
+    per_sbom = stored_components(sboms)
+    records = [read(text, f"BENCH-{i:04d}.json") for i, text in enumerate(new_advisories(RESCAN_ADVISORIES))]
+    root = Component(ref="pkg:pypi/app@1.0", name="app", ecosystem="pypi", version="1.0")
+    graph = graph_to_json(assemble(root, [], {}))
+    team_id = "00000000-0000-4000-8000-000000000016"
+
+    async def run() -> None:
+        await prepare_database(dsn, None)
+        pool = await create_pool(dsn, min_size=1, max_size=8, command_timeout=600)
+        try:
+            started = time.perf_counter()
+            sbom_ids: list[str] = []
+            async with pool.acquire() as conn:
+                for start in range(0, sboms, 1000):
+                    count = min(1000, sboms - start)
+                    sbom_ids += await conn.fetchval(
+                        "WITH made AS (INSERT INTO supply_chain.sboms (team_id, source, subject_ecosystem, "
+                        "subject_name, subject_version, input_format, graph, component_count, created, "
+                        "tool_version, cyclonedx_sha256, cyclonedx_size, spdx_sha256, spdx_size) "
+                        "SELECT $1::uuid, 'upload', 'pypi', 'app-' || n, '1.0', 'cyclonedx', $2, 0, now(), "
+                        "'bench', repeat('0', 64), 0, repeat('0', 64), 0 "
+                        "FROM generate_series($3::int, $4::int) AS n RETURNING id::text) "
+                        "SELECT array_agg(id) FROM made",
+                        team_id,
+                        graph,
+                        start,
+                        start + count - 1,
+                    )
+
+            async def insert(indices: range) -> None:
+                async with pool.acquire() as conn:
+                    for i in indices:
+                        await store.insert_components(conn, team_id, sbom_ids[i], per_sbom[i])
+
+            await asyncio.gather(*(insert(range(k, sboms, 8)) for k in range(8)))
+            total = sum(len(c) for c in per_sbom)
+            print(f"\nre-scan after {RESCAN_ADVISORIES} new advisories over {sboms} stored SBOMs")
+            row("seeding: SBOM rows + insert_components", time.perf_counter() - started, total, "components")
+
+            service = SupplyChain(
+                pool, cast(Any, None), cast(Any, None), cast(Any, None), Limits(0, 0), "bench"
+            )
+            touched: set[tuple[str, str]] = set()
+            started = time.perf_counter()
+            async with pool.acquire() as conn:
+                async with conn.transaction():
+                    for packages in (
+                        await advisory_store.held_packages(conn, [a.id for _, a in records])
+                    ).values():
+                        touched |= packages
+                    for _, advisory in records:
+                        touched |= advisory_store.packages_of(advisory)
+                    await advisory_store.upsert(conn, records)
+                await service.live.refresh(conn)
+            stored = time.perf_counter() - started
+            started = time.perf_counter()
+            _, changed, examined = await service._rescan(touched, set())
+            took = time.perf_counter() - started
+            async with pool.acquire() as conn:
+                written = await conn.fetchval("SELECT count(*) FROM supply_chain.findings")
+                rows = await conn.fetch(
+                    "SELECT sbom_id::text AS sbom_id, ecosystem, name, display_name, version, purl, path "
+                    "FROM supply_chain.sbom_components c JOIN unnest($1::text[], $2::text[]) AS "
+                    "t(ecosystem, name) USING (ecosystem, name) ORDER BY sbom_id",
+                    [e for e, _ in touched],
+                    [n for _, n in touched],
+                )
+            row("store the advisories + refresh the index", stored, RESCAN_ADVISORIES, "advisories")
+            row(
+                "incremental re-scan (_rescan), findings written",
+                took,
+                examined,
+                "SBOMs",
+                f"  ({examined}/{sboms} re-examined, {changed} findings written, {written} stored)",
+            )
+            row("  end to end (store + index + re-scan)", stored + took, examined, "SBOMs")
+
+            from services.supply_chain.scanning import ScannedComponent
+
+            grouped: dict[str, list[ScannedComponent]] = {}
+            for r in rows:
+                grouped.setdefault(r["sbom_id"], []).append(
+                    ScannedComponent(
+                        r["ecosystem"],
+                        r["name"],
+                        r["display_name"],
+                        r["version"],
+                        r["purl"],
+                        tuple(r["path"]),
+                    )
+                )
+            started = time.perf_counter()
+            pure = sum(len(match(service.live.index, components)) for components in grouped.values())
+            row(
+                "peer: pure index match, same components",
+                time.perf_counter() - started,
+                len(grouped),
+                "SBOMs",
+                f"  ({len(rows)} components, {pure} findings)",
+            )
+            async with pool.acquire() as conn:
+                every = {
+                    (r["ecosystem"], r["name"])
+                    for r in await conn.fetch(
+                        "SELECT DISTINCT ecosystem, name FROM supply_chain.sbom_components"
+                    )
+                }
+            started = time.perf_counter()
+            _, again, all_examined = await service._rescan(every, set())
+            row(
+                "peer: full re-scan of every package (_rescan)",
+                time.perf_counter() - started,
+                all_examined,
+                "SBOMs",
+                f"  ({all_examined} re-examined, {again} findings changed)",
+            )
+        finally:
+            await pool.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        postgres.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

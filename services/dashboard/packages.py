@@ -1,5 +1,6 @@
 """The Packages pages: search the team's registry, a package with its versions, files and digests,
-dependencies and dependents, upload history and readme, and the client configuration.
+dependencies and dependents, upload history and readme, the version's SBOM (CycloneDX and SPDX
+downloads) with its findings and their triage, and the client configuration.
 
 Pure: the forms' strings in, the API's queries out; `GET /api/v1/registry/...` answers in, rows out.
 Links to a package carry its name percent-encoded as one path segment (npm's `@scope/name` holds a
@@ -18,6 +19,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from services.dashboard import supply_chain as sc
 from shared.messages.artifacts import (
     Dependency,
     Ecosystem,
@@ -29,6 +31,7 @@ from shared.messages.artifacts import (
     VersionText,
 )
 from shared.messages.fields import Text
+from shared.messages.supply_chain import FindingList, SbomList
 
 PAGE_SIZE = 20
 DEPENDENTS_SHOWN = 20
@@ -395,4 +398,95 @@ def client_config(base_url: str, team_id: str) -> ClientConfig:
         twine="twine upload --repository team dist/*",
         npm_registry=npm_registry,
         npmrc=f"registry={npm_registry}\n{npm_key}:_authToken={KEY_PLACEHOLDER}\n",
+    )
+
+
+# -- the version's SBOM and findings -----------------------------------------------------------
+
+SBOMS = "/api/v1/sboms"
+# A version's findings read at once (GET /api/v1/vulnerabilities?sbom_id=...&limit=).
+VERSION_FINDINGS = 500
+
+
+def sbom_query(ecosystem: Ecosystem, name: str, version: str) -> dict[str, Any]:
+    """`GET /api/v1/sboms`'s parameters for the SBOM the supply chain made of a registry version."""
+    return {
+        "source": "artifact",
+        "subject_ecosystem": ecosystem.value,
+        "subject_name": name,
+        "subject_version": version,
+        "limit": 1,
+    }
+
+
+def sbom_download(sbom_id: str, document_format: str) -> str:
+    """The SBOM download API route (`GET /api/v1/sboms/{sbom_id}/document?format=`)."""
+    return f"{SBOMS}/{quote(sbom_id, safe='')}/document?{urlencode({'format': document_format})}"
+
+
+@dataclass(frozen=True)
+class VersionFindingRow:
+    id: str
+    advisory_id: str
+    aliases: str
+    summary: str | None
+    severity: str  # a rating's value, or `unrated`
+    severity_words: str
+    score: float | None
+    component: str  # the vulnerable dependency (name and version)
+    fixed: str
+    triage: str  # in words
+    status: str  # the triage status's value, `untriaged` when none
+    open: bool
+
+
+@dataclass(frozen=True)
+class VersionSbom:
+    sbom_id: str
+    components: int
+    scanned_at: datetime
+    cyclonedx_href: str
+    spdx_href: str
+    findings: tuple[VersionFindingRow, ...]
+    open_findings: int
+    limited: bool  # more findings than were read
+
+
+def version_sbom(found: SbomList, findings: FindingList | None) -> VersionSbom | None:
+    """The version's SBOM (None when the supply chain has made none yet) with its findings, worst
+    first, open ones (untriaged, under investigation, affected) before those triaged away."""
+    if not found.items:
+        return None
+    sbom = found.items[0]
+    rows = []
+    for f in findings.items if findings is not None else []:
+        if f.id is None:
+            continue
+        rating = f.severity.rating.value if f.severity.rating is not None else sc.UNRATED
+        rows.append(
+            VersionFindingRow(
+                f.id,
+                f.advisory_id,
+                ", ".join(a for a in f.aliases if a != f.advisory_id),
+                f.summary,
+                rating,
+                sc.SEVERITY_WORDS[rating],
+                f.severity.score,
+                f"{f.package} {f.version}",
+                ", ".join(f.fixed_versions) or "no fix known",
+                sc.TRIAGE_WORDS[f.triage],
+                f.triage.value if f.triage is not None else "untriaged",
+                sc.is_open(f),
+            )
+        )
+    rows.sort(key=lambda r: (not r.open, sc.SEVERITY_ORDER.index(r.severity), r.component, r.advisory_id))
+    return VersionSbom(
+        sbom.id,
+        sbom.components,
+        sbom.scanned_at,
+        sbom_download(sbom.id, "cyclonedx"),
+        sbom_download(sbom.id, "spdx"),
+        tuple(rows),
+        sum(1 for r in rows if r.open),
+        findings is not None and findings.next_offset is not None,
     )

@@ -1,6 +1,6 @@
 """The Supply chain page: the team's download policy, the versions it blocks (with the findings that
-block each), the overrides that let a version through, and the open vulnerability findings by
-severity with their triage.
+block each), the overrides that let a version through, the open vulnerability findings by
+severity with their triage, and the advisories held with their last imports.
 
 Pure. The forms arrive as strings (htmx's json-enc); each form's `body` makes what the API route
 takes (`PUT /api/v1/supply-chain/policy`, `POST /api/v1/supply-chain/policy/overrides`, `POST
@@ -18,11 +18,20 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from shared.messages.fields import Text
-from shared.messages.supply_chain import FindingInfo, FindingList, SeverityRating, TriageStatus
+from shared.messages.supply_chain import (
+    AdvisoryImportInfo,
+    AdvisoryStatus,
+    FindingInfo,
+    FindingList,
+    SeverityRating,
+    TriageStatus,
+)
 from shared.messages.supply_chain_policy import BlockedList, DownloadPolicy, OverrideList
 
 PATH = "/dashboard/supply-chain"
 FINDINGS_ASKED = 500  # the most GET /api/v1/vulnerabilities answers at once
+IMPORTS_SHOWN = 10  # the latest advisory imports read (GET /api/v1/supply-chain/advisories?limit=)
+IMPORT_WORDS = {"running": "running", "finished": "finished", "failed": "failed"}
 UNRATED = "unrated"
 # Worst first; `unrated` is an advisory without a rating (`none` a rating of none).
 SEVERITY_ORDER: tuple[str, ...] = (
@@ -358,3 +367,73 @@ def finding_groups(found: FindingList) -> list[SeverityGroup]:
 
 def open_count(groups: list[SeverityGroup]) -> int:
     return sum(len(g.rows) for g in groups)
+
+
+# -- advisories --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    id: str
+    source: str
+    status: str  # running, finished, failed
+    started_at: datetime
+    finished_at: datetime | None
+    files: int
+    counts: str  # the records it changed, in words
+    errors: str | None  # unreadable files, or why it failed
+    ok: bool
+
+
+@dataclass(frozen=True)
+class AdvisoryView:
+    advisories: int
+    withdrawn: int
+    latest_modified: datetime | None
+    imports: tuple[ImportRow, ...]
+    last_finished: datetime | None  # when the latest import that finished did
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def import_row(item: AdvisoryImportInfo) -> ImportRow:
+    counts = ", ".join(
+        (
+            f"{item.new} new",
+            f"{item.modified} modified",
+            f"{item.withdrawn} withdrawn",
+            f"{item.unchanged} unchanged",
+        )
+    )
+    if item.status == "failed":
+        errors: str | None = f"failed: {item.failure}" if item.failure else "failed"
+    elif item.error_count:
+        errors = _plural(item.error_count, "unreadable file") + " skipped"
+    else:
+        errors = None
+    return ImportRow(
+        item.id,
+        item.source,
+        IMPORT_WORDS.get(item.status, item.status),
+        item.started_at,
+        item.finished_at,
+        item.files,
+        counts,
+        errors,
+        item.status == "finished" and not item.error_count,
+    )
+
+
+def advisory_view(status: AdvisoryStatus) -> AdvisoryView:
+    """The advisories held and the latest imports, newest first (as the API answers them)."""
+    rows = tuple(import_row(i) for i in status.imports)
+    finished = [i.finished_at for i in status.imports if i.status == "finished" and i.finished_at]
+    return AdvisoryView(
+        status.advisories,
+        status.withdrawn,
+        status.latest_modified,
+        rows,
+        max(finished) if finished else None,
+    )

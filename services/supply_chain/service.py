@@ -494,13 +494,20 @@ class SupplyChain:
     async def sboms(self, request: ListSboms, ctx: MessageContext) -> SbomList:
         team_id = team_with(ctx.principal, Permission.SUPPLY_CHAIN_READ)
         async with self._pool.acquire() as conn:
+            filters = (
+                request.source,
+                request.subject_ecosystem,
+                request.subject_name,
+                request.subject_version,
+            )
             total = await conn.fetchval(
-                "SELECT count(*) FROM supply_chain.sboms WHERE team_id = $1::uuid", team_id
+                f"SELECT count(*) FROM supply_chain.sboms WHERE {_SBOM_FILTER}", team_id, *filters
             )
             rows = await conn.fetch(
-                f"SELECT {_SBOM_COLUMNS} FROM supply_chain.sboms WHERE team_id = $1::uuid "
-                "ORDER BY created DESC, id LIMIT $2 OFFSET $3",
+                f"SELECT {_SBOM_COLUMNS} FROM supply_chain.sboms WHERE {_SBOM_FILTER} "
+                "ORDER BY created DESC, id LIMIT $6 OFFSET $7",
                 team_id,
+                *filters,
                 request.limit,
                 request.offset,
             )
@@ -967,6 +974,11 @@ _RATINGS_SQL = "ARRAY['none', 'low', 'medium', 'high', 'critical']"
 _SBOM_COLUMNS = (
     "id::text AS id, source, subject_ecosystem, subject_name, subject_version, document_name, input_format, "
     "component_count, created, scanned_at"
+)
+_SBOM_FILTER = (
+    "team_id = $1::uuid AND ($2::text IS NULL OR source = $2) "
+    "AND ($3::text IS NULL OR subject_ecosystem = $3) AND ($4::text IS NULL OR subject_name = $4) "
+    "AND ($5::text IS NULL OR subject_version = $5)"
 )
 _ATTESTATION_COLUMNS = (
     "id::text AS id, sbom_id::text AS sbom_id, kind, predicate_type, subject_name, subject_sha256, "

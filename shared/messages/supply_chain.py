@@ -145,6 +145,11 @@ class ScanResult(_Answer):
 
 
 class ListSboms(_Request):
+    source: Literal["artifact", "upload", "lockfile"] | None = None
+    subject_ecosystem: Annotated[Text, StringConstraints(max_length=64)] | None = None
+    """A purl type (`pypi`, `npm`, ...): a registry version's SBOM is found by ecosystem, name, version."""
+    subject_name: Annotated[Text, StringConstraints(max_length=512)] | None = None
+    subject_version: Annotated[Text, StringConstraints(max_length=256)] | None = None
     limit: Annotated[int, Field(ge=1, le=500)] = 100
     offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
 

@@ -21,6 +21,7 @@ from shared.messages.permissions import Role
 from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
 from tests.dashboard.test_account_github import SERIOUS, session_in
 from tests.dashboard.test_browser import Markup, signed_in, write_controls
+from tests.fixtures.edge import until
 from tests.registry.pypackages import build_project, minimal_wheel, twine_upload, upload_bytes
 
 LIB = "dash-lib"
@@ -382,4 +383,45 @@ async def test_packages_pages_carry_the_csp_and_have_no_serious_axe_finding(
             assert overflow <= 0, f"{path} scrolls sideways on a phone"
     await screenshot(page, "packages-client-config-phone")
     assert violations == []
+    await context.close()
+
+
+async def test_a_version_without_findings_offers_its_sbom(
+    stage: Stage, published: Published, chromium: Browser
+) -> None:
+    """dash-app 0.1's page (once the supply chain made its SBOM) links the SBOM the API finds for the
+    version, in CycloneDX and SPDX, naming its dependency dash-lib, and says it has no finding; the
+    API's filter finds no SBOM of another version."""
+
+    async def made() -> list[Any]:
+        status, body = await stage.api(
+            "GET",
+            "/api/v1/sboms",
+            params={
+                "source": "artifact",
+                "subject_ecosystem": "pypi",
+                "subject_name": APP,
+                "subject_version": "0.1",
+            },
+        )
+        assert status == 200, body
+        items: list[Any] = body["items"]
+        return items
+
+    sboms = await until(made, 90)
+    assert len(sboms) == 1, "dash-app 0.1's SBOM was not made in 90 s"
+    status, body = await stage.api(
+        "GET", "/api/v1/sboms", params={"source": "artifact", "subject_name": APP, "subject_version": "9.9"}
+    )
+    assert (status, body["items"]) == (200, [])
+    context, page = await signed_in(stage, chromium)
+    await page.goto(package_path(APP, "0.1"))
+    assert await page.locator("#sbom-downloads").get_attribute("data-sbom-id") == sboms[0]["id"]
+    assert await page.locator("#sbom-findings-none").count() == 1
+    for kind in ("cyclonedx", "spdx"):
+        href = await page.locator(f"#sbom-{kind}").get_attribute("href")
+        assert href == f"/api/v1/sboms/{sboms[0]['id']}/document?format={kind}"
+        response = await context.request.get(href, headers={"X-MNO-Team": stage.team.id})
+        assert response.status == 200
+        assert LIB in await response.text()
     await context.close()

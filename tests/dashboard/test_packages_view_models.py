@@ -1,4 +1,5 @@
-"""The Packages pages' pure parts: readmes rendered safely, search forms, rows, digests, client config."""
+"""The Packages pages' pure parts: readmes rendered safely, search forms, rows, digests, client config,
+a version's SBOM downloads and findings."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ from shared.messages.artifacts import (
     SearchResults,
     VersionInfo,
     VersionSummary,
+)
+from shared.messages.supply_chain import (
+    FindingInfo,
+    FindingList,
+    SbomInfo,
+    SbomList,
+    Severity,
+    SeverityRating,
+    TriageStatus,
 )
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -231,3 +241,111 @@ def _info(version: str, files: list[FileInfo]) -> VersionInfo:
         purl=f"pkg:pypi/a@{version}",
         published_at=T0,
     )
+
+
+SBOM_ID = "5a0c4e1b-8d2f-4c3a-9b7e-6f1d2c3b4a59"
+
+
+def _finding(n: int, rating: SeverityRating | None, triage: TriageStatus | None) -> FindingInfo:
+    return FindingInfo(
+        id=f"00000000-0000-4000-8000-{n:012d}",
+        sbom_id=SBOM_ID,
+        advisory_id=f"GHSA-{n}",
+        aliases=[f"CVE-2026-{n}", f"GHSA-{n}"],
+        summary=f"summary {n}",
+        ecosystem="PyPI",
+        package=f"dep-{n}",
+        version="1.0",
+        purl=f"pkg:pypi/dep-{n}@1.0",
+        severity=Severity(rating=rating, score=9.8 if rating is SeverityRating.CRITICAL else None),
+        fixed_versions=["2.0"] if n % 2 else [],
+        path=[],
+        triage=triage,
+    )
+
+
+def test_the_version_sbom_is_found_by_its_subject_and_downloads_through_the_api() -> None:
+    """The SBOM is asked of `GET /api/v1/sboms` by the registry version (source artifact, purl type,
+    name, version); its downloads are the SBOM document route in CycloneDX and SPDX; none found is no
+    panel content."""
+    assert packages.sbom_query(Ecosystem.NPM, "@acme/ui", "1.2.0") == {
+        "source": "artifact",
+        "subject_ecosystem": "npm",
+        "subject_name": "@acme/ui",
+        "subject_version": "1.2.0",
+        "limit": 1,
+    }
+    assert packages.version_sbom(SbomList(items=[], total=0, next_offset=None), None) is None
+    sbom = SbomInfo(
+        id=SBOM_ID,
+        source="artifact",
+        subject_ecosystem="pypi",
+        subject_name="acme",
+        subject_version="1.0",
+        document_name=None,
+        input_format="artifact",
+        components=7,
+        created=T0,
+        scanned_at=T0,
+    )
+    shown = packages.version_sbom(
+        SbomList(items=[sbom], total=1, next_offset=None), FindingList(items=[], total=0, next_offset=None)
+    )
+    assert shown is not None
+    assert shown.cyclonedx_href == f"/api/v1/sboms/{SBOM_ID}/document?format=cyclonedx"
+    assert shown.spdx_href == f"/api/v1/sboms/{SBOM_ID}/document?format=spdx"
+    assert (shown.components, shown.findings, shown.open_findings, shown.limited) == (7, (), 0, False)
+
+
+def test_the_version_findings_show_open_ones_first_worst_first_with_their_triage() -> None:
+    """Open findings (untriaged, under investigation, affected) come before triaged-away ones, each
+    part worst first (unrated last); a row carries its severity, fixed versions and triage in words;
+    more findings than read is said."""
+    sbom = SbomInfo(
+        id=SBOM_ID,
+        source="artifact",
+        subject_ecosystem="pypi",
+        subject_name="acme",
+        subject_version="1.0",
+        document_name=None,
+        input_format="artifact",
+        components=4,
+        created=T0,
+        scanned_at=T0,
+    )
+    findings = FindingList(
+        items=[
+            _finding(1, SeverityRating.LOW, None),
+            _finding(2, SeverityRating.CRITICAL, TriageStatus.NOT_AFFECTED),
+            _finding(3, None, TriageStatus.AFFECTED),
+            _finding(4, SeverityRating.CRITICAL, TriageStatus.UNDER_INVESTIGATION),
+        ],
+        total=5,
+        next_offset=4,
+    )
+    shown = packages.version_sbom(SbomList(items=[sbom], total=1, next_offset=None), findings)
+    assert shown is not None
+    assert [r.advisory_id for r in shown.findings] == ["GHSA-4", "GHSA-1", "GHSA-3", "GHSA-2"]
+    assert [r.open for r in shown.findings] == [True, True, True, False]
+    assert [r.status for r in shown.findings] == [
+        "under_investigation",
+        "untriaged",
+        "affected",
+        "not_affected",
+    ]
+    assert [r.triage for r in shown.findings] == [
+        "under investigation",
+        "untriaged",
+        "affected",
+        "not affected",
+    ]
+    assert [r.severity_words for r in shown.findings] == ["Critical", "Low", "Unrated", "Critical"]
+    first = shown.findings[0]
+    assert (first.component, first.fixed, first.aliases, first.score) == (
+        "dep-4 1.0",
+        "no fix known",
+        "CVE-2026-4",
+        9.8,
+    )
+    assert shown.findings[1].fixed == "2.0"
+    assert (shown.open_findings, shown.limited) == (3, True)

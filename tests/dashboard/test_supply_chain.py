@@ -2,8 +2,9 @@
 SupplyChainAgent and ArtifactManagerAgent real processes): an advisory imported by the operator, a
 package published that depends on the vulnerable one, and the page shows and changes what the
 supply chain API answers: the download policy, the version it blocks and why, overrides, the open
-findings by severity and their triage; a viewer gets no form and 403 on every write; another team
-sees none of it and cannot touch it."""
+findings by severity and their triage, the advisory imports; the package page offers the version's
+SBOM (CycloneDX, SPDX) and its findings with their triage; a viewer gets no form and 403 on every
+write; another team sees none of it and cannot touch it."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from shared.messages.permissions import Role
 from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
 from tests.dashboard.test_account_github import SERIOUS
 from tests.dashboard.test_browser import Markup, signed_in, write_controls
-from tests.dashboard.test_packages import other_team_session
+from tests.dashboard.test_packages import other_team_session, package_path
 from tests.fixtures.edge import until
 from tests.fixtures.mesh import TOKEN
 from tests.registry.pypackages import minimal_wheel, upload_bytes
@@ -406,3 +407,94 @@ async def test_the_page_carries_the_csp_and_has_no_serious_axe_finding(
     assert violations == []
     await context.close()
     await _policy(stage, "none")
+
+
+async def test_the_page_shows_the_advisory_imports_the_api_answers(
+    stage: Stage, vulnerable: Vulnerable, chromium: Browser
+) -> None:
+    """The advisories panel shows the held count and each of the latest imports the API answers (by
+    id: source, status, files and the records it changed), the module's own import among them."""
+    status, answer = await stage.api("GET", "/api/v1/supply-chain/advisories", params={"limit": "10"})
+    assert status == 200, answer
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    await page.goto(PATH)
+    assert await page.locator("#advisories-held").get_attribute("data-advisories") == str(
+        answer["advisories"]
+    )
+    rows = page.locator("#advisory-imports tbody tr")
+    assert await rows.count() == len(answer["imports"]) > 0
+    ours = None
+    for item in answer["imports"]:
+        row = page.locator(f'#advisory-imports tr[data-import-id="{item["id"]}"]')
+        assert await row.get_attribute("data-source") == item["source"]
+        assert await row.get_attribute("data-status") == item["status"]
+        counts = await row.locator(".import-counts").inner_text()
+        assert counts.startswith(f"{item['new']} new, {item['modified']} modified"), counts
+        if item["source"] == "dashboard-test" and item["new"] == 1:
+            ours = row
+    assert ours is not None, "the module's import is not among the latest"
+    assert await ours.get_attribute("data-status") == "finished"
+    assert "finished" in await page.locator("#advisories-last").inner_text()
+    await context.close()
+
+
+async def test_the_package_page_offers_the_versions_sbom_and_its_findings(
+    stage: Stage, vulnerable: Vulnerable, chromium: Browser
+) -> None:
+    """The app's 1.0 page links its SBOM's CycloneDX and SPDX downloads (each naming the vulnerable
+    dependency) and lists the finding, open, with its triage; triaged not_affected it shows as such
+    and no longer open. Another team gets the page's 404 and the downloads' 404."""
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    await page.goto(package_path(vulnerable.app, "1.0"))
+    row = page.locator(f'#sbom-findings tr[data-advisory="{vulnerable.advisory}"]')
+    assert await row.get_attribute("data-finding-id") == vulnerable.finding_id
+    assert await row.get_attribute("data-triage") == "under_investigation"
+    assert await row.get_attribute("data-open") == "true"
+    assert "2.0" in await row.inner_text()
+    assert await page.locator("#sbom-open-findings").inner_text() == "1 open"
+    team = {"X-MNO-Team": stage.team.id}
+    hrefs = {}
+    for kind, marker in (("cyclonedx", '"bomFormat"'), ("spdx", '"spdxVersion"')):
+        href = await page.locator(f"#sbom-{kind}").get_attribute("href")
+        assert href is not None
+        hrefs[kind] = href
+        response = await context.request.get(href, headers=team)
+        assert response.status == 200, await response.text()
+        text = await response.text()
+        assert marker in text
+        assert vulnerable.vuln in text
+
+    status, body = await stage.api(
+        "POST",
+        f"/api/v1/vulnerabilities/{vulnerable.finding_id}/triage",
+        json={"status": "not_affected", "justification": "vulnerable_code_not_present"},
+    )
+    assert status == 200, body
+    try:
+        await page.goto(package_path(vulnerable.app, "1.0"))
+        row = page.locator(f'#sbom-findings tr[data-advisory="{vulnerable.advisory}"]')
+        assert await row.get_attribute("data-triage") == "not_affected"
+        assert await row.get_attribute("data-open") == "false"
+        assert await row.locator(".triage").inner_text() == "not affected"
+        assert await page.locator("#sbom-open-findings").inner_text() == "0 open"
+    finally:
+        status, body = await stage.api(
+            "POST",
+            f"/api/v1/vulnerabilities/{vulnerable.finding_id}/triage",
+            json={"status": "under_investigation"},
+        )
+        assert status == 200, body
+    await context.close()
+
+    other_team, token = await other_team_session(stage)
+    other = await stage.context(chromium, token)
+    page = await other.new_page()
+    response = await page.goto(package_path(vulnerable.app, "1.0"))
+    assert response is not None
+    assert response.status == 404
+    assert vulnerable.advisory not in await page.content()
+    for href in hrefs.values():
+        refused = await other.request.get(href, headers={"X-MNO-Team": other_team})
+        assert refused.status == 404
+        assert vulnerable.vuln not in await refused.text()
+    await other.close()

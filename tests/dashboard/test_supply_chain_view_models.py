@@ -1,9 +1,9 @@
 """The Supply chain page's pure parts: forms to API bodies, the policy in words, blocked versions and
-overrides as rows, open findings grouped by severity."""
+overrides as rows, open findings grouped by severity, the advisory imports in words."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.dashboard import supply_chain as view
 from services.dashboard.pages import PAGES, SUPPLY_CHAIN, chrome
@@ -11,6 +11,8 @@ from shared.messages.artifacts import Ecosystem
 from shared.messages.identity import SessionInfo
 from shared.messages.permissions import Permission, permissions_of_roles
 from shared.messages.supply_chain import (
+    AdvisoryImportInfo,
+    AdvisoryStatus,
     FindingInfo,
     FindingList,
     Severity,
@@ -257,3 +259,52 @@ def test_the_page_is_in_the_navigation_of_every_team_role() -> None:
         assert ("Supply chain" in shown) == (Permission.SUPPLY_CHAIN_READ in granted), role
         assert frame.may(Permission.SUPPLY_CHAIN_WRITE) == (role in ("owner", "admin", "member")), role
     assert Permission.SUPPLY_CHAIN_READ not in permissions_of_roles(("billing",))
+
+
+def _import(n: int, status: str, *, errors: int = 0, failure: str | None = None) -> AdvisoryImportInfo:
+    return AdvisoryImportInfo(
+        id=f"00000000-0000-4000-8000-{n:012d}",
+        source=f"source-{n}",
+        status=status,  # type: ignore[arg-type]
+        started_at=T0 + timedelta(hours=n),
+        finished_at=None if status == "running" else T0 + timedelta(hours=n, minutes=1),
+        files=10 * n,
+        new=n,
+        modified=1,
+        withdrawn=0,
+        unchanged=2,
+        error_count=errors,
+        findings_changed=3,
+        sboms_rescanned=4,
+        failure=failure,
+    )
+
+
+def test_advisory_imports_say_what_each_changed_and_how_it_ended() -> None:
+    """Each import keeps the API's order (newest first) with its records in words; one with unreadable
+    files says how many were skipped, a failed one says why, and the last finished import is the
+    newest that finished (not a running or failed one)."""
+    status = AdvisoryStatus(
+        advisories=120,
+        withdrawn=3,
+        latest_modified=T0,
+        imports=[
+            _import(4, "running"),
+            _import(3, "failed", failure="not a zip or tar archive of OSV records"),
+            _import(2, "finished", errors=1),
+            _import(1, "finished"),
+        ],
+    )
+    shown = view.advisory_view(status)
+    assert (shown.advisories, shown.withdrawn, shown.latest_modified) == (120, 3, T0)
+    assert [r.source for r in shown.imports] == ["source-4", "source-3", "source-2", "source-1"]
+    assert [r.status for r in shown.imports] == ["running", "failed", "finished", "finished"]
+    assert shown.imports[3].counts == "1 new, 1 modified, 0 withdrawn, 2 unchanged"
+    assert shown.imports[3].files == 10
+    assert (shown.imports[3].errors, shown.imports[3].ok) == (None, True)
+    assert (shown.imports[2].errors, shown.imports[2].ok) == ("1 unreadable file skipped", False)
+    assert shown.imports[1].errors == "failed: not a zip or tar archive of OSV records"
+    assert shown.imports[0].finished_at is None
+    assert shown.last_finished == T0 + timedelta(hours=2, minutes=1)
+    empty = view.advisory_view(AdvisoryStatus(advisories=0, withdrawn=0, latest_modified=None, imports=[]))
+    assert (empty.imports, empty.last_finished) == ((), None)

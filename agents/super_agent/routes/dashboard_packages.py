@@ -1,6 +1,7 @@
 """The Packages pages' routes: search the team's registry, a package page (versions, files and their
 digests, dependencies and dependents, upload history, the readme rendered safely), yank / unyank /
-delete for those who may, and the client configuration of pip, twine and npm.
+delete for those who may, the version's SBOM (CycloneDX and SPDX downloads) with its findings and their
+triage, and the client configuration of pip, twine and npm.
 
 Every read and write is one of the registry API's routes called in-process (`EdgeApi`), so the same
 permissions, plan gate and team scoping apply as for any client: another team's package is a 404
@@ -32,11 +33,13 @@ from shared.messages.artifacts import DeletedArtifacts, Ecosystem, PackageVersio
 from shared.messages.envelope import ErrorCode
 from shared.messages.identity import ApiKeyList
 from shared.messages.permissions import Permission
+from shared.messages.supply_chain import FindingList, SbomList
 from shared.messages.teams import MAX_PAGE, MemberList
 
 SEARCH = "/api/v1/registry/packages"
 PACKAGE = SEARCH + "/{ecosystem}/{name}"
 VERSION = PACKAGE + "/versions/{version}"
+FINDINGS = "/api/v1/vulnerabilities"
 ARTIFACTS = "artifacts"
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
 
@@ -135,7 +138,24 @@ async def _package_context(
         # Not a panel's note: a version the URL names that does not exist is the page's 404.
         return await version(selected) if selected is not None else None
 
-    info, infos, dependents, (people, keys) = await asyncio.gather(
+    async def sbom() -> packages.VersionSbom | Unavailable | None:
+        """The version's SBOM and its findings (the supply chain's routes: a plan without
+        `supply_chain` or a role without `supply_chain:read` gets the refusal, not the page's)."""
+        if selected is None:
+            return None
+        found = await attempt(
+            api.get(packages.SBOMS, SbomList, **packages.sbom_query(ecosystem, package.name, selected))
+        )
+        if isinstance(found, Unavailable) or not found.items:
+            return found if isinstance(found, Unavailable) else None
+        findings = await attempt(
+            api.get(FINDINGS, FindingList, sbom_id=found.items[0].id, limit=packages.VERSION_FINDINGS)
+        )
+        if isinstance(findings, Unavailable):
+            return findings
+        return packages.version_sbom(found, findings)
+
+    info, infos, dependents, (people, keys), version_sbom = await asyncio.gather(
         chosen(),
         asyncio.gather(*(attempt(version(v)) for v in others)),
         attempt(
@@ -148,6 +168,7 @@ async def _package_context(
             )
         ),
         _names(api),
+        sbom(),
     )
     history = [i for i in infos if isinstance(i, VersionInfo)]
     if info is not None and selected in newest:
@@ -167,6 +188,7 @@ async def _package_context(
         "history_limited": len(found.versions) > packages.HISTORY_VERSIONS,
         "history_versions": packages.HISTORY_VERSIONS,
         "package_href": packages.package_href(ecosystem, package.name),
+        "sbom": version_sbom,
     }
 
 
@@ -300,7 +322,8 @@ PACKAGE_PAGE_ROUTES: list[Route] = [
         "GET",
         packages.PATH + "/{ecosystem}/{name}",
         "Package page: versions (latest, stable, yanked), a version's files with their digests, its "
-        "dependencies, the packages depending on it, upload history and the readme, sanitised.",
+        "dependencies, the packages depending on it, upload history, the readme, sanitised, and the "
+        "version's SBOM (CycloneDX and SPDX downloads) with its findings and their triage.",
         Permission.ARTIFACTS_READ,
         package_page,
         request=packages.PackageQuery,

@@ -1,6 +1,6 @@
 """The Supply chain page's routes: the team's download policy (and changing it), the versions it
-blocks with the findings that block each, overrides (add with a reason, withdraw), and the open
-vulnerability findings by severity with their triage.
+blocks with the findings that block each, overrides (add with a reason, withdraw), the open
+vulnerability findings by severity with their triage, and the advisories held with their last imports.
 
 Every read and write is one of the supply chain API's routes called in-process (`EdgeApi`), so the
 same permissions, plan gate (`supply_chain`: a plan without it shows each panel's refusal) and team
@@ -24,7 +24,7 @@ from services.gateway.inprocess import EdgeApi
 from services.gateway.route_table import Call, Route
 from shared.messages.identity import ApiKeyList
 from shared.messages.permissions import Permission
-from shared.messages.supply_chain import FindingList, TriageInfo
+from shared.messages.supply_chain import AdvisoryStatus, FindingList, TriageInfo
 from shared.messages.supply_chain_policy import BlockedList, DownloadPolicy, OverrideInfo, OverrideList
 from shared.messages.teams import MAX_PAGE, MemberList
 
@@ -32,6 +32,7 @@ POLICY = "/api/v1/supply-chain/policy"
 OVERRIDES = POLICY + "/overrides"
 BLOCKED = "/api/v1/supply-chain/blocked"
 FINDINGS = "/api/v1/vulnerabilities"
+ADVISORIES = "/api/v1/supply-chain/advisories"
 
 
 def _status(answer: object) -> int:
@@ -54,13 +55,13 @@ async def _names(api: EdgeApi) -> tuple[dict[str, str], dict[str, str]]:
 
 async def _context(api: EdgeApi) -> dict[str, Any]:
     """What the page's body shows: each panel its API answer in rows, or why it has none."""
-    frame, policy, blocked, overrides, findings, (people, keys) = await asyncio.gather(
+    frame, policy, blocked, overrides, findings, ((people, keys), advisories) = await asyncio.gather(
         page_chrome(api, SUPPLY_CHAIN),
         attempt(api.get(POLICY, DownloadPolicy)),
         attempt(api.get(BLOCKED, BlockedList)),
         attempt(api.get(OVERRIDES, OverrideList)),
         attempt(api.get(FINDINGS, FindingList, limit=view.FINDINGS_ASKED)),
-        _names(api),
+        asyncio.gather(_names(api), attempt(api.get(ADVISORIES, AdvisoryStatus, limit=view.IMPORTS_SHOWN))),
     )
     groups = None if isinstance(findings, Unavailable) else view.finding_groups(findings)
     return {
@@ -74,6 +75,7 @@ async def _context(api: EdgeApi) -> dict[str, Any]:
         "open_findings": view.open_count(groups) if groups is not None else 0,
         "findings_limited": not isinstance(findings, Unavailable) and findings.next_offset is not None,
         "findings_asked": view.FINDINGS_ASKED,
+        "advisories": advisories if isinstance(advisories, Unavailable) else view.advisory_view(advisories),
         "block_choices": view.BLOCK_CHOICES,
         "triage_choices": view.TRIAGE_CHOICES,
         "justifications": view.JUSTIFICATIONS,
@@ -160,7 +162,7 @@ SUPPLY_CHAIN_PAGE_ROUTES: list[Route] = [
         "GET",
         SUPPLY_CHAIN.path,
         "Supply chain page: the team's download policy, the versions it blocks with the findings that "
-        "block them, overrides, and the open vulnerability findings by severity.",
+        "block them, overrides, the open vulnerability findings by severity, and the advisory imports.",
         SUPPLY_CHAIN.permission,
         supply_chain_page,
     ),

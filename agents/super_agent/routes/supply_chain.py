@@ -431,7 +431,9 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
     ),
     _read(
         "/api/v1/sboms",
-        "Your team's SBOMs, newest first, with open findings by severity.",
+        "Your team's SBOMs, newest first, with open findings by severity; `source` and `subject_ecosystem`, "
+        "`subject_name`, `subject_version` narrow them (a registry version's SBOM: `source=artifact` and its "
+        "purl type, name and version).",
         SC_SBOMS,
         (503, 504),
     ),
