@@ -7,6 +7,13 @@ comments, tags and commit messages are not content), so `push` makes a version o
 changed, and running it twice makes none the second time. `status` and `diff` exit 1 when the folder
 and the server's latest versions differ (drift), 0 when they agree; 2 is bad input or configuration,
 3 an edge that did not answer. The server is asked first, so an unreachable edge is one line.
+
+`lock` writes `prompts.lock` in the folder: the version each include by label resolves to on the
+server now, with its content hash (`services.prompts.lockfile`); `pull` rewrites it when present.
+`push --locked` saves every prompt with its label includes pinned to the locked versions (what was
+reviewed is what renders) and refuses a lock that no longer matches the files' includes (exit 2).
+`status` counts a prompt in sync when the server's latest equals the file, or the file as pinned by
+the lock, and reports lock drift (exit 1) when a locked label now resolves to another version.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import yaml
 from rich.console import Console
 
 from mno.local_stack import load_local_settings, read_stack_record
+from services.prompts import lockfile
 from services.prompts.diff import diff_versions
 from services.prompts.documents import content_hash, parse_document, parse_folder
 from services.prompts.model import PromptDocument
@@ -129,14 +137,20 @@ def _server(edge: _Edge) -> dict[str, dict[str, Any]]:
     return {item["name"]: item for item in edge.call("GET", "/api/v1/prompts")["items"]}
 
 
-def _drift(local: dict[str, PromptDocument], server: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Each prompt's state: `in sync`, `changed`, `new` (only in the folder), `server only`."""
+def _drift(
+    local: dict[str, PromptDocument], server: dict[str, dict[str, Any]], lock: lockfile.Lock | None = None
+) -> dict[str, str]:
+    """Each prompt's state: `in sync`, `changed`, `new` (only in the folder), `server only`. With a
+    lock, the file as pinned by it counts as in sync too (what `push --locked` saved)."""
     states = {}
     for name, document in local.items():
         remote = server.get(name)
+        hashes = {content_hash(document)}
+        if lock is not None:
+            hashes.add(content_hash(lockfile.pinned(document, lock)))
         if remote is None:
             states[name] = "new"
-        elif remote["latest_content_hash"] == content_hash(document):
+        elif remote["latest_content_hash"] in hashes:
             states[name] = "in sync"
         else:
             states[name] = "changed"
@@ -145,14 +159,90 @@ def _drift(local: dict[str, PromptDocument], server: dict[str, dict[str, Any]]) 
     return dict(sorted(states.items()))
 
 
+def _lock_path(folder: Path) -> Path:
+    return (folder if folder.is_dir() else folder.parent) / lockfile.LOCK_FILE
+
+
+def _read_lock(command: str, folder: Path) -> lockfile.Lock | None:
+    path = _lock_path(folder)
+    if not path.is_file():
+        return None
+    try:
+        return lockfile.read(path.read_text(encoding="utf-8"))
+    except PromptError as error:
+        raise _fail(
+            command, "; ".join(f"{path.name}: {p.path}: {p.message}" for p in error.problems), EXIT_INPUT
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(command, f"cannot read {path}: {error}", EXIT_INPUT) from None
+
+
+def _write_lock(command: str, edge: _Edge, folder: Path, server: dict[str, dict[str, Any]]) -> lockfile.Lock:
+    """Resolve every include by label of the folder's files on the server and write the lock."""
+    local = _local(command, folder)
+    names = {i.name for d in local.values() for i in lockfile.label_includes(d).values()}
+    resolved = {}
+    for name in sorted(names & server.keys()):
+        versions = edge.call("GET", f"/api/v1/prompts/{name}/versions")
+        resolved[name] = lockfile.ServerPrompt(
+            labels=versions["labels"], hashes={v["version"]: v["content_hash"] for v in versions["items"]}
+        )
+    try:
+        lock = lockfile.build(local, resolved)
+    except PromptError as error:
+        raise _fail(
+            command, "; ".join(f"{p.path}: {p.message}" for p in error.problems), EXIT_INPUT
+        ) from None
+    _lock_path(folder).write_text(lockfile.dump(lock), encoding="utf-8")
+    return lock
+
+
+@prompts_app.command()
+def lock(
+    folder: FolderArgument, config: ConfigOption = None, url: UrlOption = None, api_key: ApiKeyOption = None
+) -> None:
+    """Write prompts.lock: the version each include by label resolves to on the server now."""
+    edge = _Edge("lock", config, url, api_key)
+    written = _write_lock("lock", edge, folder, _server(edge))
+    count = 0
+    for name, entry in written.prompts.items():
+        for alias, locked in entry.includes.items():
+            count += 1
+            console.print(
+                f"{name}: {alias} = {locked.name}@{locked.label} -> v{locked.version}",
+                markup=False,
+                highlight=False,
+            )
+    console.print(f"{count} include(s) locked in {_lock_path(folder)}", markup=False, highlight=False)
+
+
 @prompts_app.command()
 def push(
-    folder: FolderArgument, config: ConfigOption = None, url: UrlOption = None, api_key: ApiKeyOption = None
+    folder: FolderArgument,
+    locked: Annotated[
+        bool,
+        typer.Option("--locked", help="Pin each include by label to the version in prompts.lock."),
+    ] = False,
+    config: ConfigOption = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Save a version of every prompt whose file changed (by content hash); unchanged ones make none."""
     edge = _Edge("push", config, url, api_key)
     server = _server(edge)
     local = _local("push", folder)
+    if locked:
+        found = _read_lock("push", folder)
+        if found is None:
+            raise _fail("push", f"--locked: no {lockfile.LOCK_FILE} (run `mno prompts lock`)", EXIT_INPUT)
+        reasons = lockfile.stale(found, local)
+        if reasons:
+            raise _fail(
+                "push",
+                f"{lockfile.LOCK_FILE} is out of date ({'; '.join(reasons)}): run `mno prompts lock`",
+                EXIT_INPUT,
+            )
+        local = {name: lockfile.pinned(document, found) for name, document in local.items()}
     created = 0
     for name, state in _drift(local, server).items():
         if state in ("new", "changed"):
@@ -174,10 +264,19 @@ def status(
     """Each prompt: in sync, changed, new (folder only) or server only; exit 1 on any drift."""
     edge = _Edge("status", config, url, api_key)
     server = _server(edge)
-    states = _drift(_local("status", folder), server)
+    local = _local("status", folder)
+    found = _read_lock("status", folder)
+    states = _drift(local, server, found)
     for name, state in states.items():
         console.print(f"{name}: {state}", markup=False, highlight=False)
-    if any(state != "in sync" for state in states.values()):
+    problems: list[str] = []
+    if found is not None:
+        problems = [f"lock out of date: {reason}" for reason in lockfile.stale(found, local)]
+        labels = {name: item["labels"] for name, item in server.items()}
+        problems += [d.describe() for d in lockfile.drift(found, labels)]
+        for line in problems:
+            console.print(line, markup=False, highlight=False)
+    if problems or any(state != "in sync" for state in states.values()):
         raise typer.Exit(EXIT_DRIFT)
 
 
@@ -189,7 +288,7 @@ def diff(
     edge = _Edge("diff", config, url, api_key)
     server = _server(edge)
     local = _local("diff", folder)
-    states = _drift(local, server)
+    states = _drift(local, server, _read_lock("diff", folder))
     for name, state in states.items():
         if state != "changed":
             if state != "in sync":
@@ -229,7 +328,8 @@ def pull(
     url: UrlOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Write each prompt's version under `--label` as `<name>.yaml` (files already equal are kept)."""
+    """Write each prompt's version under `--label` as `<name>.yaml` (files already equal are kept);
+    rewrite prompts.lock when the folder has one."""
     edge = _Edge("pull", config, url, api_key)
     server = _server(edge)
     folder.mkdir(parents=True, exist_ok=True)
@@ -246,3 +346,6 @@ def pull(
         written += 1
         console.print(f"{name}: v{found['version']} written", markup=False, highlight=False)
     console.print(f"{written} file(s) written")
+    if _lock_path(folder).is_file():
+        _write_lock("pull", edge, folder, server)
+        console.print(f"{lockfile.LOCK_FILE} updated", markup=False, highlight=False)

@@ -134,6 +134,7 @@ SERVER_COMMANDS: list[tuple[list[str], int, str]] = [
     (["prompts", "pull", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
     (["prompts", "status", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
     (["prompts", "diff", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
+    (["prompts", "lock", "{config}", "--url", "{edge}", "--api-key", "mno_k_s"], 3, "the edge"),
 ]
 # Commands that reach no server of an existing stack: `run` starts its own, `agent` is a
 # long-running process that waits for its servers (as a pod must), the rest read files only.

@@ -9,6 +9,7 @@ from shared.messages.agents import AgentName
 from shared.messages.registry import (
     EXPERIMENT_CREATE,
     EXPERIMENT_EXPOSURE,
+    EXPERIMENT_EXPOSURE_BATCH,
     EXPERIMENT_GET,
     EXPERIMENT_LIST,
     EXPERIMENT_RESULTS,
@@ -59,6 +60,7 @@ async def setup(runtime: AgentRuntime) -> None:
     service.add(EXPERIMENT_START, experiments.start)
     service.add(EXPERIMENT_STOP, experiments.stop)
     service.add(EXPERIMENT_EXPOSURE, experiments.expose)
+    service.add(EXPERIMENT_EXPOSURE_BATCH, experiments.expose_batch)
     service.add(EXPERIMENT_SCORE, experiments.score)
     service.add(EXPERIMENT_RESULTS, experiments.results)
     # Guardrails hold while nobody reads the results (reading applies them too).

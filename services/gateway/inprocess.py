@@ -65,6 +65,10 @@ class EdgeApi:
         model = route.input_model
         data = validate_input(model, dict(fields or {})) if model is not None else None
         result = await dispatch(route, self._request.app[BUS], self._request, self._ctx, data, None)
+        if isinstance(result, web.Response) and result.status == 200 and result.text is not None:
+            # A route that writes its own response (`GET /api/v1/prompts/{name}`: an ETag) answers
+            # its model as JSON: read back as the route's documented model.
+            return expect.model_validate_json(result.text)
         if not isinstance(result, expect):
             raise TypeError(f"{method} {path} answered {type(result).__name__}, not {expect.__name__}")
         return result

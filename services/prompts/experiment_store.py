@@ -4,7 +4,7 @@ team's experiment id is simply not found."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -207,6 +207,34 @@ async def expose(
         unit_id,
     )
     return False, row["variant"], row["exposed_at"]
+
+
+async def expose_many(
+    conn: Connection, experiment_id: str, variants: Mapping[str, str]
+) -> dict[str, tuple[bool, datetime]]:
+    """`expose` of many units in two statements: unit -> (created, when first exposed)."""
+    if not variants:
+        return {}
+    units, keys = list(variants), list(variants.values())
+    created = await conn.fetch(
+        "INSERT INTO learning.experiment_exposures (experiment_id, unit_id, variant) "
+        "SELECT $1::uuid, u, v FROM unnest($2::text[], $3::text[]) AS t(u, v) "
+        "ON CONFLICT (experiment_id, unit_id) DO NOTHING RETURNING unit_id, exposed_at",
+        experiment_id,
+        units,
+        keys,
+    )
+    found = {r["unit_id"]: (True, r["exposed_at"]) for r in created}
+    rest = [u for u in units if u not in found]
+    if rest:
+        earlier = await conn.fetch(
+            "SELECT unit_id, exposed_at FROM learning.experiment_exposures "
+            "WHERE experiment_id = $1::uuid AND unit_id = ANY($2::text[])",
+            experiment_id,
+            rest,
+        )
+        found.update({r["unit_id"]: (False, r["exposed_at"]) for r in earlier})
+    return found
 
 
 async def exposure_of(conn: Connection, experiment_id: str, unit_id: str) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -45,13 +46,17 @@ from shared.messages.experiments import (
     ExperimentResults,
     ExperimentUsage,
     ExperimentUsageQuery,
+    ExposureBatchLogged,
     ExposureLogged,
+    ExposureOutcome,
+    ExposureRefusal,
     GuardrailInfo,
     GuardrailSpec,
     IntervalInfo,
     ListExperiments,
     MetricValue,
     PostExposure,
+    PostExposureBatch,
     PostScore,
     SampleRatioInfo,
     ScoreRecorded,
@@ -111,6 +116,42 @@ def info(row: xstore.ExperimentRow) -> ExperimentInfo:
         started_at=row.started_at,
         stopped_at=row.stopped_at,
     )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why one exposure is not logged: the single route's error, the batch route's item reason."""
+
+    kind: ExposureRefusal
+    message: str
+    expected: str | None = None
+    stop_reason: str | None = None
+
+    def error(self) -> AgentError:
+        if self.kind == "variant_stopped":
+            return _error(ErrorCode.CONFLICT, self.message, "variant", self.kind, reason=self.stop_reason)
+        if self.kind == "variant_mismatch":
+            return _error(
+                ErrorCode.VALIDATION_FAILED, self.message, "variant", self.kind, expected=self.expected
+            )
+        return _error(ErrorCode.VALIDATION_FAILED, self.message, "unit_id", self.kind)
+
+
+def exposure_refusal(row: xstore.ExperimentRow, unit_id: str, variant: str) -> Refusal | None:
+    """None when the unit's exposure to `variant` may be logged: the variant is the one the
+    assignment gives the unit (a broken client, another hash or stale weights, is caught here, not
+    in skewed results) and no guardrail stopped it."""
+    expected = assign(assignment_of(row), unit_id).variant
+    if expected is None:
+        return Refusal("not_in_experiment", "the unit is outside the experiment's coverage: log no exposure")
+    if expected != variant:
+        message = f"the unit is assigned {expected}, not {variant}"
+        return Refusal("variant_mismatch", message, expected=expected)
+    stopped = {v.key: v.stop_reason for v in row.variants if v.stopped_at is not None}
+    if variant in stopped:
+        message = f"variant {variant} was stopped: serve the control"
+        return Refusal("variant_stopped", message, stop_reason=stopped[variant])
+    return None
 
 
 def assignment_of(row: xstore.ExperimentRow) -> Experiment:
@@ -224,42 +265,64 @@ class Experiments:
     async def stop(self, request: ExperimentRef, ctx: MessageContext) -> ExperimentInfo:
         return await self._transition(request, ctx, "stopped")
 
+    async def _running(self, conn: Any, team_id: str, experiment_id: str) -> xstore.ExperimentRow:
+        row = await xstore.get(conn, team_id, experiment_id)
+        if row is None:
+            raise _not_found(experiment_id)
+        if row.status != "running":
+            raise _error(ErrorCode.CONFLICT, f"the experiment is {row.status}", "status", "not_running")
+        return row
+
     async def expose(self, request: PostExposure, ctx: MessageContext) -> ExposureLogged:
         team_id = team_with(ctx.principal, Permission.PROMPTS_WRITE)
         async with self._pool.acquire() as conn:
-            row = await xstore.get(conn, team_id, request.experiment_id)
-            if row is None:
-                raise _not_found(request.experiment_id)
-            if row.status != "running":
-                raise _error(ErrorCode.CONFLICT, f"the experiment is {row.status}", "status", "not_running")
-            # A broken client (another hash, stale weights) is caught here, not in skewed results.
-            expected = assign(assignment_of(row), request.unit_id).variant
-            if expected is None:
-                raise _error(
-                    ErrorCode.VALIDATION_FAILED,
-                    "the unit is outside the experiment's coverage: log no exposure",
-                    "unit_id",
-                    "not_in_experiment",
-                )
-            if expected != request.variant:
-                raise _error(
-                    ErrorCode.VALIDATION_FAILED,
-                    f"the unit is assigned {expected}, not {request.variant}",
-                    "variant",
-                    "variant_mismatch",
-                    expected=expected,
-                )
-            stopped = {v.key: v.stop_reason for v in row.variants if v.stopped_at is not None}
-            if request.variant in stopped:
-                raise _error(
-                    ErrorCode.CONFLICT,
-                    f"variant {request.variant} was stopped: serve the control",
-                    "variant",
-                    "variant_stopped",
-                    reason=stopped[request.variant],
-                )
+            row = await self._running(conn, team_id, request.experiment_id)
+            refusal = exposure_refusal(row, request.unit_id, request.variant)
+            if refusal is not None:
+                raise refusal.error()
             created, variant, at = await xstore.expose(conn, row.id, request.unit_id, request.variant)
         return ExposureLogged(created=created, variant=variant, exposed_at=at)
+
+    async def expose_batch(self, request: PostExposureBatch, ctx: MessageContext) -> ExposureBatchLogged:
+        """Each item checked as `expose` checks one; the valid ones stored in one transaction."""
+        team_id = team_with(ctx.principal, Permission.PROMPTS_WRITE)
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await self._running(conn, team_id, request.experiment_id)
+            refusals = [exposure_refusal(row, item.unit_id, item.variant) for item in request.exposures]
+            valid: dict[str, str] = {}  # unit -> variant, the first valid item of each unit
+            for item, refusal in zip(request.exposures, refusals, strict=True):
+                if refusal is None:
+                    valid.setdefault(item.unit_id, item.variant)
+            stored = await xstore.expose_many(conn, row.id, valid)
+        items = []
+        first_seen: set[str] = set()
+        for item, refusal in zip(request.exposures, refusals, strict=True):
+            if refusal is not None:
+                items.append(
+                    ExposureOutcome(
+                        unit_id=item.unit_id,
+                        variant=item.variant,
+                        status="refused",
+                        reason=refusal.kind,
+                        message=refusal.message,
+                        expected=refusal.expected,
+                        stop_reason=refusal.stop_reason,
+                    )
+                )
+                continue
+            created, at = stored[item.unit_id]
+            fresh = created and item.unit_id not in first_seen
+            first_seen.add(item.unit_id)
+            items.append(
+                ExposureOutcome(
+                    unit_id=item.unit_id,
+                    variant=item.variant,
+                    status="created" if fresh else "already",
+                    exposed_at=at,
+                )
+            )
+        counts = {s: sum(i.status == s for i in items) for s in ("created", "already", "refused")}
+        return ExposureBatchLogged(**counts, items=items)
 
     async def score(self, request: PostScore, ctx: MessageContext) -> ScoreRecorded:
         team_id = team_with(ctx.principal, Permission.PROMPTS_WRITE)

@@ -376,9 +376,12 @@ class Prompts:
     async def render(self, request: RenderPrompt, ctx: MessageContext) -> RenderedPromptInfo:
         team_id = team_with(ctx.principal, Permission.PROMPTS_READ)
         async with self._pool.acquire() as conn:
-            row, _ = await self._lookup(conn, team_id, request.name, request.label, request.version)
-            root = PromptVersion(row.name, row.version, PromptDocument.model_validate(row.document))
-            resolve = await _resolver(conn, team_id, root)
+            if request.document is not None:
+                root = await self._draft(conn, team_id, request)
+            else:
+                row, _ = await self._lookup(conn, team_id, request.name, request.label, request.version)
+                root = PromptVersion(row.name, row.version, PromptDocument.model_validate(row.document))
+            resolve = await _resolver(conn, team_id, root, saving=request.document is not None)
         # Rendering is synchronous and bounded by the sandbox's budgets; a large one must not stall
         # the agent's other requests.
         rendered = await asyncio.to_thread(render_prompt, root, dict(request.variables), resolve)
@@ -403,6 +406,28 @@ class Prompts:
                 for p in rendered.pins
             ],
         )
+
+    async def _draft(self, conn: Connection, team_id: str, request: RenderPrompt) -> PromptVersion:
+        """Unsaved content, checked as a save checks it, as the version it would become (an include
+        of its own name reaches the draft, as when it is saved, so a cycle through it is found)."""
+        assert request.document is not None
+        if request.label is not None or request.version is not None:
+            raise AgentError(
+                ErrorCode.VALIDATION_FAILED,
+                "render a document or a stored version, not both",
+                [{"loc": "document", "type": "document_and_version"}],
+            )
+        if request.document.name != request.name:
+            raise AgentError(
+                ErrorCode.VALIDATION_FAILED,
+                f"the document is named {request.document.name}, not {request.name}",
+                [{"loc": "document.name", "type": ProblemCode.NAME_MISMATCH.value}],
+            )
+        document = to_document(request.document)
+        check_document(document)
+        prompt = await store.prompt(conn, team_id, request.name)
+        latest = None if prompt is None else await store.latest(conn, team_id, prompt.id)
+        return PromptVersion(document.name, 1 if latest is None else latest.version + 1, document)
 
     async def diff(self, request: DiffQuery, ctx: MessageContext) -> PromptDiffInfo:
         team_id = team_with(ctx.principal, Permission.PROMPTS_READ)

@@ -134,6 +134,46 @@ class ExposureLogged(_Model):
     exposed_at: datetime
 
 
+MAX_EXPOSURE_BATCH = 1_000
+
+
+class ExposureItem(_Model):
+    unit_id: UnitId
+    variant: VariantKey
+
+
+class PostExposureBatch(_Model):
+    """Up to `MAX_EXPOSURE_BATCH` exposures of one experiment, each checked as `PostExposure` is and
+    answered per item, stored in one transaction (the refused ones are not stored)."""
+
+    experiment_id: ExperimentId
+    exposures: list[ExposureItem] = Field(min_length=1, max_length=MAX_EXPOSURE_BATCH)
+
+
+ExposureRefusal = Literal["variant_mismatch", "variant_stopped", "not_in_experiment"]
+
+
+class ExposureOutcome(_Model):
+    """One item's answer, in the order posted: `created`, `already` (logged before, or earlier in
+    the batch) or `refused` with the reason the single route would answer (422/409 `type`)."""
+
+    unit_id: UnitId
+    variant: VariantKey
+    status: Literal["created", "already", "refused"]
+    reason: ExposureRefusal | None = None
+    message: Text | None = None
+    expected: VariantKey | None = None  # variant_mismatch: the unit's variant
+    stop_reason: Text | None = None  # variant_stopped: why the guardrail stopped it
+    exposed_at: datetime | None = None
+
+
+class ExposureBatchLogged(_Model):
+    created: int
+    already: int
+    refused: int
+    items: list[ExposureOutcome]
+
+
 class PostScore(_Model):
     """A quality score or user feedback for one request (the token event's id) of an exposed unit;
     posting the same (request, name) again replaces the value."""

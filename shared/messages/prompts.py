@@ -134,10 +134,14 @@ class PromptLookup(_Model):
 
 
 class RenderPrompt(_Model):
+    """A stored version by `label` or `version`; or, with `document`, that unsaved content (a draft of
+    the prompt's next version, named as the path names it): rendered the same way, nothing saved."""
+
     name: PromptName
     label: LabelName | None = None
     version: VersionNumber | None = None
     variables: dict[ShortText, JsonData] = Field(default_factory=dict, max_length=200)
+    document: PromptBody | None = None
 
 
 class RenderedMessageInfo(_Model):

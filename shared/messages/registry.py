@@ -75,9 +75,11 @@ from shared.messages.experiments import (
     ExperimentResults,
     ExperimentUsage,
     ExperimentUsageQuery,
+    ExposureBatchLogged,
     ExposureLogged,
     ListExperiments,
     PostExposure,
+    PostExposureBatch,
     PostScore,
     ScoreRecorded,
 )
@@ -648,6 +650,13 @@ EXPERIMENT_STOP = Endpoint(_LEARN, "experiment_stop", ExperimentRef, ExperimentI
 EXPERIMENT_EXPOSURE = Endpoint(
     _LEARN, "experiment_exposure", PostExposure, ExposureLogged, "Log a unit's exposure (once per unit)."
 )
+EXPERIMENT_EXPOSURE_BATCH = Endpoint(
+    _LEARN,
+    "experiment_exposure_batch",
+    PostExposureBatch,
+    ExposureBatchLogged,
+    "Log up to 1,000 exposures in one transaction, answered per item.",
+)
 EXPERIMENT_SCORE = Endpoint(
     _LEARN, "experiment_score", PostScore, ScoreRecorded, "Record a score of one request of an exposed unit."
 )
@@ -677,6 +686,7 @@ PROMPT_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     EXPERIMENT_START,
     EXPERIMENT_STOP,
     EXPERIMENT_EXPOSURE,
+    EXPERIMENT_EXPOSURE_BATCH,
     EXPERIMENT_SCORE,
     EXPERIMENT_RESULTS,
 )

@@ -197,6 +197,7 @@ CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
     },
     # The dashboard's prompt and experiment pages: an HTML 404 page naming the API's code.
     ("GET", "/dashboard/prompts/{name}"): (lambda a: {"name": A_PROMPT}, None),
+    ("GET", "/dashboard/prompts/{name}/edit"): (lambda a: {"name": A_PROMPT}, None),
     ("GET", "/dashboard/experiments/{experiment_id}"): (
         lambda a: {"experiment_id": a.elsewhere["experiment"]},
         None,
@@ -230,6 +231,7 @@ CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
             ("POST", "/start", {}),
             ("POST", "/stop", {}),
             ("POST", "/exposures", {"unit_id": "u-1", "variant": "one"}),
+            ("POST", "/exposures/batch", {"exposures": [{"unit_id": "u-1", "variant": "one"}]}),
             ("POST", "/scores", {"request_id": "r-1", "unit_id": "u-1", "name": "q", "value": 1}),
             ("GET", "/results", None),
         )

@@ -14,6 +14,7 @@ import asyncpg
 import nats
 import pytest
 
+from services.prompts import experiment_store
 from services.prompts.assignment import Experiment, Variant, assign
 from services.prompts.experiments import Experiments
 from shared.bus.client import Bus
@@ -412,3 +413,74 @@ async def test_the_scheduled_check_stops_a_breaching_variant_nobody_reads(
     assert status == 409, refused
     results = await ok(mesh, "GET", f"{EXPERIMENTS}/{experiment_id}/results", owner)
     assert results["stopped_now"] == []  # the check had stopped it already
+
+
+async def test_an_exposure_batch_is_answered_per_item_and_stores_only_the_valid_ones(
+    mesh: Mesh, pool: asyncpg.Pool
+) -> None:
+    """One batch: two valid new units (created), one logged before (already), one repeated in the batch
+    (already), a mismatched variant (refused, naming the expected one), a stopped variant's unit
+    (refused, variant_stopped) and a unit outside the coverage: only the valid units are stored; a
+    draft experiment's batch is 409 not_running; over 1,000 items is a 422."""
+    owner = await member(pool, await new_team(pool), Role.OWNER)
+    await prompt_with_versions(mesh, owner, "batched", 3)
+    body = experiment_body("batched", ["a", "b", "c"], coverage=0.8)
+    experiment_id = (await ok(mesh, "POST", EXPERIMENTS, owner, body))["id"]
+    batch = f"{EXPERIMENTS}/{experiment_id}/exposures/batch"
+    one = {"exposures": [{"unit_id": "u", "variant": "a"}]}
+    status, draft, _ = await api(mesh.edge_url, "POST", batch, owner, one)
+    assert status == 409, draft
+    assert draft["error"]["details"][0]["type"] == "not_running"
+    await ok(mesh, "POST", f"{EXPERIMENTS}/{experiment_id}/start", owner)
+
+    reference = Experiment("seed-batched", tuple(Variant(k, 1 / 3) for k in "abc"), 0.8)
+    units: dict[str | None, list[str]] = {"a": [], "b": [], "c": [], None: []}
+    for i in range(400):
+        units[assign(reference, f"user-{i}").variant].append(f"user-{i}")
+    before, fresh, other, mismatched = units["a"][:4]
+    stopped_unit, outside = units["c"][0], units[None][0]
+    single = {"unit_id": before, "variant": "a"}
+    await ok(mesh, "POST", f"{EXPERIMENTS}/{experiment_id}/exposures", owner, single)
+    async with pool.acquire() as conn:  # what a breached guardrail does
+        stopped = await experiment_store.stop_variants(conn, experiment_id, {"c": "latency_ms breached"})
+    assert stopped == ["c"]
+    posted = [
+        (fresh, "a"),
+        (before, "a"),
+        (mismatched, "b"),
+        (stopped_unit, "c"),
+        (other, "a"),
+        (fresh, "a"),
+        (outside, "a"),
+    ]
+    answer = await ok(
+        mesh, "POST", batch, owner, {"exposures": [{"unit_id": u, "variant": v} for u, v in posted]}
+    )
+    assert [(i["unit_id"], i["status"], i["reason"]) for i in answer["items"]] == [
+        (fresh, "created", None),
+        (before, "already", None),
+        (mismatched, "refused", "variant_mismatch"),
+        (stopped_unit, "refused", "variant_stopped"),
+        (other, "created", None),
+        (fresh, "already", None),
+        (outside, "refused", "not_in_experiment"),
+    ]
+    assert answer["items"][2]["expected"] == "a"
+    assert answer["items"][3]["stop_reason"] == "latency_ms breached"
+    assert (answer["created"], answer["already"], answer["refused"]) == (2, 2, 3)
+    async with pool.acquire() as conn:
+        stored = await conn.fetch(
+            "SELECT unit_id, variant FROM learning.experiment_exposures WHERE experiment_id = $1::uuid",
+            experiment_id,
+        )
+    assert sorted((r["unit_id"], r["variant"]) for r in stored) == sorted(
+        [(before, "a"), (fresh, "a"), (other, "a")]
+    )
+    status, too_many, _ = await api(
+        mesh.edge_url,
+        "POST",
+        batch,
+        owner,
+        {"exposures": [{"unit_id": f"u-{i}", "variant": "a"} for i in range(1_001)]},
+    )
+    assert status == 422, too_many

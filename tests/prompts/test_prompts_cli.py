@@ -1,4 +1,5 @@
-"""`mno prompts push/pull/status/diff` as a real process against the session's real mesh."""
+"""`mno prompts push/pull/status/diff/lock` against the session's real mesh (as a real process, or
+in-process through Typer's runner)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from typer.testing import CliRunner, Result
 
+from mno.prompts import prompts_app
+from services.prompts import lockfile
 from shared.db.postgres import create_pool
 from shared.messages.permissions import Role
 from tests.fixtures.mesh import REPO, Mesh
@@ -138,3 +142,65 @@ async def test_a_bad_file_is_refused_before_anything_is_saved(
     status, listed, _ = await api(mesh.edge_url, "GET", "/api/v1/prompts", who)
     assert status == 200
     assert listed["items"] == []
+
+
+def invoke(mesh: Mesh, key: str, *args: str) -> Result:
+    """`mno prompts ...` in this process (Typer's runner; each call's asyncio.run on its own thread)."""
+    return CliRunner().invoke(prompts_app, [*args, "--url", mesh.edge_url, "--api-key", key])
+
+
+async def cli(mesh: Mesh, key: str, *args: str) -> Result:
+    return await asyncio.to_thread(invoke, mesh, key, *args)
+
+
+async def test_lock_pins_label_includes_and_status_reports_lock_drift(
+    mesh: Mesh, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """lock records the version `refund-policy@latest` resolves to; a new policy version is lock drift
+    (exit 1, naming prompt, include, locked and current version); pull rewrites the lock; push
+    --locked saves the include pinned to the locked version; a lock that no longer matches the
+    files' includes is refused (exit 2) and saves nothing."""
+    who = await member(pool, await new_team(pool), Role.MEMBER)
+    (tmp_path / "refund-policy.yaml").write_text(POLICY)
+    (tmp_path / "support.yaml").write_text(SUPPORT)
+    pushed = await cli(mesh, who.key, "push", str(tmp_path))
+    assert pushed.exit_code == 0, pushed.output
+    locked = await cli(mesh, who.key, "lock", str(tmp_path))
+    assert locked.exit_code == 0, locked.output
+    assert "support: policy = refund-policy@latest -> v1" in locked.output
+    lock = lockfile.read((tmp_path / lockfile.LOCK_FILE).read_text())
+    assert sorted(lock.prompts) == ["refund-policy", "support"]
+    assert lock.prompts["support"].includes["policy"].version == 1
+    clean = await cli(mesh, who.key, "status", str(tmp_path))
+    assert clean.exit_code == 0, clean.output
+
+    (tmp_path / "refund-policy.yaml").write_text(POLICY.replace("Refunds", "Full refunds"))
+    moved = await cli(mesh, who.key, "push", str(tmp_path))
+    assert "refund-policy: v2 saved" in moved.output
+    drifted = await cli(mesh, who.key, "status", str(tmp_path))
+    assert drifted.exit_code == 1, drifted.output
+    assert "lock drift: support include policy (refund-policy@latest): locked v1, now v2" in drifted.output
+    assert "support: in sync" in drifted.output
+
+    pulled = await cli(mesh, who.key, "pull", str(tmp_path))
+    assert pulled.exit_code == 0, pulled.output
+    relocked = lockfile.read((tmp_path / lockfile.LOCK_FILE).read_text())
+    assert relocked.prompts["support"].includes["policy"].version == 2
+    assert (await cli(mesh, who.key, "status", str(tmp_path))).exit_code == 0
+
+    pinned = await cli(mesh, who.key, "push", "--locked", str(tmp_path))
+    assert pinned.exit_code == 0, pinned.output
+    assert "support: v2 saved" in pinned.output
+    status, found, _ = await api(mesh.edge_url, "GET", "/api/v1/prompts/support", who)
+    assert status == 200
+    policy = found["document"]["includes"]["policy"]
+    assert (policy["name"], policy.get("label"), policy["version"]) == ("refund-policy", None, 2)
+    again = await cli(mesh, who.key, "status", str(tmp_path))
+    assert again.exit_code == 0, again.output
+
+    (tmp_path / "support.yaml").write_text(SUPPORT.replace("label: latest", "label: production"))
+    refused = await cli(mesh, who.key, "push", "--locked", str(tmp_path))
+    assert refused.exit_code == 2
+    assert "support include policy is not as locked" in refused.output
+    status, versions, _ = await api(mesh.edge_url, "GET", "/api/v1/prompts/support/versions", who)
+    assert [v["version"] for v in versions["items"]] == [2, 1]

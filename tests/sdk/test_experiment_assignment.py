@@ -85,9 +85,9 @@ async def test_10000_units_agree_with_the_server(
 async def test_each_units_exposure_is_logged_once_and_accepted_by_the_servers_check(
     mesh: Mesh, prompt_owner: Member, team_edge: EdgeProxy, make_team_client: MakeClient
 ) -> None:
-    """1,500 units assigned twice each: every exposure the SDK posts in the background is accepted by
-    the server's own assignment check, each unit is posted once, units outside the coverage get the
-    control, no tags and no exposure, and the results count exactly the SDK's split."""
+    """1,500 units assigned twice each: every exposure the SDK posts in the background (in batches) is
+    accepted by the server's own assignment check, each unit is posted once, units outside the
+    coverage get the control, no tags and no exposure, and the results count exactly the SDK's split."""
     experiment_id = await running_experiment(mesh, prompt_owner, "split", [0.5, 0.3, 0.2], coverage=0.9)
     client = make_team_client(cache_ttl=600.0)
     units = [f"user-{i}" for i in range(1_500)]
@@ -99,9 +99,13 @@ async def test_each_units_exposure_is_logged_once_and_accepted_by_the_servers_ch
     outside = [u for u, a in first.items() if not a.in_experiment]
     assert outside
     assert all(first[u].variant == "v0" and first[u].tags == {} for u in outside)
-    posts = team_edge.received("POST", f"{EXPERIMENTS}/{experiment_id}/exposures")
-    assert Counter(r.status for r in posts) == {200: len(inside)}
-    assert all(r.answer["created"] is True for r in posts)
+    posts = team_edge.received("POST", f"{EXPERIMENTS}/{experiment_id}/exposures/batch")
+    assert all(r.status == 200 for r in posts)
+    assert len(posts) < len(inside) / 10  # batched: a handful of requests, not one per unit
+    outcomes = [item for r in posts for item in r.answer["items"]]
+    assert sorted(i["unit_id"] for i in outcomes) == sorted(inside)
+    assert all(i["status"] == "created" for i in outcomes)
+    assert all(i["variant"] == inside[i["unit_id"]].variant for i in outcomes)
     assert len(team_edge.received("GET", f"{EXPERIMENTS}/{experiment_id}")) == 1
     sample = next(iter(inside.values()))
     assert sample.tags == {"experiment": experiment_id, "variant": sample.variant, "unit": sample.unit_id}
@@ -129,8 +133,9 @@ async def test_a_stopped_variant_is_served_as_the_control_from_then_on(
     make_team_client: MakeClient,
     pool: asyncpg.Pool,
 ) -> None:
-    """Once the server answers 409 `variant_stopped` (a guardrail stopped v1 after the SDK cached the
-    definition), every unit of v1 gets the control, out of the experiment and without an exposure."""
+    """Once the server refuses an exposure as `variant_stopped` (a guardrail stopped v1 after the SDK
+    cached the definition), every unit of v1 gets the control, out of the experiment and without an
+    exposure."""
     experiment_id = await running_experiment(mesh, prompt_owner, "guarded", [0.5, 0.5])
     client = make_team_client(cache_ttl=600.0)
     units = [f"u-{i}" for i in range(200)]
@@ -145,9 +150,12 @@ async def test_a_stopped_variant_is_served_as_the_control_from_then_on(
     stopped_unit = later_v1.pop()
     assert client.assign(experiment_id, stopped_unit).variant == "v1"  # the cached definition
     assert client.flush(30)
-    exposures = team_edge.received("POST", f"{EXPERIMENTS}/{experiment_id}/exposures")
-    assert exposures[-1].status == 409
-    assert exposures[-1].answer["error"]["details"][0]["type"] == "variant_stopped"
+    exposures = team_edge.received("POST", f"{EXPERIMENTS}/{experiment_id}/exposures/batch")
+    assert exposures[-1].status == 200
+    refused = exposures[-1].answer["items"]
+    assert [(i["unit_id"], i["status"], i["reason"]) for i in refused] == [
+        (stopped_unit, "refused", "variant_stopped")
+    ]
 
     for unit in [*of_v1, stopped_unit, *later_v1]:
         assignment = client.assign(experiment_id, unit)
@@ -158,5 +166,5 @@ async def test_a_stopped_variant_is_served_as_the_control_from_then_on(
             1,
         )
     assert client.flush(30)
-    assert len(team_edge.received("POST", f"{EXPERIMENTS}/{experiment_id}/exposures")) == len(exposures)
+    assert len(team_edge.received("POST", f"{EXPERIMENTS}/{experiment_id}/exposures/batch")) == len(exposures)
     assert len(team_edge.received("GET", f"{EXPERIMENTS}/{experiment_id}")) == 1

@@ -12,6 +12,7 @@ from agents.super_agent.routes.dashboard_budgets import BUDGET_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_costs import COSTS_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_packages import PACKAGE_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_prices import PRICE_PAGE_ROUTES
+from agents.super_agent.routes.dashboard_prompt_editor import EDITOR_ROUTES
 from agents.super_agent.routes.dashboard_prompts import PROMPT_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_supply_chain import SUPPLY_CHAIN_PAGE_ROUTES
 from agents.super_agent.routes.dashboard_team import TEAM_PAGE_ROUTES
@@ -67,5 +68,6 @@ ROUTES: list[Route] = [
     *ACCOUNT_PAGE_ROUTES,
     *PACKAGE_PAGE_ROUTES,
     *PROMPT_PAGE_ROUTES,
+    *EDITOR_ROUTES,
     *SUPPLY_CHAIN_PAGE_ROUTES,
 ]

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from agents.super_agent.routes.dashboard import attempt, page_chrome, page_route
 from agents.super_agent.routes.dashboard_packages import Handler, _dashboard_too, _names
-from services.dashboard import experiments, prompts, render
+from services.dashboard import experiments, prompt_editor, prompts, render
 from services.dashboard.answers import Unavailable, unavailable
 from services.dashboard.pages import PROMPTS
 from services.gateway.errors import HttpProblem
@@ -29,12 +29,14 @@ from shared.messages.envelope import ErrorCode
 from shared.messages.experiments import ExperimentInfo, ExperimentList, ExperimentResults
 from shared.messages.permissions import Permission
 from shared.messages.prompt_evaluations import EvaluationList, TestSetInfo
+from shared.messages.prompt_repository import PromptRepositoryInfo
 from shared.messages.prompts import LabelMoved, LabelPolicyInfo, PromptDiffInfo, PromptList, VersionList
 
 LIST = "/api/v1/prompts"
 PROMPT = LIST + "/{name}"
 EXPERIMENTS = "/api/v1/experiments"
 EXPERIMENT = EXPERIMENTS + "/{experiment_id}"
+REPOSITORY = LIST + "/-/repository"
 FEATURE = "prompts"
 
 
@@ -61,17 +63,27 @@ async def _test_set(api: EdgeApi, name: str) -> TestSetInfo | Unavailable | None
         return None if error.body.code == ErrorCode.NOT_FOUND else unavailable(error.body)
 
 
+async def _repository(api: EdgeApi) -> PromptRepositoryInfo | None:
+    """The team's connected prompt repository; None while there is none (or it cannot be read: the
+    pull-request button is left out)."""
+    answer = await attempt(api.get(REPOSITORY, PromptRepositoryInfo))
+    return None if isinstance(answer, Unavailable) else answer
+
+
 async def _prompt_context(
     api: EdgeApi, name: str, wanted_from: int | None, wanted_to: int | None
 ) -> dict[str, Any]:
     """What the prompt page shows; the prompt's 404 (another team's, or none) is raised."""
-    found, policy, suite, runs, trials, (people, keys) = await asyncio.gather(
-        api.get(PROMPT + "/versions", VersionList, name=name),
-        attempt(api.get(LIST + "/-/policy", LabelPolicyInfo)),
-        _test_set(api, name),
-        attempt(api.get(PROMPT + "/evaluations", EvaluationList, name=name)),
-        attempt(api.get(EXPERIMENTS, ExperimentList, prompt=name)),
-        _names(api),
+    (found, policy, suite, runs, trials, (people, keys)), repository = await asyncio.gather(
+        asyncio.gather(
+            api.get(PROMPT + "/versions", VersionList, name=name),
+            attempt(api.get(LIST + "/-/policy", LabelPolicyInfo)),
+            _test_set(api, name),
+            attempt(api.get(PROMPT + "/evaluations", EvaluationList, name=name)),
+            attempt(api.get(EXPERIMENTS, ExperimentList, prompt=name)),
+            _names(api),
+        ),
+        _repository(api),
     )
     pair = prompts.diff_versions(found, wanted_from, wanted_to)
     diff = None
@@ -92,6 +104,9 @@ async def _prompt_context(
         "runs": runs if isinstance(runs, Unavailable) else prompts.evaluation_rows(runs, people, keys),
         "trials": trials if isinstance(trials, Unavailable) else prompts.experiment_rows(trials),
         "href": prompts.prompt_href(found.name),
+        "edit_href": prompt_editor.edit_href(found.name),
+        "repository": repository,
+        "pull_request_path": prompt_editor.PULL_REQUEST_PATH,
     }
 
 

@@ -22,6 +22,7 @@ from shared.messages.permissions import Permission
 from shared.messages.registry import (
     EXPERIMENT_CREATE,
     EXPERIMENT_EXPOSURE,
+    EXPERIMENT_EXPOSURE_BATCH,
     EXPERIMENT_GET,
     EXPERIMENT_LIST,
     EXPERIMENT_RESULTS,
@@ -177,6 +178,18 @@ EXPERIMENT_ROUTES: list[Route] = [
         "one the assignment gives the unit (422 `variant_mismatch` names it): a broken client shows "
         "at once. A variant a guardrail stopped is 409 `variant_stopped` (serve the control).",
         EXPERIMENT_EXPOSURE,
+        Permission.PROMPTS_WRITE,
+        (404, 409, 503, 504),
+    ),
+    _forward(
+        "POST",
+        EXPERIMENT + "/exposures/batch",
+        "Log up to 1,000 units' exposures in one call (the SDK's background logging): each item is "
+        "checked as by `/exposures` and answered in order, `created`, `already` or `refused` with "
+        "the reason (`variant_mismatch` with the expected variant, `variant_stopped`, "
+        "`not_in_experiment`); the valid ones are stored in one transaction. An unknown experiment "
+        "is 404, one not running 409 `not_running`, as for `/exposures`.",
+        EXPERIMENT_EXPOSURE_BATCH,
         Permission.PROMPTS_WRITE,
         (404, 409, 503, 504),
     ),

@@ -271,7 +271,8 @@ PROMPT_ROUTES: list[Route] = [
         "Render a version (by label or version) with variables: includes resolved, variables "
         "type-checked. Missing, mistyped or unknown variables, include cycles and templates over "
         "their budget are 422 details naming the variable or the include chain. The content hash "
-        "goes on token events as the tag `prompt_hash`.",
+        "goes on token events as the tag `prompt_hash`. With `document` (a prompt body, as saved) "
+        "that unsaved draft is checked and rendered instead, as the next version, and nothing is saved.",
         PROMPT_RENDER,
         Permission.PROMPTS_READ,
         (404, 503, 504),

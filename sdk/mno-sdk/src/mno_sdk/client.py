@@ -314,6 +314,7 @@ class MnoClient:
         was handled (sent, rejected or failed) within `timeout` seconds."""
         buffer = self._buffer
         deadline = None if timeout is None else time.monotonic() + timeout
+        self._experiments.flush()
         sent = buffer.wait_done(buffer.request_flush(), timeout)
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         return self._background.wait_idle(left) and sent
@@ -338,6 +339,7 @@ class MnoClient:
             log.warning("mno_sdk: close timed out with %d token events not delivered", len(buffer))
             sender.abort()
         thread.join(timeout if finished else 1.0)
+        self._experiments.flush()
         finished = self._background.close(max(0.0, timeout - (time.monotonic() - started))) and finished
         self._pool.close()
         _open_clients.discard(self)

@@ -7,6 +7,10 @@ its exposure (`POST .../exposures`) in the background, once per (experiment, uni
 guardrail stopped it) is served as the control from then on, as are units outside the
 experiment's coverage and every unit of an experiment that is not running; none of those is an
 exposure, and their assignments carry no tags.
+
+Exposures are sent in batches (`POST .../exposures/batch`, up to `EXPOSURE_BATCH` units of one
+experiment a call, each answered on its own): a batch goes when `EXPOSURE_BATCH` wait, else at the
+latest `EXPOSURE_INTERVAL` seconds after the first one queued, or at once on `flush`/`close`.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ log = logging.getLogger("mno_sdk")
 EXPERIMENTS_PATH = "/api/v1/experiments"
 # Units remembered as logged per process; past it the memory starts afresh (the server dedups).
 MAX_LOGGED_UNITS = 1_000_000
+EXPOSURE_BATCH = 1_000  # the batch route's limit
+EXPOSURE_INTERVAL = 0.25  # seconds an exposure waits at most for others to share its request
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,9 @@ class Experiments:
         self._ended: set[str] = set()  # experiments the edge answered `not_running` for
         self._logged: set[tuple[str, str]] = set()
         self._unlogged = 0  # exposures not logged for want of an answer (logged 1st, 1001st, ...)
+        self._pending: list[tuple[str, str, str]] = []  # (experiment, unit, variant) not sent yet
+        self._timer = False  # a background task waits to send `_pending`
+        self._wake = threading.Event()  # set: that task sends now
 
     def assign(self, experiment_id: str, unit_id: str, ttl: float | None = None) -> ExperimentAssignment:
         if not unit_id:
@@ -150,9 +159,8 @@ class Experiments:
                     if len(self._logged) >= MAX_LOGGED_UNITS:
                         self._logged.clear()
                     self._logged.add(unit)
-        if log_it and not self._background.submit(lambda: self._expose(experiment_id, unit_id, variant)):
-            with self._lock:
-                self._logged.discard(unit)
+        if log_it:
+            self._queue(experiment_id, unit_id, variant)
         return ExperimentAssignment(
             experiment_id, unit_id, definition.prompt, variant, definition.versions[variant], inside
         )
@@ -224,23 +232,83 @@ class Experiments:
 
     # ---- exposures ---------------------------------------------------------------------------
 
-    def _expose(self, experiment_id: str, unit_id: str, variant: str) -> None:
-        body = json.dumps({"unit_id": unit_id, "variant": variant}).encode()
-        path = f"{EXPERIMENTS_PATH}/{quote(experiment_id, safe='')}/exposures"
+    def _queue(self, experiment_id: str, unit_id: str, variant: str) -> None:
+        with self._lock:
+            self._pending.append((experiment_id, unit_id, variant))
+            full = len(self._pending) >= EXPOSURE_BATCH
+            start_timer = not self._timer
+            if start_timer:
+                self._timer = True
+                self._wake.clear()
+        if full and not self._background.submit(self._send_pending):
+            self._drop_pending()
+        if start_timer and not self._background.submit(self._send_later):
+            with self._lock:
+                self._timer = False
+            self._drop_pending()
+
+    def flush(self) -> None:
+        """Send the queued exposures now (the waiting task wakes up; `Background.wait_idle` waits)."""
+        self._wake.set()
+
+    def _drop_pending(self) -> None:
+        """Not queued (the background is closed or full): forgotten, the next assignment logs again."""
+        with self._lock:
+            dropped, self._pending = self._pending, []
+            for experiment_id, unit_id, _ in dropped:
+                self._logged.discard((experiment_id, unit_id))
+
+    def _send_later(self) -> None:
+        self._wake.wait(EXPOSURE_INTERVAL)
+        with self._lock:
+            self._timer = False
+        self._send_pending()
+
+    def _send_pending(self) -> None:
+        with self._lock:
+            taken, self._pending = self._pending, []
+        by_experiment: dict[str, list[tuple[str, str]]] = {}
+        for experiment_id, unit_id, variant in taken:
+            by_experiment.setdefault(experiment_id, []).append((unit_id, variant))
+        for experiment_id, items in by_experiment.items():
+            for start in range(0, len(items), EXPOSURE_BATCH):
+                self._expose(experiment_id, items[start : start + EXPOSURE_BATCH])
+
+    def _expose(self, experiment_id: str, items: list[tuple[str, str]]) -> None:
+        body = json.dumps({"exposures": [{"unit_id": u, "variant": v} for u, v in items]}).encode()
+        path = f"{EXPERIMENTS_PATH}/{quote(experiment_id, safe='')}/exposures/batch"
         try:
             answer = self._pool.request("POST", path, body)
         except (OSError, http.client.HTTPException) as failure:
-            # No answer: forgotten, so the unit's next assignment logs it again.
-            self._forget(experiment_id, unit_id, f"the edge could not be reached: {failure!r}")
+            # No answer: forgotten, so the units' next assignments log them again.
+            self._forget(experiment_id, items, f"the edge could not be reached: {failure!r}")
             return
         if answer.status == 200:
+            try:
+                outcomes = json.loads(answer.body)["items"]
+            except (ValueError, KeyError, TypeError):
+                outcomes = []
+            for outcome in outcomes:
+                if isinstance(outcome, dict) and outcome.get("status") == "refused":
+                    self._refused(experiment_id, outcome)
             return
         error = error_of(answer.status, answer.body, answer.request_id)
         if transient(answer.status):
-            self._forget(experiment_id, unit_id, str(error))
+            self._forget(experiment_id, items, str(error))
             return
         kind = str(error.details[0].get("type")) if error.details else ""
-        if answer.status == 409 and kind == "variant_stopped":
+        if answer.status == 409 and kind == "not_running":
+            with self._lock:
+                self._ended.add(experiment_id)
+            log.info("mno_sdk: experiment %s is not running; serving the control", experiment_id)
+        else:
+            log.warning(
+                "mno_sdk: experiment %s: %d exposures were refused: %s", experiment_id, len(items), error
+            )
+
+    def _refused(self, experiment_id: str, outcome: Mapping[str, Any]) -> None:
+        variant, reason = str(outcome.get("variant")), outcome.get("reason")
+        if reason == "variant_stopped":
             with self._lock:
                 known = variant in self._stopped.setdefault(experiment_id, set())
                 self._stopped[experiment_id].add(variant)
@@ -250,25 +318,27 @@ class Experiments:
                     experiment_id,
                     variant,
                 )
-        elif answer.status == 409 and kind == "not_running":
-            with self._lock:
-                self._ended.add(experiment_id)
-            log.info("mno_sdk: experiment %s is not running; serving the control", experiment_id)
         else:
             log.warning(
-                "mno_sdk: experiment %s: the exposure of %s was refused: %s", experiment_id, unit_id, error
+                "mno_sdk: experiment %s: the exposure of %s was refused: %s (%s)",
+                experiment_id,
+                outcome.get("unit_id"),
+                reason,
+                outcome.get("message"),
             )
 
-    def _forget(self, experiment_id: str, unit_id: str, error: str) -> None:
+    def _forget(self, experiment_id: str, items: list[tuple[str, str]], error: str) -> None:
         with self._lock:
-            self._logged.discard((experiment_id, unit_id))
-            self._unlogged += 1
+            for unit_id, _ in items:
+                self._logged.discard((experiment_id, unit_id))
+            before = self._unlogged
+            self._unlogged += len(items)
             count = self._unlogged
-        if count % 1000 == 1:
+        if before // 1000 != count // 1000 or before == 0:
             log.warning(
-                "mno_sdk: experiment %s: the exposure of %s is not logged yet (%d so far): %s",
+                "mno_sdk: experiment %s: %d exposures are not logged yet (%d so far): %s",
                 experiment_id,
-                unit_id,
+                len(items),
                 count,
                 error,
             )
