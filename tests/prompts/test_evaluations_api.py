@@ -10,22 +10,17 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from mno.stack import NatsServer
 from services.pricing.maintained import maintained_price_source
 from services.pricing.models import Usage
 from services.prompts import evaluation_store
-from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Role
-from tests.fixtures.mesh import MeshLauncher
-from tests.fixtures.stack import free_port
+from tests.fixtures.mesh import MeshLauncher, own_mesh
 from tests.identity.test_teams_support import audit_actions
 from tests.prompts import model_stand_in
 from tests.prompts.api_support import Member, api, member, new_team
@@ -52,32 +47,11 @@ def model_api() -> Iterator[ModelStandIn]:
 async def eval_mesh(
     tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, model_api: ModelStandIn
 ) -> AsyncIterator[EvalMesh]:
-    workdir: Path = tmp_path_factory.mktemp("evaluations")
-    nats = NatsServer()
-    nats.start(workdir / "nats", port=free_port(), monitor_port=free_port())
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = urlunsplit(urlsplit(postgres_dsn)._replace(path=f"/{name}"))
-    launcher = MeshLauncher(workdir, nats.url, dsn)
-    launcher.overrides = {
-        "evaluations": {"base_url": f"{model_api.url}/v1", "api_key": API_KEY, "concurrency": 2}
-    }
-    pool = None
-    try:
-        for agent in (AgentName.SUPER_AGENT, AgentName.MONITORING, AgentName.LEARNING):
-            launcher.start(agent, wait=False)
-        for handle in launcher.started:
-            await asyncio.to_thread(handle.wait_ready)
-        pool = await create_pool(dsn, min_size=1, max_size=3, command_timeout=10)
+    overrides = {"evaluations": {"base_url": f"{model_api.url}/v1", "api_key": API_KEY, "concurrency": 2}}
+    agents = (AgentName.SUPER_AGENT, AgentName.MONITORING, AgentName.LEARNING)
+    workdir = tmp_path_factory.mktemp("evaluations")
+    async with own_mesh(workdir, postgres_dsn, agents, overrides) as (launcher, pool):
         yield EvalMesh(launcher, pool, model_api)
-    finally:
-        if pool is not None:
-            await pool.close()
-        launcher.stop_all()
-        nats.stop()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def capital_prompt(name: str, system: str = "Answer in one word.") -> dict[str, Any]:

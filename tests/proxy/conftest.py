@@ -3,23 +3,17 @@ stand-in provider; one NATS server and database for the module, so costs are thi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from mno.stack import NatsServer
 from services.identity.bootstrap import ensure_local_admin
-from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission
 from tests.fixtures import teams
-from tests.fixtures.mesh import MeshLauncher
-from tests.fixtures.stack import free_port
+from tests.fixtures.mesh import MeshLauncher, own_mesh
 from tests.proxy import stand_in as stand_in_module
 from tests.proxy.stand_in import StandIn
 
@@ -65,15 +59,7 @@ def stand_in() -> Iterator[StandIn]:
 async def proxy_mesh(
     tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, stand_in: StandIn
 ) -> AsyncIterator[ProxyMesh]:
-    workdir: Path = tmp_path_factory.mktemp("proxy")
-    nats = NatsServer()
-    nats.start(workdir / "nats", port=free_port(), monitor_port=free_port())
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = urlunsplit(urlsplit(postgres_dsn)._replace(path=f"/{name}"))
-    launcher = MeshLauncher(workdir, nats.url, dsn)
-    launcher.overrides = {
+    overrides = {
         "plans": {"free": PLAN, "local": PLAN},
         "proxy": {
             "openai_upstream": f"{stand_in.url}/v1",
@@ -82,18 +68,9 @@ async def proxy_mesh(
             "read_timeout_seconds": 5,
         },
     }
-    pool = None
-    try:
-        launcher.start(AgentName.SUPER_AGENT, wait=False)
-        launcher.start(AgentName.MONITORING, wait=False)
-        for handle in launcher.started:
-            handle.wait_ready()
-        pool = await create_pool(dsn, min_size=1, max_size=3, command_timeout=10)
+    agents = (AgentName.SUPER_AGENT, AgentName.MONITORING)
+    async with own_mesh(tmp_path_factory.mktemp("proxy"), postgres_dsn, agents, overrides) as (
+        launcher,
+        pool,
+    ):
         yield ProxyMesh(launcher, pool, stand_in, await ensure_local_admin(pool))
-    finally:
-        if pool is not None:
-            await pool.close()
-        launcher.stop_all()
-        nats.stop()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
