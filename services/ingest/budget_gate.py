@@ -12,7 +12,9 @@ this replica is in the set at once.
 Until the set has been loaded once (the MonitoringAgent unreachable since this edge started), a
 background task tries again every `retry_load_seconds` (an edge started before the MonitoringAgent
 has the set moments after the agent is up, not at the next periodic refresh), and a request waits
-for one shared load attempt (at most one every `retry_load_seconds`); if that fails,
+for one shared load attempt (at most one every `retry_load_seconds`, except for a team this replica
+knows to have budgets, which always gets an attempt: the agent may be up since the last one); if
+that fails,
 a team this replica knows to have budgets (a notice, a write through it) gets 503 and any other is
 served without: ingest stays available, and a hard limit can be passed only by what is ingested
 before the set loads. (Per-team `budget_presence` questions, the former design, are no longer sent.)
@@ -79,9 +81,14 @@ class BudgetGate:
             self._first_load = asyncio.create_task(self._until_loaded(), name="budget teams first load")
 
     async def _until_loaded(self) -> None:
+        # Not through `_load_once`: its pause after a failure is the requests' (so that they do not
+        # all wait on an agent that is away); this loop must not use it up, or a request for a team
+        # known to have budgets would find no attempt allowed and answer 503 while the agent is up.
         while self._teams is None:
             await asyncio.sleep(self._retry_load_seconds)
-            await self._load_once()
+            if self._loading is None or self._loading.done():
+                self._loading = asyncio.create_task(self.refresh(), name="budget teams load")
+            await asyncio.shield(self._loading)
 
     async def stop(self) -> None:
         if self._subscription is not None:
@@ -112,11 +119,11 @@ class BudgetGate:
         self._told.clear()
         return True
 
-    async def _load_once(self) -> None:
+    async def _load_once(self, *, now: bool = False) -> None:
         """One load for every caller waiting on it; after a failure, callers do not wait for another
-        attempt for `retry_load_seconds` (the periodic refresh keeps trying)."""
+        attempt for `retry_load_seconds` (the periodic refresh keeps trying) unless `now`."""
         if self._loading is None or self._loading.done():
-            if time.monotonic() < self._next_load:
+            if time.monotonic() < self._next_load and not now:
                 return
             self._next_load = time.monotonic() + self._retry_load_seconds
             self._loading = asyncio.create_task(self.refresh(), name="budget teams load")
@@ -145,7 +152,9 @@ class BudgetGate:
 
     async def _has_budgets(self, team_id: str) -> bool:
         if self._teams is None:
-            await self._load_once()
+            # A team known to have budgets is refused without the set: worth an attempt of its own
+            # (the agent may have come up since the last one failed), where any other team is served.
+            await self._load_once(now=bool(self._told.get(team_id)))
         if self._teams is not None:
             return team_id in self._teams
         # Never loaded (the MonitoringAgent unreachable since this replica started): a team this

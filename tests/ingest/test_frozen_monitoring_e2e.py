@@ -3,6 +3,7 @@ asking it, and teams with budgets get 503 + Retry-After (nothing accepted), not 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -117,26 +118,65 @@ async def test_a_frozen_monitoring_agent_does_not_slow_teams_without_budgets(
     assert body["ids"] == ["frozen-budgeted"]
 
 
+async def _edge_before_monitoring(launcher: MeshLauncher) -> tuple[AgentProcess, str, asyncpg.Pool]:
+    """An edge started while no MonitoringAgent is up (its first load of the set fails), then the
+    agent, then a budget made through the edge; the edge, the team's key and a pool."""
+    edge = launcher.start(AgentName.SUPER_AGENT)
+    launcher.start(AgentName.MONITORING)
+    db = await create_pool(launcher.postgres_dsn, min_size=1, max_size=2, command_timeout=10)
+    async with db.acquire() as conn:
+        key = await teams.org_team_key(conn, [Permission.BUDGETS_WRITE, Permission.TOKEN_EVENTS_WRITE])
+    status, body = await call(
+        launcher, "POST", "/api/v1/budgets", key, {"name": "cap", "amount_usd": "100", "hard_limit": True}
+    )
+    assert status == 201, body
+    return edge, key, db
+
+
 async def test_an_edge_started_before_the_monitoring_agent_loads_the_budget_set_once_it_is_up(
     launcher: MeshLauncher,
 ) -> None:
     """An edge whose first load of the teams-with-budgets set found no MonitoringAgent keeps trying
     on its own: a budget made once the agent is up is in the set within seconds, with no ingest
     request to prompt a load and long before the 30 s periodic refresh."""
-    edge = launcher.start(AgentName.SUPER_AGENT)
-    launcher.start(AgentName.MONITORING)
-    db = await create_pool(launcher.postgres_dsn, min_size=1, max_size=2, command_timeout=10)
+    edge, _, db = await _edge_before_monitoring(launcher)
     try:
-        async with db.acquire() as conn:
-            key = await teams.org_team_key(conn, [Permission.BUDGETS_WRITE])
-        status, body = await call(
-            launcher, "POST", "/api/v1/budgets", key, {"name": "cap", "amount_usd": "100", "hard_limit": True}
-        )
-        assert status == 201, body
 
         async def learned() -> bool:
             return await gauge(edge, "mno_edge_budget_teams") >= 1
 
         assert await until(learned, 10.0), "the edge did not load the set within 10 s of the agent's start"
+    finally:
+        await db.close()
+
+
+async def test_a_budgeted_teams_batch_is_admitted_at_once_when_the_agent_is_up_again(
+    launcher: MeshLauncher,
+) -> None:
+    """While the MonitoringAgent starts, another team's batches keep the edge's load attempts failing
+    (each is served without budgets); the moment the agent is up, a budget is made and its team's
+    batch sent: though the last attempt failed under 2 s ago, that team gets an attempt of its own,
+    finds the agent and is admitted (not a 503)."""
+    launcher.start(AgentName.SUPER_AGENT)
+    monitoring = launcher.start(AgentName.MONITORING, wait=False)
+    db = await create_pool(launcher.postgres_dsn, min_size=1, max_size=2, command_timeout=10)
+    try:
+        async with db.acquire() as conn:
+            plain = await teams.org_team_key(conn, [Permission.TOKEN_EVENTS_WRITE])
+            key = await teams.org_team_key(conn, [Permission.BUDGETS_WRITE, Permission.TOKEN_EVENTS_WRITE])
+        sent = 0
+        while not await asyncio.to_thread(monitoring.ready):
+            status, body = await call(
+                launcher, "POST", "/api/v1/token-events", plain, {"events": [event(f"p{sent}")]}
+            )
+            assert status == 200, body
+            sent += 1
+            await asyncio.sleep(0.2)
+        status, body = await call(
+            launcher, "POST", "/api/v1/budgets", key, {"name": "cap", "amount_usd": "100", "hard_limit": True}
+        )
+        assert status == 201, body
+        status, body = await call(launcher, "POST", "/api/v1/token-events", key, {"events": [event("first")]})
+        assert status == 200, body
     finally:
         await db.close()
