@@ -29,7 +29,10 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # One write() per record, newline included (PrintLogger's print() writes the line and its
+        # newline apart): a stdlib record written between the two glued two JSON lines into one
+        # that no log shipper, nor the mesh test reading an agent's log, could parse.
+        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stdout)

@@ -63,7 +63,10 @@ async def test_ping_round_trip_through_every_agent_carries_the_correlation_id(me
             ]
 
         handled = await wait_for(handled_records, timeout=10.0)
-        assert handled, f"{agent} has no log record with the correlation id"
+        raw = mesh.agents[agent].log_path.read_text(errors="replace")
+        assert handled, (
+            f"{agent} has no log record with the correlation id (in its raw log: {correlation_id in raw})"
+        )
         assert handled[0]["endpoint"] == f"mno.rpc.{agent.value}.ping"
 
 
