@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -42,7 +43,7 @@ def local_mesh(
     """nats-server, PostgreSQL and the given agents (separate processes, as in production)."""
     workdir = Path(tempfile.mkdtemp(prefix="mno-bench-"))
     nats_server, postgres = NatsServer(), EmbeddedPostgres()
-    nats_server.start(workdir, port=free_port(), monitor_port=free_port())
+    nats_server.start(workdir, port=free_port(), monitor_port=free_port(), token=secrets.token_hex(12))
     dsn = postgres.start(workdir, port=free_port())
     os.environ.update({"MNO_DATA_DIR": str(workdir), "MNO_HTTP_PORT": str(free_port()), **(extra_env or {})})
     for agent in ALL_AGENTS:

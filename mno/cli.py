@@ -17,9 +17,10 @@ from mno.demo import demo_app
 from mno.local_stack import load_local_settings
 from mno.operator import operator_app
 from mno.prompts import prompts_app
-from mno.reach import ServerUnavailable, connect_postgres, redacted_dsn
+from mno.reach import ServerUnavailable, connect_postgres
 from mno.supply_chain import advisories_app, scan, supply_chain_app, verify
 from shared.config import ConfigError, Settings
+from shared.config.urls import redacted_url
 from shared.messages.agents import AgentName
 
 T = TypeVar("T")
@@ -132,7 +133,7 @@ def migrate(config: ConfigOption = None) -> None:
             except (OSError, ClickHouseError) as error:
                 if isinstance(error, QueryError):
                     raise
-                raise ServerUnavailable("ClickHouse", redacted_dsn(url or ""), error) from error
+                raise ServerUnavailable("ClickHouse", redacted_url(url or ""), error) from error
             finally:
                 await clickhouse.close()
         return applied
@@ -214,9 +215,10 @@ def config_check(
 ) -> None:
     """Load FILE with the current environment and report every problem, naming its key."""
     settings = _settings(file)
+    nats_servers = ", ".join(map(redacted_url, settings.nats.servers))
     console.print(
-        f"{file}: ok (environment {settings.environment}, NATS {', '.join(settings.nats.servers)}, "
-        f"PostgreSQL {redacted_dsn(settings.postgres.dsn)}, ClickHouse {settings.clickhouse.engine}, "
+        f"{file}: ok (environment {settings.environment}, NATS {nats_servers}, "
+        f"PostgreSQL {redacted_url(settings.postgres.dsn)}, ClickHouse {settings.clickhouse.engine}, "
         f"storage {settings.storage.backend})",
         soft_wrap=True,
     )

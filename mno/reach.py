@@ -7,13 +7,13 @@ a person must not: it fails fast, naming the server and the address it tried.
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import nats
 from nats.aio.client import Client as NatsClient
 
 from shared.config import Settings
+from shared.config.urls import redacted_url
 from shared.db.postgres import create_pool
 
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -38,17 +38,6 @@ def describe_error(error: BaseException | None) -> str:
         return "no answer in time"
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def redacted_dsn(dsn: str) -> str:
-    """The DSN without its password (addresses are shown, secrets never)."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, parts.fragment))
 
 
 async def connect_nats(settings: Settings, *, timeout: float = CONNECT_TIMEOUT_SECONDS) -> NatsClient:
@@ -95,4 +84,4 @@ async def connect_postgres(dsn: str, *, command_timeout: float = 120.0) -> async
             retry_for_seconds=0.0,
         )
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        raise ServerUnavailable("PostgreSQL", redacted_dsn(dsn), error) from error
+        raise ServerUnavailable("PostgreSQL", redacted_url(dsn), error) from error

@@ -289,12 +289,15 @@ class NatsServer:
         self.host = "127.0.0.1"
         self.port = 4222
         self.monitor_port = 8222
+        self.token: str | None = None
         self._server: _ChildServer | None = None
         self._data_dir: Path | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://{self.host}:{self.port}"
+        """The client URL; with a token it is the URL's user part, which nats-py sends as auth_token."""
+        credentials = f"{self.token}@" if self.token else ""
+        return f"nats://{credentials}{self.host}:{self.port}"
 
     @property
     def monitor_url(self) -> str:
@@ -316,9 +319,14 @@ class NatsServer:
         port: int = 4222,
         monitor_port: int = 8222,
         *,
+        token: str | None = None,
         timeout: float = 20.0,
     ) -> None:
-        """Launch and wait until JetStream reports healthy."""
+        """Launch and wait until JetStream reports healthy.
+
+        `token`: clients must present it. A client left running from an earlier stack (it reconnects
+        forever to its old address) then cannot join a new server that happens to get that port.
+        """
         if self._server is not None:
             raise StackError(f"nats-server already started at {self.url}")
         data_dir = Path(data_dir).resolve()
@@ -334,8 +342,10 @@ class NatsServer:
         ensure_port_free(host, port, "nats-server clients")
         ensure_port_free(host, monitor_port, "nats-server monitoring")
 
-        self.host, self.port, self.monitor_port = host, port, monitor_port
+        self.host, self.port, self.monitor_port, self.token = host, port, monitor_port, token
         argv = [str(server.program), "-js", "-sd", str(store_dir), "-a", host, "-p", str(port)]
+        if token:
+            argv += ["--auth", token]
         server.launch([*argv, "-m", str(monitor_port)], cwd=data_dir)
         try:
             self._wait_until_healthy(server, timeout)
@@ -355,7 +365,7 @@ class NatsServer:
             raise StackError("nats-server was never started")
         self._server.clear_after_crash()
         self._server = None
-        self.start(self._data_dir, self.host, self.port, self.monitor_port, timeout=timeout)
+        self.start(self._data_dir, self.host, self.port, self.monitor_port, token=self.token, timeout=timeout)
 
     def _wait_until_healthy(self, server: _ChildServer, timeout: float) -> None:
         health_url = f"{self.monitor_url}/healthz?js-enabled-only=true"

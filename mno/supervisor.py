@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import functools
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -517,7 +518,9 @@ def serve(
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     print(f"starting nats-server and PostgreSQL under {data_dir} ...", flush=True)
-    nats.start(data_dir, port=ports.nats, monitor_port=ports.nats_monitor)
+    # A token per run: another local process (or an agent left from an earlier run that reconnects
+    # to this port) cannot publish on the bus, which trusts what it carries; the URL holds it.
+    nats.start(data_dir, port=ports.nats, monitor_port=ports.nats_monitor, token=secrets.token_hex(16))
     stop_if_requested(stop_requested)
     dsn = postgres.start(data_dir, port=ports.postgres)
     # From here `mno status`, `mno migrate` etc. run in this directory reach these servers.

@@ -31,6 +31,7 @@ from shared.bus.events import EventConsumer, EventHandler
 from shared.bus.service import AgentService
 from shared.bus.streams import ensure_streams
 from shared.config import ConfigError, Settings, load_settings
+from shared.config.urls import redacted_url
 from shared.db.migrations import migrate
 from shared.db.postgres import create_pool
 from shared.gc_pauses import GcPauseMonitor
@@ -302,6 +303,7 @@ class AgentRuntime:
             log.warning("bus error", error=repr(error))
 
         deadline = asyncio.get_running_loop().time() + max(cfg.connect_timeout_seconds * 6, 30)
+        addresses = [redacted_url(url) for url in cfg.servers]
         while True:
             try:
                 nc = await nats.connect(
@@ -320,8 +322,11 @@ class AgentRuntime:
                 )
             except Exception as error:
                 if asyncio.get_running_loop().time() > deadline:
-                    raise StartupError(f"cannot reach NATS at {', '.join(cfg.servers)}: {error!r}") from error
-                log.info("waiting for NATS", servers=cfg.servers, error=repr(error))
+                    addresses = ", ".join(map(redacted_url, cfg.servers))
+                    raise StartupError(f"cannot reach NATS at {addresses}: {error!r}") from error
+                log.info(
+                    "waiting for NATS", servers=[redacted_url(url) for url in cfg.servers], error=repr(error)
+                )
                 await asyncio.sleep(1.0)
                 continue
             BUS_CONNECTED.labels(agent).set(1)

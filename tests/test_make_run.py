@@ -519,7 +519,9 @@ def test_banner_says_how_to_run_mno_and_where_postgres_listens(first_run: MakeRu
     assert stat.S_IMODE(record_file.stat().st_mode) == 0o600
     record = json.loads(record_file.read_text())
     assert record["postgres_dsn"] == postgres
-    assert record["nats_url"] == f"nats://127.0.0.1:{setup.ports['MNO_NATS_PORT']}"
+    # The bus takes a token made for this run; the URL carries it (the banner and `mno` find it there).
+    nats_port = setup.ports["MNO_NATS_PORT"]
+    assert re.fullmatch(rf"nats://[0-9a-f]{{32}}@127\.0\.0\.1:{nats_port}", record["nats_url"]), record
     assert record["edge_url"] == setup.edge
 
 
@@ -540,7 +542,7 @@ def test_mno_commands_next_to_make_run_reach_its_stack(first_run: MakeRun) -> No
 
     check = mno_next_to(setup, "config", "check", "config/machine-native-ops.yaml")
     assert check.returncode == 0, check.stdout + check.stderr
-    assert f"nats://127.0.0.1:{setup.ports['MNO_NATS_PORT']}" in check.stdout, check.stdout
+    assert f"nats://***@127.0.0.1:{setup.ports['MNO_NATS_PORT']}" in check.stdout, check.stdout
     assert f"@127.0.0.1:{setup.ports['MNO_POSTGRES_PORT']}/" in check.stdout, check.stdout
 
 

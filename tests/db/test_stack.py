@@ -40,6 +40,17 @@ async def test_nats_server_answers_with_jetstream(nats_server: NatsServer) -> No
     assert (info.limits.max_streams, info.limits.max_consumers) == (-1, -1)
 
 
+async def test_a_nats_server_with_a_token_refuses_clients_without_it(nats_server: NatsServer) -> None:
+    """The test servers take a token (a stray agent of an earlier test cannot join): no token, no entry."""
+    assert nats_server.token
+    assert f"{nats_server.token}@" in nats_server.url
+    anonymous = f"nats://{nats_server.host}:{nats_server.port}"
+    with pytest.raises(Exception, match=r"(?i)authorization"):
+        await nats.connect(anonymous, allow_reconnect=False, max_reconnect_attempts=1, connect_timeout=2)
+    connection = await nats.connect(nats_server.url)
+    await connection.close()
+
+
 def test_port_in_use_raises_stack_error(nats_server: NatsServer, tmp_path: Path) -> None:
     """Starting on a port that is already bound fails before launching anything."""
     with pytest.raises(StackError, match=f"port {nats_server.port} is already in use"):

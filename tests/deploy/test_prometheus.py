@@ -232,7 +232,10 @@ def test_prometheus_stores_rpc_latency_histograms_of_every_agent(prometheus: Pro
     deadline = time.monotonic() + 90
     while (missing := without_buckets()) and time.monotonic() < deadline:
         time.sleep(0.25)
-    assert not missing, f"no rpc histograms of {missing} in 90 s; targets: {prometheus.targets()}"
+    assert not missing, (
+        f"no rpc histograms of {missing} in 90 s; targets: {prometheus.targets()}; "
+        f"instances on the bus: {mesh.bus_instances()}"
+    )
 
     def agents_with_p95() -> set[str] | None:
         # What the latency alert and panels compute; rate() needs two scrapes of each series.

@@ -65,7 +65,8 @@ async def test_ping_round_trip_through_every_agent_carries_the_correlation_id(me
         handled = await wait_for(handled_records, timeout=10.0)
         raw = mesh.agents[agent].log_path.read_text(errors="replace")
         assert handled, (
-            f"{agent} has no log record with the correlation id (in its raw log: {correlation_id in raw})"
+            f"{agent} has no log record with the correlation id (in its raw log: {correlation_id in raw}; "
+            f"instances on the bus: {mesh.bus_instances()})"
         )
         assert handled[0]["endpoint"] == f"mno.rpc.{agent.value}.ping"
 

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import boto3
 
-from mno.stack import NatsServer
 from shared.messages.agents import AgentName
 from tests.fixtures.mesh import Mesh, MeshLauncher
 from tests.fixtures.s3 import S3Endpoint
-from tests.fixtures.stack import free_port, scratch_dir
+from tests.fixtures.stack import scratch_dir, start_nats
 
 
 @contextmanager
@@ -40,9 +39,8 @@ def s3_registry_mesh(workdir: Path, postgres_dsn: str, s3_endpoint: S3Endpoint) 
             "secret_access_key": s3_endpoint.secret_access_key,
         },
     }
-    nats = NatsServer()
     with scratch_dir("mno-nats-s3-") as nats_dir:
-        nats.start(nats_dir, port=free_port(), monitor_port=free_port())
+        nats = start_nats(nats_dir)
         launcher = MeshLauncher(workdir, nats.url, postgres_dsn, overrides={"storage": storage})
         try:
             agents = {a: launcher.start(a) for a in (AgentName.ARTIFACT_MANAGER, AgentName.SUPER_AGENT)}

@@ -18,7 +18,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mno.stack import NatsServer
 from services.identity import apikeys
 from services.registry import store, upstream_store
 from shared.db.migrations import migrate_all
@@ -27,7 +26,7 @@ from shared.messages.agents import AgentName
 from shared.messages.artifacts import Ecosystem
 from shared.messages.permissions import Permission
 from tests.fixtures.mesh import Mesh, MeshLauncher
-from tests.fixtures.stack import free_port, scratch_dir
+from tests.fixtures.stack import free_port, scratch_dir, start_nats
 from tests.registry.npmpackages import (
     NPM,
     npm,
@@ -146,9 +145,8 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iter
             },
             "gone": {"kind": "npm", "url": f"http://127.0.0.1:{free_port()}", "teams": [down.team_id]},
         }
-        nats = NatsServer()
         with scratch_dir("mno-nats-npm-upstream-") as nats_dir:
-            nats.start(nats_dir, port=free_port(), monitor_port=free_port())
+            nats = start_nats(nats_dir)
             launcher = MeshLauncher(
                 tmp_path_factory.mktemp("npm-upstream-mesh"),
                 nats.url,

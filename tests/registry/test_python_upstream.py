@@ -18,7 +18,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mno.stack import NatsServer
 from services.registry import store
 from services.registry.python.upstream_pages import parse_project_page
 from shared.db.migrations import migrate_all
@@ -26,7 +25,7 @@ from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission
 from tests.fixtures.mesh import Mesh, MeshLauncher
-from tests.fixtures.stack import free_port, scratch_dir
+from tests.fixtures.stack import free_port, scratch_dir, start_nats
 from tests.fixtures.teams import org_team_key
 from tests.registry.peers import pypiserver
 from tests.registry.pypackages import (
@@ -102,9 +101,8 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iter
                 "teams": [down.team_id],
             },
         }
-        nats = NatsServer()
         with scratch_dir("mno-nats-upstream-") as nats_dir:
-            nats.start(nats_dir, port=free_port(), monitor_port=free_port())
+            nats = start_nats(nats_dir)
             launcher = MeshLauncher(
                 tmp_path_factory.mktemp("upstream-mesh"),
                 nats.url,

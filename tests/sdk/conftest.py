@@ -47,8 +47,14 @@ async def edge_key(mesh: Mesh) -> str:
         await pool.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def strict_edge(mesh: Mesh, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[StrictEdge]:
+    """A second edge with a tight free plan, on the session mesh's bus, for the one test that needs it.
+
+    It joins the edge's queue groups, so it answers a share of the RPCs meant for the mesh's edge:
+    kept for the session it made later tests on this worker flaky (a ping's "handled request" record
+    or the edge's RPC histograms turned up in this edge, not the mesh's). It ends with its test.
+    """
     plan = {"artifact_storage_bytes": 10**9, "prompts": 10, "experiments": 1, "seats": 3, "features": []}
     launcher = MeshLauncher(
         tmp_path_factory.mktemp("strict-edge"),

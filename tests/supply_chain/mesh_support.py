@@ -16,13 +16,12 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from mno.stack import NatsServer
 from services.identity import apikeys
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission, Role, permissions_of_roles
 from tests.fixtures.mesh import TOKEN, MeshLauncher
-from tests.fixtures.stack import free_port, scratch_database
+from tests.fixtures.stack import scratch_database, start_nats
 from tests.supply_chain.snapshot import PYPA_SNAPSHOT
 
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
@@ -47,8 +46,7 @@ class Team:
 
 
 async def start(work: Path, postgres_dsn: str) -> AsyncIterator[Env]:
-    nats = NatsServer()
-    nats.start(work / "nats", port=free_port(), monitor_port=free_port())
+    nats = start_nats(work / "nats")
     try:
         async with scratch_database(postgres_dsn) as dsn:
             launcher = MeshLauncher(work, nats.url, dsn)

@@ -20,12 +20,11 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from mno.stack import NatsServer
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Role
 from tests.fixtures.mesh import MeshLauncher
-from tests.fixtures.stack import free_port, scratch_database
+from tests.fixtures.stack import scratch_database, start_nats
 from tests.registry.npmpackages import (
     NPM,
     npm,
@@ -88,8 +87,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> As
         filename, content = minimal_wheel("upstream-lib", version)
         (packages / filename).write_bytes(content)
     (work / "mesh").mkdir()
-    nats = NatsServer()
-    nats.start(work / "nats", port=free_port(), monitor_port=free_port())
+    nats = start_nats(work / "nats")
     try:
         with pypiserver(packages, fallback=False) as upstream:
             async with scratch_database(postgres_dsn) as dsn:
