@@ -322,11 +322,8 @@ class AgentRuntime:
                 )
             except Exception as error:
                 if asyncio.get_running_loop().time() > deadline:
-                    addresses = ", ".join(map(redacted_url, cfg.servers))
-                    raise StartupError(f"cannot reach NATS at {addresses}: {error!r}") from error
-                log.info(
-                    "waiting for NATS", servers=[redacted_url(url) for url in cfg.servers], error=repr(error)
-                )
+                    raise StartupError(f"cannot reach NATS at {', '.join(addresses)}: {error!r}") from error
+                log.info("waiting for NATS", servers=addresses, error=repr(error))
                 await asyncio.sleep(1.0)
                 continue
             BUS_CONNECTED.labels(agent).set(1)
