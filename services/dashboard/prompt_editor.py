@@ -4,7 +4,8 @@ values through the API's render path and saved through `POST /api/v1/prompts`.
 Pure: the latest version in, the form's rows out; the form's strings in, the API's body (and the
 sample values) out, or the form's own problems; an API refusal's details in, each problem in words
 under the field it is about (`slot`). The form sends rows as numbered fields (`msg_role_0`,
-`var_name_1`, ...): one row more than the version has, for a new message or variable.
+`var_name_1`, ...): one row more than the version has, for a new message or variable; "Add a
+message" / "Add a variable" append more (from a `<template>`, numbered on in the browser).
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ class Editor:
     config: str  # JSON object
     tags: str
     commit_message: str
+
+
+BLANK_VARIABLE = VariableRow(-1, "", "string", False, "", "", "", "")  # the "Add a variable" template's
 
 
 def _sample(spec_type: str, default: Any) -> str:

@@ -293,3 +293,49 @@ async def test_the_pull_request_button_shows_the_apis_refusal_in_words(
                 "DELETE FROM super_agent.prompt_repositories WHERE team_id = $1::uuid", edited.team.id
             )
     await context.close()
+
+
+async def test_add_a_message_and_add_a_variable_append_rows_that_are_saved(
+    edited: Stage, chromium: Browser
+) -> None:
+    """ "Add a message" and "Add a variable" append numbered rows as often as pressed (not one new row
+    per save): a chat version with three messages and three variables is saved in one go."""
+    name = "dash-editor-rows"
+    await ok(
+        edited,
+        "POST",
+        "/api/v1/prompts",
+        {"name": name, "type": "text", "template": "Hi.", "variables": {"agent": {"type": "string"}}},
+    )
+    context, page = await signed_in(edited, chromium, viewport=LAPTOP)
+    await page.goto(f"/dashboard/prompts/{name}/edit")
+    await page.select_option("#ed-type", "chat")
+    await page.fill("#ed-content-0", "You are {{ agent }}.")
+    for index, text in ((1, "Say {{ greeting }}."), (2, "Then say {{ farewell }}.")):
+        await page.click("[data-add-row=new-message-row]")
+        assert await page.evaluate("document.activeElement.id") == f"ed-role-{index}"
+        assert await page.locator(f"label[for=ed-content-{index}]").inner_text() == f"Message {index + 1}"
+        await page.fill(f"#ed-content-{index}", text)
+    await page.fill("#ed-var-name-0", "agent")
+    await page.fill("#ed-var-sample-0", "a guide")
+    for index, (variable, sample) in ((1, ("greeting", "hello")), (2, ("farewell", "goodbye"))):
+        if index == 2:
+            await page.click("[data-add-row=new-variable-row]")
+        await page.fill(f"#ed-var-name-{index}", variable)
+        await page.fill(f"#ed-var-sample-{index}", sample)
+    await page.click("#editor-preview")
+    await page.wait_for_selector("#editor-result .rendered-message >> nth=2")
+    rendered = await page.locator("#editor-result .rendered-message").all_inner_texts()
+    assert rendered == ["You are a guide.", "Say hello.", "Then say goodbye."]
+    await page.fill("#ed-commit", "three of each")
+    await page.click("#editor-save")
+    await page.wait_for_selector("#editor-saved")
+    saved = await ok(edited, "GET", f"/api/v1/prompts/{name}")
+    document = saved["document"]
+    assert [m["content"] for m in document["messages"]] == [
+        "You are {{ agent }}.",
+        "Say {{ greeting }}.",
+        "Then say {{ farewell }}.",
+    ]
+    assert set(document["variables"]) == {"agent", "greeting", "farewell"}
+    await context.close()

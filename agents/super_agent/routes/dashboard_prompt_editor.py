@@ -47,6 +47,7 @@ async def edit_page(call: Call) -> web.StreamResponse:
         save_path=prompt_editor.SAVE_PATH,
         roles=prompt_editor.ROLES,
         types=prompt_editor.TYPES,
+        blank_variable=prompt_editor.BLANK_VARIABLE,
     )
 
 

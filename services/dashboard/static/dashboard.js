@@ -73,6 +73,29 @@
     copied(button, ok);
   });
 
+  // `data-add-row="TEMPLATE" data-add-to="LIST"`: append a copy of <template id=TEMPLATE> to LIST, its
+  // `__i__` numbered after the highest row there (the form's fields are msg_role_<i>, var_name_<i>...)
+  // and `__n__` as the row's ordinal; focus its first field.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-add-row]") : null;
+    if (!button) return;
+    var template = document.getElementById(button.getAttribute("data-add-row"));
+    var list = document.getElementById(button.getAttribute("data-add-to"));
+    if (!template || !list) return;
+    var next = 0;
+    list.querySelectorAll("[data-message], [data-variable]").forEach(function (row) {
+      var index = parseInt(row.getAttribute("data-message") || row.getAttribute("data-variable"), 10);
+      if (index >= next) next = index + 1;
+    });
+    if (next > 999) return;  // the server takes row numbers of up to three digits
+    var holder = document.createElement("div");
+    holder.innerHTML = template.innerHTML.split("__i__").join(String(next)).split("__n__").join(String(next + 1));
+    var row = holder.firstElementChild;
+    list.appendChild(row);
+    var first = row.querySelector("input, select, textarea");
+    if (first) first.focus();
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var busy = event.detail.elt;
     if (busy && busy.hasAttribute("aria-busy")) busy.setAttribute("aria-busy", "false");
