@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from services.gateway.errors import STATUS_OF, ErrorResponse
-from services.gateway.route_table import Route
+from services.gateway.route_table import RequestBody, Route
 
 REF = "#/components/schemas/{model}"
 # `{name:regex}` segments (aiohttp's syntax for a parameter spanning several segments, e.g. the rest of
@@ -46,6 +46,8 @@ def openapi_document(routes: list[Route], *, title: str, version: str) -> dict[s
         for model in (route.input_model, route.output_model):
             if model is not None:
                 models.add(model)
+        if route.body is not None:
+            models |= {m for m in route.body.content.values() if isinstance(m, type)}
     ordered = sorted(models, key=lambda m: m.__name__)
     _, schemas = models_json_schema([(model, "validation") for model in ordered], ref_template=REF)
     components = schemas.get("$defs", {})
@@ -87,7 +89,7 @@ def _operation(route: Route) -> dict[str, Any]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _REGEX_PARAM.findall(route.path)
     ]
-    if model is not None and not route.has_body:
+    if model is not None and (not route.has_body or route.reads_own_body):
         for name, field in model.model_fields.items():
             if name not in route.path_params:
                 parameters.append(
@@ -100,7 +102,11 @@ def _operation(route: Route) -> dict[str, Any]:
                 )
     if parameters:
         operation["parameters"] = parameters
-    if model is not None and route.has_body:
+    if route.reads_own_body:
+        if route.body is None:
+            raise ValueError(f"{route.method} {route.path} reads its own body: declare it (`body=`)")
+        operation["requestBody"] = _own_body(route.body)
+    elif model is not None and route.has_body:
         operation["requestBody"] = {
             "required": any(
                 f.is_required() for n, f in model.model_fields.items() if n not in route.path_params
@@ -122,6 +128,16 @@ def _operation(route: Route) -> dict[str, Any]:
             responses[str(status)] = _response(_describe(status), status, error_content)
     operation["responses"] = responses
     return operation
+
+
+def _own_body(body: RequestBody) -> dict[str, Any]:
+    content: dict[str, Any] = {}
+    for media_type, schema in body.content.items():
+        if isinstance(schema, type):
+            content[media_type] = {"schema": {"$ref": REF.format(model=schema.__name__)}}
+        else:
+            content[media_type] = {"schema": schema or {"type": "string", "contentMediaType": media_type}}
+    return {"required": body.required, "description": body.description, "content": content}
 
 
 def _error_content(route: Route) -> dict[str, Any]:

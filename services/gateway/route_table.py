@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -54,6 +54,17 @@ class Forward:
     endpoint: Endpoint[Any, Any]
 
 
+@dataclass(frozen=True, eq=False)  # hashed by identity: Routes are hashed, and `content` holds dicts
+class RequestBody:
+    """The body of a route that reads it itself (raw_body or streamed_body), for the OpenAPI
+    document: per media type, a model (of the body, or of a form's fields), a JSON schema, or None
+    for bytes the document does not describe further (a protobuf, an archive)."""
+
+    description: str
+    content: Mapping[str, type[BaseModel] | dict[str, Any] | None]
+    required: bool = True
+
+
 @dataclass(frozen=True)
 class Route:
     method: HttpMethod
@@ -76,6 +87,8 @@ class Route:
     # The edge does not read the body: the handler streams `call.request.content` itself (webhooks
     # verify their signature as it arrives, under a budget of unverified bytes).
     streamed_body: bool = False
+    # What such a route's body is (its `request` model then holds only path and query parameters).
+    body: RequestBody | None = None
     # A plan feature the caller's team must have (403 naming it otherwise), e.g. "prompts".
     feature: str | None = None
     # Errors in another JSON shape than ours (proxy mode answers in its provider's, so the provider's
@@ -108,6 +121,11 @@ class Route:
     @property
     def has_body(self) -> bool:
         return self.method in BODY_METHODS
+
+    @property
+    def reads_own_body(self) -> bool:
+        """The handler reads the body (declared by `body`); the edge decodes no JSON input."""
+        return self.has_body and (self.raw_body or self.streamed_body)
 
     @property
     def operation_id(self) -> str:

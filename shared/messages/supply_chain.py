@@ -219,10 +219,13 @@ class TriageRequest(_Request):
     note: ShortText | None = None
 
 
+AdvisorySource = Annotated[Text, StringConstraints(min_length=1, max_length=300)]
+
+
 class AdvisoryImportRequest(_Request):
     """An import of OSV records (a zip or tar archive the edge stored in the blob store)."""
 
-    source: Annotated[Text, StringConstraints(min_length=1, max_length=300)]
+    source: AdvisorySource
     blob: BlobReference
 
 

@@ -5,6 +5,9 @@ provider's shape rather than ours."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+
+import pytest
 
 from agents.super_agent.routes import ROUTES
 from services.gateway.openapi import document_path, openapi_document
@@ -62,3 +65,33 @@ def test_errors_are_documented_in_the_shape_each_route_answers_them() -> None:
                 kinds.add("ours")
                 assert content == {"application/json": {"schema": ERROR_RESPONSE}}, (route.path, status)
     assert kinds == {"page", "provider", "ours"}
+
+
+def test_a_body_the_handler_reads_itself_is_documented_as_what_it_is() -> None:
+    """Routes that read their own body (raw or streamed) document its media types, never their path
+    model as a JSON body; twine's upload is a multipart form with the file as binary `content`."""
+    own = [(route, operation) for route, operation in _operations() if route.reads_own_body]
+    assert len(own) >= 15
+    for route, operation in own:
+        content = operation["requestBody"]["content"]
+        model = route.input_model
+        assert model is None or all(
+            schema.get("schema") != {"$ref": f"#/components/schemas/{model.__name__}"}
+            for schema in content.values()
+        ), route
+    upload = DOCUMENT["paths"]["/registry/{team}/pypi/legacy/"]["post"]["requestBody"]
+    form = DOCUMENT["components"]["schemas"]["TwineUploadForm"]
+    assert upload["content"] == {
+        "multipart/form-data": {"schema": {"$ref": "#/components/schemas/TwineUploadForm"}}
+    }
+    assert form["properties"]["content"] == {"format": "binary", "title": "Content", "type": "string"}
+    assert {":action", "name", "version", "filetype", "content"} <= set(form["required"])
+    sboms = DOCUMENT["paths"]["/api/v1/sboms"]["post"]
+    assert [p["name"] for p in sboms["parameters"] if p["in"] == "query"] == ["filename"]
+
+
+def test_a_route_that_reads_its_own_body_must_declare_it() -> None:
+    """A later raw-body route without `body=` fails the document's build (the gap the fuzzer cannot see)."""
+    upload = next(r for r in ROUTES if r.path == "/registry/{team}/pypi/legacy/")
+    with pytest.raises(ValueError, match="declare it"):
+        openapi_document([replace(upload, body=None)], title="t", version="1")

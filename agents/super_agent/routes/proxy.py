@@ -18,7 +18,7 @@ from aiohttp import web
 from agents.super_agent.edge_deps import deps
 from services.gateway.edge import REQUEST_ID_HEADER
 from services.gateway.errors import HttpProblem
-from services.gateway.route_table import Call, Local, Route
+from services.gateway.route_table import Call, Local, RequestBody, Route
 from services.proxy import providers
 from services.proxy.budget_precheck import CallScope, precheck
 from services.proxy.forward import UpstreamUnreachable, forward, new_session
@@ -158,6 +158,12 @@ _HOW = (
 )
 
 
+_PROVIDER_BODY = RequestBody(
+    "The provider's own request (e.g. OpenAI's chat completion, Anthropic's message), passed on as sent.",
+    {"application/json": {"type": "object"}},
+)
+
+
 def _routes() -> list[Route]:
     routes: list[Route] = []
     for provider, prefix in _PREFIXES.items():
@@ -172,6 +178,7 @@ def _routes() -> list[Route]:
                     tags=("proxy",),
                     raw_body=True,
                     streamed_body=True,
+                    body=_PROVIDER_BODY if method == "POST" else None,
                     extra_status=(404, 413, 429, 502, 503, 504),
                     error_shape=partial(providers.error_document, provider),
                     deadline=False,  # an LLM answer may stream for minutes

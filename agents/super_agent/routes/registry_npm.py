@@ -40,7 +40,7 @@ from agents.super_agent.routes.registry_python import check_team, storage_quota,
 from services.gateway.edge import validate_input
 from services.gateway.errors import HttpProblem
 from services.gateway.json_body import JsonRefused, read_json
-from services.gateway.route_table import Call, Local, Route
+from services.gateway.route_table import Call, Local, RequestBody, Route
 from shared.blobstore import BlobNotFound
 from shared.messages.artifacts import (
     NPM_DOCUMENT_MAX_CHARS,
@@ -579,6 +579,28 @@ _READ_STATUS = (404, 503, 504)
 _WRITE_STATUS = (404, 409, 503, 504)
 
 # The `-/` routes come first: aiohttp tries routes in order, and `{scope}/{name}` would match them.
+_PUBLISH_DOCUMENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "versions"],
+    "properties": {
+        "name": {"type": "string"},
+        "versions": {"type": "object", "additionalProperties": {"type": "object"}},
+        "dist-tags": {"type": "object", "additionalProperties": {"type": "string"}},
+        "_attachments": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "content_type": {"type": "string"},
+                    "data": {"type": "string", "contentEncoding": "base64"},
+                    "length": {"type": "integer"},
+                },
+            },
+        },
+    },
+}
+
+
 REGISTRY_NPM_ROUTES: list[Route] = [
     _route(
         "GET",
@@ -626,6 +648,7 @@ REGISTRY_NPM_ROUTES: list[Route] = [
         dist_tag_set,
         request=DistTagPath,
         raw_body=True,
+        body=RequestBody("The version to tag, as a JSON string.", {"application/json": {"type": "string"}}),
         extra_status=_WRITE_STATUS,
     ),
     _route(
@@ -663,6 +686,12 @@ REGISTRY_NPM_ROUTES: list[Route] = [
         status=201,
         raw_body=True,
         streamed_body=True,
+        body=RequestBody(
+            "npm's publish document (name, versions with each package.json, dist-tags, and "
+            "`_attachments` holding the tarball in base64), or for npm deprecate the packument without "
+            "attachments.",
+            {"application/json": _PUBLISH_DOCUMENT},
+        ),
         deadline=False,
         extra_status=(402, 404, 409, 413, 415, 503, 504),
     ),
@@ -710,6 +739,10 @@ REGISTRY_NPM_ROUTES: list[Route] = [
         response=NpmOk,
         raw_body=True,
         streamed_body=True,
+        body=RequestBody(
+            "The packument as npm read it, without the versions to remove.",
+            {"application/json": {"type": "object", "required": ["name", "versions"]}},
+        ),
         extra_status=(404, 409, 413, 415, 503, 504),
     ),
     _route(

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.errors import HttpProblem
-from services.gateway.route_table import Call, Local, Route
+from services.gateway.route_table import Call, Local, RequestBody, Route
 from shared.blobstore import BlobNotFound, BlobRef
 from shared.bus.codec import validation_details
 from shared.messages.artifacts import (
@@ -62,6 +62,16 @@ _SIMPLE_MEDIA = (
     "application/vnd.pypi.simple.v1+json",
     "application/vnd.pypi.simple.v1+html",
 )
+
+
+class TwineUploadForm(PythonUploadFields):
+    """twine's `file_upload` form as the OpenAPI document shows it: the protocol fields, then the file
+    (`content`, last). twine's metadata fields (summary, description, ...) are accepted and ignored:
+    metadata is read from the file."""
+
+    model_config = ConfigDict(extra="allow")
+
+    content: bytes
 
 
 class _Paths(BaseModel):
@@ -412,6 +422,11 @@ REGISTRY_PYTHON_ROUTES: list[Route] = [
         response=PublishedArtifact,
         raw_body=True,
         streamed_body=True,
+        body=RequestBody(
+            "twine's multipart form: `:action` file_upload, name, version, filetype and the digests, "
+            "then the file as `content`.",
+            {"multipart/form-data": TwineUploadForm},
+        ),
         deadline=False,
         extra_status=(402, 404, 409, 413, 415, 503, 504),
     ),

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.errors import HttpProblem
-from services.gateway.route_table import Call, Forward, Local, Route
+from services.gateway.route_table import Call, Forward, Local, RequestBody, Route
 from shared.blobstore import BlobNotFound, BlobRef
-from shared.messages.artifacts import BlobReference
+from shared.messages.artifacts import BlobReference, FilenameText
 from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import Permission
 from shared.messages.registry import (
@@ -50,6 +50,7 @@ from shared.messages.registry import (
 from shared.messages.supply_chain import (
     AdvisoryImportInfo,
     AdvisoryImportRequest,
+    AdvisorySource,
     AttestationRef,
     DocumentLocation,
     SbomDocumentRequest,
@@ -103,6 +104,24 @@ async def _body_to_blob(call: Call, limit: int) -> BlobRef:
             [{"loc": "body", "message": "the body is empty", "type": "missing_body"}],
         )
     return stored
+
+
+class DocumentQuery(BaseModel):
+    """An uploaded document's name, which tells a lockfile's format (an SBOM's may be any name)."""
+
+    filename: FilenameText | None = None
+
+
+class AdvisoryImportQuery(BaseModel):
+    """Names the advisory archive's source (default `upload`)."""
+
+    source: AdvisorySource | None = None
+
+
+_SCANNED_BODY = RequestBody(
+    "The document itself: a CycloneDX (1.2-1.7) or SPDX (2.2/2.3) JSON SBOM, or a lockfile as text.",
+    {"application/json": {"type": "object"}, "text/plain": None, "application/octet-stream": None},
+)
 
 
 def _filename(call: Call, default: str | None) -> str:
@@ -307,7 +326,13 @@ def _read(path: str, summary: str, endpoint: Any, extra: tuple[int, ...] = (404,
 
 
 def _upload(
-    path: str, summary: str, permission: Permission, handler: Any, response: Any, **extra: Any
+    path: str,
+    summary: str,
+    permission: Permission,
+    handler: Any,
+    response: Any,
+    body: RequestBody,
+    **extra: Any,
 ) -> Route:
     return Route(
         "POST",
@@ -319,6 +344,7 @@ def _upload(
         tags=TAGS,
         raw_body=True,
         streamed_body=True,
+        body=body,
         extra_status=(400, 413, 422, 503, 504),
         deadline=False,
         **extra,
@@ -417,6 +443,8 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
         Permission.SUPPLY_CHAIN_WRITE,
         upload_sbom,
         ScanResult,
+        _SCANNED_BODY,
+        request=DocumentQuery,
         status=201,
         feature=FEATURE,
     ),
@@ -427,6 +455,8 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
         Permission.SUPPLY_CHAIN_WRITE,
         scan_only,
         ScanResult,
+        _SCANNED_BODY,
+        request=DocumentQuery,
         feature=FEATURE,
     ),
     _read(
@@ -493,6 +523,11 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
         Permission.PLATFORM_OPERATE,
         import_advisories,
         AdvisoryImportInfo,
+        RequestBody(
+            "A zip or tar.gz archive of OSV records (JSON or YAML), as OSV's own exports are.",
+            {"application/zip": None, "application/gzip": None, "application/octet-stream": None},
+        ),
+        request=AdvisoryImportQuery,
     ),
     _read(
         "/api/v1/attestations",
@@ -524,6 +559,10 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
         Permission.SUPPLY_CHAIN_READ,
         verify_envelope,
         Verification,
+        RequestBody(
+            "A DSSE envelope as JSON (payloadType, payload in base64, signatures).",
+            {"application/json": {"type": "object", "required": ["payloadType", "payload", "signatures"]}},
+        ),
         feature=FEATURE,
     ),
     _read(

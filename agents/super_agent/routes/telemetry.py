@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import deps
-from services.gateway.route_table import Call, Forward, Local, Route
+from services.gateway.route_table import Call, Forward, Local, RequestBody, Route
 from services.ingest import intake, span_drops
 from services.ingest.otlp_ignored import IgnoredSignal
 from shared.bus.errors import AgentError
@@ -63,6 +63,14 @@ async def otlp_logs(call: Call) -> web.StreamResponse:
     return web.Response(body=body, content_type=content_type)
 
 
+def _otlp_body(message: str) -> RequestBody:
+    return RequestBody(
+        f"An OTLP/HTTP {message} (opentelemetry-proto), binary protobuf or its JSON mapping; "
+        "`Content-Encoding: gzip` allowed.",
+        {"application/x-protobuf": None, "application/json": {"type": "object"}},
+    )
+
+
 TELEMETRY_ROUTES: list[Route] = [
     Route(
         "POST",
@@ -100,6 +108,7 @@ TELEMETRY_ROUTES: list[Route] = [
         tags=OBSERVABILITY,
         media_type="application/x-protobuf",
         raw_body=True,
+        body=_otlp_body("ExportTraceServiceRequest"),
         max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
         extra_status=(400, 402, 413, 415, 503, 504),
     ),
@@ -115,6 +124,7 @@ TELEMETRY_ROUTES: list[Route] = [
             tags=OBSERVABILITY,
             media_type="application/x-protobuf",
             raw_body=True,
+            body=_otlp_body(f"Export{signal.value.capitalize().removesuffix('s')}sServiceRequest"),
             max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
             extra_status=(413, 415),
         )

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import deps
 from services.gateway.errors import HttpProblem
-from services.gateway.route_table import PUBLIC, Call, Local, LocalHandler, Route
+from services.gateway.route_table import PUBLIC, Call, Local, LocalHandler, RequestBody, Route
 from services.webhooks.intake import MAX_WEBHOOK_BYTES, WebhookRejected, accept, receive
 from shared.messages.envelope import ErrorCode
 from shared.messages.github import WebhookAccepted
@@ -52,6 +52,11 @@ def webhook_route(path: str, summary: str, handler: LocalHandler) -> Route:
         raw_body=True,
         streamed_body=True,
         max_body_bytes=MAX_WEBHOOK_BYTES,
+        body=RequestBody(
+            "GitHub's webhook delivery as GitHub sends it: the event's payload, checked against "
+            "X-Hub-Signature-256 (the app's webhook secret), named by X-GitHub-Event and X-GitHub-Delivery.",
+            {"application/json": {"type": "object"}, "application/x-www-form-urlencoded": {"type": "object"}},
+        ),
         extra_status=(400, 401, 404, 413, 415, 503, 504),
     )
 
