@@ -133,7 +133,7 @@ def migrate(config: ConfigOption = None) -> None:
             except (OSError, ClickHouseError) as error:
                 if isinstance(error, QueryError):
                     raise
-                raise ServerUnavailable("ClickHouse", redacted_url(url or ""), error) from error
+                raise ServerUnavailable("ClickHouse", url or "", error) from error
             finally:
                 await clickhouse.close()
         return applied

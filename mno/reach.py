@@ -7,6 +7,7 @@ a person must not: it fails fast, naming the server and the address it tried.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import asyncpg
 import nats
@@ -22,10 +23,11 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 class ServerUnavailable(Exception):
     """A server a command needs did not answer; str() is the one line to show."""
 
-    def __init__(self, server: str, address: str, error: BaseException | None):
+    def __init__(self, server: str, addresses: str | Sequence[str], error: BaseException | None):
         self.server = server
-        self.address = address
-        super().__init__(f"cannot reach {server} at {address}: {describe_error(error)}")
+        # Shown to a person: without passwords or tokens, whoever raises it.
+        self.address = ", ".join(map(redacted_url, [addresses] if isinstance(addresses, str) else addresses))
+        super().__init__(f"cannot reach {server} at {self.address}: {describe_error(error)}")
 
 
 def describe_error(error: BaseException | None) -> str:
@@ -69,7 +71,7 @@ async def connect_nats(settings: Settings, *, timeout: float = CONNECT_TIMEOUT_S
         )
     except (OSError, TimeoutError, nats.errors.Error) as error:
         cause = errors[-1] if errors else error
-        raise ServerUnavailable("NATS", ", ".join(cfg.servers), cause) from error
+        raise ServerUnavailable("NATS", cfg.servers, cause) from error
 
 
 async def connect_postgres(dsn: str, *, command_timeout: float = 120.0) -> asyncpg.Pool:
@@ -84,4 +86,4 @@ async def connect_postgres(dsn: str, *, command_timeout: float = 120.0) -> async
             retry_for_seconds=0.0,
         )
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        raise ServerUnavailable("PostgreSQL", redacted_url(dsn), error) from error
+        raise ServerUnavailable("PostgreSQL", dsn, error) from error

@@ -578,7 +578,6 @@ def _route(method: Any, path: str, summary: str, permission: Permission, handler
 _READ_STATUS = (404, 503, 504)
 _WRITE_STATUS = (404, 409, 503, 504)
 
-# The `-/` routes come first: aiohttp tries routes in order, and `{scope}/{name}` would match them.
 _PUBLISH_DOCUMENT: dict[str, Any] = {
     "type": "object",
     "required": ["name", "versions"],
@@ -601,6 +600,7 @@ _PUBLISH_DOCUMENT: dict[str, Any] = {
 }
 
 
+# The `-/` routes come first: aiohttp tries routes in order, and `{scope}/{name}` would match them.
 REGISTRY_NPM_ROUTES: list[Route] = [
     _route(
         "GET",

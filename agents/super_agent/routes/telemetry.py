@@ -124,7 +124,7 @@ TELEMETRY_ROUTES: list[Route] = [
             tags=OBSERVABILITY,
             media_type="application/x-protobuf",
             raw_body=True,
-            body=_otlp_body(f"Export{signal.value.capitalize().removesuffix('s')}sServiceRequest"),
+            body=_otlp_body(f"Export{signal.value.capitalize()}ServiceRequest"),
             max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
             extra_status=(413, 415),
         )
