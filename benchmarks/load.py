@@ -225,7 +225,7 @@ async def drive(edge: str, nats_url: str, token: str, rate: float | None, args: 
                 origin = "given by --rate"
             async with http.get(f"{edge}/api/v1/teams") as response:
                 team_id = (await response.json())["teams"][0]["id"]
-            await run(http, nc, edge, team_id, rate, args.duration, load, exclude={bare.pid})
+            await run(http, nc, edge, team_id, rate, args.duration, load, {bare.pid}, args.routes)
     finally:
         await nc.close()
         bare.terminate()
@@ -242,6 +242,7 @@ async def run(
     duration: float,
     load: Load,
     exclude: set[int],
+    args_routes: list[str] | None = None,
 ) -> None:
     run_id = uuid.uuid4().hex[:8]
     template = event_template()
@@ -312,11 +313,12 @@ async def run(
             error = type(exc).__name__
         load.record(BARE, time.perf_counter() - scheduled, error)
 
-    cycle = [route for route, weight in MIX for _ in range(weight)]
+    mix = [(route, weight) for route, weight in MIX if route in PEERS or _kept(route, args_routes)]
+    cycle = [route for route, weight in mix for _ in range(weight)]
     # Interleave so each route's arrivals are spread over the cycle, not in a burst of its own.
     cycle = [cycle[(i * 7) % len(cycle)] for i in range(len(cycle))]
-    assert sorted(cycle) == sorted(route for route, weight in MIX for _ in range(weight))
-    bare_every = sum(weight for _, weight in MIX) // 2  # the same rate as a weight-2 route
+    assert sorted(cycle) == sorted(route for route, weight in mix for _ in range(weight))
+    bare_every = sum(weight for _, weight in mix) // 2  # the same rate as a weight-2 route
 
     load.rss.append(("start", mesh_rss(exclude)))
     pending: set[asyncio.Task[None]] = set()
@@ -357,6 +359,10 @@ async def run(
         print(f"note: this client fell {late:.1f} s behind its schedule (counted in the latencies)")
 
 
+def _kept(route: str, wanted: list[str] | None) -> bool:
+    return wanted is None or any(part.lower() in route.lower() for part in wanted)
+
+
 def print_report(load: Load, rate: float, origin: str, duration: float) -> None:
     load_avg = os.getloadavg()
     print(
@@ -381,6 +387,10 @@ def print_report(load: Load, rate: float, origin: str, duration: float) -> None:
             f"{percentile(ms, 0.95):>9.1f}{percentile(ms, 0.99):>9.1f}{max(ms):>9.1f}  "
             f"{dict(stats.errors) or '-'}"
         )
+    batches = load.stats.get("POST token-events x100")
+    if batches is not None:
+        stored = len(batches.latencies) - sum(batches.errors.values())
+        print(f"\nevents accepted: {stored * 100 / duration:,.0f}/s (batches of 100)")
     print(f"\nerror rate (peers excluded): {errors}/{total} = {errors / max(total, 1) * 100:.3f} %")
     minutes = [f"{percentile(m, 0.95) * 1000:.0f}" for m in load.minute_latencies if m]
     print(f"p95 of all requests per minute (ms): {' '.join(minutes)}")
@@ -439,6 +449,12 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.5, help="of the calibrated rate (default 0.5)")
     parser.add_argument("--calibrate", type=int, default=6000, help="requests of the calibration run")
     parser.add_argument("--timeout", type=float, default=30, help="seconds before a request counts as failed")
+    parser.add_argument(
+        "--routes",
+        type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
+        help="keep only the routes whose names contain one of these comma-separated words (and the "
+        "peers), at their weights: to see what one kind of request costs (e.g. --routes costs)",
+    )
     args = parser.parse_args()
     with local_mesh(extra_env={"GITHUB_WEBHOOK_SECRET": SECRET}) as mesh:
         print(f"mesh ready ({os.cpu_count()} cores); logs in {mesh.workdir}", flush=True)

@@ -1,10 +1,12 @@
-"""SQL of cost reports (pure): which table answers, and the statements with their parameters.
+"""SQL of cost reports (pure): which tables answer which part of the range, and the statements.
 
-Day buckets and totals over day-aligned ranges, grouped and filtered by provider, model, project,
-prompt or status, read the daily rollup (a 90-day dashboard: ~90 rows per group). Other hour-aligned
-queries read the hourly rollups (by user and API key too; by tag). Minute buckets and ranges that
-cut through an hour read the raw events, deduplicated with FINAL; minute series are limited to
-`MAX_MINUTE_RANGE` so a query cannot ask for millions of points.
+A range is cut in pieces (`plan_segments`): whole days read the daily rollup (when it keeps every
+dimension asked for: no user, API key or tag), whole hours the hourly rollups (by tag: the tag
+rollup), and the partial hours at either end the raw events, deduplicated with FINAL. So a report
+from "now minus a day" to "now" costs about the same as one on hour boundaries: it reads at most two
+partial hours of raw events. Each piece is aggregated on its own (sums, and t-digest states of the
+latency), and the pieces are merged in an outer query. Minute buckets read the raw events only and
+are limited to `MAX_MINUTE_RANGE` so a query cannot ask for millions of points.
 
 `model` is the model as the price source names it; `model_raw`, the name as reported, is a column of
 the raw events and, in the hourly rollup, `reported_model` ('' when it equals `model`): so grouping or
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from shared.messages.telemetry import Bucket, CostQuery
@@ -36,22 +39,53 @@ _FILTERS = (
 )
 # Dimensions that are an expression over a rollup's columns rather than a column of it.
 _ROLLUP_EXPRESSIONS = {"model_raw": "if(reported_model = '', model, reported_model)"}
-_ROLLUP_SUMS = (
-    "sum(events) AS events, sum(unpriced_events) AS unpriced_events, sum(errors) AS errors, "
-    "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
-    "sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens, "
-    "sum(cache_write_1h_tokens) AS cache_write_1h_tokens, "
-    "sum(reasoning_tokens) AS reasoning_tokens, sum(cost_usd) AS cost_usd, "
-    "quantilesTDigestMerge(0.5, 0.95)(latency) AS latency"
+_SUM_COLUMNS = (
+    "events",
+    "unpriced_events",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+    "cost_usd",
 )
-_RAW_SUMS = (
+# The merge of every piece's partials: what a report reads.
+_ROLLUP_SUMS = ", ".join(f"sum({name}) AS {name}" for name in _SUM_COLUMNS) + (
+    ", quantilesTDigestMerge(0.5, 0.95)(latency) AS latency"
+)
+# A rollup piece's partials: its sums, and its digests merged into one state.
+_ROLLUP_PARTIALS = ", ".join(f"sum({name}) AS {name}" for name in _SUM_COLUMNS) + (
+    ", quantilesTDigestMergeState(0.5, 0.95)(latency) AS latency"
+)
+# A raw piece's partials, computed as the rollup views compute theirs (same state type).
+_RAW_PARTIALS = (
     "count() AS events, countIf(NOT priced) AS unpriced_events, countIf(status = 'error') AS errors, "
     "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
     "sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens, "
     "sum(cache_write_1h_tokens) AS cache_write_1h_tokens, "
     "sum(reasoning_tokens) AS reasoning_tokens, sum(cost_usd) AS cost_usd, "
-    "quantilesTDigestIf(0.5, 0.95)(assumeNotNull(latency_ms), isNotNull(latency_ms)) AS latency"
+    "quantilesTDigestStateIf(0.5, 0.95)(assumeNotNull(latency_ms), isNotNull(latency_ms)) AS latency"
 )
+
+
+_RAW_SUMS = _RAW_PARTIALS.replace("quantilesTDigestStateIf(0.5, 0.95)", "quantilesTDigestIf(0.5, 0.95)")
+
+
+class Source(Enum):
+    RAW = "raw"
+    HOURLY = "hourly"
+    DAILY = "daily"
+
+
+_PARTIALS = {Source.RAW: _RAW_PARTIALS, Source.HOURLY: _ROLLUP_PARTIALS, Source.DAILY: _ROLLUP_PARTIALS}
+# Per source: table, time column, and that column's parameter type.
+_TABLES = {
+    Source.RAW: ("token_events FINAL", "timestamp", "DateTime64(3, 'UTC')"),
+    Source.HOURLY: ("token_costs_hourly", "hour", "DateTime('UTC')"),
+    Source.DAILY: ("token_costs_daily", "day", "DateTime('UTC')"),
+}
 _BUCKET_FUNCTION = {
     Bucket.MINUTE: "toStartOfMinute",
     Bucket.HOUR: "toStartOfHour",
@@ -77,12 +111,22 @@ class CostStatements:
     dimensions: tuple[str, ...]  # output column names of the group key, in order
 
 
-def _hour_aligned(at: datetime) -> bool:
-    return at.minute == 0 and at.second == 0 and at.microsecond == 0
+def _floor_hour(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _day_aligned(at: datetime) -> bool:
-    return _hour_aligned(at) and at.astimezone(UTC).hour == 0
+def _ceil_hour(at: datetime) -> datetime:
+    floor = _floor_hour(at)
+    return floor if floor == at else floor + timedelta(hours=1)
+
+
+def _floor_day(at: datetime) -> datetime:
+    return _floor_hour(at).replace(hour=0)
+
+
+def _ceil_day(at: datetime) -> datetime:
+    floor = _floor_day(at)
+    return floor if floor == at else floor + timedelta(days=1)
 
 
 def _tag_key(query: CostQuery) -> str | None:
@@ -90,6 +134,39 @@ def _tag_key(query: CostQuery) -> str | None:
         if key.startswith("tag:"):
             return key.removeprefix("tag:")
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of the asked range and the table that answers it."""
+
+    source: Source
+    since: datetime
+    until: datetime
+
+
+def plan_segments(since: datetime, until: datetime, *, rollup: bool, daily: bool) -> list[Segment]:
+    """[since, until) cut into raw edges (partial hours), hourly rollup hours and daily rollup days.
+
+    `rollup`: the hourly rollups can answer (else everything is read raw); `daily`: so can the daily
+    one. A report asked from "now minus a day" reads at most two partial hours of raw events.
+    """
+    if not rollup:
+        return [Segment(Source.RAW, since, until)]
+    first_hour, last_hour = _ceil_hour(since), _floor_hour(until)
+    if first_hour >= last_hour:
+        return [Segment(Source.RAW, since, until)]
+    middle = [Segment(Source.HOURLY, first_hour, last_hour)]
+    if daily:
+        first_day, last_day = _ceil_day(first_hour), _floor_day(last_hour)
+        if first_day < last_day:
+            middle = [
+                Segment(Source.HOURLY, first_hour, first_day),
+                Segment(Source.DAILY, first_day, last_day),
+                Segment(Source.HOURLY, last_day, last_hour),
+            ]
+    edges = [Segment(Source.RAW, since, first_hour), *middle, Segment(Source.RAW, last_hour, until)]
+    return [segment for segment in edges if segment.since < segment.until]
 
 
 def build(team_id: str, query: CostQuery) -> CostStatements:
@@ -104,69 +181,94 @@ def build(team_id: str, query: CostQuery) -> CostStatements:
 
     tag_key = _tag_key(query)
     filters = {name: getattr(query, name) for name in _FILTERS if getattr(query, name) is not None}
-    aligned = _hour_aligned(query.since) and _hour_aligned(query.until)
-    use_rollup = aligned and query.bucket is not Bucket.MINUTE and not (tag_key and filters)
-    use_daily = (
-        use_rollup
-        and tag_key is None
+    # The tag rollup keeps no other dimension, so a tag with a filter reads the raw events.
+    rollup = query.bucket is not Bucket.MINUTE and not (tag_key and filters)
+    daily = (
+        tag_key is None
         and query.bucket in (None, Bucket.DAY)
-        and _day_aligned(query.since)
-        and _day_aligned(query.until)
         and set(query.group_by) | set(filters) <= DAILY_DIMENSIONS
     )
-
-    params: dict[str, Any] = {"team": team_id, "since": query.since, "until": query.until}
-    where = ["team_id = {team:String}"]
-    if use_daily:
-        table, time_column, sums = "token_costs_daily", "day", _ROLLUP_SUMS
-        where += ["day >= {since:DateTime('UTC')}", "day < {until:DateTime('UTC')}"]
-    elif use_rollup:
-        table = "token_costs_tags_hourly" if tag_key else "token_costs_hourly"
-        time_column = "hour"
-        where += ["hour >= {since:DateTime('UTC')}", "hour < {until:DateTime('UTC')}"]
-        sums = _ROLLUP_SUMS
-    else:
-        table = "token_events FINAL"
-        time_column = "timestamp"
-        where += ["timestamp >= {since:DateTime64(3, 'UTC')}", "timestamp < {until:DateTime64(3, 'UTC')}"]
-        sums = _RAW_SUMS
-    expressions = _ROLLUP_EXPRESSIONS if use_rollup else {}
+    segments = plan_segments(query.since, query.until, rollup=rollup, daily=daily)
+    params: dict[str, Any] = {"team": team_id}
     for name, value in filters.items():
-        where.append(f"{expressions.get(name, name)} = {{f_{name}:String}}")
         params[f"f_{name}"] = value
-
-    dimensions: tuple[str, ...]
     if tag_key is not None:
         params["tag_key"] = tag_key
-        if use_rollup:
-            where.append("tag_key = {tag_key:String}")
-            select_dims = "tag_value AS `tag:value`"
-        else:
-            where.append("mapContains(tags, {tag_key:String})")
-            select_dims = "tags[{tag_key:String}] AS `tag:value`"
-        dimensions = ("tag:value",)
+        dimensions: tuple[str, ...] = ("tag:value",)
     else:
         dimensions = tuple(query.group_by)
-        select_dims = ", ".join(f"{expressions[d]} AS `{d}`" if d in expressions else d for d in dimensions)
-    where_sql = " AND ".join(where)
+    for index, segment in enumerate(segments):
+        params[f"s{index}_since"] = segment.since
+        params[f"s{index}_until"] = segment.until
 
-    totals = Statement(f"SELECT {sums} FROM {table} WHERE {where_sql}", params)
+    # One read per table: pieces of the same table (the two raw edges, the hours either side of
+    # whole days) are one read with a range each, as each read costs milliseconds before any row.
+    by_source: dict[Source, list[int]] = {}
+    for index, segment in enumerate(segments):
+        by_source.setdefault(segment.source, []).append(index)
+
+    def aggregated(with_dimensions: bool, bucket: Bucket | None) -> str:
+        """The figures grouped as asked: one table's read, or the merge of each table's partials."""
+        keys = dimensions if with_dimensions else ()
+        if len(by_source) == 1:
+            # One table: aggregated in the read itself (merging digests twice costs as much again).
+            ((source, indexes),) = by_source.items()
+            final = _RAW_SUMS if source is Source.RAW else _ROLLUP_SUMS
+            return _read_sql(source, indexes, filters, tag_key, keys, bucket, final)
+        reads = " UNION ALL ".join(
+            _read_sql(source, indexes, filters, tag_key, keys, bucket, _PARTIALS[source])
+            for source, indexes in by_source.items()
+        )
+        names = [f"`{d}`" for d in keys] + (["bucket_start"] if bucket is not None else [])
+        group_by = f" GROUP BY {', '.join(names)}" if names else ""
+        return f"SELECT {''.join(n + ', ' for n in names)}{_ROLLUP_SUMS} FROM ({reads}){group_by}"
+
+    totals = Statement(aggregated(False, None), params)
     group_by_sql = ", ".join(f"`{d}`" for d in dimensions)
     groups = None
     if dimensions:
         groups = Statement(
-            f"SELECT {select_dims}, {sums} FROM {table} WHERE {where_sql} GROUP BY {group_by_sql} "
-            f"ORDER BY cost_usd DESC, events DESC LIMIT {query.limit + 1}",
-            params,
+            f"{aggregated(True, None)} ORDER BY cost_usd DESC, events DESC LIMIT {query.limit + 1}", params
         )
     series = None
     if query.bucket is not None:
-        bucket = f"{_BUCKET_FUNCTION[query.bucket]}({time_column}) AS bucket_start"
-        keys = f"{select_dims}, " if dimensions else ""
-        order = f"{group_by_sql}, bucket_start" if dimensions else "bucket_start"
-        series = Statement(
-            f"SELECT {keys}{bucket}, {sums} FROM {table} WHERE {where_sql} "
-            f"GROUP BY {group_by_sql + ', ' if dimensions else ''}bucket_start ORDER BY {order}",
-            params,
-        )
+        keys = f"{group_by_sql}, " if dimensions else ""
+        series = Statement(f"{aggregated(True, query.bucket)} ORDER BY {keys}bucket_start", params)
     return CostStatements(totals, groups, series, dimensions)
+
+
+def _read_sql(
+    source: Source,
+    indexes: list[int],
+    filters: dict[str, str],
+    tag_key: str | None,
+    dimensions: tuple[str, ...],
+    bucket: Bucket | None,
+    aggregates: str,
+) -> str:
+    """One table's `aggregates` over its pieces, grouped as asked."""
+    raw = source is Source.RAW
+    table, time_column, time_type = _TABLES[source]
+    if tag_key is not None and not raw:
+        table = "token_costs_tags_hourly"
+    ranges = [
+        f"{time_column} >= {{s{index}_since:{time_type}}} AND {time_column} < {{s{index}_until:{time_type}}}"
+        for index in indexes
+    ]
+    where = ["team_id = {team:String}", ranges[0] if len(ranges) == 1 else f"(({') OR ('.join(ranges)}))"]
+    expressions = {} if raw else _ROLLUP_EXPRESSIONS
+    where += [f"{expressions.get(name, name)} = {{f_{name}:String}}" for name in filters]
+    if tag_key is not None:
+        where.append("mapContains(tags, {tag_key:String})" if raw else "tag_key = {tag_key:String}")
+    select: list[str] = []
+    for dimension in dimensions:
+        if dimension == "tag:value":
+            select.append("tags[{tag_key:String}] AS `tag:value`" if raw else "tag_value AS `tag:value`")
+        else:
+            select.append(f"{expressions.get(dimension, dimension)} AS `{dimension}`")
+    if bucket is not None:
+        select.append(f"{_BUCKET_FUNCTION[bucket]}({time_column}) AS bucket_start")
+    select.append(aggregates)
+    keys = [f"`{d}`" for d in dimensions] + (["bucket_start"] if bucket is not None else [])
+    group_by = f" GROUP BY {', '.join(keys)}" if keys else ""
+    return f"SELECT {', '.join(select)} FROM {table} WHERE {' AND '.join(where)}{group_by}"

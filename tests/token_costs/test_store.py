@@ -210,6 +210,51 @@ async def test_daily_rollup_hourly_rollup_and_raw_events_agree(clickhouse: Click
     assert sum(g[2] for g in answers[0]) == 40
 
 
+async def test_a_range_cut_through_hours_and_days_sums_every_piece_once(clickhouse: ClickHouse) -> None:
+    """An unaligned range (raw edges, hourly and daily rollups) counts exactly the events inside it."""
+    store = TokenCostStore(clickhouse)
+    day = T0.replace(hour=0)
+    stamps = [day - timedelta(hours=1, minutes=50) + timedelta(minutes=37 * i) for i in range(150)]
+    events = [
+        event(f"e{i}", at, model=("gpt-4o", "gpt-4o-mini")[i % 2], user=f"u{i % 3}", tags={"f": f"v{i % 2}"})
+        for i, at in enumerate(stamps)
+    ]
+    await TokenEventWriter(store).write(rows("team-a", *events))
+    since, until = day - timedelta(hours=1, minutes=15), day + timedelta(days=2, hours=3, minutes=33)
+    inside = [e for e in events if since <= e.timestamp < until]
+    assert 0 < len(inside) < len(events)
+    # Every event of a model costs the same (same tokens): one event's cost, read raw, prices them all.
+    unit = {}
+    for model in ("gpt-4o", "gpt-4o-mini"):
+        first = next(e for e in events if e.model == model)
+        one = await store.report(
+            "team-a", query(since=first.timestamp, until=first.timestamp + timedelta(seconds=1))
+        )
+        unit[model] = one.totals.cost_usd
+    by_model = await store.report("team-a", query(since=since, until=until, group_by="model", bucket="day"))
+    by_user = await store.report("team-a", query(since=since, until=until, group_by="user", bucket="hour"))
+    by_tag = await store.report("team-a", query(since=since, until=until, group_by="tag:f"))
+    for report in (by_model, by_user, by_tag):
+        assert report.totals.events == len(inside)
+        assert sum(g.totals.events for g in report.groups) == len(inside)
+        assert sum(g.totals.cost_usd for g in report.groups) == report.totals.cost_usd
+    assert {g.key["model"]: (g.totals.events, g.totals.cost_usd) for g in by_model.groups} == {
+        model: (count, count * unit[model])
+        for model in ("gpt-4o", "gpt-4o-mini")
+        for count in [sum(1 for e in inside if e.model == model)]
+    }
+    assert {g.key["tag:f"]: g.totals.events for g in by_tag.groups} == {
+        value: sum(1 for e in inside if e.tags["f"] == value) for value in ("v0", "v1")
+    }
+    assert {g.key["user"]: g.totals.events for g in by_user.groups} == {
+        user: sum(1 for e in inside if e.user == user) for user in ("u0", "u1", "u2")
+    }
+    for group in by_model.groups + by_user.groups:
+        assert sum(p.events for p in group.series) == group.totals.events
+        assert sum(p.cost_usd for p in group.series) == group.totals.cost_usd
+    assert by_model.totals.latency_p50_ms == 200.0
+
+
 class CountingStore(TokenCostStore):
     """The real ClickHouse store, counting its inserts."""
 
