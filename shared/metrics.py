@@ -22,6 +22,11 @@ RPC_HANDLER_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 RPC_IN_FLIGHT = Gauge("mno_rpc_in_flight", "Requests being handled now.", ["agent"])
+RPC_EXPIRED = Counter(
+    "mno_rpc_expired_total",
+    "Requests dropped unhandled: they waited for a free slot longer than their requester waits.",
+    ["agent", "endpoint"],
+)
 
 RPC_CLIENT_SECONDS = Histogram(
     "mno_rpc_client_duration_seconds",

@@ -26,7 +26,7 @@ from shared.bus.codec import (
     envelope_for,
     headers_for,
 )
-from shared.bus.context import MESSAGE_ID_HEADER, MessageContext
+from shared.bus.context import MESSAGE_ID_HEADER, TIMEOUT_HEADER, MessageContext
 from shared.bus.errors import PublishOutcomeUnknown, RemoteError, RequestTimeout, ServiceUnavailable
 from shared.messages.envelope import ErrorBody, ErrorCode
 from shared.messages.registry import Endpoint, EventType, Notice
@@ -77,8 +77,9 @@ class Bus:
         outcome = "ok"
         try:
             try:
+                headers = {**headers_for(envelope, ctx), TIMEOUT_HEADER: str(max(1, round(timeout * 1000)))}
                 reply = await self.nc.request(
-                    endpoint.subject, encode(envelope), timeout=timeout, headers=headers_for(envelope, ctx)
+                    endpoint.subject, encode(envelope), timeout=timeout, headers=headers
                 )
             except nats.errors.NoRespondersError as error:
                 outcome = "no_responders"

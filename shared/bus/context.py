@@ -16,6 +16,9 @@ CORRELATION_HEADER = "Mno-Correlation-Id"
 TRACEPARENT_HEADER = "traceparent"
 MESSAGE_TYPE_HEADER = "Mno-Message-Type"
 MESSAGE_ID_HEADER = "Nats-Msg-Id"
+# How long a requester waits for its reply, in milliseconds (relative, as gRPC's grpc-timeout: no
+# clock is compared across hosts). A service drops a request still queued when that has passed.
+TIMEOUT_HEADER = "Mno-Timeout-Ms"
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")

@@ -1,8 +1,14 @@
 """An agent's request/reply endpoints, registered as one NATS micro service.
 
 The micro service answers `$SRV.PING/INFO/STATS`; each endpoint subscribes in a queue group so
-replicas share the load. Each request is handled in its own task (bounded by a semaphore): a NATS
-subscription delivers messages one at a time, and a slow handler must not hold up the others.
+replicas share the load. Each request is handled in its own task: a NATS subscription delivers
+messages one at a time, and a slow handler must not hold up the others.
+
+Each endpoint has its own bound of `max_concurrency` requests in flight (a bulkhead): when one kind
+of request is slow (cost reports waiting for ClickHouse), the others (the ingest path's budget
+admission, budget lists) still find a free slot instead of queueing behind it. A request that waited
+for a slot longer than its requester waits (`TIMEOUT_HEADER`) is dropped unhandled: nobody would read
+the answer, and doing the work anyway is how an overloaded agent falls further behind.
 """
 
 from __future__ import annotations
@@ -30,13 +36,13 @@ from shared.bus.codec import (
     error_envelope,
     headers_for,
 )
-from shared.bus.context import MessageContext
+from shared.bus.context import TIMEOUT_HEADER, MessageContext
 from shared.bus.errors import AgentError, BusError
 from shared.db.data_errors import refused_value, store_unavailable
 from shared.messages.agents import AgentName
 from shared.messages.envelope import ErrorBody, ErrorCode
 from shared.messages.registry import Endpoint
-from shared.metrics import RPC_HANDLER_SECONDS, RPC_IN_FLIGHT
+from shared.metrics import RPC_EXPIRED, RPC_HANDLER_SECONDS, RPC_IN_FLIGHT
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
@@ -80,7 +86,8 @@ class AgentService:
         self.version = version
         self.instance_id = instance_id
         self._metadata = metadata or {}
-        self._limit = asyncio.Semaphore(max_concurrency)
+        self._max_concurrency = max_concurrency
+        self._limits: dict[str, asyncio.Semaphore] = {}  # per endpoint name
         self._routes: list[tuple[Endpoint[Any, Any], Handler[Any, Any]]] = []
         self._in_flight: set[asyncio.Task[None]] = set()
         self._service: Service | None = None
@@ -90,6 +97,7 @@ class AgentService:
         if endpoint.agent != self.agent:
             raise ValueError(f"{endpoint.subject} belongs to {endpoint.agent}, not {self.agent}")
         self._routes.append((endpoint, handler))
+        self._limits[endpoint.name] = asyncio.Semaphore(self._max_concurrency)
 
     @property
     def subjects(self) -> list[str]:
@@ -136,16 +144,24 @@ class AgentService:
         self, endpoint: Endpoint[RequestT, ResponseT], handler: Handler[RequestT, ResponseT]
     ) -> Callable[[Request], Awaitable[None]]:
         async def dispatch(request: Request) -> None:
-            task = asyncio.create_task(self._handle(endpoint, handler, request))
+            task = asyncio.create_task(self._handle(endpoint, handler, request, time.monotonic()))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
 
         return dispatch
 
     async def _handle(
-        self, endpoint: Endpoint[RequestT, ResponseT], handler: Handler[RequestT, ResponseT], request: Request
+        self,
+        endpoint: Endpoint[RequestT, ResponseT],
+        handler: Handler[RequestT, ResponseT],
+        request: Request,
+        arrived: float,
     ) -> None:
-        async with self._limit:
+        async with self._limits[endpoint.name]:
+            if _expired(request, arrived):
+                RPC_EXPIRED.labels(self.agent.value, endpoint.name).inc()
+                log.info("dropped a request its requester no longer waits for", endpoint=endpoint.subject)
+                return
             started = time.perf_counter()
             RPC_IN_FLIGHT.labels(self.agent.value).inc()
             ctx = MessageContext()
@@ -202,3 +218,15 @@ class AgentService:
                 counters.processing_ns += int(elapsed * 1e9)
                 RPC_IN_FLIGHT.labels(self.agent.value).dec()
                 RPC_HANDLER_SECONDS.labels(self.agent.value, endpoint.name, outcome).observe(elapsed)
+
+
+def _expired(request: Request, arrived: float) -> bool:
+    """Whether the requester's wait (its `TIMEOUT_HEADER`, counted from arrival here) is over."""
+    value = (request.headers or {}).get(TIMEOUT_HEADER)
+    if value is None:
+        return False
+    try:
+        waits = int(value) / 1000
+    except ValueError:
+        return False
+    return time.monotonic() - arrived >= waits

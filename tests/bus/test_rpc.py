@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 from nats.aio.client import Client as NATS
+from prometheus_client import REGISTRY
 
 from mno.stack import NatsServer
 from shared.bus.client import Bus
@@ -18,7 +19,7 @@ from shared.bus.service import AgentService
 from shared.messages.agents import AgentName
 from shared.messages.envelope import ErrorCode
 from shared.messages.mesh import PingRequest, PingResponse
-from shared.messages.registry import PING
+from shared.messages.registry import PING, Endpoint
 
 AGENT = AgentName.SUPPLY_CHAIN
 
@@ -177,3 +178,75 @@ async def test_stop_lets_in_flight_requests_answer(nc: NATS) -> None:
     await asyncio.sleep(0.1)
     await service.stop(5)
     assert (await pending).echo == "late"
+
+
+SLOW_PING = Endpoint(AGENT, "slow_ping", PingRequest, PingResponse, "A test endpoint whose handler waits.")
+
+
+async def test_a_saturated_endpoint_does_not_hold_up_another(nc: NATS) -> None:
+    """With every slot of one endpoint taken by stuck requests, another endpoint still answers."""
+    release = asyncio.Event()
+
+    async def stuck(request: PingRequest, _ctx: MessageContext) -> PingResponse:
+        await release.wait()
+        return reply(request.echo)
+
+    async def quick(request: PingRequest, _ctx: MessageContext) -> PingResponse:
+        return reply(request.echo)
+
+    service = AgentService(nc, AGENT, version="1.0.0", instance_id="i1", max_concurrency=2)
+    service.add(SLOW_PING, stuck)
+    service.add(PING[AGENT], quick)
+    await service.start()
+    bus = Bus(nc, source="t", request_timeout=10)
+    try:
+        waiting = [
+            asyncio.create_task(bus.request(SLOW_PING, PingRequest(echo=f"s{n}"), MessageContext()))
+            for n in range(4)
+        ]
+        await asyncio.sleep(0.2)
+        answer = await bus.request(PING[AGENT], PingRequest(echo="q"), MessageContext(), timeout=2)
+        assert answer.echo == "q"
+        assert not any(task.done() for task in waiting)
+        release.set()
+        assert sorted(a.echo for a in await asyncio.gather(*waiting)) == ["s0", "s1", "s2", "s3"]
+    finally:
+        release.set()
+        await service.stop(2)
+
+
+async def test_a_request_that_waited_past_its_requesters_timeout_is_not_handled(nc: NATS) -> None:
+    """Queued behind a stuck request longer than its caller waits, a request is dropped, not run."""
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def handler(request: PingRequest, _ctx: MessageContext) -> PingResponse:
+        handled.append(request.echo)
+        if request.echo == "first":
+            await release.wait()
+        return reply(request.echo)
+
+    service = AgentService(nc, AGENT, version="1.0.0", instance_id="i1", max_concurrency=1)
+    service.add(PING[AGENT], handler)
+    await service.start()
+    bus = Bus(nc, source="t", request_timeout=10)
+    expired_before = REGISTRY.get_sample_value(
+        "mno_rpc_expired_total", {"agent": AGENT.value, "endpoint": PING[AGENT].name}
+    )
+    try:
+        first = asyncio.create_task(bus.request(PING[AGENT], PingRequest(echo="first"), MessageContext()))
+        await asyncio.sleep(0.2)
+        with pytest.raises(RequestTimeout):
+            await bus.request(PING[AGENT], PingRequest(echo="late"), MessageContext(), timeout=0.3)
+        release.set()
+        assert (await first).echo == "first"
+        # A request with time left after the wait is still handled.
+        assert (await bus.request(PING[AGENT], PingRequest(echo="next"), MessageContext())).echo == "next"
+    finally:
+        release.set()
+        await service.stop(2)
+    assert handled == ["first", "next"]
+    expired_after = REGISTRY.get_sample_value(
+        "mno_rpc_expired_total", {"agent": AGENT.value, "endpoint": PING[AGENT].name}
+    )
+    assert expired_after == (expired_before or 0) + 1
