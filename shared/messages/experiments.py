@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints
 
 from shared.messages.fields import Text
-from shared.messages.prompts import PromptName, VersionNumber
+from shared.messages.prompts import LabelMoved, LabelName, PromptName, VersionNumber
 
 ExperimentId = Annotated[
     str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -291,3 +291,17 @@ class VariantUsage(_Model):
 class ExperimentUsage(_Model):
     experiment_id: ExperimentId
     variants: list[VariantUsage]
+
+
+class PromoteWinner(_Model):
+    """Move `label` to the version of the winner the results suggest, through the label's gate
+    (protected labels: `prompts:promote_protected`, the second approver, a passing evaluation)."""
+
+    experiment_id: ExperimentId
+    label: LabelName = "production"
+
+
+class WinnerPromoted(_Model):
+    experiment_id: ExperimentId
+    winner: VariantKey
+    moved: LabelMoved

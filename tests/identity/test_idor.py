@@ -234,6 +234,7 @@ CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
             ("POST", "/exposures/batch", {"exposures": [{"unit_id": "u-1", "variant": "one"}]}),
             ("POST", "/scores", {"request_id": "r-1", "unit_id": "u-1", "name": "q", "value": 1}),
             ("GET", "/results", None),
+            ("POST", "/promote", {"label": "production"}),
         )
     },
 }

@@ -209,10 +209,30 @@ async def test_results_name_the_cheaper_variant_and_a_guardrail_stops_the_slow_o
     assert status == 409, refused
     assert refused["error"]["details"][0]["type"] == "variant_stopped"
 
+    # The winner goes to production through the protected label's gate: a member may promote, but
+    # not to a protected label; the owner may.
+    promote = f"{EXPERIMENTS}/{experiment_id}/promote"
+    someone = await member(pool, owner.team_id, Role.MEMBER)
+    status, refused, _ = await api(mesh.edge_url, "POST", promote, someone, {})
+    assert status == 403, refused
+    promoted = await ok(mesh, "POST", promote, owner, {})
+    assert promoted["winner"] == "b"
+    assert (promoted["moved"]["label"], promoted["moved"]["to_version"]) == ("production", 2)
+    served = await ok(mesh, "GET", "/api/v1/prompts/support?label=production", owner)
+    assert served["version"] == 2
+
     stopped = await ok(mesh, "POST", f"{EXPERIMENTS}/{experiment_id}/stop", owner)
     assert stopped["status"] == "stopped"
     actions = await audit_actions(pool, owner.team_id)
     assert {"experiments.create", "experiments.start", "experiments.stop"} <= set(actions)
+    async with pool.acquire() as conn:
+        moves = await conn.fetch(
+            "SELECT action, after FROM super_agent.audit_entries WHERE team_id = $1::uuid"
+            " AND action LIKE 'prompts.label_move%' ORDER BY seq",
+            owner.team_id,
+        )
+    assert [m["action"] for m in moves] == ["prompts.label_move_refused", "prompts.label_move"]
+    assert all(m["after"]["experiment"] == experiment_id for m in moves)
 
 
 async def test_a_skewed_exposure_split_is_flagged_and_suggests_no_winner(
@@ -241,6 +261,10 @@ async def test_a_skewed_exposure_split_is_flagged_and_suggests_no_winner(
     assert results["sample_ratio"]["p_value"] < 0.001
     assert results["winner"] is None
     assert "sample ratio mismatch" in results["winner_reason"]
+    status, refused, _ = await api(mesh.edge_url, "POST", f"{EXPERIMENTS}/{experiment_id}/promote", owner, {})
+    assert status == 409, refused
+    assert refused["error"]["details"][0]["type"] == "no_winner"
+    assert "sample ratio mismatch" in refused["error"]["message"]
 
 
 async def test_another_team_cannot_see_or_use_an_experiment(mesh: Mesh, pool: asyncpg.Pool) -> None:
@@ -260,6 +284,7 @@ async def test_another_team_cannot_see_or_use_an_experiment(mesh: Mesh, pool: as
         ("POST", "/stop", None),
         ("POST", "/exposures", {"unit_id": "u1", "variant": "x"}),
         ("POST", "/scores", {"request_id": "r1", "unit_id": "u1", "name": "q", "value": 1}),
+        ("POST", "/promote", {}),
     ):
         status, answer, _ = await api(
             mesh.edge_url, method, f"{EXPERIMENTS}/{experiment_id}{tail}", owner_b, body

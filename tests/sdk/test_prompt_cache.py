@@ -203,3 +203,35 @@ async def test_render_goes_through_the_edge(
         client.render_prompt("hello", {"name": "Ada"})
     assert raised.value.status == 422
     assert "age" in f"{raised.value.message} {raised.value.details}"
+
+
+async def test_a_call_recorded_with_its_rendered_prompt_is_costed_by_content_hash(
+    mesh: Mesh, prompt_owner: Member, make_team_client: MakeClient
+) -> None:
+    """record(prompt=rendered) stores the prompt's name, version and content hash with the event:
+    the cost report grouped by tag:prompt_hash finds the call under that hash."""
+    body = text_prompt("hashed", "Hi {{ who }}")
+    body["variables"] = {"who": {"type": "string"}}
+    await ok(mesh, "POST", PROMPTS, prompt_owner, body)
+    client = make_team_client()
+    rendered = client.render_prompt("hashed", {"who": "Ada"}, version=1)
+    client.record("openai", "gpt-4o", input_tokens=100, output_tokens=10, prompt=rendered)
+    assert client.flush(10)
+    params = {
+        "since": "2020-01-01T00:00:00Z",
+        "until": "2100-01-01T00:00:00Z",
+        "group_by": "tag:prompt_hash",
+        "prompt_name": "hashed",
+        "prompt_version": "1",
+    }
+    groups: list[Any] = []
+    for _ in range(100):
+        status, body, _headers = await api(mesh.edge_url, "GET", "/api/v1/costs", prompt_owner, params=params)
+        assert status == 200, body
+        groups = body["groups"]
+        if groups:
+            break
+        time.sleep(0.05)
+    assert [(g["key"], g["totals"]["events"]) for g in groups] == [
+        ({"tag:prompt_hash": rendered.content_hash}, 1)
+    ]

@@ -1,7 +1,8 @@
 """Prompt experiments (`EXPERIMENT_ROUTES`), served by the LearningAgent: create (the plan's
 `experiments` limit, read here because plans are the SuperAgent's, enforced by the agent in the
-create's transaction), list, get, start, stop, exposures, scores and results. Creates, starts and
-stops are audited here once the agent has answered (the audit log is the SuperAgent's)."""
+create's transaction), list, get, start, stop, exposures, scores, results and the promotion of a
+suggested winner (a label move through the prompt's gate). Creates, starts, stops and moves are
+audited here once the agent has answered (the audit log is the SuperAgent's)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,22 @@ from typing import Any
 from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import acting, deps
+from agents.super_agent.routes.prompts import move_and_audit
 from services.gateway.route_table import Call, Forward, Local, Route
+from shared.bus.errors import AgentError
+from shared.messages.envelope import ErrorCode
 from shared.messages.experiments import (
     CreateExperiment,
     CreateExperimentRequest,
     ExperimentInfo,
     ExperimentQuota,
     ExperimentRef,
+    ExperimentResults,
+    PromoteWinner,
+    WinnerPromoted,
 )
 from shared.messages.permissions import Permission
+from shared.messages.prompts import MoveLabel
 from shared.messages.registry import (
     EXPERIMENT_CREATE,
     EXPERIMENT_EXPOSURE,
@@ -91,6 +99,29 @@ def _transition(endpoint: Any, action: str) -> Any:
         return found
 
     return handle
+
+
+async def promote_winner(call: Call) -> BaseModel:
+    """The results read now decide: no winner is 409 `no_winner` with the reason; a winner's version
+    goes to the label through the same gate and audit as a label move, noting the experiment."""
+    request: PromoteWinner = call.input
+    edge = deps(call)
+    results: ExperimentResults = await edge.bus.request(
+        EXPERIMENT_RESULTS, ExperimentRef(experiment_id=request.experiment_id), call.ctx
+    )
+    if results.winner is None:
+        raise AgentError(
+            ErrorCode.CONFLICT,
+            f"no winner to promote: {results.winner_reason}",
+            [{"type": "no_winner", "reason": results.winner_reason}],
+        )
+    version = next(v.version for v in results.variants if v.key == results.winner)
+    moved = await move_and_audit(
+        call,
+        MoveLabel(name=results.experiment.prompt, label=request.label, version=version),
+        via={"experiment": request.experiment_id, "winner": results.winner},
+    )
+    return WinnerPromoted(experiment_id=request.experiment_id, winner=results.winner, moved=moved)
 
 
 def _local(
@@ -212,5 +243,20 @@ EXPERIMENT_ROUTES: list[Route] = [
         EXPERIMENT_RESULTS,
         Permission.PROMPTS_READ,
         (404, 503, 504),
+    ),
+    Route(
+        "POST",
+        EXPERIMENT + "/promote",
+        "Move a label (`production` by default) to the suggested winner's version, through the "
+        "label's gate as any move (a protected label needs `prompts:promote_protected`, and the "
+        "team's second approver and passing evaluation when its policy asks). No winner (not "
+        "significant yet, a sample-ratio mismatch) is 409 `no_winner` with the reason.",
+        Permission.PROMPTS_PROMOTE,
+        Local(promote_winner),
+        request=PromoteWinner,
+        response=WinnerPromoted,
+        tags=TAGS,
+        feature=FEATURE,
+        extra_status=(403, 404, 409, 503, 504),
     ),
 ]

@@ -114,7 +114,12 @@ async def get_prompt(call: Call) -> web.StreamResponse:
 
 
 async def move_label(call: Call) -> BaseModel:
-    request: MoveLabel = call.input
+    return await move_and_audit(call, call.input)
+
+
+async def move_and_audit(call: Call, request: MoveLabel, via: dict[str, Any] | None = None) -> LabelMoved:
+    """Move a label through its gate and put the move (or the gate's refusal) on the audit log;
+    `via` says what asked for it besides the mover (an experiment's winner)."""
     resource = f"{request.name}@{request.label}"
     try:
         moved: LabelMoved = await deps(call).bus.request(PROMPT_MOVE_LABEL, request, call.ctx)
@@ -129,6 +134,7 @@ async def move_label(call: Call) -> BaseModel:
                     "to_version": request.version,
                     "refusals": [d.get("type") for d in error.body.details],
                     "code": error.body.code.value,
+                    **(via or {}),
                 },
             )
         raise
@@ -143,6 +149,7 @@ async def move_label(call: Call) -> BaseModel:
                 "rollback": moved.rollback,
                 "protected": moved.protected,
                 "approved_by": moved.approved_by,
+                **(via or {}),
             },
         )
     return moved

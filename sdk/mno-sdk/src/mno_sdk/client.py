@@ -22,7 +22,7 @@ from typing_extensions import Unpack
 from mno_sdk.background import Background
 from mno_sdk.buffer import Buffer
 from mno_sdk.errors import MnoApiError
-from mno_sdk.events import CallContext, EventContext, build_event, split_model
+from mno_sdk.events import AssignmentUsed, CallContext, EventContext, PromptUsed, build_event, split_model
 from mno_sdk.experiments import ExperimentAssignment, Experiments
 from mno_sdk.extract import (
     Extracted,
@@ -144,12 +144,18 @@ class MnoClient:
         tags: Mapping[str, str] | None = None,
         prompt_name: str | None = None,
         prompt_version: str | None = None,
+        prompt: PromptUsed | None = None,
+        experiment: AssignmentUsed | None = None,
         request_id: str | None = None,
         timestamp: datetime | None = None,
         status: str = "ok",
         event_id: str | None = None,
     ) -> str:
         """Queue one call's usage in disjoint buckets; returns the event id.
+
+        `prompt` (what `get_prompt` or `render_prompt` returned) names the prompt and version and
+        tags the event with its content hash (`prompt_hash`); `experiment` (what `assign` returned)
+        tags it for its variant. Both work the same on `track`, `record_openai` and the others.
 
         Raises ValueError when an argument is invalid (negative counts, a naive timestamp, ...).
         `input_tokens` are uncached input only, `output_tokens` exclude `reasoning_tokens`;
@@ -173,6 +179,8 @@ class MnoClient:
             tags=tags,
             prompt_name=prompt_name,
             prompt_version=prompt_version,
+            prompt=prompt,
+            experiment=experiment,
             request_id=request_id,
             timestamp=timestamp,
             status=status,

@@ -5,10 +5,39 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, TypedDict, cast
+from typing import Any, Protocol, TypedDict, cast
 
 from mno_wire.token_events import TokenEventIn
 from mno_wire.usage import Usage
+
+# The tag a rendered prompt's content hash travels in (group costs by it: `group_by=tag:prompt_hash`).
+PROMPT_HASH_TAG = "prompt_hash"
+
+
+class PromptUsed(Protocol):
+    """A prompt a call was made with: `get_prompt`'s `Prompt` or `render_prompt`'s `RenderedPrompt`."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> int | None: ...
+
+    @property
+    def content_hash(self) -> str | None: ...
+
+
+class AssignmentUsed(Protocol):
+    """An experiment assignment a call served (`assign`'s `ExperimentAssignment`)."""
+
+    @property
+    def prompt(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def tags(self) -> dict[str, str]: ...
 
 
 class EventContext(TypedDict, total=False):
@@ -20,6 +49,10 @@ class EventContext(TypedDict, total=False):
     tags: Mapping[str, str] | None
     prompt_name: str | None
     prompt_version: str | None
+    # The prompt (its name, version and content hash) and the experiment assignment the call served:
+    # their fields fill what the caller left out, and their tags join the caller's.
+    prompt: PromptUsed | None
+    experiment: AssignmentUsed | None
     request_id: str | None
     timestamp: datetime | None
     status: str
@@ -58,6 +91,8 @@ def build_event(
     tags: Mapping[str, str] | None = None,
     prompt_name: str | None = None,
     prompt_version: str | None = None,
+    prompt: PromptUsed | None = None,
+    experiment: AssignmentUsed | None = None,
     request_id: str | None = None,
     timestamp: datetime | None = None,
     status: str = "ok",
@@ -68,6 +103,19 @@ def build_event(
     Validating here, with the server's own model, makes a bad argument fail in the caller's code
     instead of as a rejection seconds later. The timestamp is taken now, not when the batch leaves.
     """
+    tags = dict(tags or {})
+    if prompt is not None:
+        prompt_name = prompt_name or prompt.name
+        if prompt_version is None and prompt.version is not None:
+            prompt_version = str(prompt.version)
+        if prompt.content_hash:
+            tags.setdefault(PROMPT_HASH_TAG, prompt.content_hash)
+    if experiment is not None:
+        prompt_name = prompt_name or experiment.prompt
+        if prompt_version is None:
+            prompt_version = str(experiment.version)
+        for key, value in experiment.tags.items():
+            tags.setdefault(key, value)
     event = TokenEventIn(
         id=event_id or new_event_id(),
         timestamp=timestamp or datetime.now(timezone.utc),
@@ -83,7 +131,7 @@ def build_event(
         status=status,
         user=user,
         project=project,
-        tags=dict(tags or {}),
+        tags=tags,
         prompt_name=prompt_name,
         prompt_version=prompt_version,
         request_id=request_id,

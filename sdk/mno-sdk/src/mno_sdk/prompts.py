@@ -85,8 +85,9 @@ class Prompt:
 
 @dataclass(frozen=True)
 class RenderedPrompt:
-    """A version rendered by the edge: includes resolved, variables type-checked. Put
-    `content_hash` on the call's token events as the tag `prompt_hash`."""
+    """A version rendered by the edge: includes resolved, variables type-checked. Pass it as
+    `prompt=` when recording the call: its content hash travels with the token event as the tag
+    `prompt_hash`, with its name and version."""
 
     name: str
     version: int
