@@ -21,6 +21,7 @@ from shared.messages.envelope import ErrorBody, ErrorCode
 from shared.messages.experiments import ExperimentList
 from shared.messages.prompt_evaluations import EvaluationList, TestSetInfo
 from shared.messages.prompts import (
+    LabelMoved,
     LabelName,
     LabelPolicyInfo,
     PathVersion,
@@ -387,6 +388,25 @@ def experiment_rows(found: ExperimentList) -> list[ExperimentRow]:
         )
         for e in found.items
     ]
+
+
+def move_done(moved: LabelMoved) -> str:
+    """A label move in words, with the prompts that include the label and so render differently."""
+    if not moved.changed:
+        return f"{moved.label} already pointed at version {moved.to_version}."
+    said = (
+        f"{moved.label} now points at version {moved.to_version}"
+        + (f" (was {moved.from_version})" if moved.from_version is not None else "")
+        + ("; a rollback" if moved.rollback else "")
+        + "."
+    )
+    if moved.affected:
+        names = ", ".join(
+            f"{a.name} v{a.version}" + (f" ({', '.join(a.labels)})" if a.labels else "")
+            for a in moved.affected
+        )
+        said += f" Prompts that include it render differently now: {names}."
+    return said
 
 
 def move_problem(body: ErrorBody) -> str:

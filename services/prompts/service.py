@@ -520,6 +520,8 @@ class Prompts:
             move = decision.move
             if not await store.apply_move(conn, team_id, prompt.id, move, mover):
                 raise refusal_error((Refusal.STALE,))
+            # Read in the move's transaction: the prompts whose rendering the move just changed.
+            affected = await self._affected(conn, team_id, request.name, move.label)
         return LabelMoved(
             name=request.name,
             label=move.label,
@@ -529,6 +531,7 @@ class Prompts:
             rollback=move.rollback,
             protected=move.protected,
             approved_by=move.approved_by,
+            affected=affected,
         )
 
     async def approve(self, request: ApproveVersion, ctx: MessageContext) -> VersionApproved:
@@ -566,24 +569,25 @@ class Prompts:
         async with self._pool.acquire() as conn:
             if await store.prompt(conn, team_id, request.name) is None:
                 raise _not_found(f"prompt {request.name}")
-            edges = [
-                IncludeEdge(
-                    e["name"],
-                    e["version"],
-                    Include(name=e["target_name"], label=e["target_label"], version=e["target_version"]),
-                )
-                for e in await store.include_edges(conn, team_id)
-            ]
-            labels = await store.all_labels(conn, team_id)
-        affected = affected_by_label_move(request.name, label, edges, labels)
-        return LabelImpact(
-            name=request.name,
-            label=label,
-            affected=[
-                AffectedPrompt(name=a.name, version=a.version, labels=list(a.labels), chain=list(a.chain))
-                for a in affected
-            ],
-        )
+            affected = await self._affected(conn, team_id, request.name, label)
+        return LabelImpact(name=request.name, label=label, affected=affected)
+
+    @staticmethod
+    async def _affected(conn: Any, team_id: str, name: str, label: str) -> list[AffectedPrompt]:
+        """The labelled versions of prompts that include `name@label`, directly or through others."""
+        edges = [
+            IncludeEdge(
+                e["name"],
+                e["version"],
+                Include(name=e["target_name"], label=e["target_label"], version=e["target_version"]),
+            )
+            for e in await store.include_edges(conn, team_id)
+        ]
+        labels = await store.all_labels(conn, team_id)
+        return [
+            AffectedPrompt(name=a.name, version=a.version, labels=list(a.labels), chain=list(a.chain))
+            for a in affected_by_label_move(name, label, edges, labels)
+        ]
 
     async def policy(self, request: PolicyQuery, ctx: MessageContext) -> LabelPolicyInfo:
         team_id = team_with(ctx.principal, Permission.PROMPTS_READ)

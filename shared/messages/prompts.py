@@ -217,17 +217,6 @@ class MoveLabel(_Model):
     check_expected: StrictBool = False
 
 
-class LabelMoved(_Model):
-    name: PromptName
-    label: LabelName
-    from_version: VersionNumber | None
-    to_version: VersionNumber
-    changed: bool
-    rollback: bool
-    protected: bool
-    approved_by: Text | None
-
-
 class ApproveVersion(_Model):
     name: PromptName
     version: PathVersion
@@ -256,6 +245,19 @@ class LabelImpact(_Model):
     name: PromptName
     label: LabelName
     affected: list[AffectedPrompt]
+
+
+class LabelMoved(_Model):
+    name: PromptName
+    label: LabelName
+    from_version: VersionNumber | None
+    to_version: VersionNumber
+    changed: bool
+    rollback: bool
+    protected: bool
+    approved_by: Text | None
+    # The labelled versions of other prompts that include this label and so render differently now.
+    affected: list[AffectedPrompt] = Field(default_factory=list)
 
 
 class PolicyQuery(_Model):

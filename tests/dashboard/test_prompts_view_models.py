@@ -13,7 +13,9 @@ from shared.messages.envelope import ErrorBody, ErrorCode
 from shared.messages.experiments import ExperimentInfo, ExperimentResults
 from shared.messages.prompt_evaluations import EvaluationList, EvaluationRunInfo
 from shared.messages.prompts import (
+    AffectedPrompt,
     KeyChangeInfo,
+    LabelMoved,
     LabelPolicyInfo,
     PromptDiffInfo,
     PromptList,
@@ -356,3 +358,24 @@ def test_sample_ratio_and_guardrails_read_as_the_api_answered() -> None:
     assert experiments.variant_rows(experiment_info(), None)[0].exposures is None
     assert experiments.value_text("error_rate", 0.125) == "12.5%"
     assert experiments.interval_text("latency_ms", None) == "—"
+
+
+def test_a_label_move_names_the_prompts_that_now_render_differently() -> None:
+    """The move's words name each includer the API reported, with its labels; a no-op says so."""
+    moved = LabelMoved(
+        name="policy",
+        label="production",
+        from_version=1,
+        to_version=2,
+        changed=True,
+        rollback=False,
+        protected=True,
+        approved_by=None,
+        affected=[AffectedPrompt(name="support", version=3, labels=["production", "latest"], chain=[])],
+    )
+    assert prompts.move_done(moved) == (
+        "production now points at version 2 (was 1). Prompts that include it render differently now: "
+        "support v3 (production, latest)."
+    )
+    same = moved.model_copy(update={"changed": False, "affected": []})
+    assert prompts.move_done(same) == "production already pointed at version 2."

@@ -243,7 +243,8 @@ async def test_a_protected_label_needs_the_permission_and_a_second_approver(
 async def test_includes_resolve_across_prompts_and_cycles_are_refused(mesh: Mesh, pool: asyncpg.Pool) -> None:
     """A chat prompt renders a fragment included by label, with typed variables and a content hash;
     a save closing an include cycle is a 422 naming the chain; a missing or mistyped variable is a
-    422 naming it; the impact of moving the fragment's label names the includer."""
+    422 naming it; the impact of moving the fragment's label names the includer, and so does the
+    move's own answer and its audit entry."""
     owner = await member(pool, await new_team(pool), Role.OWNER)
     await save(
         mesh,
@@ -310,6 +311,24 @@ async def test_includes_resolve_across_prompts_and_cycles_are_refused(mesh: Mesh
     assert [(a["name"], a["version"], a["labels"]) for a in impact["affected"]] == [
         ("support", 1, ["latest"])
     ]
+    # The move itself answers what it changed, and the audit entry names it.
+    await save(
+        mesh,
+        owner,
+        text_prompt("policy", "Refunds within {{ days }} weeks.", variables={"days": {"type": "integer"}}),
+    )
+    status, moved, _ = await api(
+        mesh.edge_url, "PUT", "/api/v1/prompts/policy/labels/production", owner, {"version": 2}
+    )
+    assert status == 200, moved
+    assert [(a["name"], a["version"], a["labels"]) for a in moved["affected"]] == [("support", 1, ["latest"])]
+    async with pool.acquire() as conn:
+        audited = await conn.fetchval(
+            "SELECT after FROM super_agent.audit_entries WHERE team_id = $1::uuid"
+            " AND action = 'prompts.label_move' ORDER BY seq DESC LIMIT 1",
+            owner.team_id,
+        )
+    assert audited["affected"] == ["support@v1"]
 
 
 async def test_diff_between_two_versions(mesh: Mesh, pool: asyncpg.Pool) -> None:

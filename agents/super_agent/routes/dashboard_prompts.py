@@ -144,14 +144,7 @@ async def move_label(call: Call) -> web.StreamResponse:
         # A refusal of the role is no success to any client; the gate's reasons swap into the panel.
         status = 403 if error.body.code == ErrorCode.FORBIDDEN and not error.body.details else 200
     else:
-        done = (
-            f"{moved.label} now points at version {moved.to_version}"
-            + (f" (was {moved.from_version})" if moved.from_version is not None else "")
-            + ("; a rollback" if moved.rollback else "")
-            + "."
-            if moved.changed
-            else f"{moved.label} already pointed at version {moved.to_version}."
-        )
+        done = prompts.move_done(moved)
     frame, found, policy, (people, keys) = await asyncio.gather(
         page_chrome(api, PROMPTS),
         api.get(PROMPT + "/versions", VersionList, name=form.name),

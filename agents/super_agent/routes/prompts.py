@@ -149,6 +149,7 @@ async def move_and_audit(call: Call, request: MoveLabel, via: dict[str, Any] | N
                 "rollback": moved.rollback,
                 "protected": moved.protected,
                 "approved_by": moved.approved_by,
+                "affected": [f"{a.name}@v{a.version}" for a in moved.affected],
                 **(via or {}),
             },
         )
