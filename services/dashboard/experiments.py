@@ -20,6 +20,8 @@ METRIC_WORDS = {
     "error_rate": "Error rate",
     "tokens_per_request": "Tokens per request",
     "cost_per_success": "Cost per successful request",
+    "cost_per_unit": "Cost per unit (Welch's t-test)",
+    "units_with_errors": "Units that met an error (two-proportion test)",
 }
 
 
@@ -41,11 +43,11 @@ def value_text(metric: str, value: float | None) -> str:
     """An estimate as its metric reads: dollars, milliseconds, a share, tokens, a score."""
     if value is None:
         return "—"
-    if metric in ("cost_per_request", "cost_per_success"):
+    if metric in ("cost_per_request", "cost_per_success", "cost_per_unit"):
         return formatting.usd(value) if abs(value) >= 0.0001 or value == 0 else f"${value:.2e}"
     if metric == "latency_ms":
         return f"{value:,.0f} ms"
-    if metric == "error_rate":
+    if metric in ("error_rate", "units_with_errors"):
         return f"{value * 100:.1f}%"
     if metric == "tokens_per_request":
         return f"{value:,.0f}"

@@ -1,16 +1,20 @@
 """Per-variant sums → `statistics.Summary` per metric, and the experiment's analysis (pure).
 
-The unit of randomisation is the unit (user or session), not the request, so every metric is a
-ratio of two per-unit totals (cost / requests, latency / timed requests, errors / requests, score
+The unit of randomisation is the unit (user or session), not the request. Per-request metrics are
+ratios of two per-unit totals (cost / requests, latency / timed requests, errors / requests, score
 sum / scores): the delta method then accounts for units making many correlated requests, where a
-per-request mean would understate the variance (the approach of GrowthBook's ratio metrics).
+per-request mean would understate the variance (the approach of GrowthBook's ratio metrics), and
+they are compared with a z-test. Per-unit metrics are one observation per unit, so the textbook
+tests hold: `cost_per_unit` (a unit's total cost) is a mean compared with Welch's t-test, and
+`units_with_errors` (the share of units that met an error) a rate compared with the two-proportion
+test.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.prompts.statistics import (
     Analysis,
@@ -19,6 +23,8 @@ from services.prompts.statistics import (
     Summary,
     VariantData,
     analyse,
+    mean_from_sums,
+    rate_summary,
     ratio_summary,
 )
 
@@ -30,6 +36,8 @@ USAGE_METRICS: dict[str, tuple[str, str]] = {
     "tokens_per_request": ("tokens", "events"),
     "cost_per_success": ("cost", "successes"),
 }
+# Per-unit metrics (one observation per unit), lower is better too.
+UNIT_METRICS = ("cost_per_unit", "units_with_errors")
 SCORE_PREFIX = "score:"
 
 
@@ -65,6 +73,18 @@ def usage_moments(usage: Mapping[str, float], metric: str) -> Moments:
     return Moments(int(usage["units"]), usage[num], usage[den], usage[f"{num}_sq"], usage[f"{den}_sq"], cross)
 
 
+def unit_summaries(usage: Mapping[str, float]) -> dict[str, Summary | None]:
+    """The per-unit metrics of a variant's usage sums; None where they cannot be estimated yet."""
+    units = int(usage["units"])
+    if units < 2:
+        return dict.fromkeys(UNIT_METRICS)
+    with_errors = round(usage.get("error_units", 0.0))
+    return {
+        "cost_per_unit": mean_from_sums(units, usage["cost"], usage["cost_sq"]),
+        "units_with_errors": rate_summary(units, min(max(with_errors, 0), units)),
+    }
+
+
 def higher_is_better(metric: str) -> bool:
     return metric.startswith(SCORE_PREFIX)
 
@@ -74,7 +94,8 @@ class VariantInput:
     key: str
     weight: float
     exposures: int
-    moments: Mapping[str, Moments]  # by metric name
+    moments: Mapping[str, Moments]  # ratio metrics by name
+    summaries: Mapping[str, Summary | None] = field(default_factory=dict)  # per-unit metrics by name
 
 
 @dataclass(frozen=True)
@@ -95,7 +116,7 @@ def evaluate(
     summaries: dict[str, dict[str, Summary]] = {v.key: {} for v in variants}
     insufficient: list[str] = []
     for metric in metrics:
-        found = {v.key: ratio_of(v.moments[metric]) if metric in v.moments else None for v in variants}
+        found = {v.key: _summary(v, metric) for v in variants}
         if any(s is None for s in found.values()):
             insufficient.append(metric)
             continue
@@ -125,3 +146,9 @@ def evaluate(
             else f"not enough data on the primary metric {primary} yet",
         )
     return Outcome(analysis, summaries, tuple(insufficient))
+
+
+def _summary(variant: VariantInput, metric: str) -> Summary | None:
+    if metric in variant.summaries:
+        return variant.summaries[metric]
+    return ratio_of(variant.moments[metric]) if metric in variant.moments else None

@@ -24,14 +24,16 @@ from services.prompts import store
 from services.prompts.assignment import Experiment, Variant, assign
 from services.prompts.experiment_metrics import (
     SCORE_PREFIX,
+    UNIT_METRICS,
     USAGE_METRICS,
     Moments,
     VariantInput,
     evaluate,
+    unit_summaries,
     usage_moments,
 )
 from services.prompts.service import actor
-from services.prompts.statistics import Guardrail, Interval
+from services.prompts.statistics import Guardrail, Interval, Summary
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError, RemoteError, RequestTimeout, ServiceUnavailable
@@ -404,20 +406,22 @@ class Experiments:
             scores = await xstore.score_moments(conn, row.id)
         usage = {u.variant: u.model_dump() for u in (await self._usage(row, ctx)).variants}
         score_names = sorted({SCORE_PREFIX + s["name"] for s in scores})
-        metrics = [*USAGE_METRICS, *score_names]
+        metrics = [*USAGE_METRICS, *UNIT_METRICS, *score_names]
         if row.primary_metric not in metrics:
             metrics.append(row.primary_metric)
         inputs = []
         for v in row.variants:
             moments: dict[str, Moments] = {}
+            per_unit: dict[str, Summary | None] = {}
             if v.key in usage:
                 moments.update({m: usage_moments(usage[v.key], m) for m in USAGE_METRICS})
+                per_unit = unit_summaries(usage[v.key])
             for s in scores:
                 if s["variant"] == v.key:
                     moments[SCORE_PREFIX + s["name"]] = Moments(
                         int(s["n"]), s["x"], s["y"], s["xx"], s["yy"], s["xy"]
                     )
-            inputs.append(VariantInput(v.key, v.weight, exposures.get(v.key, 0), moments))
+            inputs.append(VariantInput(v.key, v.weight, exposures.get(v.key, 0), moments, per_unit))
         guardrails = [
             Guardrail(
                 g["metric"],

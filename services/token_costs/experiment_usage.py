@@ -5,8 +5,9 @@ so it answers a typed request with sums, never rows: per unit (the `unit` tag th
 for user experiments the event's `user`, else the event itself) its requests, successes, errors,
 cost, latency and tokens; then per variant (the `variant` tag) the sums of those per-unit totals,
 their squares and cross products, which is all the delta method needs (services/prompts/
-experiment_metrics.py). Events are read with FINAL (a re-priced event counts once, at its newest
-price); the team's rows are contiguous in the table's order, so the scan stays within the team.
+experiment_metrics.py), and how many units had an error. Events are read with FINAL (a re-priced
+event counts once, at its newest price); the team's rows are contiguous in the table's order, so
+the scan stays within the team.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def usage_sql(unit: str) -> str:
     columns = [f"sum(u_{c}) AS {c}, sum(u_{c} * u_{c}) AS {c}_sq" for c in _SUMS]
     columns += [f"sum(u_{a} * u_{b}) AS {a}_{b}" for a, b in _CROSS]
     return (
-        f"SELECT variant, count() AS units, {', '.join(columns)} "
+        f"SELECT variant, count() AS units, toFloat64(countIf(u_errors > 0)) AS error_units, "
+        f"{', '.join(columns)} "
         f"FROM ({inner}) GROUP BY variant ORDER BY variant"
     )
 

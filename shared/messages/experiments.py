@@ -27,10 +27,12 @@ MetricName = Annotated[
     str,
     StringConstraints(
         pattern=r"^(cost_per_request|latency_ms|error_rate|tokens_per_request|"
-        r"cost_per_success|score:[a-z0-9][a-z0-9._-]{0,62})$"
+        r"cost_per_success|cost_per_unit|units_with_errors|score:[a-z0-9][a-z0-9._-]{0,62})$"
     ),
 ]
-GuardrailMetric = Literal["cost_per_request", "latency_ms", "error_rate", "tokens_per_request"]
+GuardrailMetric = Literal[
+    "cost_per_request", "latency_ms", "error_rate", "tokens_per_request", "cost_per_unit", "units_with_errors"
+]
 ScoreName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
 RequestId = Annotated[Text, StringConstraints(min_length=1, max_length=128)]
 Number = StrictFloat | StrictInt
@@ -286,6 +288,8 @@ class VariantUsage(_Model):
     latency_latency_n: float
     tokens_events: float
     cost_successes: float
+    # Units with at least one error (a MonitoringAgent from before the metric answers without it).
+    error_units: float = 0.0
 
 
 class ExperimentUsage(_Model):

@@ -8,13 +8,17 @@ import random
 
 import numpy as np
 import pytest
+from scipy import stats
+from statsmodels.stats.proportion import proportions_ztest
 
 from services.prompts.experiment_metrics import (
+    UNIT_METRICS,
     USAGE_METRICS,
     Moments,
     VariantInput,
     evaluate,
     ratio_of,
+    unit_summaries,
     usage_moments,
 )
 from services.prompts.statistics import Guardrail
@@ -89,3 +93,44 @@ def test_a_metric_a_variant_cannot_estimate_is_left_out_and_blocks_a_winner() ->
     assert outcome.analysis.guardrails == ()
     assert set(outcome.summaries["b"]) == {"latency_ms"}
     assert math.isfinite(outcome.summaries["b"]["latency_ms"].estimate)
+
+
+def usage_of(costs: list[float], errors: list[int]) -> dict[str, float]:
+    """A variant's usage sums with one request per unit, of the given cost and error count."""
+    usage = {name: 0.0 for name in VariantUsage.model_fields if name != "variant"}
+    usage.update(
+        units=len(costs),
+        events=float(len(costs)),
+        cost=sum(costs),
+        cost_sq=sum(c * c for c in costs),
+        error_units=float(sum(1 for e in errors if e > 0)),
+    )
+    return usage
+
+
+def test_per_unit_metrics_are_compared_by_welch_and_the_two_proportion_test() -> None:
+    """cost_per_unit is a mean per unit compared with Welch's t-test (scipy's p-value), and
+    units_with_errors a share of units compared with the pooled two-proportion z-test
+    (statsmodels' p-value): the textbook tests where each unit is one observation."""
+    rng = random.Random(11)
+    control_costs = [rng.uniform(1.0, 3.0) for _ in range(80)]
+    treatment_costs = [rng.uniform(0.8, 2.2) for _ in range(60)]
+    control_errors = [1 if i % 5 == 0 else 0 for i in range(80)]
+    treatment_errors = [1 if i % 12 == 0 else 0 for i in range(60)]
+    variants = [
+        VariantInput("c", 0.5, 80, {}, unit_summaries(usage_of(control_costs, control_errors))),
+        VariantInput("t", 0.5, 60, {}, unit_summaries(usage_of(treatment_costs, treatment_errors))),
+    ]
+    outcome = evaluate(variants, "cost_per_unit", [], list(UNIT_METRICS))
+    found = {r.metric: r.comparison for r in outcome.analysis.results}
+    welch = stats.ttest_ind(treatment_costs, control_costs, equal_var=False)
+    assert found["cost_per_unit"].p_value == pytest.approx(welch.pvalue, rel=1e-6)
+    assert found["cost_per_unit"].df == pytest.approx(welch.df, rel=1e-9)
+    _, p_rate = proportions_ztest([sum(treatment_errors), sum(control_errors)], [60, 80])
+    assert found["units_with_errors"].p_value == pytest.approx(p_rate, rel=1e-9)
+    assert outcome.summaries["c"]["units_with_errors"].estimate == pytest.approx(16 / 80)
+
+
+def test_per_unit_metrics_wait_for_two_units() -> None:
+    """A variant with one unit cannot estimate per-unit metrics: they are listed as insufficient."""
+    assert unit_summaries(usage_of([1.0], [0])) == dict.fromkeys(UNIT_METRICS)

@@ -153,6 +153,8 @@ async def test_results_name_the_cheaper_variant_and_a_guardrail_stops_the_slow_o
                         "prompt_name": "support",
                         "prompt_version": str(keys.index(key) + 1),
                         "tags": {"experiment": experiment_id, "variant": key, "unit": unit},
+                        # A quarter of a's units meet an error on their first request.
+                        "status": "error" if key == "a" and i % 4 == 0 and j == 0 else "ok",
                     }
                 )
     again = await ok(
@@ -195,6 +197,18 @@ async def test_results_name_the_cheaper_variant_and_a_guardrail_stops_the_slow_o
         "latency_ms",
         "score:helpful",
     }
+    # Every built-in metric's value, from the events sent (each unit one observation).
+    for key in keys:
+        sent = [e for e in events if e["tags"]["variant"] == key]
+        errors = sum(1 for e in sent if e["status"] == "error")
+        value = {m["metric"]: m["estimate"] for m in by_key[key]["metrics"]}
+        assert value["error_rate"] == pytest.approx(errors / len(sent))
+        tokens = sum(e["input_tokens"] + e["output_tokens"] for e in sent)
+        assert value["tokens_per_request"] == pytest.approx(tokens / len(sent))
+        cost = value["cost_per_request"] * len(sent)
+        assert value["cost_per_success"] == pytest.approx(cost / (len(sent) - errors))
+        assert value["cost_per_unit"] == pytest.approx(cost / 24)
+        assert value["units_with_errors"] == pytest.approx((6 if key == "a" else 0) / 24)
     assert results["stopped_now"] == ["c"]
     assert by_key["c"]["stopped"] is True
     assert any(g["breached"] for g in by_key["c"]["guardrails"])

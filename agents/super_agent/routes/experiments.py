@@ -236,10 +236,12 @@ EXPERIMENT_ROUTES: list[Route] = [
     _forward(
         "GET",
         EXPERIMENT + "/results",
-        "Per-variant metrics from token events tagged `experiment`/`variant` (cost, latency, error "
-        "rate, tokens, cost per success) and posted scores, each unit one observation: intervals, "
-        "lifts vs the control, Holm-corrected anytime-valid p-values, the sample-ratio check, "
-        "guardrails (a breach stops the variant now) and a winner only when significant.",
+        "Per-variant metrics from token events tagged `experiment`/`variant`: per request (cost, "
+        "latency, error rate, tokens, cost per success: ratios of per-unit totals, delta method), "
+        "per unit (cost per unit: Welch's t-test; share of units that met an error: two-proportion "
+        "test), and posted scores: intervals, lifts vs the control, Holm-corrected anytime-valid "
+        "p-values, the sample-ratio check, guardrails (a breach stops the variant now) and a "
+        "winner only when significant.",
         EXPERIMENT_RESULTS,
         Permission.PROMPTS_READ,
         (404, 503, 504),
