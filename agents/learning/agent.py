@@ -17,6 +17,8 @@ from shared.messages.registry import (
     EXPERIMENT_START,
     EXPERIMENT_STOP,
     PROMPT_APPROVE,
+    PROMPT_CONFIG_SCHEMA,
+    PROMPT_CONFIG_SCHEMA_SET,
     PROMPT_DIFF,
     PROMPT_GET,
     PROMPT_IMPACT,
@@ -52,6 +54,8 @@ async def setup(runtime: AgentRuntime) -> None:
     service.add(PROMPT_IMPACT, answers(prompts.impact))
     service.add(PROMPT_POLICY, answers(prompts.policy))
     service.add(PROMPT_POLICY_SET, answers(prompts.set_policy))
+    service.add(PROMPT_CONFIG_SCHEMA, answers(prompts.config_schema))
+    service.add(PROMPT_CONFIG_SCHEMA_SET, answers(prompts.set_config_schema))
     wire_evaluations(runtime, pool)
     experiments = Experiments(pool, runtime.bus)
     service.add(EXPERIMENT_CREATE, experiments.create)

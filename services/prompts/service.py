@@ -6,6 +6,7 @@ from the store and applies what they decide."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -13,7 +14,13 @@ from pydantic import BaseModel
 
 from services.prompts import store
 from services.prompts.diff import diff_versions
-from services.prompts.documents import check_document, content_hash, parse_document, parse_file
+from services.prompts.documents import (
+    check_config_schema,
+    check_document,
+    content_hash,
+    parse_document,
+    parse_file,
+)
 from services.prompts.impact import IncludeEdge, affected_by_label_move
 from services.prompts.labels import (
     LATEST,
@@ -37,6 +44,8 @@ from shared.messages.permissions import Permission, effective_permissions
 from shared.messages.prompts import (
     AffectedPrompt,
     ApproveVersion,
+    ConfigSchemaInfo,
+    ConfigSchemaQuery,
     DiffQuery,
     ImpactQuery,
     ImportPromptFile,
@@ -68,6 +77,7 @@ from shared.messages.prompts import (
 )
 from shared.principals import team_with
 
+MAX_CONFIG_SCHEMA_BYTES = 65_536
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
 
@@ -230,7 +240,7 @@ class Prompts:
         team_id = team_with(principal, Permission.PROMPTS_WRITE)
         assert principal is not None
         document = to_document(request.prompt)
-        check_document(document)
+        check_document(document)  # before any I/O; the team's config schema is checked in `_save`
         return await self._save(team_id, principal, document, request.quota)
 
     async def import_file(self, request: ImportPromptFile, ctx: MessageContext) -> SavedPrompt:
@@ -248,6 +258,9 @@ class Prompts:
     ) -> SavedPrompt:
         digest = content_hash(document)
         async with self._pool.acquire() as conn, conn.transaction():
+            team_schema = await store.config_schema(conn, team_id)
+            if team_schema is not None:
+                check_document(document, team_schema)
             await self._check_includes(conn, team_id, document)
             existing = await store.prompt(conn, team_id, document.name)
             if existing is None:
@@ -424,7 +437,7 @@ class Prompts:
                 [{"loc": "document.name", "type": ProblemCode.NAME_MISMATCH.value}],
             )
         document = to_document(request.document)
-        check_document(document)
+        check_document(document, await store.config_schema(conn, team_id))
         prompt = await store.prompt(conn, team_id, request.name)
         latest = None if prompt is None else await store.latest(conn, team_id, prompt.id)
         return PromptVersion(document.name, 1 if latest is None else latest.version + 1, document)
@@ -613,6 +626,35 @@ class Prompts:
         async with self._pool.acquire() as conn:
             await store.set_policy(conn, team_id, policy)
         return _policy_info(policy)
+
+    async def config_schema(self, request: ConfigSchemaQuery, ctx: MessageContext) -> ConfigSchemaInfo:
+        team_id = team_with(ctx.principal, Permission.PROMPTS_READ)
+        async with self._pool.acquire() as conn:
+            return ConfigSchemaInfo(config_schema=await store.config_schema(conn, team_id))
+
+    async def set_config_schema(self, request: ConfigSchemaInfo, ctx: MessageContext) -> ConfigSchemaInfo:
+        """Declared by whoever may set the label policy: it binds every later save of the team."""
+        principal = ctx.principal
+        team_id = team_with(principal, Permission.PROMPTS_PROMOTE_PROTECTED)
+        assert principal is not None
+        schema = request.config_schema
+        if schema is not None:
+            problem = check_config_schema(schema)
+            if problem is not None:
+                raise PromptError([problem])
+            if len(json.dumps(schema)) > MAX_CONFIG_SCHEMA_BYTES:
+                raise PromptError(
+                    [
+                        Problem(
+                            ProblemCode.INVALID_CONFIG_SCHEMA,
+                            f"a config schema is at most {MAX_CONFIG_SCHEMA_BYTES:,} bytes of JSON",
+                            "config_schema",
+                        )
+                    ]
+                )
+        async with self._pool.acquire() as conn:
+            await store.set_config_schema(conn, team_id, schema, actor(principal))
+        return ConfigSchemaInfo(config_schema=schema)
 
 
 def _policy_info(policy: LabelPolicy) -> LabelPolicyInfo:

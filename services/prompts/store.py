@@ -357,6 +357,30 @@ async def set_policy(conn: Connection, team_id: str, policy: LabelPolicy) -> Non
     )
 
 
+async def config_schema(conn: Connection, team_id: str) -> dict[str, Any] | None:
+    """The team's config schema, or None when it declared none."""
+    found = await conn.fetchval(
+        "SELECT config_schema FROM learning.prompt_config_schemas WHERE team_id = $1::uuid", team_id
+    )
+    return None if found is None else dict(found)
+
+
+async def set_config_schema(
+    conn: Connection, team_id: str, schema: dict[str, Any] | None, author: str
+) -> None:
+    if schema is None:
+        await conn.execute("DELETE FROM learning.prompt_config_schemas WHERE team_id = $1::uuid", team_id)
+        return
+    await conn.execute(
+        "INSERT INTO learning.prompt_config_schemas (team_id, config_schema, updated_by) "
+        "VALUES ($1::uuid, $2, $3) ON CONFLICT (team_id) DO UPDATE SET "
+        "config_schema = EXCLUDED.config_schema, updated_by = EXCLUDED.updated_by, updated_at = now()",
+        team_id,
+        schema,
+        author,
+    )
+
+
 async def include_edges(conn: Connection, team_id: str) -> list[dict[str, Any]]:
     """Every include of every version of the team's prompts (the impact of a label move)."""
     return [
@@ -391,7 +415,14 @@ async def all_labels(conn: Connection, team_id: str) -> dict[str, dict[str, int]
 async def purge_teams(conn: Connection, team_ids: Sequence[str]) -> int:
     """Everything of the teams (prompts cascade to versions, includes, labels, approvals, moves)."""
     total = 0
-    for table in ("prompt_evaluations", "prompt_approvals", "prompt_includes", "prompt_policies", "prompts"):
+    for table in (
+        "prompt_evaluations",
+        "prompt_approvals",
+        "prompt_includes",
+        "prompt_policies",
+        "prompt_config_schemas",
+        "prompts",
+    ):
         status = await conn.execute(
             f"DELETE FROM learning.{table} WHERE team_id = ANY($1::uuid[])", list(team_ids)
         )

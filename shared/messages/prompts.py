@@ -270,6 +270,17 @@ class LabelPolicyInfo(_Model):
     require_passing_evaluation: StrictBool
 
 
+class ConfigSchemaQuery(_Model):
+    pass
+
+
+class ConfigSchemaInfo(_Model):
+    """The team's JSON Schema for its prompts' `config` (null: none, our base schema alone). Every save
+    checks the config against both; declaring one does not re-check versions already saved."""
+
+    config_schema: dict[str, JsonValue] | None
+
+
 class PromptQuota(_Model):
     """The plan's `prompts` limit for the saver's account, set by the edge (plans are the
     SuperAgent's); the LearningAgent, which knows what is stored, enforces it when a save creates a

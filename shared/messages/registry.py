@@ -110,6 +110,8 @@ from shared.messages.prompt_evaluations import (
 )
 from shared.messages.prompts import (
     ApproveVersion,
+    ConfigSchemaInfo,
+    ConfigSchemaQuery,
     DiffQuery,
     ImpactQuery,
     ImportPromptFile,
@@ -638,6 +640,16 @@ PROMPT_POLICY = Endpoint(_LEARN, "prompt_policy", PolicyQuery, LabelPolicyInfo, 
 PROMPT_POLICY_SET = Endpoint(
     _LEARN, "prompt_policy_set", LabelPolicyInfo, LabelPolicyInfo, "Set the team's label policy."
 )
+PROMPT_CONFIG_SCHEMA = Endpoint(
+    _LEARN, "prompt_config_schema", ConfigSchemaQuery, ConfigSchemaInfo, "The team's prompt config schema."
+)
+PROMPT_CONFIG_SCHEMA_SET = Endpoint(
+    _LEARN,
+    "prompt_config_schema_set",
+    ConfigSchemaInfo,
+    ConfigSchemaInfo,
+    "Declare (or with null drop) the team's prompt config schema.",
+)
 EXPERIMENT_CREATE = Endpoint(
     _LEARN, "experiment_create", CreateExperimentRequest, ExperimentInfo, "Create a prompt experiment."
 )
@@ -680,6 +692,8 @@ PROMPT_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     PROMPT_IMPACT,
     PROMPT_POLICY,
     PROMPT_POLICY_SET,
+    PROMPT_CONFIG_SCHEMA,
+    PROMPT_CONFIG_SCHEMA_SET,
     EXPERIMENT_CREATE,
     EXPERIMENT_LIST,
     EXPERIMENT_GET,

@@ -379,3 +379,46 @@ async def test_the_plans_prompts_limit_refuses_a_new_prompt(mesh: Mesh, pool: as
     assert status == 402, refused
     assert refused["error"]["details"][0]["limit"] == "prompts"
     assert (await save(mesh, owner, text_prompt("p0", "y")))["prompt"]["version"] == 2
+
+
+async def test_a_teams_config_schema_binds_its_later_saves(mesh: Mesh, pool: asyncpg.Pool) -> None:
+    """The team declares a JSON Schema for prompt configs: a save outside it is a 422 naming the
+    violation, one inside it is saved; an invalid schema is refused; only a promote_protected holder
+    may declare it; it is audited, per team, and dropped with null."""
+    owner = await member(pool, await new_team(pool), Role.OWNER)
+    someone = await member(pool, owner.team_id, Role.MEMBER)
+    stranger = await member(pool, await new_team(pool), Role.OWNER)
+    path = "/api/v1/prompts/-/config-schema"
+    assert (await api(mesh.edge_url, "GET", path, owner))[1] == {"config_schema": None}
+    schema = {
+        "type": "object",
+        "properties": {
+            "model": {"enum": ["gpt-4o", "gpt-4o-mini"]},
+            "temperature": {"type": "number", "maximum": 1},
+        },
+        "required": ["model"],
+    }
+    status, refused, _ = await api(mesh.edge_url, "PUT", path, someone, {"config_schema": schema})
+    assert status == 403, refused
+    status, refused, _ = await api(mesh.edge_url, "PUT", path, owner, {"config_schema": {"type": 5}})
+    assert status == 422, refused
+    assert refused["error"]["details"][0]["type"] == "invalid_config_schema"
+    status, declared, _ = await api(mesh.edge_url, "PUT", path, owner, {"config_schema": schema})
+    assert status == 200, declared
+    assert (await api(mesh.edge_url, "GET", path, someone))[1] == {"config_schema": schema}
+    assert (await api(mesh.edge_url, "GET", path, stranger))[1] == {"config_schema": None}
+
+    outside = text_prompt("tuned", "Hi", config={"model": "gpt-5", "temperature": 1.5})
+    status, refused, _ = await api(mesh.edge_url, "POST", "/api/v1/prompts", someone, outside)
+    assert status == 422, refused
+    said = " ".join(d["message"] for d in refused["error"]["details"])
+    assert "gpt-5" in said
+    assert "1.5" in said
+    await save(mesh, someone, text_prompt("tuned", "Hi", config={"model": "gpt-4o", "temperature": 0.2}))
+    # Another team's saves are not bound by it.
+    await save(mesh, stranger, outside)
+
+    status, dropped, _ = await api(mesh.edge_url, "PUT", path, owner, {"config_schema": None})
+    assert (status, dropped) == (200, {"config_schema": None})
+    await save(mesh, someone, outside)
+    assert (await audit_actions(pool, owner.team_id)).count("prompts.config_schema") == 2

@@ -21,6 +21,7 @@ from shared.messages.envelope import ErrorCode
 from shared.messages.permissions import Permission
 from shared.messages.prompts import (
     ApproveVersion,
+    ConfigSchemaInfo,
     LabelMoved,
     LabelPolicyInfo,
     MoveLabel,
@@ -34,6 +35,8 @@ from shared.messages.prompts import (
 )
 from shared.messages.registry import (
     PROMPT_APPROVE,
+    PROMPT_CONFIG_SCHEMA,
+    PROMPT_CONFIG_SCHEMA_SET,
     PROMPT_DIFF,
     PROMPT_GET,
     PROMPT_IMPACT,
@@ -55,6 +58,7 @@ PROMPTS = "/api/v1/prompts"
 PROMPT = PROMPTS + "/{name}"
 # `-` can start no prompt name, so the policy never shadows a prompt (npm's `/-/` convention).
 POLICY = PROMPTS + "/-/policy"
+CONFIG_SCHEMA = PROMPTS + "/-/config-schema"
 
 
 async def _audit(call: Call, action: str, resource_id: str, *, before: Any = None, after: Any = None) -> None:
@@ -179,6 +183,22 @@ async def set_policy(call: Call) -> BaseModel:
     return after
 
 
+async def set_config_schema(call: Call) -> BaseModel:
+    edge = deps(call)
+    before: ConfigSchemaInfo = await edge.bus.request(
+        PROMPT_CONFIG_SCHEMA, PROMPT_CONFIG_SCHEMA.request(), call.ctx
+    )
+    after: ConfigSchemaInfo = await edge.bus.request(PROMPT_CONFIG_SCHEMA_SET, call.input, call.ctx)
+    await _audit(
+        call,
+        "prompts.config_schema",
+        "config-schema",
+        before=before.model_dump(mode="json"),
+        after=after.model_dump(mode="json"),
+    )
+    return after
+
+
 def _forward(
     method: Any, path: str, summary: str, endpoint: Any, permission: Permission, extra: tuple[int, ...]
 ) -> Route:
@@ -253,6 +273,28 @@ PROMPT_ROUTES: list[Route] = [
         LabelPolicyInfo,
         LabelPolicyInfo,
         (503, 504),
+    ),
+    _forward(
+        "GET",
+        CONFIG_SCHEMA,
+        "The team's JSON Schema for its prompts' `config` (null: none declared).",
+        PROMPT_CONFIG_SCHEMA,
+        Permission.PROMPTS_READ,
+        (503, 504),
+    ),
+    _local(
+        "PUT",
+        CONFIG_SCHEMA,
+        "Declare the team's JSON Schema for its prompts' `config` (model, temperature, ...; draft "
+        "2020-12 unless `$schema` says otherwise; remote `$ref`s are never fetched), or drop it with "
+        "null. Every later save (API, dashboard, `mno prompts push`, the GitHub sync) checks the "
+        "config against our base schema and this one: a 422 names each violation. Versions already "
+        "saved are not re-checked. An invalid schema is a 422 `invalid_config_schema`.",
+        Permission.PROMPTS_PROMOTE_PROTECTED,
+        set_config_schema,
+        ConfigSchemaInfo,
+        ConfigSchemaInfo,
+        (422, 503, 504),
     ),
     _local(
         "GET",
