@@ -1,6 +1,8 @@
 """The experiment page: an experiment's variants and weights, and its results (`GET
 /api/v1/experiments/{id}/results`) per metric: each variant's estimate with its interval, the lift
-against the control with its interval and p-value, the sample-ratio check, guardrails, the winner.
+against the control with its interval and p-value, the sample-ratio check, guardrails, the winner;
+beside each metric's table a chart of the same estimates and intervals, and the winner's promotion
+(`POST /api/v1/experiments/{id}/promote`) for those who may.
 
 Pure: the API's answers in, rows out.
 """
@@ -8,11 +10,21 @@ Pure: the API's answers in, rows out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from services.dashboard import formatting
-from shared.messages.experiments import ExperimentId, ExperimentInfo, ExperimentResults, IntervalInfo
+from services.dashboard.prompts import move_done, move_problem
+from shared.messages.envelope import ErrorBody
+from shared.messages.experiments import (
+    ExperimentId,
+    ExperimentInfo,
+    ExperimentResults,
+    IntervalInfo,
+    WinnerPromoted,
+)
+from shared.messages.prompts import LabelName
 
 METRIC_WORDS = {
     "cost_per_request": "Cost per request",
@@ -125,6 +137,58 @@ class MetricTable:
     title: str
     primary: bool
     rows: list[MetricCell]
+    chart: dict[str, Any]  # the same estimates and intervals, for `data-chart` (dashboard.js)
+
+
+def chart_unit(metric: str) -> str:
+    """How the chart's value axis reads (dashboard.js `formatter`): shares are drawn in percent."""
+    if metric in ("cost_per_request", "cost_per_success", "cost_per_unit"):
+        return "usd"
+    if metric == "latency_ms":
+        return "ms"
+    if metric in ("error_rate", "units_with_errors"):
+        return "percent"
+    return "count" if metric == "tokens_per_request" else "number"
+
+
+def _drawn(metric: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    return round(value * 100, 6) if chart_unit(metric) == "percent" else value
+
+
+def interval_chart(metric: str, title: str, results: ExperimentResults) -> dict[str, Any]:
+    """Each variant's estimate of `metric` as a point with its 95% interval as a whisker (kind
+    `interval` in dashboard.js), in the variants' order; `tips` say each in words. A variant without
+    the metric is left out, as from its table."""
+    labels: list[str] = []
+    estimates: list[float | None] = []
+    lows: list[float | None] = []
+    highs: list[float | None] = []
+    tips: list[str] = []
+    for variant in results.variants:
+        value = next((m for m in variant.metrics if m.metric == metric), None)
+        if value is None:
+            continue
+        labels.append(variant.key)
+        estimates.append(_drawn(metric, value.estimate))
+        lows.append(_drawn(metric, value.interval.low))
+        highs.append(_drawn(metric, value.interval.high))
+        tips.append(
+            f"{variant.key}{' (control)' if variant.key == results.control else ''}: "
+            f"{value_text(metric, value.estimate)}, 95% interval {interval_text(metric, value.interval)}"
+        )
+    return {
+        "kind": "interval",
+        "title": title,
+        "unit": chart_unit(metric),
+        "labels": labels,
+        "estimates": estimates,
+        "lows": lows,
+        "highs": highs,
+        "control": results.control,
+        "tips": tips,
+    }
 
 
 def metric_tables(results: ExperimentResults) -> list[MetricTable]:
@@ -157,7 +221,10 @@ def metric_tables(results: ExperimentResults) -> list[MetricTable]:
                     improvement=bool(vs and vs.improvement),
                 )
             )
-        tables.append(MetricTable(metric, metric_words(metric), metric == primary, rows))
+        title = metric_words(metric)
+        tables.append(
+            MetricTable(metric, title, metric == primary, rows, interval_chart(metric, title, results))
+        )
     return tables
 
 
@@ -210,3 +277,47 @@ def guardrail_rows(results: ExperimentResults) -> list[GuardrailRow]:
 
 def insufficient(results: ExperimentResults) -> list[str]:
     return [metric_words(m) for m in results.insufficient_data]
+
+
+# -- promoting the winner ----------------------------------------------------------------------
+
+
+def promote_path(experiment_id: str) -> str:
+    return f"/dashboard/experiments/{experiment_id}/promote"
+
+
+class PromoteForm(BaseModel):
+    """The winner's promotion form (htmx sends its fields as strings): the experiment from the path,
+    the label to move (production unless changed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    experiment_id: ExperimentId
+    label: LabelName = "production"
+
+    def body(self) -> dict[str, Any]:
+        """`POST /api/v1/experiments/{experiment_id}/promote`'s fields."""
+        return {"experiment_id": self.experiment_id, "label": self.label}
+
+
+def may_promote(results: ExperimentResults | None) -> bool:
+    """Whether the page offers the promotion: the results read suggest a winner."""
+    return results is not None and results.winner is not None
+
+
+def promoted_words(promoted: WinnerPromoted) -> str:
+    """A promotion in words: the winner, its version, and the label's move (`prompts.move_done`)."""
+    return (
+        f"Promoted {promoted.winner} (version {promoted.moved.to_version}) of "
+        f"{promoted.moved.name}: {move_done(promoted.moved)}"
+    )
+
+
+def promote_problem(body: ErrorBody) -> str:
+    """A refused promotion in words: no winner (with the results' reason), else the label gate's
+    refusal as a label move says it (`prompts.move_problem`)."""
+    no_winner = next((d for d in body.details if d.get("type") == "no_winner"), None)
+    if no_winner is not None:
+        reason = str(no_winner.get("reason") or "").strip()
+        return "Nothing was promoted: the results suggest no winner" + (f" ({reason})." if reason else ".")
+    return move_problem(body)

@@ -2,7 +2,8 @@
 a diff of two versions, its test set and evaluation runs, and its experiments.
 
 Pure: the forms' strings in, the API's queries out; `GET /api/v1/prompts/...` answers in, rows out.
-A refused label move comes back as the API's error body; `move_problem` says it in words.
+A refused label move comes back as the API's error body; `move_problem` says it in words, as
+`approve_problem` says a refused approval.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from shared.messages.prompts import (
     PromptList,
     PromptName,
     ShortText,
+    VersionApproved,
     VersionList,
 )
 
 PATH = "/dashboard/prompts"
 MOVE_PATH = PATH + "/labels"
+APPROVE_PATH = PATH + "/approvals"
 EXPERIMENTS_PATH = "/dashboard/experiments"
 LATEST = "latest"  # the label every prompt has: its newest version (the API moves it, not people)
 
@@ -54,6 +57,7 @@ REFUSALS = {
     "unknown_version": "there is no such version",
     "label_reserved": "`latest` always names the newest version and cannot be moved",
     "invalid_label": "that is not a valid label name",
+    "approver_not_a_person": "an approval is a person's; this API key has no creator to approve as",
 }
 
 
@@ -95,6 +99,20 @@ class MoveForm(BaseModel):
             "expected_version": self.expected_version,
             "check_expected": True,
         }
+
+
+class ApproveForm(BaseModel):
+    """The approve button of a version (htmx sends fields as strings): an approval of it for
+    protected labels, by a person other than its author."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: PromptName
+    version: PathVersion
+
+    def body(self) -> dict[str, Any]:
+        """`POST /api/v1/prompts/{name}/versions/{version}/approvals`'s fields."""
+        return {"name": self.name, "version": self.version}
 
 
 def prompt_href(name: str, **query: int | None) -> str:
@@ -416,3 +434,20 @@ def move_problem(body: ErrorBody) -> str:
     if body.code in (ErrorCode.CONFLICT, ErrorCode.FORBIDDEN) and reasons:
         return "The label was not moved: " + "; ".join(reasons) + "."
     return f"The label was not moved: {body.message}."
+
+
+def approve_done(approved: VersionApproved, people: Mapping[str, str], keys: Mapping[str, str]) -> str:
+    """An approval in words: who approved which version, and what it allows."""
+    return (
+        f"Version {approved.version} of {approved.name} is approved by "
+        f"{who(approved.approver, people, keys)}: another person may now move a protected label to it."
+    )
+
+
+def approve_problem(body: ErrorBody) -> str:
+    """A refused approval in words: each reason the API named, else its message."""
+    reasons = [REFUSALS.get(str(d.get("type")), str(d.get("message") or d.get("type"))) for d in body.details]
+    reasons = [r for r in reasons if r and r != "None"]
+    if body.code in (ErrorCode.CONFLICT, ErrorCode.FORBIDDEN) and reasons:
+        return "The version was not approved: " + "; ".join(reasons) + "."
+    return f"The version was not approved: {body.message}."

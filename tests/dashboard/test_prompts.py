@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page
 
+from services.identity import sessions
 from services.prompts import evaluation_store
 from shared.messages.permissions import Role
 from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
@@ -26,7 +27,9 @@ from tests.prompts.test_experiments_api import units_by_variant
 
 SUPPORT = "dash-support"
 OTHER = "dash-other"
+CONTEST = "dash-contest"
 MOVE = "/dashboard/prompts/labels"
+APPROVE = "/dashboard/prompts/approvals"
 TEMPLATES = (
     "Answer the customer briefly.",
     "Answer the customer briefly and kindly.",
@@ -39,6 +42,12 @@ class Prompted:
     experiment_id: str
 
 
+@dataclass(frozen=True)
+class Contest:
+    won: str  # an experiment whose results suggest v2 ("kind")
+    empty: str  # a running experiment without data: no winner
+
+
 async def ok(stage: Stage, method: str, path: str, body: Any = None, expected: int = 200) -> Any:
     status, answer = (
         await stage.api(method, path, json=body) if body is not None else await stage.api(method, path)
@@ -47,14 +56,14 @@ async def ok(stage: Stage, method: str, path: str, body: Any = None, expected: i
     return answer
 
 
-async def seed_runs(stage: Stage) -> None:
-    """Two finished evaluation runs of dash-support (v1 failed, v2 passed), written by the real
+async def seed_runs(stage: Stage, prompt: str = SUPPORT) -> None:
+    """Two finished evaluation runs of `prompt` (v1 failed, v2 passed), written by the real
     evaluation store: the session's mesh has no model API to run them against."""
     async with stage.pool.acquire() as conn:
         prompt_id = await conn.fetchval(
             "SELECT id::text FROM learning.prompts WHERE team_id = $1::uuid AND name = $2",
             stage.team.id,
-            SUPPORT,
+            prompt,
         )
         for version, rate in ((1, 0.5), (2, 1.0)):
             run = await evaluation_store.start_run(
@@ -72,17 +81,18 @@ async def seed_runs(stage: Stage) -> None:
             assert await evaluation_store.finish_run(conn, run.id, rate >= 0.8, rate, [])
 
 
-async def seed_experiment(stage: Stage) -> str:
-    """A running experiment over v1 (control) and v2, with exposures and tagged token events: v2
-    is cheaper per request."""
-    seed = "dash-seed"
+async def seed_experiment(
+    stage: Stage, prompt: str = SUPPORT, name: str = "kinder answers", seed: str = "dash-seed"
+) -> str:
+    """A running experiment over `prompt`'s v1 (control) and v2, with exposures and tagged token
+    events: v2 is cheaper per request."""
     created = await ok(
         stage,
         "POST",
         "/api/v1/experiments",
         {
-            "prompt": SUPPORT,
-            "name": "kinder answers",
+            "prompt": prompt,
+            "name": name,
             "variants": [
                 {"key": "control", "version": 1, "weight": 0.5},
                 {"key": "kind", "version": 2, "weight": 0.5},
@@ -114,7 +124,7 @@ async def seed_experiment(stage: Stage) -> str:
                     "output_tokens": 100,
                     "latency_ms": 200.0 + 10 * (i % 4),
                     "user": unit,
-                    "prompt_name": SUPPORT,
+                    "prompt_name": prompt,
                     "prompt_version": "1" if key == "control" else "2",
                     "tags": {"experiment": experiment_id, "variant": key, "unit": unit},
                 }
@@ -175,6 +185,40 @@ async def prompted(stage: Stage) -> Prompted:
         },
     )
     return Prompted(experiment_id)
+
+
+@pytest.fixture(scope="module")
+async def contest(stage: Stage, prompted: Prompted) -> Contest:
+    """dash-contest (no production label yet; both versions by the local admin, v2 passed its
+    evaluation) under the team's policy from `prompted` (production protected, a second approver and
+    a passing evaluation required), an experiment whose cheaper v2 wins and one without data."""
+    for n in (1, 2):
+        await ok(
+            stage,
+            "POST",
+            "/api/v1/prompts",
+            {"name": CONTEST, "type": "text", "template": f"Reply, take {n}.", "commit_message": f"try {n}"},
+        )
+    await seed_runs(stage, CONTEST)
+    won = await seed_experiment(stage, CONTEST, "cheaper replies", "dash-contest-seed")
+    results = await ok(stage, "GET", f"/api/v1/experiments/{won}/results")
+    assert results["winner"] == "kind", results["winner_reason"]
+    empty = await ok(
+        stage,
+        "POST",
+        "/api/v1/experiments",
+        {
+            "prompt": CONTEST,
+            "name": "no data yet",
+            "variants": [
+                {"key": "control", "version": 1, "weight": 0.5},
+                {"key": "b", "version": 2, "weight": 0.5},
+            ],
+            "seed": "dash-contest-empty",
+        },
+    )
+    await ok(stage, "POST", f"/api/v1/experiments/{empty['id']}/start", {})
+    return Contest(won, empty["id"])
 
 
 def prompt_path(name: str) -> str:
@@ -341,7 +385,8 @@ async def test_another_team_gets_404_pages_for_the_prompt_and_the_experiment(
     stage: Stage, prompted: Prompted
 ) -> None:
     """A person of another team gets 404 pages naming `not_found` for dash-support's page and its
-    experiment's page (nothing of either shown), and an empty list."""
+    experiment's page (nothing of either shown), and for approving its version or promoting its
+    experiment's winner (nothing moves); and an empty list."""
     team_id, token = await other_team_session(stage)
     for path in (prompt_path(SUPPORT), f"/dashboard/experiments/{prompted.experiment_id}"):
         status, html = await http(stage, token, "GET", path, team_id=team_id)
@@ -349,6 +394,16 @@ async def test_another_team_gets_404_pages_for_the_prompt_and_the_experiment(
         assert 'data-error-code="not_found"' in html
         assert "Answer the customer" not in html
         assert "kinder answers" not in html
+    before = await ok(stage, "GET", f"/api/v1/prompts/{SUPPORT}/versions")
+    headers = {"X-CSRF-Token": sessions.csrf_token(token), "HX-Request": "true"}
+    for path, body in (
+        (APPROVE, {"name": SUPPORT, "version": "2"}),
+        (f"/dashboard/experiments/{prompted.experiment_id}/promote", {"label": "canary"}),
+    ):
+        status, html = await http(stage, token, "POST", path, team_id=team_id, json=body, headers=headers)
+        assert status == 404, (path, html)
+        assert "does not exist" in html  # htmx gets the error fragment, not a page
+    assert (await ok(stage, "GET", f"/api/v1/prompts/{SUPPORT}/versions"))["labels"] == before["labels"]
     status, html = await http(stage, token, "GET", "/dashboard/prompts", team_id=team_id)
     assert status == 200
     assert SUPPORT not in html
@@ -382,6 +437,130 @@ async def test_the_experiment_page_shows_the_results_api(
     assert await texts(page, "#guardrails tbody tr", "variant") == ["kind"]
     await screenshot(page, "prompts-experiment")
     await context.close()
+
+
+async def test_the_experiment_page_draws_each_metric_with_its_intervals_beside_its_table(
+    stage: Stage, prompted: Prompted, chromium: Browser
+) -> None:
+    """Each metric's table has a chart above it that ECharts drew (a canvas in its container), whose
+    embedded data names every variant of the table with the API's estimate and 95% interval."""
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    await page.goto(f"/dashboard/experiments/{prompted.experiment_id}")
+    results = await ok(stage, "GET", f"/api/v1/experiments/{prompted.experiment_id}/results")
+    metrics = await texts(page, "table.metric", "metric")
+    assert metrics
+    assert await texts(page, ".metric-chart", "metric") == metrics
+    for metric in metrics:
+        chart = page.locator(f'.metric-chart[data-metric="{metric}"]')
+        await chart.locator("canvas").first.wait_for()
+        assert await chart.get_attribute("data-drawn") == "true"
+        spec = json.loads(await chart.get_attribute("data-chart") or "{}")
+        rows = await texts(page, f'table.metric[data-metric="{metric}"] tbody tr', "variant")
+        assert spec["labels"] == rows
+        given = {
+            v["key"]: next(m for m in v["metrics"] if m["metric"] == metric)
+            for v in results["variants"]
+            if any(m["metric"] == metric for m in v["metrics"])
+        }
+        assert set(spec["labels"]) == set(given)
+        if spec["unit"] != "percent":
+            assert spec["estimates"] == [given[k]["estimate"] for k in spec["labels"]]
+            assert spec["lows"] == [given[k]["interval"]["low"] for k in spec["labels"]]
+            assert spec["highs"] == [given[k]["interval"]["high"] for k in spec["labels"]]
+    await screenshot(page, "prompts-experiment-charts")
+    await context.close()
+
+
+async def test_a_second_person_approves_from_the_page_and_the_winner_is_promoted_to_production(
+    stage: Stage, contest: Contest, chromium: Browser
+) -> None:
+    """The author's own approval reads as a refusal in words and the winner's promotion to the
+    protected production label is refused for want of it; a second person (an admin) approves v2 from
+    the prompt page, after which the author promotes the winner from the experiment page and
+    production points at the winner's version."""
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    await page.goto(prompt_path(CONTEST))
+    await page.locator('#versions tr[data-version="2"] form.approve-version button').click()
+    await page.wait_for_selector("#move-problem")
+    own = await page.locator("#move-problem").inner_text()
+    assert own == (
+        "The version was not approved: the approval is by the version's author; another person must approve."
+    )
+
+    experiment = f"/dashboard/experiments/{contest.won}"
+    await page.goto(experiment)
+    assert await page.locator("#winner").get_attribute("data-winner") == "kind"
+    assert await page.locator("#promote-label").input_value() == "production"
+    await page.click("form.promote-winner button[type=submit]")
+    await page.wait_for_selector("#promote-problem")
+    refused = await page.locator("#promote-problem").inner_text()
+    assert refused.startswith("The label was not moved:")
+    assert "approval of this version by a second person" in refused
+    versions = await ok(stage, "GET", f"/api/v1/prompts/{CONTEST}/versions")
+    assert "production" not in versions["labels"]
+
+    second = await stage.context(chromium, session_token=await stage.member(Role.ADMIN), viewport=LAPTOP)
+    await second.add_cookies([{"name": "mno_team", "value": stage.team.id, "url": stage.edge}])
+    approver = await second.new_page()
+    await approver.goto(prompt_path(CONTEST))
+    await approver.locator('#versions tr[data-version="2"] form.approve-version button').click()
+    await approver.wait_for_selector("#move-done")
+    said = await approver.locator("#move-done").inner_text()
+    assert said.startswith(f"Version 2 of {CONTEST} is approved by admin-"), said
+    await second.close()
+
+    await page.goto(experiment)
+    await page.click("form.promote-winner button[type=submit]")
+    await page.wait_for_selector("#promote-done")
+    done = await page.locator("#promote-done").inner_text()
+    assert done == f"Promoted kind (version 2) of {CONTEST}: production now points at version 2."
+    versions = await ok(stage, "GET", f"/api/v1/prompts/{CONTEST}/versions")
+    assert versions["labels"]["production"] == 2
+    await screenshot(page, "prompts-experiment-promoted")
+    await context.close()
+
+
+async def test_without_a_winner_a_promotion_reads_in_words_and_a_viewer_is_refused(
+    stage: Stage, contest: Contest
+) -> None:
+    """An experiment without data offers no promote form and its fragment says in words that the
+    results suggest no winner (nothing moves); a viewer sees neither the promote nor the approve
+    control and both fragments answer them 403; an owner sees both."""
+    owner = await stage.member(Role.OWNER)
+    status, html = await http(stage, owner, "GET", f"/dashboard/experiments/{contest.empty}")
+    assert status == 200
+    assert 'data-winner=""' in html
+    assert "/promote" not in " ".join(write_controls(html))
+    headers = {"X-CSRF-Token": sessions.csrf_token(owner), "HX-Request": "true"}
+    before = await ok(stage, "GET", f"/api/v1/prompts/{CONTEST}/versions")
+    status, answer = await http(
+        stage, owner, "POST", f"/dashboard/experiments/{contest.empty}/promote", json={}, headers=headers
+    )
+    assert status == 200, answer
+    assert 'id="promote-problem"' in answer
+    assert "Nothing was promoted: the results suggest no winner (" in answer
+    assert (await ok(stage, "GET", f"/api/v1/prompts/{CONTEST}/versions"))["labels"] == before["labels"]
+
+    status, html = await http(stage, owner, "GET", f"/dashboard/experiments/{contest.won}")
+    assert f"/dashboard/experiments/{contest.won}/promote" in write_controls(html)
+    status, html = await http(stage, owner, "GET", prompt_path(CONTEST))
+    assert APPROVE in write_controls(html)
+    viewer = await stage.member(Role.VIEWER)
+    for path, needle in (
+        (f"/dashboard/experiments/{contest.won}", "/promote"),
+        (prompt_path(CONTEST), APPROVE),
+    ):
+        status, html = await http(stage, viewer, "GET", path)
+        assert status == 200, path
+        assert needle not in " ".join(write_controls(html)), path
+    headers = {"X-CSRF-Token": sessions.csrf_token(viewer), "HX-Request": "true"}
+    for path, body in (
+        (f"/dashboard/experiments/{contest.won}/promote", {"label": "canary"}),
+        (APPROVE, {"name": CONTEST, "version": "1"}),
+    ):
+        status, refused = await http(stage, viewer, "POST", path, json=body, headers=headers)
+        assert status == 403, (path, refused)
+    assert "canary" not in (await ok(stage, "GET", f"/api/v1/prompts/{CONTEST}/versions"))["labels"]
 
 
 async def test_prompts_pages_carry_the_csp_and_have_no_serious_axe_finding(

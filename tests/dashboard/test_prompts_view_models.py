@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from services.dashboard import experiments, prompts
 from shared.messages.envelope import ErrorBody, ErrorCode
-from shared.messages.experiments import ExperimentInfo, ExperimentResults
+from shared.messages.experiments import ExperimentInfo, ExperimentResults, WinnerPromoted
 from shared.messages.prompt_evaluations import EvaluationList, EvaluationRunInfo
 from shared.messages.prompts import (
     AffectedPrompt,
@@ -20,6 +20,7 @@ from shared.messages.prompts import (
     PromptDiffInfo,
     PromptList,
     PromptSummary,
+    VersionApproved,
     VersionList,
     VersionSummary,
 )
@@ -379,3 +380,92 @@ def test_a_label_move_names_the_prompts_that_now_render_differently() -> None:
     )
     same = moved.model_copy(update={"changed": False, "affected": []})
     assert prompts.move_done(same) == "production already pointed at version 2."
+
+
+def test_each_metric_table_carries_a_chart_of_the_same_estimates_and_intervals() -> None:
+    """A metric's chart names every variant with a row in its table, in the same order, with the
+    estimate and 95% interval the API gave (shares drawn in percent) and each in words."""
+    tables = experiments.metric_tables(results())
+    cost, latency = tables
+    assert cost.chart["kind"] == "interval"
+    assert cost.chart["labels"] == [r.key for r in cost.rows] == ["a", "b"]
+    assert cost.chart["estimates"] == [0.002, 0.001]
+    assert (cost.chart["lows"], cost.chart["highs"]) == ([0.001, 0.001], [0.003, 0.003])
+    assert (cost.chart["unit"], cost.chart["control"], cost.chart["title"]) == (
+        "usd",
+        "a",
+        "Cost per request",
+    )
+    assert cost.chart["tips"][0] == "a (control): $0.0020, 95% interval $0.0010 to $0.0030"
+    assert latency.chart["unit"] == "ms"
+    assert latency.chart["estimates"] == [120.0, 900.0]
+    shares = results().model_copy(deep=True)
+    for variant in shares.variants:
+        variant.metrics[0] = variant.metrics[0].model_copy(update={"metric": "error_rate", "estimate": 0.125})
+    chart = experiments.interval_chart("error_rate", "Error rate", shares)
+    assert chart["unit"] == "percent"
+    assert chart["estimates"][0] == 12.5
+    assert chart["lows"][0] == 0.1
+    assert experiments.chart_unit("score:helpful") == "number"
+
+
+def test_the_winner_promotion_reads_in_words_and_is_offered_only_with_a_winner() -> None:
+    """The form is offered only when the results name a winner; a promotion names the winner, its
+    version and the label's move; no winner reads with the results' reason; the gate's refusal as a
+    label move's; the form sends production unless another label is named."""
+    assert experiments.may_promote(results())
+    assert not experiments.may_promote(results().model_copy(update={"winner": None}))
+    assert not experiments.may_promote(None)
+    moved = LabelMoved(
+        name="support",
+        label="production",
+        from_version=1,
+        to_version=2,
+        changed=True,
+        rollback=False,
+        protected=True,
+        approved_by="user-2",
+        affected=[],
+    )
+    promoted = WinnerPromoted(experiment_id=EXPERIMENT_ID, winner="b", moved=moved)
+    assert experiments.promoted_words(promoted) == (
+        "Promoted b (version 2) of support: production now points at version 2 (was 1)."
+    )
+    none = ErrorBody(
+        code=ErrorCode.CONFLICT,
+        message="no winner to promote: not significant yet",
+        details=[{"type": "no_winner", "reason": "not significant yet"}],
+    )
+    assert experiments.promote_problem(none) == (
+        "Nothing was promoted: the results suggest no winner (not significant yet)."
+    )
+    gate = ErrorBody(code=ErrorCode.CONFLICT, message="refused", details=[{"type": "approval_required"}])
+    assert experiments.promote_problem(gate).startswith(
+        "The label was not moved: an approval of this version"
+    )
+    form = experiments.PromoteForm.model_validate({"experiment_id": EXPERIMENT_ID})
+    assert form.body() == {"experiment_id": EXPERIMENT_ID, "label": "production"}
+    assert experiments.promote_path(EXPERIMENT_ID) == f"/dashboard/experiments/{EXPERIMENT_ID}/promote"
+    with pytest.raises(ValidationError):
+        experiments.PromoteForm.model_validate({"experiment_id": EXPERIMENT_ID, "label": "latest!"})
+
+
+def test_an_approval_reads_in_words_and_the_authors_own_is_refused_in_words() -> None:
+    """An approval names the version and the approver by login; the author's own approval (409
+    approver_is_author) says another person must approve; the form sends name and version."""
+    approved = VersionApproved(name="support", version=2, approver="user-2", approved_at=T0)
+    assert prompts.approve_done(approved, {"user-2": "bea"}, {}) == (
+        "Version 2 of support is approved by bea: another person may now move a protected label to it."
+    )
+    own = ErrorBody(
+        code=ErrorCode.CONFLICT,
+        message="the author of a version cannot approve it",
+        details=[{"loc": "approver", "type": "approver_is_author"}],
+    )
+    assert prompts.approve_problem(own) == (
+        "The version was not approved: the approval is by the version's author; another person must approve."
+    )
+    other = ErrorBody(code=ErrorCode.UNAVAILABLE, message="the LearningAgent did not answer", details=[])
+    assert prompts.approve_problem(other) == "The version was not approved: the LearningAgent did not answer."
+    form = prompts.ApproveForm.model_validate({"name": "support", "version": "2"})
+    assert form.body() == {"name": "support", "version": 2}

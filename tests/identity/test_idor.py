@@ -202,6 +202,10 @@ CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
         lambda a: {"experiment_id": a.elsewhere["experiment"]},
         None,
     ),
+    ("POST", "/dashboard/experiments/{experiment_id}/promote"): (
+        lambda a: {"experiment_id": a.elsewhere["experiment"]},
+        {"label": "production"},
+    ),
     # Evaluations: A's prompt's test set and evaluation runs, and A's run by id.
     **{
         (method, "/api/v1/prompts/{name}" + tail): (

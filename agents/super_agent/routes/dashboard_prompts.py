@@ -1,6 +1,7 @@
 """The Prompts pages' routes: the team's prompts (filtered by tag), a prompt's page (versions,
 labels, a diff of two versions, test set, evaluation runs, experiments), a label move for those who
-may, and an experiment's page with its results.
+may, a version's approval for protected labels, and an experiment's page with its results (tables
+and a chart per metric) and the promotion of its winner.
 
 Every read and write is one of the prompt API's routes called in-process (`EdgeApi`), so the same
 permissions, plan gate and team scoping apply as for any client: another team's prompt or experiment
@@ -17,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from agents.super_agent.routes.dashboard import attempt, page_chrome, page_route
+from agents.super_agent.routes.dashboard_budgets import ECHARTS
 from agents.super_agent.routes.dashboard_packages import Handler, _dashboard_too, _names
 from services.dashboard import experiments, prompt_editor, prompts, render
 from services.dashboard.answers import Unavailable, unavailable
@@ -26,11 +28,18 @@ from services.gateway.inprocess import EdgeApi
 from services.gateway.route_table import Call, Route
 from shared.bus.errors import AgentError, BusError
 from shared.messages.envelope import ErrorCode
-from shared.messages.experiments import ExperimentInfo, ExperimentList, ExperimentResults
+from shared.messages.experiments import ExperimentInfo, ExperimentList, ExperimentResults, WinnerPromoted
 from shared.messages.permissions import Permission
 from shared.messages.prompt_evaluations import EvaluationList, TestSetInfo
 from shared.messages.prompt_repository import PromptRepositoryInfo
-from shared.messages.prompts import LabelMoved, LabelPolicyInfo, PromptDiffInfo, PromptList, VersionList
+from shared.messages.prompts import (
+    LabelMoved,
+    LabelPolicyInfo,
+    PromptDiffInfo,
+    PromptList,
+    VersionApproved,
+    VersionList,
+)
 
 LIST = "/api/v1/prompts"
 PROMPT = LIST + "/{name}"
@@ -122,6 +131,7 @@ async def prompt_page(call: Call) -> web.StreamResponse:
         problem=None,
         done=None,
         move_path=prompts.MOVE_PATH,
+        approve_path=prompts.APPROVE_PATH,
         Permission=Permission,
         **context,
     )
@@ -142,12 +152,24 @@ async def move_label(call: Call) -> web.StreamResponse:
             raise
         problem = prompts.move_problem(error.body)
         # A refusal of the role is no success to any client; the gate's reasons swap into the panel.
-        status = 403 if error.body.code == ErrorCode.FORBIDDEN and not error.body.details else 200
+        status = _refused_role(error)
     else:
         done = prompts.move_done(moved)
+    return await _labels_panel(api, form.name, status=status, problem=problem, done=done)
+
+
+async def _labels_panel(
+    api: EdgeApi,
+    name: str,
+    *,
+    status: int,
+    problem: str | None,
+    done: str | None,
+) -> web.StreamResponse:
+    """The prompt's labels and versions panel, read after a write, with what the write did in words."""
     frame, found, policy, (people, keys) = await asyncio.gather(
         page_chrome(api, PROMPTS),
-        api.get(PROMPT + "/versions", VersionList, name=form.name),
+        api.get(PROMPT + "/versions", VersionList, name=name),
         attempt(api.get(LIST + "/-/policy", LabelPolicyInfo)),
         _names(api),
     )
@@ -161,8 +183,36 @@ async def move_label(call: Call) -> web.StreamResponse:
         problem=problem,
         done=done,
         move_path=prompts.MOVE_PATH,
+        approve_path=prompts.APPROVE_PATH,
         Permission=Permission,
     )
+
+
+def _refused_role(error: HttpProblem | AgentError | BusError) -> int:
+    """403 for a refusal of the role (no success to any client), 200 for a refusal with reasons
+    (they swap into the panel in words)."""
+    return 403 if error.body.code == ErrorCode.FORBIDDEN and not error.body.details else 200
+
+
+async def approve_version(call: Call) -> web.StreamResponse:
+    """Approve a version through `POST /api/v1/prompts/{name}/versions/{version}/approvals`; answers
+    the labels and versions panel saying who approved it, or why not (the author cannot) in words."""
+    api = EdgeApi(call.request, call.ctx)
+    form: prompts.ApproveForm = call.input
+    problem: str | None = None
+    done: str | None = None
+    status = 200
+    try:
+        approved = await api.post(PROMPT + "/versions/{version}/approvals", VersionApproved, form.body())
+    except (HttpProblem, AgentError, BusError) as error:
+        if error.body.code == ErrorCode.NOT_FOUND:
+            raise  # another team's prompt, or no such version: the 404 page
+        problem = prompts.approve_problem(error.body)
+        status = _refused_role(error)
+    else:
+        people, keys = await _names(api)
+        done = prompts.approve_done(approved, people, keys)
+    return await _labels_panel(api, form.name, status=status, problem=problem, done=done)
 
 
 async def experiment_page(call: Call) -> web.StreamResponse:
@@ -174,9 +224,15 @@ async def experiment_page(call: Call) -> web.StreamResponse:
     read = None if isinstance(results, Unavailable) else results
     return render.html(
         "experiment.html",
+        scripts=ECHARTS,
         chrome=frame,
         experiment=found,
         prompt_href=prompts.prompt_href(found.prompt),
+        promote=experiments.may_promote(read),
+        promote_path=experiments.promote_path(found.id),
+        promote_label="production",
+        promote_problem=None,
+        promote_done=None,
         variants=experiments.variant_rows(read.experiment if read else found, read),
         results=results,
         tables=experiments.metric_tables(read) if read else [],
@@ -184,6 +240,38 @@ async def experiment_page(call: Call) -> web.StreamResponse:
         guardrails=experiments.guardrail_rows(read) if read else [],
         insufficient=experiments.insufficient(read) if read else [],
         metric_words=experiments.metric_words,
+        Permission=Permission,
+    )
+
+
+async def promote_winner(call: Call) -> web.StreamResponse:
+    """Promote the winner through `POST /api/v1/experiments/{experiment_id}/promote` (the label's
+    gate decides, as for any move); answers the promotion panel saying what moved, or why not (no
+    winner, the gate's reasons) in words. A refusal of the role alone is a 403."""
+    api = EdgeApi(call.request, call.ctx)
+    form: experiments.PromoteForm = call.input
+    problem: str | None = None
+    done: str | None = None
+    status = 200
+    try:
+        promoted = await api.post(EXPERIMENT + "/promote", WinnerPromoted, form.body())
+    except (HttpProblem, AgentError, BusError) as error:
+        if error.body.code == ErrorCode.NOT_FOUND:
+            raise  # another team's experiment, or none (the winner's version exists): the 404 page
+        problem = experiments.promote_problem(error.body)
+        status = _refused_role(error)
+    else:
+        done = experiments.promoted_words(promoted)
+    frame = await page_chrome(api, PROMPTS)
+    return render.html(
+        "partials/experiment_promote.html",
+        status=status,
+        chrome=frame,
+        promote=True,
+        promote_path=experiments.promote_path(form.experiment_id),
+        promote_label=form.label,
+        promote_problem=problem,
+        promote_done=done,
         Permission=Permission,
     )
 
@@ -236,6 +324,28 @@ PROMPT_PAGE_ROUTES: list[Route] = [
         Permission.PROMPTS_READ,
         experiment_page,
         request=experiments.ExperimentQuery,
+        extra_status=(404,),
+    ),
+    _route(
+        "POST",
+        prompts.APPROVE_PATH,
+        "Prompt fragment: approve a version for protected labels (POST "
+        "/api/v1/prompts/{name}/versions/{version}/approvals), by a person other than its author; the "
+        "refusal in words. Answers the labels and versions panel.",
+        Permission.PROMPTS_PROMOTE_PROTECTED,
+        approve_version,
+        request=prompts.ApproveForm,
+        extra_status=(404,),
+    ),
+    _route(
+        "POST",
+        prompts.EXPERIMENTS_PATH + "/{experiment_id}/promote",
+        "Experiment fragment: move a label (production unless named) to the winner's version (POST "
+        "/api/v1/experiments/{experiment_id}/promote, through the label's gate); what moved, or the "
+        "refusal (no winner, the gate's reasons), in words.",
+        Permission.PROMPTS_PROMOTE,
+        promote_winner,
+        request=experiments.PromoteForm,
         extra_status=(404,),
     ),
 ]

@@ -109,12 +109,57 @@
   var PALETTE = ["#0b5cad", "#b35900", "#1a7f37", "#8250df", "#bf3989", "#0a7d8c", "#6e7781", "#9a6700", "#57606a"];
 
   function formatter(unit) {
-    if (unit === "count") return "{value}";
+    if (unit === "count" || unit === "number") return "{value}";
     if (unit === "ms") return "{value} ms";
+    if (unit === "percent") return "{value}%";
     return "${value}";
   }
 
+  // kind "interval": {labels, estimates, lows, highs, tips, unit}: per label (a variant) a point at its
+  // estimate and a whisker from low to high (a line series of two points, capped), in its own colour.
+  function intervalOption(spec) {
+    var n = spec.labels.length;
+    var whiskers = spec.labels.map(function (label, i) {
+      var low = spec.lows[i], high = spec.highs[i];
+      return {
+        type: "line",
+        name: label + " interval",
+        data: low === null || high === null ? [] : [[i, low], [i, high]],
+        symbol: "rect",
+        symbolSize: [14, 2],
+        lineStyle: { width: 2, color: PALETTE[i % PALETTE.length] },
+        itemStyle: { color: PALETTE[i % PALETTE.length] },
+        emphasis: { disabled: true },
+      };
+    });
+    var points = {
+      type: "scatter",
+      name: spec.title,
+      symbolSize: 12,
+      data: spec.estimates.map(function (value, i) {
+        return { value: [i, value], itemStyle: { color: PALETTE[i % PALETTE.length] } };
+      }),
+    };
+    return {
+      aria: { enabled: true },
+      animation: false,
+      color: PALETTE,
+      tooltip: {
+        trigger: "item",
+        renderMode: "richText",
+        formatter: function (params) {
+          return spec.tips[params.seriesIndex < n ? params.seriesIndex : params.dataIndex];
+        },
+      },
+      grid: { left: 8, right: 16, top: 16, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: spec.labels },
+      yAxis: { type: "value", scale: true, axisLabel: { formatter: formatter(spec.unit) } },
+      series: whiskers.concat([points]),
+    };
+  }
+
   function chartOption(spec) {
+    if (spec.kind === "interval") return intervalOption(spec);
     var series = spec.series || [{ name: spec.title, values: spec.values }];
     var category = { type: "category", data: spec.labels, axisLabel: { hideOverlap: true } };
     var value = { type: "value", axisLabel: { formatter: formatter(spec.unit) } };
