@@ -147,6 +147,11 @@ TOKEN_EVENTS_STORED_TOTAL = Counter(
 TOKEN_EVENTS_PRICED_TOTAL = Counter(
     "mno_token_events_priced_total", "Token events priced, by result (priced, unknown_model).", ["result"]
 )
+EDGE_CACHE_TOTAL = Counter(
+    "mno_edge_cache_total",
+    "Reads the edge answered from its per-team cache (hit) or asked the owner agent for (miss).",
+    ["cache", "outcome"],
+)
 EDGE_BUDGET_TEAMS = Gauge(
     "mno_edge_budget_teams",
     "Teams in this edge's replicated set of teams with budgets (whose ingest asks budget admission).",

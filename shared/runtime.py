@@ -87,6 +87,7 @@ class AgentRuntime:
         self._consumers: list[EventConsumer[Any]] = []
         self._pending_consumers: list[tuple[EventType[Any], EventHandler[Any], int]] = []
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
+        self._on_reconnect: list[Callable[[], None]] = []
         self._checks: dict[str, Callable[[], Awaitable[bool]]] = {}
         self._jobs: list[PeriodicJob] = []
         self._health_runner: web.AppRunner | None = None
@@ -126,6 +127,10 @@ class AgentRuntime:
     def on_shutdown(self, cleanup: Callable[[], Awaitable[None]]) -> None:
         """Run `cleanup` at shutdown, after requests and consumers have stopped (last added, first run)."""
         self._cleanups.append(cleanup)
+
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Call `callback` each time the bus reconnects (notices sent meanwhile were lost)."""
+        self._on_reconnect.append(callback)
 
     def add_readiness_check(self, name: str, check: Callable[[], Awaitable[bool]]) -> None:
         self._checks[name] = check
@@ -298,6 +303,8 @@ class AgentRuntime:
         async def reconnected() -> None:
             BUS_CONNECTED.labels(agent).set(1)
             log.info("bus reconnected")
+            for callback in self._on_reconnect:
+                callback()
 
         async def error_cb(error: Exception) -> None:
             log.warning("bus error", error=repr(error))

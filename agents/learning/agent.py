@@ -1,11 +1,19 @@
 """Wiring of the learning agent: its subjects and consumers."""
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
 from agents.learning.evaluations_wiring import wire_evaluations
 from services.prompts.experiments import Experiments
 from services.prompts.service import Prompts, answers
 from services.prompts.store import purge_teams
+from shared.bus.context import MessageContext
 from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
+from shared.messages.envelope import Principal
+from shared.messages.prompts import PromptsChanged
 from shared.messages.registry import (
     EXPERIMENT_CREATE,
     EXPERIMENT_EXPOSURE,
@@ -30,10 +38,38 @@ from shared.messages.registry import (
     PROMPT_RENDER,
     PROMPT_SAVE,
     PROMPT_VERSIONS,
+    PROMPTS_CHANGED,
 )
 from shared.runtime import AgentRuntime
 
 AGENT = AgentName.LEARNING
+
+log = structlog.get_logger("mno.learning")
+
+
+def announcing(
+    runtime: AgentRuntime,
+    handler: Callable[[Any, MessageContext], Awaitable[Any]],
+    changed: Callable[[Any], str | None],
+) -> Callable[[Any, MessageContext], Awaitable[Any]]:
+    """`handler`, then a `PROMPTS_CHANGED` notice for the prompt `changed` names in its answer (None:
+    nothing a read answers changed). The change is committed by then: a notice that cannot be sent
+    is logged, not raised, and the edges' cache expiry bounds how long they answer the older read."""
+
+    async def handle(request: Any, ctx: MessageContext) -> Any:
+        answer = await handler(request, ctx)
+        name = changed(answer)
+        if name is not None and ctx.principal is not None and ctx.principal.team_id is not None:
+            notice = PromptsChanged(team_id=ctx.principal.team_id, name=name)
+            try:
+                await runtime.bus.notify(
+                    PROMPTS_CHANGED, notice, MessageContext(principal=Principal.system())
+                )
+            except Exception as error:  # the bus is down; the change itself stands
+                log.warning("prompts_changed notice not sent", prompt=name, error=repr(error))
+        return answer
+
+    return handle
 
 
 async def setup(runtime: AgentRuntime) -> None:
@@ -42,14 +78,20 @@ async def setup(runtime: AgentRuntime) -> None:
     mesh.purge.register(purge_teams)
     prompts = Prompts(pool)
     service = runtime.service
-    service.add(PROMPT_SAVE, answers(prompts.save))
-    service.add(PROMPT_IMPORT_FILE, answers(prompts.import_file))
+    saved = announcing(runtime, answers(prompts.save), lambda a: a.prompt.name if a.created else None)
+    service.add(PROMPT_SAVE, saved)
+    imported = announcing(
+        runtime, answers(prompts.import_file), lambda a: a.prompt.name if a.created else None
+    )
+    service.add(PROMPT_IMPORT_FILE, imported)
     service.add(PROMPT_LIST, answers(prompts.list_prompts))
     service.add(PROMPT_VERSIONS, answers(prompts.versions))
     service.add(PROMPT_GET, answers(prompts.get))
     service.add(PROMPT_RENDER, answers(prompts.render))
     service.add(PROMPT_DIFF, answers(prompts.diff))
-    service.add(PROMPT_MOVE_LABEL, answers(prompts.move))
+    service.add(
+        PROMPT_MOVE_LABEL, announcing(runtime, answers(prompts.move), lambda a: a.name if a.changed else None)
+    )
     service.add(PROMPT_APPROVE, answers(prompts.approve))
     service.add(PROMPT_IMPACT, answers(prompts.impact))
     service.add(PROMPT_POLICY, answers(prompts.policy))

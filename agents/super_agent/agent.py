@@ -11,6 +11,7 @@ from aiohttp import web
 
 from agents.super_agent.edge_deps import DEPS, CookiePolicy, EdgeDeps
 from agents.super_agent.routes import ROUTES
+from agents.super_agent.routes.prompts import PROMPT_READ_TTL_SECONDS, PROMPT_READS_KEPT
 from agents.super_agent.routes.proxy import PROXY, ProxyState
 from services.audit import store as audit_store
 from services.gateway.auth import (
@@ -21,6 +22,7 @@ from services.gateway.auth import (
 )
 from services.gateway.edge import build_app
 from services.gateway.http_server import EdgeRunner
+from services.gateway.team_cache import TeamCache
 from services.github.client import GitHubClient
 from services.github.config import GitHubAppCredentials
 from services.github.oauth import GitHubOAuth
@@ -44,7 +46,13 @@ from shared.config import Settings
 from shared.crypto import SecretBox
 from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
-from shared.messages.registry import GITHUB_WEBHOOK_RECEIVED, TEAM_DATA_PURGED, TEAMS_WITH_FEATURE
+from shared.messages.prompts import PromptsChanged
+from shared.messages.registry import (
+    GITHUB_WEBHOOK_RECEIVED,
+    PROMPTS_CHANGED,
+    TEAM_DATA_PURGED,
+    TEAMS_WITH_FEATURE,
+)
 from shared.runtime import AgentRuntime, StartupError
 
 AGENT = AgentName.SUPER_AGENT
@@ -161,12 +169,27 @@ def wire_webhooks(
     runtime.consume(GITHUB_WEBHOOK_RECEIVED, WebhookProcessor(pool, dispatcher).handle, max_concurrency=4)
 
 
+async def _prompt_reads(runtime: AgentRuntime) -> TeamCache[tuple[str, str]]:
+    """The edge's cache of prompt reads, following the LearningAgent's change notices (listened to
+    before the first read is stored) and forgotten whole when the bus reconnects."""
+    cache: TeamCache[tuple[str, str]] = TeamCache(PROMPT_READ_TTL_SECONDS, PROMPT_READS_KEPT)
+
+    async def changed(notice: PromptsChanged) -> None:
+        cache.drop_team(notice.team_id)
+
+    subscription = await runtime.bus.listen(PROMPTS_CHANGED, changed)
+    runtime.on_reconnect(cache.clear)
+    runtime.on_shutdown(subscription.unsubscribe)
+    return cache
+
+
 async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: LoginFlow | None) -> None:
     """The HTTP edge: authentication (operator token, API keys, sessions), the route table, the server."""
     settings = runtime.settings
     http, github, auth = settings.http, settings.github, settings.auth
     api_keys = ApiKeyAuthenticator(pool, cache_seconds=auth.api_key_cache_seconds)
     budget_gate = BudgetGate(runtime.bus)
+    prompt_reads = await _prompt_reads(runtime)
     blobs = blob_store_from_settings(settings)
     runtime.on_shutdown(blobs.close)
     app = build_app(
@@ -204,6 +227,7 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
         api_keys=api_keys,
         intake=Intake(pool, plans, runtime.bus, budget_gate),
         blobs=blobs,
+        prompt_reads=prompt_reads,
     )
     # Which teams have budgets: a replicated set, so no ingest asks the MonitoringAgent whether.
     await budget_gate.start()

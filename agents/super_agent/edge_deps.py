@@ -9,6 +9,7 @@ from aiohttp import web
 
 from services.gateway.auth import ApiKeyAuthenticator
 from services.gateway.route_table import Call
+from services.gateway.team_cache import TeamCache
 from services.identity.audit_api import Acting
 from services.identity.login import LoginFlow
 from services.identity.plans import PlanBook
@@ -39,6 +40,8 @@ class EdgeDeps:
     api_keys: ApiKeyAuthenticator  # revoking here forgets the key in its cache at once
     intake: Intake  # token events: plan limit, budgets, JetStream
     blobs: BlobStore  # package bytes: streamed in on upload and out on download, never over NATS
+    # Prompt reads (name, label, version) → (JSON body, ETag), dropped per team on PROMPTS_CHANGED.
+    prompt_reads: TeamCache[tuple[str, str]]
 
 
 DEPS = web.AppKey("mno_edge_deps", EdgeDeps)

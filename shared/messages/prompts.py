@@ -270,6 +270,14 @@ class LabelPolicyInfo(_Model):
     require_passing_evaluation: StrictBool
 
 
+class PromptsChanged(_Model):
+    """Broadcast by the LearningAgent after a change commits that alters what a prompt read answers
+    (a new version, a label move): edges drop the team's cached prompt answers."""
+
+    team_id: Text
+    name: PromptName
+
+
 class ConfigSchemaQuery(_Model):
     pass
 
@@ -278,7 +286,7 @@ class ConfigSchemaInfo(_Model):
     """The team's JSON Schema for its prompts' `config` (null: none, our base schema alone). Every save
     checks the config against both; declaring one does not re-check versions already saved."""
 
-    config_schema: dict[str, JsonValue] | None
+    config_schema: dict[ShortText, JsonData] | None
 
 
 class PromptQuota(_Model):

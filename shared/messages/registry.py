@@ -125,6 +125,7 @@ from shared.messages.prompts import (
     PromptList,
     PromptLookup,
     PromptRef,
+    PromptsChanged,
     PromptVersionInfo,
     RenderedPromptInfo,
     RenderPrompt,
@@ -639,6 +640,11 @@ PROMPT_IMPACT = Endpoint(
 PROMPT_POLICY = Endpoint(_LEARN, "prompt_policy", PolicyQuery, LabelPolicyInfo, "The team's label policy.")
 PROMPT_POLICY_SET = Endpoint(
     _LEARN, "prompt_policy_set", LabelPolicyInfo, LabelPolicyInfo, "Set the team's label policy."
+)
+PROMPTS_CHANGED = Notice(
+    "learning.prompts_changed",
+    PromptsChanged,
+    "A prompt of a team got a version or a label moved (edges drop the team's cached prompt reads).",
 )
 PROMPT_CONFIG_SCHEMA = Endpoint(
     _LEARN, "prompt_config_schema", ConfigSchemaQuery, ConfigSchemaInfo, "The team's prompt config schema."

@@ -4,15 +4,25 @@ real NATS and PostgreSQL), called over HTTP with API keys of people of new teams
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import asyncpg
+import nats
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from agents.super_agent.routes.prompts import PROMPT_ROUTES
+from agents.super_agent.routes.prompts import PROMPT_READ_TTL_SECONDS, PROMPT_ROUTES
+from shared.bus.client import Bus
+from shared.bus.context import MessageContext
 from shared.db.postgres import create_pool
+from shared.messages.agents import AgentName
+from shared.messages.envelope import Principal
 from shared.messages.permissions import Role
+from shared.messages.prompts import SavePrompt, SavePromptRequest
+from shared.messages.registry import PROMPT_SAVE
 from tests.fixtures.mesh import Mesh
 from tests.identity.test_teams_support import audit_actions
 from tests.prompts.api_support import Member, api, member, new_team, text_prompt
@@ -422,3 +432,47 @@ async def test_a_teams_config_schema_binds_its_later_saves(mesh: Mesh, pool: asy
     assert (status, dropped) == (200, {"config_schema": None})
     await save(mesh, someone, outside)
     assert (await audit_actions(pool, owner.team_id)).count("prompts.config_schema") == 2
+
+
+async def edge_cache_hits(mesh: Mesh) -> float:
+    url = f"{mesh.agents[AgentName.SUPER_AGENT].metrics_url}/metrics"
+    async with aiohttp.ClientSession() as http, http.get(url) as answer:
+        text = await answer.text()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "mno_edge_cache_total" and sample.labels == {
+                "cache": "prompt_reads",
+                "outcome": "hit",
+            }:
+                return sample.value
+    return 0.0
+
+
+async def test_prompt_reads_are_kept_at_the_edge_until_the_learning_agent_announces_a_change(
+    mesh: Mesh, pool: asyncpg.Pool
+) -> None:
+    """A repeated read is answered by the edge without asking the LearningAgent; a change made past
+    this edge (straight to the agent, as the GitHub sync or another replica does) reaches readers
+    through the agent's notice, well before the cache's expiry."""
+    owner = await member(pool, await new_team(pool), Role.OWNER)
+    await save(mesh, owner, text_prompt("cached", "one"))
+    path = "/api/v1/prompts/cached?label=latest"
+    assert (await api(mesh.edge_url, "GET", path, owner))[1]["version"] == 1
+    hits = await edge_cache_hits(mesh)
+    assert (await api(mesh.edge_url, "GET", path, owner))[1]["version"] == 1
+    assert await edge_cache_hits(mesh) == hits + 1
+
+    client = await nats.connect(mesh.launcher.nats_url)
+    try:
+        writer = Principal(team_id=owner.team_id, user_id=owner.user_id, roles=("owner",))
+        await Bus(client, source="test", request_timeout=15).request(
+            PROMPT_SAVE,
+            SavePromptRequest(prompt=SavePrompt.model_validate(text_prompt("cached", "two"))),
+            MessageContext(principal=writer),
+        )
+    finally:
+        await client.close()
+    began = time.monotonic()
+    while (await api(mesh.edge_url, "GET", path, owner))[1]["version"] != 2:
+        assert time.monotonic() - began < PROMPT_READ_TTL_SECONDS / 2, "the notice never came"
+        await asyncio.sleep(0.02)

@@ -48,6 +48,7 @@ from shared.messages.registry import (
     PROMPT_SAVE,
     PROMPT_VERSIONS,
 )
+from shared.metrics import EDGE_CACHE_TOTAL
 from shared.principals import team_of
 
 __all__ = ["PROMPT_ROUTES"]
@@ -59,6 +60,10 @@ PROMPT = PROMPTS + "/{name}"
 # `-` can start no prompt name, so the policy never shadows a prompt (npm's `/-/` convention).
 POLICY = PROMPTS + "/-/policy"
 CONFIG_SCHEMA = PROMPTS + "/-/config-schema"
+# How long the edge keeps a prompt read at most (a PROMPTS_CHANGED notice missed while the bus was
+# away), and how many it keeps (least recently read go first).
+PROMPT_READ_TTL_SECONDS = 10.0
+PROMPT_READS_KEPT = 20_000
 
 
 async def _audit(call: Call, action: str, resource_id: str, *, before: Any = None, after: Any = None) -> None:
@@ -82,6 +87,8 @@ async def save_prompt(call: Call) -> BaseModel:
         PROMPT_SAVE, SavePromptRequest(prompt=body, quota=quota), call.ctx
     )
     if saved.created:
+        # Read your writes on this replica at once; the others follow the agent's notice.
+        deps(call).prompt_reads.drop_team(team_of(call.ctx.principal))
         info = saved.prompt
         await _audit(
             call,
@@ -108,11 +115,24 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 async def get_prompt(call: Call) -> web.StreamResponse:
     """One version; its ETag covers the whole answer (document and labels), so a client that
-    revalidates gets 304 until a save or a label move changes what it would read."""
-    found: PromptVersionInfo = await deps(call).bus.request(PROMPT_GET, call.input, call.ctx)
-    body = found.model_dump_json()
-    headers = {"ETag": _etag(body), "Cache-Control": "private, no-cache"}
-    if _matches(call.request.headers.get("If-None-Match", ""), headers["ETag"]):
+    revalidates gets 304 until a save or a label move changes what it would read. Answers are kept at
+    the edge per team until the LearningAgent announces a change of the team's prompts (or for
+    `PROMPT_READ_TTL_SECONDS`): an SDK fleet revalidating every minute costs no bus round trip."""
+    edge = deps(call)
+    lookup: PromptLookup = call.input
+    team_id = team_of(call.ctx.principal)
+    key = (lookup.name, lookup.label, lookup.version)
+    cached = edge.prompt_reads.get(team_id, key)
+    EDGE_CACHE_TOTAL.labels("prompt_reads", "miss" if cached is None else "hit").inc()
+    if cached is None:
+        generation = edge.prompt_reads.generation(team_id)
+        found: PromptVersionInfo = await edge.bus.request(PROMPT_GET, lookup, call.ctx)
+        body = found.model_dump_json()
+        cached = (body, _etag(body))
+        edge.prompt_reads.put(team_id, key, cached, generation)
+    body, etag = cached
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if _matches(call.request.headers.get("If-None-Match", ""), etag):
         return web.Response(status=304, headers=headers)
     return web.Response(text=body, content_type="application/json", headers=headers)
 
@@ -143,6 +163,7 @@ async def move_and_audit(call: Call, request: MoveLabel, via: dict[str, Any] | N
             )
         raise
     if moved.changed:
+        deps(call).prompt_reads.drop_team(team_of(call.ctx.principal))
         await _audit(
             call,
             "prompts.label_move",

@@ -107,6 +107,7 @@ TELEMETRY_ROUTES: list[Route] = [
         Local(otlp_traces),
         tags=OBSERVABILITY,
         media_type="application/x-protobuf",
+        other_media_types=("application/json",),  # OTLP answers in the request's encoding
         raw_body=True,
         body=_otlp_body("ExportTraceServiceRequest"),
         max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
@@ -123,6 +124,7 @@ TELEMETRY_ROUTES: list[Route] = [
             Local(handler),
             tags=OBSERVABILITY,
             media_type="application/x-protobuf",
+            other_media_types=("application/json",),
             raw_body=True,
             body=_otlp_body(f"Export{signal.value.capitalize()}ServiceRequest"),
             max_body_bytes=TOKEN_EVENTS_MAX_BYTES,
