@@ -1,6 +1,8 @@
 """Benchmark: prompt fetch through the edge (GET /api/v1/prompts/{name}?label=production: API key,
-plan feature, NATS → LearningAgent → PostgreSQL → back), uncached and revalidated with If-None-Match
-(304, no body), beside the edge's own `/livez` (no auth, no bus) in the same run. Then the SDK:
+plan feature, then the edge's per-team cache or NATS → LearningAgent → PostgreSQL → back): uncached
+(each request names a prompt not asked before: the cache misses), cached (the same prompt again) and
+revalidated from the cache with If-None-Match (304, no body), beside the edge's own `/livez` (no
+auth, no bus) in the same run. Then the SDK:
 `MnoClient.get_prompt` answered from its TTL cache, beside the edge fetch rates above, and
 `MnoClient.assign` (local experiment assignment of units already exposed: no request) beside the
 bare hash function (`mno_wire.assignment.gb_hash`) and the bare `assign` it wraps, in one thread.
@@ -60,8 +62,17 @@ async def measure(edge: str, token: str, total: int) -> None:
                 if response.status != 200:
                     raise RuntimeError(f"HTTP {response.status}")
 
-        async def uncached() -> None:
+        async def cached() -> None:
             async with http.get(fetch_url, params=params) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"HTTP {response.status}")
+
+        # Prompts never asked for, one per uncached request: each one a miss of the edge's cache.
+        names = iter(await many_prompts(http, edge, 2 * total + 200))
+
+        async def uncached() -> None:
+            async with http.get(f"{edge}/api/v1/prompts/{next(names)}") as response:
                 await response.read()
                 if response.status != 200:
                     raise RuntimeError(f"HTTP {response.status}")
@@ -74,17 +85,41 @@ async def measure(edge: str, token: str, total: int) -> None:
 
         for _ in range(200):  # warm-up: connections, pools, caches
             await uncached()
+            await cached()
             await livez()
         for clients in (1, 16):
             for name, call in (
                 ("/livez", livez),
-                ("prompt fetch (200)", uncached),
+                ("prompt fetch, uncached", uncached),
+                ("prompt fetch, cached", cached),
                 ("prompt fetch (304)", revalidated),
             ):
                 elapsed, latencies = await run_clients(call, clients, total)
                 report(name, clients, elapsed, latencies)
         experiment_id = await experiment(http, edge)
     await asyncio.to_thread(measure_sdk, edge, token, experiment_id, total)
+
+
+async def many_prompts(http: aiohttp.ClientSession, edge: str, count: int) -> list[str]:
+    """`count` small prompts saved 16 at a time; their names."""
+    names = [f"bench-{i}" for i in range(count)]
+    pending = iter(names)
+
+    async def saver() -> None:
+        for name in pending:
+            body = {
+                "name": name,
+                "type": "text",
+                "template": "Answer {{ q }}",
+                "variables": {"q": {"type": "string"}},
+            }
+            async with http.post(f"{edge}/api/v1/prompts", json=body) as response:
+                assert response.status == 200, await response.text()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(saver() for _ in range(16)))
+    print(f"saved {count} prompts in {time.perf_counter() - started:.1f} s (16 clients)\n", flush=True)
+    return names
 
 
 async def experiment(http: aiohttp.ClientSession, edge: str) -> str:
