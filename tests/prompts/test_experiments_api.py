@@ -523,3 +523,54 @@ async def test_an_exposure_batch_is_answered_per_item_and_stores_only_the_valid_
         {"exposures": [{"unit_id": f"u-{i}", "variant": "a"} for i in range(1_001)]},
     )
     assert status == 422, too_many
+
+
+async def test_a_score_posted_again_replaces_its_value_and_an_unexposed_unit_is_refused(
+    mesh: Mesh, pool: asyncpg.Pool
+) -> None:
+    """A score for a unit never exposed is a 422 unit_not_exposed; posting a request's score again
+    answers replaced=true and only the new value counts in the variant's mean."""
+    owner = await member(pool, await new_team(pool), Role.OWNER)
+    await prompt_with_versions(mesh, owner, "scored", 2)
+    keys = ["x", "y"]
+    body = experiment_body("scored", keys)
+    experiment_id = (await ok(mesh, "POST", EXPERIMENTS, owner, body))["id"]
+    await ok(mesh, "POST", f"{EXPERIMENTS}/{experiment_id}/start", owner)
+    units = units_by_variant(body["seed"], keys, 2)
+    for key, unit_ids in units.items():
+        for unit in unit_ids:
+            await ok(
+                mesh,
+                "POST",
+                f"{EXPERIMENTS}/{experiment_id}/exposures",
+                owner,
+                {"unit_id": unit, "variant": key},
+            )
+    scores = f"{EXPERIMENTS}/{experiment_id}/scores"
+    status, refused, _ = await api(
+        mesh.edge_url,
+        "POST",
+        scores,
+        owner,
+        {"request_id": "r0", "unit_id": "nobody", "name": "q", "value": 1},
+    )
+    assert status == 422, refused
+    assert refused["error"]["details"][0]["type"] == "unit_not_exposed"
+    first, second = units["x"]
+    posted = await ok(
+        mesh, "POST", scores, owner, {"request_id": "r1", "unit_id": first, "name": "q", "value": 0.2}
+    )
+    assert (posted["variant"], posted["replaced"]) == ("x", False)
+    again = await ok(
+        mesh, "POST", scores, owner, {"request_id": "r1", "unit_id": first, "name": "q", "value": 0.9}
+    )
+    assert again["replaced"] is True
+    await ok(mesh, "POST", scores, owner, {"request_id": "r2", "unit_id": second, "name": "q", "value": 0.5})
+    for i, unit in enumerate(units["y"]):
+        await ok(
+            mesh, "POST", scores, owner, {"request_id": f"ry{i}", "unit_id": unit, "name": "q", "value": 0.4}
+        )
+    results = await ok(mesh, "GET", f"{EXPERIMENTS}/{experiment_id}/results", owner)
+    by_key = {v["key"]: {m["metric"]: m["estimate"] for m in v["metrics"]} for v in results["variants"]}
+    assert by_key["x"]["score:q"] == pytest.approx((0.9 + 0.5) / 2)
+    assert by_key["y"]["score:q"] == pytest.approx(0.4)

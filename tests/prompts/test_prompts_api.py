@@ -476,3 +476,33 @@ async def test_prompt_reads_are_kept_at_the_edge_until_the_learning_agent_announ
     while (await api(mesh.edge_url, "GET", path, owner))[1]["version"] != 2:
         assert time.monotonic() - began < PROMPT_READ_TTL_SECONDS / 2, "the notice never came"
         await asyncio.sleep(0.02)
+
+
+async def test_a_save_nesting_includes_too_deep_is_refused_naming_the_chain(
+    mesh: Mesh, pool: asyncpg.Pool
+) -> None:
+    """Six prompts each including the next (deeper than the limit of 5): the save of the top one is
+    a 422 include_too_deep naming the chain from it; one level less is saved."""
+    owner = await member(pool, await new_team(pool), Role.OWNER)
+    await save(mesh, owner, text_prompt("deep6", "end"))
+    for i in range(5, 0, -1):
+        await save(
+            mesh,
+            owner,
+            text_prompt(
+                f"deep{i}", "{{ include.n }}", includes={"n": {"name": f"deep{i + 1}", "label": "latest"}}
+            ),
+        )
+    status, refused, _ = await api(
+        mesh.edge_url,
+        "POST",
+        "/api/v1/prompts",
+        owner,
+        text_prompt("deep0", "{{ include.n }}", includes={"n": {"name": "deep1", "label": "latest"}}),
+    )
+    assert status == 422, refused
+    [problem] = refused["error"]["details"]
+    assert problem["type"] == "include_too_deep"
+    assert problem["names"][0] == "deep0@v1"
+    status, rendered, _ = await api(mesh.edge_url, "POST", "/api/v1/prompts/deep1/render", owner, {})
+    assert (status, rendered["text"]) == (200, "end")
