@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -19,6 +20,8 @@ import asyncpg
 import pytest
 import yaml
 
+from services.dashboard.prompt_editor import PULL_REQUEST_PATH
+from services.identity import sessions
 from services.webhooks.signature import sign
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
@@ -493,6 +496,35 @@ async def test_a_version_is_proposed_as_a_pull_request(world: World) -> None:
     status, again, _ = await api(world.base, "POST", path, world.a_owner, {})
     assert status == 409, again
     assert "already holds" in again["error"]["message"]
+
+
+async def test_the_dashboards_pull_request_button_opens_one_at_the_stand_in_github(world: World) -> None:
+    """The prompt page's button (its fragment, as htmx posts it with the session and CSRF token)
+    proposes the latest version: one pull request at the stand-in GitHub, its URL in the answer."""
+    assert (await connect(world, world.a_owner, "org-a/prompts"))[0] == 200
+    base = world.fake.commit(world.a_repo.id, {"prompts/greet.yaml": GREET}, message="Seed")
+    await push(world, base)
+    edited = yaml.safe_load(GREET) | {"template": "Hello there, {{ who }}."}
+    assert (await api(world.base, "POST", "/api/v1/prompts", world.a_owner, edited))[0] == 200
+    async with world.pool.acquire() as conn:
+        token = await sessions.create(
+            conn, world.a_owner.user_id, ttl=timedelta(hours=1), ip=None, user_agent="test"
+        )
+    headers = {"Cookie": f"mno_session={token}", "X-MNO-Team": world.a_owner.team_id}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(f"{world.base}/api/v1/session") as answer:
+            csrf = (await answer.json())["csrf_token"]
+        async with http.post(
+            f"{world.base}{PULL_REQUEST_PATH}",
+            json={"name": "greet"},
+            headers={"X-CSRF-Token": csrf, "HX-Request": "true"},
+        ) as answer:
+            status, html = answer.status, await answer.text()
+    assert status == 200, html
+    assert 'id="pr-opened"' in html
+    assert "https://github.com/org-a/prompts/pull/1" in html
+    [pull] = world.fake.pulls
+    assert (pull.base, pull.title) == ("main", "Prompt greet: v2")
 
 
 async def test_pull_requests_are_refused_without_what_they_need(world: World) -> None:
