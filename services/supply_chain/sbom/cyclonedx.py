@@ -89,7 +89,16 @@ def to_cyclonedx(graph: ComponentGraph, *, created: datetime, tool_version: str)
     for ref, cdx in written.items():
         targets = [Dependency(ref=written[t].bom_ref) for t in depends_on.get(ref, ())]
         bom.dependencies.add(Dependency(ref=cdx.bom_ref, dependencies=targets))
+    # The writer calls Bom.validate (deprecated upstream), which registers each component's dependency
+    # entry through the same linear search (~0.9 s of 2 s for 1,000 components) and checks that every
+    # dependency names a component: both hold by construction here (one entry per ref, from the
+    # graph's own refs). The output is checked against the 1.6 schema in tests/supply_chain/test_sbom.py.
+    bom.validate = _constructed_valid  # type: ignore[method-assign]
     return str(JsonV1Dot6(bom).output_as_string(indent=2))
+
+
+def _constructed_valid() -> bool:
+    return True
 
 
 def _component(component: Component, type_: ComponentType, *, scope: bool) -> CdxComponent:
