@@ -10,8 +10,9 @@ documents written, signed), beside the pure index's audit of the same components
 
 The re-scan after an advisory import (issue #16): --rescan-sboms N (default 10,000; 0 skips it) SBOMs
 of 20-50 PyPI components each are stored straight into PostgreSQL (one throwaway embedded server, no
-agents): each SBOM's row by one multi-row INSERT per 1,000 (its documents and attestations are not
-made: the re-scan never reads them) and its components by `store.insert_components`, the function the
+agents): each SBOM's row by one multi-row INSERT per 1,000 with an attestation row naming its subject
+(its documents and envelopes are not made: the re-scan never reads them; it signs each changed SBOM's
+new result for that subject) and its components by `store.insert_components`, the function the
 publish path uses, 8 connections at once. Then 100 new advisories, naming 100 of the 2,100 package
 names the components are drawn from, are stored as an import stores them (`advisory_store.upsert`,
 then the replica's live index refreshed) and `SupplyChain._rescan` re-examines only the SBOMs holding
@@ -278,6 +279,8 @@ def rescan_after_import(sboms: int) -> None:
     import tempfile
     from typing import cast
 
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from mno.stack import EmbeddedPostgres
     from mno.supervisor import prepare_database
     from services.supply_chain import advisory_store, store
@@ -285,6 +288,8 @@ def rescan_after_import(sboms: int) -> None:
     from services.supply_chain.sbom.graph import Component, assemble
     from services.supply_chain.scanning import graph_to_json, match
     from services.supply_chain.service import Limits, SupplyChain
+    from services.supply_chain.signing import Keyring
+    from shared.blobstore.filesystem import FilesystemBlobStore
     from shared.db.postgres import create_pool
     from tests.fixtures.stack import free_port
 
@@ -319,6 +324,17 @@ def rescan_after_import(sboms: int) -> None:
                         start,
                         start + count - 1,
                     )
+                # Each SBOM's own attestation row (its subject; the envelope is not read): a re-scan
+                # that changes an SBOM's findings signs its new result for that subject.
+                await conn.execute(
+                    "INSERT INTO supply_chain.attestations (team_id, sbom_id, kind, predicate_type, "
+                    "subject_name, subject_sha256, key_id, envelope, envelope_sha256, envelope_size) "
+                    "SELECT $1::uuid, id, 'sbom', 'https://cyclonedx.org/bom', 'requirements.txt', "
+                    "repeat('0', 64), 'bench', '{}'::jsonb, repeat('0', 64), 0 "
+                    "FROM unnest($2::uuid[]) AS id",
+                    team_id,
+                    sbom_ids,
+                )
 
             async def insert(indices: range) -> None:
                 async with pool.acquire() as conn:
@@ -330,9 +346,10 @@ def rescan_after_import(sboms: int) -> None:
             print(f"\nre-scan after {RESCAN_ADVISORIES} new advisories over {sboms} stored SBOMs")
             row("seeding: SBOM rows + insert_components", time.perf_counter() - started, total, "components")
 
-            service = SupplyChain(
-                pool, cast(Any, None), cast(Any, None), cast(Any, None), Limits(0, 0), "bench"
-            )
+            # Real signing and a filesystem blob store: the re-scan signs each changed SBOM's result.
+            keyring = Keyring(Ed25519PrivateKey.generate())
+            blobs = FilesystemBlobStore(workdir / "blobs")
+            service = SupplyChain(pool, blobs, cast(Any, None), keyring, Limits(0, 0), "bench")
             touched: set[tuple[str, str]] = set()
             started = time.perf_counter()
             async with pool.acquire() as conn:
@@ -351,6 +368,9 @@ def rescan_after_import(sboms: int) -> None:
             took = time.perf_counter() - started
             async with pool.acquire() as conn:
                 written = await conn.fetchval("SELECT count(*) FROM supply_chain.findings")
+                signed = await conn.fetchval(
+                    "SELECT count(*) FROM supply_chain.attestations WHERE kind = 'scan'"
+                )
                 rows = await conn.fetch(
                     "SELECT sbom_id::text AS sbom_id, ecosystem, name, display_name, version, purl, path "
                     "FROM supply_chain.sbom_components c JOIN unnest($1::text[], $2::text[]) AS "
@@ -364,7 +384,8 @@ def rescan_after_import(sboms: int) -> None:
                 took,
                 examined,
                 "SBOMs",
-                f"  ({examined}/{sboms} re-examined, {changed} findings written, {written} stored)",
+                f"  ({examined}/{sboms} re-examined, {changed} findings written, {written} stored, "
+                f"{signed} new results signed)",
             )
             row("  end to end (store + index + re-scan)", stored + took, examined, "SBOMs")
 

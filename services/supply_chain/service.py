@@ -117,6 +117,8 @@ CONSUMER = "artifact-published"
 IMPORT_BATCH = 500
 # Versions asked of the ArtifactManagerAgent per request by the SBOM backfill.
 BACKFILL_PAGE = 200
+# SBOMs re-scanned at once after an import (each its own transaction and pool connection).
+RESCAN_CONCURRENCY = 4
 SCANNER_URI = "https://github.com/MachineNativeOps/machine-native-ops"
 JSON = "application/json"
 
@@ -299,25 +301,77 @@ class SupplyChain:
 
     def _vulns(self, found: list[FoundVulnerability], at: datetime) -> dict[str, Any]:
         """The in-toto vulns predicate (v0.2) of a scan's result."""
+        return self._vulns_predicate(
+            [
+                {
+                    "id": f.advisory_id,
+                    "aliases": list(f.aliases),
+                    "purl": f.component.purl,
+                    "severity": [{"method": f.method, "score": f.vector or f.rating}] if f.rating else [],
+                    "fixed_versions": list(f.fixed_versions),
+                }
+                for f in _ordered(found)
+            ],
+            at,
+        )
+
+    def _vulns_predicate(self, result: list[dict[str, Any]], at: datetime) -> dict[str, Any]:
         latest = self.live.latest_modified
         return {
             "scanner": {
                 "uri": SCANNER_URI,
                 "version": self._tool_version,
                 "db": {"uri": "osv", "version": latest.isoformat() if latest else None},
-                "result": [
-                    {
-                        "id": f.advisory_id,
-                        "aliases": list(f.aliases),
-                        "purl": f.component.purl,
-                        "severity": [{"method": f.method, "score": f.vector or f.rating}] if f.rating else [],
-                        "fixed_versions": list(f.fixed_versions),
-                    }
-                    for f in _ordered(found)
-                ],
+                "result": result,
             },
             "metadata": {"scanStartedOn": at.isoformat(), "scanFinishedOn": datetime.now(UTC).isoformat()},
         }
+
+    async def _attest_rescan(self, conn: Connection, team_id: str, sbom_id: str, at: datetime) -> bool:
+        """A re-scan changed the SBOM's findings: sign its whole current result (every open finding,
+        not only the re-examined packages') for the subject its SBOM attestation names. False when the
+        SBOM has no attestation to take the subject from."""
+        subject = await conn.fetchrow(
+            "SELECT subject_name, subject_sha256 FROM supply_chain.attestations "
+            "WHERE team_id = $1::uuid AND sbom_id = $2::uuid AND kind = 'sbom' "
+            "ORDER BY created_at DESC LIMIT 1",
+            team_id,
+            sbom_id,
+        )
+        if subject is None:
+            return False
+        rows = await conn.fetch(
+            "SELECT advisory_id, aliases, purl, severity_rating, severity_score, severity_method, "
+            "severity_vector, fixed_versions FROM supply_chain.findings WHERE team_id = $1::uuid "
+            "AND sbom_id = $2::uuid AND retired_at IS NULL",
+            team_id,
+            sbom_id,
+        )
+        result = [
+            {
+                "id": r["advisory_id"],
+                "aliases": list(r["aliases"]),
+                "purl": r["purl"],
+                "severity": [
+                    {"method": r["severity_method"], "score": r["severity_vector"] or r["severity_rating"]}
+                ]
+                if r["severity_rating"]
+                else [],
+                "fixed_versions": list(r["fixed_versions"]),
+            }
+            for r in sorted(rows, key=_severity_order)
+        ]
+        subjects = [{"name": subject["subject_name"], "digest": {"sha256": subject["subject_sha256"]}}]
+        await self._attest(
+            conn,
+            team_id,
+            sbom_id,
+            "scan",
+            subjects,
+            attestations.VULNS_PREDICATE,
+            self._vulns_predicate(result, at),
+        )
+        return True
 
     async def _attest(
         self,
@@ -864,13 +918,18 @@ class SupplyChain:
         by_team: dict[str, tuple[store.Changes, list[str]]] = {}
         total = 0
         at = datetime.now(UTC)
-        for (team_id, sbom_id), components in per_sbom.items():
+
+        async def rescan_one(team_id: str, sbom_id: str, components: list[ScannedComponent]) -> None:
+            nonlocal total
             found = match(self.live.index, components)
             packages = {(c.ecosystem, c.name) for c in components}
             async with self._pool.acquire() as conn, conn.transaction():
                 changes = await store.reconcile_findings(
                     conn, team_id, sbom_id, found, packages=packages, withdrawn=withdrawn, at=at
                 )
+                if changes:
+                    # The new result is signed with the findings, in their transaction.
+                    await self._attest_rescan(conn, team_id, sbom_id, at)
             if changes:
                 held, sboms = by_team.setdefault(team_id, (store.Changes(), []))
                 held.new += changes.new
@@ -880,6 +939,16 @@ class SupplyChain:
                 held.ratings.extend(changes.ratings)
                 sboms.append(sbom_id)
                 total += changes.new + changes.updated + changes.retired
+
+        # SBOMs are independent (a transaction each): a few at once keep PostgreSQL and the blob
+        # store busy while this loop matches and signs.
+        pending = iter(per_sbom.items())
+
+        async def worker() -> None:
+            for (team_id, sbom_id), components in pending:
+                await rescan_one(team_id, sbom_id, components)
+
+        await asyncio.gather(*(worker() for _ in range(RESCAN_CONCURRENCY)))
         return by_team, total, len(per_sbom)
 
     async def advisory_status(self, request: AdvisoryStatusQuery, ctx: MessageContext) -> AdvisoryStatus:
@@ -1001,6 +1070,18 @@ def _read_records(
 
 def _same_dependencies(a: ComponentGraph, b: ComponentGraph) -> bool:
     return (a.components, a.edges) == (b.components, b.edges)
+
+
+def _severity_order(row: Any) -> tuple[int, float, str, str]:
+    """As `_ordered` sorts a scan's findings: gravest first, then by advisory and package."""
+    ranks = store.RATINGS
+    rating = row["severity_rating"]
+    return (
+        -(ranks.index(rating) if rating in ranks else -1),
+        -(row["severity_score"] or 0),
+        row["advisory_id"],
+        row["purl"],
+    )
 
 
 def _ordered(found: list[FoundVulnerability]) -> list[FoundVulnerability]:

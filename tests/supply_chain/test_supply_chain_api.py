@@ -120,12 +120,28 @@ async def test_a_pinned_vulnerable_requirement_gets_its_finding(env: Env) -> Non
     assert advisories["imports"][0]["id"] == again["id"]
 
 
+async def newest_scan_attestation(env: Env, owner: Any, sbom_id: str) -> tuple[int, set[str]]:
+    """How many attestations the SBOM has, and the advisories of its newest one (a verified scan)."""
+    status, sbom = await call(env, "GET", f"/api/v1/sboms/{sbom_id}", owner.headers)
+    assert status == 200, sbom
+    newest = sbom["attestations"][-1]
+    status, verified = await call(env, "POST", f"/api/v1/attestations/{newest}/verify", owner.headers)
+    assert status == 200, verified
+    status, envelope = await call(env, "GET", f"/api/v1/attestations/{newest}", owner.headers)
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert statement["predicateType"] == "https://in-toto.io/attestation/vulns/v0.2"
+    return len(sbom["attestations"]), {r["id"] for r in statement["predicate"]["scanner"]["result"]}
+
+
 async def test_modified_advisories_update_and_withdrawn_ones_retire_findings(env: Env) -> None:
     """A new advisory finds a stored SBOM's component (re-scan + findings_changed event); its modified
-    version updates the finding; its withdrawal retires it, and an unchanged re-import does nothing."""
+    version updates the finding; its withdrawal retires it, and an unchanged re-import does nothing.
+    Each re-scan that changed the findings signs the SBOM's new result (a verified vulns attestation)."""
     owner = await team(env)
     stored = await upload(env, owner, b"acme-widgets==1.0\n", "requirements.txt")
     assert stored["findings"] == []
+    sbom_id = stored["sbom"]["id"]
+    assert await newest_scan_attestation(env, owner, sbom_id) == (2, set())
     nc = await nats.connect(env.nats_url)
     events: list[dict[str, Any]] = []
 
@@ -137,6 +153,7 @@ async def test_modified_advisories_update_and_withdrawn_ones_retire_findings(env
         first = datetime(2030, 1, 1, tzinfo=UTC)
         info = await import_archive(env, osv_archive(_advisory("MNO-TEST-1", first)), "test")
         assert (info["new"], info["findings_changed"], info["sboms_rescanned"]) == (1, 1, 1)
+        assert await newest_scan_attestation(env, owner, sbom_id) == (3, {"MNO-TEST-1"})
         status, found = await call(env, "GET", "/api/v1/vulnerabilities", owner.headers)
         [finding] = [f for f in found["items"] if f["advisory_id"] == "MNO-TEST-1"]
         assert finding["fixed_versions"] == ["1.5"]
@@ -161,6 +178,7 @@ async def test_modified_advisories_update_and_withdrawn_ones_retire_findings(env
         }
         info = await import_archive(env, osv_archive(changed), "test")
         assert (info["unchanged"], info["findings_changed"]) == (1, 0)
+        assert await newest_scan_attestation(env, owner, sbom_id) == (4, {"MNO-TEST-1"})
 
         withdrawn = {**changed, "modified": "2030-01-03T00:00:00Z", "withdrawn": "2030-01-03T00:00:00Z"}
         info = await import_archive(env, osv_archive(withdrawn), "test")
@@ -173,6 +191,7 @@ async def test_modified_advisories_update_and_withdrawn_ones_retire_findings(env
         [retired] = [f for f in found["items"] if f["advisory_id"] == "MNO-TEST-1"]
         assert retired["retired_reason"] == "withdrawn"
         assert retired["retired_at"] is not None
+        assert await newest_scan_attestation(env, owner, sbom_id) == (5, set())
         await nc.flush()
     finally:
         await nc.close()
