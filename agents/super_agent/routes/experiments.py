@@ -237,7 +237,8 @@ EXPERIMENT_ROUTES: list[Route] = [
         "GET",
         EXPERIMENT + "/results",
         "Per-variant metrics from token events tagged `experiment`/`variant`: per request (cost, "
-        "latency, error rate, tokens, cost per success: ratios of per-unit totals, delta method), "
+        "latency, error rate, tokens, cost per success, a success being a call not reported with "
+        "status `error`: ratios of per-unit totals, delta method), "
         "per unit (cost per unit: Welch's t-test; share of units that met an error: two-proportion "
         "test), and posted scores: intervals, lifts vs the control, Holm-corrected anytime-valid "
         "p-values, the sample-ratio check, guardrails (a breach stops the variant now) and a "
