@@ -46,7 +46,8 @@ async def test_an_owner_invites_a_member_and_the_api_lists_the_invitation(
     await page.select_option("#invite-role", "viewer")
     await page.click("#invitations form button[type=submit]")
     await page.wait_for_selector("#issued-invitation")
-    assert await page.input_value("#invitation-token")
+    first_token = await page.input_value("#invitation-token")
+    assert first_token
     status, listed = await stage.api("GET", "/api/v1/invitations")
     assert status == 200, listed
     mine = [i for i in listed["invitations"] if i["email"] == "new.person@example.com"]
@@ -55,7 +56,13 @@ async def test_an_owner_invites_a_member_and_the_api_lists_the_invitation(
     row = page.locator(f'tr[data-invitation-id="{mine[0]["id"]}"]')
     await screenshot(page, "team-invited")
     await row.locator("text=Resend").click()
-    await page.wait_for_selector("#issued-invitation")
+    # The panel is swapped whole with the new token: wait for it, or Revoke may be clicked on the
+    # panel that is being replaced (and be lost).
+    await page.wait_for_function(
+        "old => { const field = document.querySelector('#invitation-token');"
+        " return field !== null && field.value !== '' && field.value !== old; }",
+        arg=first_token,
+    )
     await page.locator(f'tr[data-invitation-id="{mine[0]["id"]}"]').locator("text=Revoke").click()
     await page.wait_for_selector(f'tr[data-invitation-id="{mine[0]["id"]}"] td:text-is("revoked")')
     assert await page.locator("#flash").inner_text() == "", "an htmx request of the page failed"
