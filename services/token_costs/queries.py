@@ -51,26 +51,23 @@ _SUM_COLUMNS = (
     "reasoning_tokens",
     "cost_usd",
 )
-# The merge of every piece's partials: what a report reads.
-_ROLLUP_SUMS = ", ".join(f"sum({name}) AS {name}" for name in _SUM_COLUMNS) + (
-    ", quantilesTDigestMerge(0.5, 0.95)(latency) AS latency"
-)
-# A rollup piece's partials: its sums, and its digests merged into one state.
-_ROLLUP_PARTIALS = ", ".join(f"sum({name}) AS {name}" for name in _SUM_COLUMNS) + (
-    ", quantilesTDigestMergeState(0.5, 0.95)(latency) AS latency"
-)
-# A raw piece's partials, computed as the rollup views compute theirs (same state type).
-_RAW_PARTIALS = (
+_SUMS = ", ".join(f"sum({name}) AS {name}" for name in _SUM_COLUMNS)
+# The raw events' figures, computed as the rollup views compute theirs.
+_RAW_FIGURES = (
     "count() AS events, countIf(NOT priced) AS unpriced_events, countIf(status = 'error') AS errors, "
     "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
     "sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens, "
     "sum(cache_write_1h_tokens) AS cache_write_1h_tokens, "
-    "sum(reasoning_tokens) AS reasoning_tokens, sum(cost_usd) AS cost_usd, "
-    "quantilesTDigestStateIf(0.5, 0.95)(assumeNotNull(latency_ms), isNotNull(latency_ms)) AS latency"
+    "sum(reasoning_tokens) AS reasoning_tokens, sum(cost_usd) AS cost_usd"
 )
-
-
-_RAW_SUMS = _RAW_PARTIALS.replace("quantilesTDigestStateIf(0.5, 0.95)", "quantilesTDigestIf(0.5, 0.95)")
+_RAW_LATENCY = "(0.5, 0.95)(assumeNotNull(latency_ms), isNotNull(latency_ms)) AS latency"
+# What a report reads: from one rollup, or the merge of every piece's partials.
+_ROLLUP_SUMS = f"{_SUMS}, quantilesTDigestMerge(0.5, 0.95)(latency) AS latency"
+# What a report reads from the raw events alone.
+_RAW_SUMS = f"{_RAW_FIGURES}, quantilesTDigestIf{_RAW_LATENCY}"
+# A piece's partials: its sums, and its latency as a digest state (the same type in every piece).
+_ROLLUP_PARTIALS = f"{_SUMS}, quantilesTDigestMergeState(0.5, 0.95)(latency) AS latency"
+_RAW_PARTIALS = f"{_RAW_FIGURES}, quantilesTDigestStateIf{_RAW_LATENCY}"
 
 
 class Source(Enum):
