@@ -17,6 +17,7 @@ from services.prompts.diff import diff_versions
 from services.prompts.documents import (
     check_config_schema,
     check_document,
+    config_problems,
     content_hash,
     parse_document,
     parse_file,
@@ -240,7 +241,7 @@ class Prompts:
         team_id = team_with(principal, Permission.PROMPTS_WRITE)
         assert principal is not None
         document = to_document(request.prompt)
-        check_document(document)  # before any I/O; the team's config schema is checked in `_save`
+        check_document(document)
         return await self._save(team_id, principal, document, request.quota)
 
     async def import_file(self, request: ImportPromptFile, ctx: MessageContext) -> SavedPrompt:
@@ -258,9 +259,10 @@ class Prompts:
     ) -> SavedPrompt:
         digest = content_hash(document)
         async with self._pool.acquire() as conn, conn.transaction():
+            # The document itself was checked before any I/O; here its config meets the team's schema.
             team_schema = await store.config_schema(conn, team_id)
-            if team_schema is not None:
-                check_document(document, team_schema)
+            if team_schema is not None and (problems := config_problems(document.config, team_schema)):
+                raise PromptError(problems)
             await self._check_includes(conn, team_id, document)
             existing = await store.prompt(conn, team_id, document.name)
             if existing is None:
