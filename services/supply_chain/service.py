@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import json
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -303,13 +303,9 @@ class SupplyChain:
         """The in-toto vulns predicate (v0.2) of a scan's result."""
         return self._vulns_predicate(
             [
-                {
-                    "id": f.advisory_id,
-                    "aliases": list(f.aliases),
-                    "purl": f.component.purl,
-                    "severity": [{"method": f.method, "score": f.vector or f.rating}] if f.rating else [],
-                    "fixed_versions": list(f.fixed_versions),
-                }
+                _vuln_entry(
+                    f.advisory_id, f.aliases, f.component.purl, f.method, f.vector, f.rating, f.fixed_versions
+                )
                 for f in _ordered(found)
             ],
             at,
@@ -348,17 +344,15 @@ class SupplyChain:
             sbom_id,
         )
         result = [
-            {
-                "id": r["advisory_id"],
-                "aliases": list(r["aliases"]),
-                "purl": r["purl"],
-                "severity": [
-                    {"method": r["severity_method"], "score": r["severity_vector"] or r["severity_rating"]}
-                ]
-                if r["severity_rating"]
-                else [],
-                "fixed_versions": list(r["fixed_versions"]),
-            }
+            _vuln_entry(
+                r["advisory_id"],
+                r["aliases"],
+                r["purl"],
+                r["severity_method"],
+                r["severity_vector"],
+                r["severity_rating"],
+                r["fixed_versions"],
+            )
             for r in sorted(rows, key=_severity_order)
         ]
         subjects = [{"name": subject["subject_name"], "digest": {"sha256": subject["subject_sha256"]}}]
@@ -1070,6 +1064,25 @@ def _read_records(
 
 def _same_dependencies(a: ComponentGraph, b: ComponentGraph) -> bool:
     return (a.components, a.edges) == (b.components, b.edges)
+
+
+def _vuln_entry(
+    advisory_id: str,
+    aliases: Iterable[str],
+    purl: str,
+    method: str | None,
+    vector: str | None,
+    rating: str | None,
+    fixed_versions: Iterable[str],
+) -> dict[str, Any]:
+    """One finding as an entry of the in-toto vulns predicate's result."""
+    return {
+        "id": advisory_id,
+        "aliases": list(aliases),
+        "purl": purl,
+        "severity": [{"method": method, "score": vector or rating}] if rating else [],
+        "fixed_versions": list(fixed_versions),
+    }
 
 
 def _severity_order(row: Any) -> tuple[int, float, str, str]:
