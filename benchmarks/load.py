@@ -44,7 +44,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import local_mesh, percentile, run_clients
 from mesh import BARE_RESPONDER
+from prometheus_client.parser import text_string_to_metric_families
 from webhooks import SECRET, payload
 
 from services.webhooks.signature import sign
@@ -79,6 +80,16 @@ EXPECTED = {"POST webhooks/github": 202}
 MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5")]
 
 
+# (metric, labels) -> ([(upper bound, cumulative count)], sum of observations) of one scrape
+Histograms = dict[tuple[str, tuple[tuple[str, str], ...]], tuple[list[tuple[float, float]], float]]
+# What the MonitoringAgent's time went to, read from its own metrics: the cost-report endpoint's
+# handler time, and its parts in chdb (waiting for a read thread, then running), beside the loop lag.
+MONITORING_HISTOGRAMS: dict[str, Callable[[dict[str, str]], bool]] = {
+    "mno_rpc_handler_duration_seconds": lambda labels: "costs" in labels.get("endpoint", ""),
+    "mno_clickhouse_call_seconds": lambda labels: True,
+    "mno_event_loop_lag_seconds": lambda labels: True,
+}
+
 # pid -> (label, VmRSS kB, CPU seconds used since it started)
 Sample = dict[int, tuple[str, int, float]]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -98,6 +109,8 @@ class Load:
     minute_latencies: list[list[float]] = field(default_factory=lambda: [[]])
     rss: list[tuple[str, Sample]] = field(default_factory=list)
     client_cpu: float = 0.0
+    # The MonitoringAgent's histograms at the start and at the end (cumulative bucket counts).
+    monitoring_metrics: list[Histograms] = field(default_factory=list)
 
     def record(self, route: str, latency: float, error: str | None) -> None:
         stats = self.stats.setdefault(route, RouteStats())
@@ -334,6 +347,8 @@ async def run(
             load.rss.append((f"{minute} min", mesh_rss(exclude)))
             load.minute_latencies.append([])
 
+    metrics_url = f"http://127.0.0.1:{os.environ['MNO_MONITORING_METRICS_PORT']}/metrics"
+    load.monitoring_metrics.append(await scrape_histograms(http, metrics_url))
     cpu_before = time.process_time()
     started = time.perf_counter()
     sampler = asyncio.ensure_future(sample_rss())
@@ -355,8 +370,67 @@ async def run(
         await asyncio.wait(pending, timeout=60)
     load.rss.append(("end", mesh_rss(exclude)))
     load.client_cpu = time.process_time() - cpu_before
+    load.monitoring_metrics.append(await scrape_histograms(http, metrics_url))
     if late > 0.5:
         print(f"note: this client fell {late:.1f} s behind its schedule (counted in the latencies)")
+
+
+async def scrape_histograms(http: aiohttp.ClientSession, url: str) -> Histograms:
+    async with http.get(url) as response:
+        text = await response.text()
+    buckets: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[float, float]]] = {}
+    sums: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text):
+        wanted = MONITORING_HISTOGRAMS.get(family.name)
+        if wanted is None:
+            continue
+        for sample in family.samples:
+            if not wanted(sample.labels):
+                continue
+            labels = tuple(sorted((k, v) for k, v in sample.labels.items() if k != "le"))
+            if sample.name.endswith("_bucket"):
+                bound = float(sample.labels["le"])
+                buckets.setdefault((family.name, labels), []).append((bound, sample.value))
+            elif sample.name.endswith("_sum"):
+                sums[(family.name, labels)] = sample.value
+    return {key: (sorted(counts), sums.get(key, 0.0)) for key, counts in buckets.items()}
+
+
+def histogram_quantile(buckets: list[tuple[float, float]], q: float) -> float:
+    """As Prometheus' histogram_quantile: linear within the bucket the rank falls in."""
+    total = buckets[-1][1]
+    rank, lower, below = q * total, 0.0, 0.0
+    for upper, count in buckets:
+        if count >= rank:
+            if math.isinf(upper):
+                return lower
+            return lower + (upper - lower) * (rank - below) / max(count - below, 1e-9)
+        lower, below = upper, count
+    return lower
+
+
+def print_monitoring_time(samples: list[Histograms], duration: float) -> None:
+    """Each histogram's change over the run: count, mean, and p50/p95 estimated from its buckets."""
+    if len(samples) < 2:
+        return
+    before, after = samples
+    print("\nMonitoringAgent, from its own metrics over the run (p50/p95 estimated from buckets)")
+    print(f"{'histogram':<72}{'count':>8}{'/s':>7}{'mean ms':>9}{'p50 ms':>9}{'p95 ms':>9}")
+    for key in sorted(after):
+        old_counts, old_sum = before.get(key, ([], 0.0))
+        old = dict(old_counts)
+        counts, total_seconds = after[key]
+        buckets = [(bound, count - old.get(bound, 0.0)) for bound, count in counts]
+        total = buckets[-1][1] if buckets else 0
+        if total <= 0:
+            continue
+        name, labels = key
+        label = ",".join(f"{k}={v}" for k, v in labels if k != "agent")
+        mean = (total_seconds - old_sum) / total * 1000
+        print(
+            f"{f'{name}{{{label}}}':<72.72}{total:>8.0f}{total / duration:>7.0f}{mean:>9.1f}"
+            f"{histogram_quantile(buckets, 0.5) * 1000:>9.1f}{histogram_quantile(buckets, 0.95) * 1000:>9.1f}"
+        )
 
 
 def _kept(route: str, wanted: list[str] | None) -> bool:
@@ -403,6 +477,7 @@ def print_report(load: Load, rate: float, origin: str, duration: float) -> None:
             f"(worst {worst} {p95:.1f} ms)"
         )
     print(f"this load generator (its own process) used {load.client_cpu:.1f} CPU s")
+    print_monitoring_time(load.monitoring_metrics, duration)
     print_rss(load.rss)
 
 

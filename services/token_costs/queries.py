@@ -4,9 +4,10 @@ A range is cut in pieces (`plan_segments`): whole days read the daily rollup (wh
 dimension asked for: no user, API key or tag), whole hours the hourly rollups (by tag: the tag
 rollup), and the partial hours at either end the raw events, deduplicated with FINAL. So a report
 from "now minus a day" to "now" costs about the same as one on hour boundaries: it reads at most two
-partial hours of raw events. Each piece is aggregated on its own (sums, and t-digest states of the
-latency), and the pieces are merged in an outer query. Minute buckets read the raw events only and
-are limited to `MAX_MINUTE_RANGE` so a query cannot ask for millions of points.
+partial hours of raw events. Each table is read once for all its pieces (sums, and t-digest states
+of the latency, per group and bucket), and the reads are merged in an outer query whose GROUPING
+SETS give the totals, the groups and the series points in one statement. Minute buckets read the
+raw events only and are limited to `MAX_MINUTE_RANGE` so a query cannot ask for millions of points.
 
 `model` is the model as the price source names it; `model_raw`, the name as reported, is a column of
 the raw events and, in the hourly rollup, `reported_model` ('' when it equals `model`): so grouping or
@@ -100,12 +101,36 @@ class Statement:
     params: dict[str, Any]
 
 
+class Level(Enum):
+    """What a row of the report statement is: the grouping set it was aggregated over."""
+
+    TOTALS = "totals"  # the whole range
+    GROUP = "group"  # one group's whole range
+    POINT = "point"  # one group's bucket
+
+
 @dataclass(frozen=True, slots=True)
 class CostStatements:
-    totals: Statement
-    groups: Statement | None
-    series: Statement | None
+    """One statement answers the whole report: its rows are the totals, the groups and the series
+    points (GROUPING SETS), told apart by `grouping_level` (see `level`). One read of each table
+    instead of one per part: a chdb read costs milliseconds before its first row."""
+
+    report: Statement
     dimensions: tuple[str, ...]  # output column names of the group key, in order
+    bucketed: bool
+    # Rows come ordered by cost (groups, without buckets) and cut at `limit`: else every group comes
+    # back and the caller keeps the top ones.
+    limited: bool
+
+    def level(self, grouping_level: int) -> Level:
+        """`grouping_level` is ClickHouse's GROUPING() over the keys (dimensions, then the bucket):
+        a bit set for each key the row was not grouped by (a report without keys: 0, the totals)."""
+        keys = len(self.dimensions) + int(self.bucketed)
+        if grouping_level == (1 << keys) - 1:
+            return Level.TOTALS
+        if grouping_level == 0 and self.bucketed:
+            return Level.POINT
+        return Level.GROUP
 
 
 def _floor_hour(at: datetime) -> datetime:
@@ -204,34 +229,36 @@ def build(team_id: str, query: CostQuery) -> CostStatements:
     for index, segment in enumerate(segments):
         by_source.setdefault(segment.source, []).append(index)
 
-    def aggregated(with_dimensions: bool, bucket: Bucket | None) -> str:
-        """The figures grouped as asked: one table's read, or the merge of each table's partials."""
-        keys = dimensions if with_dimensions else ()
-        if len(by_source) == 1:
-            # One table: aggregated in the read itself (merging digests twice costs as much again).
-            ((source, indexes),) = by_source.items()
-            final = _RAW_SUMS if source is Source.RAW else _ROLLUP_SUMS
-            return _read_sql(source, indexes, filters, tag_key, keys, bucket, final)
+    bucket = query.bucket
+    keys = [f"`{d}`" for d in dimensions] + (["bucket_start"] if bucket is not None else [])
+    grouping = ""
+    if keys:
+        sets = ["()"]
+        if dimensions:
+            sets.append(f"({', '.join(keys[: len(dimensions)])})")
+        if bucket is not None:
+            sets.append(f"({', '.join(keys)})")
+        grouping = f" GROUP BY GROUPING SETS ({', '.join(sets)})"
+    level = f"grouping({', '.join(keys)}) AS grouping_level" if keys else ""
+    selected = "".join(key + ", " for key in [level, *keys] if key)
+    if len(by_source) == 1:
+        # One table: aggregated in the read itself (merging digests twice costs as much again).
+        ((source, indexes),) = by_source.items()
+        final = _RAW_SUMS if source is Source.RAW else _ROLLUP_SUMS
+        sql = _read_sql(source, indexes, filters, tag_key, dimensions, bucket, final, grouping, level)
+    else:
         reads = " UNION ALL ".join(
-            _read_sql(source, indexes, filters, tag_key, keys, bucket, _PARTIALS[source])
+            _read_sql(source, indexes, filters, tag_key, dimensions, bucket, _PARTIALS[source])
             for source, indexes in by_source.items()
         )
-        names = [f"`{d}`" for d in keys] + (["bucket_start"] if bucket is not None else [])
-        group_by = f" GROUP BY {', '.join(names)}" if names else ""
-        return f"SELECT {''.join(n + ', ' for n in names)}{_ROLLUP_SUMS} FROM ({reads}){group_by}"
-
-    totals = Statement(aggregated(False, None), params)
-    group_by_sql = ", ".join(f"`{d}`" for d in dimensions)
-    groups = None
-    if dimensions:
-        groups = Statement(
-            f"{aggregated(True, None)} ORDER BY cost_usd DESC, events DESC LIMIT {query.limit + 1}", params
-        )
-    series = None
-    if query.bucket is not None:
-        keys = f"{group_by_sql}, " if dimensions else ""
-        series = Statement(f"{aggregated(True, query.bucket)} ORDER BY {keys}bucket_start", params)
-    return CostStatements(totals, groups, series, dimensions)
+        sql = f"SELECT {selected}{_ROLLUP_SUMS} FROM ({reads}){grouping}"
+    limited = bool(dimensions) and bucket is None
+    if limited:
+        # The totals row first, then the top groups and one more (to know the list was cut).
+        sql += f" ORDER BY grouping_level DESC, cost_usd DESC, events DESC LIMIT {query.limit + 2}"
+    elif bucket is not None:
+        sql += f" ORDER BY grouping_level DESC, {', '.join(keys)}"
+    return CostStatements(Statement(sql, params), dimensions, bucket is not None, limited)
 
 
 def _read_sql(
@@ -242,8 +269,10 @@ def _read_sql(
     dimensions: tuple[str, ...],
     bucket: Bucket | None,
     aggregates: str,
+    grouping: str | None = None,
+    level: str = "",
 ) -> str:
-    """One table's `aggregates` over its pieces, grouped as asked."""
+    """One table's `aggregates` over its pieces, grouped by every key (`grouping`: grouped so instead)."""
     raw = source is Source.RAW
     table, time_column, time_type = _TABLES[source]
     if tag_key is not None and not raw:
@@ -257,7 +286,7 @@ def _read_sql(
     where += [f"{expressions.get(name, name)} = {{f_{name}:String}}" for name in filters]
     if tag_key is not None:
         where.append("mapContains(tags, {tag_key:String})" if raw else "tag_key = {tag_key:String}")
-    select: list[str] = []
+    select: list[str] = [level] if level else []
     for dimension in dimensions:
         if dimension == "tag:value":
             select.append("tags[{tag_key:String}] AS `tag:value`" if raw else "tag_value AS `tag:value`")
@@ -266,6 +295,7 @@ def _read_sql(
     if bucket is not None:
         select.append(f"{_BUCKET_FUNCTION[bucket]}({time_column}) AS bucket_start")
     select.append(aggregates)
-    keys = [f"`{d}`" for d in dimensions] + (["bucket_start"] if bucket is not None else [])
-    group_by = f" GROUP BY {', '.join(keys)}" if keys else ""
-    return f"SELECT {', '.join(select)} FROM {table} WHERE {' AND '.join(where)}{group_by}"
+    if grouping is None:
+        keys = [f"`{d}`" for d in dimensions] + (["bucket_start"] if bucket is not None else [])
+        grouping = f" GROUP BY {', '.join(keys)}" if keys else ""
+    return f"SELECT {', '.join(select)} FROM {table} WHERE {' AND '.join(where)}{grouping}"

@@ -25,16 +25,16 @@ TEAM_TABLES = (
 def _figures(row: dict[str, Any]) -> CostFigures:
     p50, p95 = (row.get("latency") or [math.nan, math.nan])[:2]
     return CostFigures(
-        cost_usd=Decimal(row["cost_usd"] or 0),
-        events=int(row["events"] or 0),
-        input_tokens=int(row["input_tokens"] or 0),
-        output_tokens=int(row["output_tokens"] or 0),
-        cache_read_tokens=int(row["cache_read_tokens"] or 0),
-        cache_write_tokens=int(row["cache_write_tokens"] or 0),
+        cost_usd=Decimal(row.get("cost_usd") or 0),
+        events=int(row.get("events") or 0),
+        input_tokens=int(row.get("input_tokens") or 0),
+        output_tokens=int(row.get("output_tokens") or 0),
+        cache_read_tokens=int(row.get("cache_read_tokens") or 0),
+        cache_write_tokens=int(row.get("cache_write_tokens") or 0),
         cache_write_1h_tokens=int(row.get("cache_write_1h_tokens") or 0),
-        reasoning_tokens=int(row["reasoning_tokens"] or 0),
-        unpriced_events=int(row["unpriced_events"] or 0),
-        errors=int(row["errors"] or 0),
+        reasoning_tokens=int(row.get("reasoning_tokens") or 0),
+        unpriced_events=int(row.get("unpriced_events") or 0),
+        errors=int(row.get("errors") or 0),
         latency_p50_ms=None if p50 is None or math.isnan(p50) else round(float(p50), 3),
         latency_p95_ms=None if p95 is None or math.isnan(p95) else round(float(p95), 3),
     )
@@ -67,19 +67,29 @@ class TokenCostStore:
 
     async def report(self, team_id: str, query: CostQuery) -> CostReport:
         statements = queries.build(team_id, query)
-        totals_rows = await self._ch.query(statements.totals.sql, statements.totals.params)
-        totals = _figures(totals_rows[0]) if totals_rows else _figures({})
+        rows = await self._ch.query(statements.report.sql, statements.report.params)
         dims = statements.dimensions
         label = {"tag:value": query.group_by[0]} if dims == ("tag:value",) else {}
 
         def key_of(row: dict[str, Any]) -> tuple[str, ...]:
             return tuple(str(row[d]) for d in dims)
 
+        totals = _figures({})
+        group_rows: list[dict[str, Any]] = []
+        point_rows: list[dict[str, Any]] = []
+        for row in rows:
+            level = statements.level(int(row.get("grouping_level", 0)))
+            if level is queries.Level.TOTALS:
+                totals = _figures(row)
+            elif level is queries.Level.GROUP:
+                group_rows.append(row)
+            else:
+                point_rows.append(row)
+        if not statements.limited:  # every group came back: keep the top ones, as the SQL would
+            group_rows.sort(key=lambda row: (-Decimal(row.get("cost_usd") or 0), -int(row["events"] or 0)))
+        truncated = len(group_rows) > query.limit
         groups: dict[tuple[str, ...], CostGroup] = {}
-        truncated = False
-        if statements.groups is not None:
-            group_rows = await self._ch.query(statements.groups.sql, statements.groups.params)
-            truncated = len(group_rows) > query.limit
+        if dims:
             for row in group_rows[: query.limit]:
                 key = key_of(row)
                 groups[key] = CostGroup(
@@ -87,12 +97,11 @@ class TokenCostStore:
                 )
         else:
             groups[()] = CostGroup(key={}, totals=totals)
-        if statements.series is not None:
-            for row in await self._ch.query(statements.series.sql, statements.series.params):
-                group = groups.get(key_of(row))
-                if group is None:
-                    continue  # beyond the top `limit` groups
-                group.series.append(CostPoint(bucket_start=row["bucket_start"], **_figures(row).model_dump()))
+        for row in point_rows:
+            group = groups.get(key_of(row))
+            if group is None:
+                continue  # beyond the top `limit` groups
+            group.series.append(CostPoint(bucket_start=row["bucket_start"], **_figures(row).model_dump()))
         return CostReport(
             team_id=team_id,
             since=query.since,

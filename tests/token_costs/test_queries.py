@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from services.token_costs.queries import Segment, Source, build, plan_segments
-from shared.messages.telemetry import CostQuery
+from services.token_costs.queries import Level, Segment, Source, build, plan_segments
+from shared.messages.telemetry import Bucket, CostQuery
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -72,8 +72,8 @@ def test_minute_buckets_and_tag_with_filter_read_raw_events_only() -> None:
             {"since": DAY + timedelta(minutes=5), "until": DAY + timedelta(hours=5), **fields}
         )
         statements = build("team-a", query)
-        assert "token_costs" not in statements.totals.sql
-        assert statements.totals.sql.count("FROM token_events FINAL") == 1
+        assert "token_costs" not in statements.report.sql
+        assert statements.report.sql.count("FROM token_events FINAL") == 1
 
 
 def test_each_table_is_read_once_and_scoped_to_the_team() -> None:
@@ -85,9 +85,32 @@ def test_each_table_is_read_once_and_scoped_to_the_team() -> None:
             "group_by": "model",
         }
     )
-    statements = build("team-a", query)
-    assert statements.groups is not None
-    for sql in (statements.totals.sql, statements.groups.sql):
-        assert sql.count("FROM token_events FINAL") == 1
-        assert sql.count(" FROM token_") == 3  # raw edges, hours either side of the days, days
-        assert sql.count("team_id = {team:String}") == 3
+    sql = build("team-a", query).report.sql
+    assert sql.count("FROM token_events FINAL") == 1
+    assert sql.count(" FROM token_") == 3  # raw edges, hours either side of the days, days
+    assert sql.count("team_id = {team:String}") == 3
+
+
+def test_one_statement_answers_totals_groups_and_series() -> None:
+    """Totals, groups and points are grouping sets of one statement, and each row's level says which."""
+    since, until = DAY - timedelta(minutes=65), DAY + timedelta(days=2, minutes=65)
+    bucketed = build("t", CostQuery(since=since, until=until, group_by=["model", "user"], bucket=Bucket.DAY))
+    assert "GROUPING SETS ((), (`model`, `user`), (`model`, `user`, bucket_start))" in bucketed.report.sql
+    assert not bucketed.limited  # every group's points come back; the caller keeps the top groups
+    # GROUPING() sets a bit per key not grouped by: model, user, bucket (the lowest bit).
+    levels = [bucketed.level(bits) for bits in (0b111, 0b001, 0b000)]
+    assert levels == [Level.TOTALS, Level.GROUP, Level.POINT]
+
+    grouped = build("t", CostQuery(since=since, until=until, group_by=["model"], limit=5))
+    assert "GROUPING SETS ((), (`model`))" in grouped.report.sql
+    assert grouped.limited
+    assert grouped.report.sql.endswith("LIMIT 7")
+    assert [grouped.level(bits) for bits in (0b1, 0b0)] == [Level.TOTALS, Level.GROUP]
+
+    series = build("t", CostQuery(since=since, until=until, bucket=Bucket.HOUR))
+    assert "GROUPING SETS ((), (bucket_start))" in series.report.sql
+    assert [series.level(bits) for bits in (0b1, 0b0)] == [Level.TOTALS, Level.POINT]
+
+    totals = build("t", CostQuery(since=since, until=until))
+    assert "GROUPING" not in totals.report.sql
+    assert totals.level(0) is Level.TOTALS

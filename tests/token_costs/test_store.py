@@ -284,3 +284,29 @@ async def test_a_full_batch_is_written_without_waiting_for_the_delay(clickhouse:
     batch = rows("team-a", event("e1"), event("e2"), event("e3"))
     result = await asyncio.wait_for(writer.write(batch), 10)
     assert (result.stored, store.inserts) == (3, 1)
+
+
+@pytest.mark.parametrize("bucket", [None, "hour"])
+async def test_a_limited_report_keeps_the_costliest_groups_and_says_it_was_cut(
+    clickhouse: ClickHouse, bucket: str | None
+) -> None:
+    """limit=2 of 4 projects: the two costliest, in cost order, their points only, totals of all four."""
+    store = TokenCostStore(clickhouse)
+    spend = {"a": 1, "b": 4, "c": 3, "d": 2}  # events per project, each event costing the same
+    events = [
+        event(f"{project}{i}", T0 + timedelta(minutes=10 * i), project=project)
+        for project, count in spend.items()
+        for i in range(count)
+    ]
+    await TokenEventWriter(store).write(rows("team-limit", *events))
+    report = await store.report("team-limit", query(group_by="project", limit=2, bucket=bucket))
+    assert report.truncated
+    assert [group.key["project"] for group in report.groups] == ["b", "c"]
+    assert [group.totals.events for group in report.groups] == [4, 3]
+    assert report.totals.events == 10
+    if bucket is not None:
+        for group in report.groups:
+            assert sum(point.events for point in group.series) == group.totals.events
+    whole = await store.report("team-limit", query(group_by="project", limit=4, bucket=bucket))
+    assert not whole.truncated
+    assert len(whole.groups) == 4
