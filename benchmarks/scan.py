@@ -20,7 +20,18 @@ a package they name, writing the findings (and their triage rows). Beside it in 
 in-memory match of the same components, and a full re-scan of every stored package (every SBOM
 re-examined; nothing left to write).
 
+Reading an uploaded SPDX document (--spdx-packages, default 1000,5000; "" skips it): `read_spdx` of an
+SPDX 2.3 JSON document of that many packages as other tools write it (purl and CPE references,
+checksums, licences with an extracted LicenseRef, a DESCRIBES and a DEPENDS_ON tree), p50 of --spdx-runs,
+the time its validation (services/supply_chain/sbom/spdx_validation.py) takes of it, beside in the same
+run the same read with spdx-tools' `validate_full_spdx_document` in its place (quadratic: what
+read_spdx used before) and json.loads of the same bytes. Then the graph read written as CycloneDX
+(`to_cyclonedx`, as a stored upload is), beside the same write as it was made before: the components
+added to the library's sorted set in purl order rather than in that set's own order, and each
+component's licence made (and validated as an SPDX expression) anew.
+
 .venv/bin/python benchmarks/scan.py [--components 1000] [--runs 5] [--no-api] [--rescan-sboms 10000]
+    [--spdx-packages 1000,5000] [--spdx-runs 3]
 
 The snapshot is tests/data/advisories/pypa-advisory-database-2024-10-10.tar.gz (PyPA advisory
 database, CC-BY 4.0).
@@ -94,6 +105,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--api", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--rescan-sboms", type=int, default=10_000, help="stored SBOMs re-scanned; 0 skips")
+    parser.add_argument("--spdx-packages", default="1000,5000", help="SPDX documents read; empty skips")
+    parser.add_argument("--spdx-runs", type=int, default=3)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -137,10 +150,160 @@ def main() -> None:
             packaging.version.parse(version)
     parse_time = time.perf_counter() - started
     row("peer: packaging.version.parse, same versions", parse_time, len(strings), "versions")
+    for packages in (int(n) for n in args.spdx_packages.split(",") if n.strip()):
+        read_uploaded_spdx(packages, args.spdx_runs)
     if args.api:
         through_the_api(index, chosen, args.runs)
     if args.rescan_sboms > 0:
         rescan_after_import(args.rescan_sboms)
+
+
+def uploaded_spdx(packages: int, seed: int = 16) -> bytes:
+    """An SPDX 2.3 document as scanners write it: a root package, then packages of five ecosystems with a
+    purl (and for some a CPE), a SHA-256, declared and concluded licences (some an extracted LicenseRef);
+    the document DESCRIBES the root, which DEPENDS_ON a tenth of them, each of the rest a dependency of
+    one before it."""
+    from services.supply_chain.purls import to_purl
+
+    rng = random.Random(seed)
+    licences = ["MIT", "Apache-2.0", "BSD-3-Clause", "Apache-2.0 OR MIT", "LicenseRef-vendor", "NOASSERTION"]
+    ecosystems = [("pypi", "{}"), ("npm", "@scope-{}/pkg"), ("maven", "org.acme:{}"), ("cargo", "{}")]
+    ecosystems.append(("golang", "github.com/acme/{}"))
+    root = {
+        "SPDXID": "SPDXRef-Package-root",
+        "name": "bench-app",
+        "versionInfo": "1.0",
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": False,
+        "externalRefs": [
+            {
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": "pkg:pypi/bench-app@1.0",
+            }
+        ],
+    }
+    listed: list[dict[str, Any]] = [root]
+    relationships = [
+        {
+            "spdxElementId": "SPDXRef-DOCUMENT",
+            "relationshipType": "DESCRIBES",
+            "relatedSpdxElement": root["SPDXID"],
+        }
+    ]
+    for n in range(packages):
+        ecosystem, pattern = rng.choice(ecosystems)
+        name, version = pattern.format(f"lib-{n}"), f"{rng.randint(0, 9)}.{rng.randint(0, 30)}.{n % 7}"
+        spdx_id = f"SPDXRef-Package-{ecosystem}-{n}"
+        references = [
+            {
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": to_purl(ecosystem, name, version),
+            }
+        ]
+        if rng.random() < 0.3:
+            references.append(
+                {
+                    "referenceCategory": "SECURITY",
+                    "referenceType": "cpe23Type",
+                    "referenceLocator": f"cpe:2.3:a:acme:lib-{n}:{version}:*:*:*:*:*:*:*",
+                }
+            )
+        listed.append(
+            {
+                "SPDXID": spdx_id,
+                "name": name,
+                "versionInfo": version,
+                "downloadLocation": "NOASSERTION",
+                "filesAnalyzed": False,
+                "checksums": [{"algorithm": "SHA256", "checksumValue": f"{rng.getrandbits(256):064x}"}],
+                "licenseConcluded": rng.choice(licences),
+                "licenseDeclared": rng.choice(licences),
+                "copyrightText": "NOASSERTION",
+                "externalRefs": references,
+            }
+        )
+        dependent = root if n < packages // 10 or len(listed) < 3 else rng.choice(listed[1:-1])
+        relationships.append(
+            {
+                "spdxElementId": dependent["SPDXID"],
+                "relationshipType": "DEPENDS_ON",
+                "relatedSpdxElement": spdx_id,
+            }
+        )
+    return json.dumps(
+        {
+            "spdxVersion": "SPDX-2.3",
+            "dataLicense": "CC0-1.0",
+            "SPDXID": "SPDXRef-DOCUMENT",
+            "name": "bench-app",
+            "documentNamespace": f"https://example.com/spdx/bench-app-{packages}",
+            "creationInfo": {"created": "2025-01-01T00:00:00Z", "creators": ["Tool: syft-1.0"]},
+            "packages": listed,
+            "relationships": relationships,
+            "hasExtractedLicensingInfos": [
+                {"licenseId": "LicenseRef-vendor", "extractedText": "Vendor licence.", "name": "Vendor"}
+            ],
+        }
+    ).encode()
+
+
+def read_uploaded_spdx(packages: int, runs: int) -> None:
+    from unittest import mock
+
+    from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    from services.supply_chain.sbom import spdx
+    from services.supply_chain.sbom.spdx_validation import validate_document
+
+    document = uploaded_spdx(packages)
+    parsed = JsonLikeDictParser().parse(json.loads(document))  # type: ignore[no-untyped-call]
+    print(f"\nreading an uploaded SPDX 2.3 document of {packages} packages ({len(document)} bytes)")
+
+    def p50(call: Any) -> tuple[float, Any]:
+        times, result = [], None
+        for _ in range(runs):
+            started = time.perf_counter()
+            result = call()
+            times.append(time.perf_counter() - started)
+        return percentile(times, 0.5), result
+
+    took, graph = p50(lambda: spdx.read_spdx(document))
+    row(
+        "read_spdx (parse, validation, graph) p50",
+        took,
+        packages,
+        "packages",
+        f"  ({len(graph.components)} read)",
+    )
+    took, problems = p50(lambda: validate_document(parsed))
+    row("  of which validate_document (linear)", took, packages, "packages", f"  ({len(problems)} problems)")
+    with mock.patch.object(spdx, "validate_document", validate_full_spdx_document):
+        took, _ = p50(lambda: spdx.read_spdx(document))
+    row("peer: read_spdx with the library's validation", took, packages, "packages")
+    took, expected = p50(lambda: validate_full_spdx_document(parsed))
+    row("  of which validate_full_spdx_document", took, packages, "packages", f"  ({len(expected)} problems)")
+    assert problems == expected
+    took, _ = p50(lambda: json.loads(document))
+    row("peer: json.loads, same bytes", took, packages, "packages")
+
+    # Stored, the upload is written again as CycloneDX: its components are added to the library's
+    # sorted set in that set's order, each licence text made once; the peer as before: in purl order,
+    # each component's licence made anew. Same output.
+    from services.supply_chain.sbom import cyclonedx
+
+    created = datetime.now(UTC).replace(microsecond=0)
+    took, written = p50(lambda: cyclonedx.to_cyclonedx(graph, created=created, tool_version="bench"))
+    row("to_cyclonedx of the graph read, p50", took, packages, "components")
+    with (
+        mock.patch.object(cyclonedx, "_set_order", lambda component: str(component.bom_ref.value)),
+        mock.patch.object(cyclonedx, "cache", lambda make: make),
+    ):
+        took, before = p50(lambda: cyclonedx.to_cyclonedx(graph, created=created, tool_version="bench"))
+    row("peer: to_cyclonedx as before", took, packages, "components")
+    assert written == before
 
 
 def sbom_of(chosen: list[tuple[str, str, str]]) -> bytes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from unittest import mock
 
 import pytest
 from cyclonedx.schema import SchemaVersion
@@ -18,10 +19,12 @@ from services.supply_chain.index import AdvisoryIndex
 from services.supply_chain.sbom.cyclonedx import read_cyclonedx, to_cyclonedx
 from services.supply_chain.sbom.graph import (
     ArtifactVersion,
+    Component,
     ComponentGraph,
     DeclaredDependency,
     DependencyKind,
     SbomError,
+    assemble,
     from_artifact,
 )
 from services.supply_chain.sbom.limits import load_json
@@ -127,6 +130,33 @@ def test_cyclonedx_output_is_valid_against_the_1_6_schema(ecosystem: str) -> Non
     assert document["specVersion"] == "1.6"
     assert document["metadata"]["component"]["purl"] == graph(ecosystem).root.purl
     assert {c["purl"] for c in document["components"]} == {c.purl for c in graph(ecosystem).components}
+
+
+def test_cyclonedx_output_does_not_depend_on_the_order_components_are_added() -> None:
+    """Components added in any order give the same document; each lists a licence text others share."""
+    components = [
+        Component(ref=f"pkg:{purl}", name=name, ecosystem=purl.split("/")[0], version="1.0", license=licence)
+        for purl, name, licence in [
+            ("npm/%40scope/b@1.0", "@scope/b", "MIT OR Apache-2.0"),
+            ("pypi/a@1.0", "a", "MIT OR Apache-2.0"),
+            ("maven/org.acme/c@1.0", "org.acme:c", "MIT"),
+            ("npm/a@1.0", "a", None),
+            ("cargo/z@1.0", "z", "MIT"),
+        ]
+    ]
+    root = Component(ref="pkg:pypi/app@1.0", name="app", ecosystem="pypi", version="1.0")
+    g = assemble(root, components, {root.ref: [c.ref for c in components]})
+    written = to_cyclonedx(g, created=CREATED, tool_version="t")
+    for order in (lambda c: str(c.bom_ref.value), lambda c: str(c.bom_ref.value)[::-1]):
+        with mock.patch("services.supply_chain.sbom.cyclonedx._set_order", order):
+            assert to_cyclonedx(g, created=CREATED, tool_version="t") == written
+    licences = {c["bom-ref"]: c.get("licenses") for c in json.loads(written)["components"]}
+    assert (
+        licences["pkg:pypi/a@1.0"]
+        == licences["pkg:npm/%40scope/b@1.0"]
+        == [{"expression": "MIT OR Apache-2.0"}]
+    )
+    assert licences["pkg:cargo/z@1.0"] == licences["pkg:maven/org.acme/c@1.0"] == [{"license": {"id": "MIT"}}]
 
 
 @pytest.mark.parametrize("ecosystem", sorted(ARTIFACTS))

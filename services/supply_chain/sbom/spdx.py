@@ -1,6 +1,6 @@
 """SPDX 2.3 JSON: our graph written with spdx-tools (which validates the document against the
 specification's rules before writing it), and SPDX 2.2/2.3 JSON made elsewhere read back into a graph
-after spdx-tools has parsed and validated it.
+after spdx-tools has parsed it and its rules have validated it (in linear time: spdx_validation).
 
 Packages are identified by a `purl` external reference. A dependency's kind is the relationship's
 type (DEPENDS_ON, DEV_DEPENDENCY_OF, ...), so no extension is needed for it; the requirement of a
@@ -27,7 +27,6 @@ from spdx_tools.spdx.model.spdx_none import SpdxNone
 from spdx_tools.spdx.parser.error import SPDXParsingError
 from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
 from spdx_tools.spdx.validation.creation_info_validator import validate_creation_info
-from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 from spdx_tools.spdx.validation.package_validator import validate_packages
 from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
 
@@ -41,6 +40,7 @@ from services.supply_chain.sbom.graph import (
     ref_for,
 )
 from services.supply_chain.sbom.limits import load_json
+from services.supply_chain.sbom.spdx_validation import validate_document
 
 DOCUMENT_ID = "SPDXRef-DOCUMENT"
 SPDX_VERSION = "SPDX-2.3"
@@ -148,7 +148,9 @@ def _license(text: str | None) -> Any:
 
 
 def read_spdx(content: str | bytes) -> ComponentGraph:
-    """An SPDX 2.2/2.3 JSON document made anywhere, parsed and validated by spdx-tools, as a graph."""
+    """An SPDX 2.2/2.3 JSON document made anywhere, parsed by spdx-tools and validated by its rules, as a
+    graph. The validation is spdx_validation's: the library's whole-document validation, messages
+    and all, without its quadratic id lookups (14 s for 5,000 packages)."""
     data = load_json(content)
     if data.get("spdxVersion") not in ("SPDX-2.2", "SPDX-2.3"):
         raise SbomError(f"SPDX version {data.get('spdxVersion')!r} is not SPDX-2.2 or SPDX-2.3")
@@ -156,7 +158,7 @@ def read_spdx(content: str | bytes) -> ComponentGraph:
         document = JsonLikeDictParser().parse(data)  # type: ignore[no-untyped-call]
     except SPDXParsingError as error:
         raise SbomError(f"not a valid SPDX document: {'; '.join(error.messages)[:2000]}") from error
-    problems = validate_full_spdx_document(document)
+    problems = validate_document(document)
     if problems:
         text = "; ".join(p.validation_message for p in problems[:10])
         raise SbomError(f"not a valid SPDX document ({len(problems)} problems): {text}")
