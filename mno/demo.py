@@ -5,7 +5,9 @@ Everything goes through the edge's API as a client would: the local administrato
 the minute it takes (a session, as the one-time dashboard link makes), creates the team
 (`POST /api/v1/teams`) and an owner key of it (`POST /api/v1/apikeys`); that key creates the budgets
 (`POST /api/v1/budgets`) and sends the events (`POST /api/v1/token-events`), so budgets admit them,
-alert at their thresholds and the anomaly detector reads them like any team's. A marker in the data
+alert at their thresholds and the anomaly detector reads them like any team's. Then the supply chain
+(demo_supply_chain): two real advisories imported with the operator token, and a package of the team
+that pins the versions they name, uploaded as twine does. A marker in the data
 directory (`demo.json`, 0600: it holds the demo key) makes it happen once: a second run, or a run
 after `mno demo remove`, seeds nothing.
 """
@@ -25,6 +27,7 @@ import typer
 from rich.console import Console
 
 from mno import demo_events as demo
+from mno import demo_supply_chain
 from mno.local_stack import load_local_settings, read_stack_record, write_secret_file
 from services.identity import sessions
 from services.identity.bootstrap import LOCAL_ADMIN
@@ -128,9 +131,15 @@ async def _team_and_key(edge: Edge) -> tuple[str, str, str]:
 
 
 async def seed(
-    base: str, dsn: str, data_dir: Path, now: datetime | None = None, cookie: str = "mno_session"
+    base: str,
+    dsn: str,
+    data_dir: Path,
+    now: datetime | None = None,
+    cookie: str = "mno_session",
+    operator_token: str | None = None,
 ) -> Seeded | None:
-    """Seed the demo team unless this data directory's marker says it was (then None)."""
+    """Seed the demo team unless this data directory's marker says it was (then None). Without the
+    operator token (which imports advisories), the team gets no supply chain."""
     marker = _marker(data_dir)
     if marker.exists():
         return None
@@ -153,6 +162,13 @@ async def seed(
                 result = await owner.call("POST", "/api/v1/token-events", {"events": batch})
                 if result["accepted"] + result.get("duplicates", 0) != len(batch):
                     raise DemoError(f"the edge refused demo events: {result.get('errors', [])[:3]}")
+            # Advisories first: the package's SBOM is scanned against what is stored when it lands.
+            if operator_token is not None:
+                try:
+                    await demo_supply_chain.import_advisories(http, base, operator_token)
+                    await demo_supply_chain.publish_package(http, base, team_id, key)
+                except RuntimeError as error:
+                    raise DemoError(str(error)) from error
     finally:
         async with pool.acquire() as conn:
             await sessions.revoke(conn, token)
@@ -201,11 +217,13 @@ async def remove(base: str, dsn: str, data_dir: Path, cookie: str = "mno_session
     return f"removed the demo team {demo.TEAM_NAME} ({record['team_id']}); its data is being purged"
 
 
-def seed_on_first_run(base: str, dsn: str, data_dir: Path, cookie: str) -> str | None:
+def seed_on_first_run(
+    base: str, dsn: str, data_dir: Path, cookie: str, operator_token: str | None
+) -> str | None:
     """What `mno run` calls once the mesh is ready: a line for the banner, or None. A failure is
     reported, never fatal (the mesh is fine without its demo)."""
     try:
-        seeded = asyncio.run(seed(base, dsn, data_dir, cookie=cookie))
+        seeded = asyncio.run(seed(base, dsn, data_dir, cookie=cookie, operator_token=operator_token))
     except (DemoError, aiohttp.ClientError, TimeoutError, OSError) as error:
         return f"demo team not seeded: {error}"
     if seeded is None:

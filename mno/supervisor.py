@@ -550,7 +550,14 @@ def serve(
     # A living first run: a demo team with spend, budgets and alerts, through the API (once: a marker).
     if environment.get("MNO_DEMO", "on") != "off":
         print("seeding the demo team (once per data directory) ...", flush=True)
-        line = seed_on_first_run(edge_url(settings), dsn, data_dir, settings.auth.session_cookie_name)
+        bootstrap = settings.auth.bootstrap_token
+        line = seed_on_first_run(
+            edge_url(settings),
+            dsn,
+            data_dir,
+            settings.auth.session_cookie_name,
+            bootstrap.get_secret_value() if bootstrap is not None else None,
+        )
         if line:
             print(f"  demo team        {line}; remove it with `{mno_command()} demo remove`", flush=True)
     print_banner(settings, token, agents, nats, postgres, log_dir)

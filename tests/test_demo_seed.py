@@ -92,9 +92,9 @@ def test_demo_events_are_deterministic_and_hold_an_anomaly_the_detector_finds() 
 
 def test_mno_run_seeds_the_demo_team_once_and_mno_demo_remove_deletes_it() -> None:
     """On a fresh data dir `mno run` seeds the demo team: its key's GET /api/v1/costs has spend, the
-    budgets exist, the admin's own team has none, the demo team's overview shows the same month's
-    spend; `mno demo remove` deletes the team (its key is refused, the admin no longer has it) and a
-    second remove says so."""
+    budgets exist, its package has the two demo advisories' findings, the admin's own team has none,
+    the demo team's overview shows the same month's spend; `mno demo remove` deletes the team (its key
+    is refused, the admin no longer has it) and a second remove says so."""
     with supervised_run("demo") as run:
         setup = run.setup
         assert "demo team" in run.output, run.output
@@ -131,6 +131,20 @@ def test_mno_run_seeds_the_demo_team_once_and_mno_demo_remove_deletes_it() -> No
                 break
             time.sleep(2)
         assert kinds.count("budget_threshold") >= 2, alerts
+        # Its package pins the versions the two demo advisories name: the SBOM made on publish has both.
+        deadline = time.monotonic() + 120
+        while True:
+            status, found = http("GET", f"{setup.edge}/api/v1/vulnerabilities", key)
+            assert status == 200, found
+            seen = {(f["package"], f["version"], f["advisory_id"]) for f in found["items"]}
+            if len(seen) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert seen == {("jinja2", "2.10", "PYSEC-2019-217"), ("requests", "2.19.0", "PYSEC-2018-28")}, found
+        assert {tuple(f["path"][-1:]) for f in found["items"]} == {
+            ("pkg:pypi/jinja2@2.10",),
+            ("pkg:pypi/requests@2.19.0",),
+        }
         # The admin's own team stays empty and real.
         status, own = _costs(setup.edge, run.admin_token, since, until)
         assert status == 200, own
