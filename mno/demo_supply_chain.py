@@ -68,16 +68,15 @@ async def import_advisories(http: aiohttp.ClientSession, base: str, operator_tok
             raise RuntimeError(f"advisory import refused: {response.status} {await response.text()}")
 
 
-async def publish_package(http: aiohttp.ClientSession, base: str, team_id: str, key: str) -> None:
-    """Upload the package as twine does; an upload seen before (a re-run) is not an error."""
-    filename, content = package_wheel()
+def twine_form(name: str, version: str, filename: str, content: bytes) -> aiohttp.FormData:
+    """The multipart form twine sends for one file (`file_upload`, with the file's SHA-256)."""
     form = aiohttp.FormData()
     fields = {
         ":action": "file_upload",
         "protocol_version": "1",
-        "name": PACKAGE,
-        "version": VERSION,
-        "filetype": "bdist_wheel",
+        "name": name,
+        "version": version,
+        "filetype": "bdist_wheel" if filename.endswith(".whl") else "sdist",
         "pyversion": "py3",
         "metadata_version": "2.1",
         "sha256_digest": hashlib.sha256(content).hexdigest(),
@@ -85,8 +84,16 @@ async def publish_package(http: aiohttp.ClientSession, base: str, team_id: str, 
     for field, value in fields.items():
         form.add_field(field, value)
     form.add_field("content", content, filename=filename, content_type="application/octet-stream")
+    return form
+
+
+async def publish_package(http: aiohttp.ClientSession, base: str, team_id: str, key: str) -> None:
+    """Upload the package as twine does; an upload seen before (a re-run) is not an error."""
+    filename, content = package_wheel()
     async with http.post(
-        f"{base}/registry/{team_id}/pypi/legacy/", data=form, headers={"Authorization": f"Bearer {key}"}
+        f"{base}/registry/{team_id}/pypi/legacy/",
+        data=twine_form(PACKAGE, VERSION, filename, content),
+        headers={"Authorization": f"Bearer {key}"},
     ) as response:
         if response.status >= 400 and response.status != 409:
             raise RuntimeError(f"demo package upload refused: {response.status} {await response.text()}")

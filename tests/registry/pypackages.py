@@ -163,24 +163,11 @@ async def upload_bytes(
     edge_url: str, team: str, key: str, name: str, version: str, filename: str, content: bytes
 ) -> tuple[int, str]:
     """One twine-shaped upload (the form fields twine sends) from memory."""
-    import hashlib
-
     import aiohttp
 
-    form = aiohttp.FormData()
-    fields = {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "name": name,
-        "version": version,
-        "filetype": "bdist_wheel" if filename.endswith(".whl") else "sdist",
-        "pyversion": "py3",
-        "metadata_version": "2.1",
-        "sha256_digest": hashlib.sha256(content).hexdigest(),
-    }
-    for field, value in fields.items():
-        form.add_field(field, value)
-    form.add_field("content", content, filename=filename, content_type="application/octet-stream")
+    from mno.demo_supply_chain import twine_form
+
+    form = twine_form(name, version, filename, content)
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
         async with http.post(f"{edge_url}/registry/{team}/pypi/legacy/", data=form) as response:
             return response.status, await response.text()
