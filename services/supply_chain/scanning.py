@@ -14,7 +14,7 @@ from typing import Any
 
 from services.supply_chain.index import AdvisoryIndex, package_key
 from services.supply_chain.lockfiles.formats import parse_lockfile
-from services.supply_chain.lockfiles.model import Skipped
+from services.supply_chain.lockfiles.model import LockfileResult, Node, Skipped
 from services.supply_chain.purls import PURL_TYPES, to_purl
 from services.supply_chain.sbom.cyclonedx import read_cyclonedx
 from services.supply_chain.sbom.graph import (
@@ -54,21 +54,28 @@ def read_document(filename: str, content: bytes) -> ReadDocument:
         if not filename.endswith(("package-lock.json", "npm-shrinkwrap.json")):
             raise SbomError("a JSON document that is neither CycloneDX (bomFormat) nor SPDX (spdxVersion)")
     result = parse_lockfile(filename, content)
-    return ReadDocument(lockfile_graph(filename, result.components), result.format, result.skipped)
+    return ReadDocument(lockfile_graph(filename, result), result.format, result.skipped)
 
 
 def _looks_like_json_object(content: bytes) -> bool:
     return content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
 
 
-def lockfile_graph(filename: str, components: Any) -> ComponentGraph:
+def lockfile_graph(filename: str, result: LockfileResult) -> ComponentGraph:
+    """The lockfile's components under a root named after the file. With the file's own dependency
+    graph (package-lock.json, Cargo.lock), the file depends on the project's direct dependencies and
+    each component on what it depends on, so a finding's path is [file, direct dependency, ...,
+    vulnerable package]; a component nothing leads to (npm's extraneous packages) hangs from the file.
+    Without one (requirements.txt, go.sum, pom.xml), the file depends on every component."""
     root = Component(ref=f"file:{filename}", name=filename)
     placed: dict[str, Component] = {}
-    for locked in components:
+    purls: dict[Node, str] = {}
+    for locked in result.components:
         purl_type = PURL_TYPES.get(locked.ecosystem)
         if purl_type is None:
             continue
         purl = to_purl(purl_type, locked.name, locked.version)
+        purls[locked.as_tuple()] = purl
         placed.setdefault(
             purl,
             Component(
@@ -81,7 +88,25 @@ def lockfile_graph(filename: str, components: Any) -> ComponentGraph:
                 hashes=tuple(_hash(h) for h in locked.hashes if _hash(h)[0]),
             ),
         )
-    return assemble(root, placed.values(), {root.ref: list(placed)})
+    if result.graph is None:
+        return assemble(root, placed.values(), {root.ref: list(placed)})
+    depends_on: dict[str, set[str]] = {root.ref: {purls[n] for n in result.graph.direct if n in purls}}
+    for node, targets in result.graph.depends_on:
+        if node in purls:
+            depends_on.setdefault(purls[node], set()).update(purls[t] for t in targets if t in purls)
+    depends_on[root.ref] |= set(placed) - _reachable(root.ref, depends_on)
+    return assemble(root, placed.values(), depends_on)
+
+
+def _reachable(start: str, depends_on: dict[str, set[str]]) -> set[str]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for target in depends_on.get(stack.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return seen
 
 
 def _hash(text: str) -> tuple[str, str]:

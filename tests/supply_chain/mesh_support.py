@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 import uuid
 from collections.abc import AsyncIterator
@@ -20,7 +23,7 @@ from services.identity import apikeys
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission, Role, permissions_of_roles
-from tests.fixtures.mesh import TOKEN, MeshLauncher
+from tests.fixtures.mesh import REPO, TOKEN, MeshLauncher
 from tests.fixtures.stack import scratch_database, start_nats
 from tests.supply_chain.snapshot import PYPA_SNAPSHOT
 
@@ -138,6 +141,19 @@ def osv_archive(*records: dict[str, Any]) -> bytes:
             member.size = len(data)
             archive.addfile(member, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def mno(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real `mno` CLI in a process of its own, from the repository, with no MNO_ variable set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNO_")} | {"COLUMNS": "250"}
+    return subprocess.run(
+        [sys.executable, "-m", "mno.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=REPO,
+    )
 
 
 def pypa_archive() -> bytes:

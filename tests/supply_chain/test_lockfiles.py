@@ -1,5 +1,6 @@
 """`mno scan` inputs read into (ecosystem, name, version): requirements.txt, package-lock.json v2/v3,
-go.sum, pom.xml and Cargo.lock, with what cannot be scanned reported, and hostile files refused."""
+go.sum, pom.xml and Cargo.lock, with what cannot be scanned reported, and hostile files refused; the
+dependency graph package-lock.json and Cargo.lock record, and the paths findings get from it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from services.supply_chain.index import AdvisoryIndex
 from services.supply_chain.lockfiles.formats import parse_lockfile
 from services.supply_chain.lockfiles.model import LockfileError, decoded
+from services.supply_chain.scanning import match, read_document, scannable
 from tests.supply_chain.records import events, record
 
 
@@ -180,6 +182,22 @@ def test_pom_dependencies_with_properties_managed_versions_and_ranges() -> None:
     assert "does not define" in reasons["org.x:elsewhere"]
 
 
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "windows-1252", "UTF-16", "UTF-8"])
+def test_a_pom_is_read_in_the_encoding_it_declares(encoding: str) -> None:
+    """A POM with non-ASCII text is read in the encoding its XML declaration names, not refused."""
+    pom = (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n'
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><name>Gest\u00e3o de Pedidos</name>'
+        "<developers><developer><name>Jos\u00e9 Mu\u00f1oz</name></developer></developers>"
+        "<dependencies><dependency><groupId>org.apache.logging.log4j</groupId>"
+        "<artifactId>log4j-core</artifactId><version>2.14.1</version></dependency></dependencies></project>"
+    )
+    result = parse_lockfile("pom.xml", pom.encode(encoding))
+    assert [c.as_tuple() for c in result.components] == [
+        ("Maven", "org.apache.logging.log4j:log4j-core", "2.14.1")
+    ]
+
+
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
 <project><groupId>&lol2;</groupId></project>
@@ -285,3 +303,231 @@ def test_parsed_lockfiles_feed_the_advisory_index() -> None:
     )
     findings = index.audit(triples("Cargo.lock", CARGO_LOCK))
     assert [(f.advisory_id, f.package, f.version) for f in findings] == [("RUSTSEC-T", "smallvec", "0.6.9")]
+
+
+# --- dependency paths -------------------------------------------------------------------------------
+
+NESTED_LOCK = {
+    "name": "shop",
+    "version": "1.0.0",
+    "lockfileVersion": 3,
+    "requires": True,
+    "packages": {
+        "": {
+            "name": "shop",
+            "version": "1.0.0",
+            "workspaces": ["packages/*"],
+            "dependencies": {"express": "^4.17.0", "left": "npm:left-pad@1.3.0"},
+            "devDependencies": {"jest": "^29.0.0"},
+        },
+        "node_modules/express": {
+            "version": "4.17.1",
+            "dependencies": {"body-parser": "1.19.0", "qs": "6.7.0"},
+        },
+        "node_modules/express/node_modules/qs": {"version": "6.7.0"},
+        "node_modules/body-parser": {"version": "1.19.0", "dependencies": {"qs": "6.11.0"}},
+        "node_modules/qs": {"version": "6.11.0"},
+        "node_modules/left": {"name": "left-pad", "version": "1.3.0"},
+        "node_modules/jest": {
+            "version": "29.0.0",
+            "dev": True,
+            "dependencies": {"@jest/core": "29.0.0"},
+            "optionalDependencies": {"fsevents": "^2.3.2"},
+            "peerDependencies": {"node-notifier": "*"},
+        },
+        "node_modules/@jest/core": {
+            "version": "29.0.0",
+            "dev": True,
+            "dependencies": {"micromatch": "^4.0.4"},
+            "peerDependencies": {"jest": "29.0.0"},
+        },
+        "node_modules/@jest/core/node_modules/micromatch": {"version": "4.0.4", "dev": True},
+        "node_modules/ws-a": {"link": True, "resolved": "packages/a"},
+        "packages/a": {"name": "ws-a", "version": "0.0.1", "dependencies": {"minimist": "1.2.5"}},
+        "node_modules/minimist": {"version": "1.2.5"},
+        "node_modules/stray": {"version": "1.0.0", "extraneous": True},
+    },
+}
+
+
+def npm(name: str, version: str) -> tuple[str, str, str]:
+    return ("npm", name, version)
+
+
+def test_package_lock_dependencies_resolve_nested_first_then_up_the_tree() -> None:
+    """Dependencies resolve nested first, then hoisted; direct ones are the project's and workspaces'."""
+    graph = parse_lockfile("package-lock.json", json.dumps(NESTED_LOCK).encode()).graph
+    assert graph is not None
+    assert graph.direct == (
+        npm("express", "4.17.1"),
+        npm("jest", "29.0.0"),
+        npm("left-pad", "1.3.0"),
+        npm("minimist", "1.2.5"),
+    )
+    assert dict(graph.depends_on) == {
+        npm("express", "4.17.1"): (npm("body-parser", "1.19.0"), npm("qs", "6.7.0")),
+        npm("body-parser", "1.19.0"): (npm("qs", "6.11.0"),),
+        # fsevents and node-notifier are not installed: left out. The peer jest is a cycle.
+        npm("jest", "29.0.0"): (npm("@jest/core", "29.0.0"),),
+        npm("@jest/core", "29.0.0"): (npm("jest", "29.0.0"), npm("micromatch", "4.0.4")),
+    }
+
+
+def test_package_lock_paths_run_from_the_file_through_direct_dependencies() -> None:
+    """Paths run [file, direct dependency, ..., component]; an extraneous package hangs from the file."""
+    graph = read_document("package-lock.json", json.dumps(NESTED_LOCK).encode()).graph
+    paths = {c.ref: c.path for c in graph.components}
+    file = "file:package-lock.json"
+    assert paths["pkg:npm/qs@6.7.0"] == (file, "pkg:npm/express@4.17.1", "pkg:npm/qs@6.7.0")
+    assert paths["pkg:npm/qs@6.11.0"] == (
+        file,
+        "pkg:npm/express@4.17.1",
+        "pkg:npm/body-parser@1.19.0",
+        "pkg:npm/qs@6.11.0",
+    )
+    assert paths["pkg:npm/micromatch@4.0.4"] == (
+        file,
+        "pkg:npm/jest@29.0.0",
+        "pkg:npm/%40jest/core@29.0.0",
+        "pkg:npm/micromatch@4.0.4",
+    )
+    assert paths["pkg:npm/left-pad@1.3.0"] == (file, "pkg:npm/left-pad@1.3.0")
+    assert paths["pkg:npm/minimist@1.2.5"] == (file, "pkg:npm/minimist@1.2.5")
+    assert paths["pkg:npm/stray@1.0.0"] == (file, "pkg:npm/stray@1.0.0")
+
+
+def test_a_git_package_in_a_package_lock_passes_its_dependencies_through() -> None:
+    """A package not scanned (from git) is no component, but what it depends on hangs from its parent."""
+    lock = {
+        "lockfileVersion": 2,
+        "packages": {
+            "": {"dependencies": {"forked": "github:acme/forked"}},
+            "node_modules/forked": {
+                "version": "1.0.0",
+                "resolved": "git+ssh://git@github.com/acme/forked.git#abc",
+                "dependencies": {"ms": "2.0.0"},
+            },
+            "node_modules/ms": {"version": "2.0.0"},
+        },
+    }
+    result = parse_lockfile("package-lock.json", json.dumps(lock).encode())
+    assert result.graph is not None
+    assert result.graph.direct == (npm("ms", "2.0.0"),)
+    assert [s.where for s in result.skipped] == ["node_modules/forked"]
+
+
+CARGO_WORKSPACE_LOCK = """\
+# This file is automatically @generated by Cargo.
+# It is not intended for manual editing.
+version = 3
+
+[[package]]
+name = "acme-cli"
+version = "0.3.0"
+dependencies = [
+ "acme-core",
+ "clap",
+]
+
+[[package]]
+name = "acme-core"
+version = "0.3.0"
+dependencies = [
+ "forked",
+ "smallvec 1.11.0",
+]
+
+[[package]]
+name = "clap"
+version = "4.4.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "1d7b8d5ec32af0fadc644bf1fd509a688c2103b185644bb1e29d164e0703136"
+dependencies = [
+ "smallvec 0.6.9 (registry+https://github.com/rust-lang/crates.io-index)",
+]
+
+[[package]]
+name = "forked"
+version = "0.1.0"
+source = "git+https://github.com/acme/forked?rev=abc#abc"
+dependencies = [
+ "time",
+]
+
+[[package]]
+name = "smallvec"
+version = "0.6.9"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "smallvec"
+version = "1.11.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "time"
+version = "0.1.43"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+"""
+
+
+def crate(name: str, version: str) -> tuple[str, str, str]:
+    return ("crates.io", name, version)
+
+
+def test_cargo_lock_dependencies_name_a_package_by_name_version_or_source() -> None:
+    """Cargo's `name`, `name version`, `name version (source)` resolve; workspace members' deps are direct."""
+    result = parse_lockfile("Cargo.lock", CARGO_WORKSPACE_LOCK.encode())
+    assert result.graph is not None
+    assert result.graph.direct == (
+        crate("clap", "4.4.0"),
+        crate("smallvec", "1.11.0"),
+        crate("time", "0.1.43"),
+    )
+    assert dict(result.graph.depends_on) == {crate("clap", "4.4.0"): (crate("smallvec", "0.6.9"),)}
+    paths = {
+        c.ref: c.path for c in read_document("Cargo.lock", CARGO_WORKSPACE_LOCK.encode()).graph.components
+    }
+    assert paths["pkg:cargo/smallvec@0.6.9"] == (
+        "file:Cargo.lock",
+        "pkg:cargo/clap@4.4.0",
+        "pkg:cargo/smallvec@0.6.9",
+    )
+
+
+def test_a_cargo_dependency_that_is_not_a_string_is_refused() -> None:
+    """`dependencies` holding anything but strings refuses the file, naming the package."""
+    lock = '[[package]]\nname = "a"\nversion = "1.0.0"\ndependencies = [1]\n'
+    with pytest.raises(LockfileError, match=r"a 1\.0\.0: `dependencies`"):
+        parse_lockfile("Cargo.lock", lock.encode())
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "purl"),
+    [
+        ("requirements.txt", REQUIREMENTS, "pkg:pypi/requests@2.31.0"),
+        ("go.sum", GO_SUM, "pkg:golang/github.com/gin-gonic/gin@v1.9.1"),
+        ("pom.xml", POM, "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"),
+    ],
+)
+def test_flat_formats_make_every_component_a_dependency_of_the_file(
+    filename: str, content: str, purl: str
+) -> None:
+    """requirements.txt, go.sum and pom.xml record no graph: each component's path is [file, component]."""
+    result = parse_lockfile(filename, content.encode())
+    assert result.graph is None
+    graph = read_document(filename, content.encode()).graph
+    assert {c.path for c in graph.components} == {(f"file:{filename}", c.ref) for c in graph.components}
+    assert any(c.ref == purl for c in graph.components)
+
+
+def test_a_transitive_lockfile_finding_carries_its_path() -> None:
+    """Matched against an index, qs 6.7.0 nested under express is found with [file, express, qs]."""
+    index = AdvisoryIndex()
+    index.add(
+        record("npm", "qs", [events("SEMVER", ("introduced", "6.7.0"), ("fixed", "6.7.3"))], id="GHSA-T")
+    )
+    graph = read_document("package-lock.json", json.dumps(NESTED_LOCK).encode()).graph
+    [found] = match(index, scannable(graph))
+    assert (found.advisory_id, found.component.version) == ("GHSA-T", "6.7.0")
+    assert found.component.path == ("file:package-lock.json", "pkg:npm/express@4.17.1", "pkg:npm/qs@6.7.0")

@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,13 +22,13 @@ from shared.bus.context import MessageContext
 from shared.messages.artifacts import ArtifactPublished, Dependency, Ecosystem, FileInfo
 from shared.messages.permissions import Role
 from shared.messages.registry import ARTIFACT_PUBLISHED, FINDINGS_CHANGED
-from tests.fixtures.mesh import REPO
 from tests.supply_chain.mesh_support import (
     OPERATOR,
     Env,
     Team,
     call,
     import_archive,
+    mno,
     osv_archive,
     pypa_archive,
     start,
@@ -429,18 +426,6 @@ async def test_a_published_version_gets_a_signed_sbom_and_findings_once(env: Env
     assert sboms["total"] == 1
 
 
-def _mno(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MNO_")} | {"COLUMNS": "250"}
-    return subprocess.run(
-        [sys.executable, "-m", "mno.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=REPO,
-    )
-
-
 async def test_mno_scan_and_verify_exit_codes(env: Env, tmp_path: Path) -> None:
     """`mno scan` exits 1 on a finding at or above --fail-on and 0 below it (unrated findings fail unless
     allowed), 2 on a refused file; `mno verify` exits 0 for a stored envelope and 1 for a tampered one."""
@@ -449,16 +434,16 @@ async def test_mno_scan_and_verify_exit_codes(env: Env, tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
     (project / "requirements.txt").write_text("aiohttp==0.10.0\n")
-    high = await asyncio.to_thread(_mno, "scan", str(project), *auth)
+    high = await asyncio.to_thread(mno, "scan", str(project), *auth)
     assert high.returncode == 1, high.stdout + high.stderr
     assert "PYSEC-2023-246" in high.stdout
     assert "high" in high.stdout
     passed = await asyncio.to_thread(
-        _mno, "scan", str(project), *auth, "--fail-on", "critical", "--allow-unrated"
+        mno, "scan", str(project), *auth, "--fail-on", "critical", "--allow-unrated"
     )
     assert passed.returncode == 0, passed.stdout + passed.stderr
     as_json = await asyncio.to_thread(
-        _mno,
+        mno,
         "scan",
         str(project / "requirements.txt"),
         *auth,
@@ -470,10 +455,10 @@ async def test_mno_scan_and_verify_exit_codes(env: Env, tmp_path: Path) -> None:
     assert as_json.returncode == 0
     assert json.loads(as_json.stdout)[0]["findings"]
     (project / "requirements.txt").write_text("acme-nothing-known==1.0\n")
-    clean = await asyncio.to_thread(_mno, "scan", str(project), *auth)
+    clean = await asyncio.to_thread(mno, "scan", str(project), *auth)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     (tmp_path / "pom.xml").write_text('<!DOCTYPE p [<!ENTITY x "y">]><project/>')
-    refused = await asyncio.to_thread(_mno, "scan", str(tmp_path / "pom.xml"), *auth)
+    refused = await asyncio.to_thread(mno, "scan", str(tmp_path / "pom.xml"), *auth)
     assert refused.returncode == 2, refused.stderr
     assert "invalid_lockfile" in refused.stderr, refused.stderr
     _, sboms = await call(env, "GET", "/api/v1/sboms", owner.headers)
@@ -485,13 +470,13 @@ async def test_mno_scan_and_verify_exit_codes(env: Env, tmp_path: Path) -> None:
     )
     good = tmp_path / "scan.dsse.json"
     good.write_text(json.dumps(envelope))
-    verified = await asyncio.to_thread(_mno, "verify", str(good), *auth)
+    verified = await asyncio.to_thread(mno, "verify", str(good), *auth)
     assert verified.returncode == 0, verified.stderr
     assert "verified" in verified.stdout, verified.stderr
     _status, keys = await call(env, "GET", "/api/v1/supply-chain/keys", owner.headers)
     key_file = tmp_path / "key.pem"
     key_file.write_text(keys["keys"][0]["pem"])
-    offline = await asyncio.to_thread(_mno, "verify", str(good), "--key", str(key_file))
+    offline = await asyncio.to_thread(mno, "verify", str(good), "--key", str(key_file))
     assert offline.returncode == 0, offline.stderr
     payload = json.loads(base64.b64decode(envelope["payload"]))
     payload["subject"][0]["digest"]["sha256"] = "0" * 64
@@ -499,6 +484,6 @@ async def test_mno_scan_and_verify_exit_codes(env: Env, tmp_path: Path) -> None:
     bad.write_text(
         json.dumps(dict(envelope, payload=base64.b64encode(json.dumps(payload).encode()).decode()))
     )
-    tampered = await asyncio.to_thread(_mno, "verify", str(bad), *auth)
+    tampered = await asyncio.to_thread(mno, "verify", str(bad), *auth)
     assert tampered.returncode == 1, tampered.stderr
     assert "NOT verified" in tampered.stderr, tampered.stderr

@@ -4,6 +4,9 @@ Each module version has up to two lines: `<module> <version> h1:...` for its cod
 `<module> <version>/go.mod h1:...` for its go.mod alone. A version with only the second was read
 while selecting versions but is not built, so it is skipped; when several versions of a module have
 code, minimal version selection built the highest.
+
+go.sum records hashes, not which module requires which (`go mod graph` knows that; go.sum does not):
+every module is a dependency of the file itself, so a finding's path is [file, module].
 """
 
 from __future__ import annotations

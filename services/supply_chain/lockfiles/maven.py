@@ -7,6 +7,9 @@ laughs and XXE attacks live there, and no POM needs them). A property bomb built
 A version this file alone cannot give (inherited from a parent POM, imported from a BOM, a property
 defined elsewhere) or a version range is reported as skipped: resolving it needs the repository,
 which `mvn dependency:list` has and a scan of one file does not.
+
+A POM names its direct dependencies only (what they depend on is in their own POMs, in the
+repository): each is a dependency of the file itself, so a finding's path is [file, dependency].
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from services.supply_chain.lockfiles.model import (
     LockfileError,
     LockfileResult,
     Skipped,
-    decoded,
+    bounded,
 )
 from services.supply_chain.pinning import maven_exact_version
 
@@ -64,9 +67,12 @@ def parse(filename: str, content: bytes) -> LockfileResult:
 
 
 def _load(filename: str, content: bytes) -> Element:
-    text = decoded(filename, content)
+    # The bytes, not text: an XML file says its own encoding (`<?xml ... encoding="ISO-8859-1"?>`, a
+    # UTF-16 byte order mark), and Maven reads it in that encoding; UTF-8 when it says none.
     try:
-        root: Element = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root: Element = fromstring(
+            bounded(filename, content), forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
     except DefusedXmlException as error:
         raise LockfileError(filename, f"refused: {type(error).__name__} ({error})") from error
     except ParseError as error:

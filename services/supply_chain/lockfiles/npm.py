@@ -4,6 +4,14 @@ Each key is an install path (`node_modules/a/node_modules/@s/b`); the package's 
 the last `node_modules/`, unless the entry names another (an alias: `"name": "real-package"`).
 Workspace links and the root project are not packages from the registry; version 1 files (npm 6)
 have no `packages` map and are refused: `npm install` with npm 7 or later rewrites them.
+
+Who depends on whom is each entry's `dependencies`, `optionalDependencies` and `peerDependencies`
+(and, for the project and its workspace folders, `devDependencies`: installed for them only), each
+name resolved as Node resolves it: from `node_modules/a`, a dependency `x` is
+`node_modules/a/node_modules/x` when that exists, else the same one folder up, up to the top
+`node_modules/x`. The project's direct dependencies are those of `packages[""]` and of its workspace
+folders; a link, a git or local package is passed through to what it depends on. A dependency that
+resolves to nothing (an optional one not installed on this platform, a missing peer) is left out.
 """
 
 from __future__ import annotations
@@ -15,11 +23,14 @@ from services.supply_chain.lockfiles.model import (
     LockedComponent,
     LockfileError,
     LockfileResult,
+    Node,
     Skipped,
+    contract,
     decoded,
 )
 
 _MARKER = "node_modules/"
+_DEPENDENCY_FIELDS = ("dependencies", "optionalDependencies", "peerDependencies")
 
 
 def parse(filename: str, content: bytes) -> LockfileResult:
@@ -34,6 +45,7 @@ def parse(filename: str, content: bytes) -> LockfileResult:
         )
     components: dict[tuple[str, str], LockedComponent] = {}
     skipped: list[Skipped] = []
+    nodes: dict[str, Node] = {}
     for path, entry in packages.items():
         if not path or not isinstance(entry, dict):
             continue  # "" is the project itself
@@ -56,7 +68,42 @@ def parse(filename: str, content: bytes) -> LockfileResult:
         held = components.get(key)
         # The same version installed at two paths: dev only if every copy is.
         components[key] = LockedComponent("npm", name, version, dev=dev and (held is None or held.dev))
-    return LockfileResult("package-lock.json", tuple(components.values()), tuple(skipped))
+        nodes[path] = components[key].as_tuple()
+    roots = [path for path, entry in packages.items() if _MARKER not in path and isinstance(entry, dict)]
+    graph = contract(roots, _depends_on(packages), nodes)
+    return LockfileResult("package-lock.json", tuple(components.values()), tuple(skipped), graph)
+
+
+def _depends_on(packages: dict[str, Any]) -> dict[str, list[str]]:
+    """Each install path's dependencies, as the install paths they resolve to (a link: its target)."""
+    edges: dict[str, list[str]] = {}
+    for path, entry in packages.items():
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("link"):
+            target = entry.get("resolved")
+            if isinstance(target, str) and target in packages:
+                edges[path] = [target]
+            continue
+        fields = _DEPENDENCY_FIELDS if _MARKER in path else (*_DEPENDENCY_FIELDS, "devDependencies")
+        names = {name for f in fields if isinstance(entry.get(f), dict) for name in entry[f]}
+        resolved = (_resolve(packages, path, name) for name in sorted(names))
+        edges[path] = [target for target in resolved if target is not None]
+    return edges
+
+
+def _resolve(packages: dict[str, Any], location: str, name: str) -> str | None:
+    """The install path Node finds `name` at from the package installed at `location`: the nearest
+    `node_modules/name` of that folder or one above it."""
+    parts = location.split("/") if location else []
+    for depth in range(len(parts), -1, -1):
+        if depth and parts[depth - 1] == "node_modules":
+            continue  # Node does not look in node_modules/node_modules
+        folder = "/".join(parts[:depth])
+        candidate = f"{folder}/{_MARKER}{name}" if folder else f"{_MARKER}{name}"
+        if candidate in packages:
+            return candidate
+    return None
 
 
 def _load(filename: str, content: bytes) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 Read as pip reads them: `\\` joins lines, ` #` starts a comment, option lines are not packages. A
 requirement that is not pinned to one version, an editable or direct-URL install, and an included
 file (`-r`, `-c`: the caller scans it as a file of its own) are reported as skipped, not guessed.
+
+A requirements file is a flat list (pip-compile's `# via` lines are comments, not a format): every
+requirement is a dependency of the file itself, so a finding's path is [file, package].
 """
 
 from __future__ import annotations
