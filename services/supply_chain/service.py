@@ -52,7 +52,7 @@ from services.supply_chain.scanning import (
 )
 from services.supply_chain.severity import InvalidVector
 from services.supply_chain.signing import Keyring
-from services.supply_chain.sources import osv_files
+from services.supply_chain.sources import ArchiveRefused, osv_files
 from services.supply_chain.triage import (
     Decision,
     FindingKey,
@@ -739,6 +739,8 @@ class SupplyChain:
         return _triage_info(record)
 
     async def vex(self, request: VexRequest, ctx: MessageContext) -> DocumentLocation:
+        """Every open finding of the SBOM as a VEX statement: its triage, or `under_investigation`
+        (CycloneDX `in_triage`) since it was first seen when nobody has triaged it."""
         team_id = team_with(ctx.principal, Permission.SUPPLY_CHAIN_READ)
         async with self._pool.acquire() as conn:
             sbom = await conn.fetchrow(
@@ -749,21 +751,39 @@ class SupplyChain:
             )
             if sbom is None:
                 raise _not_found("SBOM")
+            # A LEFT JOIN: a finding is exported whether or not a triage row holds a decision on it.
             rows = await conn.fetch(
-                "SELECT t.*, f.aliases FROM supply_chain.findings f JOIN supply_chain.triage t ON t.team_id "
-                "= f.team_id "
+                "SELECT f.advisory_id, f.purl, f.aliases, f.first_seen, t.status, t.justification, "
+                "t.impact_statement, t.action_statement, t.note, t.updated_by, t.updated_at, t.history "
+                "FROM supply_chain.findings f LEFT JOIN supply_chain.triage t ON t.team_id = f.team_id "
                 "AND t.advisory_id = f.advisory_id AND t.purl = f.purl WHERE f.team_id = $1::uuid AND "
-                "f.sbom_id = $2::uuid "
-                "AND f.retired_at IS NULL ORDER BY f.advisory_id, f.purl",
+                "f.sbom_id = $2::uuid AND f.retired_at IS NULL ORDER BY f.advisory_id, f.purl",
                 team_id,
                 request.sbom_id,
             )
         graph = graph_from_json(sbom["graph"])
         product = graph.root.purl or f"pkg:generic/{graph.root.name.replace('/', '%2F')}"
-        records = [store.record_from_row(r) for r in rows]
+        records = [
+            store.record_from_row(r)
+            if r["status"] is not None
+            else open_record(FindingKey(r["advisory_id"], r["purl"]), r["first_seen"])
+            for r in rows
+        ]
         latest = max((r.updated_at for r in records), default=datetime.now(UTC).replace(microsecond=0))
         stem = "-".join(p for p in (sbom["subject_name"], sbom["subject_version"]) if p).replace("/", "_")
         if request.format == "openvex":
+            if not records:
+                # OpenVEX 0.2.0 has no empty document: "a data structure grouping one or more VEX
+                # statements", and its JSON schema says `statements` minItems 1. An invalid file
+                # with a 200 would be published by a pipeline as if it were VEX, and a 204 would
+                # write an empty file just as silently; so a 409 that says why and names the
+                # format that can say "nothing open" (a CycloneDX VEX BOM with no vulnerabilities).
+                raise AgentError(
+                    ErrorCode.CONFLICT,
+                    "the SBOM has no open findings, and an OpenVEX document needs at least one "
+                    "statement; ask format=cyclonedx for a VEX document with no vulnerabilities",
+                    [{"loc": "sbom_id", "type": "no_open_findings", "message": "no statement to make"}],
+                )
             document = to_openvex(
                 records,
                 product_purl=product,
@@ -813,6 +833,13 @@ class SupplyChain:
                 archive.write_bytes(content)
                 try:
                     records = await asyncio.to_thread(_read_records, archive, errors, counts)
+                except ArchiveRefused as error:
+                    # Read whole before any record is written: a refused archive imports nothing.
+                    raise AgentError(
+                        ErrorCode.BAD_REQUEST,
+                        f"{error.kind}: the advisory archive is refused: {error}",
+                        [{"loc": "document", "type": error.kind, "message": str(error)}],
+                    ) from None
                 except ValueError as error:
                     raise AgentError(
                         ErrorCode.BAD_REQUEST,

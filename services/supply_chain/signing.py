@@ -85,7 +85,13 @@ def load_keyring(signing_key: str | None, previous: Iterable[str], data_dir: Pat
         except (ValueError, TypeError) as error:
             raise InvalidSigningKey(f"supply_chain.signing_key: {error}") from error
     else:
-        signer = load_private_key(_generated_key(data_dir))
+        try:
+            signer = load_private_key(_generated_key(data_dir))
+        except (ValueError, TypeError) as error:
+            raise InvalidSigningKey(
+                f"{data_dir / GENERATED_KEY_FILE} (the key this agent generated) is not an Ed25519 PEM "
+                f"key: {error}; restore it, or configure supply_chain.signing_key"
+            ) from error
     return Keyring(signer, tuple(trusted_key(v) for v in previous if v.strip()))
 
 

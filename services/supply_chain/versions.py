@@ -4,9 +4,12 @@ An ordering turns a version string into a key compared only with `<`, `<=`, `>`,
 SemVer keys that differ only in build metadata are unequal yet of the same precedence, and the
 ordering operators are the ones that follow SemVer's section 11).
 
-univers supplies the orderings of npm, crates.io and Go (SemVer 2.0), Maven, NuGet and RubyGems.
+univers supplies the orderings of npm, crates.io and Go (SemVer 2.0), NuGet and RubyGems.
 PyPI uses `packaging` directly: univers' PypiVersion is `packaging.version.Version` under a wrapper
 that parses every string twice (same order, about five times the cost), so the wrapper adds nothing.
+Maven's is our own (`maven_key`): univers' MavenVersion disagrees with Maven's ComparableVersion on
+one pair in eight of ordinary versions (`5.3.0.RELEASE` is `5.3.0` to Maven, `1.0.RC1` is `1.0-rc1`,
+a qualifier after a dot orders as after a hyphen), which moves range bounds and listed versions.
 univers' SemVer parser coerces (`1.2` reads as 1.2.0, `1.2.3.4` as 1.2.3+4): lenient where OSV says
 SemVer, which only makes more records evaluable.
 
@@ -18,13 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, total_ordering
+from itertools import zip_longest
 from typing import Any
 
 import packaging.version
 from univers.versions import (
     GolangVersion,
-    MavenVersion,
     NugetVersion,
     RubygemsVersion,
     SemverVersion,
@@ -116,10 +119,152 @@ def _semver_precedence(key: Any) -> tuple[Any, ...]:
     return (key.major, key.minor, key.patch, key.prerelease)
 
 
+# --- Maven ---------------------------------------------------------------------------------------
+# Maven's ComparableVersion (maven-artifact 3.8.7 agrees on every pair the tests compare), as the POM
+# reference's "Version Order Specification" describes it: the version, lower-cased, is split at `.`,
+# `-` and digit/letter transitions; a `-`, a transition, and a qualifier after a dot at the end or
+# before digits (`1.0.RC1` is `1.0-rc1`) open a nested list; trailing nulls (0, "", ga, final,
+# release, empty lists) are trimmed; numbers > qualifiers and lists, known qualifiers in their order
+# (alpha < beta < milestone < rc = cr < snapshot < "" = ga = final = release < sp), unknown ones after
+# them, alphabetically. tests/supply_chain/test_versions.py compares it with the real maven-artifact.
+
+_MAVEN_QUALIFIERS = ("alpha", "beta", "milestone", "rc", "snapshot", "", "sp")
+_MAVEN_ALIASES = {"ga": "", "final": "", "release": "", "cr": "rc"}
+_MAVEN_SHORT = {"a": "alpha", "b": "beta", "m": "milestone"}
+_MAVEN_RELEASE = str(_MAVEN_QUALIFIERS.index(""))
+
+# An item is an int (a number), a str (a qualifier, as its comparable form: its rank among the known
+# qualifiers, or "7-" + itself) or a list (what follows a `-` or a transition).
+_Item = int | str | list[Any]
+
+
+def _maven_qualifier(text: str, followed_by_digit: bool) -> str:
+    if followed_by_digit and text in _MAVEN_SHORT:
+        text = _MAVEN_SHORT[text]  # a1 = alpha-1, b2 = beta-2, m3 = milestone-3
+    text = _MAVEN_ALIASES.get(text, text)
+    if text in _MAVEN_QUALIFIERS:
+        return str(_MAVEN_QUALIFIERS.index(text))
+    return f"{len(_MAVEN_QUALIFIERS)}-{text}"
+
+
+def _maven_is_null(item: _Item) -> bool:
+    if isinstance(item, int):
+        return item == 0
+    if isinstance(item, str):
+        return item == _MAVEN_RELEASE
+    return not item
+
+
+def _maven_compare(left: _Item, right: _Item | None) -> int:
+    if isinstance(left, int):
+        if right is None:
+            return 0 if left == 0 else 1
+        if isinstance(right, int):
+            return (left > right) - (left < right)
+        return 1  # 1.1 > 1-sp, 1.1 > 1-1
+    if isinstance(left, str):
+        if right is None:
+            return (left > _MAVEN_RELEASE) - (left < _MAVEN_RELEASE)  # 1-rc < 1 < 1-sp
+        if isinstance(right, str):
+            return (left > right) - (left < right)
+        return -1  # 1.any < 1.1, 1.any < 1-1
+    if right is None:
+        # Every item against null, not only the first (MNG-6964): 1-0.alpha < 1 < 1-0.1.
+        return next((r for r in (_maven_compare(item, None) for item in left) if r), 0)
+    if isinstance(right, int):
+        return -1  # 1-1 < 1.0.x
+    if isinstance(right, str):
+        return 1  # 1-1 > 1-sp
+    for a, b in zip_longest(left, right):
+        result = (0 if b is None else -_maven_compare(b, None)) if a is None else _maven_compare(a, b)
+        if result:
+            return result
+    return 0
+
+
+def _maven_items(version: str) -> list[Any]:
+    items: list[Any] = []
+    lists = [items]
+    current = items
+
+    def nest() -> None:
+        nonlocal current
+        inner: list[Any] = []
+        current.append(inner)
+        lists.append(inner)
+        current = inner
+
+    text = version.lower()
+    digits = False
+    start = 0
+    for i, char in enumerate(text):
+        if char in ".-":
+            token = text[start:i]
+            current.append(int(token) if digits and token else _maven_qualifier(token, False) if token else 0)
+            start = i + 1
+            if char == "-":
+                nest()
+        elif char.isdecimal():
+            if not digits and i > start:
+                if current:
+                    nest()  # `.X1` orders as `-X1`
+                current.append(_maven_qualifier(text[start:i], True))
+                start = i
+                nest()
+            digits = True
+        else:
+            if digits and i > start:
+                current.append(int(text[start:i]))
+                start = i
+                nest()
+            digits = False
+    if len(text) > start:
+        token = text[start:]
+        if not digits and current:
+            nest()  # a qualifier after a dot at the end orders as after a hyphen: 1.foo = 1-foo
+        current.append(int(token) if digits else _maven_qualifier(token, False))
+    for found in reversed(lists):  # innermost first, as each list is closed
+        for n in range(len(found) - 1, -1, -1):
+            if _maven_is_null(found[n]):
+                del found[n]
+            elif not isinstance(found[n], list):
+                break
+    return items
+
+
+@total_ordering
+class MavenKey:
+    """A Maven version as ComparableVersion orders it."""
+
+    __slots__ = ("items", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.items = _maven_items(text)
+
+    def compare(self, other: MavenKey) -> int:
+        return _maven_compare(self.items, other.items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MavenKey) and self.compare(other) == 0
+
+    def __lt__(self, other: MavenKey) -> bool:
+        return self.compare(other) < 0
+
+    __hash__ = None  # type: ignore[assignment]  # ordered, not a set member (`listed` compares pairwise)
+
+    def __repr__(self) -> str:
+        return f"MavenKey({self.text!r})"
+
+
+def maven_key(version: str) -> MavenKey:
+    return MavenKey(version)
+
+
 PEP440 = Ordering("PEP 440", packaging.version.Version, identity=lambda key: key)
 SEMVER = Ordering("SemVer 2.0", _univers(SemverVersion), _semver_precedence)
 GO = Ordering("Go module", _univers(GolangVersion), _semver_precedence)  # SemVer, written with a `v`
-MAVEN = Ordering("Maven", _univers(MavenVersion))
+MAVEN = Ordering("Maven", maven_key)
 NUGET = Ordering("NuGet", _univers(NugetVersion))
 RUBYGEMS = Ordering("RubyGems", _univers(RubygemsVersion))
 

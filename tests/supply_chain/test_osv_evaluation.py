@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from typing import Any
 
 import pytest
 
 from services.supply_chain.matching import is_vulnerable
 from services.supply_chain.osv import Advisory, InvalidAdvisory, parse
+from services.supply_chain.versions import ordering_for
 from tests.supply_chain.records import events, record
 
 
@@ -264,3 +267,207 @@ def test_records_the_schema_calls_invalid_are_rejected(bad_range: dict[str, obje
     )
     with pytest.raises(InvalidAdvisory, match=r"^bad\.json: "):
         parse(text, "bad.json")
+
+
+# --- every event type in every ecosystem, by that ecosystem's own ordering ---------------------------
+#
+# Each ladder lists versions in strictly increasing order for its ecosystem, with the spellings that
+# trip orderings up (PEP 440 dev/pre/post releases and epochs; SemVer prereleases, numeric and dotted
+# identifiers; Go's `v`, pseudo-versions and +incompatible; Maven's qualifiers, dot qualifiers and
+# `.RELEASE`). A scenario writes a range from ladder positions; what it affects is computed from the
+# positions alone by the specification's rules (introduced turns on at its version, fixed turns off at
+# its version, last_affected after its version, limit bounds from above, versions lists name exact
+# versions), and every version of the ladder, and each alias of one, is asked.
+
+LADDERS: dict[str, list[str]] = {
+    "PyPI": [
+        "0.9",
+        "1.0.dev1",
+        "1.0a1",
+        "1.0b2",
+        "1.0rc1",
+        "1.0",
+        "1.0.post1",
+        "1.0.1",
+        "1.1.dev0",
+        "1.1",
+        "2.0",
+        "1!0.1",
+    ],
+    "npm": [
+        "0.9.0",
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-alpha.beta",
+        "1.0.0-beta.2",
+        "1.0.0-beta.11",
+        "1.0.0-rc.1",
+        "1.0.0",
+        "1.0.1",
+        "1.1.0-0",
+        "1.1.0",
+        "2.0.0",
+    ],
+    "Maven": [
+        "0.9",
+        "1.0-alpha-1",
+        "1.0.beta2",
+        "1.0-M1",
+        "1.0.RC1",
+        "1.0-SNAPSHOT",
+        "1.0",
+        "1.0-sp1",
+        "1.0.1",
+        "1.1.RELEASE",
+        "1.1-jre",
+        "2.0",
+    ],
+    "Go": [
+        "v0.0.0-20190101000000-abcdefabcdef",
+        "v0.9.0",
+        "v1.0.0-rc.1",
+        "v1.0.0",
+        "v1.0.1-0.20200101000000-abcdefabcdef",
+        "v1.0.1",
+        "v1.1.0",
+        "v2.0.0+incompatible",
+        "v2.1.0+incompatible",
+    ],
+    "crates.io": [
+        "0.1.0",
+        "0.9.0",
+        "1.0.0-alpha.1",
+        "1.0.0-beta",
+        "1.0.0-beta.2",
+        "1.0.0",
+        "1.0.1",
+        "1.1.0-rc.1",
+        "1.1.0",
+        "2.0.0",
+    ],
+}
+# Other spellings of a ladder version, of the same precedence in that ecosystem.
+ALIASES: dict[str, dict[str, str]] = {
+    "PyPI": {"1.0.0": "1.0", "1.0-rc1": "1.0rc1", "1.0.0a1": "1.0a1", "1.1.0": "1.1"},
+    "npm": {"1.0.0+build.7": "1.0.0", "1.0.0-rc.1+sha.abc": "1.0.0-rc.1"},
+    "Maven": {
+        "1.0.0": "1.0",
+        "1.0.Final": "1.0",
+        "1.0-ga": "1.0",
+        "1.0-rc-1": "1.0.RC1",
+        "1.0-cr1": "1.0.RC1",
+        "1.1": "1.1.RELEASE",
+    },
+    "Go": {"v1.0.0+meta": "v1.0.0"},
+    "crates.io": {"1.0.0+build.1": "1.0.0"},
+}
+# Range types an ecosystem's advisories use: SEMVER only where versions are SemVer.
+RANGE_TYPES = {
+    "PyPI": ["ECOSYSTEM"],
+    "npm": ["ECOSYSTEM", "SEMVER"],
+    "Maven": ["ECOSYSTEM"],
+    "Go": ["ECOSYSTEM", "SEMVER"],
+    "crates.io": ["ECOSYSTEM", "SEMVER"],
+}
+
+
+def _written(ecosystem: str, version: str) -> str:
+    # The Go vulnerability database writes versions without the `v` that go.mod and go.sum carry.
+    return version.removeprefix("v") if ecosystem == "Go" else version
+
+
+# (name, events as (kind, position or "0"), the affected positions given the ladder's length n)
+SCENARIOS: list[tuple[str, list[tuple[str, int | str]], Any]] = [
+    ("introduced-0", [("introduced", "0")], lambda k, a, b, c, n: True),
+    ("introduced", [("introduced", "a")], lambda k, a, b, c, n: k >= a),
+    ("introduced-0-fixed", [("introduced", "0"), ("fixed", "b")], lambda k, a, b, c, n: k < b),
+    ("introduced-fixed", [("introduced", "a"), ("fixed", "b")], lambda k, a, b, c, n: a <= k < b),
+    (
+        "introduced-last_affected",
+        [("introduced", "a"), ("last_affected", "b")],
+        lambda k, a, b, c, n: a <= k <= b,
+    ),
+    (
+        "introduced-0-last_affected",
+        [("introduced", "0"), ("last_affected", "b")],
+        lambda k, a, b, c, n: k <= b,
+    ),
+    (
+        "one-version-last_affected",
+        [("introduced", "b"), ("last_affected", "b")],
+        lambda k, a, b, c, n: k == b,
+    ),
+    ("introduced-limit", [("introduced", "a"), ("limit", "c")], lambda k, a, b, c, n: a <= k < c),
+    (
+        "fixed-then-reintroduced",
+        [("introduced", "a"), ("fixed", "b"), ("introduced", "c")],
+        lambda k, a, b, c, n: a <= k < b or k >= c,
+    ),
+    (
+        "fixed-reintroduced-limited",
+        [("introduced", "a"), ("fixed", "b"), ("introduced", "c"), ("limit", "last")],
+        lambda k, a, b, c, n: a <= k < b or c <= k < n - 1,
+    ),
+    (
+        "shuffled-last_affected-and-fixed",
+        [("last_affected", "c"), ("introduced", "b"), ("fixed", "a+1"), ("introduced", "0")],
+        lambda k, a, b, c, n: k < a + 1 or b <= k <= c,
+    ),
+]
+
+
+def _positions(n: int) -> dict[str, int]:
+    return {"a": n // 4, "a+1": n // 4 + 1, "b": n // 2, "c": (3 * n) // 4, "last": n - 1}
+
+
+def _matrix() -> list[Any]:
+    return [
+        pytest.param(ecosystem, range_type, name, id=f"{ecosystem}-{range_type}-{name}")
+        for ecosystem in LADDERS
+        for range_type in RANGE_TYPES[ecosystem]
+        for name, _, _ in SCENARIOS
+    ]
+
+
+@pytest.mark.parametrize(("ecosystem", "range_type", "scenario"), _matrix())
+def test_every_event_type_in_every_ecosystem(ecosystem: str, range_type: str, scenario: str) -> None:
+    """introduced (0 or a version), fixed, last_affected and limit, alone and together, in record order
+    or shuffled, affect exactly the versions the specification says, in the ecosystem's own ordering."""
+    ladder = LADDERS[ecosystem]
+    n = len(ladder)
+    at = _positions(n)
+    _, spec, expected = next(s for s in SCENARIOS if s[0] == scenario)
+    written = [
+        (kind, "0" if where == "0" else _written(ecosystem, ladder[at[str(where)]])) for kind, where in spec
+    ]
+    advisory = record(ecosystem, "example", [events(range_type, *written)])
+    asked = {v: k for k, v in enumerate(ladder)} | {
+        alias: ladder.index(v) for alias, v in ALIASES[ecosystem].items()
+    }
+    got = {v: affected(advisory, v) for v in asked}
+    want = {v: bool(expected(k, at["a"], at["b"], at["c"], n)) for v, k in asked.items()}
+    assert got == want, {v: (got[v], want[v]) for v in asked if got[v] != want[v]}
+
+
+@pytest.mark.parametrize("ecosystem", sorted(LADDERS))
+def test_versions_lists_in_every_ecosystem(ecosystem: str) -> None:
+    """A `versions` list names exact versions: listed ones (and their other spellings) are affected,
+    their neighbours are not, whatever the ecosystem's prereleases and qualifiers."""
+    ladder = LADDERS[ecosystem]
+    at = _positions(len(ladder))
+    listed = [_written(ecosystem, ladder[at["a"]]), _written(ecosystem, ladder[at["c"]])]
+    advisory = record(ecosystem, "example", versions=listed)
+    asked = {v: k for k, v in enumerate(ladder)} | {
+        alias: ladder.index(v) for alias, v in ALIASES[ecosystem].items()
+    }
+    assert {v: affected(advisory, v) for v in asked} == {v: k in (at["a"], at["c"]) for v, k in asked.items()}
+
+
+@pytest.mark.parametrize("ecosystem", sorted(LADDERS))
+def test_each_ladder_is_in_its_ecosystems_order(ecosystem: str) -> None:
+    """The matrix's premise: each ladder strictly increases, each alias has its version's precedence."""
+    ordering = ordering_for(ecosystem)
+    assert ordering is not None
+    ladder = LADDERS[ecosystem]
+    assert [ordering.precedes(a, b) for a, b in itertools.pairwise(ladder)] == [True] * (len(ladder) - 1)
+    assert all(ordering.same(alias, version) for alias, version in ALIASES[ecosystem].items())

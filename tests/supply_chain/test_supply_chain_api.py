@@ -198,8 +198,8 @@ async def test_modified_advisories_update_and_withdrawn_ones_retire_findings(env
 
 
 async def test_triage_is_kept_across_rescans_audited_and_exported(env: Env) -> None:
-    """A not_affected decision survives a re-upload and a changed advisory, is audited, and is exported
-    as OpenVEX and CycloneDX VEX; a decision VEX does not allow is a 422."""
+    """A not_affected decision survives a re-upload (a modified advisory: test_exports_and_imports.py), is
+    audited, and is exported as OpenVEX and CycloneDX VEX; a decision VEX does not allow is a 422."""
     owner = await team(env)
     first = await upload(env, owner, b"jinja2==2.10\n", "requirements.txt")
     finding = next(f for f in first["findings"] if f["advisory_id"] == "PYSEC-2019-217")

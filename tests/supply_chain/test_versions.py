@@ -5,6 +5,11 @@ names folded the way each registry folds them."""
 from __future__ import annotations
 
 import itertools
+import random
+import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -120,6 +125,106 @@ def test_maven_qualifiers_order() -> None:
         "2.14.1",
         "2.15.0-rc1",
     ]
+
+
+# What Maven's own ComparableVersion (maven-artifact 3.8.7, `java -jar maven-artifact.jar A B`) answers;
+# univers' MavenVersion, which matching used before, answered otherwise on every one of these.
+MAVEN_RELATIONS = [
+    ("5.3.0.RELEASE", "==", "5.3.0"),  # `release` is an alias of the release, like ga and final
+    ("2.0.0.Final", "==", "2.0.0.RELEASE"),
+    ("1.0.RC1", "==", "1.0-rc1"),  # a qualifier after a dot orders as after a hyphen
+    ("2.0.0.RC1", "==", "2.0.0-RC1"),
+    ("1.0.M1", "==", "1.0-milestone-1"),
+    ("1.0.SP1", "==", "1.0-sp-1"),
+    ("1.foo", "==", "1-foo"),
+    ("1.0.alpha1", "<", "1.0-beta"),
+    ("1.0.M1", "<", "1.0-rc1"),
+    ("1.0.RC1", "<", "1.0-SNAPSHOT"),
+    ("1-SNAPSHOT", ">", "1.0.RC1"),
+    ("1.0-release", "<", "1.0-sp"),
+    ("1-0.alpha", "<", "1"),  # every item of a sub-list counts against the shorter version (MNG-6964)
+    ("1-0.alpha", "<", "1.0.0-0"),
+    ("1.foo", ">", "1.0-sp-1"),
+]
+
+
+@pytest.mark.parametrize(("left", "relation", "right"), MAVEN_RELATIONS)
+def test_maven_orders_as_mavens_comparable_version(left: str, relation: str, right: str) -> None:
+    """Dot qualifiers (`1.0.RC1` = `1.0-rc1`), the `release` alias and sub-list nulls order as Maven does."""
+    compared = "<" if MAVEN.precedes(left, right) else ">" if MAVEN.precedes(right, left) else "=="
+    assert compared == relation
+
+
+def test_maven_release_qualifiers_hold_range_bounds_and_listed_versions() -> None:
+    """A Spring-style `5.2.19.RELEASE` is the `5.2.19` an advisory names: in its versions list, at its
+    last_affected bound and from its introduced bound; `5.0.0.RC1` stays below an introduced `5.0.0`."""
+    last = record(
+        "Maven",
+        "org.springframework:spring-beans",
+        [events("ECOSYSTEM", ("introduced", "5.0.0"), ("last_affected", "5.2.19"))],
+        ["4.3.30"],
+    )
+    assert hits(
+        last, ["5.0.0.RC1", "5.0.0.RELEASE", "5.2.19.RELEASE", "5.2.20.RELEASE", "4.3.30.RELEASE"]
+    ) == [
+        "5.0.0.RELEASE",
+        "5.2.19.RELEASE",
+        "4.3.30.RELEASE",
+    ]
+
+
+def _maven_artifact_jar() -> Path | None:
+    mvn = shutil.which("mvn")
+    if mvn is None or shutil.which("java") is None:
+        return None
+    return next(iter(sorted((Path(mvn).resolve().parent.parent / "lib").glob("maven-artifact-*.jar"))), None)
+
+
+def _fuzzed_maven_versions(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    tokens = ["0", "1", "2", "10", "01", "alpha", "a", "b", "beta", "m", "milestone", "rc", "cr", "snapshot"]
+    tokens += [
+        "SNAPSHOT",
+        "ga",
+        "final",
+        "Final",
+        "release",
+        "RELEASE",
+        "sp",
+        "foo",
+        "jre",
+        "v",
+        "x",
+        "M",
+        "RC",
+    ]
+
+    def one() -> str:
+        parts = [rng.choice(tokens) for _ in range(rng.randint(1, 6))]
+        text = "".join(part + rng.choice([".", "-", ""]) for part in parts[:-1]) + parts[-1]
+        return text + (rng.choice([".", "-"]) if rng.random() < 0.1 else "")
+
+    return [one() for _ in range(count)]
+
+
+@pytest.mark.skipif(_maven_artifact_jar() is None, reason="needs mvn's maven-artifact jar and java")
+def test_maven_ordering_agrees_with_maven_itself_on_fuzzed_versions() -> None:
+    """3,000 generated versions (numbers, every known qualifier and alias, unknown ones, `.`, `-` and
+    transitions): each neighbour pair compares as the installed maven-artifact's ComparableVersion says."""
+    jar = _maven_artifact_jar()
+    versions = _fuzzed_maven_versions(seed=20261203, count=3000)
+    out = subprocess.run(
+        ["java", "-jar", str(jar), *versions], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    relations = re.findall(r"^   (\S*) (==|<|>) (\S*)$", out, re.M)
+    assert len(relations) == len(versions) - 1
+    wrong = []
+    for (left, relation, right), (a, b) in zip(relations, itertools.pairwise(versions), strict=True):
+        assert (left, right) == (a, b)
+        ours = "<" if MAVEN.precedes(a, b) else ">" if MAVEN.precedes(b, a) else "=="
+        if ours != relation:
+            wrong.append(f"{a} {relation} {b} (ours: {ours})")
+    assert wrong == []
 
 
 def test_nuget_and_rubygems_prereleases() -> None:

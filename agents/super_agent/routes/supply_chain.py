@@ -351,7 +351,14 @@ def _upload(
     )
 
 
-def _download(path: str, summary: str, handler: Any, request: type[BaseModel], media: str) -> Route:
+def _download(
+    path: str,
+    summary: str,
+    handler: Any,
+    request: type[BaseModel],
+    media: str,
+    extra_status: tuple[int, ...] = (404, 422, 503, 504),
+) -> Route:
     return Route(
         "GET",
         path,
@@ -362,7 +369,7 @@ def _download(path: str, summary: str, handler: Any, request: type[BaseModel], m
         tags=TAGS,
         feature=FEATURE,
         media_type=media,
-        extra_status=(404, 422, 503, 504),
+        extra_status=extra_status,
     )
 
 
@@ -477,11 +484,15 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
     ),
     _download(
         SBOM + "/vex",
-        "The triage of the SBOM's open findings as OpenVEX 0.2.0 (`format=openvex`, the default) or "
-        "CycloneDX 1.6 VEX (`format=cyclonedx`).",
+        "Every open finding of the SBOM as a VEX statement, as OpenVEX 0.2.0 (`format=openvex`, the "
+        "default) or CycloneDX 1.6 VEX (`format=cyclonedx`): its triage, or `under_investigation` "
+        "(CycloneDX `in_triage`) while nobody has triaged it. An SBOM without open findings is a valid "
+        "CycloneDX VEX with no vulnerabilities, but a 409 `no_open_findings` for OpenVEX, whose documents "
+        "hold at least one statement (OpenVEX 0.2.0: `statements` has minItems 1).",
         vex_export,
         VexRequest,
         "application/json",
+        (404, 409, 422, 503, 504),
     ),
     _read(
         "/api/v1/vulnerabilities",

@@ -174,6 +174,10 @@ seccompProfile:
 {{- if and $v.ingress.enabled (not $v.ingress.hosts) -}}
 {{- fail "ingress.enabled: list at least one entry in ingress.hosts" -}}
 {{- end -}}
+{{- $supplyChain := $v.agents.supply_chain -}}
+{{- if and (or (gt (int $supplyChain.replicas) 1) $supplyChain.autoscaling.enabled) (not $v.supplyChain.signingKey) (not $v.existingSecret) -}}
+{{- fail "agents.supply_chain runs several replicas: set supplyChain.signingKey (or MNO_SUPPLY_CHAIN_SIGNING_KEY in existingSecret) to an Ed25519 PKCS#8 PEM key (openssl genpkey -algorithm ed25519); without it each pod generates a signing key of its own, and attestations signed by one pod do not verify on another" -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The port of a URL, or a default: (list "nats://nats:4222" 4222) */}}

@@ -9,7 +9,7 @@ dependency without a pinned version is the relationship's comment (`requirement:
 
 from __future__ import annotations
 
-import io
+import json
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,8 @@ from uuid import NAMESPACE_URL, uuid5
 
 from license_expression import ExpressionError  # type: ignore[import-untyped]
 from spdx_tools.common.spdx_licensing import spdx_licensing  # type: ignore[import-untyped]
+from spdx_tools.spdx.document_utils import create_document_without_duplicates
+from spdx_tools.spdx.jsonschema.document_converter import DocumentConverter
 from spdx_tools.spdx.model.actor import Actor, ActorType
 from spdx_tools.spdx.model.checksum import Checksum, ChecksumAlgorithm
 from spdx_tools.spdx.model.document import CreationInfo, Document
@@ -28,7 +30,6 @@ from spdx_tools.spdx.parser.error import SPDXParsingError
 from spdx_tools.spdx.parser.jsonlikedict.json_like_dict_parser import JsonLikeDictParser
 from spdx_tools.spdx.validation.creation_info_validator import validate_creation_info
 from spdx_tools.spdx.validation.package_validator import validate_packages
-from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
 
 from services.supply_chain.sbom.graph import (
     Component,
@@ -112,9 +113,16 @@ def to_spdx(
     ]
     if problems:
         raise ValueError(f"Document is not valid. The following errors were detected: {problems}")
-    out = io.StringIO()
-    write_document_to_stream(document, out, validate=False)
-    return out.getvalue()
+    converter = DocumentConverter()  # type: ignore[no-untyped-call]  # spdx-tools leaves it untyped
+    document_dict = converter.convert(create_document_without_duplicates(document))
+    # spdx-tools writes the category's enum name (`PACKAGE_MANAGER`), which the SPDX 2.3 JSON schema
+    # as released refuses: the specification and that schema spell it `PACKAGE-MANAGER`, and the
+    # 2.3.1 schema accepts both (spdx/spdx-spec#792, #793; spdx/tools-python#813). Written with the
+    # dash, the document is valid against either; every reader, spdx-tools' own too, takes it.
+    for package in document_dict.get("packages", []):
+        for reference in package.get("externalRefs", []):
+            reference["referenceCategory"] = reference["referenceCategory"].replace("_", "-")
+    return json.dumps(document_dict, indent=4)  # as spdx-tools' JSON writer lays it out
 
 
 def _package(spdx_id: str, component: Component) -> Package:
