@@ -152,6 +152,17 @@ EDGE_CACHE_TOTAL = Counter(
     "Reads the edge answered from its per-team cache (hit) or asked the owner agent for (miss).",
     ["cache", "outcome"],
 )
+EDGE_DOWNLOAD_BATCHES_TOTAL = Counter(
+    "mno_edge_download_batches_total",
+    "Batches of downloads the edge answered from its cache, sent to JetStream for the registry to "
+    "count, by outcome (sent; failed: kept and sent again, unchanged).",
+    ["outcome"],
+)
+EDGE_DOWNLOAD_COUNTS_UNSENT = Gauge(
+    "mno_edge_download_counts_unsent",
+    "Downloads the edge answered from its cache whose counts JetStream has not acknowledged yet "
+    "(what a crash of the edge would lose).",
+)
 EDGE_BUDGET_TEAMS = Gauge(
     "mno_edge_budget_teams",
     "Teams in this edge's replicated set of teams with budgets (whose ingest asks budget admission).",

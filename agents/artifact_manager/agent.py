@@ -1,9 +1,13 @@
 """Wiring of the artifact_manager agent: the registry's endpoints over its store and the blob store."""
 
+from typing import Any
+
 from services.registry import store as registry_store
 from services.registry.archives import ArchiveLimits
 from services.registry.blob_sweep import OrphanBlobSweep
+from services.registry.download_counts import DownloadCounts
 from services.registry.download_policy import DownloadPolicyConsumer
+from services.registry.notices import Changed, announcing
 from services.registry.npm_service import NpmRegistry
 from services.registry.service import RegistryLimits, answers
 from services.registry.upstream import Upstream, Upstreams
@@ -11,6 +15,14 @@ from shared.blobstore.from_settings import blob_store_from_settings
 from shared.db.outbox import Outbox
 from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
+from shared.messages.artifacts import (
+    DeletedArtifacts,
+    Ecosystem,
+    NpmDeprecated,
+    NpmDistTagRequest,
+    PublishedArtifact,
+    VersionInfo,
+)
 from shared.messages.registry import (
     ARTIFACT_DELETE,
     ARTIFACT_DELETE_PACKAGE,
@@ -32,6 +44,7 @@ from shared.messages.registry import (
     ARTIFACT_VERSIONS,
     ARTIFACT_YANK,
     DOWNLOAD_POLICY_CHANGED,
+    DOWNLOADS_COUNTED,
     VERSION_BLOCK_CHANGED,
 )
 from shared.runtime import AgentRuntime
@@ -42,6 +55,7 @@ PUBLISH_CONCURRENCY = 4
 OUTBOX_RELAY_SECONDS = 2.0
 # Blobs no row refers to are deleted once older than `registry.orphan_blob_grace_seconds`.
 ORPHAN_BLOB_SWEEP_SECONDS = 3600.0
+DOWNLOAD_CLAIMS_PRUNE_SECONDS = 3600.0
 
 
 async def setup(runtime: AgentRuntime) -> None:
@@ -56,6 +70,7 @@ async def setup(runtime: AgentRuntime) -> None:
     # relay sends what JetStream did not take then (one replica at a time).
     outbox = Outbox(pool, runtime.bus, agent=AGENT.value, schema=AGENT.value)
     runtime.every("outbox-relay", OUTBOX_RELAY_SECONDS, outbox.run)
+    runtime.on_shutdown(outbox.close)  # before the pool closes (cleanups run last-registered first)
     sweep = OrphanBlobSweep(pool, blobs, grace_seconds=settings.registry.orphan_blob_grace_seconds)
     runtime.every("orphan-blob-sweep", ORPHAN_BLOB_SWEEP_SECONDS, sweep.run)
     registry = NpmRegistry(
@@ -86,26 +101,53 @@ async def setup(runtime: AgentRuntime) -> None:
     )
     runtime.on_shutdown(registry.upstreams.close)
     service = runtime.service
-    service.add(ARTIFACT_PUBLISH, answers(registry.publish))
+    bus = runtime.bus
+
+    def changed(handler: Any, what: Changed) -> Any:
+        # After the commit, the edges drop the team's cached registry reads (services/registry/notices.py).
+        return announcing(bus, answers(handler), what)
+
+    service.add(ARTIFACT_PUBLISH, changed(registry.publish, _published))
     service.add(ARTIFACT_PYTHON_PAGE, answers(registry.python_page))
     service.add(ARTIFACT_FILE, answers(registry.file))
-    service.add(ARTIFACT_YANK, answers(registry.yank))
-    service.add(ARTIFACT_UNYANK, answers(registry.unyank))
-    service.add(ARTIFACT_DELETE, answers(registry.delete))
-    service.add(ARTIFACT_DELETE_PACKAGE, answers(registry.delete_package))
+    service.add(ARTIFACT_YANK, changed(registry.yank, _version))
+    service.add(ARTIFACT_UNYANK, changed(registry.unyank, _version))
+    service.add(ARTIFACT_DELETE, changed(registry.delete, _version))
+    service.add(ARTIFACT_DELETE_PACKAGE, changed(registry.delete_package, _version))
     service.add(ARTIFACT_VERSIONS, answers(registry.versions))
     service.add(ARTIFACT_VERSION, answers(registry.version))
     service.add(ARTIFACT_SEARCH, answers(registry.search))
     service.add(ARTIFACT_STORED_VERSIONS, answers(registry.stored_versions))
-    service.add(ARTIFACT_NPM_PUBLISH, answers(registry.npm_publish))
+    service.add(ARTIFACT_NPM_PUBLISH, changed(registry.npm_publish, _published))
     service.add(ARTIFACT_NPM_PACKUMENT, answers(registry.npm_packument))
     service.add(ARTIFACT_NPM_TARBALL, answers(registry.npm_tarball))
     service.add(ARTIFACT_NPM_DIST_TAGS, answers(registry.npm_dist_tags))
-    service.add(ARTIFACT_NPM_DIST_TAG_SET, answers(registry.npm_dist_tag_set))
-    service.add(ARTIFACT_NPM_DIST_TAG_REMOVE, answers(registry.npm_dist_tag_remove))
-    service.add(ARTIFACT_NPM_DEPRECATE, answers(registry.npm_deprecate))
-    service.add(ARTIFACT_NPM_UNPUBLISH, answers(registry.npm_unpublish))
-    # The SupplyChainAgent's decisions about downloads, kept in this agent's own tables.
-    policies = DownloadPolicyConsumer(pool)
+    service.add(ARTIFACT_NPM_DIST_TAG_SET, changed(registry.npm_dist_tag_set, _npm_request))
+    service.add(ARTIFACT_NPM_DIST_TAG_REMOVE, changed(registry.npm_dist_tag_remove, _npm_request))
+    service.add(ARTIFACT_NPM_DEPRECATE, changed(registry.npm_deprecate, _deprecated))
+    service.add(ARTIFACT_NPM_UNPUBLISH, changed(registry.npm_unpublish, _version))
+    # The SupplyChainAgent's decisions about downloads, kept in this agent's own tables (and
+    # announced to the edges, which keep file locations).
+    policies = DownloadPolicyConsumer(pool, bus)
     runtime.consume(VERSION_BLOCK_CHANGED, policies.on_version_block_changed)
     runtime.consume(DOWNLOAD_POLICY_CHANGED, policies.on_download_policy_changed)
+    # Downloads the edges answered from their cache, in batches (services/registry/download_counts.py).
+    downloads = DownloadCounts(pool)
+    runtime.consume(DOWNLOADS_COUNTED, downloads.on_downloads_counted)
+    runtime.every("download-claims-prune", DOWNLOAD_CLAIMS_PRUNE_SECONDS, downloads.prune)
+
+
+def _published(_request: Any, answer: PublishedArtifact) -> tuple[Ecosystem, str]:
+    return answer.version.ecosystem, answer.version.name
+
+
+def _version(_request: Any, answer: VersionInfo | DeletedArtifacts) -> tuple[Ecosystem, str]:
+    return answer.ecosystem, answer.name
+
+
+def _npm_request(request: NpmDistTagRequest, _answer: Any) -> tuple[Ecosystem, str]:
+    return Ecosystem.NPM, request.name
+
+
+def _deprecated(_request: Any, answer: NpmDeprecated) -> tuple[Ecosystem, str] | None:
+    return (Ecosystem.NPM, answer.name) if answer.changed else None

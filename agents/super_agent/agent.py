@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -9,10 +11,17 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from agents.super_agent.edge_deps import DEPS, CookiePolicy, EdgeDeps
+from agents.super_agent.edge_deps import DEPS, CookiePolicy, EdgeDeps, RegistryRead
 from agents.super_agent.routes import ROUTES
 from agents.super_agent.routes.prompts import PROMPT_READ_TTL_SECONDS, PROMPT_READS_KEPT
 from agents.super_agent.routes.proxy import PROXY, ProxyState
+from agents.super_agent.routes.registry_python import (
+    BLOB_BYTES_KEPT,
+    REGISTRY_READS_BYTES,
+    REGISTRY_READS_KEPT,
+    SMALL_BLOB_BYTES,
+    registry_read_weight,
+)
 from services.audit import store as audit_store
 from services.gateway.auth import (
     ApiKeyAuthenticator,
@@ -20,6 +29,8 @@ from services.gateway.auth import (
     FirstMatch,
     SessionAuthenticator,
 )
+from services.gateway.blob_bytes import BlobBytes
+from services.gateway.download_tally import FLUSH_SECONDS, DownloadTally
 from services.gateway.edge import build_app
 from services.gateway.http_server import EdgeRunner
 from services.gateway.team_cache import TeamCache
@@ -46,10 +57,12 @@ from shared.config import Settings
 from shared.crypto import SecretBox
 from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
+from shared.messages.artifacts import RegistryChanged
 from shared.messages.prompts import PromptsChanged
 from shared.messages.registry import (
     GITHUB_WEBHOOK_RECEIVED,
     PROMPTS_CHANGED,
+    REGISTRY_CHANGED,
     TEAM_DATA_PURGED,
     TEAMS_WITH_FEATURE,
 )
@@ -106,7 +119,14 @@ async def github_login(runtime: AgentRuntime, pool: Any, plans: PlanBook) -> Log
 async def setup(runtime: AgentRuntime) -> None:
     pool = await runtime.open_postgres()
     accounts = runtime.settings.accounts
-    plans = PlanBook(runtime.settings.plans, accounts.default_plan, pool)
+    # A team's plan is remembered as long as a verified API key is (auth.api_key_cache_seconds): every
+    # feature-gated request (the package registry's, say) would otherwise read it from PostgreSQL.
+    plans = PlanBook(
+        runtime.settings.plans,
+        accounts.default_plan,
+        pool,
+        cache_seconds=runtime.settings.auth.api_key_cache_seconds,
+    )
     # Other agents' scheduled work for teams (forecast alerts, anomaly checks) asks who is entitled.
     runtime.service.add(TEAMS_WITH_FEATURE, serve_teams_with_feature(pool, plans))
     subscriptions = SubscriptionBook(
@@ -183,6 +203,29 @@ async def _prompt_reads(runtime: AgentRuntime) -> TeamCache[tuple[str, str]]:
     return cache
 
 
+async def registry_reads(
+    runtime: AgentRuntime, clock: Callable[[], float] = time.monotonic
+) -> TeamCache[RegistryRead]:
+    """The edge's cache of registry reads (simple pages, packuments, file locations), following the
+    ArtifactManagerAgent's change notices (listened to before the first read is stored), forgotten
+    whole when the bus reconnects, each entry at most `registry.edge_cache_ttl_seconds` old."""
+    cache: TeamCache[RegistryRead] = TeamCache(
+        runtime.settings.registry.edge_cache_ttl_seconds,
+        REGISTRY_READS_KEPT,
+        clock,
+        weigh=registry_read_weight,
+        max_weight=REGISTRY_READS_BYTES,
+    )
+
+    async def changed(notice: RegistryChanged) -> None:
+        cache.drop_team(notice.team_id)
+
+    subscription = await runtime.bus.listen(REGISTRY_CHANGED, changed)
+    runtime.on_reconnect(cache.clear)
+    runtime.on_shutdown(subscription.unsubscribe)
+    return cache
+
+
 async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: LoginFlow | None) -> None:
     """The HTTP edge: authentication (operator token, API keys, sessions), the route table, the server."""
     settings = runtime.settings
@@ -190,6 +233,12 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
     api_keys = ApiKeyAuthenticator(pool, cache_seconds=auth.api_key_cache_seconds)
     budget_gate = BudgetGate(runtime.bus)
     prompt_reads = await _prompt_reads(runtime)
+    registry_cache = await registry_reads(runtime)
+    # Downloads answered from the registry cache reach the ArtifactManagerAgent in batches; the last
+    # one is sent after the HTTP server stopped (cleanups run last-registered first).
+    downloads = DownloadTally(runtime.bus)
+    runtime.every("download-counts-flush", FLUSH_SECONDS, downloads.run)
+    runtime.on_shutdown(downloads.close)
     blobs = blob_store_from_settings(settings)
     runtime.on_shutdown(blobs.close)
     app = build_app(
@@ -228,6 +277,9 @@ async def serve_http(runtime: AgentRuntime, pool: Any, plans: PlanBook, login: L
         intake=Intake(pool, plans, runtime.bus, budget_gate),
         blobs=blobs,
         prompt_reads=prompt_reads,
+        registry_reads=registry_cache,
+        downloads=downloads,
+        blob_bytes=BlobBytes(BLOB_BYTES_KEPT, SMALL_BLOB_BYTES),
     )
     # Which teams have budgets: a replicated set, so no ingest asks the MonitoringAgent whether.
     await budget_gate.start()

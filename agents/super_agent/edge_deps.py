@@ -8,6 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from services.gateway.auth import ApiKeyAuthenticator
+from services.gateway.blob_bytes import BlobBytes
+from services.gateway.download_tally import DownloadTally
 from services.gateway.route_table import Call
 from services.gateway.team_cache import TeamCache
 from services.identity.audit_api import Acting
@@ -16,7 +18,11 @@ from services.identity.plans import PlanBook
 from services.ingest.intake import Intake
 from shared.blobstore import BlobStore
 from shared.bus.client import Bus
+from shared.messages.artifacts import FileLocation, NpmDocument, PythonPage
 from shared.runtime import AgentRuntime
+
+# An answer of the ArtifactManagerAgent the edge keeps for a team (one the agent marked `cacheable`).
+RegistryRead = PythonPage | FileLocation | NpmDocument
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,12 @@ class EdgeDeps:
     blobs: BlobStore  # package bytes: streamed in on upload and out on download, never over NATS
     # Prompt reads (name, label, version) → (JSON body, ETag), dropped per team on PROMPTS_CHANGED.
     prompt_reads: TeamCache[tuple[str, str]]
+    # Registry reads (simple pages, packuments, file locations), dropped per team on REGISTRY_CHANGED.
+    registry_reads: TeamCache[RegistryRead]
+    # Downloads answered from `registry_reads`, counted in batches (services/gateway/download_tally.py).
+    downloads: DownloadTally
+    # Small blobs' bytes, checked against their digest once (services/gateway/blob_bytes.py).
+    blob_bytes: BlobBytes
 
 
 DEPS = web.AppKey("mno_edge_deps", EdgeDeps)

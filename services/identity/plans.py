@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,10 +25,28 @@ def month_start(at: datetime) -> date:
 
 
 class PlanBook:
-    def __init__(self, plans: Mapping[str, PlanEntitlements], default_plan: str, pool: Any = None) -> None:
+    """The plans and what each entitles to. The edge's per-request feature checks (`require_feature`)
+    remember a team's plan for `cache_seconds`, as verified API keys are remembered
+    (`auth.api_key_cache_seconds`): a plan change through another replica, or straight in the database,
+    reaches this replica's checks within that; 0 reads the database on every request."""
+
+    MAX_CACHED = 10_000
+
+    def __init__(
+        self,
+        plans: Mapping[str, PlanEntitlements],
+        default_plan: str,
+        pool: Any = None,
+        *,
+        cache_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._plans = dict(plans)
         self._default = default_plan
         self._pool = pool  # for the edge's per-request feature checks
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._team_plans: dict[str, tuple[float, str, PlanEntitlements]] = {}
 
     async def plan_of_account(self, conn: Connection, account_id: Any) -> tuple[str, PlanEntitlements]:
         """A Marketplace subscription's plan while it entitles; a local account's `local` plan (if
@@ -177,12 +196,7 @@ class PlanBook:
 
     async def require_feature(self, principal: Principal, feature: str) -> None:
         """403, naming the feature and the plan, unless the principal's team's plan includes it."""
-        team_id = team_of(principal)
-        async with self._pool.acquire() as conn:
-            account_id = await conn.fetchval(
-                "SELECT account_id FROM super_agent.teams WHERE id = $1::uuid", team_id
-            )
-            key, entitlements = await self.plan_of_account(conn, account_id)
+        key, entitlements = await self._plan_of_team(team_of(principal))
         decision = check_feature(entitlements, feature)
         if not decision.allowed:
             raise AgentError(
@@ -198,6 +212,22 @@ class PlanBook:
                     }
                 ],
             )
+
+    async def _plan_of_team(self, team_id: str) -> tuple[str, PlanEntitlements]:
+        now = self._clock()
+        cached = self._team_plans.get(team_id)
+        if cached is not None and cached[0] > now:
+            return cached[1], cached[2]
+        async with self._pool.acquire() as conn:
+            account_id = await conn.fetchval(
+                "SELECT account_id FROM super_agent.teams WHERE id = $1::uuid", team_id
+            )
+            key, entitlements = await self.plan_of_account(conn, account_id)
+        if self._cache_seconds > 0:
+            if len(self._team_plans) >= self.MAX_CACHED:
+                self._team_plans.clear()
+            self._team_plans[team_id] = (now + self._cache_seconds, key, entitlements)
+        return key, entitlements
 
     async def describe(self, conn: Connection, team_id: str) -> PlanUsage:
         account_id = await conn.fetchval(

@@ -6,7 +6,8 @@ decision as an event; this agent keeps the decisions in its own tables and check
 resolves a file. So a download costs one indexed look-up in the database the resolution reads
 anyway, never a request to another agent per file, and a download works while the SupplyChainAgent
 is down (with the decisions last announced). A triage or override reaches the table within an event's
-delivery: no restart, no cache to expire.
+delivery, and the edges' cached file locations of the team are dropped then (a `REGISTRY_CHANGED`
+notice): no restart, no cache to wait for.
 
 The handlers need no inbox: each decision carries a revision, and a row is replaced only by a higher
 one, so a redelivered or late event changes nothing.
@@ -27,6 +28,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.registry.errors import RegistryError
+from services.registry.notices import announce
+from services.registry.store import ResolvedFile
+from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.events import Delivery
 from shared.db.inbox import Connection
@@ -60,10 +64,20 @@ class Quarantined(RegistryError):
 
 
 class DownloadPolicyConsumer:
-    """The consumers of the SupplyChainAgent's `version_block_changed` and `download_policy_changed`."""
+    """The consumers of the SupplyChainAgent's `version_block_changed` and `download_policy_changed`.
 
-    def __init__(self, pool: Any) -> None:
+    Each decision, once applied, is announced (`REGISTRY_CHANGED`, services/registry/notices.py): the
+    edges keep the locations of a team's files, and a version blocked now must not be served from
+    there. A notice the bus does not take fails the delivery, which JetStream repeats (the row is not
+    written twice: revisions), so the edges hear of it (or forget everything when they reconnect)."""
+
+    def __init__(self, pool: Any, bus: Bus | None = None) -> None:
         self._pool = pool
+        self._bus = bus
+
+    async def _announce(self, team_id: str, ecosystem: Ecosystem | None, name: str | None) -> None:
+        if self._bus is not None:
+            await announce(self._bus, team_id, ecosystem, name)
 
     async def on_version_block_changed(
         self, event: VersionBlockChanged, ctx: MessageContext, delivery: Delivery
@@ -83,6 +97,7 @@ class DownloadPolicyConsumer:
                 [f.model_dump(mode="json") for f in event.findings],
                 event.revision,
             )
+        await self._announce(event.team_id, event.ecosystem, event.name)
         return True
 
     async def on_download_policy_changed(
@@ -98,6 +113,7 @@ class DownloadPolicyConsumer:
                 event.quarantine_days,
                 event.revision,
             )
+        await self._announce(event.team_id, None, None)
         return True
 
 
@@ -114,20 +130,11 @@ def blocked_message(name: str, version: str, findings: list[dict[str, Any]]) -> 
     )
 
 
-async def refuse_blocked(conn: Connection, team_id: str, ecosystem: Ecosystem, file_id: int) -> None:
-    """Raises `BlockedByPolicy` (naming the findings) when the file's version is blocked."""
-    row = await conn.fetchrow(
-        f"SELECT p.name, v.version, b.findings FROM {S}.files f "
-        f"JOIN {S}.versions v ON v.id = f.version_id JOIN {S}.packages p ON p.id = v.package_id "
-        f"JOIN {S}.blocked_versions b ON b.team_id = f.team_id AND b.ecosystem = p.ecosystem "
-        "AND b.name = p.name AND b.version = v.version AND b.blocked "
-        "WHERE f.team_id = $1::uuid AND f.id = $2 AND p.ecosystem = $3",
-        team_id,
-        file_id,
-        ecosystem.value,
-    )
-    if row is not None:
-        raise BlockedByPolicy(blocked_message(row["name"], row["version"], row["findings"]))
+def refuse_blocked(found: ResolvedFile) -> None:
+    """Raises `BlockedByPolicy` (naming the findings) when the file's version is blocked; whether it
+    is was read with the file (`store.resolve_file`)."""
+    if found.blocked_findings is not None:
+        raise BlockedByPolicy(blocked_message(found.package, found.version, found.blocked_findings))
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,15 +174,22 @@ class NpmRegistry(Registry):
         )
         dependencies = dependencies_of(document.manifest)
         async with self._pool.acquire() as conn, conn.transaction():
+            # The account's (plan quota), the package's and the bytes' locks, in that order, at once.
+            await store.lock_publish(
+                conn,
+                request.quota.account_id if request.quota is not None else None,
+                team_id,
+                NPM_ECOSYSTEM,
+                name,
+                file.sha256,
+            )
             if request.quota is not None:
-                await store.lock_account(conn, request.quota.account_id)
                 used = await store.storage_used(conn, request.quota.team_ids)
                 if used + file.size > request.quota.max_bytes:
                     raise PlanLimit(
                         f"the {request.quota.plan} plan's artifact_storage_bytes ({request.quota.max_bytes}) "
                         f"would be exceeded: {used} stored, {file.size} more asked"
                     )
-            await store.lock_package(conn, team_id, NPM_ECOSYSTEM, name)
             gone = await npm_store.unpublished_at(conn, team_id, name, version)
             if gone is not None:
                 raise VersionExists(
@@ -201,7 +208,6 @@ class NpmRegistry(Registry):
                 published_by=uploader,
             )
             await store.insert_dependencies(conn, team_id, NPM_ECOSYSTEM, row.id, dependencies)
-            await store.lock_blob(conn, file.sha256)
             if not await self._blobs.exists(file.sha256):
                 raise AgentError(ErrorCode.UNAVAILABLE, "the upload's bytes are gone; publish again")
             stored = await store.insert_file(conn, team_id, NPM_ECOSYSTEM, row.id, file)
@@ -229,7 +235,10 @@ class NpmRegistry(Registry):
             )
             rules = self.rules(NPM_ECOSYSTEM)
             await self._refresh(conn, team_id, rules, package_id)
-            info = await self._version_info(conn, team_id, rules, NPM_ECOSYSTEM, name, row)
+            # The version's dependencies and its tarball were written just now: not read back.
+            info = await self._version_info(
+                conn, team_id, rules, NPM_ECOSYSTEM, name, row, written=(list(dependencies), [stored])
+            )
             outgoing = await self._announce(
                 conn,
                 ArtifactPublished(
@@ -244,7 +253,7 @@ class NpmRegistry(Registry):
                 ctx,
                 message_id=_event_id(team_id, NPM_ECOSYSTEM, name, version, file.filename),
             )
-        await self._outbox.send(outgoing)
+        self._outbox.send_soon(outgoing)  # without keeping npm waiting for JetStream (see _publish_python)
         log.info("artifact published", ecosystem="npm", name=name, version=version)
         return PublishedArtifact(version=info, file=stored, new_version=True)
 
@@ -297,7 +306,7 @@ class NpmRegistry(Registry):
                 team_id, request.name, abbreviated=request.abbreviated, registry_url=request.registry_url
             )
         render = abbreviated_packument if request.abbreviated else full_packument
-        return NpmDocument(body=json.dumps(render(record, request.registry_url)))
+        return NpmDocument(body=json.dumps(render(record, request.registry_url)), cacheable=True)
 
     async def npm_tarball(self, request: NpmTarballRequest, ctx: MessageContext) -> FileLocation:
         team_id = team_with(ctx.principal, Permission.ARTIFACTS_READ)
@@ -307,19 +316,23 @@ class NpmRegistry(Registry):
             raise NotFound("no such tarball in this registry")
         version = request.filename[len(prefix) : -len(".tgz")]
         async with self._pool.acquire() as conn:
-            found = await store.find_file(conn, team_id, NPM_ECOSYSTEM, f"{request.name}-{version}.tgz")
-            if found is None and await store.get_package(conn, team_id, NPM_ECOSYSTEM, request.name) is None:
-                return await self._upstream().tarball(team_id, request.name, request.filename)
-            if found is None:
-                raise NotFound("no such tarball in this registry")
-            file_id, file = found
-            await refuse_blocked(conn, team_id, NPM_ECOSYSTEM, file_id)
-            await store.count_download(conn, team_id, file_id)
+            # Found, checked against the download policy and counted in one statement (store.py).
+            found = await store.resolve_file(conn, team_id, NPM_ECOSYSTEM, f"{request.name}-{version}.tgz")
+            private = found is not None or (
+                await store.get_package(conn, team_id, NPM_ECOSYSTEM, request.name) is not None
+            )
+        if not private:
+            return await self._upstream().tarball(team_id, request.name, request.filename)
+        if found is None:
+            raise NotFound("no such tarball in this registry")
+        refuse_blocked(found)
         return FileLocation(
             filename=request.filename,
-            blob_sha256=file.sha256,
-            size=file.size,
+            blob_sha256=found.file.sha256,
+            size=found.file.size,
             content_type="application/octet-stream",
+            cacheable=True,
+            file_id=found.id,
         )
 
     # --- dist-tags ----------------------------------------------------------------------------------

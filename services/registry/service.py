@@ -54,6 +54,7 @@ from shared.db.outbox import Outbox
 from shared.messages.artifacts import (
     ArtifactPublished,
     DeletedArtifacts,
+    Dependency,
     Ecosystem,
     FileInfo,
     FileLocation,
@@ -205,7 +206,35 @@ class Registry:
         rules.validate_name(meta.name)
         pymeta.check_agreement(filename, dist, meta)
         version = rules.normalize_version(str(meta.version))
-        core_metadata = await self._blobs.put(_one_chunk(found.raw))
+        # The core metadata's bytes are stored while the transaction runs (its row needs only their
+        # digest) and awaited before it commits: both wait on the disk, neither on the other.
+        core_metadata_sha256 = hashlib.sha256(found.raw).hexdigest()
+        storing = asyncio.ensure_future(
+            self._blobs.put(_one_chunk(found.raw), expected_sha256=core_metadata_sha256)
+        )
+        try:
+            return await self._record_python(
+                team_id, request, ctx, dist, found, version, digests, core_metadata_sha256, storing
+            )
+        finally:
+            # A refused publish lets the store finish (an unreferenced blob goes with the orphan sweep).
+            await asyncio.gather(storing, return_exceptions=True)
+
+    async def _record_python(
+        self,
+        team_id: str,
+        request: PublishArtifact,
+        ctx: MessageContext,
+        dist: pymeta.DistFilename,
+        found: pymeta.PythonMetadata,
+        version: str,
+        digests: FileDigests,
+        core_metadata_sha256: str,
+        storing: asyncio.Future[Any],
+    ) -> PublishedArtifact:
+        rules = self.rules(Ecosystem.PYPI)
+        filename = request.filename
+        meta = found.metadata
         uploader = ctx.principal.user_id or ctx.principal.api_key_id
         file = FileInfo(
             filename=filename,
@@ -216,7 +245,7 @@ class Registry:
             requires_python=_line(str(meta.requires_python)) if meta.requires_python else None,
             uploaded_at=_now(),
             uploaded_by=uploader,
-            core_metadata_sha256=core_metadata.sha256,
+            core_metadata_sha256=core_metadata_sha256,
         )
         fields = {
             "display_name": meta.name,
@@ -231,15 +260,22 @@ class Registry:
         }
         name = dist.name
         async with self._pool.acquire() as conn, conn.transaction():
+            # The account's (plan quota), the package's and the bytes' locks, in that order, at once.
+            await store.lock_publish(
+                conn,
+                request.quota.account_id if request.quota is not None else None,
+                team_id,
+                Ecosystem.PYPI,
+                name,
+                file.sha256,
+            )
             if request.quota is not None:
-                await store.lock_account(conn, request.quota.account_id)
                 used = await store.storage_used(conn, request.quota.team_ids)
                 if used + file.size > request.quota.max_bytes:
                     raise PlanLimit(
                         f"the {request.quota.plan} plan's artifact_storage_bytes ({request.quota.max_bytes}) "
                         f"would be exceeded: {used} stored, {file.size} more asked"
                     )
-            await store.lock_package(conn, team_id, Ecosystem.PYPI, name)
             package_id = await store.ensure_package(conn, team_id, Ecosystem.PYPI, name, meta.name)
             row = await store.get_version(conn, team_id, package_id, version)
             new_version = row is None
@@ -254,13 +290,14 @@ class Registry:
                     published_by=uploader,
                 )
                 await store.insert_dependencies(conn, team_id, Ecosystem.PYPI, row.id, found.dependencies)
-            await store.lock_blob(conn, file.sha256)
             if not await self._blobs.exists(file.sha256):
                 # Another publish of the same bytes was refused and took the blob with it meanwhile.
                 raise AgentError(ErrorCode.UNAVAILABLE, "the upload's bytes are gone; upload it again")
             stored = await store.insert_file(conn, team_id, Ecosystem.PYPI, row.id, file)
             await self._refresh(conn, team_id, rules, package_id)
-            info = await self._version_info(conn, team_id, rules, Ecosystem.PYPI, name, row)
+            # A new version's dependencies and only file were written just now: not read back.
+            written = (list(found.dependencies), [stored]) if new_version else None
+            info = await self._version_info(conn, team_id, rules, Ecosystem.PYPI, name, row, written=written)
             # Announced with the rows: the event is written to the outbox in this transaction (a
             # rolled-back publish announces nothing) and sent once they are committed.
             outgoing = await self._announce(
@@ -277,7 +314,11 @@ class Registry:
                 ctx,
                 message_id=_event_id(team_id, Ecosystem.PYPI, name, version, filename),
             )
-        await self._outbox.send(outgoing)
+            # The file's core metadata is on disk before the row naming it commits.
+            await storing
+        # Sent after the commit, without keeping the client waiting for JetStream's ack (the relay
+        # sends what this does not).
+        self._outbox.send_soon(outgoing)
         log.info("artifact published", ecosystem="pypi", name=name, version=version, filename=filename)
         return PublishedArtifact(version=info, file=stored, new_version=new_version)
 
@@ -346,8 +387,17 @@ class Registry:
         ecosystem: Ecosystem,
         name: str,
         row: store.VersionRow,
+        *,
+        written: tuple[list[Dependency], list[FileInfo]] | None = None,
     ) -> VersionInfo:
+        """The version as the API shows it; `written`: its dependencies and files when the caller
+        has just written them all (a new version's publish), so they are not read back."""
         meta = row.metadata
+        if written is not None:
+            dependencies, files = sorted(written[0], key=lambda d: d.name), written[1]
+        else:
+            dependencies = await store.version_dependencies(conn, team_id, row.id)
+            files = await store.version_files(conn, team_id, row.id)
         return VersionInfo(
             ecosystem=ecosystem,
             name=name,
@@ -361,8 +411,8 @@ class Registry:
             homepage=meta.get("homepage"),
             repository=meta.get("repository"),
             keywords=meta.get("keywords") or [],
-            dependencies=await store.version_dependencies(conn, team_id, row.id),
-            files=await store.version_files(conn, team_id, row.id),
+            dependencies=dependencies,
+            files=files,
             purl=rules.purl(name, row.version),
             published_at=row.published_at,
             published_by=row.published_by,
@@ -381,7 +431,7 @@ class Registry:
         async with self._pool.acquire() as conn:
             if request.project is None:
                 projects = await store.projects(conn, team_id, Ecosystem.PYPI)
-                return PythonPage(media_type=media, body=simple.index_page(projects, media))
+                return PythonPage(media_type=media, body=simple.index_page(projects, media), cacheable=True)
             name = rules.normalize_name(request.project)
             package = await store.get_package(conn, team_id, Ecosystem.PYPI, name)
             if package is None:
@@ -390,7 +440,7 @@ class Registry:
                     return PythonPage(media_type=media, body="", canonical=name)
                 return await self._upstream_page(team_id, name, media)
             if request.project != name:
-                return PythonPage(media_type=media, body="", canonical=name)
+                return PythonPage(media_type=media, body="", canonical=name, cacheable=True)
             rows = await store.package_files(conn, team_id, package.id)
             versions = await store.list_versions(conn, team_id, package.id)
         files = [
@@ -407,7 +457,9 @@ class Registry:
             for v, f in rows
         ]
         ordered = sorted((v.version for v in versions), key=rules.parse_version)
-        return PythonPage(media_type=media, body=simple.project_page(name, ordered, files, media))
+        return PythonPage(
+            media_type=media, body=simple.project_page(name, ordered, files, media), cacheable=True
+        )
 
     async def _upstream_page(self, team_id: str, name: str, media: str) -> PythonPage:
         upstream = self.upstreams.for_team(team_id, "pypi")
@@ -517,31 +569,44 @@ class Registry:
             return await hidden_versions(held_conn, team_id, upstream, Ecosystem.PYPI, name, uploaded)
 
     async def file(self, request: FileRequest, ctx: MessageContext) -> FileLocation:
+        """Where a file's (or its core metadata's) bytes are, for the edge to stream. A file of the
+        team's own is found, checked against the team's download policy and counted in one
+        statement; the answer may be kept at the edge (`cacheable`), which then counts the downloads
+        it answers itself against `file_id` (`DownloadsCounted`)."""
         team_id = team_with(ctx.principal, Permission.ARTIFACTS_READ)
         async with self._pool.acquire() as conn:
-            found = await store.find_file(conn, team_id, request.ecosystem, request.filename)
+            found = await store.resolve_file(
+                conn,
+                team_id,
+                request.ecosystem,
+                request.filename,
+                sha256=request.sha256,
+                count=not request.core_metadata,
+            )
             if found is None and request.sha256 is not None:
                 return await self._upstream_file(conn, team_id, request)
-            if found is None or (request.sha256 is not None and found[1].sha256 != request.sha256):
-                raise NotFound("no such file in this index")
-            file_id, file = found
-            if request.core_metadata:
-                if file.core_metadata_sha256 is None:
-                    raise NotFound("no core metadata for this file")
-                blob = await self._blobs.stat(file.core_metadata_sha256)
-                return FileLocation(
-                    filename=f"{file.filename}.metadata",
-                    blob_sha256=blob.sha256,
-                    size=blob.size,
-                    content_type="text/plain; charset=utf-8",
-                )
-            await refuse_blocked(conn, team_id, request.ecosystem, file_id)
-            await store.count_download(conn, team_id, file_id)
+        if found is None or (request.sha256 is not None and found.file.sha256 != request.sha256):
+            raise NotFound("no such file in this index")
+        file = found.file
+        if request.core_metadata:
+            if file.core_metadata_sha256 is None:
+                raise NotFound("no core metadata for this file")
+            blob = await self._blobs.stat(file.core_metadata_sha256)
+            return FileLocation(
+                filename=f"{file.filename}.metadata",
+                blob_sha256=blob.sha256,
+                size=blob.size,
+                content_type="text/plain; charset=utf-8",
+                cacheable=True,
+            )
+        refuse_blocked(found)
         return FileLocation(
             filename=file.filename,
             blob_sha256=file.sha256,
             size=file.size,
             content_type="application/octet-stream",
+            cacheable=True,
+            file_id=found.id,
         )
 
     # --- the REST API -------------------------------------------------------------------------------

@@ -121,11 +121,18 @@ async def lock_blob(conn: Connection, sha256: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"registry-blob:{sha256}")
 
 
-async def lock_account(conn: Connection, account_id: str) -> None:
-    """Serialises publishes of one account, so two cannot both fit in the last bytes of its plan."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"registry-account:{account_id}"
-    )
+async def lock_publish(
+    conn: Connection, account_id: str | None, team_id: str, ecosystem: Ecosystem, name: str, sha256: str
+) -> None:
+    """A publish's locks in one round trip, in the order every writer takes them: the account's (when
+    a plan quota is checked: two publishes cannot both fit in the last bytes of its plan), the
+    package's (`lock_package`) and the bytes' (`lock_blob`)."""
+    keys = [f"registry:{team_id}:{ecosystem}:{name}", f"registry-blob:{sha256}"]
+    if account_id is not None:
+        keys.insert(0, f"registry-account:{account_id}")
+    # One select list, evaluated left to right: the locks are taken in the keys' order.
+    locks = ", ".join(f"pg_advisory_xact_lock(hashtextextended(${n}, 0))" for n in range(1, len(keys) + 1))
+    await conn.execute(f"SELECT {locks}", *keys)
 
 
 async def storage_used(conn: Connection, team_ids: Sequence[str]) -> int:
@@ -425,31 +432,123 @@ async def package_files(conn: Connection, team_id: str, package_id: int) -> list
     return result
 
 
-async def find_file(
-    conn: Connection, team_id: str, ecosystem: Ecosystem, filename: str
-) -> tuple[int, FileInfo] | None:
+@dataclass(frozen=True, slots=True)
+class ResolvedFile:
+    """A team's file as a download finds it: the row, whether its version is blocked by the team's
+    download policy (with the findings that block it), and whether this download was counted."""
+
+    id: int
+    file: FileInfo
+    package: str
+    version: str
+    blocked_findings: list[dict[str, Any]] | None
+    counted: bool
+
+
+async def resolve_file(
+    conn: Connection,
+    team_id: str,
+    ecosystem: Ecosystem,
+    filename: str,
+    *,
+    sha256: str | None = None,
+    count: bool = True,
+) -> ResolvedFile | None:
+    """One statement for a download: the file, its version's block (download_policy.py: the
+    SupplyChainAgent's decisions as announced) and, when `count` and the file is the one asked for
+    (`sha256`, when given, matches) and not blocked, its download counted on the file and its
+    package. None when the team has no file of that name."""
     row = await conn.fetchrow(
-        f"SELECT * FROM {S}.files WHERE team_id = $1::uuid AND ecosystem = $2 AND filename = $3",
+        f"""
+        WITH found AS (
+            SELECT f.*, v.package_id, p.name AS package_name, v.version AS version_text,
+                   b.findings AS blocked_findings
+            FROM {S}.files f
+            JOIN {S}.versions v ON v.id = f.version_id
+            JOIN {S}.packages p ON p.id = v.package_id
+            LEFT JOIN {S}.blocked_versions b ON b.team_id = f.team_id AND b.ecosystem = p.ecosystem
+                AND b.name = p.name AND b.version = v.version AND b.blocked
+            WHERE f.team_id = $1::uuid AND f.ecosystem = $2 AND f.filename = $3
+        ), counted AS (
+            UPDATE {S}.files t SET downloads = t.downloads + 1 FROM found
+            WHERE $4 AND t.id = found.id AND found.blocked_findings IS NULL
+                AND ($5::text IS NULL OR found.sha256 = $5)
+            RETURNING found.package_id
+        ), package AS (
+            UPDATE {S}.packages p SET downloads = p.downloads + 1 FROM counted
+            WHERE p.id = counted.package_id
+        )
+        SELECT found.*, EXISTS (SELECT 1 FROM counted) AS counted FROM found
+        """,
         team_id,
         ecosystem.value,
         filename,
+        count,
+        sha256,
     )
-    return (row["id"], file_info(row)) if row is not None else None
+    if row is None:
+        return None
+    return ResolvedFile(
+        id=row["id"],
+        file=file_info(row),
+        package=row["package_name"],
+        version=row["version_text"],
+        blocked_findings=_json(row["blocked_findings"]) if row["blocked_findings"] is not None else None,
+        counted=row["counted"],
+    )
 
 
-async def count_download(conn: Connection, team_id: str, file_id: int) -> None:
-    await conn.execute(
+# The consumer name under which batches of downloads counted at the edges are claimed (the inbox).
+DOWNLOADS_CONSUMER = "downloads-counted"
+
+
+async def add_downloads(conn: Connection, message_id: str, counts: Sequence[tuple[str, int, int]]) -> bool:
+    """Add a batch of (team, file, downloads) to the files and their packages, once per `message_id`:
+    the claim (`processed_messages`, as `shared.db.inbox.claim` writes it) and the additions are one
+    statement, so a redelivered batch adds nothing. A file deleted since is skipped. True when the
+    batch was applied now."""
+    applied = await conn.fetchval(
         f"""
-        WITH f AS (
-            UPDATE {S}.files SET downloads = downloads + 1 WHERE team_id = $1::uuid AND id = $2
-            RETURNING version_id
+        WITH claimed AS (
+            INSERT INTO {S}.processed_messages (consumer, message_id) VALUES ($1, $2)
+            ON CONFLICT DO NOTHING RETURNING true
+        ), batch AS (
+            SELECT c.team_id, c.file_id, sum(c.n)::bigint AS n
+            FROM unnest($3::uuid[], $4::bigint[], $5::bigint[]) AS c(team_id, file_id, n)
+            WHERE EXISTS (SELECT 1 FROM claimed)
+            GROUP BY c.team_id, c.file_id
+        ), touched AS (
+            UPDATE {S}.files f SET downloads = f.downloads + batch.n FROM batch
+            WHERE f.team_id = batch.team_id AND f.id = batch.file_id
+            RETURNING f.version_id, batch.n
+        ), by_package AS (
+            SELECT v.package_id, sum(touched.n) AS n
+            FROM touched JOIN {S}.versions v ON v.id = touched.version_id GROUP BY v.package_id
+        ), packages AS (
+            UPDATE {S}.packages p SET downloads = p.downloads + by_package.n FROM by_package
+            WHERE p.id = by_package.package_id
         )
-        UPDATE {S}.packages p SET downloads = p.downloads + 1
-        FROM {S}.versions v, f WHERE v.id = f.version_id AND p.id = v.package_id AND p.team_id = $1::uuid
+        SELECT EXISTS (SELECT 1 FROM claimed)
         """,
-        team_id,
-        file_id,
+        DOWNLOADS_CONSUMER,
+        message_id,
+        [team for team, _, _ in counts],
+        [file_id for _, file_id, _ in counts],
+        [n for _, _, n in counts],
     )
+    return bool(applied)
+
+
+async def prune_download_claims(conn: Connection, older_than_seconds: float) -> int:
+    """Forget claims of download batches older than any redelivery (JetStream redelivers an unacked
+    message within ack_wait x max_deliver; its duplicate window is shorter still)."""
+    status: str = await conn.execute(
+        f"DELETE FROM {S}.processed_messages WHERE consumer = $1 "
+        "AND processed_at < now() - make_interval(secs => $2)",
+        DOWNLOADS_CONSUMER,
+        older_than_seconds,
+    )
+    return int(status.rsplit(" ", 1)[1])
 
 
 # Beyond this many matches `total` is the planner's estimate: an exact count would read every match.

@@ -55,21 +55,24 @@ class FilesystemBlobStore(BlobStore):
         expected_sha256: str | None = None,
         expected_size: int | None = None,
     ) -> BlobRef:
+        # Worker-thread hops are few: the staging file is created with the first block in it, and
+        # synced, renamed into place and its directory synced in one more (a package file of up to
+        # a block, the common case, costs two hops, each of which waits for a free worker).
         reader = DigestingReader(chunks, expected_sha256=expected_sha256, expected_size=expected_size)
+        blocks = rechunk(reader, _IO_CHUNK_SIZE)
+        first = await anext(blocks, b"")
         with _storage_errors("creating a staging file"):
-            staged, staged_path = await asyncio.to_thread(self._create_staging_file)
+            staged, staged_path = await asyncio.to_thread(self._create_staging_file, first)
         try:
             try:
-                async for block in rechunk(reader, _IO_CHUNK_SIZE):
+                async for block in blocks:
                     with _storage_errors("writing a staging file"):
                         await asyncio.to_thread(staged.write, block)
-                with _storage_errors("syncing a staging file"):
-                    await asyncio.to_thread(_flush_to_disk, staged)
+                ref = reader.verified_ref()
+                with _storage_errors("committing a blob"):
+                    await asyncio.to_thread(self._commit, staged, staged_path, ref.sha256)
             finally:
                 staged.close()
-            ref = reader.verified_ref()
-            with _storage_errors("committing a blob"):
-                await asyncio.to_thread(self._commit, staged_path, ref.sha256)
         except BaseException:
             # Synchronous on purpose: a single unlink is quick, and awaiting here could be
             # interrupted by a second cancellation and leave the staging file behind.
@@ -80,18 +83,20 @@ class FilesystemBlobStore(BlobStore):
     async def open(self, digest: str) -> AsyncIterator[bytes]:
         path = self._path_for(digest)
         try:
-            file = await asyncio.to_thread(path.open, "rb")
+            # Opened and its first block read in one worker-thread hop: a blob shorter than a block
+            # (most package files) is read whole there.
+            file, chunk = await asyncio.to_thread(_open_and_read, path)
         except FileNotFoundError:
             raise BlobNotFound(digest) from None
         except OSError as exc:
             raise BlobStoreError(f"opening a blob: {exc}") from exc
         try:
-            while True:
+            while chunk:
+                yield chunk
+                if len(chunk) < _IO_CHUNK_SIZE:
+                    return  # a regular file's read comes back short only at its end
                 with _storage_errors("reading a blob"):
                     chunk = await asyncio.to_thread(file.read, _IO_CHUNK_SIZE)
-                if not chunk:
-                    return
-                yield chunk
         finally:
             file.close()
 
@@ -145,12 +150,22 @@ class FilesystemBlobStore(BlobStore):
         # Every operation opens and closes its own files, so there is nothing held open here.
         return None
 
-    def _create_staging_file(self) -> tuple[BinaryIO, Path]:
+    def _create_staging_file(self, first: bytes) -> tuple[BinaryIO, Path]:
         self._staging_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self._staging_dir, prefix="put-")
-        return os.fdopen(fd, "wb"), Path(name)
+        staged = os.fdopen(fd, "wb")
+        try:
+            staged.write(first)
+        except BaseException:
+            staged.close()
+            Path(name).unlink(missing_ok=True)
+            raise
+        return staged, Path(name)
 
-    def _commit(self, staged_path: Path, digest: str) -> None:
+    def _commit(self, staged: BinaryIO, staged_path: Path, digest: str) -> None:
+        """The staging file synced to disk, renamed into place, and the rename synced."""
+        _flush_to_disk(staged)
+        staged.close()
         destination = self._path_for(digest)
         destination.parent.mkdir(parents=True, exist_ok=True)
         # Replacing an existing copy is fine: same digest, same bytes. It keeps re-puts idempotent
@@ -175,6 +190,15 @@ def _blobs_in(directory: Path) -> list[StoredBlob]:
         modified = datetime.fromtimestamp(stat_result.st_mtime, UTC)
         found.append(StoredBlob(sha256=entry.name, size=stat_result.st_size, last_modified=modified))
     return found
+
+
+def _open_and_read(path: Path) -> tuple[BinaryIO, bytes]:
+    file = path.open("rb")
+    try:
+        return file, file.read(_IO_CHUNK_SIZE)
+    except BaseException:
+        file.close()
+        raise
 
 
 def _flush_to_disk(file: BinaryIO) -> None:

@@ -299,8 +299,9 @@ class AuthSettings(_Section):
     # for a plain-HTTP deployment behind no TLS at all (not recommended).
     session_cookie_secure: bool = True
     oauth_state_ttl_seconds: PositiveInt = 600
-    # How long the edge remembers a verified API key. A key revoked on another replica works there
-    # for at most this long; 0 checks the database on every request.
+    # How long the edge remembers a verified API key, and the plan of a team whose features it
+    # checked. A key revoked (or a plan changed) on another replica works there for at most this
+    # long; 0 checks the database on every request.
     api_key_cache_seconds: NonNegativeFloat = 5.0
     # How long an invitation to a team can be accepted; re-sending starts the time again.
     invitation_ttl_hours: PositiveInt = 168
@@ -543,6 +544,11 @@ class RegistrySettings(_Section):
     # A blob no row refers to is deleted once it is at least this old (the orphan-blob sweep); the
     # grace covers an upload in flight: bytes stored by the edge, rows not yet committed.
     orphan_blob_grace_seconds: PositiveInt = 86_400
+    # How long the edge keeps a registry read at most (a simple page, a packument, a file's location;
+    # agents/super_agent/routes/registry_*.py). The ArtifactManagerAgent's notice drops a team's reads
+    # when a commit changes them (a publish, a yank, a download block): this bounds only an answer
+    # whose notice was lost, e.g. a block announced while the edge's bus connection was away.
+    edge_cache_ttl_seconds: PositiveSeconds = 30.0
 
 
 class SupplyChainSettings(_Section):

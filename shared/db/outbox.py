@@ -10,6 +10,7 @@ that could have been stored):
         ...write the rows...
         await outbox.add(conn, outgoing, team_id=team_id)
     await outbox.send(outgoing)  # after the commit: published at once in the common case
+    outbox.send_soon(outgoing)   # or the same without waiting for it (the caller answers meanwhile)
 
 `send` never raises: what JetStream did not take stays pending, and the relay job (`relay`, run
 by one replica at a time under an advisory lock) publishes pending rows in the order they were
@@ -26,6 +27,7 @@ published_at, attempts, last_error.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -91,6 +93,7 @@ class Outbox:
         self._table = f"{quoted_schema(schema)}.{table}"
         self._lock = f"mno.outbox.{schema}.{table}"
         self._settings = settings or OutboxSettings()
+        self._sending: set[asyncio.Task[bool]] = set()
 
     async def add(self, conn: Connection, outgoing: OutgoingEvent, *, team_id: str | None = None) -> None:
         """Write the event into the outbox, inside the transaction that writes what it announces.
@@ -119,6 +122,20 @@ class Outbox:
         """Publish a committed row's event at once; True when JetStream took it. On failure the row
         stays pending for the relay (this never raises: what it announces is stored already)."""
         return await self._publish(outgoing, path="commit", timeout=self._settings.send_timeout_seconds)
+
+    def send_soon(self, outgoing: OutgoingEvent) -> None:
+        """`send` in a task of its own: a caller answering a client after the commit (a publish) does
+        not keep it waiting for JetStream's ack and the row's update, nor for the send timeout while
+        the stream is away. `close` lets the sends in flight finish at shutdown; one cut short leaves
+        its row pending, for the relay."""
+        task = asyncio.create_task(self.send(outgoing), name=f"outbox send {outgoing.message_id}")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def close(self) -> None:
+        """Wait for the sends `send_soon` started (at shutdown, before the pool closes)."""
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=self._settings.send_timeout_seconds + 1)
 
     async def relay(self) -> int:
         """Publish the pending rows whose time has come, oldest first, and delete published rows

@@ -166,6 +166,9 @@ class PythonPage(_Model):
     body: str
     # Set when the project was asked for by a name that is not its normalised form (PEP 503: redirect).
     canonical: Text | None = None
+    # The edge may keep this answer for the team until a `RegistryChanged` notice (or its cache's
+    # expiry): set for what only the team's own commits change (see `RegistryChanged`).
+    cacheable: bool = False
 
 
 class FileRequest(_Model):
@@ -181,6 +184,40 @@ class FileLocation(_Model):
     blob_sha256: Sha256
     size: int
     content_type: Text
+    # The edge may keep this answer for the team until a `RegistryChanged` notice (or its cache's
+    # expiry): a file of the team's own (an upstream's is decided afresh: its quarantine moves with
+    # the clock). A download answered from the edge's cache is counted against `file_id` (the
+    # team's row in `files`), in a `DownloadsCounted` batch; None: not counted (core metadata).
+    cacheable: bool = False
+    file_id: int | None = None
+
+
+class DownloadCount(_Model):
+    team_id: Text
+    file_id: int
+    count: Annotated[int, Field(ge=1)]
+
+
+# Distinct (team, file) pairs one batch carries: an edge sends a batch as soon as it holds this many.
+DOWNLOAD_BATCH_MAX_FILES = 500
+
+
+class DownloadsCounted(_Model):
+    """Downloads an edge answered from its cache of file locations (the ArtifactManagerAgent counted
+    the ones it resolved itself), summed per team and file since the edge's previous batch."""
+
+    counts: Annotated[list[DownloadCount], Field(min_length=1, max_length=DOWNLOAD_BATCH_MAX_FILES)]
+
+
+class RegistryChanged(_Model):
+    """Broadcast by the ArtifactManagerAgent after a commit that changes what a team's registry reads
+    answer (a publish, yank, delete, dist-tag, deprecation, unpublish, or a download decision of the
+    SupplyChainAgent applied): edges drop the team's cached registry answers. `ecosystem` and `name`
+    say what changed, when one package did (for logs; the edge drops the whole team either way)."""
+
+    team_id: Text
+    ecosystem: Ecosystem | None = None
+    name: Text | None = None
 
 
 # --- the REST API --------------------------------------------------------------------------------------
@@ -309,6 +346,9 @@ class NpmDocument(_Model):
 
     body: str
     blob: BlobReference | None = None
+    # The edge may keep this answer for the team until a `RegistryChanged` notice (or its cache's
+    # expiry): set for a package of the team's own, never for a blob (an upstream's document).
+    cacheable: bool = False
 
 
 class NpmTarballRequest(_Model):

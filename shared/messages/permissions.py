@@ -3,6 +3,7 @@ the edge checks it on every route and agents check it again on what they serve."
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
 from shared.messages.envelope import Principal
@@ -125,8 +126,19 @@ def roles_allow(roles: tuple[str, ...], permission: Permission) -> bool:
     return any(role in allowed for role in roles)
 
 
+@functools.lru_cache(maxsize=1024)
 def permissions_of_roles(roles: tuple[str, ...]) -> frozenset[Permission]:
+    # Remembered per set of roles (every request asks; there are few distinct sets).
     return frozenset(p for p in Permission if roles_allow(roles, p))
+
+
+_PERMISSION_VALUES = frozenset(p.value for p in Permission)
+
+
+@functools.lru_cache(maxsize=4096)
+def _permissions_of_list(permissions: tuple[str, ...]) -> frozenset[Permission]:
+    # Remembered per list (an API key's, asked on each of its requests); names no longer known skipped.
+    return frozenset(Permission(p) for p in permissions if p in _PERMISSION_VALUES)
 
 
 def operator_permissions() -> tuple[str, ...]:
@@ -137,8 +149,8 @@ def operator_permissions() -> tuple[str, ...]:
 def effective_permissions(principal: Principal) -> frozenset[Permission]:
     """What the principal may do: an API key's own list, else what its roles grant."""
     if principal.permissions is not None:
-        return frozenset(Permission(p) for p in principal.permissions if p in Permission.__members__.values())
-    return permissions_of_roles(principal.roles)
+        return _permissions_of_list(tuple(principal.permissions))
+    return permissions_of_roles(tuple(principal.roles))
 
 
 def allows(principal: Principal, permission: Permission) -> bool:

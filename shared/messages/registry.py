@@ -24,6 +24,7 @@ from shared.messages.alerts import (
 from shared.messages.artifacts import (
     ArtifactPublished,
     DeletedArtifacts,
+    DownloadsCounted,
     FileLocation,
     FileRequest,
     NpmDeprecated,
@@ -42,6 +43,7 @@ from shared.messages.artifacts import (
     PublishedArtifact,
     PythonPage,
     PythonPageRequest,
+    RegistryChanged,
     SearchQuery,
     SearchResults,
     StoredVersions,
@@ -492,6 +494,16 @@ ARTIFACT_PUBLISHED = EventType(
     ArtifactPublished,
     "A package file was published (Nats-Msg-Id: team, ecosystem, name, version, file name).",
 )
+REGISTRY_CHANGED = Notice(
+    "artifacts.registry_changed",
+    RegistryChanged,
+    "What a team's registry reads answer changed (edges drop the team's cached registry reads).",
+)
+DOWNLOADS_COUNTED = EventType(
+    "artifacts.downloads_counted",
+    DownloadsCounted,
+    "Downloads an edge answered from its cache, summed per team and file (the registry adds them).",
+)
 
 _SC = AgentName.SUPPLY_CHAIN
 SC_SCAN = Endpoint(
@@ -797,6 +809,7 @@ EVENT_TYPES: tuple[EventType[Any], ...] = (
     TEAM_DATA_PURGED,
     TOKEN_EVENTS_ACCEPTED,
     ARTIFACT_PUBLISHED,
+    DOWNLOADS_COUNTED,
     FINDINGS_CHANGED,
     VERSION_BLOCK_CHANGED,
     DOWNLOAD_POLICY_CHANGED,

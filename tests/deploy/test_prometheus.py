@@ -274,5 +274,9 @@ def test_dashboard_queries_run_on_the_real_server(prometheus: Prometheus) -> Non
         except urllib.error.HTTPError as error:
             pytest.fail(f"panel {title!r}: {promql}: {error.read().decode()}")
     for metric in ("mno_agent_ready", "mno_bus_connected"):
-        agents = {s["metric"]["agent"] for s in prometheus.query(f"{metric} == 1")}
-        assert agents >= set(AGENT_NAMES), metric
+        # Prometheus scrapes each target on its own schedule: the first scrapes of some may come later.
+        def every_agent(metric: str = metric) -> set[str] | None:
+            agents = {s["metric"]["agent"] for s in prometheus.query(f"{metric} == 1")}
+            return agents if agents >= set(AGENT_NAMES) else None
+
+        prometheus.wait_for(f"{metric} of every agent", every_agent)

@@ -72,3 +72,29 @@ def test_a_cache_without_room_or_time_is_refused() -> None:
     """ttl and max_entries must be positive."""
     with pytest.raises(ValueError, match="positive"):
         TeamCache(ttl=0, max_entries=1)
+
+
+def test_a_weighed_cache_keeps_at_most_its_weight() -> None:
+    """With a weigh function, the least recently used answers go until the rest fit `max_weight`; an
+    answer heavier than that alone is not kept; drops and replacements give their weight back."""
+    cache: TeamCache[str] = TeamCache(ttl=5, max_entries=10, clock=Clock(), weigh=len, max_weight=10)
+    assert cache.put("a", 1, "xxxx", 0)
+    assert cache.put("b", 2, "yyyy", 0)
+    assert cache.put("a", 3, "zzzz", 0)  # 12 > 10: the oldest goes
+    assert (cache.get("a", 1), cache.get("b", 2), cache.get("a", 3)) == (None, "yyyy", "zzzz")
+    assert cache.weight == 8
+    assert not cache.put("a", 4, "w" * 11, 0)
+    assert cache.put("a", 3, "zz", 0)  # replaced: its old weight given back
+    assert cache.weight == 6
+    cache.drop_team("a")
+    assert (cache.weight, len(cache)) == (4, 1)
+    cache.clear()
+    assert cache.weight == 0
+
+
+def test_a_weighed_cache_needs_both_settings() -> None:
+    """weigh and max_weight come together, and max_weight is positive."""
+    with pytest.raises(ValueError, match="weigh"):
+        TeamCache(ttl=1, max_entries=1, weigh=len)
+    with pytest.raises(ValueError, match="weigh"):
+        TeamCache(ttl=1, max_entries=1, weigh=len, max_weight=0)

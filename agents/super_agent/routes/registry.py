@@ -37,10 +37,12 @@ VERSION = PACKAGE + "/versions/{version}"
 
 
 async def _audit(call: Call, action: str, resource_id: str, *, before: Any = None, after: Any = None) -> None:
+    """A write the agent applied, on the audit log; it changed the team's registry, so this replica's
+    cached registry reads go at once (read your writes; the others follow the agent's notice)."""
+    team_id = team_of(call.ctx.principal)
+    deps(call).registry_reads.drop_team(team_id)
     async with deps(call).pool.acquire() as conn, conn.transaction():
-        await acting(call).record(
-            conn, team_of(call.ctx.principal), action, "artifact", resource_id, before=before, after=after
-        )
+        await acting(call).record(conn, team_id, action, "artifact", resource_id, before=before, after=after)
 
 
 async def yank(call: Call) -> BaseModel:

@@ -36,7 +36,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agents.super_agent.edge_deps import acting, deps
-from agents.super_agent.routes.registry_python import check_team, storage_quota, stream_blob
+from agents.super_agent.routes.registry_python import check_team, locate, storage_quota, stream_blob
 from services.gateway.edge import validate_input
 from services.gateway.errors import HttpProblem
 from services.gateway.json_body import JsonRefused, read_json
@@ -82,6 +82,8 @@ from shared.messages.registry import (
     ARTIFACT_NPM_UNPUBLISH,
     ARTIFACT_SEARCH,
 )
+from shared.metrics import EDGE_CACHE_TOTAL
+from shared.principals import team_of
 
 __all__ = ["REGISTRY_NPM_ROUTES"]
 
@@ -230,11 +232,21 @@ async def _packument(call: Call, team: str, name: str) -> web.StreamResponse:
     abbreviated = ABBREVIATED in call.request.headers.get("Accept", "") and _prefers_abbreviated(
         call.request.headers.get("Accept", "")
     )
-    document: NpmDocument = await deps(call).bus.request(
-        ARTIFACT_NPM_PACKUMENT,
-        NpmPackumentRequest(name=name, abbreviated=abbreviated, registry_url=_registry_url(call, team)),
-        call.ctx,
-    )
+    edge = deps(call)
+    team_id = team_of(call.ctx.principal)
+    registry_url = _registry_url(call, team)
+    key = ("npm-packument", name, abbreviated, registry_url)
+    document = edge.registry_reads.get(team_id, key)
+    EDGE_CACHE_TOTAL.labels("registry_reads", "hit" if document is not None else "miss").inc()
+    if not isinstance(document, NpmDocument):
+        generation = edge.registry_reads.generation(team_id)
+        document = await edge.bus.request(
+            ARTIFACT_NPM_PACKUMENT,
+            NpmPackumentRequest(name=name, abbreviated=abbreviated, registry_url=registry_url),
+            call.ctx,
+        )
+        if document.cacheable and document.blob is None:
+            edge.registry_reads.put(team_id, key, document, generation)
     media = ABBREVIATED if abbreviated else "application/json"
     headers = {"Vary": "Accept, Authorization", "Cache-Control": "private, max-age=0"}
     if document.blob is not None:
@@ -294,11 +306,15 @@ async def scoped_packument(call: Call) -> web.StreamResponse:
 
 
 async def _tarball(call: Call, team: str, name: str, filename: str) -> web.StreamResponse:
-    check_team(call, team)
-    location: FileLocation = await deps(call).bus.request(
-        ARTIFACT_NPM_TARBALL, NpmTarballRequest(name=name, filename=filename), call.ctx
-    )
-    return await stream_blob(call, location)
+    team_id = check_team(call, team)
+
+    async def ask() -> FileLocation:
+        answer: FileLocation = await deps(call).bus.request(
+            ARTIFACT_NPM_TARBALL, NpmTarballRequest(name=name, filename=filename), call.ctx
+        )
+        return answer
+
+    return await stream_blob(call, await locate(call, team_id, ("npm-tarball", name, filename), ask))
 
 
 async def tarball(call: Call) -> web.StreamResponse:
@@ -383,6 +399,9 @@ async def dist_tags(call: Call) -> web.StreamResponse:
 
 
 async def _audit(call: Call, team_id: str, action: str, resource: str, **change: Any) -> None:
+    """A write the agent applied, on the audit log; it changed the team's registry, so this replica's
+    cached registry reads go at once (read your writes; the others follow the agent's notice)."""
+    deps(call).registry_reads.drop_team(team_id)
     async with deps(call).pool.acquire() as conn, conn.transaction():
         await acting(call).record(conn, team_id, action, "artifact", resource, **change)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Annotated, Any
 
 from aiohttp import BodyPartReader, web
@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.errors import HttpProblem
 from services.gateway.route_table import Call, Local, RequestBody, Route
+from services.registry.python.simple import TEXT_HTML, negotiate
 from shared.blobstore import BlobNotFound, BlobRef
 from shared.bus.codec import validation_details
 from shared.messages.artifacts import (
@@ -34,6 +35,7 @@ from shared.messages.artifacts import (
     FilenameText,
     FileRequest,
     NameText,
+    NpmDocument,
     PublishArtifact,
     PublishedArtifact,
     PythonPage,
@@ -46,9 +48,21 @@ from shared.messages.artifacts import (
 from shared.messages.envelope import ErrorBody, ErrorCode
 from shared.messages.permissions import Permission
 from shared.messages.registry import ARTIFACT_FILE, ARTIFACT_PUBLISH, ARTIFACT_PYTHON_PAGE
+from shared.metrics import EDGE_CACHE_TOTAL
 from shared.principals import team_of
 
-__all__ = ["REGISTRY_PYTHON_ROUTES", "check_team", "storage_quota", "stream_blob"]
+__all__ = [
+    "BLOB_BYTES_KEPT",
+    "REGISTRY_PYTHON_ROUTES",
+    "REGISTRY_READS_BYTES",
+    "REGISTRY_READS_KEPT",
+    "SMALL_BLOB_BYTES",
+    "check_team",
+    "locate",
+    "registry_read_weight",
+    "storage_quota",
+    "stream_blob",
+]
 
 TAGS = ("registry",)
 REALM = 'Basic realm="MachineNativeOps package registry"'
@@ -58,6 +72,16 @@ MAX_FIELD_BYTES = 64 * 1024
 PUBLISH_TIMEOUT_SECONDS = 300.0
 _CHUNK = 256 * 1024
 _UPLOAD_FIELDS = {(field.alias or name): name for name, field in PythonUploadFields.model_fields.items()}
+# How many registry reads the edge keeps (least recently read go first), every team's together, and
+# how much text they hold at most (a large project's page runs to hundreds of kB); each at most
+# `registry.edge_cache_ttl_seconds`, and a team's dropped when the ArtifactManagerAgent announces a
+# change of its registry (REGISTRY_CHANGED).
+REGISTRY_READS_KEPT = 20_000
+REGISTRY_READS_BYTES = 64 * 1024 * 1024
+# Files up to this size are answered whole from memory once read (services/gateway/blob_bytes.py),
+# up to this much of them in all.
+SMALL_BLOB_BYTES = 256 * 1024
+BLOB_BYTES_KEPT = 32 * 1024 * 1024
 _SIMPLE_MEDIA = (
     "application/vnd.pypi.simple.v1+json",
     "application/vnd.pypi.simple.v1+html",
@@ -112,6 +136,11 @@ def text_error(request: web.Request, error: ErrorBody, status: int, correlation_
     )
 
 
+def registry_read_weight(read: PythonPage | FileLocation | NpmDocument) -> int:
+    """About what an answer kept at the edge takes in memory: its text, and a little for the rest."""
+    return 256 + (len(read.body) if isinstance(read, PythonPage | NpmDocument) else 0)
+
+
 def check_team(call: Call, team: str) -> str:
     """The principal's team, if it is the one in the path; 404 otherwise."""
     team_id = team_of(call.ctx.principal)
@@ -121,11 +150,20 @@ def check_team(call: Call, team: str) -> str:
 
 
 async def _page(call: Call, project: str | None) -> web.StreamResponse:
-    page: PythonPage = await deps(call).bus.request(
-        ARTIFACT_PYTHON_PAGE,
-        PythonPageRequest(project=project, accept=call.request.headers.get("Accept")),
-        call.ctx,
-    )
+    edge = deps(call)
+    team_id = team_of(call.ctx.principal)
+    accept = call.request.headers.get("Accept")
+    # The agent answers by the negotiated media type: keyed by it, the cache holds one entry per form.
+    key = ("pypi-page", project, negotiate(accept) or TEXT_HTML)
+    page = edge.registry_reads.get(team_id, key)
+    EDGE_CACHE_TOTAL.labels("registry_reads", "hit" if page is not None else "miss").inc()
+    if not isinstance(page, PythonPage):
+        generation = edge.registry_reads.generation(team_id)
+        page = await edge.bus.request(
+            ARTIFACT_PYTHON_PAGE, PythonPageRequest(project=project, accept=accept), call.ctx
+        )
+        if page.cacheable:
+            edge.registry_reads.put(team_id, key, page, generation)
     if page.canonical is not None:
         # PEP 503: a project asked for by another spelling is redirected to its normalised name.
         raise web.HTTPMovedPermanently(f"../{page.canonical}/")
@@ -146,22 +184,46 @@ async def simple_project(call: Call) -> web.StreamResponse:
     return await _page(call, call.input.project)
 
 
+async def locate(
+    call: Call, team_id: str, key: Hashable, ask: Callable[[], Awaitable[FileLocation]]
+) -> FileLocation:
+    """Where the file's bytes are: from the edge's cache of the team's registry reads, or the agent's
+    answer (`ask`), kept when the agent allows. A download answered from the cache is counted here
+    (the agent counted the one it answered itself) and reaches the agent in a batch."""
+    edge = deps(call)
+    location = edge.registry_reads.get(team_id, key)
+    EDGE_CACHE_TOTAL.labels("registry_reads", "hit" if location is not None else "miss").inc()
+    if isinstance(location, FileLocation):
+        if location.file_id is not None:
+            edge.downloads.add(team_id, location.file_id)
+        return location
+    generation = edge.registry_reads.generation(team_id)
+    location = await ask()
+    if location.cacheable:
+        edge.registry_reads.put(team_id, key, location, generation)
+    return location
+
+
 async def download(call: Call) -> web.StreamResponse:
-    """A file (or its core metadata) streamed from the blob store: ETag (its SHA-256), Range,
-    Content-Length; a full read is hashed as it goes and cut off if the bytes are not the digest's."""
+    """A file (or its core metadata) from the blob store: ETag (its SHA-256), Range, Content-Length.
+    A small file is checked against its digest before it is sent (and kept in memory); a larger one
+    is hashed as it streams and cut off if the bytes are not the digest's. Where the bytes are comes
+    from the edge's cache of the team's registry reads when it has it (`locate`)."""
     path: FilePath = call.input
-    check_team(call, path.team)
+    team_id = check_team(call, path.team)
     metadata = path.filename.endswith(".metadata")
-    location: FileLocation = await deps(call).bus.request(
-        ARTIFACT_FILE,
-        FileRequest(
-            ecosystem=Ecosystem.PYPI,
-            filename=path.filename.removesuffix(".metadata") if metadata else path.filename,
-            sha256=path.sha256,
-            core_metadata=metadata,
-        ),
-        call.ctx,
+    request = FileRequest(
+        ecosystem=Ecosystem.PYPI,
+        filename=path.filename.removesuffix(".metadata") if metadata else path.filename,
+        sha256=path.sha256,
+        core_metadata=metadata,
     )
+
+    async def ask() -> FileLocation:
+        answer: FileLocation = await deps(call).bus.request(ARTIFACT_FILE, request, call.ctx)
+        return answer
+
+    location = await locate(call, team_id, ("pypi-file", path.filename, path.sha256), ask)
     return await stream_blob(call, location)
 
 
@@ -185,6 +247,24 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, last
 
 
+async def _read_small(call: Call, location: FileLocation) -> bytes:
+    """A small blob's bytes, checked against its digest before any is sent (and then kept)."""
+    kept = deps(call).blob_bytes
+    data = bytearray()
+    try:
+        async for chunk in deps(call).blobs.open(location.blob_sha256):
+            data += chunk
+            if len(data) > kept.max_blob:
+                break
+    except BlobNotFound:
+        raise HttpProblem(ErrorCode.NOT_FOUND, "the file's bytes are missing from the blob store") from None
+    if hashlib.sha256(data).hexdigest() != location.blob_sha256:
+        # The store's bytes are not what was published: the client gets none of them.
+        raise HttpProblem(ErrorCode.INTERNAL, "the file's bytes in the blob store are not the published ones")
+    kept.put(location.blob_sha256, bytes(data))
+    return bytes(data)
+
+
 async def stream_blob(call: Call, location: FileLocation) -> web.StreamResponse:
     request = call.request
     etag = f'"{location.blob_sha256}"'
@@ -198,6 +278,13 @@ async def stream_blob(call: Call, location: FileLocation) -> web.StreamResponse:
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         return web.Response(status=304, headers=headers)
     wanted = _byte_range(request.headers.get("Range"), location.size)
+    kept = deps(call).blob_bytes
+    if wanted is None and location.size <= kept.max_blob:
+        # A small file whole (core metadata, most wheels): from memory once it was read and checked.
+        data = kept.get(location.blob_sha256) or await _read_small(call, location)
+        small = web.Response(body=data, headers=headers)
+        small.content_type = location.content_type.split(";")[0]
+        return small
     first, last = wanted or (0, location.size - 1)
     response = web.StreamResponse(status=206 if wanted else 200, headers=headers)
     response.content_type = location.content_type.split(";")[0]
@@ -265,16 +352,17 @@ async def storage_quota(call: Call, team_id: str) -> StorageQuota:
     ArtifactManagerAgent, which knows what is stored, to enforce in the publish transaction."""
     edge = deps(call)
     async with edge.pool.acquire() as conn:
-        account_id = await conn.fetchval(
-            "SELECT account_id::text FROM super_agent.teams WHERE id = $1::uuid", team_id
+        account = await conn.fetchrow(
+            "SELECT t.account_id::text AS account_id, "
+            "array(SELECT o.id::text FROM super_agent.teams o WHERE o.account_id = t.account_id "
+            "ORDER BY o.id) AS team_ids "
+            "FROM super_agent.teams t WHERE t.id = $1::uuid",
+            team_id,
         )
-        teams = await conn.fetch(
-            "SELECT id::text FROM super_agent.teams WHERE account_id = $1::uuid ORDER BY id", account_id
-        )
-        plan, entitlements = await edge.plans.plan_of_account(conn, account_id)
+        plan, entitlements = await edge.plans.plan_of_account(conn, account["account_id"])
     return StorageQuota(
-        account_id=str(account_id),
-        team_ids=[r["id"] for r in teams],
+        account_id=account["account_id"],
+        team_ids=list(account["team_ids"]),
         max_bytes=entitlements.artifact_storage_bytes,
         plan=plan,
     )
@@ -345,6 +433,8 @@ async def upload(call: Call) -> web.StreamResponse:
     published: PublishedArtifact = await deps(call).bus.request(
         ARTIFACT_PUBLISH, request, call.ctx, timeout=PUBLISH_TIMEOUT_SECONDS
     )
+    # Read your writes on this replica at once; the others follow the agent's notice.
+    deps(call).registry_reads.drop_team(team_id)
     version = published.version
     async with deps(call).pool.acquire() as conn, conn.transaction():
         await acting(call).record(

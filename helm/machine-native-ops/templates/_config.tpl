@@ -118,6 +118,7 @@ registry:
     max_ratio: {{ $v.registry.archiveLimits.maxRatio | toJson }}
     max_member_bytes: {{ $v.registry.archiveLimits.maxMemberBytes | int }}
   orphan_blob_grace_seconds: {{ $v.registry.orphanBlobGraceSeconds | int }}
+  edge_cache_ttl_seconds: {{ $v.registry.edgeCacheTtlSeconds | toJson }}
   upstreams:{{ if not $v.registry.upstreams }} {}{{ end }}
 {{- range $name, $u := $v.registry.upstreams }}
     {{ $name | quote }}:
