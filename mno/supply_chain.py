@@ -15,7 +15,7 @@ records, or a directory (packed here as a tar.gz), to the SupplyChainAgent throu
 
 `mno supply-chain policy` shows the team's download policy (`GET /api/v1/supply-chain/policy`, an API
 key with supply_chain:read); with `--block-severity` or `--quarantine-days` it changes what is given
-and keeps the rest (`PUT`, supply_chain:write). `mno supply-chain blocked` lists the versions the
+and keeps the rest (`PUT`, supply_chain:policy). `mno supply-chain blocked` lists the versions the
 policy blocks now, each with the findings that block it. Exit 2 for a refusal or bad input, 1 for
 the edge's own failure, 3 when it did not answer.
 """
@@ -57,7 +57,7 @@ supply_chain_app = typer.Typer(
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="The YAML configuration.")]
 UrlOption = Annotated[str | None, typer.Option("--url", help="The edge's base URL.", envvar="MNO_EDGE_URL")]
 ApiKeyOption = Annotated[
-    str | None, typer.Option("--api-key", help="An API key with supply_chain:write.", envvar="MNO_API_KEY")
+    str | None, typer.Option("--api-key", help="An API key with supply_chain:read.", envvar="MNO_API_KEY")
 ]
 
 
@@ -338,7 +338,7 @@ KeyOption = Annotated[
     str | None,
     typer.Option(
         "--api-key",
-        help="An API key (supply_chain:read; changing the policy: supply_chain:write).",
+        help="An API key (supply_chain:read; changing the policy: supply_chain:policy).",
         envvar="MNO_API_KEY",
     ),
 ]

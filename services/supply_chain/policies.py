@@ -134,8 +134,8 @@ class Policies:
         return _policy(row)
 
     async def set(self, request: DownloadPolicySet, ctx: MessageContext) -> DownloadPolicy:
-        principal = require(ctx.principal, Permission.SUPPLY_CHAIN_WRITE)
-        team_id = team_with(principal, Permission.SUPPLY_CHAIN_WRITE)
+        principal = require(ctx.principal, Permission.SUPPLY_CHAIN_POLICY)
+        team_id = team_with(principal, Permission.SUPPLY_CHAIN_POLICY)
         async with self._pool.acquire() as conn, conn.transaction():
             await self._lock(conn, team_id)
             row = await conn.fetchrow(
@@ -174,8 +174,8 @@ class Policies:
         return OverrideList(items=[_override(r) for r in rows])
 
     async def create_override(self, request: OverrideCreate, ctx: MessageContext) -> OverrideInfo:
-        principal = require(ctx.principal, Permission.SUPPLY_CHAIN_WRITE)
-        team_id = team_with(principal, Permission.SUPPLY_CHAIN_WRITE)
+        principal = require(ctx.principal, Permission.SUPPLY_CHAIN_POLICY)
+        team_id = team_with(principal, Permission.SUPPLY_CHAIN_POLICY)
         name, version = normalise_ref(request.ecosystem.value, request.name, request.version)
         async with self._pool.acquire() as conn, conn.transaction():
             await self._lock(conn, team_id)
@@ -201,7 +201,7 @@ class Policies:
 
     async def delete_override(self, request: OverrideRef, ctx: MessageContext) -> OverrideInfo:
         team_id = team_with(
-            require(ctx.principal, Permission.SUPPLY_CHAIN_WRITE), Permission.SUPPLY_CHAIN_WRITE
+            require(ctx.principal, Permission.SUPPLY_CHAIN_POLICY), Permission.SUPPLY_CHAIN_POLICY
         )
         async with self._pool.acquire() as conn, conn.transaction():
             await self._lock(conn, team_id)

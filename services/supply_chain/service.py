@@ -202,7 +202,9 @@ class SupplyChain:
     # --- scans -----------------------------------------------------------------------------------
 
     async def scan(self, request: ScanDocument, ctx: MessageContext) -> ScanResult:
-        team_id = team_with(ctx.principal, Permission.SUPPLY_CHAIN_WRITE)
+        # Storing (and signing) is a write; a scan that keeps nothing is a read (CI keys).
+        needed = Permission.SUPPLY_CHAIN_WRITE if request.store else Permission.SUPPLY_CHAIN_READ
+        team_id = team_with(ctx.principal, needed)
         content = await self._read_blob(request.blob.sha256, self._limits.max_document_bytes, "document")
         document = await asyncio.to_thread(read_document, request.filename, content)
         await self.refresh()

@@ -52,6 +52,7 @@ class Permission(StrEnum):
     SUPPLY_CHAIN_READ = "supply_chain:read"
     SUPPLY_CHAIN_WRITE = "supply_chain:write"
     SUPPLY_CHAIN_TRIAGE = "supply_chain:triage"
+    SUPPLY_CHAIN_POLICY = "supply_chain:policy"
     GITHUB_READ = "github:read"
     # The platform's own operations across every account (webhook ledger, subscriptions,
     # installations): no team role holds these, only the operator token (auth.bootstrap_token).
@@ -106,12 +107,16 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.ARTIFACTS_PUBLISH: _MANAGERS | {Role.MEMBER},
     Permission.ARTIFACTS_YANK: _MANAGERS | {Role.MEMBER},
     Permission.ARTIFACTS_DELETE: _MANAGERS,
-    # Everyone sees the team's SBOMs, findings and attestations; members upload and scan (CI keys
-    # too); triage (not_affected hides a finding from the team's view) is a member's call as well,
-    # and audited: the engineers who know the code decide whether it is affected.
+    # Everyone sees the team's SBOMs, findings and attestations, and may scan a lockfile without
+    # storing it (read-only CI keys run `mno scan`); members upload SBOMs; triage (not_affected hides
+    # a finding from the team's view) is a member's call as well, and audited: the engineers who know
+    # the code decide whether it is affected. The download policy and its overrides decide what every
+    # install of the team may fetch, so they are the managers': a member (or a CI key) cannot switch
+    # the blocking off.
     Permission.SUPPLY_CHAIN_READ: _EVERYONE,
     Permission.SUPPLY_CHAIN_WRITE: _MANAGERS | {Role.MEMBER},
     Permission.SUPPLY_CHAIN_TRIAGE: _MANAGERS | {Role.MEMBER},
+    Permission.SUPPLY_CHAIN_POLICY: _MANAGERS,
     # The account's GitHub App installations, the repositories they grant and the deliveries about
     # it: everyone in the team works with those repositories (and billing with the Marketplace
     # purchases the ledger shows). Read only; payloads and processing errors stay the operator's.

@@ -258,6 +258,7 @@ def test_the_page_is_in_the_navigation_of_every_team_role() -> None:
         shown = [n.title for n in frame.nav]
         assert ("Supply chain" in shown) == (Permission.SUPPLY_CHAIN_READ in granted), role
         assert frame.may(Permission.SUPPLY_CHAIN_WRITE) == (role in ("owner", "admin", "member")), role
+        assert frame.may(Permission.SUPPLY_CHAIN_POLICY) == (role in ("owner", "admin")), role
     assert Permission.SUPPLY_CHAIN_READ not in permissions_of_roles(("billing",))
 
 

@@ -102,7 +102,7 @@ async def _teams(dsn: str) -> tuple[list[Team], str]:
                 conn,
                 team_id=teams[-1].team_id,
                 name="policy",
-                permissions=[Permission.SUPPLY_CHAIN_READ, Permission.SUPPLY_CHAIN_WRITE],
+                permissions=[Permission.SUPPLY_CHAIN_READ, Permission.SUPPLY_CHAIN_POLICY],
                 created_by=None,
             )
         return teams, str(policy_key)

@@ -278,7 +278,8 @@ async def test_an_override_allows_a_version_and_is_audited(env: Env, tmp_path: P
 
 
 async def test_policy_routes_refuse_bad_input_and_readers(env: Env) -> None:
-    """A severity or quarantine outside the lists is a 422; a read-only key reads but cannot change."""
+    """A severity or quarantine outside the lists is a 422; a read-only key reads but cannot change;
+    a member's key cannot change the policy or its overrides either, though it may scan and upload."""
     owner = await team(env)
     for body in ({"block_severity": "severe"}, {"quarantine_days": -1}, {"quarantine_days": 10_000}):
         status, answer = await call(env, "PUT", "/api/v1/supply-chain/policy", owner.headers, json_body=body)
@@ -297,6 +298,30 @@ async def test_policy_routes_refuse_bad_input_and_readers(env: Env) -> None:
         owner.headers,
     )
     assert status == 404, missing
+    member = await team(env, Role.MEMBER)
+    override = {"ecosystem": "PyPI", "name": "jinja2", "version": "2.10", "reason": "we need it"}
+    for method, path, body in (
+        ("PUT", "/api/v1/supply-chain/policy", {"block_severity": "none"}),
+        ("POST", "/api/v1/supply-chain/policy/overrides", override),
+    ):
+        status, refused = await call(env, method, path, member.headers, json_body=body)
+        assert status == 403, (path, refused)
+        assert refused["error"]["code"] == "forbidden", refused
+    # Scanning without storing is a read (CI keys); storing an SBOM is a member's write.
+    lockfile = {"filename": "requirements.txt"}
+    for who, expected in ((viewer, 200), (member, 200)):
+        status, scanned = await call(
+            env, "POST", "/api/v1/supply-chain/scan", who.headers, body=b"jinja2==2.10\n", params=lockfile
+        )
+        assert status == expected, scanned
+    status, _ = await call(
+        env, "POST", "/api/v1/sboms", viewer.headers, body=b"jinja2==2.10\n", params=lockfile
+    )
+    assert status == 403
+    status, stored = await call(
+        env, "POST", "/api/v1/sboms", member.headers, body=b"jinja2==2.10\n", params=lockfile
+    )
+    assert status == 201, stored
 
 
 async def test_quarantine_hides_young_upstream_versions(env: Env, tmp_path: Path) -> None:

@@ -171,7 +171,7 @@ SUPPLY_CHAIN_PAGE_ROUTES: list[Route] = [
         SUPPLY_CHAIN.path + "/policy",
         "Supply chain fragment: set the download policy (PUT /api/v1/supply-chain/policy); answers the "
         "page's body.",
-        Permission.SUPPLY_CHAIN_WRITE,
+        Permission.SUPPLY_CHAIN_POLICY,
         set_policy,
         request=view.PolicyForm,
     ),
@@ -180,7 +180,7 @@ SUPPLY_CHAIN_PAGE_ROUTES: list[Route] = [
         SUPPLY_CHAIN.path + "/overrides/create",
         "Supply chain fragment: allow a blocked version with a reason (POST "
         "/api/v1/supply-chain/policy/overrides); answers the page's body.",
-        Permission.SUPPLY_CHAIN_WRITE,
+        Permission.SUPPLY_CHAIN_POLICY,
         create_override,
         request=view.OverrideForm,
     ),
@@ -189,7 +189,7 @@ SUPPLY_CHAIN_PAGE_ROUTES: list[Route] = [
         SUPPLY_CHAIN.path + "/overrides/delete",
         "Supply chain fragment: withdraw an override (DELETE /api/v1/supply-chain/policy/overrides/"
         "{override_id}); answers the page's body.",
-        Permission.SUPPLY_CHAIN_WRITE,
+        Permission.SUPPLY_CHAIN_POLICY,
         delete_override,
         request=view.OverrideRef,
     ),

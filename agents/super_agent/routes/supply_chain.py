@@ -396,7 +396,7 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
         "`quarantine_days` (0 is off): upstream versions younger than this are left off the index pages "
         "and npm packuments (dist-tags moved to the newest remaining), and their files are a 403. "
         "Audited.",
-        Permission.SUPPLY_CHAIN_WRITE,
+        Permission.SUPPLY_CHAIN_POLICY,
         Local(set_policy),
         request=DownloadPolicySet,
         response=DownloadPolicy,
@@ -414,7 +414,7 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
         "POST",
         OVERRIDES,
         "Allow a version's downloads despite its findings (with the reason); audited.",
-        Permission.SUPPLY_CHAIN_WRITE,
+        Permission.SUPPLY_CHAIN_POLICY,
         Local(create_override),
         request=OverrideCreate,
         response=OverrideInfo,
@@ -427,7 +427,7 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
         "DELETE",
         OVERRIDES + "/{override_id}",
         "Withdraw an override: the policy applies to the version again; audited.",
-        Permission.SUPPLY_CHAIN_WRITE,
+        Permission.SUPPLY_CHAIN_POLICY,
         Local(delete_override),
         request=OverrideRef,
         response=OverrideInfo,
@@ -458,8 +458,8 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
     _upload(
         "/api/v1/supply-chain/scan",
         "Scan an SBOM or lockfile (the request body, named by `?filename=`) without storing it: the findings "
-        "only (what `mno scan` calls in CI).",
-        Permission.SUPPLY_CHAIN_WRITE,
+        "only (what `mno scan` calls in CI; a read-only key may).",
+        Permission.SUPPLY_CHAIN_READ,
         scan_only,
         ScanResult,
         _SCANNED_BODY,
