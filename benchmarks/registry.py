@@ -17,7 +17,7 @@ functions the publish path uses: ensure_package, insert_version, refresh_package
 10 versions each, without files: search reads packages and their search documents, not bytes.
 
     .venv/bin/python benchmarks/registry.py [--packages 20] [--uploads 50] [--runs 3] [--versions 100000]
-        [--search-only]
+        [--search-only | --pip-only]
 """
 
 from __future__ import annotations
@@ -308,8 +308,12 @@ async def run(mesh: Any, args: argparse.Namespace) -> None:
             print(
                 f"pip install of {args.packages} packages: ours {statistics.median(ours):.2f} s, "
                 f"pypiserver {statistics.median(theirs):.2f} s (median of {args.runs}); "
-                f"ratio {ratio:.2f} [target <= 1.0]"
+                f"ratio {ratio:.2f} [target <= 1.0]",
+                flush=True,
             )
+            if args.pip_only:
+                shutil.rmtree(work, ignore_errors=True)
+                return
 
             async def ours_post(filename: str, content: bytes) -> None:
                 name = filename.split("-")[0].replace("_", "-")
@@ -371,4 +375,5 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--versions", type=int, default=100_000)
     parser.add_argument("--search-only", action="store_true", help="skip the pip, upload and npm runs")
+    parser.add_argument("--pip-only", action="store_true", help="the pip comparison alone")
     main(parser.parse_args())

@@ -86,6 +86,7 @@ async def setup(runtime: AgentRuntime) -> None:
                 max_ratio=archive.max_ratio,
                 max_member_bytes=archive.max_member_bytes,
             ),
+            metadata_min_wheel_bytes=settings.registry.metadata_min_wheel_bytes,
         ),
     )
     registry.upstreams = Upstreams(

@@ -141,6 +141,7 @@ def _line(text: str | None, limit: int = 2000) -> str | None:
 class RegistryLimits:
     max_upload_bytes: int
     archive: ArchiveLimits
+    metadata_min_wheel_bytes: int = 0  # registry.metadata_min_wheel_bytes
 
 
 class Registry:
@@ -452,7 +453,9 @@ class Registry:
                 requires_python=f.requires_python,
                 yanked=v.yanked,
                 yanked_reason=v.yanked_reason,
-                core_metadata_sha256=f.core_metadata_sha256,
+                core_metadata_sha256=simple.offered_metadata(
+                    f.size, f.core_metadata_sha256, self._limits.metadata_min_wheel_bytes
+                ),
             )
             for v, f in rows
         ]

@@ -549,6 +549,11 @@ class RegistrySettings(_Section):
     # when a commit changes them (a publish, a yank, a download block): this bounds only an answer
     # whose notice was lost, e.g. a block announced while the edge's bus connection was away.
     edge_cache_ttl_seconds: PositiveSeconds = 30.0
+    # PEP 658 metadata is offered on the simple pages for wheels of at least this size. The
+    # metadata lets an installer resolve without downloading a wheel; for a small wheel, fetching it
+    # costs the round trip the wheel itself would, and an install then fetches the wheel anyway: one
+    # request more per package. The `.metadata` file is served for every wheel whatever this says.
+    metadata_min_wheel_bytes: NonNegativeInt = 65_536
 
 
 class SupplyChainSettings(_Section):

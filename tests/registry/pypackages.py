@@ -159,6 +159,19 @@ def minimal_wheel(name: str, version: str) -> tuple[str, bytes]:
     return f"{stem}-py3-none-any.whl", buffer.getvalue()
 
 
+def big_wheel(name: str, version: str, size: int) -> tuple[str, bytes]:
+    """A wheel of at least `size` bytes: a minimal one plus incompressible data."""
+    import io
+    import os
+    import zipfile
+
+    filename, content = minimal_wheel(name, version)
+    buffer = io.BytesIO(content)
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_STORED) as wheel:
+        wheel.writestr(f"{name.replace('-', '_')}/data.bin", os.urandom(size))
+    return filename, buffer.getvalue()
+
+
 async def upload_bytes(
     edge_url: str, team: str, key: str, name: str, version: str, filename: str, content: bytes
 ) -> tuple[int, str]:

@@ -61,6 +61,18 @@ def _file(name: str, yanked: bool = False, reason: str | None = None) -> simple.
     )
 
 
+def test_core_metadata_is_offered_for_wheels_from_the_threshold_up() -> None:
+    """A wheel under registry.metadata_min_wheel_bytes is offered without PEP 658 metadata (one request
+    fewer to install it); at the threshold and above, and with no threshold, with it; never without
+    a metadata file; an upstream's file of unknown size keeps what its upstream offers."""
+    digest = "b" * 64
+    assert simple.offered_metadata(65_535, digest, 65_536) is None
+    assert simple.offered_metadata(65_536, digest, 65_536) == digest
+    assert simple.offered_metadata(10, digest, 0) == digest
+    assert simple.offered_metadata(1_000_000, None, 0) is None
+    assert simple.offered_metadata(None, digest, 65_536) == digest
+
+
 def test_project_pages_carry_hashes_yanks_and_core_metadata() -> None:
     """HTML anchors (PEP 503/592/658/714) and JSON entries (PEP 691/700) say the same things,
     with relative URLs and escaped attribute values."""

@@ -24,12 +24,14 @@ from tests.fixtures.s3 import S3Endpoint
 from tests.fixtures.teams import org_team_key
 from tests.registry.meshes import s3_registry_mesh
 from tests.registry.pypackages import (
+    big_wheel,
     build_project,
     fresh_venv,
     index_url,
     installed_version,
     pip_install,
     twine_upload,
+    upload_bytes,
 )
 
 READ_ONLY = [Permission.ARTIFACTS_READ]
@@ -174,10 +176,29 @@ async def test_simple_pages_negotiate_and_serve_metadata_and_ranges(
             assert response.headers["Content-Range"] == f"bytes 0-9/{wheel.stat().st_size}"
         async with http.get(file_url, headers={"If-None-Match": f'"{digest}"'}) as response:
             assert response.status == 304
+        # A wheel this small is offered without PEP 658 metadata (registry.metadata_min_wheel_bytes):
+        # an installer fetches the wheel, one request instead of two; the metadata file is served still.
+        assert wheel.stat().st_size < 65_536
+        assert "core-metadata" not in entry
+        assert "data-core-metadata" not in html
         async with http.get(file_url + ".metadata") as response:
+            assert response.status == 200
             metadata = await response.read()
-        assert hashlib.sha256(metadata).hexdigest() == entry["core-metadata"]["sha256"]
         assert b"Name: Acme-Lib" in metadata
+    # A wheel from the threshold up is offered with it, and the file is what the page's digest says.
+    filename, content = big_wheel("bigwheel", "1.0", 70_000)
+    assert (await upload_bytes(mesh.edge_url, team.team_id, team.key, "bigwheel", "1.0", filename, content))[
+        0
+    ] == 200
+    async with aiohttp.ClientSession(headers=_basic(team.read_key)) as http:
+        async with http.get(
+            f"{base}/simple/bigwheel/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+        ) as response:
+            (big,) = json.loads(await response.text())["files"]
+        async with http.get(f"{base}/simple/bigwheel/{big['url']}.metadata") as response:
+            metadata = await response.read()
+        assert hashlib.sha256(metadata).hexdigest() == big["core-metadata"]["sha256"]
+        assert big["dist-info-metadata"] == big["core-metadata"]
         async with http.get(
             f"{mesh.edge_url}/api/v1/registry/packages", params={"q": "acme"}, headers=_basic(team.read_key)
         ) as response:

@@ -119,6 +119,7 @@ registry:
     max_member_bytes: {{ $v.registry.archiveLimits.maxMemberBytes | int }}
   orphan_blob_grace_seconds: {{ $v.registry.orphanBlobGraceSeconds | int }}
   edge_cache_ttl_seconds: {{ $v.registry.edgeCacheTtlSeconds | toJson }}
+  metadata_min_wheel_bytes: {{ $v.registry.metadataMinWheelBytes | int }}
   upstreams:{{ if not $v.registry.upstreams }} {}{{ end }}
 {{- range $name, $u := $v.registry.upstreams }}
     {{ $name | quote }}:
