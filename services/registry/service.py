@@ -454,7 +454,7 @@ class Registry:
                 yanked=v.yanked,
                 yanked_reason=v.yanked_reason,
                 core_metadata_sha256=simple.offered_metadata(
-                    f.size, f.core_metadata_sha256, self._limits.metadata_min_wheel_bytes
+                    f.filename, f.size, f.core_metadata_sha256, self._limits.metadata_min_wheel_bytes
                 ),
             )
             for v, f in rows

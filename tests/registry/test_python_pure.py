@@ -64,13 +64,14 @@ def _file(name: str, yanked: bool = False, reason: str | None = None) -> simple.
 def test_core_metadata_is_offered_for_wheels_from_the_threshold_up() -> None:
     """A wheel under registry.metadata_min_wheel_bytes is offered without PEP 658 metadata (one request
     fewer to install it); at the threshold and above, and with no threshold, with it; never without
-    a metadata file; an upstream's file of unknown size keeps what its upstream offers."""
-    digest = "b" * 64
-    assert simple.offered_metadata(65_535, digest, 65_536) is None
-    assert simple.offered_metadata(65_536, digest, 65_536) == digest
-    assert simple.offered_metadata(10, digest, 0) == digest
-    assert simple.offered_metadata(1_000_000, None, 0) is None
-    assert simple.offered_metadata(None, digest, 65_536) == digest
+    a metadata file, nor for an sdist (its PKG-INFO may leave dependencies to the build)."""
+    digest, wheel, sdist = "b" * 64, "x-1.0-py3-none-any.whl", "x-1.0.tar.gz"
+    assert simple.offered_metadata(wheel, 65_535, digest, 65_536) is None
+    assert simple.offered_metadata(wheel, 65_536, digest, 65_536) == digest
+    assert simple.offered_metadata(wheel, 10, digest, 0) == digest
+    assert simple.offered_metadata(wheel, 1_000_000, None, 0) is None
+    assert simple.offered_metadata(wheel, None, digest, 65_536) == digest
+    assert simple.offered_metadata(sdist, 1_000_000, digest, 0) is None
 
 
 def test_project_pages_carry_hashes_yanks_and_core_metadata() -> None:

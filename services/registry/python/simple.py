@@ -98,11 +98,16 @@ def index_page(projects: Sequence[tuple[str, str]], media_type: str) -> str:
     )
 
 
-def offered_metadata(size: int | None, core_metadata_sha256: str | None, min_bytes: int) -> str | None:
+def offered_metadata(
+    filename: str, size: int | None, core_metadata_sha256: str | None, min_bytes: int
+) -> str | None:
     """The core metadata a page offers for a file (PEP 658/714): a wheel's own at `min_bytes` or more.
     Under that, the metadata saves an installer nothing it would not spend fetching it (a round trip
-    for a few kB), and an install fetches the wheel after it anyway."""
-    if core_metadata_sha256 is None or (size is not None and size < min_bytes):
+    for a few kB), and an install fetches the wheel after it anyway. An sdist's PKG-INFO is not
+    offered: its dependencies may be computed at build time, which is what PEP 658 data must not be."""
+    if core_metadata_sha256 is None or not filename.endswith(".whl"):
+        return None
+    if size is not None and size < min_bytes:
         return None
     return core_metadata_sha256
 
