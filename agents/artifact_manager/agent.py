@@ -3,7 +3,7 @@
 from typing import Any
 
 from services.registry import store as registry_store
-from services.registry.archives import ArchiveLimits
+from shared.archives import ArchiveLimits
 from services.registry.blob_sweep import OrphanBlobSweep
 from services.registry.download_counts import DownloadCounts
 from services.registry.download_policy import DownloadPolicyConsumer

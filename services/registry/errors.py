@@ -1,13 +1,9 @@
 """The one error base of the registry: every refusal carries a stable machine `code` (the edge turns it
-into the client's own error format) and a message for a person."""
+into the client's own error format) and a message for a person. It is `shared.refusals.Refusal`, so an
+archive refused by `shared.archives` is a registry error like any other."""
 
 from __future__ import annotations
 
+from shared.refusals import Refusal
 
-class RegistryError(Exception):
-    """A refusal with a stable machine `code` (e.g. `invalid_name`, `unsafe_archive`) and a message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+RegistryError = Refusal

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from services.registry import search as search_queries
 from services.registry import store, upstream_store
-from services.registry.archives import ArchiveLimits
+from shared.archives import ArchiveLimits
 from services.registry.download_policy import (
     Quarantine,
     Quarantined,

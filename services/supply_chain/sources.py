@@ -3,7 +3,7 @@
 
 Only `.json`, `.yaml` and `.yml` members are records; LICENSE, README and the like are skipped.
 
-An archive is read whole, through the registry's safe inspection (`services.registry.archives`:
+An archive is read whole, through the safe archive inspection the registry uses too (`shared.archives`:
 decompressed bytes counted as they come, never trusting a header), before any record is handed
 out: one past `ADVISORY_ARCHIVE_LIMITS` (a zip or gzip bomb, a member too large to be an advisory,
 too many members) or holding what no export holds (links, `..` paths, duplicate names) is refused
@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.registry.archives import (
+from shared.archives import (
     ArchiveKind,
     ArchiveLimits,
     InvalidArchive,

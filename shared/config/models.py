@@ -511,7 +511,7 @@ class AccountsSettings(_Section):
 
 
 class ArchiveLimitsSettings(_Section):
-    """Bounds on one uploaded archive (services/registry/archives.py explains the defaults)."""
+    """Bounds on one uploaded archive (shared/archives.py explains the defaults)."""
 
     max_members: PositiveInt = 50_000
     max_total_uncompressed_bytes: PositiveInt = 1 << 30

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.registry.archives import (
+from shared.archives import (
     DEFAULT_LIMITS,
     ArchiveKind,
     ArchiveLimits,

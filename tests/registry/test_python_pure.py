@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.registry.archives import DEFAULT_LIMITS
+from shared.archives import DEFAULT_LIMITS
 from services.registry.ecosystems import RULES
 from services.registry.ecosystems.interface import RegistryError
 from services.registry.python import metadata as pymeta

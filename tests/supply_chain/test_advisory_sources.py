@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from services.registry.archives import ArchiveLimits
+from shared.archives import ArchiveLimits
 from services.supply_chain.sources import ArchiveRefused, osv_files
 
 RECORD = json.dumps({"id": "OSV-1", "modified": "2024-01-01T00:00:00Z"}).encode()

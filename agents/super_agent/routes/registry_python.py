@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.errors import HttpProblem
 from services.gateway.route_table import Call, Local, RequestBody, Route
-from services.registry.python.simple import TEXT_HTML, negotiate
+from shared.simple_api import TEXT_HTML, negotiate
 from shared.blobstore import BlobNotFound, BlobRef
 from shared.bus.codec import validation_details
 from shared.messages.artifacts import (

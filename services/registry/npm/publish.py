@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from services.registry.archives import DEFAULT_LIMITS, ArchiveKind, ArchiveLimits, inspect_archive
+from shared.archives import DEFAULT_LIMITS, ArchiveKind, ArchiveLimits, inspect_archive
 from services.registry.ecosystems.interface import (
     ArchiveTooLarge,
     DigestMismatch,

@@ -18,7 +18,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from services.registry.archives import ArchiveKind, ArchiveLimits, ArchiveListing, inspect_archive
+from shared.archives import ArchiveKind, ArchiveLimits, ArchiveListing, inspect_archive
 from services.registry.ecosystems.interface import FilenameMismatch, InvalidMetadata, InvalidUpload
 from shared.messages.artifacts import Dependency, DependencyKind
 

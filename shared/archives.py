@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, Literal, Protocol, cast
 
-from services.registry.errors import RegistryError
+from shared.refusals import Refusal
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -68,21 +68,21 @@ _CHUNK = 64 * 1024
 RATIO_GRACE_BYTES = 1 * _MIB
 
 
-class UnsafeArchive(RegistryError):
+class UnsafeArchive(Refusal):
     """The archive is readable but holds something an installer must not be given."""
 
     def __init__(self, message: str) -> None:
         super().__init__("unsafe_archive", message)
 
 
-class InvalidArchive(RegistryError):
+class InvalidArchive(Refusal):
     """The bytes are not a readable archive of the expected kind (corrupt, truncated, unsupported)."""
 
     def __init__(self, message: str) -> None:
         super().__init__("invalid_archive", message)
 
 
-class MissingMember(RegistryError):
+class MissingMember(Refusal):
     """The archive is fine but lacks the member asked for (e.g. `package/package.json`)."""
 
     def __init__(self, message: str) -> None:
@@ -495,7 +495,7 @@ def inspect_archive(
         if kind is ArchiveKind.ZIP:
             return _inspect_zip(fileobj, limits, capture, bound)
         return _inspect_tar(fileobj, limits, capture, bound)
-    except RegistryError:
+    except Refusal:
         raise
     except _CORRUPT as exc:
         raise InvalidArchive(f"not a readable {kind.value} archive: {exc}") from exc
