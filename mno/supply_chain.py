@@ -14,10 +14,11 @@ A finding whose advisory gives no severity counts as `unrated`, which fails at e
 records, or a directory (packed here as a tar.gz), to the SupplyChainAgent through the edge.
 
 `mno supply-chain policy` shows the team's download policy (`GET /api/v1/supply-chain/policy`, an API
-key with supply_chain:read); with `--block-severity` or `--quarantine-days` it changes what is given
-and keeps the rest (`PUT`, supply_chain:policy). `mno supply-chain blocked` lists the versions the
-policy blocks now, each with the findings that block it. Exit 2 for a refusal or bad input, 1 for
-the edge's own failure, 3 when it did not answer.
+key with supply_chain:read); with `--block-severity`, `--block-unrated`/`--ignore-unrated` or
+`--quarantine-days` it changes what is given and keeps the rest (`PUT`, supply_chain:policy).
+`mno supply-chain blocked` lists the versions the policy blocks now (the team's own and upstream
+ones), each with the findings that block it. Exit 2 for a refusal or bad input, 1 for the edge's own
+failure, 3 when it did not answer.
 """
 
 from __future__ import annotations
@@ -373,6 +374,14 @@ def policy(
             "--quarantine-days", help="Hide upstream versions younger than this many days (0 is off).", min=0
         ),
     ] = None,
+    block_unrated: Annotated[
+        bool | None,
+        typer.Option(
+            "--block-unrated/--ignore-unrated",
+            help="Whether open findings whose advisory gives no severity block too (while --block-severity "
+            "is not none).",
+        ),
+    ] = None,
     url: UrlOption = None,
     api_key: KeyOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")] = False,
@@ -384,10 +393,13 @@ def policy(
         raise _fail(command, f"--block-severity must be one of {', '.join(RATINGS)}", EXIT_INPUT)
     base, token = _edge(command, config, url, api_key)
     current = _answer(command, *_request(command, base, token, "GET", "/api/v1/supply-chain/policy"))
-    if block_severity is not None or quarantine_days is not None:
+    if block_severity is not None or quarantine_days is not None or block_unrated is not None:
         wanted = {
             "block_severity": block_severity if block_severity is not None else current["block_severity"],
             "quarantine_days": quarantine_days if quarantine_days is not None else current["quarantine_days"],
+            "block_unrated": block_unrated
+            if block_unrated is not None
+            else current.get("block_unrated", False),
         }
         current = _answer(
             command,
@@ -403,6 +415,7 @@ def policy(
     )
     console.print(
         f"block_severity: {current['block_severity']}\n"
+        f"block_unrated: {str(current.get('block_unrated', False)).lower()}\n"
         f"quarantine_days: {current['quarantine_days']}\n"
         f"changed: {changed}",
         markup=False,
@@ -436,7 +449,7 @@ def blocked(
                 item["ecosystem"],
                 item["name"],
                 item["version"],
-                f["severity"],
+                f["severity"] or "unrated",
                 f["advisory_id"],
                 f["package"],
                 f["triage_status"],

@@ -3,7 +3,6 @@
 from typing import Any
 
 from services.registry import store as registry_store
-from shared.archives import ArchiveLimits
 from services.registry.blob_sweep import OrphanBlobSweep
 from services.registry.download_counts import DownloadCounts
 from services.registry.download_policy import DownloadPolicyConsumer
@@ -11,6 +10,7 @@ from services.registry.notices import Changed, announcing
 from services.registry.npm_service import NpmRegistry
 from services.registry.service import RegistryLimits, answers
 from services.registry.upstream import Upstream, Upstreams
+from shared.archives import ArchiveLimits
 from shared.blobstore.from_settings import blob_store_from_settings
 from shared.db.outbox import Outbox
 from shared.mesh import install_mesh
@@ -43,6 +43,7 @@ from shared.messages.registry import (
     ARTIFACT_VERSION,
     ARTIFACT_VERSIONS,
     ARTIFACT_YANK,
+    DOWNLOAD_OVERRIDE_CHANGED,
     DOWNLOAD_POLICY_CHANGED,
     DOWNLOADS_COUNTED,
     VERSION_BLOCK_CHANGED,
@@ -56,6 +57,8 @@ OUTBOX_RELAY_SECONDS = 2.0
 # Blobs no row refers to are deleted once older than `registry.orphan_blob_grace_seconds`.
 ORPHAN_BLOB_SWEEP_SECONDS = 3600.0
 DOWNLOAD_CLAIMS_PRUNE_SECONDS = 3600.0
+# Upstream files recorded before their versions were announced for matching (upstream_matching.py).
+UPSTREAM_ANNOUNCE_SECONDS = 60.0
 
 
 async def setup(runtime: AgentRuntime) -> None:
@@ -132,6 +135,9 @@ async def setup(runtime: AgentRuntime) -> None:
     policies = DownloadPolicyConsumer(pool, bus)
     runtime.consume(VERSION_BLOCK_CHANGED, policies.on_version_block_changed)
     runtime.consume(DOWNLOAD_POLICY_CHANGED, policies.on_download_policy_changed)
+    runtime.consume(DOWNLOAD_OVERRIDE_CHANGED, policies.on_download_override_changed)
+    # Upstream versions a team took are matched by the SupplyChainAgent: those recorded before that.
+    runtime.every("upstream-announce", UPSTREAM_ANNOUNCE_SECONDS, registry.matching.announce_pending)
     # Downloads the edges answered from their cache, in batches (services/registry/download_counts.py).
     downloads = DownloadCounts(pool)
     runtime.consume(DOWNLOADS_COUNTED, downloads.on_downloads_counted)

@@ -1,6 +1,8 @@
 """Wiring of the supply_chain agent: scans, SBOMs, findings, triage, advisory imports and
-attestations over its store and the blob store, the consumer of the registry's published versions,
-and the SBOM backfill of versions stored before it (asked of the ArtifactManagerAgent)."""
+attestations over its store and the blob store, the consumers of the registry's published versions
+and of the upstream versions its teams take (and the registry's question about one before a first
+download), the download policies, and the SBOM backfill of versions stored before it (asked of the
+ArtifactManagerAgent)."""
 
 from services.supply_chain.policies import Policies
 from services.supply_chain.service import Limits, SupplyChain, answers
@@ -32,7 +34,9 @@ from shared.messages.registry import (
     SC_SBOMS,
     SC_SCAN,
     SC_TRIAGE,
+    SC_UPSTREAM_VERSION,
     SC_VEX,
+    UPSTREAM_VERSION_FETCHED,
 )
 from shared.runtime import AgentRuntime, package_version
 
@@ -79,6 +83,7 @@ async def setup(runtime: AgentRuntime) -> None:
     service.add(SC_OVERRIDE_CREATE, answers(policies.create_override))
     service.add(SC_OVERRIDE_DELETE, answers(policies.delete_override))
     service.add(SC_BLOCKED, answers(policies.blocked))
+    service.add(SC_UPSTREAM_VERSION, answers(supply_chain.upstream_version))
     service.add(SC_SCAN, answers(supply_chain.scan))
     service.add(SC_SBOMS, answers(supply_chain.sboms))
     service.add(SC_SBOM, answers(supply_chain.sbom))
@@ -98,11 +103,19 @@ async def setup(runtime: AgentRuntime) -> None:
     runtime.consume(
         ARTIFACT_PUBLISHED, supply_chain.on_artifact_published, max_concurrency=PUBLISHED_CONCURRENCY
     )
+    runtime.consume(
+        UPSTREAM_VERSION_FETCHED,
+        supply_chain.on_upstream_version_fetched,
+        max_concurrency=PUBLISHED_CONCURRENCY,
+    )
     backfilled = False
 
     async def backfill() -> None:
         nonlocal backfilled
         if not backfilled:
+            # Once soon after start too: a policy never announced as it stands now (e.g. before the
+            # registry learnt whether a team blocks downloads) is announced without waiting.
+            await policies.sync_all()
             await supply_chain.backfill()
             backfilled = True
 

@@ -39,6 +39,7 @@ _CAUSES = {
     "advisory_import": "new or changed advisories",
     "sbom_scanned": "an uploaded SBOM",
     "artifact_published": "a published package version",
+    "upstream_fetched": "a version taken from an upstream index",
 }
 
 

@@ -17,18 +17,19 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from services.dashboard import supply_chain as sc
 from shared.messages.artifacts import (
     Dependency,
     Ecosystem,
     FileInfo,
-    NameText,
+    PackageNameText,
     PackageVersions,
     SearchResults,
     VersionInfo,
     VersionText,
+    scoped_name_for_npm_only,
 )
 from shared.messages.fields import Text
 from shared.messages.supply_chain import FindingList, SbomList
@@ -67,8 +68,13 @@ class SearchForm(BaseModel):
     q: Annotated[Short | None, Blank] = None
     ecosystem: Annotated[Ecosystem | None, Blank] = None
     license: Annotated[Short | None, Blank] = None
-    depends_on: Annotated[NameText | None, Blank] = None
+    depends_on: Annotated[PackageNameText | None, Blank] = None
     offset: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+    @model_validator(mode="after")
+    def _scoped_name_for_npm_only(self) -> SearchForm:
+        scoped_name_for_npm_only(self.ecosystem, self.depends_on)
+        return self
 
     def query(self) -> dict[str, Any]:
         """`GET /api/v1/registry/packages`'s parameters."""
@@ -92,23 +98,32 @@ class SearchForm(BaseModel):
         return f"{PATH}?{urlencode(fields)}" if fields else PATH
 
 
-class PackageQuery(BaseModel):
+class _PackageNamed(BaseModel):
+    """A form naming a package of an ecosystem: a scoped `@scope/name` only in npm."""
+
+    @model_validator(mode="after")
+    def _scoped_name_for_npm_only(self) -> _PackageNamed:
+        scoped_name_for_npm_only(getattr(self, "ecosystem", None), getattr(self, "name", None))
+        return self
+
+
+class PackageQuery(_PackageNamed):
     """The package page's path and query: which version's files, dependencies and readme to show."""
 
     model_config = ConfigDict(extra="ignore")
 
     ecosystem: Ecosystem
-    name: NameText
+    name: PackageNameText
     version: Annotated[VersionText | None, Blank] = None
 
 
-class VersionForm(BaseModel):
+class VersionForm(_PackageNamed):
     """The yank / unyank / delete forms (htmx sends every field as a string)."""
 
     model_config = ConfigDict(extra="forbid")
 
     ecosystem: Ecosystem
-    name: NameText
+    name: PackageNameText
     version: VersionText
     reason: Annotated[Annotated[Text, StringConstraints(max_length=500)] | None, Blank] = None
 
@@ -116,11 +131,11 @@ class VersionForm(BaseModel):
         return {"ecosystem": self.ecosystem.value, "name": self.name, "version": self.version}
 
 
-class PackageForm(BaseModel):
+class PackageForm(_PackageNamed):
     model_config = ConfigDict(extra="forbid")
 
     ecosystem: Ecosystem
-    name: NameText
+    name: PackageNameText
 
 
 def package_href(ecosystem: Ecosystem | str, name: str, version: str | None = None) -> str:

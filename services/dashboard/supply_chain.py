@@ -245,11 +245,18 @@ def _rank(rating: str) -> int:
     return SEVERITY_ORDER.index(rating) if rating in SEVERITY_ORDER else len(SEVERITY_ORDER)
 
 
+def _blocking_rating(severity: SeverityRating | None) -> str:
+    """A blocking finding's rating; `unrated` when its advisory gives none (`block_unrated`)."""
+    return severity.value if severity is not None else UNRATED
+
+
 def blocked_rows(found: BlockedList) -> list[BlockedRow]:
     """Each blocked version with its findings, worst first."""
     rows = []
     for item in found.items:
-        findings = sorted(item.findings, key=lambda f: (_rank(f.severity.value), f.advisory_id, f.package))
+        findings = sorted(
+            item.findings, key=lambda f: (_rank(_blocking_rating(f.severity)), f.advisory_id, f.package)
+        )
         rows.append(
             BlockedRow(
                 item.ecosystem.value,
@@ -259,7 +266,7 @@ def blocked_rows(found: BlockedList) -> list[BlockedRow]:
                     BlockerRow(
                         f.finding_id,
                         f.advisory_id,
-                        f.severity.value,
+                        _blocking_rating(f.severity),
                         f.package,
                         f.triage_status.replace("_", " "),
                     )

@@ -18,6 +18,10 @@ it the versions it is about to list, with the upstream's upload instant where th
 instant, a version's age is counted from when this registry first saw it (recorded here on first
 sight, by a team with a quarantine), so a version an upstream lists without a date is "new" the
 first time it is proxied: the cautious reading, and the one that needs no date from the upstream.
+A version the team overrode (`download_overrides`, from `download_override_changed`) is never hidden.
+
+Blocks apply to upstream versions as to the team's own (services/registry/upstream_matching.py: the
+SupplyChainAgent matches every upstream version a team takes, and a block arrives here the same way).
 """
 
 from __future__ import annotations
@@ -35,12 +39,17 @@ from shared.bus.context import MessageContext
 from shared.bus.events import Delivery
 from shared.db.inbox import Connection
 from shared.messages.artifacts import Ecosystem
-from shared.messages.supply_chain_policy import DownloadPolicyChanged, VersionBlockChanged
+from shared.messages.supply_chain_policy import (
+    DownloadOverrideChanged,
+    DownloadPolicyChanged,
+    VersionBlockChanged,
+)
 
 __all__ = [
     "BlockedByPolicy",
     "DownloadPolicyConsumer",
     "Quarantined",
+    "blocked_message",
     "hidden_versions",
     "quarantine_days",
     "quarantine_ends",
@@ -64,7 +73,8 @@ class Quarantined(RegistryError):
 
 
 class DownloadPolicyConsumer:
-    """The consumers of the SupplyChainAgent's `version_block_changed` and `download_policy_changed`.
+    """The consumers of the SupplyChainAgent's `version_block_changed`, `download_policy_changed` and
+    `download_override_changed`.
 
     Each decision, once applied, is announced (`REGISTRY_CHANGED`, services/registry/notices.py): the
     edges keep the locations of a team's files, and a version blocked now must not be served from
@@ -105,21 +115,43 @@ class DownloadPolicyConsumer:
     ) -> bool:
         async with self._pool.acquire() as conn:
             await conn.execute(
-                f"INSERT INTO {S}.download_policies (team_id, quarantine_days, revision) "
-                "VALUES ($1::uuid, $2, $3) ON CONFLICT (team_id) DO UPDATE SET "
-                "quarantine_days = EXCLUDED.quarantine_days, revision = EXCLUDED.revision "
+                f"INSERT INTO {S}.download_policies (team_id, quarantine_days, block_severity, revision) "
+                "VALUES ($1::uuid, $2, $3, $4) ON CONFLICT (team_id) DO UPDATE SET "
+                "quarantine_days = EXCLUDED.quarantine_days, block_severity = EXCLUDED.block_severity, "
+                "revision = EXCLUDED.revision "
                 f"WHERE {S}.download_policies.revision < EXCLUDED.revision",
                 event.team_id,
                 event.quarantine_days,
+                event.block_severity.value,
                 event.revision,
             )
         await self._announce(event.team_id, None, None)
         return True
 
+    async def on_download_override_changed(
+        self, event: DownloadOverrideChanged, ctx: MessageContext, delivery: Delivery
+    ) -> bool:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                f"INSERT INTO {S}.download_overrides (team_id, ecosystem, name, version, allowed, revision) "
+                "VALUES ($1::uuid, $2, $3, $4, $5, $6) "
+                "ON CONFLICT (team_id, ecosystem, name, version) DO UPDATE SET allowed = EXCLUDED.allowed, "
+                "revision = EXCLUDED.revision "
+                f"WHERE {S}.download_overrides.revision < EXCLUDED.revision",
+                event.team_id,
+                event.ecosystem.value,
+                event.name,
+                event.version,
+                event.allowed,
+                event.revision,
+            )
+        await self._announce(event.team_id, event.ecosystem, event.name)
+        return True
+
 
 def blocked_message(name: str, version: str, findings: list[dict[str, Any]]) -> str:
     named = ", ".join(
-        f"{f['advisory_id']} ({f['severity']}, {f['package']}, finding {f['finding_id']})"
+        f"{f['advisory_id']} ({f['severity'] or 'unrated'}, {f['package']}, finding {f['finding_id']})"
         for f in findings[:_NAMED]
     )
     more = f" and {len(findings) - _NAMED} more" if len(findings) > _NAMED else ""
@@ -202,7 +234,20 @@ async def hidden_versions(
         )
         first_seen = {r["version"]: r["first_seen"] for r in rows}
     ages = {v: at if at is not None else first_seen.get(v, now) for v, at in uploaded.items()}
-    return Quarantine(days, quarantine_ends(ages, days, now))
+    hidden = quarantine_ends(ages, days, now)
+    if hidden:
+        # A version the team overrode is let through, however young.
+        allowed = await conn.fetch(
+            f"SELECT version FROM {S}.download_overrides WHERE team_id = $1::uuid AND ecosystem = $2 "
+            "AND name = $3 AND version = ANY($4::text[]) AND allowed",
+            team_id,
+            ecosystem.value,
+            name,
+            sorted(hidden),
+        )
+        for row in allowed:
+            hidden.pop(row["version"], None)
+    return Quarantine(days, hidden)
 
 
 def quarantine_message(name: str, version: str, until: datetime, days: int) -> str:

@@ -8,7 +8,10 @@ metadata's), a private npm packument (full or abbreviated) and tarball location.
 every commit that changes one of those: publish, yank/unyank, delete of a version or package, npm
 dist-tag changes, deprecation and unpublish (`announcing`, wrapped around those endpoints), and the
 SupplyChainAgent's download decisions applied here (`download_policy.DownloadPolicyConsumer`: a
-blocked version's file must stop being served at once, not when the edge's entry expires).
+blocked version's file must stop being served at once, not when the edge's entry expires). Every
+decision is announced, whether it is about a team's own version or one its upstream serves (blocks,
+releases, the policy, overrides): the consumer does not tell them apart, so no decision can reach the
+registry without the edges dropping what they keep of the team.
 
 Upstream answers (pages, packuments and files of names a team does not publish) are never kept at
 the edge: what they answer moves with the upstream's own cache and with the clock (a quarantine

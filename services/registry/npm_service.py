@@ -135,6 +135,24 @@ class NpmRegistry(Registry):
         by = (ctx.principal.user_id or ctx.principal.api_key_id) if ctx.principal is not None else None
         await npm_store.record_unpublished(conn, team_id, package.name, version, by)
 
+    async def _check_delete(
+        self, conn: Any, team_id: str, package: store.PackageRow, rows: list[store.VersionRow]
+    ) -> None:
+        """A REST delete of npm versions is an unpublish: npm's unpublish policy applies, as to
+        `npm unpublish` (72 h, dependents, downloads), refused with `unpublish_refused`."""
+        if package.ecosystem is not NPM_ECOSYSTEM:
+            await super()._check_delete(conn, team_id, package, rows)
+            return
+        deleted = {r.id for r in rows}
+        now = datetime.now(UTC)
+        dependents = await npm_store.dependents(conn, team_id, package.name, package.id)
+        for state in await npm_store.versions(conn, team_id, package.id):
+            if state.version_id in deleted:
+                facts = UnpublishFacts(
+                    published_at=state.published_at, dependents=dependents, weekly_downloads=state.downloads
+                )
+                check_unpublish(facts, now, self._unpublish_policy)
+
     # --- publish ------------------------------------------------------------------------------------
 
     async def npm_publish(self, request: NpmPublishRequest, ctx: MessageContext) -> PublishedArtifact:
@@ -292,7 +310,12 @@ class NpmRegistry(Registry):
 
     def _upstream(self) -> NpmUpstreamProxy:
         return NpmUpstreamProxy(
-            self._pool, self._blobs, self.upstreams, self._limits.max_upload_bytes, self._discard_blob
+            self._pool,
+            self._blobs,
+            self.upstreams,
+            self._limits.max_upload_bytes,
+            self._discard_blob,
+            self.matching,
         )
 
     async def npm_packument(self, request: NpmPackumentRequest, ctx: MessageContext) -> NpmDocument:
@@ -322,7 +345,7 @@ class NpmRegistry(Registry):
                 await store.get_package(conn, team_id, NPM_ECOSYSTEM, request.name) is not None
             )
         if not private:
-            return await self._upstream().tarball(team_id, request.name, request.filename)
+            return await self._upstream().tarball(team_id, request.name, request.filename, ctx)
         if found is None:
             raise NotFound("no such tarball in this registry")
         refuse_blocked(found)

@@ -14,6 +14,12 @@ a copy (their dist-tags moved to what remains) and that copy is rendered, in the
 this team alone; a document too large for a reply is stored per team. A team without a quarantine
 gets the upstream's document as before. A tarball of a hidden version is refused (`Quarantined`, a
 403 naming when it leaves the quarantine), before anything is fetched.
+
+A tarball of a version the team's policy blocks is refused as a private one is (`BlockedByPolicy`,
+upstream_matching.py): checked at every download, and, the first time a team whose policy blocks
+takes the version, asked of the SupplyChainAgent once its bytes are fetched (npm's integrity is no
+SHA-256, and the version's SBOM names its file's): refused, those bytes are not kept. The team's first
+row of a file announces the version for matching (`upstream_version_fetched`, in its transaction).
 """
 
 from __future__ import annotations
@@ -36,13 +42,16 @@ from services.registry.download_policy import (
 from services.registry.ecosystems.interface import NotFound
 from services.registry.npm.upstream import UpstreamPackument, publish_instants, render, without_versions
 from services.registry.upstream import Upstream, Upstreams, UpstreamUnavailable
+from services.registry.upstream_matching import UpstreamMatching
 from shared.blobstore import BlobStore
+from shared.bus.context import MessageContext
 from shared.messages.artifacts import (
     NPM_DOCUMENT_MAX_CHARS,
     BlobReference,
     Ecosystem,
     FileLocation,
     NpmDocument,
+    UpstreamVersion,
 )
 
 __all__ = ["NpmUpstreamProxy"]
@@ -61,8 +70,10 @@ class NpmUpstreamProxy:
         upstreams: Upstreams,
         max_bytes: int,
         discard_blob: Callable[[str], Awaitable[None]],
+        matching: UpstreamMatching,
     ) -> None:
         self._pool = pool
+        self._matching = matching
         self._blobs = blobs
         self._upstreams = upstreams
         self._max_bytes = max_bytes
@@ -134,7 +145,7 @@ class NpmUpstreamProxy:
             await self._discard_blob(replaced)
         return NpmDocument(body="", blob=BlobReference(sha256=blob.sha256, size=blob.size))
 
-    async def tarball(self, team_id: str, name: str, filename: str) -> FileLocation:
+    async def tarball(self, team_id: str, name: str, filename: str, ctx: MessageContext) -> FileLocation:
         async with self._pool.acquire() as conn:
             upstream = await self._upstream_for(conn, team_id, name)
             days = await quarantine_days(conn, team_id)
@@ -149,6 +160,7 @@ class NpmUpstreamProxy:
             if cached is not None and (
                 not days or cached.cached_at <= datetime.now(UTC) - timedelta(days=days)
             ):
+                await self._matching.check(conn, _taken(team_id, upstream, name, filename, cached), ctx)
                 await upstream_store.count_download(
                     conn, team_id, Ecosystem.NPM, upstream.name, name, filename
                 )
@@ -169,17 +181,37 @@ class NpmUpstreamProxy:
                 raise Quarantined(quarantine_message(name, listed.version, until, days))
         if cached is not None:
             async with self._pool.acquire() as conn:
+                await self._matching.check(conn, _taken(team_id, upstream, name, filename, cached), ctx)
                 await upstream_store.count_download(
                     conn, team_id, Ecosystem.NPM, upstream.name, name, filename
                 )
             return _location(filename, cached.sha256, cached.size)
         blob = await self._upstreams.fetch_tarball(upstream, listed, self._blobs, self._max_bytes)
         log.info("upstream tarball cached", upstream=upstream.name, name=name, filename=filename)
+        taken = UpstreamVersion(
+            team_id=team_id,
+            ecosystem=Ecosystem.NPM,
+            upstream=upstream.name,
+            name=name,
+            version=listed.version,
+            filename=filename,
+            sha256=blob.sha256,
+        )
+        try:
+            async with self._pool.acquire() as conn:
+                await self._matching.check(conn, taken, ctx)
+        except BaseException:
+            # Refused (or not checked): the bytes are not kept, unless a row holds the same ones.
+            await self._discard_blob(blob.sha256)
+            raise
         async with self._pool.acquire() as conn, conn.transaction():
             # Serialised with a refused upload removing a blob of the same bytes (content-addressed).
             await store.lock_blob(conn, blob.sha256)
             if not await self._blobs.exists(blob.sha256):
                 raise UpstreamUnavailable(f"{filename} was removed while it was cached; ask again")
+            held = await upstream_store.cached_file(
+                conn, team_id, Ecosystem.NPM, upstream.name, name, filename
+            )
             await upstream_store.record_file(
                 conn,
                 team_id,
@@ -191,9 +223,29 @@ class NpmUpstreamProxy:
                 sha256=blob.sha256,
                 size=blob.size,
                 upstream_digest=listed.digest,
+                announced=held is None,
             )
+            # The version is matched against the advisories (and re-matched as they change).
+            matched = await self._matching.recorded(conn, taken, ctx) if held is None else None
             await upstream_store.count_download(conn, team_id, Ecosystem.NPM, upstream.name, name, filename)
+        if matched is not None:
+            self._matching.send_soon(matched)
         return _location(filename, blob.sha256, blob.size)
+
+
+def _taken(
+    team_id: str, upstream: Upstream, name: str, filename: str, cached: upstream_store.CachedFile
+) -> UpstreamVersion:
+    """A tarball the team holds, as the version it is of."""
+    return UpstreamVersion(
+        team_id=team_id,
+        ecosystem=Ecosystem.NPM,
+        upstream=upstream.name,
+        name=name,
+        version=cached.version,
+        filename=filename,
+        sha256=cached.sha256,
+    )
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from services.registry import search as search_queries
 from services.registry import store, upstream_store
-from shared.archives import ArchiveLimits
+from services.registry.delete_policy import DeletePolicy, check_delete
 from services.registry.download_policy import (
     Quarantine,
     Quarantined,
@@ -46,6 +46,8 @@ from services.registry.python import simple
 from services.registry.python.upload import FileDigests, check_digests, check_form
 from services.registry.python.upstream_pages import UpstreamFile
 from services.registry.upstream import Upstreams, UpstreamUnavailable
+from services.registry.upstream_matching import UpstreamMatching
+from shared.archives import ArchiveLimits
 from shared.blobstore import BlobNotFound, BlobStore
 from shared.bus.client import Bus, OutgoingEvent
 from shared.bus.context import MessageContext
@@ -70,6 +72,7 @@ from shared.messages.artifacts import (
     SearchResults,
     StoredVersions,
     StoredVersionsQuery,
+    UpstreamVersion,
     VersionInfo,
     VersionRef,
     VersionSummary,
@@ -99,6 +102,9 @@ _STATUS_OF_CODE: dict[str, ErrorCode] = {
     "upstream_too_large": ErrorCode.UNAVAILABLE,
     "blocked_by_policy": ErrorCode.FORBIDDEN,
     "quarantined": ErrorCode.FORBIDDEN,
+    "policy_unavailable": ErrorCode.UNAVAILABLE,
+    "delete_refused": ErrorCode.CONFLICT,
+    "unpublish_refused": ErrorCode.CONFLICT,
 }
 
 T = TypeVar("T", bound=BaseModel)
@@ -154,6 +160,8 @@ class Registry:
         self._limits = limits
         # The public indexes behind the teams' own (none unless configured; the agent sets them).
         self.upstreams = Upstreams(())
+        # Upstream versions under the teams' download policies (upstream_matching.py).
+        self.matching = UpstreamMatching(pool, bus, outbox)
 
     @staticmethod
     def rules(ecosystem: Ecosystem) -> EcosystemRules:
@@ -217,8 +225,13 @@ class Registry:
             return await self._record_python(
                 team_id, request, ctx, dist, found, version, digests, core_metadata_sha256, storing
             )
+        except BaseException:
+            # A refused publish lets the store finish, then discards the core metadata as it does the
+            # file: under the blob's lock, unless a committed row references the same bytes.
+            await asyncio.gather(storing, return_exceptions=True)
+            await self._discard_blob(core_metadata_sha256)
+            raise
         finally:
-            # A refused publish lets the store finish (an unreferenced blob goes with the orphan sweep).
             await asyncio.gather(storing, return_exceptions=True)
 
     async def _record_python(
@@ -315,8 +328,13 @@ class Registry:
                 ctx,
                 message_id=_event_id(team_id, Ecosystem.PYPI, name, version, filename),
             )
-            # The file's core metadata is on disk before the row naming it commits.
+            # The file's core metadata is on disk before the row naming it commits, and stays: under
+            # its blob's lock, so a refused publish of the same bytes cannot remove it meanwhile (if
+            # one did before, it is stored again).
+            await store.lock_blob(conn, core_metadata_sha256)
             await storing
+            if not await self._blobs.exists(core_metadata_sha256):
+                await self._blobs.put(_one_chunk(found.raw), expected_sha256=core_metadata_sha256)
         # Sent after the commit, without keeping the client waiting for JetStream's ack (the relay
         # sends what this does not).
         self._outbox.send_soon(outgoing)
@@ -436,8 +454,12 @@ class Registry:
             name = rules.normalize_name(request.project)
             package = await store.get_package(conn, team_id, Ecosystem.PYPI, name)
             if package is None:
-                # Only a name the team has not published reaches the upstream (dependency confusion).
-                if request.project != name and self.upstreams.for_team(team_id, "pypi") is not None:
+                # Only a name the team has never published reaches the upstream (dependency
+                # confusion): a deleted package's name stays the team's.
+                proxied = self.upstreams.for_team(team_id, "pypi") is not None
+                if proxied and await upstream_store.name_is_private(conn, team_id, Ecosystem.PYPI, name):
+                    raise NotFound("no such project in this index")
+                if request.project != name and proxied:
                     return PythonPage(media_type=media, body="", canonical=name)
                 return await self._upstream_page(team_id, name, media)
             if request.project != name:
@@ -493,9 +515,12 @@ class Registry:
         ordered = sorted(versions, key=rules.parse_version)
         return PythonPage(media_type=media, body=simple.project_page(name, ordered, page, media))
 
-    async def _upstream_file(self, conn: Any, team_id: str, request: FileRequest) -> FileLocation:
-        """A file of a project the team has not published, from the upstream's listing: fetched
-        into the blob store the first time, served from it afterwards."""
+    async def _upstream_file(
+        self, conn: Any, team_id: str, request: FileRequest, ctx: MessageContext
+    ) -> FileLocation:
+        """A file of a project the team has not published, from the upstream's listing: checked
+        against the team's quarantine and download policy, fetched into the blob store the first
+        time, served from it afterwards."""
         upstream = self.upstreams.for_team(team_id, "pypi")
         if upstream is None or request.ecosystem is not Ecosystem.PYPI or request.core_metadata:
             raise NotFound("no such file in this index")
@@ -503,8 +528,9 @@ class Registry:
             name = self.rules(Ecosystem.PYPI).normalize_name(pymeta.parse_filename(request.filename).name)
         except RegistryError:
             raise NotFound("no such file in this index") from None
-        if await store.get_package(conn, team_id, Ecosystem.PYPI, name) is not None:
-            # A privately published name: none of the upstream's files, not even versions ours lacks.
+        if await upstream_store.name_is_private(conn, team_id, Ecosystem.PYPI, name):
+            # A privately published name (or a deleted one): none of the upstream's files, not even
+            # versions ours lacks.
             raise NotFound("no such file in this index")
         files = await self.upstreams.project_files(upstream, name) or []
         listed = next(
@@ -516,6 +542,22 @@ class Registry:
         version = _file_version(listed.filename)
         if version is not None and version in quarantine.hidden:
             raise Quarantined(quarantine_message(name, version, quarantine.hidden[version], quarantine.days))
+        taken = (
+            UpstreamVersion(
+                team_id=team_id,
+                ecosystem=Ecosystem.PYPI,
+                upstream=upstream.name,
+                name=name,
+                version=version,
+                filename=listed.filename,
+                sha256=listed.sha256,
+            )
+            if version is not None
+            else None
+        )
+        if taken is not None:
+            # Before any byte is fetched: blocked by the team's policy, as its own versions are.
+            await self.matching.check(conn, taken, ctx)
         if await self._blobs.exists(listed.sha256):
             blob = await self._blobs.stat(listed.sha256)
         else:
@@ -523,6 +565,7 @@ class Registry:
             log.info("upstream file cached", upstream=upstream.name, filename=listed.filename)
         # The team's row of the file (upstream_files, as npm's upstream tarballs have): its downloads
         # counted as a private file's are, and the blob kept from removal as unreferenced.
+        matched = None
         async with conn.transaction():
             # Serialised with a refused upload removing a blob of the same bytes (content-addressed).
             await store.lock_blob(conn, blob.sha256)
@@ -543,10 +586,16 @@ class Registry:
                     sha256=blob.sha256,
                     size=blob.size,
                     upstream_digest=listed.sha256,
+                    announced=cached is None and taken is not None,
                 )
+            if cached is None and taken is not None:
+                # The version is matched against the advisories (and re-matched as they change).
+                matched = await self.matching.recorded(conn, taken, ctx)
             await upstream_store.count_download(
                 conn, team_id, Ecosystem.PYPI, upstream.name, name, listed.filename
             )
+        if matched is not None:
+            self.matching.send_soon(matched)
         return FileLocation(
             filename=listed.filename,
             blob_sha256=blob.sha256,
@@ -587,7 +636,7 @@ class Registry:
                 count=not request.core_metadata,
             )
             if found is None and request.sha256 is not None:
-                return await self._upstream_file(conn, team_id, request)
+                return await self._upstream_file(conn, team_id, request, ctx)
         if found is None or (request.sha256 is not None and found.file.sha256 != request.sha256):
             raise NotFound("no such file in this index")
         file = found.file
@@ -663,6 +712,7 @@ class Registry:
         async with self._pool.acquire() as conn, conn.transaction():
             rules, package, row = await self._package_and_version(conn, team_id, request)
             await store.lock_package(conn, team_id, request.ecosystem, package.name)
+            await self._check_delete(conn, team_id, package, [row])
             files = await store.delete_version(conn, team_id, row.id)
             remaining = await store.list_versions(conn, team_id, package.id)
             await self._version_deleted(
@@ -692,6 +742,17 @@ class Registry:
         """What an ecosystem keeps beside the versions (npm: dist-tags) follows a deleted version,
         inside the deleting transaction, before the package's derived columns are refreshed."""
 
+    async def _check_delete(
+        self, conn: Any, team_id: str, package: store.PackageRow, rows: list[store.VersionRow]
+    ) -> None:
+        """The delete policy (`delete_policy.py`; npm overrides it with its unpublish policy), under
+        the package's lock, before anything is deleted."""
+        now, policy = _now(), DeletePolicy()
+        if all(now - r.published_at <= policy.window for r in rows):
+            return  # within the window: no need to count dependents
+        dependents = await store.dependents(conn, team_id, package.ecosystem, package.name, package.id)
+        check_delete(package.name, [(r.version, r.published_at) for r in rows], dependents, now, policy)
+
     async def delete_package(self, request: PackageRef, ctx: MessageContext) -> DeletedArtifacts:
         team_id = team_with(ctx.principal, Permission.ARTIFACTS_DELETE)
         rules = self.rules(request.ecosystem)
@@ -703,6 +764,7 @@ class Registry:
                 raise NotFound(f"no such {request.ecosystem.value} package")
             await store.lock_package(conn, team_id, request.ecosystem, name)
             versions = await store.list_versions(conn, team_id, package.id)
+            await self._check_delete(conn, team_id, package, versions)
             for row in versions:
                 files.extend(await store.delete_version(conn, team_id, row.id))
                 await self._version_deleted(conn, team_id, package, row.version, [], ctx)

@@ -157,8 +157,14 @@ async def get_package(conn: Connection, team_id: str, ecosystem: Ecosystem, name
 async def ensure_package(
     conn: Connection, team_id: str, ecosystem: Ecosystem, name: str, display_name: str
 ) -> int:
+    """The package's row, created on its first publish; the name is recorded as the team's for good
+    (`published_names`: a deleted package's name never reaches the upstream, upstream_store.py)."""
     package_id: int = await conn.fetchval(
         f"""
+        WITH named AS (
+            INSERT INTO {S}.published_names (team_id, ecosystem, name) VALUES ($1::uuid, $2, $3)
+            ON CONFLICT DO NOTHING
+        )
         INSERT INTO {S}.packages (team_id, ecosystem, name, display_name) VALUES ($1::uuid, $2, $3, $4)
         ON CONFLICT (team_id, ecosystem, name) DO UPDATE SET updated_at = now()
         RETURNING id
@@ -348,6 +354,23 @@ async def delete_version(conn: Connection, team_id: str, version_id: int) -> lis
     )
     await conn.execute(f"DELETE FROM {S}.versions WHERE team_id = $1::uuid AND id = $2", team_id, version_id)
     return [file_info(r) for r in rows]
+
+
+async def dependents(conn: Connection, team_id: str, ecosystem: Ecosystem, name: str, package_id: int) -> int:
+    """Other packages of the team with a version declaring a (non-dev) dependency on `name` (normalised)."""
+    count: int = await conn.fetchval(
+        f"""
+        SELECT count(DISTINCT v.package_id) FROM {S}.dependencies d
+        JOIN {S}.versions v ON v.id = d.version_id AND v.team_id = $1::uuid
+        WHERE d.team_id = $1::uuid AND d.ecosystem = $2 AND d.name = $3 AND d.kind <> 'dev'
+          AND v.package_id <> $4
+        """,
+        team_id,
+        ecosystem.value,
+        name,
+        package_id,
+    )
+    return count
 
 
 async def delete_package(conn: Connection, team_id: str, package_id: int) -> None:
@@ -678,10 +701,12 @@ async def purge_teams(conn: Connection, team_ids: Sequence[str]) -> int:
         "versions",
         "packages",
         "published_filenames",
+        "published_names",
         "upstream_files",
         "upstream_documents",
         "blocked_versions",
         "download_policies",
+        "download_overrides",
         # Its events not yet sent: the SupplyChainAgent purges the team too, and must not hear of them.
         "outbox",
     ):

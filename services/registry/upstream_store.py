@@ -19,6 +19,26 @@ class CachedFile:
     size: int
     upstream_digest: str
     cached_at: datetime  # when the team's index (last) fetched it: the version was upstream then
+    version: str
+
+
+async def name_is_private(conn: Connection, team_id: str, ecosystem: Ecosystem, name: str) -> bool:
+    """Whether the team publishes `name` (normalised) or ever did (migration 0009): a deleted
+    package's name stays the team's, or the upstream's package of that name would be served in its
+    place (dependency confusion). Every ecosystem; npm also asks `npm_name_is_private` (scopes)."""
+    private: bool = await conn.fetchval(
+        f"""
+        SELECT EXISTS (
+            SELECT 1 FROM {S}.published_names WHERE team_id = $1::uuid AND ecosystem = $2 AND name = $3
+        ) OR EXISTS (
+            SELECT 1 FROM {S}.packages WHERE team_id = $1::uuid AND ecosystem = $2 AND name = $3
+        )
+        """,
+        team_id,
+        ecosystem.value,
+        name,
+    )
+    return private
 
 
 async def npm_name_is_private(conn: Connection, team_id: str, name: str) -> bool:
@@ -34,6 +54,9 @@ async def npm_name_is_private(conn: Connection, team_id: str, name: str) -> bool
         ) OR EXISTS (
             SELECT 1 FROM {S}.npm_unpublished WHERE team_id = $1::uuid
             AND (name = $3 OR ($4::text IS NOT NULL AND starts_with(name, $4)))
+        ) OR EXISTS (
+            SELECT 1 FROM {S}.published_names WHERE team_id = $1::uuid AND ecosystem = $2
+            AND (name = $3 OR ($4::text IS NOT NULL AND starts_with(name, $4)))
         )
         """,
         team_id,
@@ -48,7 +71,7 @@ async def cached_file(
     conn: Connection, team_id: str, ecosystem: Ecosystem, upstream: str, name: str, filename: str
 ) -> CachedFile | None:
     row = await conn.fetchrow(
-        f"SELECT sha256, size, upstream_digest, cached_at FROM {S}.upstream_files "
+        f"SELECT sha256, size, upstream_digest, cached_at, version FROM {S}.upstream_files "
         "WHERE team_id = $1::uuid AND ecosystem = $2 AND upstream = $3 AND name = $4 AND filename = $5",
         team_id,
         ecosystem.value,
@@ -58,7 +81,7 @@ async def cached_file(
     )
     if row is None:
         return None
-    return CachedFile(row["sha256"], row["size"], row["upstream_digest"], row["cached_at"])
+    return CachedFile(row["sha256"], row["size"], row["upstream_digest"], row["cached_at"], row["version"])
 
 
 async def record_file(
@@ -73,12 +96,15 @@ async def record_file(
     sha256: str,
     size: int,
     upstream_digest: str,
+    announced: bool = False,
 ) -> None:
+    """The team's row of an upstream file; `announced` when the caller writes its
+    `upstream_version_fetched` event in the same transaction (upstream_matching.py)."""
     await conn.execute(
         f"""
         INSERT INTO {S}.upstream_files
-            (team_id, ecosystem, upstream, name, version, filename, sha256, size, upstream_digest)
-        VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9)
+            (team_id, ecosystem, upstream, name, version, filename, sha256, size, upstream_digest, announced)
+        VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (team_id, ecosystem, upstream, name, filename) DO UPDATE
         SET sha256 = excluded.sha256, size = excluded.size, upstream_digest = excluded.upstream_digest,
             cached_at = now()
@@ -92,6 +118,7 @@ async def record_file(
         sha256,
         size,
         upstream_digest,
+        announced,
     )
 
 

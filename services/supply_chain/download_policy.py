@@ -2,9 +2,15 @@
 
 A finding blocks its version's download while it is open, meaning untriaged (`under_investigation`,
 where every finding starts) or triaged `affected`, and rated at least the policy's severity. Triage to
-`not_affected` or `fixed` releases it; so does a per-version override. A finding whose advisory gives
-no severity blocks nothing: a threshold cannot be compared with an unknown, and blocking every unrated
-finding would block on advisories nobody scored rather than on the team's chosen severity.
+`not_affected` or `fixed` releases it; so does a per-version override. The versions are the team's own
+and those its registry took from an upstream (policies.py).
+
+A finding whose advisory gives no severity is compared with no threshold: it blocks only when the
+policy says so (`block_unrated`, off unless set). Off by default because many advisory databases
+(PyPA's, most of all) score few of their records: blocking every unrated finding under a `high`
+policy would block on advisories nobody scored rather than on the severity the team chose, and a
+policy set before the option existed keeps meaning what it meant. A team that wants unknown to count
+as severe (as `mno scan` does unless `--allow-unrated`) turns it on.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ class BlockKey:
 class Blocker:
     finding_id: str
     advisory_id: str
-    severity: str
+    severity: str | None  # None: the advisory gives none (blocking only under `block_unrated`)
     package: str
     triage_status: str
 

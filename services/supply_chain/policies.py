@@ -2,13 +2,21 @@
 versions, and their announcement to the ArtifactManagerAgent.
 
 The registry serves downloads and must not read this schema, nor ask this agent about every file it
-serves: it keeps its own table of blocked versions, fed by `version_block_changed` events. `sync`
-evaluates a team's policy against its open findings, compares the result with what was last
-announced (`announced_blocks`) and publishes only the differences, each with a revision from one
-sequence so the registry keeps the newest decision per version whatever order events arrive in.
-It runs after whatever can change the answer: findings (a new SBOM, an advisory import), triage, the
-policy, an override; and every few minutes for every team with a policy, which repairs a sync that
-failed after its cause was committed (a triage is never refused because the bus was away).
+serves: it keeps its own tables, fed by events. `sync` evaluates a team's policy against its open
+findings, compares the result with what was last announced and publishes only the differences, each
+with a revision from one sequence so the registry keeps the newest decision whatever order events
+arrive in: the policy's part the registry applies itself (`download_policy_changed`: the quarantine,
+and whether downloads are blocked at all; `download_policies.announced`), the overrides
+(`download_override_changed`, which let a quarantined upstream version through; `announced_overrides`)
+and the blocked versions (`version_block_changed`; `announced_blocks`). It runs after whatever can
+change the answer: findings (a new SBOM of a published or an upstream version, an advisory import),
+triage, the policy, an override; and every few minutes for every team with a policy, which repairs a
+sync that failed after its cause was committed (a triage is never refused because the bus was away).
+
+The versions evaluated are the team's own (SBOMs of source `artifact`: a finding in the version or in
+a dependency it pins blocks it) and those its registry took from an upstream (source `upstream`: the
+version itself). `verdict` answers for one version at once: what the registry asks before a team
+whose policy blocks gets an upstream version it never had.
 """
 
 from __future__ import annotations
@@ -33,13 +41,18 @@ from shared.db.inbox import Connection
 from shared.messages.artifacts import Ecosystem
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.permissions import Permission
-from shared.messages.registry import DOWNLOAD_POLICY_CHANGED, VERSION_BLOCK_CHANGED
+from shared.messages.registry import (
+    DOWNLOAD_OVERRIDE_CHANGED,
+    DOWNLOAD_POLICY_CHANGED,
+    VERSION_BLOCK_CHANGED,
+)
 from shared.messages.supply_chain import SeverityRating
 from shared.messages.supply_chain_policy import (
     BlockedList,
     BlockedQuery,
     BlockedVersion,
     BlockingFinding,
+    DownloadOverrideChanged,
     DownloadPolicy,
     DownloadPolicyChanged,
     DownloadPolicyQuery,
@@ -49,6 +62,7 @@ from shared.messages.supply_chain_policy import (
     OverrideList,
     OverrideQuery,
     OverrideRef,
+    UpstreamVerdict,
     VersionBlockChanged,
 )
 from shared.principals import require, team_with
@@ -63,9 +77,10 @@ FROM supply_chain.sboms s
 JOIN supply_chain.findings f ON f.sbom_id = s.id AND f.retired_at IS NULL
 LEFT JOIN supply_chain.triage t
        ON t.team_id = f.team_id AND t.advisory_id = f.advisory_id AND t.purl = f.purl
-WHERE s.team_id = $1::uuid AND s.source = 'artifact' AND s.subject_version IS NOT NULL
-  AND f.severity_rating = ANY($2::text[])
+WHERE s.team_id = $1::uuid AND s.source IN ('artifact', 'upstream') AND s.subject_version IS NOT NULL
+  AND (f.severity_rating = ANY($2::text[]) OR ($4 AND f.severity_rating IS NULL))
   AND coalesce(t.status, 'under_investigation') = ANY($3::text[])
+  AND ($5::text IS NULL OR (s.subject_ecosystem = $5 AND s.subject_name = $6 AND s.subject_version = $7))
   AND NOT EXISTS (
       SELECT 1 FROM supply_chain.download_overrides o
       WHERE o.team_id = s.team_id AND o.ecosystem = s.subject_ecosystem AND o.name = s.subject_name
@@ -81,13 +96,23 @@ def _actor(principal: Principal) -> str:
 
 def _policy(row: Any) -> DownloadPolicy:
     if row is None:
-        return DownloadPolicy(block_severity=SeverityRating.NONE, quarantine_days=0)
+        return DownloadPolicy(block_severity=SeverityRating.NONE, quarantine_days=0, block_unrated=False)
     return DownloadPolicy(
         block_severity=SeverityRating(row["block_severity"]),
         quarantine_days=row["quarantine_days"],
+        block_unrated=row["block_unrated"],
         updated_by=row["updated_by"],
         updated_at=row["updated_at"],
     )
+
+
+def _announced_policy(row: Any) -> dict[str, Any]:
+    """The part of a policy the registry is told of, as `download_policies.announced` keeps it."""
+    return {
+        "quarantine_days": row["quarantine_days"],
+        "block_severity": row["block_severity"],
+        "block_unrated": row["block_unrated"],
+    }
 
 
 def _override(row: Any) -> OverrideInfo:
@@ -106,7 +131,7 @@ def _finding(blocker: Blocker) -> BlockingFinding:
     return BlockingFinding(
         finding_id=blocker.finding_id,
         advisory_id=blocker.advisory_id,
-        severity=SeverityRating(blocker.severity),
+        severity=SeverityRating(blocker.severity) if blocker.severity is not None else None,
         package=blocker.package,
         triage_status=blocker.triage_status,
     )
@@ -140,24 +165,18 @@ class Policies:
             await self._lock(conn, team_id)
             row = await conn.fetchrow(
                 "INSERT INTO supply_chain.download_policies (team_id, block_severity, quarantine_days, "
-                "updated_by) VALUES ($1::uuid, $2, $3, $4) ON CONFLICT (team_id) DO UPDATE SET "
+                "block_unrated, updated_by) VALUES ($1::uuid, $2, $3, coalesce($4, false), $5) "
+                "ON CONFLICT (team_id) DO UPDATE SET "
                 "block_severity = EXCLUDED.block_severity, quarantine_days = EXCLUDED.quarantine_days, "
+                "block_unrated = coalesce($4, supply_chain.download_policies.block_unrated), "
                 "updated_by = EXCLUDED.updated_by, updated_at = now() RETURNING *",
                 team_id,
                 request.block_severity.value,
                 request.quarantine_days,
+                request.block_unrated,
                 _actor(principal),
             )
             # In the transaction: a policy the registry never hears of would be a policy in name only.
-            revision = await conn.fetchval("SELECT nextval('supply_chain.download_block_revisions')")
-            await self._bus.publish(
-                DOWNLOAD_POLICY_CHANGED,
-                DownloadPolicyChanged(
-                    team_id=team_id, quarantine_days=request.quarantine_days, revision=revision
-                ),
-                ctx,
-                message_id=f"download-policy:{team_id}:{revision}",
-            )
             await self._sync(conn, team_id, ctx)
         return _policy(row)
 
@@ -244,12 +263,21 @@ class Policies:
         except Exception as error:  # any failure: the periodic pass retries it
             log.warning("download block sync failed", team_id=team_id, error=str(error))
 
+    async def verdict(self, team_id: str, key: BlockKey) -> UpstreamVerdict:
+        """Whether the team's policy blocks `key` now (findings, triage, overrides as they stand),
+        whatever has been announced."""
+        async with self._pool.acquire() as conn:
+            current = await self._evaluate(conn, team_id, key)
+        blockers = current.get(key)
+        return UpstreamVerdict(blocked=bool(blockers), findings=[_finding(b) for b in blockers or ()])
+
     async def sync_all(self) -> None:
         ctx = MessageContext(principal=Principal.system())
         async with self._pool.acquire() as conn:
             teams = await conn.fetch(
                 "SELECT team_id::text AS t FROM supply_chain.download_policies UNION "
-                "SELECT DISTINCT team_id::text FROM supply_chain.announced_blocks"
+                "SELECT DISTINCT team_id::text FROM supply_chain.announced_blocks UNION "
+                "SELECT DISTINCT team_id::text FROM supply_chain.announced_overrides"
             )
         for row in teams:
             await self.sync(row["t"], ctx)
@@ -258,14 +286,28 @@ class Policies:
         # One evaluation and announcement per team at a time: two would both announce the same diff.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 16))", f"downloads:{team_id}")
 
-    async def _evaluate(self, conn: Connection, team_id: str) -> dict[BlockKey, tuple[Blocker, ...]]:
-        threshold = await conn.fetchval(
-            "SELECT block_severity FROM supply_chain.download_policies WHERE team_id = $1::uuid", team_id
+    async def _evaluate(
+        self, conn: Connection, team_id: str, key: BlockKey | None = None
+    ) -> dict[BlockKey, tuple[Blocker, ...]]:
+        """The team's blocked versions now (only `key`'s, when given)."""
+        policy = await conn.fetchrow(
+            "SELECT block_severity, block_unrated FROM supply_chain.download_policies "
+            "WHERE team_id = $1::uuid",
+            team_id,
         )
-        ratings = ratings_at_least(threshold or "none")
+        ratings = ratings_at_least(policy["block_severity"] if policy is not None else "none")
         if not ratings:
             return {}
-        rows = await conn.fetch(_BLOCKING, team_id, ratings, list(OPEN_STATUSES))
+        rows = await conn.fetch(
+            _BLOCKING,
+            team_id,
+            ratings,
+            list(OPEN_STATUSES),
+            policy["block_unrated"],
+            key.ecosystem if key is not None else None,
+            key.name if key is not None else None,
+            key.version if key is not None else None,
+        )
         return group(
             (
                 BlockKey(r["ecosystem"], r["name"], r["version"]),
@@ -280,7 +322,78 @@ class Policies:
             for r in rows
         )
 
+    async def _next_revision(self, conn: Connection) -> int:
+        revision: int = await conn.fetchval("SELECT nextval('supply_chain.download_block_revisions')")
+        return revision
+
+    async def _sync_policy(self, conn: Connection, team_id: str, ctx: MessageContext) -> None:
+        """The policy's part the registry applies, when it differs from what it was last told."""
+        row = await conn.fetchrow(
+            "SELECT quarantine_days, block_severity, block_unrated, announced "
+            "FROM supply_chain.download_policies WHERE team_id = $1::uuid",
+            team_id,
+        )
+        if row is None or row["announced"] == _announced_policy(row):
+            return
+        revision = await self._next_revision(conn)
+        await self._bus.publish(
+            DOWNLOAD_POLICY_CHANGED,
+            DownloadPolicyChanged(
+                team_id=team_id,
+                quarantine_days=row["quarantine_days"],
+                block_severity=SeverityRating(row["block_severity"]),
+                block_unrated=row["block_unrated"],
+                revision=revision,
+            ),
+            ctx,
+            message_id=f"download-policy:{team_id}:{revision}",
+        )
+        await conn.execute(
+            "UPDATE supply_chain.download_policies SET announced = $2::jsonb WHERE team_id = $1::uuid",
+            team_id,
+            _announced_policy(row),
+        )
+
+    async def _sync_overrides(self, conn: Connection, team_id: str, ctx: MessageContext) -> None:
+        """Overrides created or withdrawn since the registry was last told (it lets an overridden
+        upstream version through the quarantine)."""
+        rows = await conn.fetch(
+            "SELECT ecosystem, name, version, true AS current FROM supply_chain.download_overrides "
+            "WHERE team_id = $1::uuid UNION ALL "
+            "SELECT ecosystem, name, version, false FROM supply_chain.announced_overrides "
+            "WHERE team_id = $1::uuid",
+            team_id,
+        )
+        current = {BlockKey(r["ecosystem"], r["name"], r["version"]) for r in rows if r["current"]}
+        announced = {BlockKey(r["ecosystem"], r["name"], r["version"]) for r in rows if not r["current"]}
+        for key in sorted(current ^ announced):
+            allowed = key in current
+            revision = await self._next_revision(conn)
+            await self._bus.publish(
+                DOWNLOAD_OVERRIDE_CHANGED,
+                DownloadOverrideChanged(
+                    team_id=team_id,
+                    ecosystem=Ecosystem(key.ecosystem),
+                    name=key.name,
+                    version=key.version,
+                    allowed=allowed,
+                    revision=revision,
+                ),
+                ctx,
+                message_id=f"download-override:{team_id}:{revision}",
+            )
+            statement = (
+                "INSERT INTO supply_chain.announced_overrides (team_id, ecosystem, name, version) "
+                "VALUES ($1::uuid, $2, $3, $4) ON CONFLICT DO NOTHING"
+                if allowed
+                else "DELETE FROM supply_chain.announced_overrides WHERE team_id = $1::uuid "
+                "AND ecosystem = $2 AND name = $3 AND version = $4"
+            )
+            await conn.execute(statement, team_id, key.ecosystem, key.name, key.version)
+
     async def _sync(self, conn: Connection, team_id: str, ctx: MessageContext) -> None:
+        await self._sync_policy(conn, team_id, ctx)
+        await self._sync_overrides(conn, team_id, ctx)
         current = await self._evaluate(conn, team_id)
         rows = await conn.fetch(
             "SELECT ecosystem, name, version, findings FROM supply_chain.announced_blocks "
@@ -292,7 +405,7 @@ class Policies:
             for r in rows
         }
         for key, blockers in changes(announced, current):
-            revision = await conn.fetchval("SELECT nextval('supply_chain.download_block_revisions')")
+            revision = await self._next_revision(conn)
             findings = [_finding(b) for b in blockers or ()]
             await self._bus.publish(
                 VERSION_BLOCK_CHANGED,

@@ -1,6 +1,7 @@
-"""The SupplyChainAgent's endpoints and its consumer of `artifact_published`: scans of uploaded
-documents and of published versions, SBOM and VEX downloads, triage, advisory imports with their
-re-scans, and attestations.
+"""The SupplyChainAgent's endpoints and its consumers of `artifact_published` and
+`upstream_version_fetched`: scans of uploaded documents, of published versions and of versions the
+teams' registries take from their upstreams, SBOM and VEX downloads, triage, advisory imports with
+their re-scans, and attestations.
 
 Bytes move through the blob store (the edge streams uploads in and downloads out): NATS carries at
 most 1 MB. Generated documents are written there by content digest; the rows keep the digests.
@@ -26,6 +27,7 @@ from pydantic import BaseModel
 from services.supply_chain import advisory_store, attestations, store
 from services.supply_chain.advisory_store import LiveIndex
 from services.supply_chain.attestations import InvalidAttestation
+from services.supply_chain.download_policy import BlockKey
 from services.supply_chain.lockfiles.model import LockfileError
 from services.supply_chain.osv import InvalidAdvisory, read
 from services.supply_chain.policies import Policies
@@ -69,7 +71,7 @@ from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
 from shared.bus.events import Delivery
 from shared.db.inbox import Connection, claim
-from shared.messages.artifacts import ArtifactPublished, StoredVersionsQuery
+from shared.messages.artifacts import ArtifactPublished, StoredVersionsQuery, UpstreamVersion
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.permissions import Permission
 from shared.messages.registry import ARTIFACT_STORED_VERSIONS, FINDINGS_CHANGED
@@ -108,12 +110,14 @@ from shared.messages.supply_chain import (
     VerifyEnvelope,
     VexRequest,
 )
+from shared.messages.supply_chain_policy import UpstreamVerdict
 from shared.principals import require, team_with
 
 log = structlog.get_logger("mno.supply_chain")
 
 SCHEMA = "supply_chain"
 CONSUMER = "artifact-published"
+UPSTREAM_CONSUMER = "upstream-version-fetched"
 IMPORT_BATCH = 500
 # Versions asked of the ArtifactManagerAgent per request by the SBOM backfill.
 BACKFILL_PAGE = 200
@@ -538,6 +542,82 @@ class SupplyChain:
             ctx.caused_by(message_id),
         )
         return True
+
+    # --- versions the teams' registries take from their upstreams ---------------------------------
+
+    async def on_upstream_version_fetched(
+        self, event: UpstreamVersion, ctx: MessageContext, delivery: Delivery
+    ) -> bool:
+        """An SBOM of the upstream version (one component: the version itself), scanned, stored and
+        signed, so its findings are the team's to triage, its policy blocks it, and later advisories
+        re-match it; once per version (another file of it changes nothing)."""
+        await self._sbom_of_upstream(event, ctx, delivery.message_id)
+        return True
+
+    async def upstream_version(self, request: UpstreamVersion, ctx: MessageContext) -> UpstreamVerdict:
+        """Asked by the ArtifactManagerAgent before a team whose policy blocks downloads gets an
+        upstream version it never had: the version's SBOM and findings stored (as the event would),
+        then whether the policy blocks it now. For agents only: the request names its team."""
+        if ctx.principal is None or "system" not in ctx.principal.roles:
+            raise AgentError(ErrorCode.FORBIDDEN, "upstream versions are matched for agents only")
+        await self._sbom_of_upstream(request, ctx, None)
+        if self.policies is None:
+            return UpstreamVerdict(blocked=False)
+        key = BlockKey(request.ecosystem.value, request.name, request.version)
+        return await self.policies.verdict(request.team_id, key)
+
+    async def _sbom_of_upstream(
+        self, version: UpstreamVersion, ctx: MessageContext, message_id: str | None
+    ) -> None:
+        artifact = ArtifactVersion(
+            ecosystem=version.ecosystem.value,
+            name=version.name,
+            version=version.version,
+            files=((version.filename, version.sha256),),
+        )
+        graph = from_artifact(artifact)
+        await self.refresh()
+        async with self._pool.acquire() as conn, conn.transaction():
+            if message_id is not None and not await claim(conn, SCHEMA, UPSTREAM_CONSUMER, message_id):
+                return
+            # One SBOM per team and upstream version: the event and the registry's question may come
+            # at once (and several files of one version).
+            identity = "\n".join((version.team_id, version.ecosystem.value, version.name, version.version))
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 17))", f"upstream-sbom:{identity}"
+            )
+            held = await conn.fetchval(
+                "SELECT id::text FROM supply_chain.sboms WHERE team_id = $1::uuid AND source = 'upstream' "
+                "AND subject_ecosystem = $2 AND subject_name = $3 AND subject_version = $4",
+                version.team_id,
+                version.ecosystem.value,
+                version.name,
+                version.version,
+            )
+            if held is not None:
+                return
+            stored = await self._store_sbom(
+                conn,
+                version.team_id,
+                ReadDocument(graph, "upstream"),
+                subject=(version.ecosystem.value, version.name, version.version),
+                document_name=None,
+                subjects=[{"name": version.filename, "digest": {"sha256": version.sha256}}],
+                event_id=message_id,
+                source="upstream",
+            )
+        log.info(
+            "upstream version matched",
+            team_id=version.team_id,
+            package=f"{version.ecosystem.value}/{version.name}",
+            version=version.version,
+            findings=len(stored.found),
+        )
+        await self._announce(
+            {version.team_id: (stored.changes, [stored.sbom_id])},
+            "upstream_fetched",
+            ctx.caused_by(message_id) if message_id is not None else ctx,
+        )
 
     # --- reads ------------------------------------------------------------------------------------
 

@@ -275,6 +275,7 @@ async def purge_teams(conn: Connection, team_ids: Sequence[str]) -> int:
         "download_policies",
         "download_overrides",
         "announced_blocks",
+        "announced_overrides",
     ):
         status = await conn.execute(
             f"DELETE FROM supply_chain.{table} WHERE team_id = ANY($1::uuid[])",

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.messages.fields import TEXT_PATTERN, Text
 
@@ -21,6 +21,13 @@ Sha256 = Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
 # (npm's scoped names travel URL-encoded); each ecosystem's rules decide what is valid beyond that.
 NameText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f/]+$", max_length=214)]
 VersionText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f/]+$", max_length=128)]
+# A package name as the REST API and the dashboard take it, in any ecosystem: `NameText`, or npm's
+# scoped `@scope/name` (exactly one slash, after the scope; its path segment is `@scope%2Fname`).
+# The models carrying an ecosystem refuse the scoped form outside npm (`scoped_name_for_npm_only`).
+PackageNameText = Annotated[
+    str,
+    StringConstraints(pattern=r"^(?:@[^\x00-\x1f\x7f-\x9f/]+/)?[^\x00-\x1f\x7f-\x9f/]+$", max_length=214),
+]
 FilenameText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f/\\]+$", max_length=255)]
 TeamPath = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F-]{1,36}$")]
 # An npm package name as its routes carry it: a scoped name holds one slash (`@scope/name`).
@@ -44,6 +51,12 @@ class Ecosystem(StrEnum):
     GOLANG = "golang"
     MAVEN = "maven"
     CARGO = "cargo"
+
+
+def scoped_name_for_npm_only(ecosystem: Ecosystem | None, name: str | None) -> None:
+    """Refuse a `PackageNameText` holding a slash (a scoped `@scope/name`) outside npm."""
+    if name is not None and "/" in name and ecosystem is not None and ecosystem is not Ecosystem.NPM:
+        raise ValueError(f"only npm names hold a '/' (@scope/name), not {ecosystem.value} ones")
 
 
 class DependencyKind(StrEnum):
@@ -223,20 +236,29 @@ class RegistryChanged(_Model):
 # --- the REST API --------------------------------------------------------------------------------------
 
 
-class PackageRef(_Model):
-    ecosystem: Ecosystem
-    name: NameText
+class _PackageNamed(_Model):
+    """A model naming a package of an ecosystem: a scoped `@scope/name` only in npm."""
+
+    @model_validator(mode="after")
+    def _scoped_name_for_npm_only(self) -> _PackageNamed:
+        scoped_name_for_npm_only(getattr(self, "ecosystem", None), getattr(self, "name", None))
+        return self
 
 
-class VersionRef(_Model):
+class PackageRef(_PackageNamed):
     ecosystem: Ecosystem
-    name: NameText
+    name: PackageNameText
+
+
+class VersionRef(_PackageNamed):
+    ecosystem: Ecosystem
+    name: PackageNameText
     version: VersionText
 
 
-class YankRequest(_Model):
+class YankRequest(_PackageNamed):
     ecosystem: Ecosystem
-    name: NameText
+    name: PackageNameText
     version: VersionText
     reason: Annotated[Text, StringConstraints(max_length=500)] | None = None
 
@@ -274,9 +296,14 @@ class SearchQuery(_Model):
     ecosystem: Ecosystem | None = None
     license: Annotated[Text, StringConstraints(max_length=200)] | None = None
     # Reverse dependencies: packages whose latest version depends on this name.
-    depends_on: NameText | None = None
+    depends_on: PackageNameText | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     offset: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+    @model_validator(mode="after")
+    def _scoped_name_for_npm_only(self) -> SearchQuery:
+        scoped_name_for_npm_only(self.ecosystem, self.depends_on)
+        return self
 
 
 class SearchResults(_Model):
@@ -304,6 +331,25 @@ class ArtifactPublished(_Model):
     purl: Text
     file: FileInfo
     dependencies: list[Dependency] = []
+
+
+class UpstreamVersion(_Model):
+    """A version a team's index serves from its upstream (`registry.upstreams`), named as the registry
+    keys it (PyPI: PEP 503 name, PEP 440 normal version), with the first file the team took of it.
+
+    The SupplyChainAgent matches it against the advisories as an SBOM of one component (source
+    `upstream`), so the team's download policy blocks it as it blocks the team's own versions. It
+    travels as the event `upstream_version_fetched` (written to the outbox with the file's first row)
+    and as the request `upstream_version`, asked before a team whose policy blocks downloads gets a
+    version it never had (the answer: whether the policy blocks it now)."""
+
+    team_id: Text
+    ecosystem: Ecosystem
+    upstream: Text
+    name: Text
+    version: Text
+    filename: FilenameText
+    sha256: Sha256
 
 
 class StoredVersionsQuery(_Model):

@@ -48,6 +48,7 @@ from shared.messages.artifacts import (
     SearchResults,
     StoredVersions,
     StoredVersionsQuery,
+    UpstreamVersion,
     VersionInfo,
     VersionRef,
     YankRequest,
@@ -169,6 +170,7 @@ from shared.messages.supply_chain import (
 from shared.messages.supply_chain_policy import (
     BlockedList,
     BlockedQuery,
+    DownloadOverrideChanged,
     DownloadPolicy,
     DownloadPolicyChanged,
     DownloadPolicyQuery,
@@ -178,6 +180,7 @@ from shared.messages.supply_chain_policy import (
     OverrideList,
     OverrideQuery,
     OverrideRef,
+    UpstreamVerdict,
     VersionBlockChanged,
 )
 from shared.messages.telemetry import AnomalyList, AnomalyQuery, CostQuery, CostReport, TokenEventsAccepted
@@ -504,6 +507,12 @@ DOWNLOADS_COUNTED = EventType(
     DownloadsCounted,
     "Downloads an edge answered from its cache, summed per team and file (the registry adds them).",
 )
+UPSTREAM_VERSION_FETCHED = EventType(
+    "artifacts.upstream_version_fetched",
+    UpstreamVersion,
+    "A team's index took a file of an upstream version (Nats-Msg-Id: team, ecosystem, upstream, name, "
+    "file name): the SupplyChainAgent matches the version against the advisories.",
+)
 
 _SC = AgentName.SUPPLY_CHAIN
 SC_SCAN = Endpoint(
@@ -591,7 +600,21 @@ VERSION_BLOCK_CHANGED = EventType(
 DOWNLOAD_POLICY_CHANGED = EventType(
     "supply_chain.download_policy_changed",
     DownloadPolicyChanged,
-    "A team's quarantine of upstream versions changed (revision orders them).",
+    "A team's quarantine of upstream versions, or whether it blocks downloads, changed (revision orders "
+    "them).",
+)
+DOWNLOAD_OVERRIDE_CHANGED = EventType(
+    "supply_chain.download_override_changed",
+    DownloadOverrideChanged,
+    "A team's override of a version was created or withdrawn (revision orders them).",
+)
+SC_UPSTREAM_VERSION = Endpoint(
+    _SC,
+    "upstream_version",
+    UpstreamVersion,
+    UpstreamVerdict,
+    "Match an upstream version a team is about to get and answer whether its policy blocks it "
+    "(agents only: the registry, before a first download).",
 )
 SUPPLY_CHAIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     SC_POLICY,
@@ -600,6 +623,7 @@ SUPPLY_CHAIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     SC_OVERRIDE_CREATE,
     SC_OVERRIDE_DELETE,
     SC_BLOCKED,
+    SC_UPSTREAM_VERSION,
     SC_SCAN,
     SC_SBOMS,
     SC_SBOM,
@@ -810,7 +834,9 @@ EVENT_TYPES: tuple[EventType[Any], ...] = (
     TOKEN_EVENTS_ACCEPTED,
     ARTIFACT_PUBLISHED,
     DOWNLOADS_COUNTED,
+    UPSTREAM_VERSION_FETCHED,
     FINDINGS_CHANGED,
     VERSION_BLOCK_CHANGED,
     DOWNLOAD_POLICY_CHANGED,
+    DOWNLOAD_OVERRIDE_CHANGED,
 )

@@ -119,7 +119,7 @@ class SkippedEntry(_Answer):
 
 class SbomInfo(_Answer):
     id: str
-    source: Literal["artifact", "upload", "lockfile"]
+    source: Literal["artifact", "upstream", "upload", "lockfile"]
     subject_ecosystem: str | None
     subject_name: str
     subject_version: str | None
@@ -145,7 +145,7 @@ class ScanResult(_Answer):
 
 
 class ListSboms(_Request):
-    source: Literal["artifact", "upload", "lockfile"] | None = None
+    source: Literal["artifact", "upstream", "upload", "lockfile"] | None = None
     subject_ecosystem: Annotated[Text, StringConstraints(max_length=64)] | None = None
     """A purl type (`pypi`, `npm`, ...): a registry version's SBOM is found by ecosystem, name, version."""
     subject_name: Annotated[Text, StringConstraints(max_length=512)] | None = None
@@ -315,7 +315,7 @@ class FindingsChanged(_Answer):
     """Findings of a team's SBOMs appeared, changed or were retired (an import or a new SBOM)."""
 
     team_id: str
-    cause: Literal["advisory_import", "sbom_scanned", "artifact_published"]
+    cause: Literal["advisory_import", "sbom_scanned", "artifact_published", "upstream_fetched"]
     sbom_ids: list[str]
     new: int
     updated: int

@@ -17,11 +17,13 @@ from urllib.parse import quote
 import pytest
 from playwright.async_api import Browser, Page
 
-from shared.messages.permissions import Role
+from services.identity import apikeys
+from shared.messages.permissions import Role, permissions_of_roles
 from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
 from tests.dashboard.test_account_github import SERIOUS, session_in
 from tests.dashboard.test_browser import Markup, signed_in, write_controls
 from tests.fixtures.edge import until
+from tests.registry.npmpackages import package_tarball, publish_document, put_document
 from tests.registry.pypackages import build_project, minimal_wheel, twine_upload, upload_bytes
 
 LIB = "dash-lib"
@@ -295,6 +297,45 @@ async def test_delete_a_version_then_the_package_from_the_page(stage: Stage, chr
     assert page.url.endswith("/dashboard/packages")
     status, _ = await stage.api("GET", f"/api/v1/registry/packages/pypi/{SCRATCH}")
     assert status == 404
+    await context.close()
+
+
+async def test_a_scoped_npm_package_page_opens_with_its_versions_and_dependents(
+    stage: Stage, chromium: Browser
+) -> None:
+    """`/dashboard/packages/npm/%40dash%2Fui` shows the scoped package's versions and its scoped
+    dependent, whose link opens; the search's `depends_on=@dash/ui` finds that dependent."""
+    team_id, token = await other_team_session(stage)  # the stage team's searches stay Python-only
+    async with stage.pool.acquire() as conn:
+        _, key = await apikeys.create(
+            conn,
+            team_id=team_id,
+            name="scoped npm",
+            permissions=sorted(permissions_of_roles((Role.OWNER.value,))),
+            created_by=stage.admin_id,
+        )
+    for name, version, manifest in (
+        ("@dash/ui", "1.0.0", {}),
+        ("@dash/ui", "1.1.0", {}),
+        ("@dash/shell", "2.0.0", {"dependencies": {"@dash/ui": "^1.0.0"}}),
+    ):
+        document = publish_document(name, version, package_tarball(name, version), **manifest)
+        status, body = await put_document(stage.edge, team_id, str(key), name, document)
+        assert status in (200, 201), body
+    context = await stage.context(chromium, token, viewport=LAPTOP)
+    page = await context.new_page()
+    response = await page.goto("/dashboard/packages/npm/%40dash%2Fui")
+    assert response is not None
+    assert response.status == 200, await response.text()
+    assert await texts(page, "#versions tbody tr", "version") == ["1.1.0", "1.0.0"]
+    assert await texts(page, "#dependents li", "package") == ["@dash/shell"]
+    await page.click('#dependents a:text("@dash/shell")')
+    await page.wait_for_url("**/dashboard/packages/npm/%40dash%2Fshell")
+    assert await texts(page, "#dependencies tbody tr", "dependency") == ["@dash/ui"]
+    response = await page.goto("/dashboard/packages?depends_on=@dash/ui")
+    assert response is not None
+    assert response.status == 200, await response.text()
+    assert await page.locator('tr[data-package="npm:@dash/shell"]').count() == 1
     await context.close()
 
 

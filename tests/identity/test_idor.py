@@ -33,6 +33,7 @@ from tests.registry.pypackages import minimal_wheel, upload_bytes
 
 A_INSTALLATION = 930_000  # the GitHub App installation of team A's account
 A_PACKAGE = "a-secret-lib"  # a package in team A's registry
+A_SCOPED = f"@team-a/{A_PACKAGE}"  # a scoped npm package of team A's (`{scope}/{name}` in the npm routes)
 A_PROMPT = "a-secret-prompt"  # a prompt of team A's
 
 
@@ -49,6 +50,18 @@ class TeamA:
     # Ids of team A's resources held by other agents (budgets, alert channels, price overrides), by name.
     elsewhere: dict[str, str] = field(default_factory=dict)
 
+
+# A's scoped npm package through the REST API and the dashboard, its name as one encoded segment. Not
+# yank: npm has none, refused (422) for any npm name, A's or none, before a package is looked up.
+_SCOPED_API = "/api/v1/registry/packages/npm/" + A_SCOPED.replace("/", "%2F")
+SCOPED_CASES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", _SCOPED_API, None),
+    ("DELETE", _SCOPED_API, None),
+    ("GET", _SCOPED_API + "/versions/1.0.0", None),
+    ("DELETE", _SCOPED_API + "/versions/1.0.0", None),
+    ("POST", _SCOPED_API + "/versions/1.0.0/unyank", {}),
+    ("GET", "/dashboard/packages/npm/" + A_SCOPED.replace("/", "%2F"), None),
+]
 
 # (method, path) → the path values taken from team A, and a body that would be a valid write.
 CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
@@ -366,9 +379,14 @@ async def two_teams(
             base, home, publisher, A_PACKAGE, publish_document(A_PACKAGE, "1.0.0", tgz)
         )
         assert status == 201, published
+        tgz = package_tarball(A_SCOPED, "1.0.0")
+        status, published = await put_document(
+            base, home, publisher, A_SCOPED, publish_document(A_SCOPED, "1.0.0", tgz)
+        )
+        assert status == 201, published
 
         await _supply_chain_of_a(base, owner, a)
-        await _artifact_sboms_made(pool, home, expected=2)
+        await _artifact_sboms_made(pool, home, expected=3)
         status, saved = await request(
             base,
             "POST",
@@ -601,7 +619,8 @@ async def snapshot(pool: asyncpg.Pool, a: TeamA) -> str:
 async def test_team_b_never_reaches_team_a_by_id(
     two_teams: tuple[str, asyncpg.Pool, TeamA, list[dict[str, str]]],
 ) -> None:
-    """Every id route, as B's owner (session and key) with A's ids: 404, typed, no A data, no change."""
+    """Every id route (and A's scoped npm package's), as B's owner (session and key) with A's ids: 404,
+    typed, no A data, no change."""
     base, pool, a, callers = two_teams
     before = await snapshot(pool, a)
     secrets_of_a = {
@@ -616,15 +635,15 @@ async def test_team_b_never_reaches_team_a_by_id(
         A_PACKAGE,
         "A's prompt words",
     }
+    cases = [
+        (route.method, route.path.format(**CASES[key][0](a)), CASES[key][1])
+        for route in ID_ROUTES
+        if (key := (route.method, route.path)) not in EXEMPT
+    ]
     failures = []
-    for route in ID_ROUTES:
-        key = (route.method, route.path)
-        if key in EXEMPT:
-            continue
-        values, body = CASES[key]
-        path = route.path.format(**values(a))
+    for method, path, body in [*cases, *SCOPED_CASES]:
         for headers in callers:
-            status, answer = await request(base, route.method, path, headers, body)
+            status, answer = await request(base, method, path, headers, body)
             text = json.dumps(answer)
             leaked = sorted(s for s in secrets_of_a if s in text)
             # Package clients' routes answer in their clients' format: text naming the code; dashboard
@@ -640,7 +659,7 @@ async def test_team_b_never_reaches_team_a_by_id(
             )
             if status != 404 or not typed or leaked:
                 failures.append(
-                    f"{route.method} {path} ({'key' if 'Authorization' in headers else 'session'}): "
+                    f"{method} {path} ({'key' if 'Authorization' in headers else 'session'}): "
                     f"{status} {text[:200]} leaked={leaked}"
                 )
     assert failures == []

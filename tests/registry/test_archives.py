@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.registry.errors import RegistryError
 from shared.archives import (
     DEFAULT_LIMITS,
     ArchiveKind,
@@ -34,7 +35,6 @@ from shared.archives import (
     inspect_zip,
     read_member,
 )
-from services.registry.errors import RegistryError
 
 MIB = 1024 * 1024
 # Only the size limits in play: the ratio limit is lifted so the test proves the size check alone.

@@ -5,6 +5,7 @@ and one publish and install with blobs in moto's S3."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -16,6 +17,7 @@ import aiohttp
 import pytest
 
 from shared.db.postgres import create_pool
+from shared.messages.artifacts import NPM_DOCUMENT_MAX_CHARS
 from tests.fixtures.mesh import Mesh
 from tests.fixtures.s3 import S3Endpoint
 from tests.registry.meshes import s3_registry_mesh
@@ -225,6 +227,44 @@ async def test_deprecate_warns_at_install_and_view_search_whoami_ping_answer(
     assert dict(kinds) == dict.fromkeys(("metadata", "digests", "manifest", "dist_tags"), "object")
 
 
+async def test_deprecate_and_unpublish_a_version_of_a_package_with_300_versions(
+    mesh: Mesh, pool: Any, tmp_path: Path
+) -> None:
+    """npm deprecate and npm unpublish name@version of a package whose packument passes
+    NPM_DOCUMENT_MAX_CHARS succeed: the edge sends the agent only what the operation reads."""
+    team = await _team(pool)
+    name = "acme-many"
+    versions = [f"1.0.{patch}" for patch in range(300)]
+    manifest = {"description": "a package of many versions " * 40, "license": "MIT"}
+
+    async def seed(chunk: list[str]) -> None:
+        for version in chunk:
+            document = publish_document(name, version, package_tarball(name, version), **manifest)
+            status, body = await put_document(mesh.edge_url, team.team_id, team.key, name, document)
+            assert status == 201, body
+
+    await asyncio.gather(*(seed(versions[i::4]) for i in range(4)))
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {team.key}"}) as http:
+        async with http.get(registry_url(mesh.edge_url, team.team_id) + name) as response:
+            assert response.status == 200
+            assert len(await response.text()) > NPM_DOCUMENT_MAX_CHARS  # the whole packument would 413
+    rc = _rc(tmp_path / "rc-publisher", mesh, team)
+    deprecated = npm(["deprecate", f"{name}@1.0.7", "use 1.0.8"], tmp_path, rc)
+    assert deprecated.returncode == 0, deprecated.stdout + deprecated.stderr
+    removed = npm(["unpublish", f"{name}@1.0.299"], tmp_path, rc)
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {team.key}"}) as http:
+        api = f"{mesh.edge_url}/api/v1/registry/packages/npm/{name}"
+        async with http.get(f"{api}/versions/1.0.7") as response:
+            assert (await response.json())["deprecated"] == "use 1.0.8"
+        async with http.get(f"{api}/versions/1.0.8") as response:
+            assert (await response.json())["deprecated"] is None
+        async with http.get(api) as response:
+            listed = await response.json()
+    assert len(listed["versions"]) == 299
+    assert listed["package"]["latest"] == "1.0.298"
+
+
 async def test_unpublish_within_the_policy_and_refused_outside_it(
     mesh: Mesh, pool: Any, tmp_path: Path
 ) -> None:
@@ -237,6 +277,15 @@ async def test_unpublish_within_the_policy_and_refused_outside_it(
     _publish(mesh, team, tmp_path, "acme-gone", "1.1.0")
     removed = npm(["unpublish", "acme-gone@1.1.0"], tmp_path, rc)
     assert removed.returncode == 0, removed.stdout + removed.stderr
+    async with pool.acquire() as conn:
+        audited = await conn.fetch(
+            "SELECT resource_id, before FROM super_agent.audit_entries "
+            "WHERE team_id = $1::uuid AND action = 'artifacts.delete' ORDER BY seq",
+            team.team_id,
+        )
+    assert [r["resource_id"] for r in audited] == ["npm:acme-gone@1.1.0"]
+    before = audited[0]["before"]
+    assert (json.loads(before) if isinstance(before, str) else before) == {"files": ["acme-gone-1.1.0.tgz"]}
     listed = npm(["dist-tag", "ls", "acme-gone"], tmp_path, rc)
     assert listed.stdout.splitlines() == ["latest: 1.0.0"]
     assert await _rows(pool, team.team_id) == ["acme-gone-1.0.0.tgz"]

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.archives import DEFAULT_LIMITS
 from services.registry.ecosystems import RULES
 from services.registry.ecosystems.interface import RegistryError
 from services.registry.python import metadata as pymeta
 from services.registry.python import simple
 from services.registry.python.upload import FileDigests, check_digests, check_form
 from services.registry.search import tsquery_of
+from shared.archives import DEFAULT_LIMITS
 from shared.messages.artifacts import Ecosystem, PythonUploadFields
 from tests.registry.pypackages import minimal_wheel
 

@@ -303,6 +303,59 @@ async def test_a_digest_the_client_sent_that_is_not_the_files_is_refused_and_lea
     assert _blob_files(Path(mesh.launcher.workdir / "data" / "blobs")) == blobs_before
 
 
+async def _audited_deletes(pool: Any, team_id: str) -> list[tuple[str, Any]]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT resource_id, before FROM super_agent.audit_entries "
+            "WHERE team_id = $1::uuid AND action = 'artifacts.delete' ORDER BY seq",
+            team_id,
+        )
+    return [
+        (r["resource_id"], json.loads(r["before"]) if isinstance(r["before"], str) else r["before"])
+        for r in rows
+    ]
+
+
+async def test_a_depended_on_version_older_than_72_hours_cannot_be_deleted(
+    mesh: Mesh, pool: Any, built: dict[str, list[Path]]
+) -> None:
+    """A REST delete of a Python version (or package) published over 72 h ago that another package of
+    the team depends on is a 409 delete_refused naming the rule, rows kept; a fresh version, or one
+    nothing depends on any more, is deleted, each delete on the audit log."""
+    team = await _team(pool)
+    files = built["lib-1.0"] + built["lib-1.1"] + built["app-0.1"]
+    assert twine_upload(mesh.edge_url, team.team_id, team.key, files).returncode == 0
+    api = f"{mesh.edge_url}/api/v1/registry/packages/pypi"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {team.key}"}) as http:
+        # Fresh (within 72 h): deleted although acme-app depends on acme-lib.
+        async with http.delete(f"{api}/acme-lib/versions/1.1") as response:
+            assert response.status == 200, await response.text()
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE artifact_manager.versions SET published_at = now() - interval '73 hours' "
+                "WHERE team_id = $1::uuid",
+                team.team_id,
+            )
+        for path in (f"{api}/acme-lib/versions/1.0", f"{api}/acme-lib"):
+            async with http.delete(path) as response:
+                assert response.status == 409, await response.text()
+                body = await response.json()
+            assert body["error"]["details"][0]["type"] == "delete_refused", body
+            assert "depend on acme-lib" in body["error"]["message"]
+            assert "72 h" in body["error"]["message"]
+        assert any(f.startswith("acme_lib-1.0") for f in await _file_rows(pool, team.team_id))
+        # The dependent goes (nothing depends on it), then acme-lib can go too.
+        async with http.delete(f"{api}/acme-app") as response:
+            assert response.status == 200, await response.text()
+        async with http.delete(f"{api}/acme-lib") as response:
+            assert response.status == 200, await response.text()
+    assert await _file_rows(pool, team.team_id) == []
+    audited = await _audited_deletes(pool, team.team_id)
+    assert [resource for resource, _ in audited] == ["pypi:acme-lib@1.1", "pypi:acme-app", "pypi:acme-lib"]
+    assert audited[0][1]["files"] == [p.name for p in built["lib-1.1"]]
+    assert audited[2][1]["versions"] == ["1.0"]
+
+
 async def _post_upload(
     mesh: Mesh, team: Team, path: Path, *, version: str, sha256: str | None = None, extra: bytes = b""
 ) -> tuple[int, str]:

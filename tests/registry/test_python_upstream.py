@@ -37,7 +37,7 @@ from tests.registry.pypackages import (
     upload_bytes,
 )
 
-PUBLISHER = [Permission.ARTIFACTS_READ, Permission.ARTIFACTS_PUBLISH]
+PUBLISHER = [Permission.ARTIFACTS_READ, Permission.ARTIFACTS_PUBLISH, Permission.ARTIFACTS_DELETE]
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
 
 
@@ -54,6 +54,7 @@ class Proxied:
     live: Team  # behind the running pypiserver
     down: Team  # behind an upstream nobody answers at
     plain: Team  # no upstream
+    peer: Team  # behind the running pypiserver too, never publishes
 
 
 async def _team(conn: Any) -> Team:
@@ -70,7 +71,7 @@ async def _teams(dsn: str) -> list[Team]:
         # The agents migrate when they start, but their config needs the teams first.
         await migrate_all(pool)
         async with pool.acquire() as conn:
-            return [await _team(conn) for _ in range(3)]
+            return [await _team(conn) for _ in range(4)]
     finally:
         await pool.close()
 
@@ -91,10 +92,10 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iter
     ]:
         filename, content = minimal_wheel(name, version)
         (packages / filename).write_bytes(content)
-    live, down, plain = asyncio.run(_teams(postgres_dsn))
+    live, down, plain, peer = asyncio.run(_teams(postgres_dsn))
     with pypiserver(packages, fallback=False) as upstream:
         upstreams = {
-            "public": {"kind": "pypi", "url": f"{upstream}/simple/", "teams": [live.team_id]},
+            "public": {"kind": "pypi", "url": f"{upstream}/simple/", "teams": [live.team_id, peer.team_id]},
             "gone": {
                 "kind": "pypi",
                 "url": f"http://127.0.0.1:{free_port()}/simple/",
@@ -111,7 +112,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iter
             )
             try:
                 agents = {a: launcher.start(a) for a in (AgentName.ARTIFACT_MANAGER, AgentName.SUPER_AGENT)}
-                yield Proxied(Mesh(launcher, agents), packages, live, down, plain)
+                yield Proxied(Mesh(launcher, agents), packages, live, down, plain, peer)
             finally:
                 launcher.stop_all()
                 nats.stop()
@@ -312,3 +313,38 @@ async def test_upstream_downloads_are_counted_per_team(
         }
     ]
     assert referenced
+
+
+async def test_a_deleted_private_name_stays_private_to_the_team(
+    proxied: Proxied, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """After the team deletes its package `shadowed`, its page is 404 and pip cannot install the
+    upstream's `shadowed` (no dependency confusion); a team that never published it gets the upstream's."""
+    team = proxied.live
+    base = _base(proxied, team)
+    await _publish(proxied, team, "shadowed", "3.0")  # another test may have published 1.0 already
+    api = f"{proxied.mesh.edge_url}/api/v1/registry/packages/pypi/shadowed"
+    async with http.delete(api, headers={"Authorization": f"Bearer {team.key}"}) as response:
+        assert response.status == 200, await response.text()
+    for media in (JSON, {}):
+        async with http.get(f"{base}/simple/shadowed/", headers={**media, **_basic(team.key)}) as response:
+            assert response.status == 404, await response.text()
+    async with http.get(f"{base}/simple/Shadowed/", headers=_basic(team.key)) as response:
+        assert response.status == 404
+    upstream_file = proxied.packages / "shadowed-2.0-py3-none-any.whl"
+    digest = hashlib.sha256(upstream_file.read_bytes()).hexdigest()
+    async with http.get(f"{base}/files/{digest}/{upstream_file.name}", headers=_basic(team.key)) as response:
+        assert response.status == 404
+    python = fresh_venv(tmp_path / "venv")
+    result = pip_install(python, index_url(proxied.mesh.edge_url, team.team_id, team.key), "shadowed")
+    assert result.returncode != 0, result.stdout
+    peer = proxied.peer
+    async with http.get(
+        f"{_base(proxied, peer)}/simple/shadowed/", headers={**JSON, **_basic(peer.key)}
+    ) as response:
+        assert response.status == 200
+        page = await response.json(content_type=None)
+    assert sorted(page["versions"]) == ["1.0", "2.0"]
+    result = pip_install(python, index_url(proxied.mesh.edge_url, peer.team_id, peer.key), "shadowed")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert installed_version(python, "shadowed") == "2.0"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.archives import ArchiveLimits
 from services.supply_chain.sources import ArchiveRefused, osv_files
+from shared.archives import ArchiveLimits
 
 RECORD = json.dumps({"id": "OSV-1", "modified": "2024-01-01T00:00:00Z"}).encode()
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.registry.download_policy import blocked_message, quarantine_ends
 from services.registry.python.upstream_pages import parse_project_page
+from services.registry.upstream_matching import fetched_event_id
 from services.supply_chain.download_policy import (
     Blocker,
     BlockKey,
@@ -15,6 +16,8 @@ from services.supply_chain.download_policy import (
     normalise_ref,
     ratings_at_least,
 )
+from shared.messages.artifacts import Ecosystem, UpstreamVersion
+from shared.messages.supply_chain_policy import DownloadPolicyChanged, DownloadPolicySet
 
 NOW = datetime(2030, 6, 1, 12, tzinfo=UTC)
 
@@ -66,6 +69,39 @@ def test_a_refusal_names_at_most_five_findings_and_how_to_triage() -> None:
     assert "and 2 more" in message
     assert "/triage" in message
     assert "/api/v1/supply-chain/policy/overrides" in message
+
+
+def test_a_refusal_says_unrated_for_a_finding_without_severity() -> None:
+    """A finding blocking under `block_unrated` is named `unrated`, not `None`."""
+    findings = [{"advisory_id": "PYSEC-1", "severity": None, "package": "dep@1", "finding_id": "f"}]
+    assert "PYSEC-1 (unrated, dep@1, finding f)" in blocked_message("acme", "1.0", findings)
+
+
+def test_block_unrated_is_kept_unless_given_and_announced_with_the_policy() -> None:
+    """`block_unrated` absent means "keep" (None); an older policy event reads as "does not block"."""
+    assert DownloadPolicySet(block_severity="high").block_unrated is None
+    assert DownloadPolicySet(block_severity="high", block_unrated=False).block_unrated is False
+    old = DownloadPolicyChanged.model_validate({"team_id": "t", "quarantine_days": 2, "revision": 1})
+    assert (old.block_severity.value, old.block_unrated) == ("none", False)
+
+
+def test_an_upstream_file_is_announced_once_per_team_and_file() -> None:
+    """One `upstream_version_fetched` id per team and upstream file, whatever its bytes."""
+    taken = UpstreamVersion(
+        team_id="t1",
+        ecosystem=Ecosystem.PYPI,
+        upstream="public",
+        name="jinja2",
+        version="2.10",
+        filename="Jinja2-2.10-py2.py3-none-any.whl",
+        sha256="a" * 64,
+    )
+    assert fetched_event_id(taken) == fetched_event_id(taken.model_copy(update={"sha256": "b" * 64}))
+    assert fetched_event_id(taken) != fetched_event_id(taken.model_copy(update={"team_id": "t2"}))
+    assert fetched_event_id(taken) != fetched_event_id(
+        taken.model_copy(update={"filename": "Jinja2-2.10.tar.gz"})
+    )
+    assert len(fetched_event_id(taken)) <= 64
 
 
 def test_json_pages_give_upload_instants_and_html_pages_none() -> None:

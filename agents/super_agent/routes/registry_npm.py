@@ -534,9 +534,37 @@ async def put_package(call: Call) -> web.StreamResponse:
     return _json({"ok": True, "id": version.name}, status=201)
 
 
+def _deprecations(document: dict[str, Any]) -> dict[str, Any]:
+    """Of the packument `npm deprecate` PUTs back, what the agent reads: each version's `deprecated`
+    (anything malformed kept as sent, for the agent to refuse). A package of many versions would
+    otherwise pass NPM_DOCUMENT_MAX_CHARS (a 413) though the change is a few bytes."""
+    versions = document.get("versions")
+    if not isinstance(versions, dict):
+        return {"versions": versions}
+    return {
+        "versions": {
+            version: {k: v for k, v in entry.items() if k == "deprecated"}
+            if isinstance(entry, dict)
+            else entry
+            for version, entry in versions.items()
+        }
+    }
+
+
+def _kept_versions(document: dict[str, Any]) -> dict[str, Any]:
+    """Of the packument `npm unpublish name@version` PUTs back, what the agent reads: the version
+    numbers it keeps (the whole packument of a package of many versions would pass the bus' bound)."""
+    versions = document.get("versions")
+    if not isinstance(versions, dict):
+        return {"versions": versions}
+    return {"versions": {version: {} for version in versions}}
+
+
 async def _deprecate(call: Call, team_id: str, name: str, document: dict[str, Any]) -> web.StreamResponse:
     changed: NpmDeprecated = await deps(call).bus.request(
-        ARTIFACT_NPM_DEPRECATE, NpmDeprecateRequest(name=name, document=_document_text(document)), call.ctx
+        ARTIFACT_NPM_DEPRECATE,
+        NpmDeprecateRequest(name=name, document=_document_text(_deprecations(document))),
+        call.ctx,
     )
     if changed.changed:
         await _audit(call, team_id, "artifacts.deprecate", f"npm:{changed.name}", after=changed.changed)
@@ -563,7 +591,9 @@ async def unpublish_versions(call: Call) -> web.StreamResponse:
     document = await _read_document(
         call, deps(call).runtime.settings.http.max_body_bytes + DOCUMENT_OVERHEAD_BYTES
     )
-    request = NpmUnpublishRequest(name=path.name, rev=path.rev, document=_document_text(document))
+    request = NpmUnpublishRequest(
+        name=path.name, rev=path.rev, document=_document_text(_kept_versions(document))
+    )
     return await _unpublish(call, request, team_id)
 
 

@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from agents.super_agent.edge_deps import acting, deps
 from services.gateway.errors import HttpProblem
 from services.gateway.route_table import Call, Local, RequestBody, Route
-from shared.simple_api import TEXT_HTML, negotiate
 from shared.blobstore import BlobNotFound, BlobRef
 from shared.bus.codec import validation_details
 from shared.messages.artifacts import (
@@ -50,6 +49,7 @@ from shared.messages.permissions import Permission
 from shared.messages.registry import ARTIFACT_FILE, ARTIFACT_PUBLISH, ARTIFACT_PYTHON_PAGE
 from shared.metrics import EDGE_CACHE_TOTAL
 from shared.principals import team_of
+from shared.simple_api import TEXT_HTML, negotiate
 
 __all__ = [
     "BLOB_BYTES_KEPT",

@@ -262,7 +262,11 @@ async def _audit(call: Call, action: str, resource: str, resource_id: str | None
 
 
 def _policy_fields(policy: DownloadPolicy) -> dict[str, Any]:
-    return {"block_severity": policy.block_severity.value, "quarantine_days": policy.quarantine_days}
+    return {
+        "block_severity": policy.block_severity.value,
+        "block_unrated": policy.block_unrated,
+        "quarantine_days": policy.quarantine_days,
+    }
 
 
 async def set_policy(call: Call) -> BaseModel:
@@ -392,10 +396,12 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
         POLICY,
         "Set your team's download policy. `block_severity` (none, low, medium, high, critical; none blocks "
         "nothing): package clients get 403 naming the findings for a version with an open finding rated at "
-        "least this, until it is triaged not_affected or fixed, or the version is overridden. "
+        "least this, until it is triaged not_affected or fixed, or the version is overridden; your own "
+        "versions and those your upstream proxy serves alike. `block_unrated` (default false; absent keeps "
+        "the current setting): findings whose advisory gives no severity block too. "
         "`quarantine_days` (0 is off): upstream versions younger than this are left off the index pages "
-        "and npm packuments (dist-tags moved to the newest remaining), and their files are a 403. "
-        "Audited.",
+        "and npm packuments (dist-tags moved to the newest remaining), and their files are a 403, unless "
+        "overridden. Audited.",
         Permission.SUPPLY_CHAIN_POLICY,
         Local(set_policy),
         request=DownloadPolicySet,
@@ -413,7 +419,8 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
     Route(
         "POST",
         OVERRIDES,
-        "Allow a version's downloads despite its findings (with the reason); audited.",
+        "Allow a version's downloads despite its findings, and an upstream version through the "
+        "quarantine (with the reason); audited.",
         Permission.SUPPLY_CHAIN_POLICY,
         Local(create_override),
         request=OverrideCreate,

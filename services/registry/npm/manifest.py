@@ -25,12 +25,24 @@ def _line(value: Any, limit: int = 2000) -> str | None:
     return cleaned or None
 
 
+def _optional_peers(manifest: Mapping[str, Any]) -> set[str]:
+    """The peer dependencies `peerDependenciesMeta` marks `optional: true` (npm does not install them)."""
+    meta = manifest.get("peerDependenciesMeta")
+    if not isinstance(meta, Mapping):
+        return set()
+    return {
+        name for name, entry in meta.items() if isinstance(entry, Mapping) and entry.get("optional") is True
+    }
+
+
 def dependencies_of(manifest: Mapping[str, Any]) -> list[Dependency]:
     """One row per declared dependency; a name under `dependencies` and `optionalDependencies` is
-    optional (npm installs it from the latter), and the first kind wins otherwise."""
+    optional (npm installs it from the latter), so is a peer `peerDependenciesMeta` marks optional;
+    the first kind wins otherwise."""
     found: dict[str, Dependency] = {}
     optional = manifest.get("optionalDependencies")
     optional_names = set(optional) if isinstance(optional, Mapping) else set()
+    optional_peers = _optional_peers(manifest)
     for field, kind in _KINDS:
         declared = manifest.get(field)
         if not isinstance(declared, Mapping):
@@ -39,7 +51,9 @@ def dependencies_of(manifest: Mapping[str, Any]) -> list[Dependency]:
             clean_name = _line(name, 214)
             if clean_name is None or clean_name in found:
                 continue
-            if kind is DependencyKind.RUNTIME and name in optional_names:
+            if (kind is DependencyKind.RUNTIME and name in optional_names) or (
+                kind is DependencyKind.PEER and name in optional_peers
+            ):
                 kind_here = DependencyKind.OPTIONAL
             else:
                 kind_here = kind

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from shared.archives import DEFAULT_LIMITS, ArchiveKind, ArchiveLimits, inspect_archive
 from services.registry.ecosystems.interface import (
     ArchiveTooLarge,
     DigestMismatch,
@@ -26,6 +25,7 @@ from services.registry.ecosystems.interface import (
 from services.registry.ecosystems.npm import NPM
 from services.registry.npm.dist_tags import validate_tag
 from services.registry.npm.packument import tarball_filename
+from shared.archives import DEFAULT_LIMITS, ArchiveKind, ArchiveLimits, inspect_archive
 
 MANIFEST_MAX_BYTES = 1024 * 1024  # a package.json is a few kB; anything near this is not one
 

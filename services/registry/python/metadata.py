@@ -18,8 +18,8 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from shared.archives import ArchiveKind, ArchiveLimits, ArchiveListing, inspect_archive
 from services.registry.ecosystems.interface import FilenameMismatch, InvalidMetadata, InvalidUpload
+from shared.archives import ArchiveKind, ArchiveLimits, ArchiveListing, inspect_archive
 from shared.messages.artifacts import Dependency, DependencyKind
 
 DistKind = Literal["wheel", "sdist"]
