@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+from yarl import URL
 
 from services.identity import apikeys
 from shared.db.postgres import create_pool
@@ -25,6 +26,7 @@ from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission, Role, permissions_of_roles
 from tests.fixtures.mesh import REPO, TOKEN, MeshLauncher
 from tests.fixtures.stack import scratch_database, start_nats
+from tests.registry.pypackages import fresh_venv, index_url, installed_version, pip_install
 from tests.supply_chain.snapshot import PYPA_SNAPSHOT
 
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
@@ -161,3 +163,31 @@ def pypa_archive() -> bytes:
 
 
 READ = [Permission.SUPPLY_CHAIN_READ]
+
+
+async def file_url(env: Env, who: Team, project: str, filename: str) -> str:
+    """The absolute URL the team's page gives the file."""
+    page_url = URL(f"{env.base}/registry/{who.team_id}/pypi/simple/{project}/")
+    async with (
+        aiohttp.ClientSession(headers=who.headers) as http,
+        http.get(page_url, headers={"Accept": "application/vnd.pypi.simple.v1+json"}) as response,
+    ):
+        page = await response.json(content_type=None)
+        assert response.status == 200, page
+    [url] = [f["url"] for f in page["files"] if f["filename"] == filename]
+    return str(page_url.join(URL(url)))
+
+
+def pip_through(tmp: Path, env: Env, who: Team, *requirements: str) -> Any:
+    """Real pip, in a fresh venv, installing from the team's index (no dependencies)."""
+    python = fresh_venv(tmp)
+    return pip_install(python, index_url(env.base, who.team_id, who.key), "--no-deps", *requirements)
+
+
+def pip_version(tmp: Path, env: Env, who: Team, requirement: str) -> str:
+    """The version pip installed of `requirement` (its module's VERSION), or pip's error."""
+    python = fresh_venv(tmp)
+    result = pip_install(python, index_url(env.base, who.team_id, who.key), "--no-deps", requirement)
+    if result.returncode != 0:
+        return result.stderr
+    return installed_version(python, requirement.split("=")[0].replace("-", "_"))

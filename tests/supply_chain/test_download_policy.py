@@ -18,7 +18,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from yarl import URL
 
 from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
@@ -36,14 +35,20 @@ from tests.registry.npmpackages import (
 )
 from tests.registry.peers import pypiserver
 from tests.registry.pypackages import (
-    fresh_venv,
-    index_url,
-    installed_version,
     minimal_wheel,
-    pip_install,
     upload_bytes,
 )
-from tests.supply_chain.mesh_support import Env, Team, call, import_archive, osv_archive, team
+from tests.supply_chain.mesh_support import (
+    Env,
+    Team,
+    call,
+    file_url,
+    import_archive,
+    osv_archive,
+    pip_through,
+    pip_version,
+    team,
+)
 
 # CVSS 3.1 base 7.5: high.
 HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
@@ -142,19 +147,6 @@ async def _set_policy(env: Env, who: Team, **policy: Any) -> dict[str, Any]:
     return answer
 
 
-async def _file_url(env: Env, who: Team, project: str, filename: str) -> str:
-    """The absolute URL the team's page gives the file."""
-    page_url = URL(f"{env.base}/registry/{who.team_id}/pypi/simple/{project}/")
-    async with (
-        aiohttp.ClientSession(headers=who.headers) as http,
-        http.get(page_url, headers={"Accept": "application/vnd.pypi.simple.v1+json"}) as response,
-    ):
-        page = await response.json(content_type=None)
-        assert response.status == 200, page
-    [url] = [f["url"] for f in page["files"] if f["filename"] == filename]
-    return str(page_url.join(URL(url)))
-
-
 async def _download_status(env: Env, who: Team, url: str) -> tuple[int, str]:
     async with aiohttp.ClientSession(headers=who.headers) as http, http.get(url) as response:
         return response.status, (await response.text(errors="replace"))[:2000]
@@ -171,20 +163,6 @@ async def _until_download(env: Env, who: Team, url: str, status: int, seconds: f
         await asyncio.sleep(0.2)
 
 
-def _pip(tmp: Path, env: Env, who: Team, *requirements: str) -> Any:
-    python = fresh_venv(tmp)
-    return pip_install(python, index_url(env.base, who.team_id, who.key), "--no-deps", *requirements)
-
-
-def _pip_version(tmp: Path, env: Env, who: Team, requirement: str) -> str:
-    """The version pip installed of `requirement` (its module's VERSION), or pip's error."""
-    python = fresh_venv(tmp)
-    result = pip_install(python, index_url(env.base, who.team_id, who.key), "--no-deps", requirement)
-    if result.returncode != 0:
-        return result.stderr
-    return installed_version(python, requirement.replace("-", "_"))
-
-
 async def test_a_high_finding_blocks_pip_until_triaged_and_only_in_its_team(env: Env, tmp_path: Path) -> None:
     """A version with an open high finding is refused to pip with 403 naming the finding while the page
     still lists it; triage to not_affected lets it through; the other team's download is never blocked."""
@@ -193,16 +171,16 @@ async def test_a_high_finding_blocks_pip_until_triaged_and_only_in_its_team(env:
     assert (policy["block_severity"], policy["updated_by"] is not None) == ("high", True)
     filename = await _publish(env, strict, "acme-app", "1.0")
     await _publish(env, lax, "acme-app", "1.0")
-    url = await _file_url(env, strict, "acme-app", filename)
+    url = await file_url(env, strict, "acme-app", filename)
     refusal = await _until_download(env, strict, url, 403)
     assert "MNO-POLICY-1 (high, acme-vuln@1.0" in refusal, refusal
     assert "/triage" in refusal, refusal
 
-    result = await asyncio.to_thread(_pip, tmp_path / "blocked", env, strict, "acme-app==1.0")
+    result = await asyncio.to_thread(pip_through, tmp_path / "blocked", env, strict, "acme-app==1.0")
     assert result.returncode != 0
     assert "403" in result.stderr, result.stderr
     assert "blocked by your team's supply-chain policy" in result.stderr, result.stderr
-    lax_result = await asyncio.to_thread(_pip, tmp_path / "lax", env, lax, "acme-app==1.0")
+    lax_result = await asyncio.to_thread(pip_through, tmp_path / "lax", env, lax, "acme-app==1.0")
     assert lax_result.returncode == 0, lax_result.stderr
 
     status, blocked = await call(env, "GET", "/api/v1/supply-chain/blocked", strict.headers)
@@ -227,7 +205,7 @@ async def test_a_high_finding_blocks_pip_until_triaged_and_only_in_its_team(env:
     )
     assert status == 200, triaged
     await _until_download(env, strict, url, 200)
-    result = await asyncio.to_thread(_pip, tmp_path / "triaged", env, strict, "acme-app==1.0")
+    result = await asyncio.to_thread(pip_through, tmp_path / "triaged", env, strict, "acme-app==1.0")
     assert result.returncode == 0, result.stderr
 
 
@@ -236,7 +214,7 @@ async def test_an_override_allows_a_version_and_is_audited(env: Env, tmp_path: P
     owner = await team(env)
     await _set_policy(env, owner, block_severity="medium")
     filename = await _publish(env, owner, "acme-app", "1.1")
-    url = await _file_url(env, owner, "acme-app", filename)
+    url = await file_url(env, owner, "acme-app", filename)
     await _until_download(env, owner, url, 403)
 
     status, override = await call(
@@ -257,7 +235,7 @@ async def test_an_override_allows_a_version_and_is_audited(env: Env, tmp_path: P
     )
     assert status == 409, again
     await _until_download(env, owner, url, 200)
-    result = await asyncio.to_thread(_pip, tmp_path / "allowed", env, owner, "acme-app==1.1")
+    result = await asyncio.to_thread(pip_through, tmp_path / "allowed", env, owner, "acme-app==1.1")
     assert result.returncode == 0, result.stderr
 
     status, _ = await call(
@@ -344,12 +322,12 @@ async def test_quarantine_hides_young_upstream_versions(env: Env, tmp_path: Path
         "UPDATE artifact_manager.upstream_versions SET first_seen = now() - interval '4 days' "
         "WHERE name = 'upstream-lib' AND version = '1.0'"
     )
-    assert await asyncio.to_thread(_pip_version, tmp_path / "careful", env, careful, "upstream-lib") == "1.0"
-    result = await asyncio.to_thread(_pip, tmp_path / "pinned", env, careful, "upstream-lib==2.0")
+    assert await asyncio.to_thread(pip_version, tmp_path / "careful", env, careful, "upstream-lib") == "1.0"
+    result = await asyncio.to_thread(pip_through, tmp_path / "pinned", env, careful, "upstream-lib==2.0")
     assert result.returncode != 0
-    assert await asyncio.to_thread(_pip_version, tmp_path / "other", env, other, "upstream-lib") == "2.0"
+    assert await asyncio.to_thread(pip_version, tmp_path / "other", env, other, "upstream-lib") == "2.0"
     # The file itself, asked for by the URL another team's page gives: refused, saying why.
-    url = await _file_url(env, other, "upstream-lib", "upstream_lib-2.0-py3-none-any.whl")
+    url = await file_url(env, other, "upstream-lib", "upstream_lib-2.0-py3-none-any.whl")
     status, text = await _download_status(env, careful, url.replace(other.team_id, careful.team_id))
     assert status == 403, text
     assert "quarantined" in text, text

@@ -16,7 +16,6 @@ from typing import Any
 import aiohttp
 import nats
 import pytest
-from yarl import URL
 
 from services.registry.upstream_matching import UpstreamMatching
 from shared.bus.client import Bus
@@ -33,8 +32,19 @@ from tests.fixtures.mesh import MeshLauncher
 from tests.fixtures.stack import scratch_database, start_nats
 from tests.registry.npmpackages import NPM, npm, package_tarball, publish_document, registry_url, write_npmrc
 from tests.registry.peers import pypiserver, verdaccio
-from tests.registry.pypackages import fresh_venv, index_url, installed_version, minimal_wheel, pip_install
-from tests.supply_chain.mesh_support import Env, Team, call, import_archive, mno, osv_archive, team
+from tests.registry.pypackages import minimal_wheel
+from tests.supply_chain.mesh_support import (
+    Env,
+    Team,
+    call,
+    file_url,
+    import_archive,
+    mno,
+    osv_archive,
+    pip_through,
+    pip_version,
+    team,
+)
 
 # CVSS 3.1 base 7.5: high.
 HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
@@ -167,33 +177,6 @@ async def _set_policy(env: Env, who: Team, **policy: Any) -> dict[str, Any]:
     return answer
 
 
-def _pip(tmp: Path, env: Env, who: Team, requirement: str) -> Any:
-    python = fresh_venv(tmp)
-    return pip_install(python, index_url(env.base, who.team_id, who.key), "--no-deps", requirement)
-
-
-def _pip_version(tmp: Path, env: Env, who: Team, requirement: str) -> str:
-    """The version pip installed of `requirement` (its module's VERSION), or pip's error."""
-    python = fresh_venv(tmp)
-    result = pip_install(python, index_url(env.base, who.team_id, who.key), "--no-deps", requirement)
-    if result.returncode != 0:
-        return result.stderr
-    return installed_version(python, requirement.split("=")[0].replace("-", "_"))
-
-
-async def _file_url(env: Env, who: Team, project: str, filename: str) -> str:
-    """The absolute URL the team's page gives the file."""
-    page_url = URL(f"{env.base}/registry/{who.team_id}/pypi/simple/{project}/")
-    async with (
-        aiohttp.ClientSession(headers=who.headers) as http,
-        http.get(page_url, headers={"Accept": "application/vnd.pypi.simple.v1+json"}) as response,
-    ):
-        page = await response.json(content_type=None)
-        assert response.status == 200, page
-    [url] = [f["url"] for f in page["files"] if f["filename"] == filename]
-    return str(page_url.join(URL(url)))
-
-
 async def _get(who: Team, url: str) -> tuple[int, str]:
     async with aiohttp.ClientSession(headers=who.headers) as http, http.get(url) as response:
         return response.status, (await response.text(errors="replace"))[:3000]
@@ -259,13 +242,13 @@ async def test_pip_gets_the_403_for_a_vulnerable_upstream_version_until_triaged_
     strict, lax = await team(env), await team(env)
     await _set_policy(env, strict, block_severity="high")
 
-    refused = await asyncio.to_thread(_pip, tmp_path / "strict", env, strict, "vuln-up==1.0")
+    refused = await asyncio.to_thread(pip_through, tmp_path / "strict", env, strict, "vuln-up==1.0")
     assert refused.returncode != 0
     assert "403" in refused.stderr, refused.stderr
     assert "blocked by your team's supply-chain policy" in refused.stderr, refused.stderr
     assert "MNO-UPSTREAM-1" in refused.stderr, refused.stderr
-    assert await asyncio.to_thread(_pip_version, tmp_path / "lax", env, lax, "vuln-up==1.0") == "1.0"
-    assert await asyncio.to_thread(_pip_version, tmp_path / "fixed", env, strict, "vuln-up==2.0") == "2.0"
+    assert await asyncio.to_thread(pip_version, tmp_path / "lax", env, lax, "vuln-up==1.0") == "1.0"
+    assert await asyncio.to_thread(pip_version, tmp_path / "fixed", env, strict, "vuln-up==2.0") == "2.0"
 
     [finding] = await _findings(env, strict, "MNO-UPSTREAM-1")
     assert (finding["package"], finding["version"], finding["severity"]["rating"]) == (
@@ -293,7 +276,7 @@ async def test_pip_gets_the_403_for_a_vulnerable_upstream_version_until_triaged_
     assert lax_blocked["items"] == []
 
     # The block reached the registry, which told the edges to drop the team's cached reads.
-    url = await _file_url(env, strict, "vuln-up", "vuln_up-1.0-py3-none-any.whl")
+    url = await file_url(env, strict, "vuln-up", "vuln_up-1.0-py3-none-any.whl")
     text = await _until_status(strict, url, 403)
     assert f"MNO-UPSTREAM-1 (high, vuln-up@1.0, finding {finding['id']})" in text, text
 
@@ -313,7 +296,7 @@ async def test_pip_gets_the_403_for_a_vulnerable_upstream_version_until_triaged_
     assert status == 200, triaged
     await _until_status(strict, url, 200)
     assert notices.about(strict, "vuln-up") > before  # the release dropped the edges' reads too
-    assert await asyncio.to_thread(_pip_version, tmp_path / "triaged", env, strict, "vuln-up==1.0") == "1.0"
+    assert await asyncio.to_thread(pip_version, tmp_path / "triaged", env, strict, "vuln-up==1.0") == "1.0"
     actions = [action for action, _ in await _audit(env, strict)]
     assert actions == ["supply_chain.policy_set", "supply_chain.triage"]
 
@@ -324,7 +307,7 @@ async def test_an_override_lets_a_blocked_upstream_version_through_and_is_audite
     """An audited override lets pip install a blocked upstream version; withdrawn, it is a 403 again."""
     owner = await team(env)
     await _set_policy(env, owner, block_severity="medium")
-    refused = await asyncio.to_thread(_pip, tmp_path / "refused", env, owner, "vuln-up==1.0")
+    refused = await asyncio.to_thread(pip_through, tmp_path / "refused", env, owner, "vuln-up==1.0")
     assert refused.returncode != 0
     assert "MNO-UPSTREAM-1" in refused.stderr, refused.stderr
 
@@ -337,9 +320,9 @@ async def test_an_override_lets_a_blocked_upstream_version_through_and_is_audite
     )
     assert status == 201, override
     assert (override["name"], override["version"]) == ("vuln-up", "1.0")
-    url = await _file_url(env, owner, "vuln-up", "vuln_up-1.0-py3-none-any.whl")
+    url = await file_url(env, owner, "vuln-up", "vuln_up-1.0-py3-none-any.whl")
     await _until_status(owner, url, 200)
-    assert await asyncio.to_thread(_pip_version, tmp_path / "allowed", env, owner, "vuln-up==1.0") == "1.0"
+    assert await asyncio.to_thread(pip_version, tmp_path / "allowed", env, owner, "vuln-up==1.0") == "1.0"
 
     status, _ = await call(
         env, "DELETE", f"/api/v1/supply-chain/policy/overrides/{override['id']}", owner.headers
@@ -367,8 +350,8 @@ async def test_an_advisory_imported_later_blocks_an_upstream_version_already_tak
     """An advisory imported after an upstream version was taken re-matches it and blocks its files."""
     owner = await team(env)
     await _set_policy(env, owner, block_severity="high")
-    assert await asyncio.to_thread(_pip_version, tmp_path / "before", env, owner, "late-up==1.0") == "1.0"
-    url = await _file_url(env, owner, "late-up", "late_up-1.0-py3-none-any.whl")
+    assert await asyncio.to_thread(pip_version, tmp_path / "before", env, owner, "late-up==1.0") == "1.0"
+    url = await file_url(env, owner, "late-up", "late_up-1.0-py3-none-any.whl")
     assert (await _get(owner, url))[0] == 200
 
     info = await import_archive(env, osv_archive(LATE_ADVISORY), "upstream-policy-late")
@@ -377,7 +360,7 @@ async def test_an_advisory_imported_later_blocks_an_upstream_version_already_tak
     assert "MNO-UPSTREAM-LATE (high, late-up@1.0" in text, text
     [finding] = await _findings(env, owner, "MNO-UPSTREAM-LATE")
     assert (finding["package"], finding["version"]) == ("late-up", "1.0")
-    refused = await asyncio.to_thread(_pip, tmp_path / "after", env, owner, "late-up==1.0")
+    refused = await asyncio.to_thread(pip_through, tmp_path / "after", env, owner, "late-up==1.0")
     assert refused.returncode != 0
     assert "403" in refused.stderr, refused.stderr
 
@@ -387,13 +370,13 @@ async def test_unrated_findings_block_only_when_the_policy_says_so(env: Env, tmp
     owner = await team(env)
     policy = await _set_policy(env, owner, block_severity="high")
     assert policy["block_unrated"] is False
-    assert await asyncio.to_thread(_pip_version, tmp_path / "off", env, owner, "unrated-up==1.0") == "1.0"
+    assert await asyncio.to_thread(pip_version, tmp_path / "off", env, owner, "unrated-up==1.0") == "1.0"
     [finding] = await _findings(env, owner, "MNO-UPSTREAM-UNRATED")
     assert finding["severity"]["rating"] is None
 
     policy = await _set_policy(env, owner, block_severity="high", block_unrated=True)
     assert policy["block_unrated"] is True
-    url = await _file_url(env, owner, "unrated-up", "unrated_up-1.0-py3-none-any.whl")
+    url = await file_url(env, owner, "unrated-up", "unrated_up-1.0-py3-none-any.whl")
     text = await _until_status(owner, url, 403)
     assert f"MNO-UPSTREAM-UNRATED (unrated, unrated-up@1.0, finding {finding['id']})" in text, text
     _, blocked = await call(env, "GET", "/api/v1/supply-chain/blocked", owner.headers)
@@ -436,8 +419,8 @@ async def test_an_override_lets_a_quarantined_upstream_version_through_in_its_te
         "UPDATE artifact_manager.upstream_versions SET first_seen = now() - interval '4 days' "
         "WHERE name = 'young-up' AND version = '1.0'"
     )
-    assert await asyncio.to_thread(_pip_version, tmp_path / "aged", env, careful, "young-up") == "1.0"
-    refused = await asyncio.to_thread(_pip, tmp_path / "young", env, careful, "young-up==2.0")
+    assert await asyncio.to_thread(pip_version, tmp_path / "aged", env, careful, "young-up") == "1.0"
+    refused = await asyncio.to_thread(pip_through, tmp_path / "young", env, careful, "young-up==2.0")
     assert refused.returncode != 0
 
     status, override = await call(
@@ -454,9 +437,9 @@ async def test_an_override_lets_a_quarantined_upstream_version_through_in_its_te
         return status == 200 and "young_up-2.0-py3-none-any.whl" in str(found)
 
     await _until(listed, "the override never let young-up 2.0 through the quarantine")
-    assert await asyncio.to_thread(_pip_version, tmp_path / "allowed", env, careful, "young-up") == "2.0"
-    assert await asyncio.to_thread(_pip_version, tmp_path / "other", env, other, "young-up") == "1.0"
-    url = await _file_url(env, careful, "young-up", "young_up-2.0-py3-none-any.whl")
+    assert await asyncio.to_thread(pip_version, tmp_path / "allowed", env, careful, "young-up") == "2.0"
+    assert await asyncio.to_thread(pip_version, tmp_path / "other", env, other, "young-up") == "1.0"
+    url = await file_url(env, careful, "young-up", "young_up-2.0-py3-none-any.whl")
     status, text = await _get(other, url.replace(careful.team_id, other.team_id))
     assert status == 403, text
     assert "quarantined" in text, text
