@@ -50,15 +50,26 @@ class Team:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-async def start(work: Path, postgres_dsn: str) -> AsyncIterator[Env]:
+MESH_AGENTS = (AgentName.SUPER_AGENT, AgentName.SUPPLY_CHAIN)
+REGISTRY_MESH = (AgentName.SUPER_AGENT, AgentName.ARTIFACT_MANAGER, AgentName.SUPPLY_CHAIN)
+
+
+async def start(
+    work: Path,
+    postgres_dsn: str,
+    *,
+    overrides: dict[str, Any] | None = None,
+    agents: tuple[AgentName, ...] = MESH_AGENTS,
+) -> AsyncIterator[Env]:
+    """A NATS server, a scratch database and `agents` (configured with `overrides`) of a module's own."""
     nats = start_nats(work / "nats")
     try:
         async with scratch_database(postgres_dsn) as dsn:
-            launcher = MeshLauncher(work, nats.url, dsn)
+            launcher = MeshLauncher(work, nats.url, dsn, overrides=overrides or {})
             pool = None
             try:
-                await asyncio.to_thread(launcher.start, AgentName.SUPER_AGENT)
-                await asyncio.to_thread(launcher.start, AgentName.SUPPLY_CHAIN)
+                for agent in agents:
+                    await asyncio.to_thread(launcher.start, agent)
                 pool = await create_pool(dsn, min_size=1, max_size=3, command_timeout=30)
                 yield Env(launcher.edge_url, pool, nats.url, launcher)
             finally:

@@ -8,7 +8,6 @@ import asyncio
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,11 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from shared.db.postgres import create_pool
-from shared.messages.agents import AgentName
 from shared.messages.permissions import Role
-from tests.fixtures.mesh import MeshLauncher
-from tests.fixtures.stack import scratch_database, start_nats
 from tests.registry.npmpackages import (
     NPM,
     npm,
@@ -39,6 +34,7 @@ from tests.registry.pypackages import (
     upload_bytes,
 )
 from tests.supply_chain.mesh_support import (
+    REGISTRY_MESH,
     Env,
     Team,
     call,
@@ -47,6 +43,7 @@ from tests.supply_chain.mesh_support import (
     osv_archive,
     pip_through,
     pip_version,
+    start,
     team,
 )
 
@@ -91,31 +88,17 @@ async def env(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> As
     for version in ("1.0", "2.0"):
         filename, content = minimal_wheel("upstream-lib", version)
         (packages / filename).write_bytes(content)
-    (work / "mesh").mkdir()
-    nats = start_nats(work / "nats")
-    try:
-        with pypiserver(packages, fallback=False) as upstream:
-            async with scratch_database(postgres_dsn) as dsn:
-                upstreams = {"public": {"kind": "pypi", "url": f"{upstream}/simple/", "teams": ["*"]}}
-                launcher = MeshLauncher(
-                    work / "mesh", nats.url, dsn, overrides={"registry": {"upstreams": upstreams}}
-                )
-                pool = None
-                try:
-                    for agent in (AgentName.SUPER_AGENT, AgentName.ARTIFACT_MANAGER, AgentName.SUPPLY_CHAIN):
-                        await asyncio.to_thread(launcher.start, agent)
-                    pool = await create_pool(dsn, min_size=1, max_size=3, command_timeout=30)
-                    running = Env(launcher.edge_url, pool, nats.url, launcher)
-                    info = await import_archive(running, osv_archive(ADVISORY, NPM_ADVISORY), "policy-test")
-                    assert info["status"] == "finished", info
-                    yield running
-                finally:
-                    if pool is not None:
-                        await pool.close()
-                    await asyncio.to_thread(launcher.stop_all)
-                    shutil.rmtree(launcher.workdir, ignore_errors=True)
-    finally:
-        nats.stop()
+    with pypiserver(packages, fallback=False) as upstream:
+        upstreams = {"public": {"kind": "pypi", "url": f"{upstream}/simple/", "teams": ["*"]}}
+        async for running in start(
+            work,
+            postgres_dsn,
+            overrides={"registry": {"upstreams": upstreams}},
+            agents=REGISTRY_MESH,
+        ):
+            info = await import_archive(running, osv_archive(ADVISORY, NPM_ADVISORY), "policy-test")
+            assert info["status"] == "finished", info
+            yield running
 
 
 def _wheel(name: str, version: str, requires: str) -> tuple[str, bytes]:

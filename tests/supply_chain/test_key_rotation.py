@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -25,11 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.supply_chain.attestations import key_id
 from services.supply_chain.signing import GENERATED_KEY_FILE, InvalidSigningKey, load_keyring, public_pem
-from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
-from tests.fixtures.mesh import REPO, MeshLauncher
-from tests.fixtures.stack import scratch_database, start_nats
-from tests.supply_chain.mesh_support import Env, Team, call, team
+from tests.fixtures.mesh import REPO
+from tests.supply_chain.mesh_support import Env, Team, call, start, team
 
 
 def private_pem(key: Any) -> str:
@@ -161,34 +158,14 @@ def test_processes_starting_together_end_up_with_one_generated_key(tmp_path: Pat
 # --- a rotation, end to end ----------------------------------------------------------------------
 
 
-async def _start(work: Path, postgres_dsn: str, signing_key: str) -> AsyncIterator[Env]:
-    """The edge and a SupplyChainAgent configured with `signing_key` (own NATS and database)."""
-    nats = start_nats(work / "nats")
-    try:
-        async with scratch_database(postgres_dsn) as dsn:
-            launcher = MeshLauncher(
-                work, nats.url, dsn, overrides={"supply_chain": {"signing_key": signing_key}}
-            )
-            pool: asyncpg.Pool | None = None
-            try:
-                await asyncio.to_thread(launcher.start, AgentName.SUPER_AGENT)
-                await asyncio.to_thread(launcher.start, AgentName.SUPPLY_CHAIN)
-                pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=30)
-                yield Env(launcher.edge_url, pool, nats.url, launcher)
-            finally:
-                if pool is not None:
-                    await pool.close()
-                await asyncio.to_thread(launcher.stop_all)
-    finally:
-        nats.stop()
-
-
 KEY_A, KEY_A_ID = ed25519_pem()
 
 
 @pytest.fixture(scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> AsyncIterator[Env]:
-    async for running in _start(tmp_path_factory.mktemp("key-rotation"), postgres_dsn, KEY_A):
+    """The edge and a SupplyChainAgent signing with key A (own NATS and database)."""
+    overrides = {"supply_chain": {"signing_key": KEY_A}}
+    async for running in start(tmp_path_factory.mktemp("key-rotation"), postgres_dsn, overrides=overrides):
         yield running
 
 

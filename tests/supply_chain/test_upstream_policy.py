@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,17 +22,14 @@ from shared.bus.codec import decode_message
 from shared.bus.context import MessageContext
 from shared.bus.errors import RemoteError
 from shared.db.outbox import Outbox
-from shared.db.postgres import create_pool
-from shared.messages.agents import AgentName
 from shared.messages.artifacts import Ecosystem, RegistryChanged, UpstreamVersion
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.registry import REGISTRY_CHANGED, SC_UPSTREAM_VERSION
-from tests.fixtures.mesh import MeshLauncher
-from tests.fixtures.stack import scratch_database, start_nats
 from tests.registry.npmpackages import NPM, npm, package_tarball, publish_document, registry_url, write_npmrc
 from tests.registry.peers import pypiserver, verdaccio
 from tests.registry.pypackages import minimal_wheel
 from tests.supply_chain.mesh_support import (
+    REGISTRY_MESH,
     Env,
     Team,
     call,
@@ -43,6 +39,7 @@ from tests.supply_chain.mesh_support import (
     osv_archive,
     pip_through,
     pip_version,
+    start,
     team,
 )
 
@@ -109,36 +106,22 @@ async def env(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> As
     for name, version in PYTHON_PACKAGES:
         filename, content = minimal_wheel(name, version)
         (packages / filename).write_bytes(content)
-    (work / "mesh").mkdir()
     (work / "verdaccio").mkdir()
-    nats_server = start_nats(work / "nats")
-    try:
-        with pypiserver(packages, fallback=False) as pypi, verdaccio(work / "verdaccio") as npm_upstream:
-            await _seed_verdaccio(npm_upstream)
-            async with scratch_database(postgres_dsn) as dsn:
-                upstreams = {
-                    "pypi-public": {"kind": "pypi", "url": f"{pypi}/simple/", "teams": ["*"]},
-                    "npm-public": {"kind": "npm", "url": npm_upstream, "teams": ["*"]},
-                }
-                launcher = MeshLauncher(
-                    work / "mesh", nats_server.url, dsn, overrides={"registry": {"upstreams": upstreams}}
-                )
-                pool = None
-                try:
-                    for agent in (AgentName.SUPER_AGENT, AgentName.ARTIFACT_MANAGER, AgentName.SUPPLY_CHAIN):
-                        await asyncio.to_thread(launcher.start, agent)
-                    pool = await create_pool(dsn, min_size=1, max_size=3, command_timeout=30)
-                    running = Env(launcher.edge_url, pool, nats_server.url, launcher)
-                    info = await import_archive(running, osv_archive(*ADVISORIES), "upstream-policy")
-                    assert info["status"] == "finished", info
-                    yield running
-                finally:
-                    if pool is not None:
-                        await pool.close()
-                    await asyncio.to_thread(launcher.stop_all)
-                    shutil.rmtree(launcher.workdir, ignore_errors=True)
-    finally:
-        nats_server.stop()
+    with pypiserver(packages, fallback=False) as pypi, verdaccio(work / "verdaccio") as npm_upstream:
+        await _seed_verdaccio(npm_upstream)
+        upstreams = {
+            "pypi-public": {"kind": "pypi", "url": f"{pypi}/simple/", "teams": ["*"]},
+            "npm-public": {"kind": "npm", "url": npm_upstream, "teams": ["*"]},
+        }
+        async for running in start(
+            work,
+            postgres_dsn,
+            overrides={"registry": {"upstreams": upstreams}},
+            agents=REGISTRY_MESH,
+        ):
+            info = await import_archive(running, osv_archive(*ADVISORIES), "upstream-policy")
+            assert info["status"] == "finished", info
+            yield running
 
 
 # --- helpers -------------------------------------------------------------------------------------
