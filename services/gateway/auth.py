@@ -39,7 +39,8 @@ BASIC_AUTH_PREFIX = "/registry/"
 
 
 def basic_api_key(request: web.Request) -> str | None:
-    """The API key in an HTTP Basic password (any user name, `__token__` by convention)."""
+    """The API key in an HTTP Basic password (any user name, `__token__` by convention), or as the user
+    name with an empty password (`https://<key>@host/...`, the form some hosted indexes document)."""
     if not request.path.startswith(BASIC_AUTH_PREFIX):
         return None
     scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
@@ -49,8 +50,12 @@ def basic_api_key(request: web.Request) -> str | None:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    _user, separator, password = decoded.partition(":")
-    return password if separator and password.startswith(apikeys.PREFIX) else None
+    user, separator, password = decoded.partition(":")
+    if not separator:
+        return None
+    if not password and user.startswith(apikeys.PREFIX):
+        return user
+    return password if password.startswith(apikeys.PREFIX) else None
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -158,6 +158,10 @@ async def test_simple_pages_negotiate_and_serve_metadata_and_ranges(
         assert entry["size"] == wheel.stat().st_size
         assert entry["requires-python"] == ">=3.9"
         assert "upload-time" in entry
+        # The key as the URL's user name with no password (`http://<key>@host/...`) is taken too.
+        key_as_user = {"Authorization": "Basic " + base64.b64encode(f"{team.read_key}:".encode()).decode()}
+        async with http.get(f"{base}/simple/acme-lib/", headers=key_as_user) as response:
+            assert response.status == 200
         async with http.get(f"{base}/simple/Acme_Lib/", allow_redirects=False) as response:
             assert response.status == 301
             assert response.headers["Location"].endswith("/acme-lib/")
