@@ -811,9 +811,13 @@ class Registry:
 
     async def search(self, request: SearchQuery, ctx: MessageContext) -> SearchResults:
         team_id = team_with(ctx.principal, Permission.ARTIFACTS_READ)
-        depends_on = request.depends_on
-        if depends_on is not None and request.ecosystem is not None and request.ecosystem in RULES:
-            depends_on = RULES[request.ecosystem].normalize_name(depends_on)
+        depends_on: list[str] | None = None
+        if request.depends_on is not None:
+            # Dependencies are stored under their ecosystem's form of the name: without an ecosystem,
+            # each ecosystem's form of the name asked (`Acme_Lib` finds Python's `acme-lib`).
+            asked = [request.ecosystem] if request.ecosystem is not None else list(RULES)
+            forms = {RULES[e].normalize_name(request.depends_on) for e in asked if e in RULES}
+            depends_on = sorted(forms or {request.depends_on})
         query = request.q.strip().lower() if request.q else None
         async with self._pool.acquire() as conn:
             rows, total, estimated = await store.search(

@@ -587,7 +587,7 @@ async def search(
     name_tsquery: str | None,
     ecosystem: Ecosystem | None,
     license: str | None,
-    depends_on: str | None,
+    depends_on: Sequence[str] | None,
     limit: int,
     offset: int,
 ) -> tuple[list[PackageRow], int, bool]:
@@ -615,7 +615,7 @@ async def search(
         where.append(
             f"""EXISTS (SELECT 1 FROM {S}.dependencies d JOIN {S}.versions v ON v.id = d.version_id
                 WHERE v.package_id = p.id AND v.version = p.latest_version AND d.team_id = p.team_id
-                AND d.name = {arg(depends_on)})"""
+                AND d.name = ANY({arg(list(depends_on))}::text[]))"""
         )
     condition = " AND ".join(where)
     async with conn.transaction():

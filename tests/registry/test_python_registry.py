@@ -127,9 +127,13 @@ async def test_twine_uploads_and_pip_installs_from_the_team_index(
         search = f"{mesh.edge_url}/api/v1/registry/packages"
         async with http.get(search, params={"depends_on": "Acme_Lib", "ecosystem": "pypi"}) as response:
             dependents = await response.json()
+        # Without an ecosystem, the name is read in each ecosystem's form.
+        async with http.get(search, params={"depends_on": "ACME.lib"}) as response:
+            any_ecosystem = await response.json()
         async with http.get(search, params={"license": "mit", "limit": "1"}) as response:
             first_page = await response.json()
     assert [p["name"] for p in dependents["items"]] == ["acme-app"]
+    assert [p["name"] for p in any_ecosystem["items"]] == ["acme-app"]
     assert first_page["total"] == 2
     assert first_page["next_offset"] == 1
 
