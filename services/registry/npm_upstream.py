@@ -160,7 +160,9 @@ class NpmUpstreamProxy:
             if cached is not None and (
                 not days or cached.cached_at <= datetime.now(UTC) - timedelta(days=days)
             ):
-                await self._matching.check(conn, _taken(team_id, upstream, name, filename, cached), ctx)
+                await self._matching.check(
+                    conn, _taken(team_id, upstream, name, filename, cached.version, cached.sha256), ctx
+                )
                 await upstream_store.count_download(
                     conn, team_id, Ecosystem.NPM, upstream.name, name, filename
                 )
@@ -181,22 +183,16 @@ class NpmUpstreamProxy:
                 raise Quarantined(quarantine_message(name, listed.version, until, days))
         if cached is not None:
             async with self._pool.acquire() as conn:
-                await self._matching.check(conn, _taken(team_id, upstream, name, filename, cached), ctx)
+                await self._matching.check(
+                    conn, _taken(team_id, upstream, name, filename, cached.version, cached.sha256), ctx
+                )
                 await upstream_store.count_download(
                     conn, team_id, Ecosystem.NPM, upstream.name, name, filename
                 )
             return _location(filename, cached.sha256, cached.size)
         blob = await self._upstreams.fetch_tarball(upstream, listed, self._blobs, self._max_bytes)
         log.info("upstream tarball cached", upstream=upstream.name, name=name, filename=filename)
-        taken = UpstreamVersion(
-            team_id=team_id,
-            ecosystem=Ecosystem.NPM,
-            upstream=upstream.name,
-            name=name,
-            version=listed.version,
-            filename=filename,
-            sha256=blob.sha256,
-        )
+        taken = _taken(team_id, upstream, name, filename, listed.version, blob.sha256)
         try:
             async with self._pool.acquire() as conn:
                 await self._matching.check(conn, taken, ctx)
@@ -234,17 +230,17 @@ class NpmUpstreamProxy:
 
 
 def _taken(
-    team_id: str, upstream: Upstream, name: str, filename: str, cached: upstream_store.CachedFile
+    team_id: str, upstream: Upstream, name: str, filename: str, version: str, sha256: str
 ) -> UpstreamVersion:
-    """A tarball the team holds, as the version it is of."""
+    """A tarball the team takes from the upstream, as the version it is of."""
     return UpstreamVersion(
         team_id=team_id,
         ecosystem=Ecosystem.NPM,
         upstream=upstream.name,
         name=name,
-        version=cached.version,
+        version=version,
         filename=filename,
-        sha256=cached.sha256,
+        sha256=sha256,
     )
 
 
