@@ -43,19 +43,9 @@ pytestmark = pytest.mark.timeout(600)
 
 # Local requests must not go through an HTTP(S)_PROXY from the environment.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-_ISSUED_PORTS: set[int] = set()
 _MAKE_VARIABLES = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKEFILES"}
 # How make reports a recipe that failed ("Error N") or was killed by a signal ("Interrupt").
 _MAKE_ERROR = re.compile(r"^make(\[\d+\])?: \*\*\*", re.MULTILINE)
-
-
-def _unique_free_port() -> int:
-    """A free port not handed out before in this module (free_port alone may repeat one)."""
-    while True:
-        port = free_port()
-        if port not in _ISSUED_PORTS:
-            _ISSUED_PORTS.add(port)
-            return port
 
 
 def metrics_port_variable(agent: AgentName) -> str:
@@ -82,7 +72,7 @@ class RunSetup:
 
     @classmethod
     def fresh(cls, data_dir: Path, variables: dict[str, str] | None = None, **fixed_ports: int) -> RunSetup:
-        ports = {name: _unique_free_port() for name in PORT_VARIABLES}
+        ports = {name: free_port() for name in PORT_VARIABLES}
         ports.update(fixed_ports)
         return cls(data_dir, ports, dict(variables or {}))
 
@@ -623,7 +613,7 @@ def test_ctrl_c_while_make_run_is_starting_stops_it_cleanly(scratch: Path) -> No
 @pytest.mark.long
 def test_make_run_with_github_enabled_makes_the_local_key_and_serves_sign_in(scratch: Path) -> None:
     """`MNO_GITHUB_ENABLED=true make run` with an App's variables and no key starts, makes one, signs in."""
-    web_url = f"http://127.0.0.1:{_unique_free_port()}"
+    web_url = f"http://127.0.0.1:{free_port()}"
     github = {
         "MNO_GITHUB_ENABLED": "true",
         "GITHUB_APP_ID": "12345",
@@ -632,7 +622,7 @@ def test_make_run_with_github_enabled_makes_the_local_key_and_serves_sign_in(scr
         "GITHUB_PRIVATE_KEY": generate_private_key_pem(),
         "GITHUB_WEBHOOK_SECRET": "webhook-secret",
         # Nothing answers there: the stack must start without GitHub being reachable.
-        "GITHUB_API_URL": f"http://127.0.0.1:{_unique_free_port()}",
+        "GITHUB_API_URL": f"http://127.0.0.1:{free_port()}",
         "GITHUB_WEB_URL": web_url,
     }
     setup = RunSetup.fresh(scratch / "data", github)

@@ -23,7 +23,15 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Request,
+    Response,
+    WebError,
+    async_playwright,
+)
 
 from services.identity import apikeys, local_sign_in, sessions
 from services.identity.bootstrap import LOCAL_ADMIN, ensure_local_admin
@@ -119,6 +127,32 @@ class Team:
     key: str  # an owner's API key of the team
 
 
+def _narrate(context: BrowserContext) -> None:
+    """Print what the browser saw go wrong, and every write it sent: pytest shows a test's output
+    only when it fails, so a wait that timed out comes with the answers that explain it."""
+
+    def say(line: str) -> None:
+        print(f"{datetime.now(UTC):%H:%M:%S.%f} {line}")
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400 or response.request.method != "GET":
+            say(f"browser: {response.request.method} {response.url} -> {response.status}")
+
+    def on_failure(request: Request) -> None:
+        say(f"browser: {request.method} {request.url} failed: {request.failure}")
+
+    def on_console(message: ConsoleMessage) -> None:
+        say(f"console {message.type}: {message.text} ({message.location.get('url', '')})")
+
+    def on_error(error: WebError) -> None:
+        say(f"page error: {error.error}")
+
+    context.on("response", on_response)
+    context.on("requestfailed", on_failure)
+    context.on("console", on_console)
+    context.on("weberror", on_error)
+
+
 @dataclass
 class Stage:
     """The local administrator of the mesh's database, with a team of this module's own."""
@@ -157,6 +191,7 @@ class Stage:
         self, browser: Browser, session_token: str | None = None, **options: Any
     ) -> BrowserContext:
         context = await browser.new_context(base_url=self.edge, **options)
+        _narrate(context)
         if session_token is not None:
             await context.add_cookies(
                 [

@@ -10,6 +10,7 @@ from typing import Any
 from playwright.async_api import Browser, BrowserContext, Page
 
 from services.dashboard import formatting
+from services.dashboard.pages import PAGES
 from shared.messages.permissions import Role
 from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
 
@@ -258,3 +259,20 @@ async def test_overview_has_no_serious_accessibility_violations(
         assert serious == [], name
     await context.close()
     await anonymous.close()
+
+
+async def test_every_page_loads_without_a_failed_request_or_console_error(
+    seeded: Stage, chromium: Browser
+) -> None:
+    """Each page of the navigation, with the fragments it loads after, gets no 4xx/5xx answer or failed
+    request for anything it asks (asset, icon, fragment) and logs no console error."""
+    context, page = await signed_in(seeded, chromium, viewport=LAPTOP)
+    problems: list[str] = []
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("requestfailed", lambda r: problems.append(f"failed {r.url}"))
+    page.on("console", lambda m: problems.append(f"console {m.text}") if m.type == "error" else None)
+    for shown in PAGES:
+        await page.goto(shown.path)
+        await page.wait_for_load_state("networkidle")
+        assert problems == [], shown.path
+    await context.close()
