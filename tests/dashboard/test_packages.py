@@ -376,8 +376,12 @@ async def test_client_configuration_is_the_teams_with_no_key(stage: Stage, chrom
     assert f"registry={stage.edge}/registry/{stage.team.id}/npm/" in npmrc
     assert f"//{host}/registry/{stage.team.id}/npm/:_authToken=<API_KEY>" in npmrc
     assert stage.team.key not in await page.content()
+    # The Clipboard API writes only from a focused document: another page of this browser (an earlier
+    # test's) may hold the focus, and the copy then fails, as it would for a user in another window.
+    await page.bring_to_front()
     await page.click('button[data-copy="pip-line"]')
     await page.wait_for_function("document.getElementById('copy-status').textContent.length > 0")
+    assert await page.locator("#copy-status").inner_text() == "Copied to the clipboard."
     assert await page.evaluate("navigator.clipboard.readText()") == pip
     await screenshot(page, "packages-client-config")
     await context.close()
