@@ -1,6 +1,7 @@
 """Which teams' plans include a feature, asked of the SuperAgent (the owner of accounts and plans)
 over NATS: the client side that the other agents' scheduled work uses (forecast alerts, anomaly
-detection). The SuperAgent's answering side is `services.identity.plan_features`."""
+detection, the supply chain's SBOMs, alerts and download blocks). The SuperAgent's answering side
+is `services.identity.plan_features`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from shared.messages.registry import TEAMS_WITH_FEATURE
 QUERY_LIMIT = 10_000  # team ids per request (TeamsWithFeatureQuery's own bound)
 FORECASTS = "forecasts"
 ANOMALY_DETECTION = "anomaly_detection"
+SUPPLY_CHAIN = "supply_chain"
 
 
 class EntitledTeams:

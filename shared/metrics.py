@@ -152,6 +152,13 @@ EDGE_CACHE_TOTAL = Counter(
     "Reads the edge answered from its per-team cache (hit) or asked the owner agent for (miss).",
     ["cache", "outcome"],
 )
+EDGE_BLOB_DIGEST_MISMATCHES_TOTAL = Counter(
+    "mno_edge_blob_digest_mismatches_total",
+    "Registry downloads whose bytes in the blob store were not the published SHA-256 (a blob altered "
+    "or corrupted in the store), by path: memory (a small file, refused before any byte was sent) "
+    "or stream (a large one, cut off short of its length).",
+    ["path"],
+)
 EDGE_DOWNLOAD_BATCHES_TOTAL = Counter(
     "mno_edge_download_batches_total",
     "Batches of downloads the edge answered from its cache, sent to JetStream for the registry to "

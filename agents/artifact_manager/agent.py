@@ -6,6 +6,7 @@ from services.registry import store as registry_store
 from services.registry.blob_sweep import OrphanBlobSweep
 from services.registry.download_counts import DownloadCounts
 from services.registry.download_policy import DownloadPolicyConsumer
+from services.registry.license_backfill import LicenseBackfill
 from services.registry.notices import Changed, announcing
 from services.registry.npm_service import NpmRegistry
 from services.registry.service import RegistryLimits, answers
@@ -59,6 +60,9 @@ ORPHAN_BLOB_SWEEP_SECONDS = 3600.0
 DOWNLOAD_CLAIMS_PRUNE_SECONDS = 3600.0
 # Upstream files recorded before their versions were announced for matching (upstream_matching.py).
 UPSTREAM_ANNOUNCE_SECONDS = 60.0
+# Licence ids of the rows from before they were normalised at publish (license_backfill.py): the
+# first run about a minute after start; later runs find nothing left, through two partial indexes.
+LICENSE_BACKFILL_SECONDS = 60.0
 
 
 async def setup(runtime: AgentRuntime) -> None:
@@ -76,6 +80,7 @@ async def setup(runtime: AgentRuntime) -> None:
     runtime.on_shutdown(outbox.close)  # before the pool closes (cleanups run last-registered first)
     sweep = OrphanBlobSweep(pool, blobs, grace_seconds=settings.registry.orphan_blob_grace_seconds)
     runtime.every("orphan-blob-sweep", ORPHAN_BLOB_SWEEP_SECONDS, sweep.run)
+    runtime.every("license-backfill", LICENSE_BACKFILL_SECONDS, LicenseBackfill(pool, blobs).run)
     registry = NpmRegistry(
         pool,
         blobs,

@@ -2,13 +2,18 @@
 attestations over its store and the blob store, the consumers of the registry's published versions
 and of the upstream versions its teams take (and the registry's question about one before a first
 download), the download policies, and the SBOM backfill of versions stored before it (asked of the
-ArtifactManagerAgent)."""
+ArtifactManagerAgent). Only teams whose plan includes supply_chain (asked of the SuperAgent) get
+SBOMs, alerts and blocks; the others' versions wait for their plan (the catch-up job)."""
 
+from services.supply_chain import deferred
 from services.supply_chain.policies import Policies
 from services.supply_chain.service import Limits, SupplyChain, answers
 from services.supply_chain.signing import load_keyring
 from services.supply_chain.store import purge_teams
+from services.supply_chain.summary import Summaries
+from shared.archives import ArchiveLimits
 from shared.blobstore.from_settings import blob_store_from_settings
+from shared.entitlements import EntitledTeams
 from shared.mesh import install_mesh
 from shared.messages.agents import AgentName
 from shared.messages.registry import (
@@ -22,6 +27,7 @@ from shared.messages.registry import (
     SC_BLOCKED,
     SC_ENVELOPE_VERIFY,
     SC_FINDING,
+    SC_FINDING_SUMMARY,
     SC_FINDINGS,
     SC_OVERRIDE_CREATE,
     SC_OVERRIDE_DELETE,
@@ -48,16 +54,22 @@ PUBLISHED_CONCURRENCY = 4
 # ArtifactManagerAgent may still be starting); once a pass has finished, published versions arrive as
 # events.
 BACKFILL_SECONDS = 10.0
-# Repairs announcements of download blocks whose sync failed after its cause was committed.
+# Repairs announcements of download blocks whose sync failed after its cause was committed, and
+# follows plan changes (a team without supply_chain has no blocks).
 BLOCK_SYNC_SECONDS = 300.0
+# Versions deferred while their team's plan lacked supply_chain get their SBOMs this soon after the
+# plan gains it (plan changes are announced to no agent; the SuperAgent is asked only while some wait).
+CATCH_UP_SECONDS = 15.0
 
 
 async def setup(runtime: AgentRuntime) -> None:
     pool = await runtime.open_postgres()
     mesh = install_mesh(runtime, pool)
     mesh.purge.register(purge_teams)
+    mesh.purge.register(deferred.purge_teams)
     settings = runtime.settings
     config = settings.supply_chain
+    archive = settings.registry.archive_limits
     keyring = load_keyring(
         config.signing_key.get_secret_value() if config.signing_key else None,
         [k.get_secret_value() for k in config.previous_signing_keys],
@@ -70,10 +82,21 @@ async def setup(runtime: AgentRuntime) -> None:
         blobs,
         runtime.bus,
         keyring,
-        Limits(config.max_document_bytes, config.max_advisory_archive_bytes),
+        Limits(
+            config.max_document_bytes,
+            config.max_advisory_archive_bytes,
+            ArchiveLimits(
+                max_members=archive.max_members,
+                max_total_uncompressed=archive.max_total_uncompressed_bytes,
+                max_ratio=archive.max_ratio,
+                max_member_bytes=archive.max_member_bytes,
+            ),
+        ),
         package_version(),
     )
-    policies = Policies(pool, runtime.bus)
+    entitled = EntitledTeams(runtime.bus)
+    supply_chain.entitled = entitled
+    policies = Policies(pool, runtime.bus, entitled)
     supply_chain.policies = policies
     await supply_chain.refresh()
     service = runtime.service
@@ -90,6 +113,7 @@ async def setup(runtime: AgentRuntime) -> None:
     service.add(SC_SBOM_DOCUMENT, answers(supply_chain.sbom_document))
     service.add(SC_VEX, answers(supply_chain.vex))
     service.add(SC_FINDINGS, answers(supply_chain.findings))
+    service.add(SC_FINDING_SUMMARY, answers(Summaries(pool).summary))
     service.add(SC_FINDING, answers(supply_chain.finding))
     service.add(SC_TRIAGE, answers(supply_chain.triage))
     service.add(SC_ADVISORY_IMPORT, answers(supply_chain.advisory_import))
@@ -120,4 +144,5 @@ async def setup(runtime: AgentRuntime) -> None:
             backfilled = True
 
     runtime.every("sbom_backfill", BACKFILL_SECONDS, backfill)
+    runtime.every("plan_catch_up", CATCH_UP_SECONDS, supply_chain.catch_up)
     runtime.every("download_block_sync", BLOCK_SYNC_SECONDS, policies.sync_all)

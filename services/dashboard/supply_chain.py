@@ -1,6 +1,9 @@
-"""The Supply chain page: the team's download policy, the versions it blocks (with the findings that
-block each), the overrides that let a version through, the open vulnerability findings by
-severity with their triage, and the advisories held with their last imports.
+"""The Supply chain page: the team's findings counted by severity and triage (`GET
+/api/v1/supply-chain/summary`, counted by the database, not from a page of findings), the download
+policy, the versions it blocks (with the findings that block each), the overrides that let a version
+through, the open vulnerability findings by severity with their triage (all the team's, or one SBOM's
+with its VEX exports), the SBOMs and lockfiles uploaded through the API with their downloads, and the
+advisories held with their last imports.
 
 Pure. The forms arrive as strings (htmx's json-enc); each form's `body` makes what the API route
 takes (`PUT /api/v1/supply-chain/policy`, `POST /api/v1/supply-chain/policy/overrides`, `POST
@@ -10,19 +13,28 @@ text on for them to refuse by name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
+from services.dashboard.answers import Unavailable, unavailable
+from shared.messages.envelope import ErrorBody, ErrorCode
 from shared.messages.fields import Text
 from shared.messages.supply_chain import (
+    UUID_PATTERN,
     AdvisoryImportInfo,
     AdvisoryStatus,
     FindingInfo,
     FindingList,
+    FindingSummary,
+    Id,
+    SbomInfo,
+    SbomList,
     SeverityRating,
     TriageStatus,
 )
@@ -30,6 +42,8 @@ from shared.messages.supply_chain_policy import BlockedList, DownloadPolicy, Ove
 
 PATH = "/dashboard/supply-chain"
 FINDINGS_ASKED = 500  # the most GET /api/v1/vulnerabilities answers at once
+SBOMS_SHOWN = 50  # the newest uploaded SBOMs (and, apart, lockfiles) read (GET /api/v1/sboms?limit=)
+UPLOADED_SOURCES = ("upload", "lockfile")  # SBOMs made elsewhere and lockfiles, sent to POST /api/v1/sboms
 IMPORTS_SHOWN = 10  # the latest advisory imports read (GET /api/v1/supply-chain/advisories?limit=)
 IMPORT_WORDS = {"running": "running", "finished": "finished", "failed": "failed"}
 UNRATED = "unrated"
@@ -82,6 +96,12 @@ TRIAGE_CHOICES: tuple[tuple[str, str], ...] = (
     (TriageStatus.NOT_AFFECTED.value, "not affected (say why)"),
     (TriageStatus.FIXED.value, "fixed"),
 )
+# The API's field names in a refusal, as the forms label them.
+FIELD_WORDS = {
+    "block_severity": "Block downloads with open findings of",
+    "block_unrated": "Findings without a severity rating block too",
+    "quarantine_days": "Quarantine",
+}
 
 FormText = Annotated[Text, StringConstraints(max_length=2000)]
 ShortForm = Annotated[Text, StringConstraints(max_length=256)]
@@ -92,20 +112,59 @@ def _text(value: str) -> str | None:
     return value or None
 
 
+def _checkbox(value: str) -> bool | str:
+    """A checkbox as json-enc sends it: absent (the default, "") when unticked, `true` (its value) or
+    `on` when ticked; other text is passed on for the API's model to refuse."""
+    value = value.strip()
+    if value in ("", "false", "off"):
+        return False
+    if value in ("true", "on"):
+        return True
+    return value
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 # -- forms -------------------------------------------------------------------------------------
 
 
+class PageQuery(BaseModel):
+    """The page's query string: `?sbom=` narrows the findings and their counts to one SBOM."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sbom: Annotated[Id | None, BeforeValidator(_blank_is_none)] = None
+
+
+def scope_of(current_url: str | None) -> str | None:
+    """The SBOM a page narrowed its findings to (`?sbom=` of the URL htmx names in `HX-Current-URL`),
+    so the body a write answers stays as narrow as the page it replaces; None for the whole team
+    (or a value that is no SBOM id)."""
+    if not current_url:
+        return None
+    values = parse_qs(urlsplit(current_url).query).get("sbom", [])
+    chosen = values[0].strip() if values else ""
+    return chosen if re.fullmatch(UUID_PATTERN, chosen) else None
+
+
 class PolicyForm(BaseModel):
+    """The policy form: every field is always in it, so an unticked `block_unrated` (which json-enc
+    leaves out) means off, not "keep as it is" as the API reads an absent field."""
+
     model_config = ConfigDict(extra="forbid")
 
     block_severity: ShortForm = "none"
     quarantine_days: ShortForm = "0"
+    block_unrated: ShortForm = ""
 
     def body(self) -> dict[str, Any]:
         """The policy as `PUT /api/v1/supply-chain/policy` takes it (an empty day count is 0)."""
         return {
             "block_severity": self.block_severity.strip(),
             "quarantine_days": self.quarantine_days.strip() or "0",
+            "block_unrated": _checkbox(self.block_unrated),
         }
 
 
@@ -165,6 +224,22 @@ class TriageForm(BaseModel):
 # -- who ---------------------------------------------------------------------------------------
 
 
+def refused(body: ErrorBody) -> Unavailable:
+    """An API refusal of a write in words for its panel: the message, and for a request that did not
+    match the route's schema each field it names (as the form labels it) with what is wrong."""
+    problem = unavailable(body)
+    if body.code != ErrorCode.VALIDATION_FAILED or problem.reason != "error":
+        return problem
+    fields = []
+    for detail in body.details:
+        message = str(detail.get("message") or detail.get("type") or "")
+        if not message or message in problem.message:
+            continue
+        loc = str(detail.get("loc") or "")
+        fields.append(f"{FIELD_WORDS.get(loc, loc)}: {message}" if loc else message)
+    return Unavailable(problem.reason, "; ".join([problem.message, *fields])) if fields else problem
+
+
 def who(actor: str | None, people: Mapping[str, str], keys: Mapping[str, str]) -> str:
     """An actor as the supply chain records it (a user's id, or `apikey:<id>`) in words: a member's
     login, a key's name, else as recorded."""
@@ -187,6 +262,34 @@ class PolicyView:
     quarantine: str
     updated_by: str | None
     updated_at: datetime | None
+    block_unrated: bool = False
+    unrated: str = ""  # whether findings without a severity rating block, in words
+
+
+def unrated_words(block_severity: str, block_unrated: bool) -> str:
+    """Whether an open finding whose advisory gives no severity blocks its version, in words (it
+    never does while the policy blocks nothing)."""
+    if block_severity == SeverityRating.NONE.value:
+        if block_unrated:
+            return "Would block too, once the policy blocks a severity (it blocks nothing now)."
+        return "Do not block: the policy blocks nothing."
+    if block_unrated:
+        return "Block too: an open finding whose advisory gives no severity blocks its version."
+    return "Do not block: only findings rated by their advisory are compared with the severity."
+
+
+def policy_saved(policy: DownloadPolicy) -> str:
+    """A saved policy in one line (the write's outcome)."""
+    days = policy.quarantine_days
+    unrated = (
+        " and findings without a rating"
+        if policy.block_unrated and policy.block_severity is not SeverityRating.NONE
+        else ""
+    )
+    return (
+        f"Policy saved: blocking from {policy.block_severity.value}{unrated}, "
+        f"quarantine {days} day{'s' if days != 1 else ''}."
+    )
 
 
 def policy_view(policy: DownloadPolicy, people: Mapping[str, str], keys: Mapping[str, str]) -> PolicyView:
@@ -210,6 +313,8 @@ def policy_view(policy: DownloadPolicy, people: Mapping[str, str], keys: Mapping
         quarantine,
         who(policy.updated_by, people, keys) if policy.updated_by else None,
         policy.updated_at,
+        policy.block_unrated,
+        unrated_words(rating, policy.block_unrated),
     )
 
 
@@ -321,6 +426,7 @@ class FindingRow:
     triage: str
     status: str  # the triage status's value ("" when untriaged), for the form's default
     score: float | None
+    sbom_href: str | None = None  # the findings (and VEX exports) of the SBOM it was found in
 
 
 @dataclass(frozen=True)
@@ -328,6 +434,17 @@ class SeverityGroup:
     rating: str
     title: str
     rows: tuple[FindingRow, ...]
+    total: int | None = None  # the open findings of this rating counted by the API (None: unknown)
+
+    @property
+    def count(self) -> int:
+        """How many open findings have this rating: the API's count, else the rows read."""
+        return self.total if self.total is not None else len(self.rows)
+
+    @property
+    def partial(self) -> bool:
+        """Fewer rows listed than the rating has (the list reads the worst findings only)."""
+        return self.count > len(self.rows)
 
 
 def is_open(finding: FindingInfo) -> bool:
@@ -339,9 +456,18 @@ def _rating(finding: FindingInfo) -> str:
     return rating.value if rating is not None else UNRATED
 
 
-def finding_groups(found: FindingList) -> list[SeverityGroup]:
+def findings_href(sbom_id: str) -> str:
+    """The page narrowed to one SBOM's findings (with its VEX exports)."""
+    return f"{PATH}?{urlencode({'sbom': sbom_id})}#findings"
+
+
+def finding_groups(
+    found: FindingList, totals: Mapping[str, int] | None = None, *, sbom_links: bool = False
+) -> list[SeverityGroup]:
     """The open findings (untriaged, under investigation or affected; not retired) grouped by
-    severity, worst group first; each group by package, then advisory."""
+    severity, worst group first; each group by package, then advisory. `totals` (the summary's open
+    findings by rating) gives each group its real size, which the rows read may fall short of;
+    `sbom_links` links each row to its SBOM's findings."""
     grouped: dict[str, list[FindingRow]] = {}
     for f in found.items:
         if not is_open(f) or f.id is None:
@@ -359,6 +485,7 @@ def finding_groups(found: FindingList) -> list[SeverityGroup]:
                 TRIAGE_WORDS[f.triage],
                 f.triage.value if f.triage is not None else "",
                 f.severity.score,
+                findings_href(f.sbom_id) if sbom_links and f.sbom_id else None,
             )
         )
     return [
@@ -366,6 +493,7 @@ def finding_groups(found: FindingList) -> list[SeverityGroup]:
             rating,
             SEVERITY_WORDS[rating],
             tuple(sorted(grouped[rating], key=lambda r: (r.package, r.version, r.advisory_id, r.id))),
+            totals.get(rating, 0) if totals is not None else None,
         )
         for rating in SEVERITY_ORDER
         if rating in grouped
@@ -374,6 +502,153 @@ def finding_groups(found: FindingList) -> list[SeverityGroup]:
 
 def open_count(groups: list[SeverityGroup]) -> int:
     return sum(len(g.rows) for g in groups)
+
+
+def listed_note(groups: list[SeverityGroup], summary: FindingSummary | None, limited: bool) -> str | None:
+    """What the list leaves out, when it does: the list API reads the worst findings only, so a team
+    with more open findings than it answers sees the worst ones (the counts are of every one)."""
+    shown = open_count(groups)
+    if summary is not None and shown < summary.open:
+        return (
+            f"The worst {shown} of {summary.open} open findings are listed (the findings list answers "
+            f"{FINDINGS_ASKED} at a time); triage these to see the rest. The counts are of all "
+            f"{summary.open}."
+        )
+    if summary is None and limited:
+        return f"The worst {FINDINGS_ASKED} findings are read; triage these to see the rest."
+    return None
+
+
+# -- the counts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CountRow:
+    key: str  # a rating or a triage status's value
+    title: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    open: int
+    severities: tuple[CountRow, ...]  # every rating, worst first (zeros too)
+    triage: tuple[CountRow, ...]  # every status, the open ones first (zeros too)
+    closed: int  # triaged not affected or fixed
+    packages: int
+    versions: int
+    sboms: int
+    advisories: int
+
+
+TRIAGE_ORDER = (
+    TriageStatus.UNDER_INVESTIGATION,
+    TriageStatus.AFFECTED,
+    TriageStatus.NOT_AFFECTED,
+    TriageStatus.FIXED,
+)
+
+
+def summary_view(summary: FindingSummary) -> SummaryView:
+    """The API's counts (every finding, counted by the database) as the counts panel shows them."""
+    severities = tuple(
+        CountRow(rating, SEVERITY_WORDS[rating], summary.by_severity.get(rating, 0))
+        for rating in SEVERITY_ORDER
+    )
+    triage = tuple(
+        CountRow(status.value, TRIAGE_WORDS[status], summary.by_triage.get(status.value, 0))
+        for status in TRIAGE_ORDER
+    )
+    closed = sum(summary.by_triage.get(s.value, 0) for s in (TriageStatus.NOT_AFFECTED, TriageStatus.FIXED))
+    return SummaryView(
+        summary.open,
+        severities,
+        triage,
+        closed,
+        summary.packages,
+        summary.versions,
+        summary.sboms,
+        summary.advisories,
+    )
+
+
+# -- uploaded SBOMs and lockfiles --------------------------------------------------------------
+
+SBOMS = "/api/v1/sboms"
+FORMAT_WORDS = {"cyclonedx": "CycloneDX", "spdx": "SPDX"}
+
+
+def sbom_href(sbom_id: str, document: str, document_format: str) -> str:
+    """An SBOM's download API route: `document` (`GET /api/v1/sboms/{sbom_id}/document?format=`,
+    cyclonedx or spdx) or `vex` (`.../vex?format=`, openvex or cyclonedx)."""
+    return f"{SBOMS}/{quote(sbom_id, safe='')}/{document}?{urlencode({'format': document_format})}"
+
+
+@dataclass(frozen=True)
+class SbomRow:
+    id: str
+    name: str
+    version: str | None
+    source: str  # upload (an SBOM made elsewhere) or lockfile
+    format: str  # in words: CycloneDX, SPDX, or the lockfile's kind
+    document_name: str | None
+    created: datetime
+    components: int
+    findings: int  # findings not retired (triaged or not): what its VEX documents state
+    worst: str | None  # the worst rating among them (`unrated` when none has one)
+    cyclonedx_href: str
+    spdx_href: str
+    vex_cyclonedx_href: str
+    openvex_href: str | None  # None: nothing to state (the API answers 409 `no_open_findings`)
+    findings_href: str
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} {self.version}" if self.version else self.name
+
+
+NO_OPENVEX = (
+    "no finding to state: an OpenVEX document needs at least one (the CycloneDX VEX says there is none)"
+)
+
+
+def sbom_row(info: SbomInfo) -> SbomRow:
+    findings = sum(info.findings.values())
+    held = [rating for rating in SEVERITY_ORDER if info.findings.get(rating)]
+    return SbomRow(
+        info.id,
+        info.subject_name,
+        info.subject_version,
+        info.source,
+        FORMAT_WORDS.get(info.input_format, f"{info.input_format} (lockfile)"),
+        info.document_name,
+        info.created,
+        info.components,
+        findings,
+        held[0] if held else None,
+        sbom_href(info.id, "document", "cyclonedx"),
+        sbom_href(info.id, "document", "spdx"),
+        sbom_href(info.id, "vex", "cyclonedx"),
+        sbom_href(info.id, "vex", "openvex") if findings else None,
+        findings_href(info.id),
+    )
+
+
+@dataclass(frozen=True)
+class SbomTable:
+    rows: tuple[SbomRow, ...]
+    total: int  # uploaded SBOMs and lockfiles the team holds
+
+    @property
+    def limited(self) -> bool:
+        return self.total > len(self.rows)
+
+
+def uploaded_sboms(*found: SbomList) -> SbomTable:
+    """The SBOMs and lockfiles uploaded through the API (one list per source, each newest first):
+    the newest `SBOMS_SHOWN` of them all, newest first."""
+    items = sorted((i for f in found for i in f.items), key=lambda i: (i.created, i.id), reverse=True)
+    return SbomTable(tuple(sbom_row(i) for i in items[:SBOMS_SHOWN]), sum(f.total for f in found))
 
 
 # -- advisories --------------------------------------------------------------------------------

@@ -72,6 +72,8 @@ def _operation(route: Route) -> dict[str, Any]:
         "tags": list(route.tags),
         "x-mno-permission": route.permission if route.permission == "public" else route.permission.value,
         "x-mno-routed-to": route.routed_to,
+        # The plan feature the team must have (403 `feature_not_in_plan` otherwise); null: every plan.
+        "x-mno-feature": route.feature,
         "security": [] if route.permission == "public" else [{"bearer": []}],
     }
     model = route.input_model

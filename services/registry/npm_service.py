@@ -22,7 +22,7 @@ from services.registry.ecosystems.interface import InvalidUpload, NotFound, Plan
 from services.registry.ecosystems.npm import NPM, split_scope
 from services.registry.npm import dist_tags as tags
 from services.registry.npm.deprecate import parse_deprecation
-from services.registry.npm.manifest import dependencies_of, version_fields
+from services.registry.npm.manifest import dependencies_of, license_ids_of, version_fields
 from services.registry.npm.packument import (
     README_MAX_CHARS,
     NpmPackageRecord,
@@ -33,7 +33,12 @@ from services.registry.npm.packument import (
     tarball_filename,
 )
 from services.registry.npm.publish import InvalidPublish, check_tarball, parse_publish_document
-from services.registry.npm.unpublish import UnpublishFacts, UnpublishPolicy, check_unpublish
+from services.registry.npm.unpublish import (
+    UnpublishFacts,
+    UnpublishPolicy,
+    UnpublishRefused,
+    unpublish_refusal,
+)
 from services.registry.npm_upstream import NpmUpstreamProxy
 from services.registry.service import Registry, RegistryLimits, _event_id, _now
 from shared.blobstore import BlobStore
@@ -44,6 +49,7 @@ from shared.db.outbox import Outbox
 from shared.messages.artifacts import (
     ArtifactPublished,
     DeletedArtifacts,
+    DeleteOverride,
     Ecosystem,
     FileInfo,
     FileLocation,
@@ -68,6 +74,12 @@ from shared.principals import team_with
 log = structlog.get_logger("mno.registry.npm")
 
 NPM_ECOSYSTEM = Ecosystem.NPM
+# What a refusal of the unpublish policy adds: how an owner or admin deletes the version anyway.
+_FORCE_HINT = "(an owner or admin may override this with force=true)"
+_UNPUBLISH_HINT = (
+    "(an owner or admin may delete it anyway with DELETE /api/v1/registry/packages/npm/<name>"
+    "/versions/<version>?force=true)"
+)
 
 
 class VersionExists(RegistryError):
@@ -136,22 +148,40 @@ class NpmRegistry(Registry):
         await npm_store.record_unpublished(conn, team_id, package.name, version, by)
 
     async def _check_delete(
-        self, conn: Any, team_id: str, package: store.PackageRow, rows: list[store.VersionRow]
-    ) -> None:
+        self,
+        conn: Any,
+        team_id: str,
+        package: store.PackageRow,
+        rows: list[store.VersionRow],
+        *,
+        force: bool = False,
+    ) -> list[DeleteOverride]:
         """A REST delete of npm versions is an unpublish: npm's unpublish policy applies, as to
-        `npm unpublish` (72 h, dependents, downloads), refused with `unpublish_refused`."""
+        `npm unpublish` (72 h, dependents, downloads), refused with `unpublish_refused`; `force`
+        overrides it, each version's refusal returned for the audit log."""
         if package.ecosystem is not NPM_ECOSYSTEM:
-            await super()._check_delete(conn, team_id, package, rows)
-            return
+            return await super()._check_delete(conn, team_id, package, rows, force=force)
         deleted = {r.id for r in rows}
         now = datetime.now(UTC)
         dependents = await npm_store.dependents(conn, team_id, package.name, package.id)
+        overridden: list[DeleteOverride] = []
         for state in await npm_store.versions(conn, team_id, package.id):
-            if state.version_id in deleted:
-                facts = UnpublishFacts(
-                    published_at=state.published_at, dependents=dependents, weekly_downloads=state.downloads
+            if state.version_id not in deleted:
+                continue
+            facts = UnpublishFacts(
+                published_at=state.published_at, dependents=dependents, weekly_downloads=state.downloads
+            )
+            refused = unpublish_refusal(facts, now, self._unpublish_policy)
+            if refused is None:
+                continue
+            if not force:
+                raise UnpublishRefused(f"{refused.message} {_FORCE_HINT}", refused.rule)
+            overridden.append(
+                DeleteOverride(
+                    code=refused.code, rule=refused.rule, message=refused.message, version=state.version
                 )
-                check_unpublish(facts, now, self._unpublish_policy)
+            )
+        return overridden
 
     # --- publish ------------------------------------------------------------------------------------
 
@@ -224,6 +254,7 @@ class NpmRegistry(Registry):
                 prerelease=NPM.is_prerelease(version),
                 metadata=version_fields(document.manifest, readme),
                 published_by=uploader,
+                license_ids=license_ids_of(document.manifest),
             )
             await store.insert_dependencies(conn, team_id, NPM_ECOSYSTEM, row.id, dependencies)
             if not await self._blobs.exists(file.sha256):
@@ -437,7 +468,10 @@ class NpmRegistry(Registry):
                     # Counts are kept in total, not by week: the total bounds the week's from above.
                     weekly_downloads=row.downloads,
                 )
-                check_unpublish(facts, now, self._unpublish_policy)
+                refused = unpublish_refusal(facts, now, self._unpublish_policy)
+                if refused is not None:
+                    # npm's protocol carries no override: the REST API's delete does.
+                    raise UnpublishRefused(f"{refused.message} {_UNPUBLISH_HINT}", refused.rule)
             for row in removed:
                 files.extend(await store.delete_version(conn, team_id, row.version_id))
                 await npm_store.record_unpublished(conn, team_id, package.name, row.version, by)

@@ -21,8 +21,8 @@ from typing import IO, Any, TypeVar
 import structlog
 from pydantic import BaseModel
 
+from services.registry import licenses, store, upstream_store
 from services.registry import search as search_queries
-from services.registry import store, upstream_store
 from services.registry.delete_policy import DeletePolicy, check_delete
 from services.registry.download_policy import (
     Quarantine,
@@ -56,6 +56,9 @@ from shared.db.outbox import Outbox
 from shared.messages.artifacts import (
     ArtifactPublished,
     DeletedArtifacts,
+    DeleteOverride,
+    DeletePackageRequest,
+    DeleteVersionRequest,
     Dependency,
     Ecosystem,
     FileInfo,
@@ -79,7 +82,7 @@ from shared.messages.artifacts import (
     YankRequest,
 )
 from shared.messages.envelope import ErrorCode
-from shared.messages.permissions import Permission
+from shared.messages.permissions import Permission, allows
 from shared.messages.registry import ARTIFACT_PUBLISHED
 from shared.principals import team_with
 
@@ -104,6 +107,7 @@ _STATUS_OF_CODE: dict[str, ErrorCode] = {
     "quarantined": ErrorCode.FORBIDDEN,
     "policy_unavailable": ErrorCode.UNAVAILABLE,
     "delete_refused": ErrorCode.CONFLICT,
+    "invalid_license_filter": ErrorCode.VALIDATION_FAILED,
     "unpublish_refused": ErrorCode.CONFLICT,
 }
 
@@ -271,7 +275,9 @@ class Registry:
             "homepage": _line(meta.home_page or pymeta.project_url(meta, "homepage", "home")),
             "repository": _line(pymeta.project_url(meta, "repository", "source", "sourcecode", "github")),
             "keywords": [k for k in (_line(w, 100) for w in meta.keywords or []) if k],
+            "dynamic": pymeta.dynamic_of(meta, dist),
         }
+        license_ids = pymeta.license_ids_of(meta)
         name = dist.name
         async with self._pool.acquire() as conn, conn.transaction():
             # The account's (plan quota), the package's and the bytes' locks, in that order, at once.
@@ -302,8 +308,22 @@ class Registry:
                     prerelease=rules.is_prerelease(version),
                     metadata=fields,
                     published_by=uploader,
+                    license_ids=license_ids,
                 )
                 await store.insert_dependencies(conn, team_id, Ecosystem.PYPI, row.id, found.dependencies)
+            elif dist.kind == "wheel" and await _sdists_only(conn, team_id, row.id):
+                # The version's first wheel: its metadata becomes the version's. An sdist's PKG-INFO
+                # may leave fields to the build (metadata 2.2's `Dynamic: Requires-Dist`; before 2.2
+                # nothing said which), and the wheel's is what installers read.
+                row = await store.replace_version_metadata(
+                    conn,
+                    team_id,
+                    row.id,
+                    Ecosystem.PYPI,
+                    metadata=fields,
+                    license_ids=license_ids,
+                    dependencies=found.dependencies,
+                )
             if not await self._blobs.exists(file.sha256):
                 # Another publish of the same bytes was refused and took the blob with it meanwhile.
                 raise AgentError(ErrorCode.UNAVAILABLE, "the upload's bytes are gone; upload it again")
@@ -396,6 +416,8 @@ class Registry:
             license=meta.get("license"),
             keywords=meta.get("keywords") or [],
             description=meta.get("description"),
+            # None (not normalised yet) follows: the licence backfill fills the package after it.
+            license_ids=shown.license_ids if shown is not None else [],
         )
 
     async def _version_info(
@@ -426,6 +448,7 @@ class Registry:
             description=meta.get("description"),
             description_content_type=meta.get("description_content_type"),
             license=meta.get("license"),
+            license_ids=row.license_ids or [],
             authors=meta.get("authors") or [],
             homepage=meta.get("homepage"),
             repository=meta.get("repository"),
@@ -438,6 +461,7 @@ class Registry:
             yanked=row.yanked,
             yanked_reason=row.yanked_reason,
             deprecated=meta.get("deprecated"),
+            dynamic=meta.get("dynamic") or [],
         )
 
     # --- the package clients' reads -----------------------------------------------------------------
@@ -664,7 +688,7 @@ class Registry:
     # --- the REST API -------------------------------------------------------------------------------
 
     async def _package_and_version(
-        self, conn: Any, team_id: str, ref: VersionRef
+        self, conn: Any, team_id: str, ref: VersionRef | DeleteVersionRequest
     ) -> tuple[EcosystemRules, store.PackageRow, store.VersionRow]:
         rules = self.rules(ref.ecosystem)
         name = rules.normalize_name(ref.name)
@@ -707,12 +731,12 @@ class Registry:
             assert updated is not None
             return await self._version_info(conn, team_id, rules, ref.ecosystem, package.name, updated)
 
-    async def delete(self, request: VersionRef, ctx: MessageContext) -> DeletedArtifacts:
-        team_id = team_with(ctx.principal, Permission.ARTIFACTS_DELETE)
+    async def delete(self, request: DeleteVersionRequest, ctx: MessageContext) -> DeletedArtifacts:
+        team_id = _deleting_team(ctx, request.force)
         async with self._pool.acquire() as conn, conn.transaction():
             rules, package, row = await self._package_and_version(conn, team_id, request)
             await store.lock_package(conn, team_id, request.ecosystem, package.name)
-            await self._check_delete(conn, team_id, package, [row])
+            overridden = await self._check_delete(conn, team_id, package, [row], force=request.force)
             files = await store.delete_version(conn, team_id, row.id)
             remaining = await store.list_versions(conn, team_id, package.id)
             await self._version_deleted(
@@ -723,11 +747,16 @@ class Registry:
             else:
                 await store.delete_package(conn, team_id, package.id)
         await self._discard_files(files)
+        if overridden:
+            log.warning(
+                "delete policy overridden", name=package.name, version=row.version, rules=_rules(overridden)
+            )
         return DeletedArtifacts(
             ecosystem=request.ecosystem,
             name=package.name,
             versions=[row.version],
             files=[f.filename for f in files],
+            overridden=overridden,
         )
 
     async def _version_deleted(
@@ -743,18 +772,29 @@ class Registry:
         inside the deleting transaction, before the package's derived columns are refreshed."""
 
     async def _check_delete(
-        self, conn: Any, team_id: str, package: store.PackageRow, rows: list[store.VersionRow]
-    ) -> None:
+        self,
+        conn: Any,
+        team_id: str,
+        package: store.PackageRow,
+        rows: list[store.VersionRow],
+        *,
+        force: bool = False,
+    ) -> list[DeleteOverride]:
         """The delete policy (`delete_policy.py`; npm overrides it with its unpublish policy), under
-        the package's lock, before anything is deleted."""
+        the package's lock, before anything is deleted: raises its refusal, or with `force` returns
+        what it overrode."""
         now, policy = _now(), DeletePolicy()
         if all(now - r.published_at <= policy.window for r in rows):
-            return  # within the window: no need to count dependents
+            return []  # within the window: no need to count dependents
         dependents = await store.dependents(conn, team_id, package.ecosystem, package.name, package.id)
-        check_delete(package.name, [(r.version, r.published_at) for r in rows], dependents, now, policy)
+        published = [(r.version, r.published_at) for r in rows]
+        refused = check_delete(package.name, published, dependents, now, policy, force=force)
+        if refused is None:
+            return []
+        return [DeleteOverride(code=refused.code, rule=refused.rule, message=refused.message)]
 
-    async def delete_package(self, request: PackageRef, ctx: MessageContext) -> DeletedArtifacts:
-        team_id = team_with(ctx.principal, Permission.ARTIFACTS_DELETE)
+    async def delete_package(self, request: DeletePackageRequest, ctx: MessageContext) -> DeletedArtifacts:
+        team_id = _deleting_team(ctx, request.force)
         rules = self.rules(request.ecosystem)
         name = rules.normalize_name(request.name)
         files: list[FileInfo] = []
@@ -764,17 +804,20 @@ class Registry:
                 raise NotFound(f"no such {request.ecosystem.value} package")
             await store.lock_package(conn, team_id, request.ecosystem, name)
             versions = await store.list_versions(conn, team_id, package.id)
-            await self._check_delete(conn, team_id, package, versions)
+            overridden = await self._check_delete(conn, team_id, package, versions, force=request.force)
             for row in versions:
                 files.extend(await store.delete_version(conn, team_id, row.id))
                 await self._version_deleted(conn, team_id, package, row.version, [], ctx)
             await store.delete_package(conn, team_id, package.id)
         await self._discard_files(files)
+        if overridden:
+            log.warning("delete policy overridden", name=name, rules=_rules(overridden))
         return DeletedArtifacts(
             ecosystem=request.ecosystem,
             name=name,
             versions=rules.newest_first([v.version for v in versions]),
             files=[f.filename for f in files],
+            overridden=overridden,
         )
 
     async def _discard_files(self, files: list[FileInfo]) -> None:
@@ -819,6 +862,7 @@ class Registry:
             forms = {RULES[e].normalize_name(request.depends_on) for e in asked if e in RULES}
             depends_on = sorted(forms or {request.depends_on})
         query = request.q.strip().lower() if request.q else None
+        license_alternatives = licenses.license_filter(request.license) if request.license else None
         async with self._pool.acquire() as conn:
             rows, total, estimated = await store.search(
                 conn,
@@ -828,6 +872,7 @@ class Registry:
                 name_tsquery=search_queries.tsquery_of(request.q, weights="A"),
                 ecosystem=request.ecosystem,
                 license=request.license,
+                license_alternatives=license_alternatives,
                 depends_on=depends_on,
                 limit=request.limit,
                 offset=request.offset,
@@ -874,6 +919,28 @@ class Registry:
         return StoredVersions(items=items, next_after=rows[-1]["id"] if full else None)
 
 
+async def _sdists_only(conn: Any, team_id: str, version_id: int) -> bool:
+    return all(f.kind == "sdist" for f in await store.version_files(conn, team_id, version_id))
+
+
+def _deleting_team(ctx: MessageContext, force: bool) -> str:
+    """The team of a REST delete's caller, who holds `artifacts:delete`, and for `force` also
+    `artifacts:delete_override` (asked before anything is read: whether a refusal would have
+    happened is no reason to let a caller without the grant ask for it)."""
+    team_id = team_with(ctx.principal, Permission.ARTIFACTS_DELETE)
+    if force and (ctx.principal is None or not allows(ctx.principal, Permission.ARTIFACTS_DELETE_OVERRIDE)):
+        raise AgentError(
+            ErrorCode.FORBIDDEN,
+            f"force=true overrides the delete policy: it needs the "
+            f"{Permission.ARTIFACTS_DELETE_OVERRIDE.value} permission (owners and admins)",
+        )
+    return team_id
+
+
+def _rules(overridden: list[DeleteOverride]) -> list[str]:
+    return sorted({o.rule for o in overridden})
+
+
 def _summary(row: store.PackageRow) -> PackageSummary:
     return PackageSummary(
         ecosystem=row.ecosystem,
@@ -883,6 +950,7 @@ def _summary(row: store.PackageRow) -> PackageSummary:
         stable=row.stable,
         summary=row.summary,
         license=row.license,
+        license_ids=row.license_ids or [],
         keywords=row.keywords,
         versions=row.versions,
         downloads=row.downloads,

@@ -35,6 +35,8 @@ class PackageRow:
     downloads: int
     updated_at: datetime
     versions: int
+    # The SPDX ids of the shown version's licence (licenses.py); None until normalised.
+    license_ids: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class VersionRow:
     yanked_reason: str | None
     published_at: datetime
     published_by: str | None
+    # The SPDX ids its licence names (licenses.py); None for a row not normalised yet.
+    license_ids: list[str] | None = None
 
 
 def _json(value: Any) -> Any:
@@ -70,7 +74,12 @@ def _package(row: Any) -> PackageRow:
         downloads=row["downloads"],
         updated_at=row["updated_at"],
         versions=row["version_count"],
+        license_ids=_ids(row["license_ids"]),
     )
+
+
+def _ids(value: Any) -> list[str] | None:
+    return list(value) if value is not None else None
 
 
 def _version(row: Any) -> VersionRow:
@@ -84,6 +93,7 @@ def _version(row: Any) -> VersionRow:
         yanked_reason=row["yanked_reason"],
         published_at=row["published_at"],
         published_by=row["published_by"],
+        license_ids=_ids(row["license_ids"]),
     )
 
 
@@ -104,7 +114,7 @@ def file_info(row: Any) -> FileInfo:
 
 _PACKAGE_COLUMNS = f"""
     p.id, p.ecosystem, p.name, p.display_name, p.latest_version, p.stable_version, p.summary,
-    p.license, p.keywords, p.downloads, p.updated_at,
+    p.license, p.keywords, p.downloads, p.updated_at, p.license_ids,
     (SELECT count(*) FROM {S}.versions v WHERE v.package_id = p.id) AS version_count
 """
 
@@ -203,11 +213,13 @@ async def insert_version(
     prerelease: bool,
     metadata: dict[str, Any],
     published_by: str | None,
+    license_ids: Sequence[str] = (),
 ) -> VersionRow:
     row = await conn.fetchrow(
         f"""
-        INSERT INTO {S}.versions (team_id, package_id, version, prerelease, metadata, published_by)
-        VALUES ($1::uuid, $2, $3, $4, $5::jsonb, $6) RETURNING *
+        INSERT INTO {S}.versions
+            (team_id, package_id, version, prerelease, metadata, published_by, license_ids)
+        VALUES ($1::uuid, $2, $3, $4, $5::jsonb, $6, $7::text[]) RETURNING *
         """,
         team_id,
         package_id,
@@ -215,6 +227,37 @@ async def insert_version(
         prerelease,
         metadata,
         published_by,
+        list(license_ids),
+    )
+    return _version(row)
+
+
+async def replace_version_metadata(
+    conn: Connection,
+    team_id: str,
+    version_id: int,
+    ecosystem: Ecosystem,
+    *,
+    metadata: dict[str, Any],
+    license_ids: Sequence[str],
+    dependencies: Sequence[Dependency],
+) -> VersionRow:
+    """A version's metadata, licence ids and dependencies replaced by another file's (a Python
+    version's first wheel after its sdist: what installers read, where the sdist may have left
+    fields to build time)."""
+    await conn.execute(
+        f"DELETE FROM {S}.dependencies WHERE team_id = $1::uuid AND version_id = $2", team_id, version_id
+    )
+    await insert_dependencies(conn, team_id, ecosystem, version_id, dependencies)
+    row = await conn.fetchrow(
+        f"""
+        UPDATE {S}.versions SET metadata = $3::jsonb, license_ids = $4::text[]
+        WHERE team_id = $1::uuid AND id = $2 RETURNING *
+        """,
+        team_id,
+        version_id,
+        metadata,
+        list(license_ids),
     )
     return _version(row)
 
@@ -309,13 +352,14 @@ async def refresh_package(
     license: str | None,
     keywords: Sequence[str],
     description: str | None,
+    license_ids: Sequence[str] | None = None,
 ) -> None:
     """The package's derived columns and search document, from its (new) latest version."""
     await conn.execute(
         f"""
         UPDATE {S}.packages SET
             display_name = $2, latest_version = $3, stable_version = $4, summary = $5, license = $6,
-            keywords = $7::text[], updated_at = now(),
+            keywords = $7::text[], license_ids = $9::text[], updated_at = now(),
             search_document =
                 setweight(to_tsvector('simple', name || ' ' || replace(replace(name, '-', ' '), '_', ' ')
                                                 || ' ' || $2), 'A')
@@ -332,6 +376,7 @@ async def refresh_package(
         license,
         list(keywords),
         description,
+        list(license_ids) if license_ids is not None else None,
     )
 
 
@@ -430,7 +475,7 @@ async def package_files(conn: Connection, team_id: str, package_id: int) -> list
     rows = await conn.fetch(
         f"""
         SELECT v.id AS v_id, v.package_id, v.version, v.prerelease, v.metadata, v.yanked, v.yanked_reason,
-               v.published_at, v.published_by, f.*
+               v.published_at, v.published_by, v.license_ids, f.*
         FROM {S}.files f JOIN {S}.versions v ON v.id = f.version_id
         WHERE f.team_id = $1::uuid AND v.team_id = $1::uuid AND v.package_id = $2
         ORDER BY f.filename
@@ -450,6 +495,7 @@ async def package_files(conn: Connection, team_id: str, package_id: int) -> list
             yanked_reason=r["yanked_reason"],
             published_at=r["published_at"],
             published_by=r["published_by"],
+            license_ids=_ids(r["license_ids"]),
         )
         result.append((version, file_info(r)))
     return result
@@ -590,6 +636,7 @@ async def search(
     depends_on: Sequence[str] | None,
     limit: int,
     offset: int,
+    license_alternatives: Sequence[frozenset[str]] | None = None,
 ) -> tuple[list[PackageRow], int, bool]:
     """Packages matching the filters, best match first (then by name); how many match; and whether
     that count is an estimate (more than SEARCH_COUNT_CAP match).
@@ -609,7 +656,14 @@ async def search(
         where.append(f"p.search_document @@ to_tsquery('simple', {q})")
     if ecosystem is not None:
         where.append(f"p.ecosystem = {arg(ecosystem.value)}")
-    if license is not None:
+    if license_alternatives is not None:
+        # A package matches when its ids hold every id of one alternative (licenses.license_filter),
+        # each a containment the GIN index answers; a package not normalised yet by its licence text.
+        held = " OR ".join(f"p.license_ids @> {arg(sorted(a))}::text[]" for a in license_alternatives)
+        text = f"(p.license_ids IS NULL AND lower(p.license) = lower({arg(license or '')}))"
+        where.append(f"({held} OR {text})" if held else text)
+    elif license is not None:
+        # Not a licence the SPDX list names (`Proprietary`): the licence as written, in any case.
         where.append(f"lower(p.license) = lower({arg(license)})")
     if depends_on is not None:
         where.append(

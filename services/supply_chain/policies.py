@@ -34,10 +34,12 @@ from services.supply_chain.download_policy import (
     normalise_ref,
     ratings_at_least,
 )
+from services.supply_chain.store import EFFECTIVE_TRIAGE
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
 from shared.db.inbox import Connection
+from shared.entitlements import SUPPLY_CHAIN, EntitledTeams
 from shared.messages.artifacts import Ecosystem
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.permissions import Permission
@@ -69,14 +71,15 @@ from shared.principals import require, team_with
 
 log = structlog.get_logger("mno.supply_chain.policies")
 
-_BLOCKING = """
+# The triage each finding is judged by is the one that applies to its version (EFFECTIVE_TRIAGE): the
+# version's own decision, else the team's.
+_BLOCKING = f"""
 SELECT s.subject_ecosystem AS ecosystem, s.subject_name AS name, s.subject_version AS version,
        f.id::text AS finding_id, f.advisory_id, f.severity_rating, f.display_name,
        f.version AS component_version, coalesce(t.status, 'under_investigation') AS status
 FROM supply_chain.sboms s
 JOIN supply_chain.findings f ON f.sbom_id = s.id AND f.retired_at IS NULL
-LEFT JOIN supply_chain.triage t
-       ON t.team_id = f.team_id AND t.advisory_id = f.advisory_id AND t.purl = f.purl
+{EFFECTIVE_TRIAGE}
 WHERE s.team_id = $1::uuid AND s.source IN ('artifact', 'upstream') AND s.subject_version IS NOT NULL
   AND (f.severity_rating = ANY($2::text[]) OR ($4 AND f.severity_rating IS NULL))
   AND coalesce(t.status, 'under_investigation') = ANY($3::text[])
@@ -86,6 +89,9 @@ WHERE s.team_id = $1::uuid AND s.source IN ('artifact', 'upstream') AND s.subjec
       WHERE o.team_id = s.team_id AND o.ecosystem = s.subject_ecosystem AND o.name = s.subject_name
         AND o.version = s.subject_version)
 """
+
+# The policy as announced for a team whose plan lacks supply_chain: nothing quarantined or blocked.
+_POLICY_OFF = {"quarantine_days": 0, "block_severity": "none", "block_unrated": False}
 
 _OVERRIDE_COLUMNS = "id::text AS id, ecosystem, name, version, reason, created_by, created_at"
 
@@ -144,9 +150,11 @@ def _blocker(data: dict[str, Any]) -> Blocker:
 
 
 class Policies:
-    def __init__(self, pool: Any, bus: Bus) -> None:
+    def __init__(self, pool: Any, bus: Bus, entitled: EntitledTeams | None = None) -> None:
         self._pool = pool
         self._bus = bus
+        # Which teams' plans include supply_chain; None: every team's does.
+        self._entitled = entitled
 
     # --- the policy ---------------------------------------------------------------------------------
 
@@ -253,13 +261,15 @@ class Policies:
             ]
         )
 
-    async def sync(self, team_id: str, ctx: MessageContext) -> None:
+    async def sync(self, team_id: str, ctx: MessageContext, *, entitled: bool = True) -> None:
         """Announce the team's changed blocks; a failure is logged, not raised: its cause is committed
-        and the periodic pass (`sync_all`) announces it later."""
+        and the periodic pass (`sync_all`) announces it later. `entitled` False (the team's plan lacks
+        supply_chain): the registry is told the policy is off and every block is released; the
+        callers other than `sync_all` act for an entitled team (a gated route, an entitled SBOM)."""
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 await self._lock(conn, team_id)
-                await self._sync(conn, team_id, ctx)
+                await self._sync(conn, team_id, ctx, entitled=entitled)
         except Exception as error:  # any failure: the periodic pass retries it
             log.warning("download block sync failed", team_id=team_id, error=str(error))
 
@@ -279,8 +289,15 @@ class Policies:
                 "SELECT DISTINCT team_id::text FROM supply_chain.announced_blocks UNION "
                 "SELECT DISTINCT team_id::text FROM supply_chain.announced_overrides"
             )
-        for row in teams:
-            await self.sync(row["t"], ctx)
+        team_ids = [row["t"] for row in teams]
+        # Plans change without telling this agent: a team that lost supply_chain has its blocks
+        # released here, one that regained it has them back. The SuperAgent not answering fails
+        # the pass (nobody's blocks move on a guess); the next one asks again.
+        entitled = set(team_ids)
+        if self._entitled is not None:
+            entitled = await self._entitled.among(team_ids, SUPPLY_CHAIN)
+        for team_id in team_ids:
+            await self.sync(team_id, ctx, entitled=team_id in entitled)
 
     async def _lock(self, conn: Connection, team_id: str) -> None:
         # One evaluation and announcement per team at a time: two would both announce the same diff.
@@ -326,13 +343,17 @@ class Policies:
         revision: int = await conn.fetchval("SELECT nextval('supply_chain.download_block_revisions')")
         return revision
 
-    async def _sync_policy(self, conn: Connection, team_id: str, ctx: MessageContext) -> None:
-        """The policy's part the registry applies, when it differs from what it was last told."""
-        row = await conn.fetchrow(
+    async def _sync_policy(
+        self, conn: Connection, team_id: str, ctx: MessageContext, *, entitled: bool
+    ) -> None:
+        """The policy's part the registry applies, when it differs from what it was last told; the
+        policy off for a team whose plan lacks supply_chain (no quarantine, no block)."""
+        held = await conn.fetchrow(
             "SELECT quarantine_days, block_severity, block_unrated, announced "
             "FROM supply_chain.download_policies WHERE team_id = $1::uuid",
             team_id,
         )
+        row = held if held is None or entitled else {**dict(held), **_POLICY_OFF}
         if row is None or row["announced"] == _announced_policy(row):
             return
         revision = await self._next_revision(conn)
@@ -391,10 +412,12 @@ class Policies:
             )
             await conn.execute(statement, team_id, key.ecosystem, key.name, key.version)
 
-    async def _sync(self, conn: Connection, team_id: str, ctx: MessageContext) -> None:
-        await self._sync_policy(conn, team_id, ctx)
+    async def _sync(
+        self, conn: Connection, team_id: str, ctx: MessageContext, *, entitled: bool = True
+    ) -> None:
+        await self._sync_policy(conn, team_id, ctx, entitled=entitled)
         await self._sync_overrides(conn, team_id, ctx)
-        current = await self._evaluate(conn, team_id)
+        current = await self._evaluate(conn, team_id) if entitled else {}
         rows = await conn.fetch(
             "SELECT ecosystem, name, version, findings FROM supply_chain.announced_blocks "
             "WHERE team_id = $1::uuid",

@@ -24,11 +24,12 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import BaseModel
 
-from services.supply_chain import advisory_store, attestations, store
+from services.supply_chain import advisory_store, attestations, deferred, product_triage, store
 from services.supply_chain.advisory_store import LiveIndex
 from services.supply_chain.attestations import InvalidAttestation
+from services.supply_chain.deferred import Deferred
 from services.supply_chain.download_policy import BlockKey
-from services.supply_chain.lockfiles.model import LockfileError
+from services.supply_chain.lockfiles.model import LockfileError, LockfileResult
 from services.supply_chain.osv import InvalidAdvisory, read
 from services.supply_chain.policies import Policies
 from services.supply_chain.purls import InvalidPurl
@@ -53,25 +54,31 @@ from services.supply_chain.scanning import (
     scannable,
 )
 from services.supply_chain.severity import InvalidVector
+from services.supply_chain.shrinkwrap import locked_dependencies
 from services.supply_chain.signing import Keyring
 from services.supply_chain.sources import ArchiveRefused, osv_files
 from services.supply_chain.triage import (
+    SYSTEM_ACTOR,
     Decision,
     FindingKey,
     InvalidTriage,
     Status,
+    Transition,
+    TriageRecord,
     decide,
     open_record,
     to_cyclonedx_vex,
     to_openvex,
 )
+from shared.archives import DEFAULT_LIMITS, ArchiveLimits
 from shared.blobstore import BlobNotFound, BlobStore
 from shared.bus.client import Bus
 from shared.bus.context import MessageContext
 from shared.bus.errors import AgentError
 from shared.bus.events import Delivery
 from shared.db.inbox import Connection, claim
-from shared.messages.artifacts import ArtifactPublished, StoredVersionsQuery, UpstreamVersion
+from shared.entitlements import SUPPLY_CHAIN, EntitledTeams
+from shared.messages.artifacts import ArtifactPublished, Ecosystem, StoredVersionsQuery, UpstreamVersion
 from shared.messages.envelope import ErrorCode, Principal
 from shared.messages.permissions import Permission
 from shared.messages.registry import ARTIFACT_STORED_VERSIONS, FINDINGS_CHANGED
@@ -92,6 +99,7 @@ from shared.messages.supply_chain import (
     ListAttestations,
     ListFindings,
     ListSboms,
+    ProductScope,
     PublicKey,
     PublicKeys,
     PublicKeysQuery,
@@ -112,6 +120,7 @@ from shared.messages.supply_chain import (
 )
 from shared.messages.supply_chain_policy import UpstreamVerdict
 from shared.principals import require, team_with
+from shared.refusals import Refusal
 
 log = structlog.get_logger("mno.supply_chain")
 
@@ -123,6 +132,8 @@ IMPORT_BATCH = 500
 BACKFILL_PAGE = 200
 # SBOMs re-scanned at once after an import (each its own transaction and pool connection).
 RESCAN_CONCURRENCY = 4
+# A published tarball is spooled to disk past this while its shrinkwrap is looked for.
+SPOOL_BYTES = 8 * 1024 * 1024
 SCANNER_URI = "https://github.com/MachineNativeOps/machine-native-ops"
 JSON = "application/json"
 
@@ -175,6 +186,9 @@ def _not_found(what: str) -> AgentError:
 class Limits:
     max_document_bytes: int
     max_archive_bytes: int
+    published_archive: ArchiveLimits = DEFAULT_LIMITS
+    """The registry's bounds on a published archive (`registry.archive_limits`): an npm tarball is
+    read for its shrinkwrap within what the registry accepted it under."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +212,8 @@ class SupplyChain:
         self._import_lock = asyncio.Lock()
         # The download policies, told when findings or their triage change (set by the agent).
         self.policies: Policies | None = None
+        # Which teams' plans include supply_chain (set by the agent; None: every team's does).
+        self.entitled: EntitledTeams | None = None
 
     async def refresh(self) -> None:
         async with self._pool.acquire() as conn:
@@ -452,8 +468,12 @@ class SupplyChain:
     ) -> bool:
         """An SBOM of the version from its declared dependencies, scanned, stored and signed; once per
         event (the inbox), and once per version (another file of it replaces the SBOM only when its
-        dependencies differ)."""
-        return await self._sbom_of_version(event, ctx, delivery.message_id)
+        dependencies differ). A team whose plan lacks supply_chain gets none: the version waits for
+        its plan (`deferred`)."""
+        item = _deferred_artifact(event)
+        if not await self._entitled_or_deferred(item):
+            return True
+        return await self._sbom_of_version(event, ctx, delivery.message_id, item)
 
     async def backfill(self, page_size: int = BACKFILL_PAGE) -> int:
         """SBOMs of the registry's stored versions that have none (versions stored before this consumer
@@ -469,15 +489,89 @@ class SupplyChain:
                 ARTIFACT_STORED_VERSIONS, StoredVersionsQuery(after=after, limit=page_size), ctx
             )
             missing = await self._without_sbom(page.items)
+            # Asked per page; the SuperAgent not answering fails the pass, which runs again.
+            entitled = await self._entitled({event.team_id for event in missing})
             for event in missing:
-                identity = "\n".join((event.team_id, event.ecosystem.value, event.name, event.version))
-                message_id = "backfill:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
-                made += await self._sbom_of_version(event, ctx, message_id)
+                item = _deferred_artifact(event)
+                if event.team_id not in entitled:
+                    await self._defer(item)
+                    continue
+                made += await self._sbom_of_version(event, ctx, _backfill_id(event), item)
             if page.next_after is None:
                 break
             after = page.next_after
         if made:
             log.info("sbom backfill made sboms", sboms=made)
+        return made
+
+    # --- plans: only teams whose plan includes supply_chain get SBOMs, alerts and blocks -----------
+
+    async def _entitled(self, team_ids: Iterable[str]) -> set[str]:
+        """The teams among these whose plan includes supply_chain; a bus error propagates."""
+        wanted = set(team_ids)
+        if self.entitled is None or not wanted:
+            return wanted
+        return await self.entitled.among(wanted, SUPPLY_CHAIN)
+
+    async def _entitled_or_deferred(self, item: Deferred) -> bool:
+        """Whether the version's team is entitled now; if not, or if its plan cannot be told (the
+        SuperAgent away), the version is deferred: the catch-up job makes its SBOM once it is."""
+        try:
+            if item.team_id in await self._entitled([item.team_id]):
+                return True
+        except Exception as error:  # the bus or the SuperAgent: decided later, never on a guess
+            log.warning("plan unknown: version deferred", team_id=item.team_id, error=str(error)[:300])
+        await self._defer(item)
+        return False
+
+    async def _defer(self, item: Deferred) -> None:
+        async with self._pool.acquire() as conn:
+            await deferred.defer(conn, item)
+        log.info(
+            "version deferred until the team's plan includes supply_chain",
+            team_id=item.team_id,
+            source=item.source,
+            package=f"{item.ecosystem}/{item.name}",
+            version=item.version,
+        )
+
+    async def _of_entitled(
+        self, by_team: dict[str, tuple[store.Changes, list[str]]]
+    ) -> dict[str, tuple[store.Changes, list[str]]]:
+        """The changes of entitled teams only. A re-scan keeps every team's stored findings current
+        (a team regaining the feature finds them right), but alerts and blocks are for entitled teams;
+        when their plans cannot be told nothing is announced (the periodic sync repairs the blocks)."""
+        changed = {team_id: held for team_id, held in by_team.items() if held[0]}
+        try:
+            entitled = await self._entitled(changed)
+        except Exception as error:  # the bus or the SuperAgent
+            log.warning("findings changes not announced: plans unknown", teams=len(changed), error=str(error))
+            return {}
+        return {team_id: held for team_id, held in changed.items() if team_id in entitled}
+
+    async def catch_up(self) -> int:
+        """SBOMs of the deferred versions of teams whose plan now includes supply_chain (a plan that
+        gained the feature); returns how many were made. Asks the SuperAgent only while some version
+        waits; its error fails the run, which comes again."""
+        async with self._pool.acquire() as conn:
+            waiting = await deferred.waiting_teams(conn)
+        if not waiting:
+            return 0
+        ctx = MessageContext(principal=Principal.system())
+        made = 0
+        for team_id in sorted(await self._entitled(waiting)):
+            async with self._pool.acquire() as conn:
+                items = await deferred.of_team(conn, team_id)
+            for item in items:
+                # Each forgotten in the transaction that stores its SBOM: never lost.
+                if item.source == "artifact":
+                    event = ArtifactPublished.model_validate(item.event)
+                    made += await self._sbom_of_version(event, ctx, _backfill_id(event), item)
+                else:
+                    version = UpstreamVersion.model_validate(item.event)
+                    await self._sbom_of_upstream(version, ctx, None, item)
+                    made += 1
+            log.info("deferred versions caught up: the team's plan includes supply_chain", team_id=team_id)
         return made
 
     async def _without_sbom(self, versions: list[ArtifactPublished]) -> list[ArtifactPublished]:
@@ -497,7 +591,13 @@ class SupplyChain:
             )
         return [versions[r["n"] - 1] for r in rows]
 
-    async def _sbom_of_version(self, event: ArtifactPublished, ctx: MessageContext, message_id: str) -> bool:
+    async def _sbom_of_version(
+        self,
+        event: ArtifactPublished,
+        ctx: MessageContext,
+        message_id: str,
+        caught_up: Deferred | None = None,
+    ) -> bool:
         artifact = ArtifactVersion(
             ecosystem=event.ecosystem.value,
             name=event.name,
@@ -508,9 +608,14 @@ class SupplyChain:
             ),
             files=((event.file.filename, event.file.sha256),),
         )
-        graph = await asyncio.to_thread(from_artifact, artifact)
+        locked = await self._shrinkwrap(event) if event.ecosystem is Ecosystem.NPM else None
+        graph = await asyncio.to_thread(from_artifact, artifact, locked)
         await self.refresh()
         async with self._pool.acquire() as conn, conn.transaction():
+            # A version deferred before, made now by whichever path comes first (event, backfill,
+            # catch-up): forgotten with its SBOM, or with the one made before.
+            if caught_up is not None:
+                await deferred.forget(conn, caught_up)
             if not await claim(conn, SCHEMA, CONSUMER, message_id):
                 return False
             held = await conn.fetchrow(
@@ -543,6 +648,33 @@ class SupplyChain:
         )
         return True
 
+    async def _shrinkwrap(self, event: ArtifactPublished) -> LockfileResult | None:
+        """What the npm tarball's npm-shrinkwrap.json installs, or None (no shrinkwrap). One that cannot
+        be read leaves the SBOM to the declared dependencies, as for a tarball without one: the
+        registry accepted the version, and an SBOM of its declarations beats none."""
+        declared = {d.name: d.requirement for d in event.dependencies}
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            try:
+                async for chunk in self._blobs.open(event.file.sha256):
+                    spool.write(chunk)
+            except BlobNotFound:
+                log.warning("npm tarball missing from the blob store", file=event.file.filename)
+                return None
+            spool.seek(0)
+            try:
+                return await asyncio.to_thread(
+                    locked_dependencies, spool, self._limits.published_archive, declared
+                )
+            except (Refusal, LockfileError) as error:
+                log.warning(
+                    "npm shrinkwrap not read: the declared dependencies stand",
+                    team_id=event.team_id,
+                    package=event.name,
+                    version=event.version,
+                    error=str(error)[:500],
+                )
+                return None
+
     # --- versions the teams' registries take from their upstreams ---------------------------------
 
     async def on_upstream_version_fetched(
@@ -550,8 +682,11 @@ class SupplyChain:
     ) -> bool:
         """An SBOM of the upstream version (one component: the version itself), scanned, stored and
         signed, so its findings are the team's to triage, its policy blocks it, and later advisories
-        re-match it; once per version (another file of it changes nothing)."""
-        await self._sbom_of_upstream(event, ctx, delivery.message_id)
+        re-match it; once per version (another file of it changes nothing). A team whose plan lacks
+        supply_chain gets none: the version waits for its plan (`deferred`)."""
+        item = _deferred_upstream(event)
+        if await self._entitled_or_deferred(item):
+            await self._sbom_of_upstream(event, ctx, delivery.message_id, item)
         return True
 
     async def upstream_version(self, request: UpstreamVersion, ctx: MessageContext) -> UpstreamVerdict:
@@ -560,14 +695,24 @@ class SupplyChain:
         then whether the policy blocks it now. For agents only: the request names its team."""
         if ctx.principal is None or "system" not in ctx.principal.roles:
             raise AgentError(ErrorCode.FORBIDDEN, "upstream versions are matched for agents only")
-        await self._sbom_of_upstream(request, ctx, None)
+        # Unlike the event, an unknown plan is an error here: the registry then refuses the first
+        # download (503) rather than serve it unchecked.
+        item = _deferred_upstream(request)
+        if request.team_id not in await self._entitled([request.team_id]):
+            await self._defer(item)
+            return UpstreamVerdict(blocked=False)
+        await self._sbom_of_upstream(request, ctx, None, item)
         if self.policies is None:
             return UpstreamVerdict(blocked=False)
         key = BlockKey(request.ecosystem.value, request.name, request.version)
         return await self.policies.verdict(request.team_id, key)
 
     async def _sbom_of_upstream(
-        self, version: UpstreamVersion, ctx: MessageContext, message_id: str | None
+        self,
+        version: UpstreamVersion,
+        ctx: MessageContext,
+        message_id: str | None,
+        caught_up: Deferred | None = None,
     ) -> None:
         artifact = ArtifactVersion(
             ecosystem=version.ecosystem.value,
@@ -578,6 +723,8 @@ class SupplyChain:
         graph = from_artifact(artifact)
         await self.refresh()
         async with self._pool.acquire() as conn, conn.transaction():
+            if caught_up is not None:
+                await deferred.forget(conn, caught_up)
             if message_id is not None and not await claim(conn, SCHEMA, UPSTREAM_CONSUMER, message_id):
                 return
             # One SBOM per team and upstream version: the event and the registry's question may come
@@ -765,16 +912,18 @@ class SupplyChain:
         team_id = team_with(ctx.principal, Permission.SUPPLY_CHAIN_READ)
         async with self._pool.acquire() as conn:
             row = await self._finding_row(conn, team_id, request.finding_id)
+            # The decision that applies to this finding: its product's own, else the team's.
             triage = await conn.fetchrow(
-                "SELECT * FROM supply_chain.triage WHERE team_id = $1::uuid AND advisory_id = $2 AND purl = "
-                "$3",
+                f"SELECT f.advisory_id, f.purl, t.* FROM supply_chain.findings f {store.EFFECTIVE_TRIAGE} "
+                "WHERE f.team_id = $1::uuid AND f.id = $2::uuid AND t.status IS NOT NULL",
                 team_id,
-                row["advisory_id"],
-                row["purl"],
+                request.finding_id,
             )
         return FindingDetail(
             finding=_finding_of_row(row),
-            triage=_triage_info(store.record_from_row(triage)) if triage else None,
+            triage=_triage_info(store.record_from_row(triage), product_triage.product_of_row(triage))
+            if triage
+            else None,
         )
 
     async def _finding_row(self, conn: Connection, team_id: str, finding_id: str) -> Any:
@@ -802,6 +951,7 @@ class SupplyChain:
             request.note,
         )
         at = datetime.now(UTC)
+        product: product_triage.Product | None = None
         async with self._pool.acquire() as conn, conn.transaction():
             finding = await self._finding_row(conn, team_id, request.finding_id)
             held = await conn.fetchrow(
@@ -813,12 +963,45 @@ class SupplyChain:
                 finding["purl"],
             )
             key = FindingKey(finding["advisory_id"], finding["purl"])
-            record = store.record_from_row(held) if held else open_record(key, at)
-            record = decide(record, decision, actor, at)
-            await store.save_triage(conn, team_id, record)
+            team_record = store.record_from_row(held) if held else open_record(key, at)
+            if request.product is None:
+                record = decide(team_record, decision, actor, at)
+                await store.save_triage(conn, team_id, record)
+            else:
+                product = await self._product(conn, team_id, request.product, key)
+                own = await product_triage.held(conn, team_id, product, key)
+                # A product without a decision of its own starts from the team's, which applied to it
+                # until now: its history (and the audit's `before`) shows what this one replaces.
+                record = store.record_from_row(own) if own else _inherited(team_record, at)
+                record = decide(record, decision, actor, at)
+                await product_triage.save(conn, team_id, product, record)
         if self.policies is not None:
             await self.policies.sync(team_id, ctx)
-        return _triage_info(record)
+        return _triage_info(record, product)
+
+    async def _product(
+        self, conn: Connection, team_id: str, scope: ProductScope, key: FindingKey
+    ) -> product_triage.Product:
+        product = await product_triage.resolve(conn, team_id, scope)
+        if product is None:
+            if scope.sbom_id is not None:
+                raise _not_found("SBOM")
+            ecosystem = scope.ecosystem.value if scope.ecosystem else ""
+            raise _not_found(f"SBOM of {ecosystem}/{scope.name} {scope.version}")
+        if not await product_triage.holds(conn, team_id, product, key):
+            raise AgentError(
+                ErrorCode.VALIDATION_FAILED,
+                f"the product has no finding of {key.advisory_id} in {key.purl}: a product's triage is "
+                "about a finding it has",
+                [
+                    {
+                        "loc": ["body", "product"],
+                        "type": "not_in_product",
+                        "message": f"{key.advisory_id} in {key.purl} is not a finding of this product",
+                    }
+                ],
+            )
+        return product
 
     async def vex(self, request: VexRequest, ctx: MessageContext) -> DocumentLocation:
         """Every open finding of the SBOM as a VEX statement: its triage, or `under_investigation`
@@ -834,11 +1017,11 @@ class SupplyChain:
             if sbom is None:
                 raise _not_found("SBOM")
             # A LEFT JOIN: a finding is exported whether or not a triage row holds a decision on it.
+            # Each statement the decision that applies to this SBOM's product: its own, else the team's.
             rows = await conn.fetch(
                 "SELECT f.advisory_id, f.purl, f.aliases, f.first_seen, t.status, t.justification, "
                 "t.impact_statement, t.action_statement, t.note, t.updated_by, t.updated_at, t.history "
-                "FROM supply_chain.findings f LEFT JOIN supply_chain.triage t ON t.team_id = f.team_id "
-                "AND t.advisory_id = f.advisory_id AND t.purl = f.purl WHERE f.team_id = $1::uuid AND "
+                f"FROM supply_chain.findings f {store.EFFECTIVE_TRIAGE} WHERE f.team_id = $1::uuid AND "
                 "f.sbom_id = $2::uuid AND f.retired_at IS NULL ORDER BY f.advisory_id, f.purl",
                 team_id,
                 request.sbom_id,
@@ -956,7 +1139,7 @@ class SupplyChain:
                         await advisory_store.upsert(conn, batch)
                 await self.live.refresh(conn)
             by_team, findings_changed, sboms = await self._rescan(touched, withdrawn_ids)
-            await self._announce(by_team, "advisory_import", ctx)
+            await self._announce(await self._of_entitled(by_team), "advisory_import", ctx)
             async with self._pool.acquire() as conn:
                 row = await conn.fetchrow(
                     "UPDATE supply_chain.advisory_imports SET status = 'finished', finished_at = now(), "
@@ -1158,6 +1341,34 @@ _ATTESTATION_COLUMNS = (
 )
 
 
+def _backfill_id(event: ArtifactPublished) -> str:
+    """The inbox id of a version's SBOM made outside its event (backfill, catch-up): one per version."""
+    identity = "\n".join((event.team_id, event.ecosystem.value, event.name, event.version))
+    return "backfill:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+
+def _deferred_artifact(event: ArtifactPublished) -> Deferred:
+    return Deferred(
+        event.team_id,
+        "artifact",
+        event.ecosystem.value,
+        event.name,
+        event.version,
+        event.model_dump(mode="json"),
+    )
+
+
+def _deferred_upstream(version: UpstreamVersion) -> Deferred:
+    return Deferred(
+        version.team_id,
+        "upstream",
+        version.ecosystem.value,
+        version.name,
+        version.version,
+        version.model_dump(mode="json"),
+    )
+
+
 def _read_records(
     path: Path, errors: list[list[str]], counts: dict[str, int]
 ) -> list[tuple[dict[str, Any], Any]]:
@@ -1256,17 +1467,25 @@ def _finding_of_row(r: Any) -> FindingInfo:
         fixed_versions=list(r["fixed_versions"]),
         path=list(r["path"]),
         triage=r["triage"] or "under_investigation",
+        triage_scope="product" if r.get("triage_product") else "team",
         first_seen=r["first_seen"],
         retired_at=r["retired_at"],
         retired_reason=r["retired_reason"],
     )
 
 
-def _triage_info(record: Any) -> TriageInfo:
+def _inherited(team: TriageRecord, at: datetime) -> TriageRecord:
+    """A product's first record: the team's decision as it stood, taken over at `at`."""
+    taken = Transition(None, team.decision, SYSTEM_ACTOR, at)
+    return TriageRecord(team.key, team.decision, SYSTEM_ACTOR, at, (taken,))
+
+
+def _triage_info(record: Any, product: product_triage.Product | None = None) -> TriageInfo:
     d = record.decision
     return TriageInfo(
         advisory_id=record.key.advisory_id,
         purl=record.key.purl,
+        product=product.info() if product is not None else None,
         status=d.status.value,
         justification=d.justification,
         impact_statement=d.impact_statement,

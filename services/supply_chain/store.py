@@ -4,7 +4,8 @@ Every query names the team: a row of another team is never found, so an id of th
 Findings are reconciled per (SBOM, advisory, purl): a match that is new is inserted, one whose
 advisory changed is updated, one that no longer matches is retired (kept, with why) and one that
 matches again is un-retired. Triage lives beside them by (team, advisory, purl), so it outlives
-re-scans, retirements and new SBOMs of the same component version.
+re-scans, retirements and new SBOMs of the same component version; a product's own triage
+(`product_triage`) wins over the team's for the findings of that product (`EFFECTIVE_TRIAGE`).
 """
 
 from __future__ import annotations
@@ -21,16 +22,31 @@ from shared.db.inbox import Connection
 
 RATINGS = ["none", "low", "medium", "high", "critical"]
 
+# The triage that applies to finding `f`, as `t`: its product's (`product_triage`, for the product its
+# SBOM describes) when there is one, else the team's (`triage`). `t.product` is '' for the team's.
+EFFECTIVE_TRIAGE = """LEFT JOIN LATERAL (
+    SELECT * FROM (
+        SELECT 0 AS rank, p.status, p.justification, p.impact_statement, p.action_statement, p.note,
+            p.updated_by, p.updated_at, p.history, p.product, p.product_sbom_id::text AS product_sbom_id,
+            p.product_ecosystem, p.product_name, p.product_version
+        FROM supply_chain.product_triage p JOIN supply_chain.sboms ps ON ps.id = f.sbom_id
+        WHERE p.team_id = f.team_id AND p.advisory_id = f.advisory_id AND p.purl = f.purl
+            AND p.product = ps.product
+        UNION ALL
+        SELECT 1, x.status, x.justification, x.impact_statement, x.action_statement, x.note,
+            x.updated_by, x.updated_at, x.history, '', NULL, NULL, NULL, NULL
+        FROM supply_chain.triage x
+        WHERE x.team_id = f.team_id AND x.advisory_id = f.advisory_id AND x.purl = f.purl
+    ) applicable ORDER BY rank LIMIT 1
+) t ON true"""
+
 FINDING_COLUMNS = (
     "f.id::text AS id, f.sbom_id::text AS sbom_id, f.advisory_id, f.aliases, f.summary, f.ecosystem, "
     "f.display_name, f.version, f.purl, f.severity_rating, f.severity_score, f.severity_method, "
     "f.severity_vector, f.fixed_versions, f.path, f.first_seen, f.retired_at, f.retired_reason, "
-    "t.status AS triage"
+    "t.status AS triage, t.product AS triage_product"
 )
-FINDING_JOIN = (
-    "supply_chain.findings f LEFT JOIN supply_chain.triage t ON t.team_id = f.team_id "
-    "AND t.advisory_id = f.advisory_id AND t.purl = f.purl"
-)
+FINDING_JOIN = f"supply_chain.findings f {EFFECTIVE_TRIAGE}"
 
 
 @dataclass
@@ -271,6 +287,7 @@ async def purge_teams(conn: Connection, team_ids: Sequence[str]) -> int:
         "findings",
         "sbom_components",
         "triage",
+        "product_triage",
         "sboms",
         "download_policies",
         "download_overrides",

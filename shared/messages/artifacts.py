@@ -100,6 +100,9 @@ class VersionInfo(_Model):
     description: str | None = None  # an answer only: a readme is shown as written
     description_content_type: Text | None = None
     license: Text | None = None  # an SPDX expression where the metadata gives one
+    # The SPDX ids the licence names (licences and exceptions, canonical spelling), read from the
+    # expression, a free-text licence or Python's licence classifiers: what the licence filter matches.
+    license_ids: list[Text] = []
     authors: list[Text] = []
     homepage: Text | None = None
     repository: Text | None = None
@@ -112,6 +115,9 @@ class VersionInfo(_Model):
     yanked: bool = False
     yanked_reason: Text | None = None
     deprecated: Text | None = None
+    # Python: the core metadata fields an sdist leaves to build time (PEP 643 `Dynamic`, metadata
+    # 2.2), while the version has no wheel (a wheel's metadata then replaces the sdist's).
+    dynamic: list[Text] = []
 
 
 # --- publish -----------------------------------------------------------------------------------------
@@ -263,6 +269,31 @@ class YankRequest(_PackageNamed):
     reason: Annotated[Text, StringConstraints(max_length=500)] | None = None
 
 
+# Why a forced delete was asked: recorded with the override in the audit log.
+DeleteReasonText = Annotated[Text, StringConstraints(max_length=500)]
+
+
+class DeleteVersionRequest(_PackageNamed):
+    """A REST delete of a version. `force` overrides a refusal of the delete policy (or, for npm, of
+    its unpublish policy): it needs `artifacts:delete_override` (owners and admins) besides
+    `artifacts:delete`, and is audited with the rule it overrode and `reason`."""
+
+    ecosystem: Ecosystem
+    name: PackageNameText
+    version: VersionText
+    force: bool = False
+    reason: DeleteReasonText | None = None
+
+
+class DeletePackageRequest(_PackageNamed):
+    """A REST delete of a package with every version; `force` and `reason` as `DeleteVersionRequest`."""
+
+    ecosystem: Ecosystem
+    name: PackageNameText
+    force: bool = False
+    reason: DeleteReasonText | None = None
+
+
 class PackageSummary(_Model):
     ecosystem: Ecosystem
     name: Text
@@ -271,6 +302,7 @@ class PackageSummary(_Model):
     stable: Text | None  # the highest non-pre-release, non-yanked version
     summary: Text | None = None
     license: Text | None = None
+    license_ids: list[Text] = []  # as VersionInfo's, of the version shown
     keywords: list[Text] = []
     versions: int
     downloads: int
@@ -294,6 +326,8 @@ class PackageVersions(_Model):
 class SearchQuery(_Model):
     q: Annotated[Text, StringConstraints(max_length=200)] | None = None
     ecosystem: Ecosystem | None = None
+    # An SPDX id or expression (`MIT`, `MIT OR Apache-2.0`, `GPL-2.0-only WITH Classpath-exception-2.0`)
+    # matched against the ids each package's licence names; other text, against the licence as written.
     license: Annotated[Text, StringConstraints(max_length=200)] | None = None
     # Reverse dependencies: packages whose latest version depends on this name.
     depends_on: PackageNameText | None = None
@@ -314,11 +348,24 @@ class SearchResults(_Model):
     next_offset: int | None
 
 
+class DeleteOverride(_Model):
+    """A refusal a forced delete overrode: the refusal's code (`delete_refused`, npm's
+    `unpublish_refused`), the rule it named, its message, and the version it was about (None: the
+    refusal covered every version deleted)."""
+
+    code: Text
+    rule: Text
+    message: Text
+    version: Text | None = None
+
+
 class DeletedArtifacts(_Model):
     ecosystem: Ecosystem
     name: Text
     versions: list[Text]
     files: list[Text]
+    # What `force` overrode; empty when the delete policy allowed the delete by itself.
+    overridden: list[DeleteOverride] = []
 
 
 class ArtifactPublished(_Model):

@@ -49,6 +49,7 @@ class Permission(StrEnum):
     ARTIFACTS_PUBLISH = "artifacts:publish"
     ARTIFACTS_YANK = "artifacts:yank"
     ARTIFACTS_DELETE = "artifacts:delete"
+    ARTIFACTS_DELETE_OVERRIDE = "artifacts:delete_override"
     SUPPLY_CHAIN_READ = "supply_chain:read"
     SUPPLY_CHAIN_WRITE = "supply_chain:write"
     SUPPLY_CHAIN_TRIAGE = "supply_chain:triage"
@@ -107,6 +108,10 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.ARTIFACTS_PUBLISH: _MANAGERS | {Role.MEMBER},
     Permission.ARTIFACTS_YANK: _MANAGERS | {Role.MEMBER},
     Permission.ARTIFACTS_DELETE: _MANAGERS,
+    # Forcing a delete the delete policy refuses (an old version other packages depend on; npm's
+    # unpublish rules) breaks installs knowingly: a grant of its own, so a CI key made to clean up
+    # fresh versions (artifacts:delete) cannot do it, and every override is audited.
+    Permission.ARTIFACTS_DELETE_OVERRIDE: _MANAGERS,
     # Everyone sees the team's SBOMs, findings and attestations, and may scan a lockfile without
     # storing it (read-only CI keys run `mno scan`); members upload SBOMs; triage (not_affected hides
     # a finding from the team's view) is a member's call as well, and audited: the engineers who know

@@ -24,6 +24,8 @@ from shared.messages.alerts import (
 from shared.messages.artifacts import (
     ArtifactPublished,
     DeletedArtifacts,
+    DeletePackageRequest,
+    DeleteVersionRequest,
     DownloadsCounted,
     FileLocation,
     FileRequest,
@@ -150,6 +152,8 @@ from shared.messages.supply_chain import (
     FindingList,
     FindingRef,
     FindingsChanged,
+    FindingSummary,
+    FindingSummaryQuery,
     ListAttestations,
     ListFindings,
     ListSboms,
@@ -427,10 +431,18 @@ ARTIFACT_YANK = Endpoint(
 )
 ARTIFACT_UNYANK = Endpoint(_ART, "artifact_unyank", VersionRef, VersionInfo, "Undo a version's yank.")
 ARTIFACT_DELETE = Endpoint(
-    _ART, "artifact_delete", VersionRef, DeletedArtifacts, "Delete a version, its files and their blobs."
+    _ART,
+    "artifact_delete",
+    DeleteVersionRequest,
+    DeletedArtifacts,
+    "Delete a version, its files and their blobs (force: override the delete policy).",
 )
 ARTIFACT_DELETE_PACKAGE = Endpoint(
-    _ART, "artifact_delete_package", PackageRef, DeletedArtifacts, "Delete a package with every version."
+    _ART,
+    "artifact_delete_package",
+    DeletePackageRequest,
+    DeletedArtifacts,
+    "Delete a package with every version (force: override the delete policy).",
 )
 ARTIFACT_VERSIONS = Endpoint(
     _ART, "artifact_versions", PackageRef, PackageVersions, "A package and its versions, newest first."
@@ -535,6 +547,13 @@ SC_VEX = Endpoint(
     "The triage of an SBOM's findings as OpenVEX or CycloneDX VEX.",
 )
 SC_FINDINGS = Endpoint(_SC, "findings_list", ListFindings, FindingList, "The team's findings, worst first.")
+SC_FINDING_SUMMARY = Endpoint(
+    _SC,
+    "findings_summary",
+    FindingSummaryQuery,
+    FindingSummary,
+    "The team's open findings counted by severity and triage, with the packages and versions they touch.",
+)
 SC_FINDING = Endpoint(_SC, "finding_get", FindingRef, FindingDetail, "One finding with its triage history.")
 SC_TRIAGE = Endpoint(_SC, "triage", TriageRequest, TriageInfo, "Record a VEX decision about a finding.")
 SC_ADVISORY_IMPORT = Endpoint(
@@ -630,6 +649,7 @@ SUPPLY_CHAIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     SC_SBOM_DOCUMENT,
     SC_VEX,
     SC_FINDINGS,
+    SC_FINDING_SUMMARY,
     SC_FINDING,
     SC_TRIAGE,
     SC_ADVISORY_IMPORT,

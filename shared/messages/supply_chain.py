@@ -13,9 +13,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from shared.messages.artifacts import BlobReference, FilenameText
+from shared.messages.artifacts import (
+    BlobReference,
+    Ecosystem,
+    FilenameText,
+    PackageNameText,
+    VersionText,
+    scoped_name_for_npm_only,
+)
 from shared.messages.fields import Text
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -77,9 +84,24 @@ class TriageTransition(_Answer):
     at: datetime
 
 
+class TriageProduct(_Answer):
+    """The product a triage decision applies to: an SBOM (an upload or a lockfile) by id, or a version of
+    the registry (the team's own or one its index took from an upstream) by ecosystem, name and version."""
+
+    sbom_id: str | None = None
+    ecosystem: Ecosystem | None = None
+    name: str | None = None
+    version: str | None = None
+
+
 class TriageInfo(_Answer):
     advisory_id: str
     purl: str
+    product: TriageProduct | None = Field(
+        default=None,
+        description="The product this decision is for (it wins over the team-wide one there); null: the "
+        "team-wide decision, for every product without one of its own.",
+    )
     status: TriageStatus
     justification: str | None = None
     impact_statement: str | None = None
@@ -107,6 +129,11 @@ class FindingInfo(_Answer):
     path: list[str]
     """References from the SBOM's root to the vulnerable component."""
     triage: TriageStatus | None = None
+    triage_scope: Literal["team", "product"] | None = Field(
+        default=None,
+        description="Whose decision `triage` is: this finding's product's own (its SBOM, or its registry "
+        "version) or the team-wide one.",
+    )
     first_seen: datetime | None = None
     retired_at: datetime | None = None
     retired_reason: str | None = None
@@ -207,11 +234,39 @@ class FindingDetail(_Answer):
     triage: TriageInfo | None
 
 
+class ProductScope(_Request):
+    """One product: an SBOM by id (`sbom_id`), or a registry version by `ecosystem`, `name` and `version`
+    (the team's own or an upstream one; its decision outlives a new SBOM of the version)."""
+
+    sbom_id: Id | None = None
+    ecosystem: Ecosystem | None = None
+    name: PackageNameText | None = None
+    version: VersionText | None = None
+
+    @model_validator(mode="after")
+    def one_product(self) -> ProductScope:
+        version = (self.ecosystem, self.name, self.version)
+        if self.sbom_id is not None:
+            if any(v is not None for v in version):
+                raise ValueError("name the product by sbom_id or by ecosystem, name and version, not both")
+        elif any(v is None for v in version):
+            raise ValueError("name the product by sbom_id, or by all of ecosystem, name and version")
+        scoped_name_for_npm_only(self.ecosystem, self.name)
+        return self
+
+
 class TriageRequest(_Request):
-    """A VEX decision about a finding's advisory in its component (every SBOM naming that component
-    version shares it)."""
+    """A VEX decision about a finding's advisory in its component: team-wide (every SBOM naming that
+    component version shares it), or for one product (`product`), where it wins over the team-wide one."""
 
     finding_id: Id
+    product: ProductScope | None = Field(
+        default=None,
+        description='The product the decision is for: `{"sbom_id": ...}` or `{"ecosystem": ..., '
+        '"name": ..., "version": ...}` (a registry version of the team\'s, or one its index took from '
+        "an upstream). Absent: team-wide. The product must have this finding's advisory in this finding's "
+        "component version (else 422 `not_in_product`).",
+    )
     status: TriageStatus
     justification: Annotated[Text, StringConstraints(max_length=100)] | None = None
     impact_statement: ShortText | None = None
@@ -323,3 +378,34 @@ class FindingsChanged(_Answer):
     highest_rating: SeverityRating | None
     advisory_ids: list[str]
     """The advisories concerned (at most 100)."""
+
+
+class FindingSummaryQuery(_Request):
+    """The team's findings counted (all its SBOMs, or one)."""
+
+    sbom_id: Id | None = None
+
+
+class FindingSummary(_Answer):
+    """The team's findings that are not retired, counted by the database (not a page of them).
+
+    A finding is open while its triage is `under_investigation` (where every finding starts) or
+    `affected`: what the download policy blocks on. Findings are per SBOM: the same vulnerable
+    component version in two SBOMs is two findings (`versions` counts it once)."""
+
+    open: int
+    """Open findings."""
+    by_severity: dict[str, int]
+    """Open findings by severity rating (`critical`, `high`, `medium`, `low`, `none`, and `unrated` for
+    advisories without one); every rating is present, zero when none."""
+    by_triage: dict[str, int]
+    """Every finding not retired by triage status (`under_investigation`, `affected`, `not_affected`,
+    `fixed`); every status is present, zero when none."""
+    packages: int
+    """Vulnerable packages (ecosystem and name) with an open finding."""
+    versions: int
+    """Vulnerable package versions (ecosystem, name and version) with an open finding."""
+    sboms: int
+    """SBOMs (the team's versions, upstream versions it took, uploads and lockfiles) with an open finding."""
+    advisories: int
+    """Advisories with an open finding."""

@@ -1,10 +1,12 @@
 """The Supply chain page in Debian's chromium and over HTTP against the session's mesh (the
 SupplyChainAgent and ArtifactManagerAgent real processes): an advisory imported by the operator, a
 package published that depends on the vulnerable one, and the page shows and changes what the
-supply chain API answers: the download policy, the version it blocks and why, overrides, the open
-findings by severity and their triage, the advisory imports; the package page offers the version's
-SBOM (CycloneDX, SPDX) and its findings with their triage; a viewer gets no form and 403 on every
-write; another team sees none of it and cannot touch it."""
+supply chain API answers: the download policy (whether unrated findings block too), the version it
+blocks and why, overrides, the open findings by severity and their triage, a finding's SBOM with its
+VEX exports, the advisory imports; the package page offers the version's SBOM (CycloneDX, SPDX) and
+its findings with their triage; a viewer gets no form and 403 on every write; another team sees
+none of it and cannot touch it. (The counts of a team with more findings than the list answers, and
+uploaded SBOMs: test_supply_chain_counts.py.)"""
 
 from __future__ import annotations
 
@@ -120,10 +122,55 @@ async def vulnerable(stage: Stage) -> Vulnerable:
     return Vulnerable(advisory, vuln, app, finding_id)
 
 
-async def _policy(stage: Stage, severity: str, days: int = 0) -> None:
-    status, body = await stage.api(
-        "PUT", "/api/v1/supply-chain/policy", json={"block_severity": severity, "quarantine_days": days}
+@pytest.fixture(scope="module")
+async def unrated(stage: Stage, vulnerable: Vulnerable) -> Vulnerable:
+    """An advisory without a severity about another package of this module's own, and the stage
+    team's dash-sc-unrated-app 1.0 requiring its 1.0, published: blocked only with block_unrated."""
+    suffix = uuid.uuid4().hex[:6]
+    vuln, app, advisory = f"dash-sc-norate-{suffix}", f"dash-sc-unrated-app-{suffix}", f"MNO-DASH-NR-{suffix}"
+    record = {
+        "schema_version": "1.6.0",
+        "id": advisory,
+        "modified": "2030-01-01T00:00:00Z",
+        "summary": "nobody rated this one",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": vuln},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}],
+            }
+        ],
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{stage.edge}/api/v1/operator/advisories/import",
+            data=_archive(record),
+            params={"source": "dashboard-test-unrated"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as response,
+    ):
+        assert response.status == 200, await response.text()
+    filename, content = _wheel(app, "1.0", f"{vuln}==1.0")
+    status, text = await upload_bytes(
+        stage.edge, stage.team.id, stage.team.key, app, "1.0", filename, content
     )
+    assert status == 200, text
+
+    async def found() -> str | None:
+        code, body = await stage.api("GET", "/api/v1/vulnerabilities", params={"limit": "500"})
+        assert code == 200, body
+        return next((f["id"] for f in body["items"] if f["advisory_id"] == advisory), None)
+
+    finding_id = await until(found, 90)
+    assert finding_id, "the published package's SBOM was not scanned in 90 s"
+    return Vulnerable(advisory, vuln, app, finding_id)
+
+
+async def _policy(stage: Stage, severity: str, days: int = 0, *, block_unrated: bool | None = None) -> None:
+    policy: dict[str, Any] = {"block_severity": severity, "quarantine_days": days}
+    if block_unrated is not None:
+        policy["block_unrated"] = block_unrated
+    status, body = await stage.api("PUT", "/api/v1/supply-chain/policy", json=policy)
     assert status == 200, body
 
 
@@ -297,6 +344,8 @@ async def test_a_viewer_sees_no_form_and_every_write_is_403(
     assert await page.locator(f'#findings tr[data-finding-id="{vulnerable.finding_id}"]').count() == 1
     assert write_controls(await page.content()) == []
     assert await page.locator("#policy-form, details.override, details.triage-form").count() == 0
+    assert await page.locator("#policy-unrated").get_attribute("data-block-unrated") == "false"
+    assert await page.locator("#sc-unrated, input[name=block_unrated]").count() == 0
     await screenshot(page, "supply-chain-viewer")
     headers = await _csrf(viewer)
     for path, body in WRITES.items():
@@ -498,3 +547,106 @@ async def test_the_package_page_offers_the_versions_sbom_and_its_findings(
         assert refused.status == 404
         assert vulnerable.vuln not in await refused.text()
     await other.close()
+
+
+async def test_owner_makes_unrated_findings_block_and_sees_the_apis_refusals(
+    stage: Stage, unrated: Vulnerable, chromium: Browser
+) -> None:
+    """Under a high policy the app whose dependency has an advisory without a severity is not
+    blocked; ticking "findings without a severity rating block too" saves block_unrated through the
+    API (as it then answers) and blocks the app with its unrated finding; unticking releases it. A
+    value the API refuses (block_unrated "maybe", a quarantine past 365 days) comes back in the
+    policy panel naming the field, and changes nothing."""
+    await _policy(stage, "high", block_unrated=False)
+    key = f"pypi:{unrated.app}@1.0"
+    try:
+        context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+        await page.goto(PATH)
+        assert await page.locator("#policy-unrated").get_attribute("data-block-unrated") == "false"
+        assert "Do not block" in await page.locator("#policy-unrated").inner_text()
+        assert await page.locator(f'#blocked tr[data-blocked="{key}"]').count() == 0
+        assert key not in await _blocked(stage)
+
+        await page.click("#policy summary")
+        assert await page.locator("#sc-block").input_value() == "high"
+        assert not await page.locator("#sc-unrated").is_checked()
+        await page.check("#sc-unrated")
+        await _submit(page, page.locator("#policy-form"))
+        assert "findings without a rating" in await page.locator("#supply-chain-done").inner_text()
+        assert await page.locator("#policy-unrated").get_attribute("data-block-unrated") == "true"
+        status, policy = await stage.api("GET", "/api/v1/supply-chain/policy")
+        assert status == 200
+        assert (policy["block_severity"], policy["block_unrated"]) == ("high", True)
+        blocked = page.locator(f'#blocked tr[data-blocked="{key}"]')
+        assert await blocked.count() == 1
+        assert (
+            await blocked.locator(f'li[data-finding-id="{unrated.finding_id}"] .tag').inner_text()
+            == "unrated"
+        )
+        assert key in await _blocked(stage)
+        await screenshot(page, "supply-chain-unrated")
+
+        await page.click("#policy summary")
+        assert await page.locator("#sc-unrated").is_checked()
+        await page.uncheck("#sc-unrated")
+        await _submit(page, page.locator("#policy-form"))
+        assert await page.locator("#policy-unrated").get_attribute("data-block-unrated") == "false"
+        status, policy = await stage.api("GET", "/api/v1/supply-chain/policy")
+        assert policy["block_unrated"] is False
+        assert await page.locator(f'#blocked tr[data-blocked="{key}"]').count() == 0
+        assert key not in await _blocked(stage)
+
+        headers = await _csrf(context)
+        for body, field in (
+            (
+                {"block_severity": "high", "quarantine_days": "0", "block_unrated": "maybe"},
+                "rating block too",
+            ),
+            ({"block_severity": "high", "quarantine_days": "400"}, "Quarantine"),
+        ):
+            refused = await context.request.post(f"{PATH}/policy", data=body, headers=headers)
+            assert refused.status == 200
+            answered = await refused.text()
+            assert 'role="alert"' in answered
+            alert = answered.split('role="alert">', 1)[1].split("</p>", 1)[0]
+            assert field in alert, alert
+        status, policy = await stage.api("GET", "/api/v1/supply-chain/policy")
+        assert (policy["block_severity"], policy["block_unrated"], policy["quarantine_days"]) == (
+            "high",
+            False,
+            0,
+        )
+        await context.close()
+    finally:
+        await _policy(stage, "none", block_unrated=False)
+
+
+async def test_a_findings_sbom_link_offers_its_vex_exports(
+    stage: Stage, vulnerable: Vulnerable, chromium: Browser
+) -> None:
+    """A finding's "its SBOM" link narrows the page to the app's SBOM: its counts and findings, and
+    its OpenVEX and CycloneDX VEX exports, whose documents state the finding (under investigation)."""
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    await page.goto(PATH)
+    assert await page.locator("#findings-vex-note").count() == 1
+    row = page.locator(f'#findings tr[data-finding-id="{vulnerable.finding_id}"]')
+    await row.locator("a.finding-sbom").click()
+    await page.wait_for_selector("#findings-scope")
+    assert f"{vulnerable.app} 1.0" in await page.locator("#findings-title").inner_text()
+    assert await page.locator(f'#findings tr[data-finding-id="{vulnerable.finding_id}"]').count() == 1
+    assert await page.locator("#findings tr[data-finding-id]").count() == 1
+    assert await page.locator("#summary-open").get_attribute("data-open") == "1"
+    team = {"X-MNO-Team": stage.team.id}
+    for selector, marker in (
+        ("a.scope-openvex", '"statements"'),
+        ("a.scope-vex-cyclonedx", '"vulnerabilities"'),
+    ):
+        href = await page.locator(f"#findings-exports {selector}").get_attribute("href")
+        assert href is not None
+        response = await context.request.get(href, headers=team)
+        assert response.status == 200, await response.text()
+        text = await response.text()
+        assert marker in text
+        assert vulnerable.advisory in text
+    await screenshot(page, "supply-chain-sbom-findings")
+    await context.close()

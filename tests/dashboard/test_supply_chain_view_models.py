@@ -1,13 +1,19 @@
 """The Supply chain page's pure parts: forms to API bodies, the policy in words, blocked versions and
-overrides as rows, open findings grouped by severity, the advisory imports in words."""
+overrides as rows, open findings grouped by severity with the API's counts, the uploaded SBOMs with
+their downloads and VEX exports, the advisory imports in words."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from services.dashboard import supply_chain as view
+from services.dashboard.answers import Unavailable
 from services.dashboard.pages import PAGES, SUPPLY_CHAIN, chrome
 from shared.messages.artifacts import Ecosystem
+from shared.messages.envelope import ErrorBody, ErrorCode
 from shared.messages.identity import SessionInfo
 from shared.messages.permissions import Permission, permissions_of_roles
 from shared.messages.supply_chain import (
@@ -15,6 +21,9 @@ from shared.messages.supply_chain import (
     AdvisoryStatus,
     FindingInfo,
     FindingList,
+    FindingSummary,
+    SbomInfo,
+    SbomList,
     Severity,
     SeverityRating,
     TriageRequest,
@@ -67,12 +76,58 @@ def test_policy_form_makes_the_put_body_the_api_takes() -> None:
     """The policy form's strings become PUT /api/v1/supply-chain/policy's body (an empty day count 0),
     which the API's own model accepts; odd text is passed on for that model to refuse."""
     body = view.PolicyForm(block_severity="high", quarantine_days=" 7 ").body()
-    assert body == {"block_severity": "high", "quarantine_days": "7"}
+    assert body == {"block_severity": "high", "quarantine_days": "7", "block_unrated": False}
     assert DownloadPolicySet.model_validate(body) == DownloadPolicySet(
-        block_severity=SeverityRating.HIGH, quarantine_days=7
+        block_severity=SeverityRating.HIGH, quarantine_days=7, block_unrated=False
     )
     assert view.PolicyForm(block_severity="none", quarantine_days="").body()["quarantine_days"] == "0"
     assert view.PolicyForm(quarantine_days="soon").body()["quarantine_days"] == "soon"
+
+
+def test_policy_form_always_says_whether_unrated_findings_block() -> None:
+    """The block_unrated checkbox ticked (json-enc sends its value `true`, or `on`) is true; unticked
+    (json-enc leaves it out) is an explicit false, never absent, which the API would read as "keep
+    the current setting"; odd text is passed on, and the API's model refuses it."""
+    ticked = view.PolicyForm(block_severity="high", quarantine_days="0", block_unrated="true").body()
+    assert ticked["block_unrated"] is True
+    assert DownloadPolicySet.model_validate(ticked).block_unrated is True
+    assert view.PolicyForm(block_unrated="on").body()["block_unrated"] is True
+    unticked = view.PolicyForm(block_severity="high", quarantine_days="0").body()
+    assert unticked["block_unrated"] is False
+    assert DownloadPolicySet.model_validate(unticked).block_unrated is False
+    odd = view.PolicyForm(block_unrated="maybe").body()
+    assert odd["block_unrated"] == "maybe"
+    with pytest.raises(ValidationError):
+        DownloadPolicySet.model_validate(odd)
+
+
+def test_a_refused_write_names_the_fields_the_api_refused() -> None:
+    """A 422 for a request that does not match the schema says which field (as the form labels it)
+    and why; an agent's refusal whose detail repeats its message is not said twice; a role's 403
+    stays a role refusal."""
+    schema = view.refused(
+        ErrorBody(
+            code=ErrorCode.VALIDATION_FAILED,
+            message="the request does not match its schema",
+            details=[{"loc": "block_unrated", "message": "Input should be a valid boolean", "type": "bool"}],
+        )
+    )
+    assert schema == Unavailable(
+        "error",
+        "the request does not match its schema; Findings without a severity rating block too: "
+        "Input should be a valid boolean",
+    )
+    said = "affected needs an action statement"
+    agent = view.refused(
+        ErrorBody(
+            code=ErrorCode.VALIDATION_FAILED,
+            message=said,
+            details=[{"loc": "document", "type": "invalid_triage", "message": said}],
+        )
+    )
+    assert agent == Unavailable("error", said)
+    role = view.refused(ErrorBody(code=ErrorCode.FORBIDDEN, message="needs supply_chain:policy"))
+    assert role.reason == "role"
 
 
 def test_override_form_makes_the_override_body() -> None:
@@ -135,6 +190,25 @@ def test_policy_in_words_names_the_severity_and_the_quarantine() -> None:
     assert critical.updated_by == "key ci"
     assert view.who("apikey:gone", {}, {}) == "apikey:gone"
     assert view.who(USER, {}, {}) == USER
+
+
+def test_whether_unrated_findings_block_is_said_in_words() -> None:
+    """The policy panel says whether findings without a rating block (read-only for those who may not
+    change it): they do only with block_unrated and a severity that blocks; the saved line says so."""
+    on = DownloadPolicy(block_severity=SeverityRating.HIGH, quarantine_days=0, block_unrated=True)
+    shown = view.policy_view(on, {}, {})
+    assert shown.block_unrated is True
+    assert shown.unrated.startswith("Block too")
+    assert view.policy_view(on.model_copy(update={"block_unrated": False}), {}, {}).unrated.startswith(
+        "Do not block"
+    )
+    idle = view.policy_view(on.model_copy(update={"block_severity": SeverityRating.NONE}), {}, {})
+    assert "blocks nothing" in idle.unrated
+    assert view.policy_saved(on) == (
+        "Policy saved: blocking from high and findings without a rating, quarantine 0 days."
+    )
+    off = DownloadPolicy(block_severity=SeverityRating.CRITICAL, quarantine_days=1)
+    assert view.policy_saved(off) == "Policy saved: blocking from critical, quarantine 1 day."
 
 
 def test_blocked_versions_come_worst_first_with_their_findings() -> None:
@@ -235,6 +309,156 @@ def test_open_findings_are_grouped_by_severity_worst_first() -> None:
     assert groups[2].rows[0].fixed == "2.0"
     assert view.open_count(groups) == 4
     assert view.finding_groups(FindingList(items=[], total=0, next_offset=None)) == []
+
+
+def _summary(by_severity: dict[str, int], by_triage: dict[str, int], **touched: int) -> FindingSummary:
+    return FindingSummary(
+        open=sum(by_severity.values()),
+        by_severity={r: by_severity.get(r, 0) for r in view.SEVERITY_ORDER},
+        by_triage={s.value: by_triage.get(s.value, 0) for s in TriageStatus},
+        packages=touched.get("packages", 0),
+        versions=touched.get("versions", 0),
+        sboms=touched.get("sboms", 1),
+        advisories=touched.get("advisories", 0),
+    )
+
+
+def test_counts_of_a_team_with_more_than_500_findings_are_the_apis_not_the_rows_read() -> None:
+    """With 600 open findings (300 critical, 250 high, 50 unrated) the list reads the worst 500: the
+    page's groups and counts are the summary's (300, 250, and 50 unrated that no row shows), not
+    the rows' (300, 200); the note says 500 of 600 are listed."""
+    rows = [finding(n, SeverityRating.CRITICAL, package=f"p{n:04d}") for n in range(300)]
+    rows += [finding(n, SeverityRating.HIGH, package=f"p{n:04d}") for n in range(300, 500)]
+    read = FindingList(items=rows, total=600, next_offset=500)
+    summary = _summary(
+        {"critical": 300, "high": 250, "unrated": 50},
+        {"under_investigation": 590, "affected": 10, "not_affected": 4, "fixed": 1},
+        packages=600,
+        versions=600,
+        advisories=3,
+    )
+    groups = view.finding_groups(read, summary.by_severity)
+    assert view.open_count(groups) == 500
+    assert [(g.rating, len(g.rows), g.count, g.partial) for g in groups] == [
+        ("critical", 300, 300, False),
+        ("high", 200, 250, True),
+    ]
+    shown = view.summary_view(summary)
+    assert shown.open == 600
+    assert [(r.key, r.count) for r in shown.severities] == [
+        ("critical", 300),
+        ("high", 250),
+        ("medium", 0),
+        ("low", 0),
+        ("none", 0),
+        ("unrated", 50),
+    ]
+    assert [(r.title, r.count) for r in shown.triage] == [
+        ("under investigation", 590),
+        ("affected", 10),
+        ("not affected", 4),
+        ("fixed", 1),
+    ]
+    assert (shown.closed, shown.packages, shown.versions, shown.sboms) == (5, 600, 600, 1)
+    note = view.listed_note(groups, summary, limited=True)
+    assert note is not None
+    assert "worst 500 of 600 open findings" in note
+    # Without the counts (a panel refused), the rows are all there is, and the note says the list is cut.
+    alone = view.finding_groups(read)
+    assert [g.count for g in alone] == [300, 200]
+    assert view.listed_note(alone, None, limited=True) == (
+        "The worst 500 findings are read; triage these to see the rest."
+    )
+    small = _summary({"high": 1}, {"under_investigation": 1})
+    one = view.finding_groups(FindingList(items=[finding(1, SeverityRating.HIGH)], total=1, next_offset=None))
+    assert view.listed_note(one, small, limited=False) is None
+
+
+def test_a_findings_row_links_its_sboms_findings_only_when_asked() -> None:
+    """The team-wide list links each finding to its SBOM's findings (where its VEX exports are);
+    the list of one SBOM does not link to itself."""
+    sbom = "11111111-1111-4111-8111-111111111111"
+    found = FindingList(
+        items=[finding(1, SeverityRating.LOW).model_copy(update={"sbom_id": sbom})], total=1, next_offset=None
+    )
+    linked = view.finding_groups(found, sbom_links=True)[0].rows[0]
+    assert linked.sbom_href == f"/dashboard/supply-chain?sbom={sbom}#findings"
+    assert view.finding_groups(found)[0].rows[0].sbom_href is None
+
+
+def _sbom(n: int, source: str, input_format: str, findings: dict[str, int], **named: str | None) -> SbomInfo:
+    return SbomInfo(
+        id=f"22222222-2222-4222-8222-{n:012d}",
+        source=source,
+        subject_ecosystem=None,
+        subject_name=named.get("name") or f"app-{n}",
+        subject_version=named.get("version", "1.0"),
+        document_name=named.get("document", "bom.json"),
+        input_format=input_format,
+        components=10 * n,
+        created=T0 + timedelta(hours=n),
+        scanned_at=T0 + timedelta(hours=n),
+        findings=findings,
+    )
+
+
+def test_uploaded_sboms_are_listed_newest_first_with_downloads_and_vex() -> None:
+    """Uploaded SBOMs and lockfiles (two API lists) are merged newest first, each with its name and
+    version, format in words, component and finding counts, worst rating, the SBOM downloads
+    (CycloneDX, SPDX), the VEX exports, and a link to its findings; an SBOM with no finding to state
+    offers no OpenVEX link (the API answers 409 no_open_findings), the CycloneDX VEX still."""
+    uploads = SbomList(
+        items=[
+            _sbom(3, "upload", "spdx", {}, name="vendor-tool", version=None),
+            _sbom(1, "upload", "cyclonedx", {"high": 2, "unrated": 1}),
+        ],
+        total=2,
+        next_offset=None,
+    )
+    lockfiles = SbomList(
+        items=[_sbom(2, "lockfile", "requirements.txt", {"low": 1}, document="requirements.txt")],
+        total=1,
+        next_offset=None,
+    )
+    table = view.uploaded_sboms(uploads, lockfiles)
+    assert [r.title for r in table.rows] == ["vendor-tool", "app-2 1.0", "app-1 1.0"]
+    assert [r.format for r in table.rows] == ["SPDX", "requirements.txt (lockfile)", "CycloneDX"]
+    assert [(r.findings, r.worst) for r in table.rows] == [(0, None), (1, "low"), (3, "high")]
+    assert (table.total, table.limited) == (3, False)
+    empty, _, vulnerable = table.rows
+    sid = vulnerable.id
+    assert vulnerable.cyclonedx_href == f"/api/v1/sboms/{sid}/document?format=cyclonedx"
+    assert vulnerable.spdx_href == f"/api/v1/sboms/{sid}/document?format=spdx"
+    assert vulnerable.openvex_href == f"/api/v1/sboms/{sid}/vex?format=openvex"
+    assert vulnerable.vex_cyclonedx_href == f"/api/v1/sboms/{sid}/vex?format=cyclonedx"
+    assert vulnerable.findings_href == f"/dashboard/supply-chain?sbom={sid}#findings"
+    assert (vulnerable.components, vulnerable.document_name) == (10, "bom.json")
+    assert empty.openvex_href is None
+    assert empty.vex_cyclonedx_href.endswith("/vex?format=cyclonedx")
+    many = SbomList(
+        items=[_sbom(n, "upload", "cyclonedx", {}) for n in range(1, view.SBOMS_SHOWN + 1)],
+        total=80,
+        next_offset=view.SBOMS_SHOWN,
+    )
+    cut = view.uploaded_sboms(many, lockfiles)
+    assert (len(cut.rows), cut.total, cut.limited) == (view.SBOMS_SHOWN, 81, True)
+    assert cut.rows[0].title == f"app-{view.SBOMS_SHOWN} 1.0"
+
+
+def test_the_findings_scope_comes_from_the_query_or_the_page_htmx_replaces() -> None:
+    """`?sbom=` narrows the page (blank is the whole team; anything but an id is refused), and a
+    write's answer keeps the scope of the page it replaces (HX-Current-URL), ignoring a value that is
+    not an SBOM id."""
+    sid = "33333333-3333-4333-8333-333333333333"
+    assert view.PageQuery.model_validate({"sbom": sid}).sbom == sid
+    assert view.PageQuery.model_validate({"sbom": " "}).sbom is None
+    assert view.PageQuery.model_validate({}).sbom is None
+    with pytest.raises(ValidationError):
+        view.PageQuery.model_validate({"sbom": "../etc"})
+    assert view.scope_of(f"http://127.0.0.1:8080/dashboard/supply-chain?sbom={sid}#findings") == sid
+    assert view.scope_of("http://127.0.0.1:8080/dashboard/supply-chain") is None
+    assert view.scope_of("http://127.0.0.1:8080/dashboard/supply-chain?sbom=x%27") is None
+    assert view.scope_of(None) is None
 
 
 def test_the_page_is_in_the_navigation_of_every_team_role() -> None:

@@ -107,7 +107,8 @@ async def test_edge_health_and_metrics_are_public(mesh: Mesh) -> None:
 
 
 async def test_openapi_document_validates_and_lists_every_route(mesh: Mesh) -> None:
-    """The served OpenAPI 3.1 document passes openapi-spec-validator and has every route of the table."""
+    """The served OpenAPI 3.1 document passes openapi-spec-validator and has every route of the table,
+    each with its permission and the plan feature it needs."""
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{mesh.edge_url}/api/v1/openapi.json") as response:
             assert response.status == 200
@@ -119,6 +120,7 @@ async def test_openapi_document_validates_and_lists_every_route(mesh: Mesh) -> N
         expected = PUBLIC if route.permission == PUBLIC else route.permission.value
         assert operation["x-mno-permission"] == expected
         assert operation["x-mno-routed-to"] == route.routed_to
+        assert operation["x-mno-feature"] == route.feature
 
 
 def test_every_route_declares_a_permission_or_public() -> None:

@@ -33,6 +33,8 @@ def manifest(version: str, **extra: Any) -> dict[str, Any]:
         "_npmVersion": "11.0.0",
         "dist": {"tarball": "http://client-side/ignored.tgz"},
         "readme": "x",
+        "_from": "file:/home/dev/widget.tgz",
+        "_resolved": "/home/dev/widget.tgz",
         **extra,
     }
 
@@ -100,6 +102,8 @@ def test_full_packument_has_ids_tags_times_and_dists() -> None:
         "unpackedSize": 900,
     }
     assert "readme" not in one
+    assert "_from" not in one  # the publisher's own paths (`npm publish ./x.tgz`) are not served
+    assert "_resolved" not in one
     assert doc["description"] == "widget 1.0.0"  # hoisted from latest, not from the highest version
     assert doc["readme"] == "# Widget"
     assert doc["readmeFilename"] == "README.md"

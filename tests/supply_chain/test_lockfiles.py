@@ -1,4 +1,4 @@
-"""`mno scan` inputs read into (ecosystem, name, version): requirements.txt, package-lock.json v2/v3,
+"""`mno scan` inputs read into (ecosystem, name, version): requirements.txt, package-lock.json v1/v2/v3,
 go.sum, pom.xml and Cargo.lock, with what cannot be scanned reported, and hostile files refused; the
 dependency graph package-lock.json and Cargo.lock record, and the paths findings get from it."""
 
@@ -93,10 +93,44 @@ def test_package_lock_reads_nested_scoped_and_aliased_packages(version: int) -> 
     assert [s.where for s in result.skipped] == ["node_modules/from-git"]
 
 
-def test_package_lock_version_1_is_refused_with_the_way_out() -> None:
-    """A v1 lockfile (npm 6) has no packages map: refused, saying npm 7+ writes a readable one."""
-    with pytest.raises(LockfileError, match="npm 7 or later"):
-        parse_lockfile("package-lock.json", json.dumps({"lockfileVersion": 1, "dependencies": {}}).encode())
+def test_package_lock_version_1_is_read_from_its_dependency_tree() -> None:
+    """A v1 lockfile (npm 5/6) is read from its nested `dependencies`: nested copies, aliases, dev flags;
+    git and tarball-URL versions are skipped; with no project dependencies recorded, every top-level
+    package is a direct one. A version it does not know is refused, naming those it reads."""
+    lock = {
+        "lockfileVersion": 1,
+        "requires": True,
+        "dependencies": {
+            "semver": {"version": "7.5.2"},
+            "@babel/core": {
+                "version": "7.22.0",
+                "dev": True,
+                "requires": {"semver": "^6.3.0"},
+                "dependencies": {"semver": {"version": "6.3.0", "dev": True}},
+            },
+            "my-alias": {"version": "npm:left-pad@1.3.0"},
+            "from-git": {"version": "git+ssh://git@github.com/x/y.git#abc", "from": "github:x/y"},
+            "from-url": {"version": "https://example.com/pkg-1.0.0.tgz"},
+        },
+    }
+    result = parse_lockfile("npm-shrinkwrap.json", json.dumps(lock).encode())
+    assert sorted(c.as_tuple() for c in result.components) == [
+        ("npm", "@babel/core", "7.22.0"),
+        ("npm", "left-pad", "1.3.0"),
+        ("npm", "semver", "6.3.0"),
+        ("npm", "semver", "7.5.2"),
+    ]
+    assert {s.where: s.reason for s in result.skipped} == {
+        "node_modules/from-git": "from-git comes from git+ssh, not the registry",
+        "node_modules/from-url": "from-url comes from https, not the registry",
+    }
+    assert result.graph is not None
+    assert dict(result.graph.depends_on) == {
+        ("npm", "@babel/core", "7.22.0"): (("npm", "semver", "6.3.0"),),
+    }
+    assert set(result.graph.direct) >= {("npm", "@babel/core", "7.22.0"), ("npm", "semver", "7.5.2")}
+    with pytest.raises(LockfileError, match="versions 1, 2 and 3 are read"):
+        parse_lockfile("package-lock.json", json.dumps({"lockfileVersion": 4, "dependencies": {}}).encode())
 
 
 GO_SUM = """\

@@ -1,6 +1,8 @@
-"""The Supply chain page's routes: the team's download policy (and changing it), the versions it
-blocks with the findings that block each, overrides (add with a reason, withdraw), the open
-vulnerability findings by severity with their triage, and the advisories held with their last imports.
+"""The Supply chain page's routes: the team's findings counted by severity and triage, the download
+policy (and changing it), the versions it blocks with the findings that block each, overrides (add
+with a reason, withdraw), the open vulnerability findings by severity with their triage (the team's,
+or one SBOM's with its VEX exports: `?sbom=`), the SBOMs and lockfiles uploaded through the API, and
+the advisories held with their last imports.
 
 Every read and write is one of the supply chain API's routes called in-process (`EdgeApi`), so the
 same permissions, plan gate (`supply_chain`: a plan without it shows each panel's refusal) and team
@@ -11,7 +13,8 @@ or a triage changes which versions are blocked, so the panels are read again tog
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -20,11 +23,20 @@ from services.dashboard import render
 from services.dashboard import supply_chain as view
 from services.dashboard.answers import Unavailable
 from services.dashboard.pages import SUPPLY_CHAIN
+from services.gateway.errors import HttpProblem
 from services.gateway.inprocess import EdgeApi
 from services.gateway.route_table import Call, Route
+from shared.bus.errors import AgentError, BusError
 from shared.messages.identity import ApiKeyList
 from shared.messages.permissions import Permission
-from shared.messages.supply_chain import AdvisoryStatus, FindingList, TriageInfo
+from shared.messages.supply_chain import (
+    AdvisoryStatus,
+    FindingList,
+    FindingSummary,
+    SbomInfo,
+    SbomList,
+    TriageInfo,
+)
 from shared.messages.supply_chain_policy import BlockedList, DownloadPolicy, OverrideInfo, OverrideList
 from shared.messages.teams import MAX_PAGE, MemberList
 
@@ -32,7 +44,11 @@ POLICY = "/api/v1/supply-chain/policy"
 OVERRIDES = POLICY + "/overrides"
 BLOCKED = "/api/v1/supply-chain/blocked"
 FINDINGS = "/api/v1/vulnerabilities"
+SUMMARY = "/api/v1/supply-chain/summary"
+SBOMS = "/api/v1/sboms"
 ADVISORIES = "/api/v1/supply-chain/advisories"
+
+T = TypeVar("T")
 
 
 def _status(answer: object) -> int:
@@ -53,28 +69,96 @@ async def _names(api: EdgeApi) -> tuple[dict[str, str], dict[str, str]]:
     return people, named
 
 
-async def _context(api: EdgeApi) -> dict[str, Any]:
-    """What the page's body shows: each panel its API answer in rows, or why it has none."""
-    frame, policy, blocked, overrides, findings, ((people, keys), advisories) = await asyncio.gather(
-        page_chrome(api, SUPPLY_CHAIN),
-        attempt(api.get(POLICY, DownloadPolicy)),
-        attempt(api.get(BLOCKED, BlockedList)),
-        attempt(api.get(OVERRIDES, OverrideList)),
-        attempt(api.get(FINDINGS, FindingList, limit=view.FINDINGS_ASKED)),
-        asyncio.gather(_names(api), attempt(api.get(ADVISORIES, AdvisoryStatus, limit=view.IMPORTS_SHOWN))),
+async def _write(answer: Awaitable[T]) -> T | Unavailable:
+    """A write's answer, or its refusal in words for the panel (a field the API refused by name)."""
+    try:
+        return await answer
+    except (HttpProblem, AgentError, BusError) as error:
+        return view.refused(error.body)
+
+
+async def _uploaded(api: EdgeApi) -> view.SbomTable | Unavailable:
+    """The newest SBOMs and lockfiles uploaded through the API (one list per source)."""
+    found = await asyncio.gather(
+        *(
+            attempt(api.get(SBOMS, SbomList, source=source, limit=view.SBOMS_SHOWN))
+            for source in view.UPLOADED_SOURCES
+        )
     )
-    groups = None if isinstance(findings, Unavailable) else view.finding_groups(findings)
+    refused = next((f for f in found if isinstance(f, Unavailable)), None)
+    if refused is not None:
+        return refused
+    return view.uploaded_sboms(*(f for f in found if not isinstance(f, Unavailable)))
+
+
+async def _findings(
+    api: EdgeApi, sbom_id: str | None
+) -> tuple[FindingList | Unavailable, FindingSummary | Unavailable, SbomInfo | Unavailable | None]:
+    """The open findings read (the worst), their counts (every one), and the SBOM they are narrowed
+    to: another team's is the API's 404, which then stands for the findings and counts too."""
+    findings, summary, scope = await asyncio.gather(
+        attempt(api.get(FINDINGS, FindingList, sbom_id=sbom_id, limit=view.FINDINGS_ASKED)),
+        attempt(api.get(SUMMARY, FindingSummary, sbom_id=sbom_id)),
+        attempt(api.get(SBOMS + "/{sbom_id}", SbomInfo, sbom_id=sbom_id)) if sbom_id else _nothing(),
+    )
+    if isinstance(scope, Unavailable):
+        return scope, scope, scope
+    return findings, summary, scope
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _context(api: EdgeApi, sbom_id: str | None = None) -> dict[str, Any]:
+    """What the page's body shows: each panel its API answer in rows, or why it has none."""
+    (
+        frame,
+        (policy, blocked, overrides),
+        (findings, summary, scope),
+        sboms,
+        (people, keys),
+        advisories,
+    ) = await asyncio.gather(
+        page_chrome(api, SUPPLY_CHAIN),
+        asyncio.gather(
+            attempt(api.get(POLICY, DownloadPolicy)),
+            attempt(api.get(BLOCKED, BlockedList)),
+            attempt(api.get(OVERRIDES, OverrideList)),
+        ),
+        _findings(api, sbom_id),
+        _uploaded(api),
+        _names(api),
+        attempt(api.get(ADVISORIES, AdvisoryStatus, limit=view.IMPORTS_SHOWN)),
+    )
+    counted = None if isinstance(summary, Unavailable) else summary
+    groups = (
+        None
+        if isinstance(findings, Unavailable)
+        else view.finding_groups(
+            findings, counted.by_severity if counted else None, sbom_links=sbom_id is None
+        )
+    )
     return {
         "chrome": frame,
+        "summary": summary if isinstance(summary, Unavailable) else view.summary_view(summary),
+        "scope": view.sbom_row(scope) if isinstance(scope, SbomInfo) else scope,
         "policy": policy if isinstance(policy, Unavailable) else view.policy_view(policy, people, keys),
         "blocked": blocked if isinstance(blocked, Unavailable) else view.blocked_rows(blocked),
         "overrides": (
             overrides if isinstance(overrides, Unavailable) else view.override_rows(overrides, people, keys)
         ),
         "findings": findings if isinstance(findings, Unavailable) else groups,
-        "open_findings": view.open_count(groups) if groups is not None else 0,
-        "findings_limited": not isinstance(findings, Unavailable) and findings.next_offset is not None,
-        "findings_asked": view.FINDINGS_ASKED,
+        "open_findings": (
+            counted.open if counted is not None else view.open_count(groups) if groups is not None else 0
+        ),
+        "findings_note": (
+            None
+            if groups is None or isinstance(findings, Unavailable)
+            else view.listed_note(groups, counted, findings.next_offset is not None)
+        ),
+        "sboms": sboms,
+        "no_openvex": view.NO_OPENVEX,
         "advisories": advisories if isinstance(advisories, Unavailable) else view.advisory_view(advisories),
         "block_choices": view.BLOCK_CHOICES,
         "triage_choices": view.TRIAGE_CHOICES,
@@ -85,14 +169,17 @@ async def _context(api: EdgeApi) -> dict[str, Any]:
 
 async def supply_chain_page(call: Call) -> web.StreamResponse:
     api = EdgeApi(call.request, call.ctx)
-    context = await _context(api)
+    query: view.PageQuery = call.input
+    context = await _context(api, query.sbom)
     return render.html("supply_chain.html", panel=None, problem=None, done=None, **context)
 
 
 async def _body(
     call: Call, panel: str, *, problem: Unavailable | None = None, done: str | None = None
 ) -> web.StreamResponse:
-    context = await _context(EdgeApi(call.request, call.ctx))
+    """The page's body after a write, as narrow as the page it replaces (`HX-Current-URL`)."""
+    scope = view.scope_of(call.request.headers.get("HX-Current-URL"))
+    context = await _context(EdgeApi(call.request, call.ctx), scope)
     return render.html(
         "partials/supply_chain_body.html",
         status=_status(problem),
@@ -106,21 +193,16 @@ async def _body(
 async def set_policy(call: Call) -> web.StreamResponse:
     api = EdgeApi(call.request, call.ctx)
     form: view.PolicyForm = call.input
-    made = await attempt(api.call("PUT", POLICY, DownloadPolicy, form.body()))
+    made = await _write(api.call("PUT", POLICY, DownloadPolicy, form.body()))
     if isinstance(made, Unavailable):
         return await _body(call, "policy", problem=made)
-    return await _body(
-        call,
-        "policy",
-        done=f"Policy saved: blocking from {made.block_severity.value}, "
-        f"quarantine {made.quarantine_days} day{'s' if made.quarantine_days != 1 else ''}.",
-    )
+    return await _body(call, "policy", done=view.policy_saved(made))
 
 
 async def create_override(call: Call) -> web.StreamResponse:
     api = EdgeApi(call.request, call.ctx)
     form: view.OverrideForm = call.input
-    made = await attempt(api.post(OVERRIDES, OverrideInfo, form.body()))
+    made = await _write(api.post(OVERRIDES, OverrideInfo, form.body()))
     if isinstance(made, Unavailable):
         return await _body(call, "blocked", problem=made)
     return await _body(
@@ -131,7 +213,7 @@ async def create_override(call: Call) -> web.StreamResponse:
 async def delete_override(call: Call) -> web.StreamResponse:
     api = EdgeApi(call.request, call.ctx)
     ref: view.OverrideRef = call.input
-    gone = await attempt(
+    gone = await _write(
         api.call("DELETE", OVERRIDES + "/{override_id}", OverrideInfo, {"override_id": ref.override_id})
     )
     if isinstance(gone, Unavailable):
@@ -147,7 +229,7 @@ async def delete_override(call: Call) -> web.StreamResponse:
 async def triage(call: Call) -> web.StreamResponse:
     api = EdgeApi(call.request, call.ctx)
     form: view.TriageForm = call.input
-    made = await attempt(api.post(FINDINGS + "/{finding_id}/triage", TriageInfo, form.body()))
+    made = await _write(api.post(FINDINGS + "/{finding_id}/triage", TriageInfo, form.body()))
     if isinstance(made, Unavailable):
         return await _body(call, "findings", problem=made)
     return await _body(
@@ -161,16 +243,19 @@ SUPPLY_CHAIN_PAGE_ROUTES: list[Route] = [
     page_route(
         "GET",
         SUPPLY_CHAIN.path,
-        "Supply chain page: the team's download policy, the versions it blocks with the findings that "
-        "block them, overrides, the open vulnerability findings by severity, and the advisory imports.",
+        "Supply chain page: the team's findings counted by severity and triage, the download policy, the "
+        "versions it blocks with the findings that block them, overrides, the open vulnerability findings "
+        "by severity (`?sbom=`: one SBOM's, with its VEX exports), the uploaded SBOMs and lockfiles, and "
+        "the advisory imports.",
         SUPPLY_CHAIN.permission,
         supply_chain_page,
+        request=view.PageQuery,
     ),
     page_route(
         "POST",
         SUPPLY_CHAIN.path + "/policy",
-        "Supply chain fragment: set the download policy (PUT /api/v1/supply-chain/policy); answers the "
-        "page's body.",
+        "Supply chain fragment: set the download policy (PUT /api/v1/supply-chain/policy: the severity "
+        "that blocks, whether unrated findings block too, the quarantine); answers the page's body.",
         Permission.SUPPLY_CHAIN_POLICY,
         set_policy,
         request=view.PolicyForm,

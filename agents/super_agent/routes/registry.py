@@ -9,15 +9,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from agents.super_agent.edge_deps import acting, deps
+from services.gateway.errors import HttpProblem
 from services.gateway.route_table import Call, Forward, Local, Route
 from shared.messages.artifacts import (
     DeletedArtifacts,
-    PackageRef,
+    DeletePackageRequest,
+    DeleteVersionRequest,
     VersionInfo,
     VersionRef,
     YankRequest,
 )
-from shared.messages.permissions import Permission
+from shared.messages.envelope import ErrorCode
+from shared.messages.permissions import Permission, allows
 from shared.messages.registry import (
     ARTIFACT_DELETE,
     ARTIFACT_DELETE_PACKAGE,
@@ -67,25 +70,45 @@ async def unyank(call: Call) -> BaseModel:
     return info
 
 
+def _may_force(call: Call) -> None:
+    """`force` needs its own grant: refused here, before the agent is asked (it checks again)."""
+    if call.input.force and not allows(call.ctx.principal, Permission.ARTIFACTS_DELETE_OVERRIDE):
+        raise HttpProblem(
+            ErrorCode.FORBIDDEN,
+            "force=true overrides the delete policy: it needs the "
+            f"{Permission.ARTIFACTS_DELETE_OVERRIDE.value} permission (owners and admins)",
+        )
+
+
+async def _audit_delete(
+    call: Call, request: DeleteVersionRequest | DeletePackageRequest, deleted: DeletedArtifacts, resource: str
+) -> None:
+    """A delete on the audit log; one that overrode the delete policy as `artifacts.delete.override`
+    (still found by a filter on `artifacts.delete`), naming each rule it overrode and the reason given."""
+    before: dict[str, Any] = {"files": deleted.files}
+    if isinstance(request, DeletePackageRequest):
+        before = {"versions": deleted.versions, **before}
+    if not deleted.overridden:
+        after: dict[str, Any] | None = {"forced": True, "reason": request.reason} if request.force else None
+        await _audit(call, "artifacts.delete", resource, before=before, after=after)
+        return
+    overrode = [o.model_dump(exclude_none=True) for o in deleted.overridden]
+    after = {"forced": True, "overrode": overrode, "reason": request.reason}
+    await _audit(call, "artifacts.delete.override", resource, before=before, after=after)
+
+
 async def delete_version(call: Call) -> BaseModel:
+    _may_force(call)
     deleted: DeletedArtifacts = await deps(call).bus.request(ARTIFACT_DELETE, call.input, call.ctx)
-    await _audit(
-        call,
-        "artifacts.delete",
-        f"{deleted.ecosystem.value}:{deleted.name}@{deleted.versions[0]}",
-        before={"files": deleted.files},
-    )
+    resource = f"{deleted.ecosystem.value}:{deleted.name}@{deleted.versions[0]}"
+    await _audit_delete(call, call.input, deleted, resource)
     return deleted
 
 
 async def delete_package(call: Call) -> BaseModel:
+    _may_force(call)
     deleted: DeletedArtifacts = await deps(call).bus.request(ARTIFACT_DELETE_PACKAGE, call.input, call.ctx)
-    await _audit(
-        call,
-        "artifacts.delete",
-        f"{deleted.ecosystem.value}:{deleted.name}",
-        before={"versions": deleted.versions, "files": deleted.files},
-    )
+    await _audit_delete(call, call.input, deleted, f"{deleted.ecosystem.value}:{deleted.name}")
     return deleted
 
 
@@ -103,7 +126,14 @@ def _forward(path: str, summary: str, endpoint: Any, extra: tuple[int, ...] = (5
 
 
 def _write(
-    method: Any, path: str, summary: str, permission: Permission, handler: Any, request: Any, response: Any
+    method: Any,
+    path: str,
+    summary: str,
+    permission: Permission,
+    handler: Any,
+    request: Any,
+    response: Any,
+    extra: tuple[int, ...] = (404, 503, 504),
 ) -> Route:
     return Route(
         method,
@@ -115,7 +145,7 @@ def _write(
         response=response,
         tags=TAGS,
         feature="artifacts",
-        extra_status=(404, 503, 504),
+        extra_status=extra,
     )
 
 
@@ -124,7 +154,11 @@ REGISTRY_ROUTES: list[Route] = [
         "/api/v1/registry/packages",
         "Search your team's packages: full text over names (first), keywords and summaries, then "
         "descriptions; filters by ecosystem, licence and `depends_on` (reverse dependencies); pages "
-        "by offset.",
+        "by offset. `license` is an SPDX id or expression, any case (`MIT`, `MIT OR Apache-2.0`: "
+        "either; `AND`, `WITH`: all of them), matched against the SPDX ids each package's licence "
+        "names (`MIT OR Apache-2.0` is found by `MIT` and by `Apache-2.0`, never by `MIT-0`), read "
+        "from its expression, its free-text licence or Python's licence classifiers; other text is "
+        "compared with the licence as written.",
         ARTIFACT_SEARCH,
     ),
     _forward(
@@ -162,19 +196,24 @@ REGISTRY_ROUTES: list[Route] = [
         "DELETE",
         VERSION,
         "Delete a version and its files. Their names are never accepted again (a pinned hash keeps "
-        "its meaning): publish a new version instead.",
+        "its meaning): publish a new version instead. Past 72 h a version other packages of the team "
+        "depend on is refused (409 `delete_refused`; npm: its unpublish policy, `unpublish_refused`); "
+        "`force=true` overrides that (needs `artifacts:delete_override`: owners and admins), audited "
+        "as `artifacts.delete.override` with the rule overridden and the optional `reason`.",
         Permission.ARTIFACTS_DELETE,
         delete_version,
-        VersionRef,
+        DeleteVersionRequest,
         DeletedArtifacts,
+        (403, 404, 409, 503, 504),
     ),
     _write(
         "DELETE",
         PACKAGE,
-        "Delete a package with every version and file.",
+        "Delete a package with every version and file; the delete policy and `force` as for a version.",
         Permission.ARTIFACTS_DELETE,
         delete_package,
-        PackageRef,
+        DeletePackageRequest,
         DeletedArtifacts,
+        (403, 404, 409, 503, 504),
     ),
 ]

@@ -36,7 +36,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agents.super_agent.edge_deps import acting, deps
-from agents.super_agent.routes.registry_python import check_team, locate, storage_quota, stream_blob
+from agents.super_agent.routes.registry_python import (
+    check_team,
+    locate,
+    send_blob,
+    storage_quota,
+    stream_blob,
+)
 from services.gateway.edge import validate_input
 from services.gateway.errors import HttpProblem
 from services.gateway.json_body import JsonRefused, read_json
@@ -271,10 +277,11 @@ async def _stream_document(
     response.content_type = media
     response.content_length = blob.size
     await response.prepare(call.request)
-    await response.write(head)
-    async for chunk in chunks:
-        await response.write(chunk)
-    await response.write_eof()
+    # Checked against its digest as it streams, as package files are (cut off if it does not match).
+    span = (0, blob.size - 1)
+    await send_blob(
+        call.request, response, chunks, head, sha256=blob.sha256, size=blob.size, span=span, name="packument"
+    )
     return response
 
 

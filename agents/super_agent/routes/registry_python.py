@@ -19,6 +19,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Annotated, Any
 
+import structlog
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
@@ -47,7 +48,7 @@ from shared.messages.artifacts import (
 from shared.messages.envelope import ErrorBody, ErrorCode
 from shared.messages.permissions import Permission
 from shared.messages.registry import ARTIFACT_FILE, ARTIFACT_PUBLISH, ARTIFACT_PYTHON_PAGE
-from shared.metrics import EDGE_CACHE_TOTAL
+from shared.metrics import EDGE_BLOB_DIGEST_MISMATCHES_TOTAL, EDGE_CACHE_TOTAL
 from shared.principals import team_of
 from shared.simple_api import TEXT_HTML, negotiate
 
@@ -60,9 +61,12 @@ __all__ = [
     "check_team",
     "locate",
     "registry_read_weight",
+    "send_blob",
     "storage_quota",
     "stream_blob",
 ]
+
+log = structlog.get_logger("mno.edge.registry")
 
 TAGS = ("registry",)
 REALM = 'Basic realm="MachineNativeOps package registry"'
@@ -260,9 +264,24 @@ async def _read_small(call: Call, location: FileLocation) -> bytes:
         raise HttpProblem(ErrorCode.NOT_FOUND, "the file's bytes are missing from the blob store") from None
     if hashlib.sha256(data).hexdigest() != location.blob_sha256:
         # The store's bytes are not what was published: the client gets none of them.
+        _digest_mismatch("memory", location.blob_sha256, location.filename, len(data), location.size)
         raise HttpProblem(ErrorCode.INTERNAL, "the file's bytes in the blob store are not the published ones")
     kept.put(location.blob_sha256, bytes(data))
     return bytes(data)
+
+
+def _digest_mismatch(path: str, sha256: str, name: str, read: int, size: int) -> None:
+    """Bytes in the blob store that are not their digest's (altered or corrupted on the disk or
+    bucket): an operator's problem, which no client retry fixes, so it is an error and counted."""
+    EDGE_BLOB_DIGEST_MISMATCHES_TOTAL.labels(path).inc()
+    log.error(
+        "blob store bytes are not the published digest; the download was refused",
+        path=path,
+        sha256=sha256,
+        file=name,
+        bytes_read=read,
+        size=size,
+    )
 
 
 async def stream_blob(call: Call, location: FileLocation) -> web.StreamResponse:
@@ -291,37 +310,75 @@ async def stream_blob(call: Call, location: FileLocation) -> web.StreamResponse:
     response.content_length = max(last - first + 1, 0)
     if wanted:
         response.headers["Content-Range"] = f"bytes {first}-{last}/{location.size}"
-    blobs = deps(call).blobs
-    chunks = blobs.open(location.blob_sha256)
+    chunks = deps(call).blobs.open(location.blob_sha256)
     try:
         head = await anext(chunks, b"")
     except BlobNotFound:
         raise HttpProblem(ErrorCode.NOT_FOUND, "the file's bytes are missing from the blob store") from None
     await response.prepare(request)
+    await send_blob(
+        request,
+        response,
+        chunks,
+        head,
+        sha256=location.blob_sha256,
+        size=location.size,
+        span=(first, last),
+        name=location.filename,
+    )
+    return response
+
+
+async def send_blob(
+    request: web.Request,
+    response: web.StreamResponse,
+    chunks: AsyncIterator[bytes],
+    head: bytes,
+    *,
+    sha256: str,
+    size: int,
+    span: tuple[int, int],
+    name: str,
+) -> None:
+    """Bytes `span` (first, last, inclusive) of a blob, read from `head` then `chunks`, written to
+    the prepared `response`, then its end.
+
+    The blob is read from its start (the store has no offsets) and hashed as it streams, and the last
+    piece to send is held back until the digest is known: bytes that are not the digest's (a blob
+    corrupted in the store) never make a complete answer. The connection is aborted short of the
+    Content-Length instead (abort, not close: close would still flush what is buffered), so pip and
+    npm fail with a short read, never install them; it is logged as an error and counted. That holds
+    for a range reaching the end of the file too (a resumed download: `bytes=N-`), whose prefix was
+    read anyway. A range ending before the end of the file cannot be checked: the digest covers the
+    whole file, and reading on to its end only to check would cost such a request the rest of the
+    file; its bytes are sent as stored, and the installer checks the file it reassembles against the
+    index's digest (the page's sha256, npm's dist.integrity)."""
+    first, last = span
+    whole = last == size - 1
     digest = hashlib.sha256()
-    position = 0
-    sent = 0
-    limit = last - first + 1
+    position = 0  # how much of the blob was read before `chunk`
+    held = b""
     chunk: bytes | None = head
     while chunk:
-        digest.update(chunk)
-        start = max(first - position, 0)
-        piece = chunk[start : start + max(limit - sent, 0)] if position + len(chunk) > first else b""
+        if whole:
+            digest.update(chunk)
+        start, stop = max(first - position, 0), min(last + 1 - position, len(chunk))
         position += len(chunk)
-        if piece:
-            await response.write(piece)
-            sent += len(piece)
-        if sent >= limit and wanted:
+        if stop > start:
+            if held:
+                await response.write(held)
+            held = chunk[start:stop]
+        if not whole and position > last:
             break
         chunk = await anext(chunks, None)
-    if not wanted and digest.hexdigest() != location.blob_sha256:
-        # The store's bytes are not what was published: cut the answer short so the client fails
-        # rather than installs them.
+    if whole and (position != size or digest.hexdigest() != sha256):
+        _digest_mismatch("stream", sha256, name, position, size)
         if request.transport is not None:
-            request.transport.close()
-        return response
+            request.transport.abort()
+        return
+    if held:
+        await response.write(held)
     await response.write_eof()
-    return response
 
 
 async def _field(part: BodyPartReader) -> str:

@@ -33,6 +33,7 @@ from shared.messages.registry import (
     SC_BLOCKED,
     SC_ENVELOPE_VERIFY,
     SC_FINDING,
+    SC_FINDING_SUMMARY,
     SC_FINDINGS,
     SC_OVERRIDE_CREATE,
     SC_OVERRIDE_DELETE,
@@ -236,6 +237,9 @@ async def attestation_envelope(call: Call) -> web.StreamResponse:
 async def triage(call: Call) -> BaseModel:
     request: TriageRequest = call.input
     info: TriageInfo = await deps(call).bus.request(SC_TRIAGE, request, call.ctx)
+    # The scope is named on both sides: a product's decision replaces, for that product only, what
+    # applied to it before (the team's, at first).
+    scope = {"scope": "product", "product": info.product.model_dump(mode="json")} if info.product else {}
     async with deps(call).pool.acquire() as conn, conn.transaction():
         await acting(call).record(
             conn,
@@ -243,10 +247,12 @@ async def triage(call: Call) -> BaseModel:
             "supply_chain.triage",
             "finding",
             request.finding_id,
-            before={"status": info.history[-2].status.value} if len(info.history) > 1 else None,
+            before={"status": info.history[-2].status.value, **scope} if len(info.history) > 1 else None,
             after={
                 "advisory_id": info.advisory_id,
                 "purl": info.purl,
+                "scope": "team",
+                **scope,
                 "status": info.status.value,
                 "justification": info.justification,
                 "impact_statement": info.impact_statement,
@@ -508,13 +514,27 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
         SC_FINDINGS,
         (503, 504),
     ),
+    _read(
+        "/api/v1/supply-chain/summary",
+        "Your team's findings counted over every row (not a page of the list): open ones (triage "
+        "`under_investigation` or `affected`, not retired: what the download policy blocks on) by severity "
+        "(`unrated` for advisories without one), every finding not retired by triage status, and how many "
+        "vulnerable packages, package versions, SBOMs and advisories the open ones touch; `sbom_id` counts "
+        "one SBOM's (another team's counts nothing).",
+        SC_FINDING_SUMMARY,
+        (503, 504),
+    ),
     _read(FINDING, "One finding with its triage and the triage's history.", SC_FINDING),
     Route(
         "POST",
         FINDING + "/triage",
         "Triage a finding as VEX does: under_investigation, affected (with an action statement), "
         "not_affected (with a justification or an impact statement) or fixed. Kept for the advisory in that "
-        "component version across re-scans and SBOMs; audited.",
+        "component version across re-scans and SBOMs, team-wide; with `product` (an SBOM by `sbom_id`, or a "
+        "registry version by `ecosystem`, `name` and `version`) for that product only, where it wins over "
+        "the team-wide decision: in the product's findings, its VEX exports and the download policy for "
+        "that version. 404 for a product not in your team, 422 `not_in_product` for one without this "
+        "finding's advisory in this component. Audited, naming the scope.",
         Permission.SUPPLY_CHAIN_TRIAGE,
         Local(triage),
         request=TriageRequest,

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from services.registry.licenses import npm_license_ids, npm_license_text
 from shared.messages.artifacts import Dependency, DependencyKind
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
@@ -76,14 +77,18 @@ def _url(value: Any) -> str | None:
     return _line(value)
 
 
+def license_ids_of(manifest: Mapping[str, Any]) -> list[str]:
+    """The SPDX ids the version's licence names (licenses.py)."""
+    return npm_license_ids(manifest.get("license"), manifest.get("licenses"))
+
+
 def version_fields(manifest: Mapping[str, Any], readme: str | None) -> dict[str, Any]:
     """The version's metadata as the store keeps it for every ecosystem (see VersionInfo)."""
     contributors = manifest.get("contributors")
     people = [manifest.get("author"), *(contributors if isinstance(contributors, list) else [])]
     keywords = manifest.get("keywords")
-    license_value = manifest.get("license")
-    if isinstance(license_value, Mapping):  # the deprecated {"type": "MIT", "url": ...} form
-        license_value = license_value.get("type")
+    # `license` (or the deprecated {"type": "MIT", "url": ...}), else the deprecated `licenses` list.
+    license_value = npm_license_text(manifest.get("license"), manifest.get("licenses"))
     return {
         "display_name": manifest.get("name"),
         "summary": _line(manifest.get("description"), 512),

@@ -58,6 +58,9 @@ HOISTED_FIELDS = (
 )
 # Fields the registry owns in a version document: whatever the publisher sent is replaced.
 _REGISTRY_OWNED = ("_id", "dist", "deprecated", "_attachments", "readme", "readmeFilename")
+# Where the publisher's npm took the package from (`npm publish ./pkg.tgz` sends `file:/home/...`):
+# paths on the publisher's machine, of no use to an installer, so never served to the team.
+_PUBLISHER_LOCAL = ("_from", "_resolved")
 _INSTALL_SCRIPTS = ("preinstall", "install", "postinstall")
 
 
@@ -109,7 +112,7 @@ def tarball_filename(name: str, version: str) -> str:
 def _version_document(
     package: NpmPackageRecord, record: NpmVersionRecord, registry_url: str
 ) -> dict[str, Any]:
-    doc = {k: v for k, v in record.manifest.items() if k not in _REGISTRY_OWNED}
+    doc = {k: v for k, v in record.manifest.items() if k not in _REGISTRY_OWNED and k not in _PUBLISHER_LOCAL}
     doc["name"] = package.name
     doc["version"] = record.version
     doc["_id"] = f"{package.name}@{record.version}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import IO, Literal
 
 from packaging.metadata import ExceptionGroup as MetadataErrors
-from packaging.metadata import Metadata
+from packaging.metadata import Metadata, parse_email
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -16,9 +16,10 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from services.registry.ecosystems.interface import FilenameMismatch, InvalidMetadata, InvalidUpload
+from services.registry.licenses import python_license_ids
 from shared.archives import ArchiveKind, ArchiveLimits, ArchiveListing, inspect_archive
 from shared.messages.artifacts import Dependency, DependencyKind
 
@@ -26,6 +27,44 @@ DistKind = Literal["wheel", "sdist"]
 # A METADATA/PKG-INFO file is a few kB; a long readme makes it larger, never this large.
 MAX_METADATA_BYTES = 4 * 1024 * 1024
 _EXTRA_MARKER = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
+# The fields core metadata defines, as email headers (lower case): an unparsed one of these has
+# invalid data, any other is unknown.
+_KNOWN_FIELDS = frozenset(
+    {
+        "metadata-version",
+        "name",
+        "version",
+        "dynamic",
+        "platform",
+        "supported-platform",
+        "summary",
+        "description",
+        "description-content-type",
+        "keywords",
+        "home-page",
+        "download-url",
+        "author",
+        "author-email",
+        "maintainer",
+        "maintainer-email",
+        "license",
+        "license-expression",
+        "license-file",
+        "classifier",
+        "requires-dist",
+        "requires-python",
+        "requires-external",
+        "project-url",
+        "provides-extra",
+        "provides-dist",
+        "obsoletes-dist",
+        "requires",
+        "provides",
+        "obsoletes",
+        "import-name",
+        "import-namespace",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +147,39 @@ def inspect_distribution(
 
 
 def parse_metadata(raw: bytes) -> Metadata:
-    """The core metadata, validated by `packaging` (every problem named, not only the first)."""
+    """The core metadata, validated by `packaging` (every problem named, not only the first).
+
+    One departure, PyPI's and twine's: `License-File` under a Metadata-Version before 2.4, which
+    introduced it (PEP 639), is dropped rather than refused. setuptools 56 to 76 and `wheel` write it
+    under 2.1 and 2.2, so most wheels and sdists of the last years carry it; the file served as PEP
+    658 metadata keeps it, as found."""
     try:
-        return Metadata.from_email(raw, validate=True)
-    except MetadataErrors as errors:
-        problems = "; ".join(str(e) for e in errors.exceptions)
-        raise InvalidMetadata(f"the core metadata is invalid: {problems}") from None
+        fields, unparsed = parse_email(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidMetadata(f"the core metadata is unreadable: {error}") from None
+    if _before_2_4(fields.get("metadata_version")):
+        fields.pop("license_files", None)
+        unparsed.pop("license-file", None)  # where a packaging without 2.4 puts it
+    problems = [
+        f"{key!r} has invalid data" if key in _KNOWN_FIELDS else f"unrecognized field: {key!r}"
+        for key in unparsed
+    ]
+    try:
+        metadata = Metadata.from_raw(fields, validate=True)
+    except MetadataErrors as errors:
+        problems.extend(str(e) for e in errors.exceptions)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidMetadata(f"the core metadata is unreadable: {error}") from None
+    if problems:
+        raise InvalidMetadata(f"the core metadata is invalid: {'; '.join(problems)}")
+    return metadata
+
+
+def _before_2_4(metadata_version: str | None) -> bool:
+    try:
+        return metadata_version is not None and Version(metadata_version) < Version("2.4")
+    except InvalidVersion:
+        return False  # refused by the validation, naming the field
 
 
 def check_agreement(filename: str, dist: DistFilename, metadata: Metadata) -> None:
@@ -160,6 +224,23 @@ def license_of(metadata: Metadata) -> str | None:
     if license_text and "\n" not in license_text and len(license_text) <= 100:
         return license_text
     return None
+
+
+def license_ids_of(metadata: Metadata) -> list[str]:
+    """The SPDX ids the metadata's licence names (licenses.py): its License-Expression, else its
+    License field and licence classifiers."""
+    expression = str(metadata.license_expression) if metadata.license_expression else None
+    return python_license_ids(expression, metadata.license, metadata.classifiers or [])
+
+
+def dynamic_of(metadata: Metadata, dist: DistFilename) -> list[str]:
+    """The fields an sdist's PKG-INFO leaves to build time (metadata 2.2, PEP 643: `Dynamic`), by
+    their header names (`Requires-Dist`); a wheel's metadata is what it is, whatever it says."""
+    if dist.kind != "sdist":
+        return []
+    return sorted(
+        "-".join(part.capitalize() for part in field.split("-")) for field in metadata.dynamic or []
+    )
 
 
 def authors_of(metadata: Metadata) -> list[str]:

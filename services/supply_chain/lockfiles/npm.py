@@ -1,9 +1,15 @@
-"""npm's package-lock.json (and npm-shrinkwrap.json), lockfileVersion 2 and 3: the `packages` map.
+"""npm's package-lock.json (and npm-shrinkwrap.json), lockfileVersion 1, 2 and 3: the `packages` map.
 
 Each key is an install path (`node_modules/a/node_modules/@s/b`); the package's name is the part after
 the last `node_modules/`, unless the entry names another (an alias: `"name": "real-package"`).
-Workspace links and the root project are not packages from the registry; version 1 files (npm 6)
-have no `packages` map and are refused: `npm install` with npm 7 or later rewrites them.
+Workspace links and the root project are not packages from the registry.
+
+Version 1 files (npm 5 and 6) have no `packages` map but a tree of `dependencies`, each entry's own
+`dependencies` being what is installed in its `node_modules`: the tree is rewritten into the map it
+stands for (`requires` are an entry's dependencies; `npm:real@1.2.3` an alias; a git, file or URL
+version a package not from the registry), so both are read alike. A v1 file does not record the
+project's own dependencies: the caller may give them (a published tarball's package.json declares
+them), else every top-level package is taken as one.
 
 Who depends on whom is each entry's `dependencies`, `optionalDependencies` and `peerDependencies`
 (and, for the project and its workspace folders, `devDependencies`: installed for them only), each
@@ -17,6 +23,7 @@ resolves to nothing (an optional one not installed on this platform, a missing p
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from services.supply_chain.lockfiles.model import (
@@ -31,17 +38,26 @@ from services.supply_chain.lockfiles.model import (
 
 _MARKER = "node_modules/"
 _DEPENDENCY_FIELDS = ("dependencies", "optionalDependencies", "peerDependencies")
+_FOREIGN_SOURCES = ("file:", "git+", "git:", "github:")
+# A v1 `version` naming where the package came from instead of a registry version.
+_V1_FOREIGN = (*_FOREIGN_SOURCES, "http:", "https:", "link:", "gitlab:", "bitbucket:")
+_ALIAS = "npm:"
 
 
-def parse(filename: str, content: bytes) -> LockfileResult:
+def parse(
+    filename: str, content: bytes, *, root_dependencies: Mapping[str, str] | None = None
+) -> LockfileResult:
+    """`root_dependencies` (name -> requirement) stand for the project's own in a v1 file."""
     data = _load(filename, content)
     version = data.get("lockfileVersion")
     packages = data.get("packages")
-    if version not in (2, 3) or not isinstance(packages, dict):
+    if version == 1 and packages is None:
+        packages = _v1_packages(filename, data.get("dependencies"), root_dependencies)
+    elif version not in (2, 3) or not isinstance(packages, dict):
         raise LockfileError(
             filename,
-            f"lockfileVersion {version!r} has no `packages` map: only versions 2 and 3 are read "
-            "(npm 7 or later writes them)",
+            f"lockfileVersion {version!r} has no `packages` map and is no version 1 tree: "
+            "versions 1, 2 and 3 are read",
         )
     components: dict[tuple[str, str], LockedComponent] = {}
     skipped: list[Skipped] = []
@@ -58,10 +74,9 @@ def parse(filename: str, content: bytes) -> LockfileResult:
         if not isinstance(version, str) or not version:
             skipped.append(Skipped(path, "no version recorded"))
             continue
-        if entry.get("resolved", "").startswith(("file:", "git+", "git:", "github:")):
-            skipped.append(
-                Skipped(path, f"{name} comes from {entry['resolved'].split(':', 1)[0]}, not the registry")
-            )
+        source = _foreign_source(entry)
+        if source is not None:
+            skipped.append(Skipped(path, f"{name} comes from {source.split(':', 1)[0]}, not the registry"))
             continue
         dev = bool(entry.get("dev") or entry.get("devOptional"))
         key = (name, version)
@@ -104,6 +119,57 @@ def _resolve(packages: dict[str, Any], location: str, name: str) -> str | None:
         if candidate in packages:
             return candidate
     return None
+
+
+def _foreign_source(entry: dict[str, Any]) -> str | None:
+    """Where a package not from the registry came from: v2 keeps it in `resolved`, v1 writes it as the
+    version (a v2 version is always a registry version)."""
+    source = entry.get("resolved")
+    if isinstance(source, str) and source.startswith(_FOREIGN_SOURCES):
+        return source
+    version = entry.get("version")
+    if isinstance(version, str) and version.startswith(_V1_FOREIGN):
+        return version
+    return None
+
+
+def _v1_packages(
+    filename: str, tree: Any, root_dependencies: Mapping[str, str] | None
+) -> dict[str, dict[str, Any]]:
+    """A v1 `dependencies` tree as the v2 `packages` map it describes (walked without recursion: a
+    hostile file may nest as deep as its JSON allows)."""
+    if tree is None:
+        tree = {}
+    if not isinstance(tree, dict):
+        raise LockfileError(filename, "a version 1 lockfile's `dependencies` is a JSON object")
+    own = dict(root_dependencies) if root_dependencies is not None else dict.fromkeys(tree, "*")
+    packages: dict[str, dict[str, Any]] = {"": {"dependencies": own}}
+    pending: list[tuple[str, dict[str, Any]]] = [("", tree)]
+    while pending:
+        folder, entries = pending.pop()
+        for name, entry in entries.items():
+            if not isinstance(entry, dict):
+                continue
+            path = f"{folder}{_MARKER}{name}"
+            packages[path] = _v1_entry(entry)
+            nested = entry.get("dependencies")
+            if isinstance(nested, dict):
+                pending.append((f"{path}/", nested))
+    return packages
+
+
+def _v1_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    converted: dict[str, Any] = {key: entry[key] for key in ("dev", "optional", "resolved") if key in entry}
+    version = entry.get("version")
+    if isinstance(version, str) and version.startswith(_ALIAS):
+        real, _, real_version = version[len(_ALIAS) :].rpartition("@")
+        converted |= {"name": real, "version": real_version}
+    elif isinstance(version, str):
+        converted["version"] = version  # a git, file or URL source stays: `_foreign_source` tells
+    requires = entry.get("requires")
+    if isinstance(requires, dict):
+        converted["dependencies"] = requires
+    return converted
 
 
 def _load(filename: str, content: bytes) -> dict[str, Any]:

@@ -6,7 +6,10 @@ and each component's path from the root.
 this module does not follow the registry's wire models while they change). A declared requirement
 that names exactly one version (`==1.2.3`, npm's `1.2.3`, Cargo's `=1.2.3`, Maven's `[1.2.3]`) is a
 version, since that is the one the dependency can resolve to; anything else stays a requirement and
-is not scanned as a version.
+is not scanned as a version. When the artifact carries its own lockfile (an npm tarball's
+npm-shrinkwrap.json, which npm installs exactly), its resolved versions win: each declared dependency
+is the version the lockfile installs for the project, and every package the lockfile installs is a
+component, under whatever depends on it there.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from services.supply_chain.lockfiles.model import LockfileResult, Node
 from services.supply_chain.pinning import pinned_version
 from services.supply_chain.purls import OSV_ECOSYSTEMS, parse_purl, to_purl
 
@@ -110,7 +114,9 @@ def ref_for(purl: str, requirement: str | None) -> str:
     return purl if not requirement else f"{purl} {requirement}"
 
 
-def from_artifact(artifact: ArtifactVersion) -> ComponentGraph:
+def from_artifact(artifact: ArtifactVersion, locked: LockfileResult | None = None) -> ComponentGraph:
+    """The version's graph; `locked`, the lockfile the artifact itself carries (its ecosystem's), gives
+    the versions its dependencies resolve to and what they in turn install."""
     root_purl = to_purl(artifact.ecosystem, artifact.name, artifact.version)
     root = Component(
         ref=root_purl,
@@ -124,17 +130,30 @@ def from_artifact(artifact: ArtifactVersion) -> ComponentGraph:
         summary=artifact.summary,
     )
     components: dict[str, Component] = {}
+    depends_on: dict[str, set[str]] = {root.ref: set()}
+    direct: dict[str, str] = {}
+    if locked is not None:
+        direct = _place_locked(artifact.ecosystem, locked, root.ref, components, depends_on)
+    declared: set[str] = set()
     for dependency in artifact.dependencies:
-        version = dependency.resolved or pinned_version(artifact.ecosystem, dependency.requirement)
+        name = _installed_name(dependency, direct)
+        version = (
+            dependency.resolved
+            or direct.get(name)
+            or pinned_version(artifact.ecosystem, dependency.requirement)
+        )
         requirement = None if version else (dependency.requirement.strip() or None)
-        purl = to_purl(artifact.ecosystem, dependency.name, version)
+        purl = to_purl(artifact.ecosystem, name, version)
         ref = ref_for(purl, requirement)
+        depends_on[root.ref].add(ref)
         # One package declared twice (an extra, a marker): the first declaration, runtime ones first.
-        if ref in components and not _outranks(dependency.kind, components[ref].kind):
+        # One the lockfile placed takes the kind it is declared with (optional, peer) instead.
+        if ref in declared and not _outranks(dependency.kind, components[ref].kind):
             continue
+        declared.add(ref)
         components[ref] = Component(
             ref=ref,
-            name=dependency.name,
+            name=name,
             ecosystem=artifact.ecosystem,
             version=version,
             requirement=requirement,
@@ -142,7 +161,69 @@ def from_artifact(artifact: ArtifactVersion) -> ComponentGraph:
             kind=dependency.kind,
             path=(root.ref, ref),
         )
-    return assemble(root, components.values(), {root.ref: list(components)})
+    if locked is not None:
+        # A package the lockfile installs that nothing leads to (extraneous) hangs from the root.
+        reached = _reachable(root.ref, depends_on)
+        depends_on[root.ref].update(ref for ref in components if ref not in reached)
+    return assemble(root, components.values(), depends_on)
+
+
+def _installed_name(dependency: DeclaredDependency, direct: Mapping[str, str]) -> str:
+    """The package a declaration installs: an npm alias (`"left": "npm:left-pad@1.3.0"`) installs its
+    real package, which a lockfile records by that name; without a lockfile the declaration stands."""
+    alias = dependency.requirement.strip()
+    if direct and alias.startswith("npm:"):
+        spec = alias[len("npm:") :]
+        # `name@range`; a scoped name's own `@` comes first.
+        real = spec[: spec.rindex("@")] if "@" in spec[1:] else spec
+        if real in direct:
+            return real
+    return dependency.name
+
+
+def _place_locked(
+    ecosystem: str,
+    locked: LockfileResult,
+    root: str,
+    components: dict[str, Component],
+    depends_on: dict[str, set[str]],
+) -> dict[str, str]:
+    """The lockfile's components and who depends on whom among them, added; returns the versions the
+    project's direct dependencies resolve to, by name."""
+    refs: dict[Node, str] = {}
+    for item in locked.components:
+        purl = to_purl(ecosystem, item.name, item.version)
+        refs[item.as_tuple()] = purl
+        components.setdefault(
+            purl,
+            Component(
+                ref=purl,
+                name=item.name,
+                ecosystem=ecosystem,
+                version=item.version,
+                purl=purl,
+                kind=DependencyKind.DEV if item.dev else DependencyKind.RUNTIME,
+            ),
+        )
+    if locked.graph is None:
+        depends_on[root].update(refs.values())
+        return {}
+    for node, targets in locked.graph.depends_on:
+        if node in refs:
+            depends_on.setdefault(refs[node], set()).update(refs[t] for t in targets if t in refs)
+    depends_on[root].update(refs[n] for n in locked.graph.direct if n in refs)
+    return {name: version for _, name, version in locked.graph.direct}
+
+
+def _reachable(start: str, depends_on: Mapping[str, Iterable[str]]) -> set[str]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for target in depends_on.get(stack.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return seen
 
 
 def _outranks(new: DependencyKind, held: DependencyKind) -> bool:
