@@ -18,6 +18,9 @@ Reason = Literal["plan", "role", "unavailable", "error"]
 class Unavailable:
     reason: Reason
     message: str
+    # The refusal's own code where the API names one (its details' `type`, e.g. `delete_refused`): a
+    # page may offer the way past that refusal (an owner's override).
+    code: str | None = None
 
     @property
     def hidden(self) -> bool:
@@ -33,4 +36,5 @@ def unavailable(body: ErrorBody) -> Unavailable:
         return Unavailable("role", body.message)
     if body.code in (ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.OUTCOME_UNKNOWN):
         return Unavailable("unavailable", "Not available right now (the service did not answer); try again.")
-    return Unavailable("error", body.message)
+    code = next((str(d["type"]) for d in body.details if d.get("type")), None)
+    return Unavailable("error", body.message, code)

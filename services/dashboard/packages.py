@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from services.dashboard import supply_chain as sc
+from services.dashboard.answers import Unavailable
 from shared.messages.artifacts import (
     Dependency,
     Ecosystem,
@@ -126,9 +127,14 @@ class VersionForm(_PackageNamed):
     name: PackageNameText
     version: VersionText
     reason: Annotated[Annotated[Text, StringConstraints(max_length=500)] | None, Blank] = None
+    # Delete despite the delete policy (an owner's or admin's `artifacts:delete_override`).
+    force: bool = False
 
     def ref(self) -> dict[str, Any]:
         return {"ecosystem": self.ecosystem.value, "name": self.name, "version": self.version}
+
+    def delete_fields(self) -> dict[str, Any]:
+        return {**self.ref(), **_forced(self.force, self.reason)}
 
 
 class PackageForm(_PackageNamed):
@@ -136,6 +142,32 @@ class PackageForm(_PackageNamed):
 
     ecosystem: Ecosystem
     name: PackageNameText
+    reason: Annotated[Annotated[Text, StringConstraints(max_length=500)] | None, Blank] = None
+    force: bool = False
+
+    def ref(self) -> dict[str, Any]:
+        return {"ecosystem": self.ecosystem.value, "name": self.name}
+
+    def delete_fields(self) -> dict[str, Any]:
+        return {**self.ref(), **_forced(self.force, self.reason)}
+
+
+# The refusals of the delete policy (ours, and npm's unpublish rules) that an override gets past.
+OVERRIDABLE_REFUSALS = frozenset({"delete_refused", "unpublish_refused"})
+
+
+def _forced(force: bool, reason: str | None) -> dict[str, Any]:
+    if not force:
+        return {}
+    return {"force": True, **({"reason": reason} if reason else {})}
+
+
+def override_offer(problem: Unavailable | None, form: VersionForm | PackageForm) -> dict[str, Any] | None:
+    """What the "Delete anyway" form re-sends when the delete was refused by policy (not otherwise,
+    nor when it was already forced): the same delete, forced."""
+    if problem is None or problem.code not in OVERRIDABLE_REFUSALS or form.force:
+        return None
+    return {**form.ref(), "force": True}
 
 
 def package_href(ecosystem: Ecosystem | str, name: str, version: str | None = None) -> str:

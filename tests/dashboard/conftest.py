@@ -8,6 +8,7 @@ build/, and screenshots of every page are written to build/screenshots/ as test 
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -134,9 +135,12 @@ def _narrate(context: BrowserContext) -> None:
     def say(line: str) -> None:
         print(f"{datetime.now(UTC):%H:%M:%S.%f} {line}")
 
-    def on_response(response: Response) -> None:
+    async def on_response(response: Response) -> None:
         if response.status >= 400 or response.request.method != "GET":
             say(f"browser: {response.request.method} {response.url} -> {response.status}")
+        if response.status >= 400:
+            with contextlib.suppress(Exception):  # the page may be gone before its body is read
+                say(f"  answer: {(await response.text())[:500]!r}")
 
     def on_failure(request: Request) -> None:
         say(f"browser: {request.method} {request.url} failed: {request.failure}")

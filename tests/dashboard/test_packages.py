@@ -23,6 +23,7 @@ from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
 from tests.dashboard.test_account_github import SERIOUS, session_in
 from tests.dashboard.test_browser import Markup, signed_in, write_controls
 from tests.fixtures.edge import until
+from tests.registry.coremeta import core_metadata, wheel
 from tests.registry.npmpackages import package_tarball, publish_document, put_document
 from tests.registry.pypackages import build_project, minimal_wheel, twine_upload, upload_bytes
 
@@ -297,6 +298,47 @@ async def test_delete_a_version_then_the_package_from_the_page(stage: Stage, chr
     assert page.url.endswith("/dashboard/packages")
     status, _ = await stage.api("GET", f"/api/v1/registry/packages/pypi/{SCRATCH}")
     assert status == 404
+    await context.close()
+
+
+async def test_an_owner_deletes_a_version_the_policy_refuses_with_a_reason(
+    stage: Stage, chromium: Browser
+) -> None:
+    """An old version another package depends on is refused with the policy's words, then offered as
+    "Delete anyway"; with a reason the owner's override deletes it and the audit log keeps the reason."""
+    base, dependent = f"dash-base-{uuid.uuid4().hex[:6]}", f"dash-user-{uuid.uuid4().hex[:6]}"
+    for name, requires in ((base, ()), (dependent, (base,))):
+        filename, content = wheel(name, "1.0", core_metadata(name, "1.0", requires=requires))
+        status, text = await upload_bytes(
+            stage.edge, stage.team.id, stage.team.key, name, "1.0", filename, content
+        )
+        assert status == 200, text
+    async with stage.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE artifact_manager.versions SET published_at = now() - interval '73 hours' "
+            "WHERE team_id = $1::uuid",
+            stage.team.id,
+        )
+    context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto(package_path(base))
+    await page.locator('#versions tr[data-version="1.0"] button.danger').click()
+    refusal = page.locator("#package-body .error")
+    await refusal.wait_for()
+    assert "depend" in await refusal.inner_text()
+    await page.fill("#override-reason", "a secret was published in it")
+    await page.click("#delete-override button:has-text('Delete anyway')")
+    await page.wait_for_url("**/dashboard/packages")
+    status, _ = await stage.api("GET", f"/api/v1/registry/packages/pypi/{base}")
+    assert status == 404
+    async with stage.pool.acquire() as conn:
+        after = await conn.fetchval(
+            "SELECT after FROM super_agent.audit_entries WHERE team_id = $1::uuid "
+            "AND action = 'artifacts.delete.override' ORDER BY seq DESC LIMIT 1",
+            stage.team.id,
+        )
+    assert after is not None
+    assert "a secret was published in it" in str(after)
     await context.close()
 
 

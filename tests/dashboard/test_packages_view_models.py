@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.dashboard import packages, readme
+from services.dashboard.answers import Unavailable, unavailable
 from shared.messages.artifacts import (
     Ecosystem,
     FileInfo,
@@ -21,6 +22,7 @@ from shared.messages.artifacts import (
     VersionInfo,
     VersionSummary,
 )
+from shared.messages.envelope import ErrorBody, ErrorCode
 from shared.messages.supply_chain import (
     FindingInfo,
     FindingList,
@@ -349,3 +351,37 @@ def test_the_version_findings_show_open_ones_first_worst_first_with_their_triage
     )
     assert shown.findings[1].fixed == "2.0"
     assert (shown.open_findings, shown.limited) == (3, True)
+
+
+def test_a_delete_refused_by_policy_is_offered_again_forced_and_only_then() -> None:
+    """The delete policy's refusals (ours and npm's unpublish rules) come back as the same delete with
+    force; any other problem, or a refusal of a delete already forced, offers nothing."""
+    form = packages.VersionForm(ecosystem=Ecosystem.PYPI, name="acme-lib", version="1.0")
+    ref = {"ecosystem": "pypi", "name": "acme-lib", "version": "1.0"}
+    for code in ("delete_refused", "unpublish_refused"):
+        refused = Unavailable("error", "refused", code)
+        assert packages.override_offer(refused, form) == {**ref, "force": True}
+    assert packages.override_offer(Unavailable("error", "gone", "not_found"), form) is None
+    assert packages.override_offer(Unavailable("role", "no"), form) is None
+    assert packages.override_offer(None, form) is None
+    forced = packages.VersionForm.model_validate({**ref, "force": "true", "reason": "leaked key"})
+    assert packages.override_offer(Unavailable("error", "refused", "delete_refused"), forced) is None
+    assert forced.delete_fields() == {**ref, "force": True, "reason": "leaked key"}
+    assert form.delete_fields() == ref
+    whole = packages.PackageForm.model_validate({"ecosystem": "npm", "name": "@acme/ui", "force": True})
+    assert whole.delete_fields() == {"ecosystem": "npm", "name": "@acme/ui", "force": True}
+    assert packages.override_offer(
+        Unavailable("error", "x", "delete_refused"),
+        packages.PackageForm(ecosystem=Ecosystem.NPM, name="@acme/ui"),
+    ) == {"ecosystem": "npm", "name": "@acme/ui", "force": True}
+
+
+def test_an_api_refusal_keeps_its_code_for_the_page() -> None:
+    """The refusal's code (its details' type) reaches the page; refusals without one have none."""
+    body = ErrorBody(
+        code=ErrorCode.CONFLICT,
+        message="delete_refused: 1 other package depends on it",
+        details=[{"loc": "registry", "type": "delete_refused", "message": "..."}],
+    )
+    assert unavailable(body) == Unavailable("error", body.message, "delete_refused")
+    assert unavailable(ErrorBody(code=ErrorCode.CONFLICT, message="x")).code is None

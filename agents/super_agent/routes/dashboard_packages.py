@@ -28,7 +28,7 @@ from services.gateway.edge import PLAN_GATE
 from services.gateway.errors import HttpProblem
 from services.gateway.inprocess import EdgeApi
 from services.gateway.route_table import Call, Route
-from shared.bus.errors import AgentError
+from shared.bus.errors import AgentError, BusError
 from shared.messages.artifacts import DeletedArtifacts, Ecosystem, PackageVersions, SearchResults, VersionInfo
 from shared.messages.envelope import ErrorCode
 from shared.messages.identity import ApiKeyList
@@ -62,8 +62,13 @@ def _status(answer: object) -> int:
     return 403 if isinstance(answer, Unavailable) and answer.reason == "role" else 200
 
 
+# What a route of the table raises for a refusal: the edge's own, a handler's in this process, or the
+# owner agent's answer over the bus (RemoteError).
+_REFUSALS = (HttpProblem, AgentError, BusError)
+
+
 def _not_found(error: Exception) -> bool:
-    return isinstance(error, HttpProblem | AgentError) and error.body.code == ErrorCode.NOT_FOUND
+    return isinstance(error, _REFUSALS) and error.body.code == ErrorCode.NOT_FOUND
 
 
 def base_url(call: Call) -> str:
@@ -217,15 +222,17 @@ async def _body(
     selected: str | None,
     problem: Unavailable | None = None,
     done: str | None = None,
+    override: dict[str, Any] | None = None,
 ) -> web.StreamResponse:
     """The package body after a write: every panel again (a yank changes latest/stable, a delete the
-    files and history), or off to the search page when the package is gone."""
+    files and history), or off to the search page when the package is gone. `override`: a delete the
+    policy refused, offered again as forced to whoever may override it."""
     api = EdgeApi(call.request, call.ctx)
     try:
         frame, context = await asyncio.gather(
             page_chrome(api, PACKAGES), _package_context(api, ecosystem, name, selected)
         )
-    except (HttpProblem, AgentError) as error:
+    except _REFUSALS as error:
         if not _not_found(error) or problem is not None:
             raise
         if selected is not None:  # that version went (deleted): the package's default version
@@ -237,6 +244,7 @@ async def _body(
         chrome=frame,
         problem=problem,
         done=done,
+        override=override,
         setup=packages.SETUP_PATH,
         Permission=Permission,
         **context,
@@ -268,9 +276,16 @@ async def unyank(call: Call) -> web.StreamResponse:
 async def delete_version(call: Call) -> web.StreamResponse:
     api = EdgeApi(call.request, call.ctx)
     form: packages.VersionForm = call.input
-    gone = await attempt(api.call("DELETE", VERSION, DeletedArtifacts, form.ref()))
+    gone = await attempt(api.call("DELETE", VERSION, DeletedArtifacts, form.delete_fields()))
     if isinstance(gone, Unavailable):
-        return await _body(call, form.ecosystem, form.name, selected=form.version, problem=gone)
+        return await _body(
+            call,
+            form.ecosystem,
+            form.name,
+            selected=form.version,
+            problem=gone,
+            override=packages.override_offer(gone, form),
+        )
     files = len(gone.files)
     return await _body(
         call,
@@ -284,10 +299,16 @@ async def delete_version(call: Call) -> web.StreamResponse:
 async def delete_package(call: Call) -> web.StreamResponse:
     api = EdgeApi(call.request, call.ctx)
     form: packages.PackageForm = call.input
-    ref = {"ecosystem": form.ecosystem.value, "name": form.name}
-    gone = await attempt(api.call("DELETE", PACKAGE, DeletedArtifacts, ref))
+    gone = await attempt(api.call("DELETE", PACKAGE, DeletedArtifacts, form.delete_fields()))
     if isinstance(gone, Unavailable):
-        return await _body(call, form.ecosystem, form.name, selected=None, problem=gone)
+        return await _body(
+            call,
+            form.ecosystem,
+            form.name,
+            selected=None,
+            problem=gone,
+            override=packages.override_offer(gone, form),
+        )
     return web.Response(status=204, headers={"HX-Redirect": packages.PATH, **render.SECURITY_HEADERS})
 
 
@@ -350,7 +371,8 @@ PACKAGE_PAGE_ROUTES: list[Route] = [
     _route(
         "POST",
         packages.PATH + "/delete-version",
-        "Package fragment: delete a version and its files; answers the package body.",
+        "Package fragment: delete a version and its files (`force` with a `reason`: an owner's or admin's "
+        "override of the delete policy, offered after its refusal); answers the package body.",
         Permission.ARTIFACTS_DELETE,
         delete_version,
         request=packages.VersionForm,
@@ -359,7 +381,8 @@ PACKAGE_PAGE_ROUTES: list[Route] = [
     _route(
         "POST",
         packages.PATH + "/delete",
-        "Delete a package with every version and file; the browser goes back to the search page.",
+        "Delete a package with every version and file (`force` with a `reason`: an owner's or admin's "
+        "override of the delete policy); the browser goes back to the search page.",
         Permission.ARTIFACTS_DELETE,
         delete_package,
         request=packages.PackageForm,
