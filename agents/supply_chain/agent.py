@@ -40,6 +40,7 @@ from shared.messages.registry import (
     SC_SBOMS,
     SC_SCAN,
     SC_TRIAGE,
+    SC_TRIAGE_WITHDRAW,
     SC_UPSTREAM_VERSION,
     SC_VEX,
     UPSTREAM_VERSION_FETCHED,
@@ -54,9 +55,6 @@ PUBLISHED_CONCURRENCY = 4
 # ArtifactManagerAgent may still be starting); once a pass has finished, published versions arrive as
 # events.
 BACKFILL_SECONDS = 10.0
-# Repairs announcements of download blocks whose sync failed after its cause was committed, and
-# follows plan changes (a team without supply_chain has no blocks).
-BLOCK_SYNC_SECONDS = 300.0
 # Versions deferred while their team's plan lacked supply_chain get their SBOMs this soon after the
 # plan gains it (plan changes are announced to no agent; the SuperAgent is asked only while some wait).
 CATCH_UP_SECONDS = 15.0
@@ -116,6 +114,7 @@ async def setup(runtime: AgentRuntime) -> None:
     service.add(SC_FINDING_SUMMARY, answers(Summaries(pool).summary))
     service.add(SC_FINDING, answers(supply_chain.finding))
     service.add(SC_TRIAGE, answers(supply_chain.triage))
+    service.add(SC_TRIAGE_WITHDRAW, answers(supply_chain.withdraw_triage))
     service.add(SC_ADVISORY_IMPORT, answers(supply_chain.advisory_import))
     service.add(SC_ADVISORY_STATUS, answers(supply_chain.advisory_status))
     service.add(SC_ATTESTATIONS, answers(supply_chain.attestations))
@@ -145,4 +144,4 @@ async def setup(runtime: AgentRuntime) -> None:
 
     runtime.every("sbom_backfill", BACKFILL_SECONDS, backfill)
     runtime.every("plan_catch_up", CATCH_UP_SECONDS, supply_chain.catch_up)
-    runtime.every("download_block_sync", BLOCK_SYNC_SECONDS, policies.sync_all)
+    runtime.every("download_block_sync", config.block_sync_interval_seconds, policies.sync_all)

@@ -7,8 +7,14 @@ advisories held with their last imports.
 
 Pure. The forms arrive as strings (htmx's json-enc); each form's `body` makes what the API route
 takes (`PUT /api/v1/supply-chain/policy`, `POST /api/v1/supply-chain/policy/overrides`, `POST
-/api/v1/vulnerabilities/{finding_id}/triage`), whose models decide what is valid: a form passes odd
-text on for them to refuse by name.
+/api/v1/vulnerabilities/{finding_id}/triage` and `.../triage/withdraw`), whose models decide what is
+valid: a form passes odd text on for them to refuse by name.
+
+On a page narrowed to one SBOM a triage is this product's only unless the form says every product
+(team-wide): a team-wide decision reaches every SBOM and registry version holding that component
+version, and their download blocks, which someone looking at one product's findings may not mean to
+change; widening stays one choice away. A product's own decision can be withdrawn there, so the
+team-wide one applies to it again.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
@@ -36,7 +42,9 @@ from shared.messages.supply_chain import (
     SbomInfo,
     SbomList,
     SeverityRating,
+    TriageInfo,
     TriageStatus,
+    TriageWithdrawal,
 )
 from shared.messages.supply_chain_policy import BlockedList, DownloadPolicy, OverrideList
 
@@ -90,6 +98,18 @@ BLOCK_CHOICES: tuple[tuple[str, str], ...] = (
     ("medium", "medium or worse"),
     ("low", "low or worse"),
 )
+# Whose decision a triage form writes on a page narrowed to one SBOM (the first is the default), and
+# whose decision applies to a finding, in words.
+PRODUCT = "product"
+TEAM = "team"
+SCOPE_CHOICES: tuple[tuple[str, str], ...] = (
+    (PRODUCT, "this product only"),
+    (TEAM, "every product (team-wide)"),
+)
+# Whose decision applies, in words: on the product's own page, and on the team's (where a row's
+# product is one of many).
+SCOPE_WORDS = {PRODUCT: "this product only", TEAM: "team-wide"}
+OWN_ELSEWHERE = "its product's own"
 TRIAGE_CHOICES: tuple[tuple[str, str], ...] = (
     (TriageStatus.UNDER_INVESTIGATION.value, "under investigation"),
     (TriageStatus.AFFECTED.value, "affected (say what to do)"),
@@ -193,20 +213,30 @@ class OverrideRef(BaseModel):
     override_id: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
 
 
+FormId = Annotated[Text, StringConstraints(min_length=1, max_length=64)]
+
+
 class TriageForm(BaseModel):
     """One finding's triage: a status, and for it a justification or a statement (the statement is
-    the impact statement of not_affected, the action statement of affected, a note otherwise)."""
+    the impact statement of not_affected, the action statement of affected, a note otherwise). On a
+    page narrowed to one SBOM, `scope` says whose decision it is: `product` (that SBOM's, `sbom_id`)
+    or `team`; absent (the team's page) it is team-wide."""
 
     model_config = ConfigDict(extra="forbid")
 
-    finding_id: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
+    finding_id: FormId
     status: ShortForm
     justification: ShortForm = ""
     statement: FormText = ""
+    # A closed choice: text that is neither must not fall through to the wider, team-wide write.
+    scope: Literal["", "team", "product"] = ""
+    sbom_id: ShortForm = ""
 
     def body(self) -> dict[str, Any]:
         status = self.status.strip()
         body: dict[str, Any] = {"finding_id": self.finding_id.strip(), "status": status}
+        if self.scope == PRODUCT:
+            body["product"] = {"sbom_id": self.sbom_id.strip()}
         statement = _text(self.statement)
         if status == TriageStatus.NOT_AFFECTED.value:
             if (justification := _text(self.justification)) is not None:
@@ -219,6 +249,36 @@ class TriageForm(BaseModel):
         elif statement is not None:
             body["note"] = statement
         return body
+
+
+class WithdrawForm(BaseModel):
+    """The "Use the team-wide decision" button: withdraw the narrowed page's SBOM's own decision
+    about a finding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    finding_id: FormId
+    sbom_id: ShortForm
+
+    def body(self) -> dict[str, Any]:
+        return {"finding_id": self.finding_id.strip(), "product": {"sbom_id": self.sbom_id.strip()}}
+
+
+def triage_saved(info: TriageInfo) -> str:
+    """A saved triage in one line, naming whose decision it is."""
+    said = f"{info.advisory_id} in {info.purl}: {TRIAGE_WORDS[info.status]}"
+    if info.product is not None:
+        return f"{said} for this product only (the team-wide decision is unchanged)."
+    return f"{said}, team-wide."
+
+
+def withdrawal_done(done: TriageWithdrawal) -> str:
+    """A withdrawn product decision in one line: what it was, and the team-wide one that now applies."""
+    gone, applies = done.withdrawn, done.applies
+    return (
+        f"{gone.advisory_id} in {gone.purl}: this product's own decision ({TRIAGE_WORDS[gone.status]}) "
+        f"withdrawn; the team-wide decision applies: {TRIAGE_WORDS[applies.status]}."
+    )
 
 
 # -- who ---------------------------------------------------------------------------------------
@@ -427,6 +487,13 @@ class FindingRow:
     status: str  # the triage status's value ("" when untriaged), for the form's default
     score: float | None
     sbom_href: str | None = None  # the findings (and VEX exports) of the SBOM it was found in
+    scope: str = TEAM  # whose decision `triage` is: its product's own (`product`) or the team's
+    scope_words: str = SCOPE_WORDS[TEAM]
+
+    @property
+    def own(self) -> bool:
+        """Its product's own decision applies (which the team-wide one does not change)."""
+        return self.scope == PRODUCT
 
 
 @dataclass(frozen=True)
@@ -461,33 +528,45 @@ def findings_href(sbom_id: str) -> str:
     return f"{PATH}?{urlencode({'sbom': sbom_id})}#findings"
 
 
+def finding_row(f: FindingInfo, *, sbom_link: bool = False, narrowed: bool = False) -> FindingRow:
+    """A finding as a row; `narrowed`: on the page of its own SBOM (its product's decision is "this
+    product's" there)."""
+    assert f.id is not None  # rows are of stored findings
+    scope = PRODUCT if f.triage_scope == PRODUCT else TEAM
+    return FindingRow(
+        f.id,
+        f.advisory_id,
+        ", ".join(a for a in f.aliases if a != f.advisory_id),
+        f.summary,
+        f.ecosystem,
+        f.package,
+        f.version,
+        ", ".join(f.fixed_versions) or "no fix known",
+        TRIAGE_WORDS[f.triage],
+        f.triage.value if f.triage is not None else "",
+        f.severity.score,
+        findings_href(f.sbom_id) if sbom_link and f.sbom_id else None,
+        scope,
+        SCOPE_WORDS[scope] if narrowed or scope == TEAM else OWN_ELSEWHERE,
+    )
+
+
 def finding_groups(
-    found: FindingList, totals: Mapping[str, int] | None = None, *, sbom_links: bool = False
+    found: FindingList,
+    totals: Mapping[str, int] | None = None,
+    *,
+    sbom_links: bool = False,
+    narrowed: bool = False,
 ) -> list[SeverityGroup]:
     """The open findings (untriaged, under investigation or affected; not retired) grouped by
     severity, worst group first; each group by package, then advisory. `totals` (the summary's open
     findings by rating) gives each group its real size, which the rows read may fall short of;
-    `sbom_links` links each row to its SBOM's findings."""
+    `sbom_links` links each row to its SBOM's findings; `narrowed`: they are one SBOM's."""
     grouped: dict[str, list[FindingRow]] = {}
     for f in found.items:
         if not is_open(f) or f.id is None:
             continue
-        grouped.setdefault(_rating(f), []).append(
-            FindingRow(
-                f.id,
-                f.advisory_id,
-                ", ".join(a for a in f.aliases if a != f.advisory_id),
-                f.summary,
-                f.ecosystem,
-                f.package,
-                f.version,
-                ", ".join(f.fixed_versions) or "no fix known",
-                TRIAGE_WORDS[f.triage],
-                f.triage.value if f.triage is not None else "",
-                f.severity.score,
-                findings_href(f.sbom_id) if sbom_links and f.sbom_id else None,
-            )
-        )
+        grouped.setdefault(_rating(f), []).append(finding_row(f, sbom_link=sbom_links, narrowed=narrowed))
     return [
         SeverityGroup(
             rating,
@@ -497,6 +576,20 @@ def finding_groups(
         )
         for rating in SEVERITY_ORDER
         if rating in grouped
+    ]
+
+
+def closed_by_product(found: FindingList) -> list[FindingRow]:
+    """The findings its product's own decision closed (not affected or fixed; not retired): the open
+    list leaves them out, and on the product's page they are where that decision can be withdrawn.
+    Worst first, as the list answers them."""
+    return [
+        finding_row(f, narrowed=True)
+        for f in found.items
+        if f.id is not None
+        and f.retired_at is None
+        and f.triage_scope == PRODUCT
+        and f.triage not in OPEN_TRIAGE
     ]
 
 

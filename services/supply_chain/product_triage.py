@@ -7,12 +7,14 @@ A product is what an SBOM describes (`sboms.product`): a version of the team's r
 one its index took from an upstream, by ecosystem, name and version (the decision outlives a new SBOM
 of the version, made when its dependencies change), or any other SBOM (an upload, a lockfile) by id.
 Which decision applies to a finding is read in SQL (`store.EFFECTIVE_TRIAGE`); the state machine is
-the team-wide one's (`triage`).
+the team-wide one's (`triage`). A withdrawn decision (the team's applies to the product again) moves,
+history and all, to `product_triage_withdrawn`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from services.supply_chain.download_policy import normalise_ref
@@ -144,4 +146,28 @@ async def save(conn: Connection, team_id: str, product: Product, record: TriageR
         record.updated_by,
         record.updated_at,
         history_json(record.history),
+    )
+
+
+async def withdraw(
+    conn: Connection, team_id: str, product: Product, key: FindingKey, actor: str, at: datetime
+) -> Any:
+    """Take the product's own decision away (the team's applies to it again), kept whole in
+    `product_triage_withdrawn`; the row as it stood, or None when the product had none."""
+    return await conn.fetchrow(
+        "WITH gone AS (DELETE FROM supply_chain.product_triage WHERE team_id = $1::uuid "
+        "AND advisory_id = $2 AND purl = $3 AND product = $4 RETURNING *), "
+        "kept AS (INSERT INTO supply_chain.product_triage_withdrawn (team_id, advisory_id, purl, product, "
+        "product_sbom_id, product_ecosystem, product_name, product_version, status, justification, "
+        "impact_statement, action_statement, note, updated_by, updated_at, history, withdrawn_by, "
+        "withdrawn_at) SELECT team_id, advisory_id, purl, product, product_sbom_id, product_ecosystem, "
+        "product_name, product_version, status, justification, impact_statement, action_statement, note, "
+        "updated_by, updated_at, history, $5, $6 FROM gone) "
+        "SELECT * FROM gone",
+        team_id,
+        key.advisory_id,
+        key.purl,
+        product.key,
+        actor,
+        at,
     )

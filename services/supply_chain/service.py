@@ -114,6 +114,8 @@ from shared.messages.supply_chain import (
     TriageInfo,
     TriageRequest,
     TriageTransition,
+    TriageWithdrawal,
+    TriageWithdrawRequest,
     Verification,
     VerifyEnvelope,
     VexRequest,
@@ -979,15 +981,43 @@ class SupplyChain:
             await self.policies.sync(team_id, ctx)
         return _triage_info(record, product)
 
+    async def withdraw_triage(self, request: TriageWithdrawRequest, ctx: MessageContext) -> TriageWithdrawal:
+        """Withdraw a product's own decision: the team's applies to that product again (in its findings,
+        its VEX and the download policy). The decision is kept, history and all, as withdrawn."""
+        principal = require(ctx.principal, Permission.SUPPLY_CHAIN_TRIAGE)
+        team_id = team_with(principal, Permission.SUPPLY_CHAIN_TRIAGE)
+        actor = principal.user_id or (f"apikey:{principal.api_key_id}" if principal.api_key_id else "unknown")
+        at = datetime.now(UTC)
+        async with self._pool.acquire() as conn, conn.transaction():
+            finding = await self._finding_row(conn, team_id, request.finding_id)
+            key = FindingKey(finding["advisory_id"], finding["purl"])
+            # Locked in triage's order (the team's row, then the product's), so the two never deadlock.
+            team = await conn.fetchrow(
+                "SELECT * FROM supply_chain.triage WHERE team_id = $1::uuid AND advisory_id = $2 "
+                "AND purl = $3 FOR UPDATE",
+                team_id,
+                key.advisory_id,
+                key.purl,
+            )
+            product = await self._resolved(conn, team_id, request.product)
+            gone = await product_triage.withdraw(conn, team_id, product, key, actor, at)
+            if gone is None:
+                raise AgentError(
+                    ErrorCode.NOT_FOUND,
+                    f"the product has no decision of its own about {key.advisory_id} in {key.purl} to "
+                    "withdraw: the team-wide decision applies to it already",
+                )
+        if self.policies is not None:
+            await self.policies.sync(team_id, ctx)
+        return TriageWithdrawal(
+            withdrawn=_triage_info(store.record_from_row(gone), product),
+            applies=_triage_info(store.record_from_row(team) if team else open_record(key, at)),
+        )
+
     async def _product(
         self, conn: Connection, team_id: str, scope: ProductScope, key: FindingKey
     ) -> product_triage.Product:
-        product = await product_triage.resolve(conn, team_id, scope)
-        if product is None:
-            if scope.sbom_id is not None:
-                raise _not_found("SBOM")
-            ecosystem = scope.ecosystem.value if scope.ecosystem else ""
-            raise _not_found(f"SBOM of {ecosystem}/{scope.name} {scope.version}")
+        product = await self._resolved(conn, team_id, scope)
         if not await product_triage.holds(conn, team_id, product, key):
             raise AgentError(
                 ErrorCode.VALIDATION_FAILED,
@@ -1001,6 +1031,15 @@ class SupplyChain:
                     }
                 ],
             )
+        return product
+
+    async def _resolved(self, conn: Connection, team_id: str, scope: ProductScope) -> product_triage.Product:
+        product = await product_triage.resolve(conn, team_id, scope)
+        if product is None:
+            if scope.sbom_id is not None:
+                raise _not_found("SBOM")
+            ecosystem = scope.ecosystem.value if scope.ecosystem else ""
+            raise _not_found(f"SBOM of {ecosystem}/{scope.name} {scope.version}")
         return product
 
     async def vex(self, request: VexRequest, ctx: MessageContext) -> DocumentLocation:

@@ -288,6 +288,7 @@ async def purge_teams(conn: Connection, team_ids: Sequence[str]) -> int:
         "sbom_components",
         "triage",
         "product_triage",
+        "product_triage_withdrawn",
         "sboms",
         "download_policies",
         "download_overrides",

@@ -568,6 +568,10 @@ class SupplyChainSettings(_Section):
     # The largest SBOM or lockfile one scan reads; the largest advisory archive one import reads.
     max_document_bytes: PositiveInt = 52_428_800
     max_advisory_archive_bytes: PositiveInt = 1_073_741_824
+    # How often every team's download blocks are evaluated again and the differences announced: it
+    # repairs an announcement that failed after its cause committed, and is how a team whose plan lost
+    # supply_chain has its blocks released (plan changes are announced to no agent), at most this late.
+    block_sync_interval_seconds: PositiveSeconds = 300.0
 
 
 class ProxySettings(_Section):

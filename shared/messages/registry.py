@@ -167,6 +167,8 @@ from shared.messages.supply_chain import (
     ScanResult,
     TriageInfo,
     TriageRequest,
+    TriageWithdrawal,
+    TriageWithdrawRequest,
     Verification,
     VerifyEnvelope,
     VexRequest,
@@ -556,6 +558,13 @@ SC_FINDING_SUMMARY = Endpoint(
 )
 SC_FINDING = Endpoint(_SC, "finding_get", FindingRef, FindingDetail, "One finding with its triage history.")
 SC_TRIAGE = Endpoint(_SC, "triage", TriageRequest, TriageInfo, "Record a VEX decision about a finding.")
+SC_TRIAGE_WITHDRAW = Endpoint(
+    _SC,
+    "triage_withdraw",
+    TriageWithdrawRequest,
+    TriageWithdrawal,
+    "Withdraw a product's own decision about a finding (the team-wide one applies to it again).",
+)
 SC_ADVISORY_IMPORT = Endpoint(
     _SC,
     "advisory_import",
@@ -652,6 +661,7 @@ SUPPLY_CHAIN_ENDPOINTS: tuple[Endpoint[Any, Any], ...] = (
     SC_FINDING_SUMMARY,
     SC_FINDING,
     SC_TRIAGE,
+    SC_TRIAGE_WITHDRAW,
     SC_ADVISORY_IMPORT,
     SC_ADVISORY_STATUS,
     SC_ATTESTATIONS,

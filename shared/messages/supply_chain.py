@@ -274,6 +274,28 @@ class TriageRequest(_Request):
     note: ShortText | None = None
 
 
+class TriageWithdrawRequest(_Request):
+    """Withdraw a product's own decision about a finding's advisory in its component, so the team-wide
+    decision applies to that product again. Only a product's decision can be withdrawn: the team-wide
+    one is what every product without its own follows, so `product` is required."""
+
+    finding_id: Id
+    product: ProductScope = Field(
+        description='The product whose own decision is withdrawn: `{"sbom_id": ...}` or `{"ecosystem": '
+        '..., "name": ..., "version": ...}`, as it was given to the triage. Required: the team-wide '
+        "decision is not withdrawn, only replaced by another."
+    )
+
+
+class TriageWithdrawal(_Answer):
+    withdrawn: TriageInfo = Field(
+        description="The product's decision as it stood when withdrawn, with its history (kept on record)."
+    )
+    applies: TriageInfo = Field(
+        description="What applies to the product's finding now: the team-wide decision (`product` null)."
+    )
+
+
 AdvisorySource = Annotated[Text, StringConstraints(min_length=1, max_length=300)]
 
 

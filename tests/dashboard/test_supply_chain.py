@@ -3,7 +3,8 @@ SupplyChainAgent and ArtifactManagerAgent real processes): an advisory imported 
 package published that depends on the vulnerable one, and the page shows and changes what the
 supply chain API answers: the download policy (whether unrated findings block too), the version it
 blocks and why, overrides, the open findings by severity and their triage, a finding's SBOM with its
-VEX exports, the advisory imports; the package page offers the version's SBOM (CycloneDX, SPDX) and
+VEX exports (where a triage may be that product's only, and withdrawn), the advisory imports; the
+package page offers the version's SBOM (CycloneDX, SPDX) and
 its findings with their triage; a viewer gets no form and 403 on every write; another team sees
 none of it and cannot touch it. (The counts of a team with more findings than the list answers, and
 uploaded SBOMs: test_supply_chain_counts.py.)"""
@@ -35,11 +36,17 @@ from tests.registry.pypackages import minimal_wheel, upload_bytes
 PATH = "/dashboard/supply-chain"
 # CVSS 3.1 base 7.5: high.
 HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
+# CVSS 3.1 base 2.0: low (blocks under a `low` policy only, which no other test of the module sets).
+LOW = "CVSS:3.1/AV:N/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N"
 WRITES = {
     f"{PATH}/policy": {"block_severity": "low", "quarantine_days": "3"},
     f"{PATH}/overrides/create": {"ecosystem": "pypi", "name": "x", "version": "1.0", "reason": "no"},
     f"{PATH}/overrides/delete": {"override_id": "00000000-0000-4000-8000-000000000000"},
     f"{PATH}/triage": {"finding_id": "00000000-0000-4000-8000-000000000000", "status": "fixed"},
+    f"{PATH}/triage/withdraw": {
+        "finding_id": "00000000-0000-4000-8000-000000000000",
+        "sbom_id": "00000000-0000-4000-8000-000000000000",
+    },
 }
 
 
@@ -164,6 +171,84 @@ async def unrated(stage: Stage, vulnerable: Vulnerable) -> Vulnerable:
     finding_id = await until(found, 90)
     assert finding_id, "the published package's SBOM was not scanned in 90 s"
     return Vulnerable(advisory, vuln, app, finding_id)
+
+
+@dataclass(frozen=True)
+class Shared:
+    """One vulnerable component version in two products of the team: its app's registry version and
+    an uploaded lockfile."""
+
+    advisory: str
+    app: str
+    app_sbom: str
+    app_finding: str
+    lockfile_sbom: str
+    lockfile_finding: str
+
+
+@pytest.fixture(scope="module")
+async def shared(stage: Stage) -> Shared:
+    """A low advisory about a package of this module's own (imported as the operator), the stage
+    team's dash-sc-shared-app 1.0 requiring its 1.0 (published), and a requirements.txt pinning the
+    same 1.0 (uploaded): two products with a finding of the same advisory in the same component."""
+    suffix = uuid.uuid4().hex[:6]
+    vuln, app, advisory = f"dash-sc-shared-{suffix}", f"dash-sc-shared-app-{suffix}", f"MNO-DASH-SH-{suffix}"
+    record = {
+        "schema_version": "1.6.0",
+        "id": advisory,
+        "modified": "2030-01-01T00:00:00Z",
+        "summary": "two products share this one",
+        "severity": [{"type": "CVSS_V3", "score": LOW}],
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": vuln},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}],
+            }
+        ],
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{stage.edge}/api/v1/operator/advisories/import",
+            data=_archive(record),
+            params={"source": "dashboard-test-shared"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as response,
+    ):
+        assert response.status == 200, await response.text()
+    filename, content = _wheel(app, "1.0", f"{vuln}==1.0")
+    status, text = await upload_bytes(
+        stage.edge, stage.team.id, stage.team.key, app, "1.0", filename, content
+    )
+    assert status == 200, text
+    status, scanned = await stage.api(
+        "POST", "/api/v1/sboms", params={"filename": "requirements.txt"}, data=f"{vuln}==1.0\n".encode()
+    )
+    assert status == 201, scanned
+    [lockfile_finding] = scanned["findings"]
+
+    async def found() -> dict[str, Any] | None:
+        code, body = await stage.api("GET", "/api/v1/vulnerabilities", params={"limit": "500"})
+        assert code == 200, body
+        return next(
+            (
+                f
+                for f in body["items"]
+                if f["advisory_id"] == advisory and f["sbom_id"] != scanned["sbom"]["id"]
+            ),
+            None,
+        )
+
+    app_finding = await until(found, 90)
+    assert app_finding, "the published package's SBOM was not scanned in 90 s"
+    return Shared(
+        advisory,
+        app,
+        app_finding["sbom_id"],
+        app_finding["id"],
+        scanned["sbom"]["id"],
+        lockfile_finding["id"],
+    )
 
 
 async def _policy(stage: Stage, severity: str, days: int = 0, *, block_unrated: bool | None = None) -> None:
@@ -650,3 +735,93 @@ async def test_a_findings_sbom_link_offers_its_vex_exports(
         assert vulnerable.advisory in text
     await screenshot(page, "supply-chain-sbom-findings")
     await context.close()
+
+
+async def _detail(stage: Stage, finding_id: str) -> tuple[str, dict[str, Any] | None]:
+    """The status of the decision that applies to the finding, and the product it is of (None: the
+    team-wide one)."""
+    status, detail = await stage.api("GET", f"/api/v1/vulnerabilities/{finding_id}")
+    assert status == 200, detail
+    return detail["triage"]["status"], detail["triage"]["product"]
+
+
+async def test_on_one_products_page_a_triage_is_that_products_only_until_withdrawn(
+    stage: Stage, shared: Shared, chromium: Browser, axe_source: str
+) -> None:
+    """On the app's SBOM page the triage form's default, "this product only", makes not_affected the
+    app's own decision: the finding leaves the open list for "closed for this product only" (saying
+    so), the app's version is no longer blocked, and the lockfile with the same component keeps the
+    team-wide under investigation; the page has no serious axe finding and nothing inline. "Use the
+    team-wide decision" (confirmed) withdraws it: the finding is open again under the team-wide
+    decision, as the API says, and the version is blocked again."""
+    await _policy(stage, "low")
+    key = f"pypi:{shared.app}@1.0"
+    try:
+        context, page = await signed_in(stage, chromium, viewport=LAPTOP)
+        page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await page.goto(f"{PATH}?sbom={shared.app_sbom}")
+        open_row = f'#findings table[data-severity] tr[data-finding-id="{shared.app_finding}"]'
+        closed_row = f'#closed-by-product tr[data-finding-id="{shared.app_finding}"]'
+        row = page.locator(open_row)
+        assert (await row.get_attribute("data-scope"), await row.get_attribute("data-triage")) == (
+            "team",
+            "under_investigation",
+        )
+        assert await row.locator(".triage-scope").inner_text() == "team-wide"
+        assert await row.locator("button.withdraw-triage").count() == 0
+        assert key in await _blocked(stage)
+
+        await row.locator("details.triage-form summary").click()
+        assert await page.locator(f"#triage-scope-product-{shared.app_finding}").is_checked()
+        assert not await page.locator(f"#triage-scope-team-{shared.app_finding}").is_checked()
+        await screenshot(page, "supply-chain-product-triage-form")
+        await row.locator("select[name=status]").select_option("not_affected")
+        await row.locator("select[name=justification]").select_option("vulnerable_code_not_in_execute_path")
+        await _submit(page, row.locator("form"))
+        assert "for this product only" in await page.locator("#supply-chain-done").inner_text()
+        assert await page.locator(open_row).count() == 0
+        closed = page.locator(closed_row)
+        assert (await closed.get_attribute("data-scope"), await closed.get_attribute("data-triage")) == (
+            "product",
+            "not_affected",
+        )
+        assert await closed.locator(".triage-scope").inner_text() == "this product only"
+        status, product = await _detail(stage, shared.app_finding)
+        assert (status, product and product["name"]) == ("not_affected", shared.app)
+        assert await _detail(stage, shared.lockfile_finding) == ("under_investigation", None)
+        status, listed = await stage.api(
+            "GET", "/api/v1/vulnerabilities", params={"sbom_id": shared.lockfile_sbom}
+        )
+        assert [(f["triage"], f["triage_scope"]) for f in listed["items"]] == [
+            ("under_investigation", "team")
+        ]
+        assert key not in await _blocked(stage)
+
+        response = await context.request.get(
+            f"{PATH}?sbom={shared.app_sbom}", headers={"X-MNO-Team": stage.team.id}
+        )
+        markup = Markup()
+        markup.feed(await response.text())
+        assert (markup.inline_scripts, markup.inline_handlers, markup.style_attributes) == (0, [], 0)
+        await page.evaluate(axe_source)
+        assert await page.evaluate(SERIOUS) == []
+        await screenshot(page, "supply-chain-product-triage")
+
+        await _swapped(page, closed.locator("button.withdraw-triage").click())
+        assert "withdrawn" in await page.locator("#supply-chain-done").inner_text()
+        assert await page.locator(closed_row).count() == 0
+        row = page.locator(open_row)
+        assert (await row.get_attribute("data-scope"), await row.get_attribute("data-triage")) == (
+            "team",
+            "under_investigation",
+        )
+        assert await _detail(stage, shared.app_finding) == ("under_investigation", None)
+        assert key in await _blocked(stage)
+        await context.close()
+    finally:
+        await stage.api(
+            "POST",
+            f"/api/v1/vulnerabilities/{shared.app_finding}/triage/withdraw",
+            json={"product": {"sbom_id": shared.app_sbom}},
+        )
+        await _policy(stage, "none")

@@ -325,8 +325,9 @@ async def test_uploaded_sboms_are_listed_with_downloads_vex_and_their_findings(
 async def test_a_triage_on_a_page_narrowed_to_one_sbom_stays_narrowed(
     stage: Stage, uploaded: Uploaded, chromium: Browser
 ) -> None:
-    """Triaging a finding not affected from one SBOM's findings answers that SBOM's body again (its
-    scope, its counts one fewer), as the API says."""
+    """Triaging a finding not affected from one SBOM's findings (for that product only, the narrowed
+    page's default) answers that SBOM's body again (its scope, its counts one fewer), as the API
+    says."""
     context, page = await signed_in(stage, chromium, viewport=LAPTOP)
     await page.goto(f"{PATH}?sbom={uploaded.sbom_id}")
     row = page.locator(f'#findings tr[data-advisory="{uploaded.advisories["critical"]}"]').first
@@ -336,13 +337,19 @@ async def test_a_triage_on_a_page_narrowed_to_one_sbom_stays_narrowed(
     await row.locator("select[name=justification]").select_option("component_not_present")
     try:
         await _swapped(page, row.locator("button[type=submit]").click())
-        assert "not affected" in await page.locator("#supply-chain-done").inner_text()
+        assert "not affected for this product only" in await page.locator("#supply-chain-done").inner_text()
         assert await page.locator("#findings-scope").get_attribute("data-sbom-id") == uploaded.sbom_id
         assert await page.locator("#summary-open").get_attribute("data-open") == str(COMPONENTS - 1)
         assert await _count(page, '#summary-severity tr[data-rating="critical"]') == "249"
         assert (await _summary(stage, sbom_id=uploaded.sbom_id))["by_triage"]["not_affected"] == 1
     finally:
-        await _triage(stage, finding_id, status="under_investigation")
+        # The product's own decision wins over any team-wide one: withdrawn, not triaged over.
+        status, body = await stage.api(
+            "POST",
+            f"/api/v1/vulnerabilities/{finding_id}/triage/withdraw",
+            json={"product": {"sbom_id": uploaded.sbom_id}},
+        )
+        assert status == 200, body
     await context.close()
 
 

@@ -26,8 +26,12 @@ from shared.messages.supply_chain import (
     SbomList,
     Severity,
     SeverityRating,
+    TriageInfo,
+    TriageProduct,
     TriageRequest,
     TriageStatus,
+    TriageWithdrawal,
+    TriageWithdrawRequest,
 )
 from shared.messages.supply_chain_policy import (
     BlockedList,
@@ -103,8 +107,8 @@ def test_policy_form_always_says_whether_unrated_findings_block() -> None:
 
 def test_a_refused_write_names_the_fields_the_api_refused() -> None:
     """A 422 for a request that does not match the schema says which field (as the form labels it)
-    and why; an agent's refusal whose detail repeats its message is not said twice; a role's 403
-    stays a role refusal."""
+    and why; an agent's refusal whose detail repeats its message is not said twice (its code kept); a
+    role's 403 stays a role refusal."""
     schema = view.refused(
         ErrorBody(
             code=ErrorCode.VALIDATION_FAILED,
@@ -125,7 +129,7 @@ def test_a_refused_write_names_the_fields_the_api_refused() -> None:
             details=[{"loc": "document", "type": "invalid_triage", "message": said}],
         )
     )
-    assert agent == Unavailable("error", said)
+    assert agent == Unavailable("error", said, "invalid_triage")
     role = view.refused(ErrorBody(code=ErrorCode.FORBIDDEN, message="needs supply_chain:policy"))
     assert role.reason == "role"
 
@@ -163,6 +167,119 @@ def test_triage_form_puts_the_statement_where_the_status_wants_it() -> None:
     assert bare == {"finding_id": fid, "status": "under_investigation"}
     for body in (not_affected, affected, fixed, bare):
         TriageRequest.model_validate(body)
+
+
+def test_triage_form_on_one_products_page_sends_the_product_only_when_chosen() -> None:
+    """Scope `product` adds that SBOM as the product; `team`, or no scope (the team's page, which has
+    no choice), sends none, so the decision is team-wide; each is a TriageRequest the API accepts. A
+    scope that is neither is refused by the form, never taken for the wider team-wide write."""
+    fid = "00000000-0000-4000-8000-000000000001"
+    sbom = "11111111-1111-4111-8111-111111111111"
+    product = view.TriageForm(
+        finding_id=fid, status="fixed", scope="product", sbom_id=f" {sbom} ", statement="pinned 2.0"
+    ).body()
+    assert product == {
+        "finding_id": fid,
+        "status": "fixed",
+        "note": "pinned 2.0",
+        "product": {"sbom_id": sbom},
+    }
+    assert TriageRequest.model_validate(product).product is not None
+    for scope in ("team", ""):
+        body = view.TriageForm(finding_id=fid, status="fixed", scope=scope, sbom_id=sbom).body()
+        assert body == {"finding_id": fid, "status": "fixed"}
+        assert TriageRequest.model_validate(body).product is None
+    assert "product" not in view.TriageForm(finding_id=fid, status="fixed").body()
+    with pytest.raises(ValidationError):
+        view.TriageForm(finding_id=fid, status="fixed", scope="everyone", sbom_id=sbom)
+    # The product chosen without its SBOM is passed on for the API's model to refuse by name.
+    with pytest.raises(ValidationError, match=r"product\.sbom_id"):
+        TriageRequest.model_validate(view.TriageForm(finding_id=fid, status="fixed", scope="product").body())
+
+
+def test_withdraw_form_names_the_pages_sbom_as_the_product() -> None:
+    """ "Use the team-wide decision" sends the finding and the page's SBOM as the product, a body
+    POST /api/v1/vulnerabilities/{finding_id}/triage/withdraw accepts."""
+    fid = "00000000-0000-4000-8000-000000000001"
+    sbom = "11111111-1111-4111-8111-111111111111"
+    body = view.WithdrawForm(finding_id=fid, sbom_id=sbom).body()
+    assert body == {"finding_id": fid, "product": {"sbom_id": sbom}}
+    assert TriageWithdrawRequest.model_validate(body).product.sbom_id == sbom
+
+
+def _info(status: TriageStatus, product: TriageProduct | None = None) -> TriageInfo:
+    return TriageInfo(
+        advisory_id="GHSA-1",
+        purl="pkg:pypi/acme@1.0",
+        product=product,
+        status=status,
+        updated_by=USER,
+        updated_at=T0,
+    )
+
+
+def test_a_triage_and_a_withdrawal_say_whose_decision_applies() -> None:
+    """A saved triage says whether it is this product's only (the team-wide one unchanged) or
+    team-wide; a withdrawal names the product's decision withdrawn and the team-wide one now applying."""
+    product = TriageProduct(sbom_id="11111111-1111-4111-8111-111111111111")
+    assert view.triage_saved(_info(TriageStatus.NOT_AFFECTED, product)) == (
+        "GHSA-1 in pkg:pypi/acme@1.0: not affected for this product only (the team-wide decision is "
+        "unchanged)."
+    )
+    assert (
+        view.triage_saved(_info(TriageStatus.AFFECTED)) == "GHSA-1 in pkg:pypi/acme@1.0: affected, team-wide."
+    )
+    done = TriageWithdrawal(
+        withdrawn=_info(TriageStatus.NOT_AFFECTED, product), applies=_info(TriageStatus.UNDER_INVESTIGATION)
+    )
+    assert view.withdrawal_done(done) == (
+        "GHSA-1 in pkg:pypi/acme@1.0: this product's own decision (not affected) withdrawn; the team-wide "
+        "decision applies: under investigation."
+    )
+
+
+def test_each_findings_row_says_whose_decision_its_triage_is() -> None:
+    """A row whose product's own decision applies says so: "this product only" on that product's page,
+    "its product's own" on the team's (where it is one product of many); a team-wide one says
+    "team-wide" on both."""
+    own = finding(1, SeverityRating.HIGH, TriageStatus.AFFECTED).model_copy(
+        update={"triage_scope": "product"}
+    )
+    team = finding(2, SeverityRating.HIGH, TriageStatus.AFFECTED).model_copy(update={"triage_scope": "team"})
+    found = FindingList(items=[own, team], total=2, next_offset=None)
+    narrowed = {r.advisory_id: r for r in view.finding_groups(found, narrowed=True)[0].rows}
+    assert (narrowed["GHSA-1"].scope, narrowed["GHSA-1"].scope_words) == ("product", "this product only")
+    assert (narrowed["GHSA-2"].scope, narrowed["GHSA-2"].scope_words) == ("team", "team-wide")
+    assert (narrowed["GHSA-1"].own, narrowed["GHSA-2"].own) == (True, False)
+    wide = {r.advisory_id: r for r in view.finding_groups(found, sbom_links=True)[0].rows}
+    assert (wide["GHSA-1"].scope, wide["GHSA-1"].scope_words) == ("product", "its product's own")
+    assert wide["GHSA-2"].scope_words == "team-wide"
+
+
+def test_findings_closed_by_their_products_own_decision_are_listed_apart() -> None:
+    """The findings a product's own not_affected or fixed closed (which the open list leaves out) are
+    listed for their withdrawal; open ones, team-wide closures and retired findings are not."""
+
+    def scoped(item: FindingInfo, scope: str) -> FindingInfo:
+        return item.model_copy(update={"triage_scope": scope})
+
+    found = FindingList(
+        items=[
+            scoped(finding(1, SeverityRating.HIGH, TriageStatus.NOT_AFFECTED), "product"),
+            scoped(finding(2, SeverityRating.LOW, TriageStatus.FIXED), "product"),
+            scoped(finding(3, SeverityRating.HIGH, TriageStatus.AFFECTED), "product"),
+            scoped(finding(4, SeverityRating.HIGH, TriageStatus.NOT_AFFECTED), "team"),
+            scoped(finding(5, SeverityRating.HIGH, TriageStatus.FIXED, retired=True), "product"),
+        ],
+        total=5,
+        next_offset=None,
+    )
+    closed = view.closed_by_product(found)
+    assert [(r.advisory_id, r.triage, r.scope_words) for r in closed] == [
+        ("GHSA-1", "not affected", "this product only"),
+        ("GHSA-2", "fixed", "this product only"),
+    ]
+    assert [r.advisory_id for g in view.finding_groups(found, narrowed=True) for r in g.rows] == ["GHSA-3"]
 
 
 def test_policy_in_words_names_the_severity_and_the_quarantine() -> None:

@@ -63,8 +63,9 @@ SCOPED_CASES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/dashboard/packages/npm/" + A_SCOPED.replace("/", "%2F"), None),
 ]
 
-# (method, path) → the path values taken from team A, and a body that would be a valid write.
-CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
+# (method, path) → the path values taken from team A, and a body that would be a valid write (or a
+# function of team A making it, for a body naming another of A's resources).
+CASES: dict[tuple[str, str], tuple[Any, Any]] = {
     ("GET", "/api/v1/teams/{team_id}"): (lambda a: {"team_id": a.other_team}, None),
     ("PATCH", "/api/v1/teams/{team_id}"): (lambda a: {"team_id": a.other_team}, {"name": "pwned"}),
     ("DELETE", "/api/v1/teams/{team_id}"): (lambda a: {"team_id": a.other_team}, None),
@@ -178,6 +179,11 @@ CASES: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {
     ("POST", "/api/v1/vulnerabilities/{finding_id}/triage"): (
         lambda a: {"finding_id": a.elsewhere["finding"]},
         {"status": "fixed"},
+    ),
+    # A's product decision on A's finding, named by A's SBOM: there is something to withdraw.
+    ("POST", "/api/v1/vulnerabilities/{finding_id}/triage/withdraw"): (
+        lambda a: {"finding_id": a.elsewhere["finding"]},
+        lambda a: {"product": {"sbom_id": a.elsewhere["sbom"]}},
     ),
     ("GET", "/api/v1/attestations/{attestation_id}"): (
         lambda a: {"attestation_id": a.elsewhere["attestation"]},
@@ -472,6 +478,15 @@ async def _supply_chain_of_a(base: str, owner: Person, a: TeamA) -> None:
     async with (
         aiohttp.ClientSession() as http,
         http.post(
+            f"{base}/api/v1/vulnerabilities/{a.elsewhere['finding']}/triage",
+            json={"status": "fixed", "product": {"sbom_id": a.elsewhere["sbom"]}},
+            headers=owner.headers(),
+        ) as response,
+    ):
+        assert response.status == 200, await response.text()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
             f"{base}/api/v1/supply-chain/policy/overrides",
             json={"ecosystem": "pypi", "name": A_PACKAGE, "version": "1.0", "reason": "accepted risk"},
             headers=owner.headers(),
@@ -581,6 +596,11 @@ async def snapshot(pool: asyncpg.Pool, a: TeamA) -> str:
             "ORDER BY 1, 2",
             teams,
         ),
+        "product_triage": await pool.fetch(
+            "SELECT product, status, updated_at::text FROM supply_chain.product_triage "
+            "WHERE team_id = ANY($1::uuid[]) ORDER BY 1",
+            teams,
+        ),
         "download_overrides": await pool.fetch(
             "SELECT id::text, name, version FROM supply_chain.download_overrides "
             "WHERE team_id = ANY($1::uuid[]) ORDER BY 1",
@@ -616,6 +636,10 @@ async def snapshot(pool: asyncpg.Pool, a: TeamA) -> str:
     return json.dumps({name: [list(r.values()) for r in found] for name, found in rows.items()})
 
 
+def _body(body: Any, a: TeamA) -> dict[str, Any] | None:
+    return body(a) if callable(body) else body
+
+
 async def test_team_b_never_reaches_team_a_by_id(
     two_teams: tuple[str, asyncpg.Pool, TeamA, list[dict[str, str]]],
 ) -> None:
@@ -636,7 +660,7 @@ async def test_team_b_never_reaches_team_a_by_id(
         "A's prompt words",
     }
     cases = [
-        (route.method, route.path.format(**CASES[key][0](a)), CASES[key][1])
+        (route.method, route.path.format(**CASES[key][0](a)), _body(CASES[key][1], a))
         for route in ID_ROUTES
         if (key := (route.method, route.path)) not in EXEMPT
     ]

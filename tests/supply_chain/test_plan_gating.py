@@ -2,7 +2,9 @@
 supply chain as real processes): a team whose plan lacks it publishes and gets no SBOM, finding or
 download block (the version waits, deferred); once its plan includes the feature the version gets its
 SBOM, its finding and its block without being published again (the catch-up job, after the start-up
-backfill has left it deferred)."""
+backfill has left it deferred). A team whose plan loses the feature has its blocks released by the
+periodic block sync (`supply_chain.block_sync_interval_seconds`, short here), and regains them with
+the feature."""
 
 from __future__ import annotations
 
@@ -29,11 +31,22 @@ from tests.supply_chain.mesh_support import (
 from tests.supply_chain.test_backfill import backfill_runs
 from tests.supply_chain.test_download_policy import ADVISORY, _wheel
 
+# The block sync's interval here (production: 300 s), and how long after a pass its announcement may
+# take to reach a download (a JetStream event to the registry, whose notice drops the edge's cache).
+BLOCK_SYNC_SECONDS = 3.0
+ANNOUNCED_SECONDS = 15.0
+
 
 @pytest.fixture(scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> AsyncIterator[Env]:
-    """Edge, registry and supply chain of the module's own, with a high advisory on acme-vuln < 2.0."""
-    async for running in start(tmp_path_factory.mktemp("plan-gating"), postgres_dsn, agents=REGISTRY_MESH):
+    """Edge, registry and supply chain of the module's own, with a high advisory on acme-vuln < 2.0 and
+    a block sync every few seconds."""
+    async for running in start(
+        tmp_path_factory.mktemp("plan-gating"),
+        postgres_dsn,
+        agents=REGISTRY_MESH,
+        overrides={"supply_chain": {"block_sync_interval_seconds": BLOCK_SYNC_SECONDS}},
+    ):
         info = await import_archive(running, osv_archive(ADVISORY), "plan-gating-test")
         assert info["status"] == "finished", info
         yield running
@@ -140,3 +153,50 @@ async def test_a_plan_without_supply_chain_gets_nothing_until_it_gains_the_featu
 
     await _until(blocked, "the upgraded team's vulnerable version was never blocked")
     assert await deferred() is None
+
+
+async def test_a_plan_that_loses_supply_chain_has_its_blocks_released_by_the_periodic_sync(env: Env) -> None:
+    """A blocked vulnerable version becomes downloadable within the block sync's interval (plus the
+    time its announcement takes) after the team's plan moves to one without supply_chain, nothing else
+    having changed; moved back, the version is blocked again as soon."""
+    owner = await team(env)
+    status, policy = await call(
+        env, "PUT", "/api/v1/supply-chain/policy", owner.headers, json_body={"block_severity": "high"}
+    )
+    assert status == 200, policy
+    filename, content = _wheel("acme-downgraded", "1.0", "acme-vuln==1.0")
+    status, text = await upload_bytes(
+        env.base, owner.team_id, owner.key, "acme-downgraded", "1.0", filename, content
+    )
+    assert status == 200, text
+    url = await file_url(env, owner, "acme-downgraded", filename)
+
+    async def blocked() -> bool:
+        return await _download(owner, url) == 403
+
+    await _until(blocked, "the vulnerable version was never blocked")
+    # The agent's one pass over every team soon after it starts (with the SBOM backfill) is behind
+    # it: from here only the periodic sync can notice the plan change (announced to no agent).
+    [agent] = [a for a in env.launcher.started if a.agent is AgentName.SUPPLY_CHAIN]
+
+    async def backfilled() -> bool:
+        return await backfill_runs(agent) >= 1
+
+    await _until(backfilled, "the SBOM backfill never ran")
+
+    await _set_plan(env, owner, "free")
+    within = BLOCK_SYNC_SECONDS * 1.2 + ANNOUNCED_SECONDS  # the job's interval has ±20 % jitter
+    started = asyncio.get_running_loop().time()
+
+    async def released() -> bool:
+        return await _download(owner, url) == 200
+
+    await _until(released, f"still blocked {within:.0f} s after the plan lost supply_chain", seconds=within)
+    assert asyncio.get_running_loop().time() - started < within
+    announced = await env.pool.fetchval(
+        "SELECT count(*) FROM supply_chain.announced_blocks WHERE team_id = $1::uuid", owner.team_id
+    )
+    assert announced == 0
+
+    await _set_plan(env, owner, "local")
+    await _until(blocked, f"not blocked again {within:.0f} s after the plan regained it", seconds=within)

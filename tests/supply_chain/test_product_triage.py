@@ -290,3 +290,145 @@ async def test_products_of_another_team_or_without_the_finding_are_refused(env: 
     ):
         status, invalid = await _triage(env, owner, finding, {**NOT_REACHABLE, "product": product})
         assert status == 422, (product, invalid)
+
+
+async def _withdraw(env: Env, who: Team, finding: dict[str, Any], body: dict[str, Any]) -> tuple[int, Any]:
+    return await call(
+        env, "POST", f"/api/v1/vulnerabilities/{finding['id']}/triage/withdraw", who.headers, json_body=body
+    )
+
+
+async def test_withdrawing_a_products_decision_restores_the_team_wide_one(env: Env) -> None:
+    """Withdrawing app W's own not_affected puts the team-wide affected back for W: its finding, finding
+    detail, OpenVEX and CycloneDX VEX say affected and its download is blocked again; the answer, the
+    audit entry (before: the product's decision with its history; after: the team's) and the withdrawn
+    record keep what W had; a second withdrawal is a 404, and a new product decision starts afresh from
+    the team's."""
+    owner = await team(env)
+    status, policy = await call(
+        env, "PUT", "/api/v1/supply-chain/policy", owner.headers, json_body={"block_severity": "high"}
+    )
+    assert status == 200, policy
+    w_file = await _publish(env, owner, "acme-app-w")
+    w = await _finding_of(env, owner, "acme-app-w")
+    w_url = await file_url(env, owner, "acme-app-w", w_file)
+    status, team_wide = await _triage(env, owner, w, AFFECTED)
+    assert status == 200, team_wide
+    product = {"sbom_id": w["sbom_id"]}
+    status, scoped = await _triage(env, owner, w, {**NOT_REACHABLE, "note": "only in W", "product": product})
+    assert status == 200, scoped
+    assert await _listed(env, owner, w) == ("not_affected", "product")
+    await _until_download(owner, w_url, 200)
+
+    status, done = await _withdraw(env, owner, w, {"product": product})
+    assert status == 200, done
+    assert done["withdrawn"]["status"] == "not_affected"
+    assert done["withdrawn"]["product"] == scoped["product"]
+    assert [(t["previous"], t["status"]) for t in done["withdrawn"]["history"]] == [
+        (None, "affected"),
+        ("affected", "not_affected"),
+    ]
+    assert (done["applies"]["status"], done["applies"]["product"]) == ("affected", None)
+    assert done["applies"]["action_statement"] == AFFECTED["action_statement"]
+
+    assert await _listed(env, owner, w) == ("affected", "team")
+    status, detail = await call(env, "GET", f"/api/v1/vulnerabilities/{w['id']}", owner.headers)
+    assert status == 200, detail
+    assert (detail["triage"]["status"], detail["triage"]["product"]) == ("affected", None)
+    statement = await _openvex(env, owner, w)
+    assert (statement["status"], statement["action_statement"]) == ("affected", AFFECTED["action_statement"])
+    status, cdx = await call(
+        env, "GET", f"/api/v1/sboms/{w['sbom_id']}/vex", owner.headers, params={"format": "cyclonedx"}
+    )
+    assert status == 200, cdx
+    assert [v["analysis"]["state"] for v in cdx["vulnerabilities"]] == ["exploitable"]
+    await _until_download(owner, w_url, 403)
+    status, blocked = await call(env, "GET", "/api/v1/supply-chain/blocked", owner.headers)
+    assert [v["name"] for v in blocked["items"]] == ["acme-app-w"], blocked
+
+    [entry] = await env.pool.fetch(
+        "SELECT resource_type, resource_id, before, after FROM super_agent.audit_entries "
+        "WHERE team_id = $1::uuid AND action = 'supply_chain.triage_withdraw'",
+        owner.team_id,
+    )
+    assert (entry["resource_type"], entry["resource_id"]) == ("finding", w["id"])
+    before, after = entry["before"], entry["after"]
+    assert (before["scope"], before["product"], before["status"], before["note"]) == (
+        "product",
+        scoped["product"],
+        "not_affected",
+        "only in W",
+    )
+    assert before["justification"] == NOT_REACHABLE["justification"]
+    assert [t["status"] for t in before["history"]] == ["affected", "not_affected"]
+    assert (after["scope"], after["status"], after["purl"]) == ("team", "affected", VULN)
+    kept = await env.pool.fetchrow(
+        "SELECT status, note, history, withdrawn_by FROM supply_chain.product_triage_withdrawn "
+        "WHERE team_id = $1::uuid",
+        owner.team_id,
+    )
+    assert (kept["status"], kept["note"], len(kept["history"])) == ("not_affected", "only in W", 2)
+    assert kept["withdrawn_by"].startswith("apikey:")
+
+    status, again = await _withdraw(env, owner, w, {"product": product})
+    assert status == 404, again
+    assert again["error"]["code"] == "not_found", again
+    status, anew = await _triage(env, owner, w, {"status": "fixed", "product": product})
+    assert status == 200, anew
+    assert [(t["previous"], t["status"]) for t in anew["history"]] == [
+        (None, "affected"),
+        ("affected", "fixed"),
+    ]
+
+
+async def test_withdrawing_needs_a_products_own_decision_of_the_team(env: Env) -> None:
+    """Without `product` the withdrawal is a 422 (the team-wide decision is not withdrawn); a product
+    that follows the team-wide decision has nothing to withdraw (404); another team's finding, or
+    another team's SBOM as the product, is a 404 that leaves their decision in place."""
+    owner, other = await team(env), await team(env)
+    scans = []
+    for who in (owner, other):
+        status, scanned = await call(
+            env,
+            "POST",
+            "/api/v1/sboms",
+            who.headers,
+            body=b"acme-vuln==1.0\n",
+            params={"filename": "requirements.txt"},
+        )
+        assert status == 201, scanned
+        scans.append(scanned)
+    mine, theirs = (s["findings"][0] for s in scans)
+    status, held = await _triage(
+        env, other, theirs, {"status": "fixed", "product": {"sbom_id": theirs["sbom_id"]}}
+    )
+    assert status == 200, held
+
+    for body in ({}, {"product": None}):
+        status, refused = await _withdraw(env, owner, mine, body)
+        assert status == 422, (body, refused)
+        assert refused["error"]["details"][0]["loc"] == "product", refused
+    status, nothing = await _withdraw(env, owner, mine, {"product": {"sbom_id": mine["sbom_id"]}})
+    assert status == 404, nothing
+    for finding, product in (
+        (theirs, theirs["sbom_id"]),
+        (mine, theirs["sbom_id"]),
+        (theirs, mine["sbom_id"]),
+    ):
+        status, refused = await _withdraw(env, owner, finding, {"product": {"sbom_id": product}})
+        assert status == 404, refused
+        assert refused["error"]["code"] == "not_found", refused
+    assert await _listed(env, other, theirs) == ("fixed", "product")
+    assert (
+        await env.pool.fetchval(
+            "SELECT count(*) FROM supply_chain.product_triage_withdrawn WHERE team_id = ANY($1::uuid[])",
+            [owner.team_id, other.team_id],
+        )
+        == 0
+    )
+    audited = await env.pool.fetchval(
+        "SELECT count(*) FROM super_agent.audit_entries WHERE action = 'supply_chain.triage_withdraw' "
+        "AND team_id = ANY($1::uuid[])",
+        [owner.team_id, other.team_id],
+    )
+    assert audited == 0

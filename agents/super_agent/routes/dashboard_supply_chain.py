@@ -1,8 +1,9 @@
 """The Supply chain page's routes: the team's findings counted by severity and triage, the download
 policy (and changing it), the versions it blocks with the findings that block each, overrides (add
 with a reason, withdraw), the open vulnerability findings by severity with their triage (the team's,
-or one SBOM's with its VEX exports: `?sbom=`), the SBOMs and lockfiles uploaded through the API, and
-the advisories held with their last imports.
+or one SBOM's with its VEX exports: `?sbom=`, where a triage may be that product's only and a
+product's own decision withdrawn), the SBOMs and lockfiles uploaded through the API, and the
+advisories held with their last imports.
 
 Every read and write is one of the supply chain API's routes called in-process (`EdgeApi`), so the
 same permissions, plan gate (`supply_chain`: a plan without it shows each panel's refusal) and team
@@ -36,6 +37,7 @@ from shared.messages.supply_chain import (
     SbomInfo,
     SbomList,
     TriageInfo,
+    TriageWithdrawal,
 )
 from shared.messages.supply_chain_policy import BlockedList, DownloadPolicy, OverrideInfo, OverrideList
 from shared.messages.teams import MAX_PAGE, MemberList
@@ -136,7 +138,10 @@ async def _context(api: EdgeApi, sbom_id: str | None = None) -> dict[str, Any]:
         None
         if isinstance(findings, Unavailable)
         else view.finding_groups(
-            findings, counted.by_severity if counted else None, sbom_links=sbom_id is None
+            findings,
+            counted.by_severity if counted else None,
+            sbom_links=sbom_id is None,
+            narrowed=sbom_id is not None,
         )
     )
     return {
@@ -149,6 +154,10 @@ async def _context(api: EdgeApi, sbom_id: str | None = None) -> dict[str, Any]:
             overrides if isinstance(overrides, Unavailable) else view.override_rows(overrides, people, keys)
         ),
         "findings": findings if isinstance(findings, Unavailable) else groups,
+        # On one SBOM's page: what its own decisions closed, which the open list leaves out.
+        "closed_by_product": (
+            view.closed_by_product(findings) if sbom_id and not isinstance(findings, Unavailable) else []
+        ),
         "open_findings": (
             counted.open if counted is not None else view.open_count(groups) if groups is not None else 0
         ),
@@ -162,6 +171,7 @@ async def _context(api: EdgeApi, sbom_id: str | None = None) -> dict[str, Any]:
         "advisories": advisories if isinstance(advisories, Unavailable) else view.advisory_view(advisories),
         "block_choices": view.BLOCK_CHOICES,
         "triage_choices": view.TRIAGE_CHOICES,
+        "scope_choices": view.SCOPE_CHOICES,
         "justifications": view.JUSTIFICATIONS,
         "Permission": Permission,
     }
@@ -232,11 +242,16 @@ async def triage(call: Call) -> web.StreamResponse:
     made = await _write(api.post(FINDINGS + "/{finding_id}/triage", TriageInfo, form.body()))
     if isinstance(made, Unavailable):
         return await _body(call, "findings", problem=made)
-    return await _body(
-        call,
-        "findings",
-        done=f"{made.advisory_id} in {made.purl}: {view.TRIAGE_WORDS[made.status]}.",
-    )
+    return await _body(call, "findings", done=view.triage_saved(made))
+
+
+async def withdraw_triage(call: Call) -> web.StreamResponse:
+    api = EdgeApi(call.request, call.ctx)
+    form: view.WithdrawForm = call.input
+    done = await _write(api.post(FINDINGS + "/{finding_id}/triage/withdraw", TriageWithdrawal, form.body()))
+    if isinstance(done, Unavailable):
+        return await _body(call, "findings", problem=done)
+    return await _body(call, "findings", done=view.withdrawal_done(done))
 
 
 SUPPLY_CHAIN_PAGE_ROUTES: list[Route] = [
@@ -281,10 +296,20 @@ SUPPLY_CHAIN_PAGE_ROUTES: list[Route] = [
     page_route(
         "POST",
         SUPPLY_CHAIN.path + "/triage",
-        "Supply chain fragment: triage a finding (POST /api/v1/vulnerabilities/{finding_id}/triage); "
-        "answers the page's body.",
+        "Supply chain fragment: triage a finding (POST /api/v1/vulnerabilities/{finding_id}/triage), "
+        "team-wide or, on a page narrowed to one SBOM, for that product only; answers the page's body.",
         Permission.SUPPLY_CHAIN_TRIAGE,
         triage,
         request=view.TriageForm,
+    ),
+    page_route(
+        "POST",
+        SUPPLY_CHAIN.path + "/triage/withdraw",
+        "Supply chain fragment: withdraw an SBOM's own decision about a finding, so the team-wide one "
+        "applies to it again (POST /api/v1/vulnerabilities/{finding_id}/triage/withdraw); answers the "
+        "page's body.",
+        Permission.SUPPLY_CHAIN_TRIAGE,
+        withdraw_triage,
+        request=view.WithdrawForm,
     ),
 ]

@@ -46,6 +46,7 @@ from shared.messages.registry import (
     SC_SBOMS,
     SC_SCAN,
     SC_TRIAGE,
+    SC_TRIAGE_WITHDRAW,
     SC_VEX,
 )
 from shared.messages.supply_chain import (
@@ -59,6 +60,8 @@ from shared.messages.supply_chain import (
     ScanResult,
     TriageInfo,
     TriageRequest,
+    TriageWithdrawal,
+    TriageWithdrawRequest,
     Verification,
     VerifyEnvelope,
     VexRequest,
@@ -253,13 +256,47 @@ async def triage(call: Call) -> BaseModel:
                 "purl": info.purl,
                 "scope": "team",
                 **scope,
-                "status": info.status.value,
-                "justification": info.justification,
-                "impact_statement": info.impact_statement,
-                "action_statement": info.action_statement,
+                **_decision(info),
             },
         )
     return info
+
+
+def _decision(info: TriageInfo) -> dict[str, Any]:
+    return {
+        "status": info.status.value,
+        "justification": info.justification,
+        "impact_statement": info.impact_statement,
+        "action_statement": info.action_statement,
+    }
+
+
+async def withdraw_triage(call: Call) -> BaseModel:
+    request: TriageWithdrawRequest = call.input
+    done: TriageWithdrawal = await deps(call).bus.request(SC_TRIAGE_WITHDRAW, request, call.ctx)
+    withdrawn, applies = done.withdrawn, done.applies
+    # `before` carries the withdrawn decision's whole history: with it, the audit log alone tells what
+    # was stated about the product and by whom, as the agent's own record does.
+    await _audit(
+        call,
+        "supply_chain.triage_withdraw",
+        "finding",
+        request.finding_id,
+        before={
+            "scope": "product",
+            "product": withdrawn.product.model_dump(mode="json") if withdrawn.product else None,
+            **_decision(withdrawn),
+            "note": withdrawn.note,
+            "history": [t.model_dump(mode="json") for t in withdrawn.history],
+        },
+        after={
+            "advisory_id": applies.advisory_id,
+            "purl": applies.purl,
+            "scope": "team",
+            **_decision(applies),
+        },
+    )
+    return done
 
 
 async def _audit(call: Call, action: str, resource: str, resource_id: str | None, **change: Any) -> None:
@@ -539,6 +576,24 @@ SUPPLY_CHAIN_ROUTES: list[Route] = [
         Local(triage),
         request=TriageRequest,
         response=TriageInfo,
+        tags=TAGS,
+        feature=FEATURE,
+        extra_status=(404, 422, 503, 504),
+    ),
+    Route(
+        "POST",
+        FINDING + "/triage/withdraw",
+        "Withdraw a product's own decision about a finding (`product` as the triage named it: `sbom_id`, or "
+        "a registry version's `ecosystem`, `name` and `version`): the team-wide decision applies to that "
+        "product again, in its findings, its VEX exports and the download policy. Answers the decision "
+        "withdrawn (kept, with its history) and the one that applies now. 404 when the product has no "
+        "decision of its own about this finding's advisory in this component, or the product or finding "
+        "is not your team's; 422 without `product` (the team-wide decision is replaced, never withdrawn). "
+        "Audited.",
+        Permission.SUPPLY_CHAIN_TRIAGE,
+        Local(withdraw_triage),
+        request=TriageWithdrawRequest,
+        response=TriageWithdrawal,
         tags=TAGS,
         feature=FEATURE,
         extra_status=(404, 422, 503, 504),

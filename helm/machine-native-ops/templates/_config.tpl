@@ -143,6 +143,7 @@ supply_chain:
     - "${MNO_SUPPLY_CHAIN_SIGNING_KEY_PREVIOUS:-}"
   max_document_bytes: {{ $v.supplyChain.maxDocumentBytes | int }}
   max_advisory_archive_bytes: {{ $v.supplyChain.maxAdvisoryArchiveBytes | int }}
+  block_sync_interval_seconds: {{ $v.supplyChain.blockSyncIntervalSeconds | toJson }}
 features: {{ $v.features | toJson }}
 agents:
 {{- range $name := include "mno.agentNames" . | fromJsonArray }}
