@@ -497,6 +497,9 @@ class VersionSbom:
     findings: tuple[VersionFindingRow, ...]
     open_findings: int
     limited: bool  # more findings than were read
+    cyclonedx_vex_href: str
+    # None when no finding is open: OpenVEX has no empty document (the API answers 409).
+    openvex_href: str | None
 
 
 def version_sbom(found: SbomList, findings: FindingList | None) -> VersionSbom | None:
@@ -536,4 +539,6 @@ def version_sbom(found: SbomList, findings: FindingList | None) -> VersionSbom |
         tuple(rows),
         sum(1 for r in rows if r.open),
         findings is not None and findings.next_offset is not None,
+        sc.sbom_href(sbom.id, "vex", "cyclonedx"),
+        sc.sbom_href(sbom.id, "vex", "openvex") if sum(sbom.findings.values()) else None,
     )

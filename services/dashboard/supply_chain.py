@@ -668,7 +668,13 @@ def summary_view(summary: FindingSummary) -> SummaryView:
 # -- uploaded SBOMs and lockfiles --------------------------------------------------------------
 
 SBOMS = "/api/v1/sboms"
-FORMAT_WORDS = {"cyclonedx": "CycloneDX", "spdx": "SPDX"}
+FORMAT_WORDS = {
+    "cyclonedx": "CycloneDX",
+    "spdx": "SPDX",
+    # SBOMs the agent made itself (every other `input_format` is the kind of an uploaded lockfile).
+    "artifact": "made from the published version",
+    "upstream": "made for the upstream version",
+}
 
 
 def sbom_href(sbom_id: str, document: str, document_format: str) -> str:

@@ -477,8 +477,8 @@ async def test_a_version_without_findings_offers_its_sbom(
     stage: Stage, published: Published, chromium: Browser
 ) -> None:
     """dash-app 0.1's page (once the supply chain made its SBOM) links the SBOM the API finds for the
-    version, in CycloneDX and SPDX, naming its dependency dash-lib, and says it has no finding; the
-    API's filter finds no SBOM of another version."""
+    version, in CycloneDX and SPDX, naming its dependency dash-lib, and says it has no finding (its
+    CycloneDX VEX is linked, OpenVEX is not); the API's filter finds no SBOM of another version."""
 
     async def made() -> list[Any]:
         status, body = await stage.api(
@@ -511,4 +511,10 @@ async def test_a_version_without_findings_offers_its_sbom(
         response = await context.request.get(href, headers={"X-MNO-Team": stage.team.id})
         assert response.status == 200
         assert LIB in await response.text()
+    # No finding, so its triage is an empty CycloneDX VEX, and no OpenVEX (which has no empty form).
+    vex = await page.locator("#sbom-cyclonedx-vex").get_attribute("href")
+    response = await context.request.get(str(vex), headers={"X-MNO-Team": stage.team.id})
+    assert response.status == 200
+    assert (await response.json())["bomFormat"] == "CycloneDX"
+    assert await page.locator("#sbom-openvex").count() == 0
     await context.close()

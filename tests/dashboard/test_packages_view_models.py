@@ -269,7 +269,7 @@ def _finding(n: int, rating: SeverityRating | None, triage: TriageStatus | None)
 def test_the_version_sbom_is_found_by_its_subject_and_downloads_through_the_api() -> None:
     """The SBOM is asked of `GET /api/v1/sboms` by the registry version (source artifact, purl type,
     name, version); its downloads are the SBOM document route in CycloneDX and SPDX; none found is no
-    panel content."""
+    panel content; the VEX exports of its triage are linked too."""
     assert packages.sbom_query(Ecosystem.NPM, "@acme/ui", "1.2.0") == {
         "source": "artifact",
         "subject_ecosystem": "npm",
@@ -297,6 +297,14 @@ def test_the_version_sbom_is_found_by_its_subject_and_downloads_through_the_api(
     assert shown.cyclonedx_href == f"/api/v1/sboms/{SBOM_ID}/document?format=cyclonedx"
     assert shown.spdx_href == f"/api/v1/sboms/{SBOM_ID}/document?format=spdx"
     assert (shown.components, shown.findings, shown.open_findings, shown.limited) == (7, (), 0, False)
+    # Its triage as VEX: CycloneDX VEX always; OpenVEX only with an open finding (else the API's 409).
+    assert shown.cyclonedx_vex_href == f"/api/v1/sboms/{SBOM_ID}/vex?format=cyclonedx"
+    assert shown.openvex_href is None
+    vulnerable = packages.version_sbom(
+        SbomList(items=[sbom.model_copy(update={"findings": {"high": 1}})], total=1, next_offset=None), None
+    )
+    assert vulnerable is not None
+    assert vulnerable.openvex_href == f"/api/v1/sboms/{SBOM_ID}/vex?format=openvex"
 
 
 def test_the_version_findings_show_open_ones_first_worst_first_with_their_triage() -> None:

@@ -650,3 +650,18 @@ def test_advisory_imports_say_what_each_changed_and_how_it_ended() -> None:
     assert shown.last_finished == T0 + timedelta(hours=2, minutes=1)
     empty = view.advisory_view(AdvisoryStatus(advisories=0, withdrawn=0, latest_modified=None, imports=[]))
     assert (empty.imports, empty.last_finished) == ((), None)
+
+
+def test_an_sbom_the_agent_made_says_so_rather_than_lockfile() -> None:
+    """SBOMs made from a published version or for an upstream one name their origin in words; only
+    an uploaded lockfile's kind is called a lockfile."""
+    rows = [
+        view.sbom_row(_sbom(1, "artifact", "artifact", {})),
+        view.sbom_row(_sbom(2, "upstream", "upstream", {})),
+        view.sbom_row(_sbom(3, "lockfile", "Cargo.lock", {})),
+    ]
+    assert [r.format for r in rows] == [
+        "made from the published version",
+        "made for the upstream version",
+        "Cargo.lock (lockfile)",
+    ]
