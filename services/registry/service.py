@@ -45,7 +45,7 @@ from services.registry.python import metadata as pymeta
 from services.registry.python import simple
 from services.registry.python.upload import FileDigests, check_digests, check_form
 from services.registry.python.upstream_pages import UpstreamFile
-from services.registry.upstream import Upstreams, UpstreamUnavailable
+from services.registry.upstream import Upstream, Upstreams, UpstreamUnavailable
 from services.registry.upstream_matching import UpstreamMatching
 from shared.archives import ArchiveLimits
 from shared.blobstore import BlobNotFound, BlobStore
@@ -510,9 +510,42 @@ class Registry:
             media_type=media, body=simple.project_page(name, ordered, files, media), cacheable=True
         )
 
+    async def _upstream_listing(
+        self, team_id: str, upstream: Upstream, name: str
+    ) -> list[UpstreamFile] | None:
+        """The upstream's files of a project. When the upstream cannot be reached (and no page of it is
+        held), the files the team already took from it and still holds: installs that worked keep
+        working through an upstream outage or an agent restart during one."""
+        try:
+            return await self.upstreams.project_files(upstream, name)
+        except UpstreamUnavailable:
+            async with self._pool.acquire() as conn:
+                kept = await upstream_store.cached_files(conn, team_id, Ecosystem.PYPI, upstream.name, name)
+            held = [(filename, f) for filename, f in kept.items() if await self._blobs.exists(f.sha256)]
+            if not held:
+                raise
+            log.warning(
+                "upstream unreachable: serving the files cached from it",
+                upstream=upstream.name,
+                project=name,
+                files=len(held),
+            )
+            return [
+                UpstreamFile(
+                    filename=filename,
+                    url="",
+                    sha256=f.upstream_digest,
+                    size=f.size,
+                    requires_python=None,
+                    yanked=False,
+                    yanked_reason=None,
+                )
+                for filename, f in held
+            ]
+
     async def _upstream_page(self, team_id: str, name: str, media: str) -> PythonPage:
         upstream = self.upstreams.for_team(team_id, "pypi")
-        files = await self.upstreams.project_files(upstream, name) if upstream is not None else None
+        files = await self._upstream_listing(team_id, upstream, name) if upstream is not None else None
         if not files or upstream is None:
             raise NotFound("no such project in this index")
         quarantine = await self._quarantine(team_id, upstream.name, name, files)
@@ -556,7 +589,7 @@ class Registry:
             # A privately published name (or a deleted one): none of the upstream's files, not even
             # versions ours lacks.
             raise NotFound("no such file in this index")
-        files = await self.upstreams.project_files(upstream, name) or []
+        files = await self._upstream_listing(team_id, upstream, name) or []
         listed = next(
             (f for f in files if f.filename == request.filename and f.sha256 == request.sha256), None
         )

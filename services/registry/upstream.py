@@ -36,6 +36,8 @@ from shared.blobstore import DigestMismatch as BlobDigestMismatch
 __all__ = ["Upstream", "UpstreamUnavailable", "Upstreams"]
 
 log = structlog.get_logger("mno.registry.upstream")
+# How long an upstream that failed is left alone while its last page is served instead.
+STALE_RETRY_SECONDS = 30.0
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 _MAX_PAGE_BYTES = 32 * 1024 * 1024
@@ -104,7 +106,16 @@ class Upstreams:
         if cached is not None and cached[0] > now:
             self._pages.move_to_end(key)
             return cached[1]
-        files = await self._fetch_page(upstream, name)
+        try:
+            files = await self._fetch_page(upstream, name)
+        except UpstreamUnavailable:
+            if cached is None or cached[1] is None:
+                raise
+            # The upstream is down: the page it last gave is served (as Artifactory's and Nexus's
+            # remote repositories do), and asked again only after a short wait, not on every install.
+            log.warning("upstream unreachable: serving its last page", upstream=upstream.name, project=name)
+            self._pages[key] = (now + min(upstream.cache_ttl_seconds, STALE_RETRY_SECONDS), cached[1])
+            return cached[1]
         self._pages[key] = (now + upstream.cache_ttl_seconds, files)
         self._pages.move_to_end(key)
         while len(self._pages) > _CACHED_PAGES:

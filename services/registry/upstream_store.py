@@ -84,6 +84,24 @@ async def cached_file(
     return CachedFile(row["sha256"], row["size"], row["upstream_digest"], row["cached_at"], row["version"])
 
 
+async def cached_files(
+    conn: Connection, team_id: str, ecosystem: Ecosystem, upstream: str, name: str
+) -> dict[str, CachedFile]:
+    """The files of a project the team took from the upstream, by file name."""
+    rows = await conn.fetch(
+        f"SELECT filename, sha256, size, upstream_digest, cached_at, version FROM {S}.upstream_files "
+        "WHERE team_id = $1::uuid AND ecosystem = $2 AND upstream = $3 AND name = $4",
+        team_id,
+        ecosystem.value,
+        upstream,
+        name,
+    )
+    return {
+        r["filename"]: CachedFile(r["sha256"], r["size"], r["upstream_digest"], r["cached_at"], r["version"])
+        for r in rows
+    }
+
+
 async def record_file(
     conn: Connection,
     team_id: str,

@@ -4,13 +4,15 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
 import json
 import shutil
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,9 @@ class Proxied:
     down: Team  # behind an upstream nobody answers at
     plain: Team  # no upstream
     peer: Team  # behind the running pypiserver too, never publishes
+    lone: Team  # behind a pypiserver of its own, which `stop_lone` stops
+    lone_packages: Path  # that pypiserver's folder
+    stop_lone: Callable[[], None]
 
 
 async def _team(conn: Any) -> Team:
@@ -71,7 +76,7 @@ async def _teams(dsn: str) -> list[Team]:
         # The agents migrate when they start, but their config needs the teams first.
         await migrate_all(pool)
         async with pool.acquire() as conn:
-            return [await _team(conn) for _ in range(4)]
+            return [await _team(conn) for _ in range(5)]
     finally:
         await pool.close()
 
@@ -92,10 +97,23 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iter
     ]:
         filename, content = minimal_wheel(name, version)
         (packages / filename).write_bytes(content)
-    live, down, plain, peer = asyncio.run(_teams(postgres_dsn))
-    with pypiserver(packages, fallback=False) as upstream:
+    lone_packages = tmp_path_factory.mktemp("lone-upstream-packages")
+    filename, content = minimal_wheel("offline-lib", "1.0")
+    (lone_packages / filename).write_bytes(content)
+    live, down, plain, peer, lone = asyncio.run(_teams(postgres_dsn))
+    with pypiserver(packages, fallback=False) as upstream, ExitStack() as lone_server:
+        lone_upstream = lone_server.enter_context(pypiserver(lone_packages, fallback=False))
         upstreams = {
             "public": {"kind": "pypi", "url": f"{upstream}/simple/", "teams": [live.team_id, peer.team_id]},
+            # Its project page is fresh in the agent's memory for a second only: with the server
+            # stopped, the page comes from what the agent last fetched, then (after a restart) from
+            # the files the team took, and the file itself can only come from our blob store.
+            "lone": {
+                "kind": "pypi",
+                "url": f"{lone_upstream}/simple/",
+                "teams": [lone.team_id],
+                "cache_ttl_seconds": 1,
+            },
             "gone": {
                 "kind": "pypi",
                 "url": f"http://127.0.0.1:{free_port()}/simple/",
@@ -112,7 +130,17 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iter
             )
             try:
                 agents = {a: launcher.start(a) for a in (AgentName.ARTIFACT_MANAGER, AgentName.SUPER_AGENT)}
-                yield Proxied(Mesh(launcher, agents), packages, live, down, plain, peer)
+                yield Proxied(
+                    Mesh(launcher, agents),
+                    packages,
+                    live,
+                    down,
+                    plain,
+                    peer,
+                    lone,
+                    lone_packages,
+                    lone_server.close,
+                )
             finally:
                 launcher.stop_all()
                 nats.stop()
@@ -186,6 +214,55 @@ async def test_pip_installs_a_public_package_through_the_team_index(proxied: Pro
     digest = hashlib.sha256((proxied.packages / "pub_lib-1.0-py3-none-any.whl").read_bytes()).hexdigest()
     blobs = proxied.mesh.launcher.workdir / "data" / "blobs"
     assert digest in {p.name for p in blobs.rglob("*") if p.is_file()}
+
+
+async def test_a_cached_file_installs_with_the_upstream_stopped(
+    proxied: Proxied, http: aiohttp.ClientSession, tmp_path: Path, postgres_dsn: str
+) -> None:
+    """Once pip installed an upstream-only project through the team index, its file is served from our
+    blob store: with the upstream's server stopped (and the file gone from its folder), pip installs it
+    into a fresh venv again, from the upstream's last page once that page is stale, and again after the
+    ArtifactManager restarted (no page held: the page lists the files the team took), each checked
+    against the upstream file's SHA-256, and every download is counted."""
+    team = proxied.lone
+    index = index_url(proxied.mesh.edge_url, team.team_id, team.key)
+    first = fresh_venv(tmp_path / "first")
+    result = pip_install(first, index, "offline-lib")
+    assert result.returncode == 0, result.stdout + result.stderr
+    upstream_file = proxied.lone_packages / "offline_lib-1.0-py3-none-any.whl"
+    digest = hashlib.sha256(upstream_file.read_bytes()).hexdigest()
+    async with http.get(f"{_base(proxied, team)}/simple/offline-lib/", headers=_basic(team.key)) as response:
+        assert f"#sha256={digest}" in await response.text()
+    proxied.stop_lone()
+    upstream_file.unlink()  # nothing could serve it, even a server started again on that folder
+    await asyncio.sleep(1.5)  # the agent's page of it is stale now: asking the upstream fails
+    second = fresh_venv(tmp_path / "second")
+    result = pip_install(second, index, "offline-lib")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert installed_version(second, "offline_lib") == "1.0"
+    installed = second.parent.parent / "lib"
+    assert list(installed.rglob("offline_lib-1.0.dist-info"))
+    manager = proxied.mesh.agents[AgentName.ARTIFACT_MANAGER]
+    manager.stop()
+    proxied.mesh.agents[AgentName.ARTIFACT_MANAGER] = proxied.mesh.launcher.start(AgentName.ARTIFACT_MANAGER)
+    third = fresh_venv(tmp_path / "third")
+    result = pip_install(third, index, "offline-lib")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert installed_version(third, "offline_lib") == "1.0"
+    async with http.get(f"{_base(proxied, team)}/simple/offline-lib/", headers=_basic(team.key)) as response:
+        assert f"#sha256={digest}" in await response.text()
+    pool = await create_pool(postgres_dsn, min_size=1, max_size=1, command_timeout=10)
+    try:
+        async with pool.acquire() as conn:
+            downloads = await conn.fetchval(
+                "SELECT downloads FROM artifact_manager.upstream_files "
+                "WHERE team_id = $1::uuid AND sha256 = $2",
+                team.team_id,
+                digest,
+            )
+    finally:
+        await pool.close()
+    assert downloads == 3
 
 
 async def test_a_private_package_shadows_every_upstream_file_of_its_name(
