@@ -419,7 +419,9 @@ class ClientConfig:
     pypirc: str
     npm_registry: str
     npmrc: str
-    twine: str
+    twine: str  # with ~/.pypirc
+    twine_line: str  # on its own, nothing configured
+    npm_line: str  # writes the .npmrc lines into ~/.npmrc (npm 7 and later)
 
 
 def client_config(base_url: str, team_id: str) -> ClientConfig:
@@ -443,8 +445,11 @@ def client_config(base_url: str, team_id: str) -> ClientConfig:
             f"repository = {upload}\nusername = __token__\npassword = {KEY_PLACEHOLDER}\n"
         ),
         twine="twine upload --repository team dist/*",
+        twine_line=f"twine upload --repository-url {upload} -u __token__ -p {KEY_PLACEHOLDER} dist/*",
         npm_registry=npm_registry,
         npmrc=f"registry={npm_registry}\n{npm_key}:_authToken={KEY_PLACEHOLDER}\n",
+        # npm 7 and later set several key=value pairs in one `npm config set`.
+        npm_line=f"npm config set registry={npm_registry} {npm_key}:_authToken={KEY_PLACEHOLDER}",
     )
 
 

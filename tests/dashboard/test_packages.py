@@ -17,6 +17,7 @@ from urllib.parse import quote
 import pytest
 from playwright.async_api import Browser, Page
 
+from services.dashboard.packages import client_config
 from services.identity import apikeys
 from shared.messages.permissions import Role, permissions_of_roles
 from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
@@ -381,6 +382,76 @@ async def test_a_scoped_npm_package_page_opens_with_its_versions_and_dependents(
     await context.close()
 
 
+async def test_the_package_page_shows_the_versions_authors_homepage_and_repository(
+    stage: Stage, chromium: Browser
+) -> None:
+    """A wheel's Author, Author-email, Home-page and Project-URL `Repository`, and an npm version's
+    author object, homepage and {type, url} repository, are on their package pages as the REST
+    version document gives them (`authors`, `homepage`, `repository`)."""
+    team_id, token = await other_team_session(stage)  # the stage team's searches stay as they are
+    async with stage.pool.acquire() as conn:
+        _, created = await apikeys.create(
+            conn,
+            team_id=team_id,
+            name="people",
+            permissions=sorted(permissions_of_roles((Role.OWNER.value,))),
+            created_by=stage.admin_id,
+        )
+    key = str(created)
+    fields = [
+        ("Author", "Jane Doe"),
+        ("Author-email", "jane@example.com"),
+        ("Home-page", "https://home.example.com/dash-people"),
+        ("Project-URL", "Repository, https://git.example.com/dash-people"),
+    ]
+    filename, content = wheel("dash-people", "1.0", core_metadata("dash-people", "1.0", fields=fields))
+    status, text = await upload_bytes(stage.edge, team_id, key, "dash-people", "1.0", filename, content)
+    assert status == 200, text
+    manifest = {
+        "author": {"name": "Jane Doe", "email": "jane@example.com"},
+        "homepage": "https://home.example.com/dash-people-js",
+        "repository": {"type": "git", "url": "git+https://git.example.com/dash-people-js.git"},
+    }
+    document = publish_document(
+        "dash-people-js", "1.0.0", package_tarball("dash-people-js", "1.0.0"), **manifest
+    )
+    status, body = await put_document(stage.edge, team_id, key, "dash-people-js", document)
+    assert status == 201, body
+    context = await stage.context(chromium, token, viewport=LAPTOP)
+    page = await context.new_page()
+    expected = {
+        ("pypi", "dash-people", "1.0"): (
+            ["Jane Doe", "jane@example.com"],
+            "https://home.example.com/dash-people",
+            "https://git.example.com/dash-people",
+        ),
+        ("npm", "dash-people-js", "1.0.0"): (
+            ["Jane Doe <jane@example.com>"],
+            "https://home.example.com/dash-people-js",
+            "git+https://git.example.com/dash-people-js.git",
+        ),
+    }
+    for (ecosystem, name, version), (authors, homepage, repository) in expected.items():
+        response = await context.request.get(
+            f"/api/v1/registry/packages/{ecosystem}/{name}/versions/{version}",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert response.status == 200, await response.text()
+        answer = await response.json()
+        assert answer["authors"] == authors
+        assert (answer["homepage"], answer["repository"]) == (homepage, repository)
+        await page.goto(f"/dashboard/packages/{ecosystem}/{quote(name, safe='')}")
+        facts = dict(
+            await page.locator("#about dl.facts dt").evaluate_all(
+                "dts => dts.map(dt => [dt.textContent, dt.nextElementSibling.textContent])"
+            )
+        )
+        assert facts["Authors"] == ", ".join(authors), (ecosystem, facts)
+        assert facts["Homepage"] == homepage, (ecosystem, facts)
+        assert facts["Repository"] == repository, (ecosystem, facts)
+    await context.close()
+
+
 async def test_another_team_cannot_open_the_package(
     stage: Stage, published: Published, chromium: Browser
 ) -> None:
@@ -399,9 +470,59 @@ async def test_another_team_cannot_open_the_package(
     await context.close()
 
 
+async def test_another_teams_writes_from_the_forms_are_404_and_change_nothing(
+    stage: Stage, chromium: Browser
+) -> None:
+    """An owner of another team posting the stage team's package to yank, unyank, delete-version and
+    delete (forced too, with a reason) gets the not-found page each time; the package keeps both
+    versions, 1.0 not yanked and 2.0 still yanked with its reason."""
+    name = f"dash-cross-{uuid.uuid4().hex[:6]}"
+    for version in ("1.0", "2.0"):
+        filename, content = minimal_wheel(name, version)
+        status, text = await upload_bytes(
+            stage.edge, stage.team.id, stage.team.key, name, version, filename, content
+        )
+        assert status == 200, text
+    api = f"/api/v1/registry/packages/pypi/{name}"
+    status, body = await stage.api("POST", f"{api}/versions/2.0/yank", json={"reason": "held back"})
+    assert status == 200, body
+    _, token = await other_team_session(stage, Role.OWNER)
+    context = await stage.context(chromium, token)
+    session = await (await context.request.get("/api/v1/session")).json()
+    assert session["team_id"] != stage.team.id
+    csrf = {"X-CSRF-Token": session["csrf_token"]}
+    override = {"force": "true", "reason": "not ours to delete"}
+    posts: list[tuple[str, dict[str, str]]] = [
+        ("/dashboard/packages/yank", {"version": "1.0", "reason": "theirs"}),
+        ("/dashboard/packages/unyank", {"version": "2.0"}),
+        ("/dashboard/packages/delete-version", {"version": "1.0"}),
+        ("/dashboard/packages/delete-version", {"version": "1.0", **override}),
+        ("/dashboard/packages/delete", {}),
+        ("/dashboard/packages/delete", override),
+    ]
+    for path, fields in posts:
+        response = await context.request.post(
+            path, data={"ecosystem": "pypi", "name": name, **fields}, headers=csrf
+        )
+        text = await response.text()
+        assert response.status == 404, (path, fields, response.status, text)
+        assert 'data-error-code="not_found"' in text, (path, text)
+        assert "held back" not in text
+    await context.close()
+    status, versions = await stage.api("GET", api)
+    assert status == 200, versions
+    assert {v["version"]: v["yanked"] for v in versions["versions"]} == {"1.0": False, "2.0": True}
+    status, held = await stage.api("GET", f"{api}/versions/2.0")
+    assert (status, held["yanked_reason"]) == (200, "held back")
+    status, body = await stage.api("DELETE", api)  # the stage team's searches list dash-lib and dash-app
+    assert status == 200, body
+
+
 async def test_client_configuration_is_the_teams_with_no_key(stage: Stage, chromium: Browser) -> None:
-    """pip's index URL, ~/.pypirc and .npmrc name this edge and the team, with <API_KEY> in the key's
-    place (the owner's real key appears nowhere); a copy button puts the pip line on the clipboard."""
+    """pip's index URL, ~/.pypirc, .npmrc and the one-line twine upload and npm configuration (those
+    tests/registry/test_client_lines.py runs with the real clients) name this edge and the team, with
+    <API_KEY> in the key's place (the owner's real key appears nowhere); a copy button puts the pip
+    line on the clipboard."""
     context, page = await signed_in(stage, chromium, viewport=LAPTOP)
     await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stage.edge)
     await page.goto("/dashboard/packages/setup")
@@ -417,6 +538,19 @@ async def test_client_configuration_is_the_teams_with_no_key(stage: Stage, chrom
     npmrc = await page.locator("#npmrc").inner_text()
     assert f"registry={stage.edge}/registry/{stage.team.id}/npm/" in npmrc
     assert f"//{host}/registry/{stage.team.id}/npm/:_authToken=<API_KEY>" in npmrc
+    config = client_config(stage.edge, stage.team.id)
+    twine = await page.locator("#twine-one-line").inner_text()
+    assert twine == config.twine_line
+    assert twine == (
+        f"twine upload --repository-url {stage.edge}/registry/{stage.team.id}/pypi/legacy/ "
+        "-u __token__ -p <API_KEY> dist/*"
+    )
+    npm_line = await page.locator("#npm-line").inner_text()
+    assert npm_line == config.npm_line
+    assert npm_line == (
+        f"npm config set registry={stage.edge}/registry/{stage.team.id}/npm/ "
+        f"//{host}/registry/{stage.team.id}/npm/:_authToken=<API_KEY>"
+    )
     assert stage.team.key not in await page.content()
     # The Clipboard API writes only from a focused document: another page of this browser (an earlier
     # test's) may hold the focus, and the copy then fails, as it would for a user in another window.

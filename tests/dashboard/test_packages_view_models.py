@@ -186,17 +186,37 @@ def test_upload_history_is_newest_first_with_people_and_keys_named() -> None:
 
 
 def test_client_config_names_the_edge_and_team_and_never_a_key() -> None:
-    """pip's index URL carries `__token__:<API_KEY>` in its authority; ~/.pypirc and .npmrc name the
-    team's upload URL and registry; npm's token is keyed by the registry without its scheme."""
+    """pip's index URL carries `__token__:<API_KEY>` in its authority; ~/.pypirc, twine's one line,
+    .npmrc and npm's one line name the team's upload URL and registry; npm's token is keyed by the
+    registry without its scheme."""
     config = packages.client_config("https://mno.example.com/", "t-1")
     index = "https://__token__:<API_KEY>@mno.example.com/registry/t-1/pypi/simple/"
     assert config.pip == f"pip install --index-url {index} PACKAGE"
     assert "repository = https://mno.example.com/registry/t-1/pypi/legacy/" in config.pypirc
     assert "password = <API_KEY>" in config.pypirc
+    assert config.twine_line == (
+        "twine upload --repository-url https://mno.example.com/registry/t-1/pypi/legacy/ "
+        "-u __token__ -p <API_KEY> dist/*"
+    )
     assert config.npmrc == (
         "registry=https://mno.example.com/registry/t-1/npm/\n"
         "//mno.example.com/registry/t-1/npm/:_authToken=<API_KEY>\n"
     )
+    # The same two settings as .npmrc's, in one command.
+    assert config.npm_line == (
+        "npm config set registry=https://mno.example.com/registry/t-1/npm/ "
+        "//mno.example.com/registry/t-1/npm/:_authToken=<API_KEY>"
+    )
+    assert config.npm_line.removeprefix("npm config set ").split(" ") == config.npmrc.splitlines()
+
+
+def test_client_config_under_a_path_prefix_keys_npm_by_the_whole_path() -> None:
+    """An edge served under a path (`https://host/mno`): every URL keeps the prefix, and npm's token
+    key is the registry URL's host and whole path."""
+    config = packages.client_config("https://mno.example.com/mno/", "t-1")
+    assert config.twine_line.split()[3] == "https://mno.example.com/mno/registry/t-1/pypi/legacy/"
+    assert config.npm_line.split()[4] == "//mno.example.com/mno/registry/t-1/npm/:_authToken=<API_KEY>"
+    assert "https://__token__:<API_KEY>@mno.example.com/mno/registry/t-1/pypi/simple/" in config.pip
 
 
 def _summary(name: str, latest: str | None = "1.0", stable: str | None = "1.0") -> PackageSummary:

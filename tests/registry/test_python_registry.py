@@ -9,13 +9,16 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import aiohttp
 import asyncpg
 import boto3
 import pytest
+from packaging.utils import canonicalize_name
 
 from shared.db.postgres import create_pool
 from shared.messages.permissions import Permission
@@ -29,6 +32,7 @@ from tests.registry.pypackages import (
     fresh_venv,
     index_url,
     installed_version,
+    minimal_wheel,
     pip_install,
     twine_upload,
     upload_bytes,
@@ -220,6 +224,111 @@ async def test_simple_pages_negotiate_and_serve_metadata_and_ranges(
         assert found["items"][0]["downloads"] >= 1
 
 
+class _Anchors(HTMLParser):
+    """A simple page's links: (file name, the anchor's attributes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: dict[str, dict[str, str | None]] = {}
+        self._open: dict[str, str | None] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._open = dict(attrs)
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None and data.strip():
+            self.found[data.strip()] = self._open
+            self._open = None
+
+
+async def test_the_html_page_offers_core_metadata_for_large_wheels_only(
+    mesh: Mesh, pool: Any, built: dict[str, list[Path]], tmp_path: Path
+) -> None:
+    """On the PEP 503 HTML page a wheel of registry.metadata_min_wheel_bytes or more carries both
+    data-core-metadata and data-dist-info-metadata (PEP 714) as `sha256=` the digest of the served
+    .metadata file; a small wheel carries neither, nor does an sdist, even a large one."""
+    team = await _team(pool)
+    large = build_project(tmp_path, "Big-Lib", "1.0", payload_bytes=70_000)
+    assert all(p.stat().st_size >= 65_536 for p in large)
+    result = twine_upload(mesh.edge_url, team.team_id, team.key, [*large, *built["lib-1.0"]])
+    assert result.returncode == 0, result.stdout + result.stderr
+    base = f"{mesh.edge_url}/registry/{team.team_id}/pypi/simple"
+    async with aiohttp.ClientSession(headers=_basic(team.read_key)) as http:
+        pages = {}
+        for project in ("big-lib", "acme-lib"):
+            async with http.get(f"{base}/{project}/", headers={"Accept": "text/html"}) as response:
+                assert response.status == 200
+                assert response.content_type == "text/html"
+                parser = _Anchors()
+                parser.feed(await response.text())
+                pages[project] = parser.found
+        wheel = next(p for p in large if p.suffix == ".whl")
+        anchor = pages["big-lib"][wheel.name]
+        file_url = urljoin(f"{base}/big-lib/", str(anchor["href"]).split("#", 1)[0])
+        async with http.get(file_url + ".metadata") as response:
+            assert response.status == 200
+            metadata = await response.read()
+    assert b"Name: Big-Lib" in metadata
+    offered = f"sha256={hashlib.sha256(metadata).hexdigest()}"
+    assert anchor["data-core-metadata"] == offered
+    assert anchor["data-dist-info-metadata"] == offered
+    small = [*pages["acme-lib"].items(), *((n, a) for n, a in pages["big-lib"].items() if n != wheel.name)]
+    assert sorted(name for name, _ in small) == sorted(
+        p.name for p in [*built["lib-1.0"], *large] if p != wheel
+    )
+    for name, attributes in small:
+        assert "data-core-metadata" not in attributes, name
+        assert "data-dist-info-metadata" not in attributes, name
+
+
+async def test_the_root_index_lists_the_teams_projects_only(
+    mesh: Mesh, pool: Any, built: dict[str, list[Path]]
+) -> None:
+    """`/simple/` lists the team's projects: in HTML each a link to its normalised name's page with
+    the name as published, in PEP 691 JSON (`meta.api-version`, `projects` of `name`) the same names;
+    another team's project is on neither, and that team's index lists only its own."""
+    a, b = await _team(pool), await _team(pool)
+    result = twine_upload(mesh.edge_url, a.team_id, a.key, [*built["lib-1.0"], *built["app-0.1"]])
+    assert result.returncode == 0, result.stdout + result.stderr
+    filename, content = minimal_wheel("Other_Team.Lib", "1.0")
+    status, text = await upload_bytes(
+        mesh.edge_url, b.team_id, b.key, "Other_Team.Lib", "1.0", filename, content
+    )
+    assert status == 200, text
+
+    async def index(team: Team) -> tuple[dict[str, str], list[str], dict[str, Any]]:
+        url = f"{mesh.edge_url}/registry/{team.team_id}/pypi/simple/"
+        async with aiohttp.ClientSession(headers=_basic(team.read_key)) as http:
+            async with http.get(url, headers={"Accept": "text/html"}) as response:
+                assert response.status == 200
+                assert response.content_type == "text/html"
+                parser = _Anchors()
+                parser.feed(await response.text())
+            async with http.get(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"}) as response:
+                assert response.status == 200
+                assert response.content_type == "application/vnd.pypi.simple.v1+json"
+                document = json.loads(await response.text())
+            # Each link leads to the project's page.
+            for anchor in parser.found.values():
+                async with http.get(urljoin(url, str(anchor["href"]))) as response:
+                    assert response.status == 200, anchor
+        links = {shown: str(anchor["href"]) for shown, anchor in parser.found.items()}
+        return links, [p["name"] for p in document["projects"]], document["meta"]
+
+    links, names, meta = await index(a)
+    assert meta["api-version"] == "1.1"
+    assert {canonicalize_name(shown): href for shown, href in links.items()} == {
+        "acme-lib": "acme-lib/",
+        "acme-app": "acme-app/",
+    }
+    assert sorted(names) == sorted(links)
+    assert "Acme-Lib" in names
+    other_links, other_names, _ = await index(b)
+    assert other_links == {"Other_Team.Lib": "other-team-lib/"}
+    assert other_names == ["Other_Team.Lib"]
+
+
 async def test_a_yanked_version_is_skipped_by_pip_and_comes_back_when_unyanked(
     mesh: Mesh, pool: Any, built: dict[str, list[Path]], tmp_path: Path
 ) -> None:
@@ -311,6 +420,26 @@ async def test_a_digest_the_client_sent_that_is_not_the_files_is_refused_and_lea
     assert _blob_files(Path(mesh.launcher.workdir / "data" / "blobs")) == blobs_before
 
 
+async def test_an_md5_digest_that_is_not_the_files_is_refused_and_leaves_nothing(
+    mesh: Mesh, pool: Any, built: dict[str, list[Path]]
+) -> None:
+    """An upload with the right sha256_digest but a wrong md5_digest (as an older twine sends both) is
+    a 400 digest_mismatch naming the md5 digest; no row, no blob."""
+    team = await _team(pool)
+    wheel = next(p for p in built["lib-1.1"] if p.suffix == ".whl")
+    blobs_before = _blob_files(Path(mesh.launcher.workdir / "data" / "blobs"))
+    status, text = await _post_upload(mesh, team, wheel, version="1.1", md5="0" * 32, extra=b"md5")
+    assert status == 400, text
+    assert "digest_mismatch" in text
+    assert f"the md5 digest sent ({'0' * 32})" in text, text
+    assert await _file_rows(pool, team.team_id) == []
+    assert _blob_files(Path(mesh.launcher.workdir / "data" / "blobs")) == blobs_before
+    # The same form with the bytes' own md5 is taken: only the digest was wrong.
+    status, text = await _post_upload(mesh, team, wheel, version="1.1")
+    assert status == 200, text
+    assert await _file_rows(pool, team.team_id) == [wheel.name]
+
+
 async def _audited_deletes(pool: Any, team_id: str) -> list[tuple[str, Any]]:
     async with pool.acquire() as conn:
         rows = await conn.fetch(
@@ -365,8 +494,16 @@ async def test_a_depended_on_version_older_than_72_hours_cannot_be_deleted(
 
 
 async def _post_upload(
-    mesh: Mesh, team: Team, path: Path, *, version: str, sha256: str | None = None, extra: bytes = b""
+    mesh: Mesh,
+    team: Team,
+    path: Path,
+    *,
+    version: str,
+    sha256: str | None = None,
+    md5: str | None = None,
+    extra: bytes = b"",
 ) -> tuple[int, str]:
+    """twine's upload form for `path` (plus `extra` bytes), its digests the bytes' unless given."""
     content = path.read_bytes() + extra  # noqa: ASYNC240 - a small local file
     form = aiohttp.FormData()
     for name, value in {
@@ -377,6 +514,7 @@ async def _post_upload(
         "filetype": "bdist_wheel",
         "pyversion": "py3",
         "metadata_version": "2.4",
+        "md5_digest": md5 or hashlib.md5(content, usedforsecurity=False).hexdigest(),
         "sha256_digest": sha256 or hashlib.sha256(content).hexdigest(),
     }.items():
         form.add_field(name, value)

@@ -9,6 +9,7 @@ import shutil
 import stat
 import zipfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,12 +50,15 @@ class Team:
     key: str
 
 
-@pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iterator[Mesh]:
+@contextmanager
+def limits_mesh(workdir: Path, postgres_dsn: str) -> Iterator[Mesh]:
+    """The ArtifactManagerAgent and the edge on a NATS server of their own, with MAX_UPLOAD as
+    registry.max_upload_bytes, the free plan's artifact_storage_bytes STORAGE, a plan without
+    `artifacts`."""
     with scratch_dir("mno-nats-limits-") as nats_dir:
         nats = start_nats(nats_dir)
         launcher = MeshLauncher(
-            tmp_path_factory.mktemp("limits-mesh"),
+            workdir,
             nats.url,
             postgres_dsn,
             overrides={
@@ -72,6 +76,12 @@ def limited(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iter
             launcher.stop_all()
             nats.stop()
             shutil.rmtree(launcher.workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iterator[Mesh]:
+    with limits_mesh(tmp_path_factory.mktemp("limits-mesh"), postgres_dsn) as mesh:
+        yield mesh
 
 
 @pytest.fixture
