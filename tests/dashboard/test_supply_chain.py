@@ -83,19 +83,19 @@ def _archive(record: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="module")
-async def vulnerable(stage: Stage) -> Vulnerable:
-    """A high advisory about a package of this module's own (imported as the operator), and the stage
-    team's dash-sc-app 1.0 requiring its 1.0, published: its SBOM has the finding."""
-    suffix = uuid.uuid4().hex[:6]
-    vuln, app, advisory = f"dash-sc-vuln-{suffix}", f"dash-sc-app-{suffix}", f"MNO-DASH-SC-{suffix}"
+async def _published_with_advisory(
+    stage: Stage, names: tuple[str, str, str], summary: str, severity: list[dict[str, str]], source: str
+) -> Vulnerable:
+    """An advisory (`names`: its vulnerable package, the app, its id) about a package of this module's
+    own, imported as the operator, and the stage team's app 1.0 requiring the package's 1.0, published:
+    once its SBOM is scanned, the finding."""
+    vuln, app, advisory = names
     record = {
         "schema_version": "1.6.0",
         "id": advisory,
         "modified": "2030-01-01T00:00:00Z",
-        "summary": "the vulnerable package trusts its input",
-        "aliases": [f"CVE-2030-{suffix}"],
-        "severity": [{"type": "CVSS_V3", "score": HIGH}],
+        "summary": summary,
+        **({"aliases": [f"CVE-2030-{advisory[-6:]}"], "severity": severity} if severity else {}),
         "affected": [
             {
                 "package": {"ecosystem": "PyPI", "name": vuln},
@@ -108,7 +108,7 @@ async def vulnerable(stage: Stage) -> Vulnerable:
         http.post(
             f"{stage.edge}/api/v1/operator/advisories/import",
             data=_archive(record),
-            params={"source": "dashboard-test"},
+            params={"source": source},
             headers={"Authorization": f"Bearer {TOKEN}"},
         ) as response,
     ):
@@ -127,6 +127,20 @@ async def vulnerable(stage: Stage) -> Vulnerable:
     finding_id = await until(found, 90)
     assert finding_id, "the published package's SBOM was not scanned in 90 s"
     return Vulnerable(advisory, vuln, app, finding_id)
+
+
+@pytest.fixture(scope="module")
+async def vulnerable(stage: Stage) -> Vulnerable:
+    """A high advisory about a package of this module's own (imported as the operator), and the stage
+    team's dash-sc-app 1.0 requiring its 1.0, published: its SBOM has the finding."""
+    suffix = uuid.uuid4().hex[:6]
+    return await _published_with_advisory(
+        stage,
+        (f"dash-sc-vuln-{suffix}", f"dash-sc-app-{suffix}", f"MNO-DASH-SC-{suffix}"),
+        "the vulnerable package trusts its input",
+        [{"type": "CVSS_V3", "score": HIGH}],
+        "dashboard-test",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -134,43 +148,13 @@ async def unrated(stage: Stage, vulnerable: Vulnerable) -> Vulnerable:
     """An advisory without a severity about another package of this module's own, and the stage
     team's dash-sc-unrated-app 1.0 requiring its 1.0, published: blocked only with block_unrated."""
     suffix = uuid.uuid4().hex[:6]
-    vuln, app, advisory = f"dash-sc-norate-{suffix}", f"dash-sc-unrated-app-{suffix}", f"MNO-DASH-NR-{suffix}"
-    record = {
-        "schema_version": "1.6.0",
-        "id": advisory,
-        "modified": "2030-01-01T00:00:00Z",
-        "summary": "nobody rated this one",
-        "affected": [
-            {
-                "package": {"ecosystem": "PyPI", "name": vuln},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}],
-            }
-        ],
-    }
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{stage.edge}/api/v1/operator/advisories/import",
-            data=_archive(record),
-            params={"source": "dashboard-test-unrated"},
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        ) as response,
-    ):
-        assert response.status == 200, await response.text()
-    filename, content = _wheel(app, "1.0", f"{vuln}==1.0")
-    status, text = await upload_bytes(
-        stage.edge, stage.team.id, stage.team.key, app, "1.0", filename, content
+    return await _published_with_advisory(
+        stage,
+        (f"dash-sc-norate-{suffix}", f"dash-sc-unrated-app-{suffix}", f"MNO-DASH-NR-{suffix}"),
+        "nobody rated this one",
+        [],
+        "dashboard-test-unrated",
     )
-    assert status == 200, text
-
-    async def found() -> str | None:
-        code, body = await stage.api("GET", "/api/v1/vulnerabilities", params={"limit": "500"})
-        assert code == 200, body
-        return next((f["id"] for f in body["items"] if f["advisory_id"] == advisory), None)
-
-    finding_id = await until(found, 90)
-    assert finding_id, "the published package's SBOM was not scanned in 90 s"
-    return Vulnerable(advisory, vuln, app, finding_id)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +17,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from services.dashboard.packages import KEY_PLACEHOLDER, client_config
-from shared.db.postgres import create_pool
 from tests.fixtures.mesh import Mesh
 from tests.registry.npmpackages import NPM, package_tarball, publish_document, put_document
 from tests.registry.pypackages import (
@@ -34,15 +32,6 @@ from tests.registry.test_python_registry import _file_rows, _team
 
 # The project's environment first on PATH: `twine` there is the one its lock installs.
 VENV_BIN = str(Path(sys.executable).parent)
-
-
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=2, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def _with_key(line: str, key: str) -> str:

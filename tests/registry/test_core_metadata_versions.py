@@ -9,17 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from shared.db.postgres import create_pool
 from shared.messages.permissions import Permission
 from tests.fixtures.mesh import Mesh
-from tests.fixtures.teams import org_team_key
+from tests.fixtures.teams import org_team
 from tests.registry.coremeta import core_metadata, sdist, wheel
 from tests.registry.pypackages import (
     fresh_venv,
@@ -36,22 +33,9 @@ JSON_PAGE = {"Accept": "application/vnd.pypi.simple.v1+json"}
 OFFERED = 70_000
 
 
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=2, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
 async def _team(pool: Any) -> tuple[str, str]:
     async with pool.acquire() as conn:
-        key = await org_team_key(conn, KEY)
-        team_id = await conn.fetchval(
-            "SELECT team_id::text FROM super_agent.api_keys WHERE key_id = $1", key.split("_")[1]
-        )
-    return str(team_id), key
+        return await org_team(conn, KEY)
 
 
 def _write(folder: Path, made: tuple[str, bytes]) -> Path:

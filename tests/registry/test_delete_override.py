@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import pytest
 
 from services.identity import apikeys
-from shared.db.postgres import create_pool
 from shared.messages.permissions import Permission, Role, permissions_of_roles
 from tests.fixtures.mesh import Mesh
 from tests.fixtures.teams import org_team_key
@@ -38,15 +35,6 @@ class Team:
     owner: str  # an owner's permissions (artifacts:delete_override among them)
     cleaner: str  # CLEANER
     member: str  # a member's permissions (no artifacts:delete)
-
-
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=2, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def _team(pool: Any) -> Team:

@@ -9,20 +9,18 @@ import base64
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission
 from tests.fixtures.mesh import Mesh
-from tests.fixtures.teams import org_team_key
+from tests.fixtures.teams import org_team
 from tests.registry.coremeta import core_metadata, wheel
 from tests.registry.npmpackages import package_tarball, publish_document, put_document
 from tests.registry.pypackages import fresh_venv, index_url, pip_install, upload_bytes
@@ -32,22 +30,9 @@ KEY_PERMISSIONS = [Permission.ARTIFACTS_READ, Permission.ARTIFACTS_PUBLISH]
 LARGE = 3 * 1024 * 1024 + 12_345
 
 
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=2, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
 async def _team(pool: Any) -> tuple[str, str]:
     async with pool.acquire() as conn:
-        key = await org_team_key(conn, KEY_PERMISSIONS)
-        team_id = await conn.fetchval(
-            "SELECT team_id::text FROM super_agent.api_keys WHERE key_id = $1", key.split("_")[1]
-        )
-    return str(team_id), key
+        return await org_team(conn, KEY_PERMISSIONS)
 
 
 def _blob_path(mesh: Mesh, sha256: str) -> Path:

@@ -7,19 +7,16 @@ ArtifactManagerAgent's backfill."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 
 from services.registry.license_backfill import LOCK_NAME, LicenseBackfill
 from shared.blobstore import FilesystemBlobStore
 from shared.db.locks import try_advisory_lock
-from shared.db.postgres import create_pool
 from shared.messages.permissions import Permission
 from tests.fixtures.mesh import Mesh
-from tests.fixtures.teams import org_team_key
+from tests.fixtures.teams import org_team
 from tests.registry.coremeta import core_metadata, wheel
 from tests.registry.npmpackages import package_tarball, publish_document, put_document
 from tests.registry.pypackages import upload_bytes
@@ -59,22 +56,9 @@ EXPECTED = {
 }
 
 
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=3, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
 async def _team(pool: Any) -> tuple[str, str]:
     async with pool.acquire() as conn:
-        key = await org_team_key(conn, KEY)
-        team_id = await conn.fetchval(
-            "SELECT team_id::text FROM super_agent.api_keys WHERE key_id = $1", key.split("_")[1]
-        )
-    return str(team_id), key
+        return await org_team(conn, KEY)
 
 
 async def _publish_all(mesh: Mesh, team_id: str, key: str) -> None:

@@ -9,14 +9,13 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from shared.db.postgres import create_pool
 from shared.messages.artifacts import NPM_DOCUMENT_MAX_CHARS
 from tests.fixtures.mesh import Mesh
 from tests.fixtures.s3 import S3Endpoint
@@ -34,15 +33,6 @@ from tests.registry.npmpackages import (
 from tests.registry.test_python_registry import Team, _team
 
 pytestmark = pytest.mark.skipif(NPM is None, reason="npm is not installed")
-
-
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=2, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def _rc(folder: Path, mesh: Mesh, team: Team, key: str | None = None) -> Path:

@@ -5,14 +5,12 @@ scoped package (`@scope/name`, its path segment `@scope%2Fname`) answers every r
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from shared.db.postgres import create_pool
 from tests.fixtures.mesh import Mesh
 from tests.registry.npmpackages import (
     NPM,
@@ -25,15 +23,6 @@ from tests.registry.npmpackages import (
     write_package,
 )
 from tests.registry.test_python_registry import _team
-
-
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=2, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def _publish(mesh: Mesh, team_id: str, key: str, name: str, version: str) -> tuple[int, Any]:

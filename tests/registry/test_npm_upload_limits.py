@@ -4,14 +4,13 @@ blob. Agents of this module's own, with the small upload and plan limits of the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agents.super_agent.routes.registry_npm import DOCUMENT_OVERHEAD_BYTES
-from shared.db.postgres import create_pool
 from tests.fixtures.mesh import Mesh
 from tests.registry.npmpackages import NPM, npm, write_npmrc, write_package
 from tests.registry.test_python_upload_limits import (
@@ -35,15 +34,6 @@ BODY_BOUND = MAX_UPLOAD * 4 // 3 + 4 + DOCUMENT_OVERHEAD_BYTES
 def limited(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iterator[Mesh]:
     with limits_mesh(tmp_path_factory.mktemp("npm-limits-mesh"), postgres_dsn) as mesh:
         yield mesh
-
-
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=2, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def _refused(mesh: Mesh, pool: Any, team: Team, work: Path, payload: int, *expected: str) -> None:

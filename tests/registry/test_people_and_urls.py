@@ -4,28 +4,17 @@ twine and from an npm publish document in each of the forms npm's package.json a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from shared.db.postgres import create_pool
 from tests.fixtures.mesh import Mesh
 from tests.registry.coremeta import core_metadata, wheel
 from tests.registry.npmpackages import package_tarball, publish_document, put_document
 from tests.registry.pypackages import twine_upload
 from tests.registry.test_python_registry import Team, _team
-
-
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=2, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def _version(mesh: Mesh, team: Team, ecosystem: str, name: str, version: str) -> dict[str, Any]:

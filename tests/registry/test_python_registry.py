@@ -7,7 +7,7 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,7 +20,6 @@ import boto3
 import pytest
 from packaging.utils import canonicalize_name
 
-from shared.db.postgres import create_pool
 from shared.messages.permissions import Permission
 from tests.fixtures.mesh import Mesh
 from tests.fixtures.s3 import S3Endpoint
@@ -73,15 +72,6 @@ async def _key(conn: asyncpg.Connection, team_id: str, permissions: list[Permiss
         conn, team_id=team_id, name=f"k-{uuid.uuid4().hex[:6]}", permissions=permissions, created_by=None
     )
     return str(token)
-
-
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=2, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import io
 import shutil
 import stat
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from shared.db.postgres import create_pool
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Permission
 from tests.fixtures.mesh import Mesh, MeshLauncher
@@ -82,15 +81,6 @@ def limits_mesh(workdir: Path, postgres_dsn: str) -> Iterator[Mesh]:
 def limited(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> Iterator[Mesh]:
     with limits_mesh(tmp_path_factory.mktemp("limits-mesh"), postgres_dsn) as mesh:
         yield mesh
-
-
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=2, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def _team(pool: Any, plan_key: str | None = None) -> Team:

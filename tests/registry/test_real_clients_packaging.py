@@ -27,7 +27,6 @@ import tarfile
 import time
 import uuid
 import zipfile
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,6 @@ import aiohttp
 import pytest
 
 from services.identity import apikeys
-from shared.db.postgres import create_pool
 from shared.messages.permissions import Permission
 from tests.fixtures.mesh import Mesh
 from tests.fixtures.teams import org_team_key
@@ -66,15 +64,6 @@ async def _team(pool: Any) -> Team:
             conn, team_id=team_id, name="ci", permissions=[Permission.ARTIFACTS_READ], created_by=None
         )
     return Team(str(team_id), key, str(read_key))
-
-
-@pytest.fixture
-async def pool(postgres_dsn: str) -> AsyncIterator[Any]:
-    pool = await create_pool(postgres_dsn, min_size=1, max_size=2, command_timeout=10)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def _files(pool: Any, team_id: str) -> dict[str, int]:
