@@ -31,6 +31,7 @@ from shared.crypto import SecretBox, SecretBoxError
 from shared.email import EmailSender
 from shared.messages.alerts import (
     FINDINGS_THRESHOLD_SETTING,
+    FINDINGS_UNRATED_SETTING,
     Alert,
     AlertChannelInfo,
     AlertHistoryFilters,
@@ -128,6 +129,7 @@ class AlertDispatcher:
         else:  # pragma: no cover - the discriminated union has no other member
             raise ChannelRejected(f"unknown channel kind {config.kind!r}")
         settings[FINDINGS_THRESHOLD_SETTING] = request.findings_min_severity
+        settings[FINDINGS_UNRATED_SETTING] = request.findings_include_unrated
         stored = await self._store.create_channel(
             team_id,
             name=request.name,

@@ -1,11 +1,22 @@
 """Vulnerability findings as alerts: the SupplyChainAgent's `findings_changed` events raised on the
-owning team's channels whose threshold (`findings_min_severity`, set per channel, `high` when absent)
-the event's highest new or changed finding reaches.
+owning team's channels that want them (`wants`, pure):
+
+- a channel whose threshold (`findings_min_severity`, set per channel, `high` when absent) the event's
+  highest new or changed finding reaches;
+- a channel that takes unrated findings (`findings_include_unrated`, true when absent) when the event
+  has new or changed findings whose advisory gives no severity (no CVSS score nor rating: many PyPA
+  advisories have none), whatever its threshold: nobody rated them, so nobody can say they are below
+  it. `mno scan` fails on them unless `--allow-unrated` for the same reason; a channel opts out with
+  `findings_include_unrated: false`;
+- never a disabled channel, nor one whose threshold is `never` (findings alerts off, unrated included).
+
+The alert says "unrated" in its title and text when the event has such findings, and counts them in
+`details.unrated`.
 
 Once per event: the alert's dedup key is the event's id, stored by the same INSERT as the alert
 (`AlertStore.record_alert`), which makes it this consumer's inbox; a redelivered event raises nothing.
-An event with nothing new or changed (only retired findings), or without a rated finding, raises no
-alert.
+An event with nothing new or changed (only retired findings), or whose new and changed findings are
+all rated `none`, raises no alert.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from shared.bus.context import MessageContext
 from shared.bus.events import Delivery
 from shared.messages.alerts import (
     FINDINGS_THRESHOLD_SETTING,
+    FINDINGS_UNRATED_SETTING,
     Alert,
     AlertChannelInfo,
     AlertKind,
@@ -24,9 +36,17 @@ from shared.messages.alerts import (
 )
 from shared.messages.supply_chain import FindingsChanged
 
-__all__ = ["DEFAULT_THRESHOLD", "FindingsAlerts", "findings_alert", "reached"]
+__all__ = [
+    "DEFAULT_INCLUDE_UNRATED",
+    "DEFAULT_THRESHOLD",
+    "FindingsAlerts",
+    "findings_alert",
+    "reached",
+    "wants",
+]
 
 DEFAULT_THRESHOLD = "high"
+DEFAULT_INCLUDE_UNRATED = True
 # Lowest first; `never` is above every rating.
 _RANKS = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4, "never": 5}
 _SEVERITIES = {
@@ -49,24 +69,53 @@ def reached(channel: AlertChannelInfo, rating: str) -> bool:
     return channel.enabled and _RANKS.get(rating, 0) >= _RANKS.get(str(threshold), _RANKS["never"])
 
 
+def wants(channel: AlertChannelInfo, rating: str | None, unrated: int) -> bool:
+    """Whether the channel gets the alert of an event whose highest new or changed finding is rated
+    `rating` (None: none is rated) and `unrated` of whose new or changed findings have no severity."""
+    if rating is not None and reached(channel, rating):
+        return True
+    threshold = str(channel.settings.get(FINDINGS_THRESHOLD_SETTING, DEFAULT_THRESHOLD))
+    include = channel.settings.get(FINDINGS_UNRATED_SETTING, DEFAULT_INCLUDE_UNRATED)
+    return channel.enabled and unrated > 0 and include is True and threshold != "never"
+
+
 def findings_alert(event: FindingsChanged, event_id: str) -> Alert | None:
-    """The alert of an event, or None when it has nothing new or changed with a rating."""
+    """The alert of an event, or None when it has nothing new or changed that is rated above `none` or
+    unrated."""
     rating = event.highest_rating.value if event.highest_rating is not None else None
-    if not (event.new or event.updated) or rating not in _SEVERITIES:
+    rated = rating in _SEVERITIES
+    unrated = event.unrated if (event.new or event.updated) else 0
+    if not (event.new or event.updated) or not (rated or unrated):
         return None
     advisories = ", ".join(event.advisory_ids[:10]) + (" ..." if len(event.advisory_ids) > 10 else "")
+    if rated and unrated:
+        headline = f"up to {rating}; {unrated} unrated"
+        worst = (
+            f"the most severe rated one is {rating}, and {unrated} are unrated (their advisories give no "
+            "severity: assess them yourself)"
+        )
+    elif rated:
+        headline, worst = f"up to {rating}", f"the most severe is {rating}"
+    else:
+        headline = "unrated"
+        worst = f"{unrated} of them are unrated (their advisories give no severity: assess them yourself)"
+    severity = _SEVERITIES.get(rating or "", AlertSeverity.WARNING)
+    if unrated and severity is AlertSeverity.INFO:
+        # Nobody rated them: they may be worse than the low finding beside them.
+        severity = AlertSeverity.WARNING
     return Alert(
         kind=AlertKind.SUPPLY_CHAIN_FINDINGS,
-        severity=_SEVERITIES[rating],
-        title=f"{event.new} new and {event.updated} changed vulnerability findings (up to {rating})",
+        severity=severity,
+        title=f"{event.new} new and {event.updated} changed vulnerability findings ({headline})",
         text=(
             f"Findings of {len(event.sbom_ids)} SBOM(s) changed after {_CAUSES[event.cause]}: "
-            f"{event.new} new, {event.updated} changed, {event.retired} retired; the most severe is "
-            f"{rating}. Advisories: {advisories or '-'}."
+            f"{event.new} new, {event.updated} changed, {event.retired} retired; {worst}. "
+            f"Advisories: {advisories or '-'}."
         ),
         details={
             "cause": event.cause,
-            "highest_rating": rating,
+            "highest_rating": rating if rated else None,
+            "unrated": unrated,
             "new": event.new,
             "updated": event.updated,
             "retired": event.retired,
@@ -77,8 +126,8 @@ def findings_alert(event: FindingsChanged, event_id: str) -> Alert | None:
     )
 
 
-def _eligible(channels: Iterable[AlertChannelInfo], rating: str) -> list[str]:
-    return [c.id for c in channels if reached(c, rating)]
+def _eligible(channels: Iterable[AlertChannelInfo], rating: str | None, unrated: int) -> list[str]:
+    return [c.id for c in channels if wants(c, rating, unrated)]
 
 
 class FindingsAlerts:
@@ -91,8 +140,9 @@ class FindingsAlerts:
         alert = findings_alert(event, delivery.message_id)
         if alert is None:
             return False
-        rating = alert.details["highest_rating"]
-        assert isinstance(rating, str)
-        channel_ids = _eligible(await self._alerts.list_channels(event.team_id), rating)
+        rating, unrated = alert.details["highest_rating"], alert.details["unrated"]
+        assert rating is None or isinstance(rating, str)
+        assert isinstance(unrated, int)
+        channel_ids = _eligible(await self._alerts.list_channels(event.team_id), rating, unrated)
         # Recorded even when no channel wants it: the team's alert history shows every one.
         return await self._alerts.raise_alert(event.team_id, alert, channel_ids=channel_ids)

@@ -8,10 +8,17 @@ V turns vulnerability on, `fixed` at or below V or `last_affected` below V turns
 
 Where the specification leaves the reader to choose:
 - GIT ranges are skipped: commits are not versions (the `versions` list answers for them).
-- SEMVER ranges use SemVer 2.0 precedence whatever the ecosystem; ECOSYSTEM ranges use the
-  ecosystem's own ordering (`versions.ordering_for`). No known ordering, a version the ordering
-  cannot read, or a range bound it cannot read: that range does not match (the `versions` list
-  still can), rather than guess an order.
+- SEMVER ranges use SemVer 2.0 precedence whatever the ecosystem, as the specification says
+  (`versions.OSV_SEMVER`: SemVer 2.0 after osv.dev's coercion, so PyPI's `1.0` is 1.0.0). A version
+  (or a bound) that is not SemVer even so, as PEP 440's `2.0rc1`, `1.0.post1`, `1.0.dev1` and Maven's
+  `5.3.0.RELEASE` are not, cannot be placed by SemVer's ordering: that range is then evaluated in the
+  package's ecosystem ordering, which is how osv-scanner evaluates every SEMVER range (it reads the
+  version and the events with the ecosystem's parser). Not matching it at all would miss `2.0rc1`
+  under `fixed: 2.0.0`; univers' lenient SemVer would read `1.0.post1` as 1.0.0 and call it fixed by
+  a `fixed: 1.0.post1`.
+- ECOSYSTEM ranges use the ecosystem's own ordering (`versions.ordering_for`). No known ordering, a
+  version the ordering cannot read, or a range bound it cannot read: that range does not match (the
+  `versions` list still can), rather than guess an order.
 - `introduced: "0"` sorts before every version; a `limit` containing `*` is infinity.
 - A withdrawn advisory affects nothing.
 """
@@ -23,7 +30,7 @@ from typing import Any
 
 from services.supply_chain.ecosystems import normalise_ecosystem, normalise_name
 from services.supply_chain.osv import Advisory, Affected, Range, RangeType
-from services.supply_chain.versions import SEMVER, InvalidVersion, Ordering, ordering_for
+from services.supply_chain.versions import OSV_SEMVER, InvalidVersion, Ordering, ordering_for
 
 
 @dataclass(frozen=True)
@@ -71,25 +78,28 @@ def in_versions(version: str, affected: Affected, ecosystem: str) -> bool:
 
 
 def in_ranges(version: str, ranges: tuple[Range, ...], ecosystem: str) -> bool:
-    """`IncludedInRanges`."""
+    """`IncludedInRanges`: each range evaluated in the first of its orderings that reads the version
+    and every bound."""
     for range_ in ranges:
-        ordering = range_ordering(range_, ecosystem)
-        if ordering is None:
-            continue
-        try:
-            if in_range(ordering.key(version), range_, ordering):
-                return True
-        except InvalidVersion:
-            continue
+        for ordering in range_orderings(range_, ecosystem):
+            try:
+                if in_range(ordering.key(version), range_, ordering):
+                    return True
+                break
+            except InvalidVersion:
+                continue
     return False
 
 
-def range_ordering(range_: Range, ecosystem: str) -> Ordering | None:
+def range_orderings(range_: Range, ecosystem: str) -> tuple[Ordering, ...]:
+    """The orderings a range is evaluated in, in order of preference: none for GIT; SemVer 2.0, then
+    the ecosystem's (for what SemVer cannot read), for SEMVER; the ecosystem's for ECOSYSTEM."""
     if range_.type is RangeType.GIT:
-        return None
+        return ()
+    own = ordering_for(ecosystem)
     if range_.type is RangeType.SEMVER:
-        return SEMVER
-    return ordering_for(ecosystem)
+        return (OSV_SEMVER,) if own is None else (OSV_SEMVER, own)
+    return () if own is None else (own,)
 
 
 def in_range(v: Any, range_: Range, ordering: Ordering) -> bool:

@@ -309,8 +309,12 @@ class SupplyChain:
         )
         await store.insert_components(conn, team_id, sbom_id, components)
         changes = await store.reconcile_findings(conn, team_id, sbom_id, found, at=at)
+        # The SBOM signed in both of its forms (each the document its download serves), then its scan.
         await self._attest(
             conn, team_id, sbom_id, "sbom", subjects, attestations.CYCLONEDX_PREDICATE, json.loads(cyclonedx)
+        )
+        await self._attest(
+            conn, team_id, sbom_id, "sbom", subjects, attestations.SPDX_PREDICATE, json.loads(spdx)
         )
         await self._attest(
             conn, team_id, sbom_id, "scan", subjects, attestations.VULNS_PREDICATE, self._vulns(found, at)
@@ -459,6 +463,7 @@ class SupplyChain:
                 retired=changes.retired,
                 highest_rating=changes.highest(),
                 advisory_ids=sorted(changes.advisories)[:100],
+                unrated=changes.unrated,
             )
             digest = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()
             await self._bus.publish(FINDINGS_CHANGED, payload, ctx, message_id=f"findings:{team_id}:{digest}")
@@ -814,7 +819,8 @@ class SupplyChain:
         counts = await store.open_counts(conn, team_id, ids)
         signed = await conn.fetch(
             "SELECT sbom_id::text AS sbom_id, id::text AS id FROM supply_chain.attestations "
-            "WHERE team_id = $1::uuid AND sbom_id = ANY($2::uuid[]) ORDER BY created_at, kind, id",
+            "WHERE team_id = $1::uuid AND sbom_id = ANY($2::uuid[]) "
+            "ORDER BY created_at, kind, predicate_type, id",
             team_id,
             ids,
         )
@@ -1262,6 +1268,7 @@ class SupplyChain:
                 held.retired += changes.retired
                 held.advisories |= changes.advisories
                 held.ratings.extend(changes.ratings)
+                held.unrated += changes.unrated
                 sboms.append(sbom_id)
                 total += changes.new + changes.updated + changes.retired
 

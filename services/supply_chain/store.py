@@ -56,6 +56,8 @@ class Changes:
     retired: int = 0
     advisories: set[str] = field(default_factory=set)
     ratings: list[str] = field(default_factory=list)
+    unrated: int = 0
+    """New or changed findings whose advisory gives no severity."""
 
     def __bool__(self) -> bool:
         return bool(self.new or self.updated or self.retired)
@@ -152,6 +154,8 @@ async def reconcile_findings(
         changes.advisories.add(f.advisory_id)
         if f.rating:
             changes.ratings.append(f.rating)
+        else:
+            changes.unrated += 1
         opened.append((team_id, key[0], key[1], *_record_values(open_record(FindingKey(*key), at))))
     for key, row in held.items():
         if key in current or row["retired_at"] is not None:

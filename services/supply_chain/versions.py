@@ -10,8 +10,15 @@ that parses every string twice (same order, about five times the cost), so the w
 Maven's is our own (`maven_key`): univers' MavenVersion disagrees with Maven's ComparableVersion on
 one pair in eight of ordinary versions (`5.3.0.RELEASE` is `5.3.0` to Maven, `1.0.RC1` is `1.0-rc1`,
 a qualifier after a dot orders as after a hyphen), which moves range bounds and listed versions.
-univers' SemVer parser coerces (`1.2` reads as 1.2.0, `1.2.3.4` as 1.2.3+4): lenient where OSV says
-SemVer, which only makes more records evaluable.
+univers' SemVer parser coerces (`1.2` reads as 1.2.0, `1.2.3.4` as 1.2.3+4): lenient for npm's and
+crates.io's own versions (ECOSYSTEM ranges), which only makes more records evaluable.
+
+OSV's SEMVER ranges are read with `OSV_SEMVER`: SemVer 2.0 as osv.dev reads it (its
+`semver_index.coerce`: a leading `v` dropped, a missing minor or patch read as 0, leading zeros of the
+three numbers dropped, so `1.2` is 1.2.0 and `v01.2.3` is 1.2.3), and nothing else: `2.0rc1`,
+`1.0.post1`, `1!2.0` (PEP 440) and `5.3.0.RELEASE`, `1.2.3.4` (Maven) are not SemVer, where univers
+would read `1.0.post1` as 1.0.0 (build metadata) and `1!2.0` as a prerelease of 1.0.0. What a range
+does with a version SemVer cannot read is the matcher's choice (`matching.range_orderings`).
 
 A new ecosystem plugs in with one `Ordering` in `ORDERINGS` (its OSV ecosystem name, before any
 `:suffix`).
@@ -19,6 +26,7 @@ A new ecosystem plugs in with one `Ordering` in `ORDERINGS` (its OSV ecosystem n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, total_ordering
@@ -112,6 +120,28 @@ def _univers(cls: type[Any]) -> Callable[[str], Any]:
 
     parse.__qualname__ = f"univers.{cls.__name__}"
     return parse
+
+
+# SemVer 2.0's own expression (semver.org, "Is there a suggested regular expression").
+_SEMVER_2 = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+_SEMVER_CORE = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?(.*)$", re.DOTALL)
+
+
+def osv_semver(version: str) -> Any:
+    """`version` as an OSV SEMVER range reads it: SemVer 2.0 after osv.dev's coercion (a leading `v`,
+    a missing minor or patch, leading zeros of the numbers); ValueError for anything else."""
+    text = version.removeprefix("v")
+    core = _SEMVER_CORE.match(text)
+    if core is not None:
+        major, minor, patch, rest = core.groups()
+        text = f"{int(major)}.{int(minor or 0)}.{int(patch or 0)}{rest}"
+    if not _SEMVER_2.fullmatch(text):
+        raise ValueError(f"{version!r} is not SemVer 2.0")
+    return SemverVersion(text).value
 
 
 def _semver_precedence(key: Any) -> tuple[Any, ...]:
@@ -263,6 +293,7 @@ def maven_key(version: str) -> MavenKey:
 
 PEP440 = Ordering("PEP 440", packaging.version.Version, identity=lambda key: key)
 SEMVER = Ordering("SemVer 2.0", _univers(SemverVersion), _semver_precedence)
+OSV_SEMVER = Ordering("SemVer 2.0 (strict)", osv_semver, _semver_precedence)
 GO = Ordering("Go module", _univers(GolangVersion), _semver_precedence)  # SemVer, written with a `v`
 MAVEN = Ordering("Maven", maven_key)
 NUGET = Ordering("NuGet", _univers(NugetVersion))

@@ -150,6 +150,9 @@ ChannelConfig = Annotated[
 FindingsThreshold = Literal["low", "medium", "high", "critical", "never"]
 FINDINGS_THRESHOLD_SETTING = "findings_min_severity"
 """Where a channel's threshold is kept in its settings (absent on channels made before it: `high`)."""
+FINDINGS_UNRATED_SETTING = "findings_include_unrated"
+"""Where a channel keeps whether findings without a severity alert it (absent on channels made before
+it: true)."""
 
 
 class CreateAlertChannel(BaseModel):
@@ -162,6 +165,12 @@ class CreateAlertChannel(BaseModel):
         default="high",
         description="Vulnerability findings alerts reach this channel when a new or changed finding is at "
         "least this severe; `never` turns them off for the channel.",
+    )
+    findings_include_unrated: bool = Field(
+        default=True,
+        description="Vulnerability findings whose advisory gives no severity (no CVSS score nor rating: "
+        "many PyPA advisories) alert this channel too, whatever `findings_min_severity` (unless it is "
+        "`never`), as `mno scan` fails on them unless `--allow-unrated`; false leaves them out.",
     )
 
 

@@ -158,6 +158,8 @@ class SbomInfo(_Answer):
     findings: dict[str, int] = {}
     """Open findings by severity rating (`unrated` for advisories without one)."""
     attestations: list[str] = []
+    """Its attestations' ids, oldest first: the SBOM as CycloneDX 1.6, the SBOM as SPDX 2.3 (one each,
+    made with it; SBOMs stored before the SPDX one was signed have only the first), then its scans."""
 
 
 class ScanResult(_Answer):
@@ -398,8 +400,12 @@ class FindingsChanged(_Answer):
     updated: int
     retired: int
     highest_rating: SeverityRating | None
+    """The highest rating of the new and changed findings; None when none of them is rated."""
     advisory_ids: list[str]
     """The advisories concerned (at most 100)."""
+    unrated: int = 0
+    """Of the new and changed findings, those whose advisory gives no severity (no CVSS score nor
+    rating). 0 on events of agents from before it was sent."""
 
 
 class FindingSummaryQuery(_Request):

@@ -119,7 +119,11 @@ async def test_channels_tested_alerts_delivered_history_paged_and_writes_audited
     status, listed = await call(launcher, "GET", "/api/v1/alert-channels", admin)
     assert status == 200
     assert [c["name"] for c in listed["channels"]] == ["hook", "ops mail"]
-    assert listed["channels"][0]["settings"] == {"url": hook.url("/mno"), "findings_min_severity": "high"}
+    assert listed["channels"][0]["settings"] == {
+        "url": hook.url("/mno"),
+        "findings_min_severity": "high",
+        "findings_include_unrated": True,
+    }
     assert secret not in json.dumps(listed)
     status, result = await call(launcher, "POST", f"/api/v1/alert-channels/{hook_id}/test", admin)
     assert (status, result["ok"], result["response_code"]) == (200, True, 200), result

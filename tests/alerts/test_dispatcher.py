@@ -421,7 +421,7 @@ async def test_channel_secrets_are_stored_sealed(
     assert "/slack" not in dump
     assert "very-secret-signing-key" not in dump
     listed = {c.kind.value: c.settings for c in await dispatcher.list_channels(team)}
-    threshold = {"findings_min_severity": "high"}
+    threshold = {"findings_min_severity": "high", "findings_include_unrated": True}
     assert listed == {
         "slack": {"webhook_host": "127.0.0.1", **threshold},
         "webhook": {"url": hook.url("/hook"), **threshold},

@@ -1,16 +1,20 @@
 """Documents out and archives in, end to end: VEX exports of untriaged and triaged findings, triage
-across an advisory's modification, SPDX downloads against the official schema, and advisory archives
-that expand past their limits. The edge and the SupplyChainAgent run as real processes (real NATS,
-PostgreSQL, filesystem blob store); advisories of our own are imported through the operator route."""
+across an advisory's modification, SPDX downloads against the official schema, an SPDX 2.3 document
+as syft writes it uploaded and scanned, advisories scored by CVSS v4 only, a zip of advisories
+imported with `mno advisories import`, and advisory archives that expand past their limits. The edge
+and the SupplyChainAgent run as real processes (real NATS, PostgreSQL, filesystem blob store);
+advisories of our own are imported through the operator route."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import tarfile
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +22,14 @@ import pytest
 from services.supply_chain.sbom.cyclonedx import to_cyclonedx, validate_cyclonedx
 from services.supply_chain.sbom.spdx import read_spdx
 from services.supply_chain.sources import ADVISORY_ARCHIVE_LIMITS
+from tests.fixtures.mesh import TOKEN
 from tests.supply_chain.mesh_support import (
     OPERATOR,
     Env,
     Team,
     call,
     import_archive,
+    mno,
     osv_archive,
     start,
     team,
@@ -33,6 +39,7 @@ from tests.supply_chain.test_sbom import ARTIFACTS, CREATED, graph
 from tests.supply_chain.test_spdx_schema import spdx_schema_problems
 
 FIRST = datetime(2030, 1, 1, tzinfo=UTC)
+SPDX_DATA = Path(__file__).resolve().parents[1] / "data" / "spdx"
 
 
 def advisory(
@@ -69,9 +76,9 @@ async def env(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str) -> As
         yield running
 
 
-async def upload(env: Env, who: Team, content: bytes) -> dict[str, Any]:
+async def upload(env: Env, who: Team, content: bytes, filename: str = "requirements.txt") -> dict[str, Any]:
     status, answer = await call(
-        env, "POST", "/api/v1/sboms", who.headers, body=content, params={"filename": "requirements.txt"}
+        env, "POST", "/api/v1/sboms", who.headers, body=content, params={"filename": filename}
     )
     assert status == 201, answer
     assert isinstance(answer, dict)
@@ -233,6 +240,174 @@ async def test_the_spdx_download_validates_against_the_spdx_2_3_schema(env: Env,
     assert status == 200, spdx
     assert spdx_schema_problems(spdx) == []
     assert {c.purl for c in read_spdx(json.dumps(spdx)).components} == {c.purl for c in sbom.components}
+
+
+# --- documents made elsewhere, advisories as the databases ship them --------------------------------
+
+
+async def test_an_spdx_document_as_syft_writes_it_is_scanned_with_paths(env: Env) -> None:
+    """syft's SPDX 2.3 JSON of a Python project (tests/data/spdx/README.md: its directory as root package,
+    CPE and purl references, DEPENDENCY_OF between packages, files tied by `evident-by`) uploads as
+    `spdx`; the advisory of one of its packages is a finding with the path from the scanned directory,
+    and the SBOM is stored, signed and downloadable as CycloneDX naming the same packages."""
+    owner = await team(env)
+    info = await import_archive(env, osv_archive(advisory("MNO-SPDX-1", "markupsafe", "2.0.0")), "vex-test")
+    assert info["new"] == 1, info
+    content = (SPDX_DATA / "syft-1.18-python-dir.spdx.json").read_bytes()
+    stored = await upload(env, owner, content, "shop.spdx.json")
+    assert (stored["input_format"], stored["components"]) == ("spdx", 4)
+    assert stored["skipped"] == []
+    [finding] = stored["findings"]
+    assert (finding["advisory_id"], finding["package"], finding["version"], finding["purl"]) == (
+        "MNO-SPDX-1",
+        "markupsafe",
+        "1.1.1",
+        "pkg:pypi/markupsafe@1.1.1",
+    )
+    assert finding["fixed_versions"] == ["2.0.0"]
+    assert finding["path"] == ["SPDXRef-DocumentRoot-Directory--src-shop", "pkg:pypi/markupsafe@1.1.1"]
+    sbom = stored["sbom"]
+    assert (sbom["input_format"], sbom["subject_name"], sbom["findings"]) == (
+        "spdx",
+        "/src/shop",
+        {"unrated": 1},
+    )
+    assert len(sbom["attestations"]) == 3
+    status, listed = await call(
+        env, "GET", "/api/v1/vulnerabilities", owner.headers, params={"sbom_id": sbom["id"]}
+    )
+    assert status == 200, listed
+    assert [(f["id"], f["path"]) for f in listed["items"]] == [(finding["id"], finding["path"])]
+    status, cdx = await call(env, "GET", f"/api/v1/sboms/{sbom['id']}/document", owner.headers)
+    assert status == 200, cdx
+    validate_cyclonedx(json.dumps(cdx), "1.6")
+    assert {c["purl"] for c in cdx["components"]} == {
+        "pkg:pypi/flask@1.0",
+        "pkg:pypi/jinja2@2.10",
+        "pkg:pypi/markupsafe@1.1.1",
+        "pkg:pypi/werkzeug@0.14.1",
+    }
+
+
+# GHSA-vv7r-c36w-3prj (Apache Commons FileUpload: DoS via part headers, CVE-2025-48976) as GitHub
+# publishes it, trimmed to one package: its only severity is this CVSS v4.0 vector, whose base score
+# FIRST's v4.0 calculator (and GitHub's page) gives as 8.7, High.
+FILEUPLOAD_V4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:H/SC:N/SI:N/SA:N"
+FILEUPLOAD = {
+    "schema_version": "1.4.0",
+    "id": "GHSA-vv7r-c36w-3prj",
+    "modified": "2025-06-17T14:50:29Z",
+    "published": "2025-06-16T15:31:24Z",
+    "aliases": ["CVE-2025-48976"],
+    "summary": "Apache Commons FileUpload, Apache Commons FileUpload: FileUpload DoS via part headers",
+    "affected": [
+        {
+            "package": {"ecosystem": "Maven", "name": "commons-fileupload:commons-fileupload"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "1.0"}, {"fixed": "1.6.0"}]}],
+        }
+    ],
+    "severity": [{"type": "CVSS_V4", "score": FILEUPLOAD_V4}],
+    "database_specific": {"cwe_ids": ["CWE-770"], "github_reviewed": True},
+}
+POM = b"""<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>com.acme</groupId>
+  <artifactId>uploads</artifactId>
+  <version>1.0</version>
+  <dependencies>
+    <dependency>
+      <groupId>commons-fileupload</groupId>
+      <artifactId>commons-fileupload</artifactId>
+      <version>1.5</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+
+async def test_an_advisory_scored_by_cvss_v4_only_rates_its_finding(env: Env) -> None:
+    """An advisory whose one severity is a CVSS_V4 vector (a real one: GHSA-vv7r-c36w-3prj's) gives its
+    finding the spec's base score 8.7, rated high, method CVSS_V4, with the vector, in the list, the
+    finding's detail and the high-and-above filter."""
+    owner = await team(env)
+    info = await import_archive(env, osv_archive(FILEUPLOAD), "vex-test")
+    assert info["new"] == 1, info
+    stored = await upload(env, owner, POM, "pom.xml")
+    [finding] = stored["findings"]
+    expected = {"rating": "high", "score": 8.7, "method": "CVSS_V4", "vector": FILEUPLOAD_V4}
+    assert finding["advisory_id"] == "GHSA-vv7r-c36w-3prj"
+    assert finding["severity"] == expected
+    assert finding["path"] == ["file:pom.xml", "pkg:maven/commons-fileupload/commons-fileupload@1.5"]
+    status, detail = await call(env, "GET", f"/api/v1/vulnerabilities/{finding['id']}", owner.headers)
+    assert status == 200, detail
+    assert detail["finding"]["severity"] == expected
+    assert detail["finding"]["aliases"] == ["CVE-2025-48976"]
+    status, high = await call(
+        env, "GET", "/api/v1/vulnerabilities", owner.headers, params={"min_severity": "high"}
+    )
+    assert status == 200, high
+    assert [f["id"] for f in high["items"]] == [finding["id"]]
+    status, summary = await call(env, "GET", "/api/v1/supply-chain/summary", owner.headers)
+    assert status == 200, summary
+    assert summary["by_severity"]["high"] == 1
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+async def test_a_zip_of_advisories_imports_through_mno_and_its_findings_follow(
+    env: Env, tmp_path: Path
+) -> None:
+    """`mno advisories import x.zip` sends a zip laid out as GitHub's advisory database is (records under
+    advisories/github-reviewed/<year>/<month>/<id>/, a README and LICENSE beside them): both records are
+    imported (the other files skipped), a stored SBOM naming one of them is re-scanned into its finding,
+    the ledger records the import, and the same zip again changes nothing."""
+    owner = await team(env)
+    stored = await upload(env, owner, b"acme-zipped==1.0\n")
+    assert stored["findings"] == []
+    records = [
+        advisory("GHSA-zzzz-0001-zip1", "acme-zipped", "1.1"),
+        advisory("GHSA-zzzz-0002-zip2", "acme-other", "3.0"),
+    ]
+    archive = tmp_path / "advisory-database-main.zip"
+    where = "advisory-database-main/advisories/github-reviewed/2030/01"
+    members = {f"{where}/{r['id']}/{r['id']}.json": json.dumps(r).encode() for r in records}
+    members["advisory-database-main/README.md"] = b"# GitHub Advisory Database\n"
+    members["advisory-database-main/LICENSE.md"] = b"CC-BY-4.0\n"
+    archive.write_bytes(zip_of(members))
+    assert zipfile.is_zipfile(archive)
+    auth = ["--url", env.base, "--token", TOKEN]
+    imported = await asyncio.to_thread(mno, "advisories", "import", str(archive), *auth, "--json")
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    info = json.loads(imported.stdout)
+    assert (info["status"], info["source"], info["files"], info["new"], info["error_count"]) == (
+        "finished",
+        "advisory-database-main.zip",
+        2,
+        2,
+        0,
+    ), info
+    assert (info["findings_changed"], info["sboms_rescanned"]) == (1, 1), info
+    status, found = await call(
+        env, "GET", "/api/v1/vulnerabilities", owner.headers, params={"sbom_id": stored["sbom"]["id"]}
+    )
+    assert status == 200, found
+    assert [(f["advisory_id"], f["fixed_versions"]) for f in found["items"]] == [
+        ("GHSA-zzzz-0001-zip1", ["1.1"])
+    ]
+    status, ledger = await call(env, "GET", "/api/v1/supply-chain/advisories", owner.headers)
+    assert status == 200, ledger
+    assert ledger["imports"][0]["id"] == info["id"]
+
+    again = await asyncio.to_thread(mno, "advisories", "import", str(archive), *auth)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "2 files: 0 new, 0 modified, 0 withdrawn, 2 unchanged, 0 unreadable" in again.stdout
 
 
 # --- advisory archives past their limits ------------------------------------------------------------

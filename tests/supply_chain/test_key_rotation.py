@@ -189,7 +189,7 @@ async def signed_sbom(env: Env, owner: Team, name: str) -> list[str]:
     )
     assert status == 201, stored
     attestations: list[str] = stored["sbom"]["attestations"]
-    assert len(attestations) == 2
+    assert len(attestations) == 3  # the SBOM as CycloneDX and as SPDX, and its scan
     return attestations
 
 

@@ -152,6 +152,83 @@ def test_multiple_limits_each_widen_the_scope() -> None:
     assert [v for v in cases if affected(ranged, v)] == ["1.2.0", "3.1.0"]
 
 
+def test_a_semver_range_of_a_pypi_package_uses_semver_precedence() -> None:
+    """The spec: SEMVER ranges follow SemVer 2.0 whatever the ecosystem. A PyPI version SemVer reads
+    (after osv.dev's coercion: `1.0` is 1.0.0) is placed by SemVer, so `1.0.0-1` is a prerelease of 1.0.0
+    (below `introduced: 1.0.0`), not PEP 440's post-release; one SemVer cannot read (`1.0.dev1`, `2.0rc1`,
+    `2.0.post1`, an epoch) is placed by PEP 440 instead, as osv-scanner places it."""
+    ranged = record("PyPI", "acme-widgets", [events("SEMVER", ("introduced", "1.0.0"), ("fixed", "2.0.0"))])
+    assert versions_affected(
+        ranged,
+        [
+            "0.9",
+            "1.0.dev1",
+            "1.0.0-1",
+            "1.0",
+            "v1.5.2",
+            "1.9.dev1",
+            "2.0.0-rc.1",
+            "2.0rc1",
+            "2.0",
+            "2.0.post1",
+            "1!1.5",
+        ],
+    ) == {
+        "0.9": False,
+        "1.0.dev1": False,  # not SemVer: PEP 440, a development release before 1.0
+        "1.0.0-1": False,  # SemVer: 1.0.0-1 < 1.0.0 (PEP 440 would say 1.0.0.post1, affected)
+        "1.0": True,
+        "v1.5.2": True,
+        "1.9.dev1": True,  # not SemVer: PEP 440
+        "2.0.0-rc.1": True,
+        "2.0rc1": True,  # not SemVer: PEP 440, a prerelease of 2.0
+        "2.0": False,
+        "2.0.post1": False,  # not SemVer: PEP 440, after 2.0
+        "1!1.5": False,  # not SemVer: PEP 440, epoch 1 is after every epoch-0 version
+    }
+
+
+def test_a_semver_range_with_a_bound_semver_cannot_read_falls_back_to_the_ecosystem() -> None:
+    """A SEMVER range whose bound is no SemVer (PyPI's `1.0.post1`, Maven's `1.2.3.5`) is evaluated in the
+    ecosystem's ordering: 1.0 is below 1.0.post1 and 1.2.3.4 below 1.2.3.5, where a lenient SemVer read
+    (univers: `1.0.post1` as 1.0.0+post1, `1.2.3.4` as 1.2.3+4, build metadata without precedence)
+    would call them fixed."""
+    pypi = record("PyPI", "acme-widgets", [events("SEMVER", ("introduced", "0"), ("fixed", "1.0.post1"))])
+    assert versions_affected(pypi, ["0.9", "1.0", "1.0.post1", "1.0.post2", "1.1"]) == {
+        "0.9": True,
+        "1.0": True,
+        "1.0.post1": False,
+        "1.0.post2": False,
+        "1.1": False,
+    }
+    maven = record("Maven", "org.acme:widgets", [events("SEMVER", ("introduced", "0"), ("fixed", "1.2.3.5"))])
+    assert versions_affected(maven, ["1.2.3", "1.2.3.4", "1.2.3.5", "1.2.4"]) == {
+        "1.2.3": True,
+        "1.2.3.4": True,
+        "1.2.3.5": False,
+        "1.2.4": False,
+    }
+
+
+def test_a_semver_range_of_a_maven_package_reads_qualifiers_as_maven_does() -> None:
+    """Maven's `5.3.0.RELEASE` is no SemVer: under SEMVER `fixed: 5.3.1` it is placed by Maven's ordering
+    (5.3.0.RELEASE is 5.3.0 and 5.3.1.M1 a milestone before 5.3.1, both affected; 5.3.1.RELEASE is
+    5.3.1, fixed); `5.3.1-SNAPSHOT` is SemVer, a prerelease of 5.3.1 (affected, as in Maven)."""
+    spring = record(
+        "Maven", "org.springframework:spring-web", [events("SEMVER", ("introduced", "0"), ("fixed", "5.3.1"))]
+    )
+    assert versions_affected(
+        spring, ["5.2.9.RELEASE", "5.3.0.RELEASE", "5.3.1.M1", "5.3.1-SNAPSHOT", "5.3.1.RELEASE", "5.3.1"]
+    ) == {
+        "5.2.9.RELEASE": True,
+        "5.3.0.RELEASE": True,
+        "5.3.1.M1": True,  # Maven: a milestone of 5.3.1 (a lenient SemVer read says 5.3.1+M1, fixed)
+        "5.3.1-SNAPSHOT": True,
+        "5.3.1.RELEASE": False,
+        "5.3.1": False,
+    }
+
+
 def test_git_ranges_are_not_evaluated_but_the_versions_list_is() -> None:
     """The spec's pikepdf example: GIT commits are not versions; ECOSYSTEM range and `versions` answer."""
     pikepdf = record(

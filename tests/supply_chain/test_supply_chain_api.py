@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -57,16 +58,18 @@ async def upload(env: Env, who: Team, content: bytes, filename: str) -> dict[str
     return answer
 
 
-def _advisory(advisory_id: str, modified: datetime, **extra: Any) -> dict[str, Any]:
+def _advisory(
+    advisory_id: str, modified: datetime, package: str = "acme-widgets", **extra: Any
+) -> dict[str, Any]:
     return {
         "schema_version": "1.6.0",
         "id": advisory_id,
         "modified": modified.isoformat().replace("+00:00", "Z"),
-        "summary": "acme-widgets parses hostile input",
+        "summary": f"{package} parses hostile input",
         "aliases": ["CVE-2099-0001"],
         "affected": [
             {
-                "package": {"ecosystem": "PyPI", "name": "acme-widgets"},
+                "package": {"ecosystem": "PyPI", "name": package},
                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.5"}]}],
             }
         ],
@@ -130,15 +133,39 @@ async def newest_scan_attestation(env: Env, owner: Any, sbom_id: str) -> tuple[i
     return len(sbom["attestations"]), {r["id"] for r in statement["predicate"]["scanner"]["result"]}
 
 
+async def sboms_naming(env: Env, package: str) -> tuple[int, int]:
+    """(SBOMs of every team naming the PyPI package, SBOMs stored in all)."""
+    async with env.pool.acquire() as conn:
+        naming = await conn.fetchval(
+            "SELECT count(DISTINCT sbom_id) FROM supply_chain.sbom_components "
+            "WHERE ecosystem = 'PyPI' AND name = $1",
+            package,
+        )
+        stored = await conn.fetchval("SELECT count(*) FROM supply_chain.sboms")
+    return naming, stored
+
+
 async def test_modified_advisories_update_and_withdrawn_ones_retire_findings(env: Env) -> None:
     """A new advisory finds a stored SBOM's component (re-scan + findings_changed event); its modified
     version updates the finding; its withdrawal retires it, and an unchanged re-import does nothing.
-    Each re-scan that changed the findings signs the SBOM's new result (a verified vulns attestation)."""
+    Each re-scan that changed the findings signs the SBOM's new result (a verified vulns attestation).
+    The re-scan is incremental: of the SBOMs this test stores, only the two naming the advisory's package
+    (one at a version it does not affect) are re-examined, not those naming other packages."""
     owner = await team(env)
+    other = await team(env)
     stored = await upload(env, owner, b"acme-widgets==1.0\n", "requirements.txt")
     assert stored["findings"] == []
     sbom_id = stored["sbom"]["id"]
-    assert await newest_scan_attestation(env, owner, sbom_id) == (2, set())
+    assert await newest_scan_attestation(env, owner, sbom_id) == (3, set())
+    # SBOMs that do not name acme-widgets (this team's and another's), and one that names it unaffected.
+    decoys = [
+        await upload(env, owner, b"acme-gadgets==1.0\njinja2==2.10\n", "requirements.txt"),
+        await upload(env, other, b"acme-sprockets==2.0\n", "requirements.txt"),
+    ]
+    unaffected = await upload(env, other, b"acme-widgets==2.0\n", "requirements.txt")
+    naming, stored_sboms = await sboms_naming(env, "acme-widgets")
+    assert naming == 2
+    assert stored_sboms >= naming + len(decoys)
     nc = await nats.connect(env.nats_url)
     events: list[dict[str, Any]] = []
 
@@ -149,8 +176,14 @@ async def test_modified_advisories_update_and_withdrawn_ones_retire_findings(env
     try:
         first = datetime(2030, 1, 1, tzinfo=UTC)
         info = await import_archive(env, osv_archive(_advisory("MNO-TEST-1", first)), "test")
-        assert (info["new"], info["findings_changed"], info["sboms_rescanned"]) == (1, 1, 1)
-        assert await newest_scan_attestation(env, owner, sbom_id) == (3, {"MNO-TEST-1"})
+        # Re-examined: the two SBOMs naming acme-widgets, of however many are stored.
+        assert (info["new"], info["findings_changed"], info["sboms_rescanned"]) == (1, 1, 2)
+        assert await newest_scan_attestation(env, owner, sbom_id) == (4, {"MNO-TEST-1"})
+        for decoy in (*decoys, unaffected):
+            who = owner if decoy is decoys[0] else other
+            status, held = await call(env, "GET", f"/api/v1/sboms/{decoy['sbom']['id']}", who.headers)
+            assert status == 200, held
+            assert held["attestations"] == decoy["sbom"]["attestations"]  # no new scan signed
         status, found = await call(env, "GET", "/api/v1/vulnerabilities", owner.headers)
         [finding] = [f for f in found["items"] if f["advisory_id"] == "MNO-TEST-1"]
         assert finding["fixed_versions"] == ["1.5"]
@@ -175,7 +208,7 @@ async def test_modified_advisories_update_and_withdrawn_ones_retire_findings(env
         }
         info = await import_archive(env, osv_archive(changed), "test")
         assert (info["unchanged"], info["findings_changed"]) == (1, 0)
-        assert await newest_scan_attestation(env, owner, sbom_id) == (4, {"MNO-TEST-1"})
+        assert await newest_scan_attestation(env, owner, sbom_id) == (5, {"MNO-TEST-1"})
 
         withdrawn = {**changed, "modified": "2030-01-03T00:00:00Z", "withdrawn": "2030-01-03T00:00:00Z"}
         info = await import_archive(env, osv_archive(withdrawn), "test")
@@ -188,13 +221,69 @@ async def test_modified_advisories_update_and_withdrawn_ones_retire_findings(env
         [retired] = [f for f in found["items"] if f["advisory_id"] == "MNO-TEST-1"]
         assert retired["retired_reason"] == "withdrawn"
         assert retired["retired_at"] is not None
-        assert await newest_scan_attestation(env, owner, sbom_id) == (5, set())
+        assert await newest_scan_attestation(env, owner, sbom_id) == (6, set())
         await nc.flush()
     finally:
         await nc.close()
     ours = [e for e in events if e["team_id"] == owner.team_id]
     assert [(e["new"], e["updated"], e["retired"]) for e in ours] == [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
     assert ours[1]["highest_rating"] == "critical"
+
+
+async def test_an_advisory_modified_out_of_the_stored_version_retires_its_finding(env: Env) -> None:
+    """An advisory re-imported modified so that it no longer covers the stored version (introduced moved
+    above it) retires the finding as `no_longer_affected` (kept, listed with include_retired), the
+    findings_changed event reports one retired finding of that advisory and nothing new, and the SBOM's
+    newly signed scan no longer names it."""
+    owner = await team(env)
+    stored = await upload(env, owner, b"acme-levers==1.0\n", "requirements.txt")
+    sbom_id = stored["sbom"]["id"]
+    nc = await nats.connect(env.nats_url)
+    events: list[dict[str, Any]] = []
+
+    async def collect(message: Any) -> None:
+        events.append(json.loads(message.data)["payload"])
+
+    await nc.subscribe(FINDINGS_CHANGED.subject, cb=collect)
+    try:
+        first = datetime(2030, 2, 1, tzinfo=UTC)
+        info = await import_archive(env, osv_archive(_advisory("MNO-TEST-2", first, "acme-levers")), "test")
+        assert (info["new"], info["findings_changed"]) == (1, 1), info
+        status, found = await call(env, "GET", "/api/v1/vulnerabilities", owner.headers)
+        [finding] = [f for f in found["items"] if f["advisory_id"] == "MNO-TEST-2"]
+        assert finding["version"] == "1.0"
+
+        moved = _advisory("MNO-TEST-2", first + timedelta(days=1), "acme-levers")
+        moved["affected"][0]["ranges"][0]["events"] = [{"introduced": "1.1"}, {"fixed": "1.5"}]
+        info = await import_archive(env, osv_archive(moved), "test")
+        assert (info["modified"], info["findings_changed"], info["sboms_rescanned"]) == (1, 1, 1), info
+        status, found = await call(env, "GET", "/api/v1/vulnerabilities", owner.headers)
+        assert [f for f in found["items"] if f["advisory_id"] == "MNO-TEST-2"] == []
+        status, detail = await call(env, "GET", f"/api/v1/vulnerabilities/{finding['id']}", owner.headers)
+        assert status == 200, detail
+        assert detail["finding"]["retired_reason"] == "no_longer_affected"
+        assert detail["finding"]["retired_at"] is not None
+        status, found = await call(
+            env,
+            "GET",
+            "/api/v1/vulnerabilities",
+            owner.headers,
+            params={"include_retired": "true", "sbom_id": sbom_id},
+        )
+        assert [(f["advisory_id"], f["retired_reason"]) for f in found["items"]] == [
+            ("MNO-TEST-2", "no_longer_affected")
+        ]
+        assert await newest_scan_attestation(env, owner, sbom_id) == (5, set())
+        await nc.flush()
+    finally:
+        await nc.close()
+    ours = [e for e in events if e["team_id"] == owner.team_id]
+    assert [
+        (e["cause"], e["new"], e["updated"], e["retired"], e["advisory_ids"], e["sbom_ids"]) for e in ours
+    ] == [
+        ("advisory_import", 1, 0, 0, ["MNO-TEST-2"], [sbom_id]),
+        ("advisory_import", 0, 0, 1, ["MNO-TEST-2"], [sbom_id]),
+    ]
 
 
 async def test_triage_is_kept_across_rescans_audited_and_exported(env: Env) -> None:
@@ -249,8 +338,10 @@ async def test_triage_is_kept_across_rescans_audited_and_exported(env: Env) -> N
 
 
 async def test_sbom_downloads_validate_and_attestations_verify(env: Env) -> None:
-    """The stored SBOM downloads as CycloneDX 1.6 and SPDX 2.3 that validate; its attestations verify
-    by id and as an uploaded envelope; a tampered envelope is a 422 invalid_attestation."""
+    """The stored SBOM downloads as CycloneDX 1.6 and SPDX 2.3 that validate; it is signed in both forms
+    (each attestation's predicate the document its download serves) and its scan is signed; each verifies
+    by id and as an uploaded envelope; a tampered envelope (the scan's, the SPDX one's) is a 422
+    invalid_attestation."""
     owner = await team(env)
     stored = await upload(env, owner, REQUIREMENTS, "requirements.txt")
     sbom = stored["sbom"]
@@ -269,36 +360,52 @@ async def test_sbom_downloads_validate_and_attestations_verify(env: Env) -> None
     assert again["input_format"] == "cyclonedx"
     assert {f["advisory_id"] for f in again["findings"]} == {f["advisory_id"] for f in stored["findings"]}
 
-    assert len(sbom["attestations"]) == 2
     status, keys = await call(env, "GET", "/api/v1/supply-chain/keys", owner.headers)
     assert status == 200
     assert keys["keys"][0]["current"]
+    statements, envelopes = [], []
     for attestation_id in sbom["attestations"]:
         status, verified = await call(
             env, "POST", f"/api/v1/attestations/{attestation_id}/verify", owner.headers
         )
         assert status == 200, verified
         assert verified["key_id"] == keys["keys"][0]["key_id"]
-    status, envelope = await call(
-        env, "GET", f"/api/v1/attestations/{sbom['attestations'][1]}", owner.headers
-    )
-    assert status == 200
-    statement = json.loads(base64.b64decode(envelope["payload"]))
-    assert statement["predicateType"] == "https://in-toto.io/attestation/vulns/v0.2"
-    assert {r["id"] for r in statement["predicate"]["scanner"]["result"]} >= {"PYSEC-2019-217"}
-    status, verified = await call(
-        env, "POST", "/api/v1/attestations/verify", owner.headers, body=json.dumps(envelope).encode()
-    )
-    assert status == 200
-    assert verified["predicate_type"] == statement["predicateType"]
+        status, envelope = await call(env, "GET", f"/api/v1/attestations/{attestation_id}", owner.headers)
+        assert status == 200, envelope
+        status, uploaded = await call(
+            env, "POST", "/api/v1/attestations/verify", owner.headers, body=json.dumps(envelope).encode()
+        )
+        assert status == 200, uploaded
+        statement = json.loads(base64.b64decode(envelope["payload"]))
+        assert uploaded["predicate_type"] == verified["predicate_type"] == statement["predicateType"]
+        assert statement["subject"] == [
+            {"name": "requirements.txt", "digest": {"sha256": hashlib.sha256(REQUIREMENTS).hexdigest()}}
+        ]
+        statements.append(statement)
+        envelopes.append(envelope)
+    assert [s["predicateType"] for s in statements] == [
+        "https://cyclonedx.org/bom/v1.6",
+        "https://spdx.dev/Document/v2.3",
+        "https://in-toto.io/attestation/vulns/v0.2",
+    ]
+    # Each SBOM attestation signs the very document its download serves.
+    assert statements[0]["predicate"] == cdx
+    assert statements[1]["predicate"] == spdx
+    assert {r["id"] for r in statements[2]["predicate"]["scanner"]["result"]} >= {"PYSEC-2019-217"}
 
-    statement["predicate"]["scanner"]["result"] = []  # hide the findings
-    forged = dict(envelope, payload=base64.b64encode(json.dumps(statement).encode()).decode())
-    status, refused = await call(
-        env, "POST", "/api/v1/attestations/verify", owner.headers, body=json.dumps(forged).encode()
-    )
-    assert status == 422, refused
-    assert refused["error"]["details"][0]["type"] == "invalid_attestation"
+    scan = statements[2]
+    scan["predicate"]["scanner"]["result"] = []  # hide the findings
+    spdx_statement = statements[1]
+    spdx_statement["predicate"]["packages"] = [  # hide a vulnerable package
+        p for p in spdx_statement["predicate"]["packages"] if p["name"] != "jinja2"
+    ]
+    for envelope, statement in ((envelopes[2], scan), (envelopes[1], spdx_statement)):
+        forged = dict(envelope, payload=base64.b64encode(json.dumps(statement).encode()).decode())
+        status, refused = await call(
+            env, "POST", "/api/v1/attestations/verify", owner.headers, body=json.dumps(forged).encode()
+        )
+        assert status == 422, refused
+        assert refused["error"]["details"][0]["type"] == "invalid_attestation"
 
 
 async def test_another_team_sees_none_of_it(env: Env) -> None:
@@ -412,7 +519,7 @@ async def test_a_published_version_gets_a_signed_sbom_and_findings_once(env: Env
         await asyncio.sleep(0.1)
     [sbom] = sboms["items"]
     assert (sbom["source"], sbom["subject_name"], sbom["subject_version"]) == ("artifact", "acme-app", "1.0")
-    assert len(sbom["attestations"]) == 2
+    assert len(sbom["attestations"]) == 3  # the SBOM as CycloneDX and as SPDX, and its scan
     assert sbom["components"] == 2
     _, found = await call(
         env, "GET", "/api/v1/vulnerabilities", owner.headers, params={"sbom_id": sbom["id"]}
@@ -465,9 +572,8 @@ async def test_mno_scan_and_verify_exit_codes(env: Env, tmp_path: Path) -> None:
     assert sboms["items"] == [], "mno scan stores nothing"
 
     stored = await upload(env, owner, b"jinja2==2.10\n", "requirements.txt")
-    _, envelope = await call(
-        env, "GET", f"/api/v1/attestations/{stored['sbom']['attestations'][1]}", owner.headers
-    )
+    _cdx, spdx_id, scan_id = stored["sbom"]["attestations"]
+    _, envelope = await call(env, "GET", f"/api/v1/attestations/{scan_id}", owner.headers)
     good = tmp_path / "scan.dsse.json"
     good.write_text(json.dumps(envelope))
     verified = await asyncio.to_thread(mno, "verify", str(good), *auth)
@@ -478,6 +584,20 @@ async def test_mno_scan_and_verify_exit_codes(env: Env, tmp_path: Path) -> None:
     key_file.write_text(keys["keys"][0]["pem"])
     offline = await asyncio.to_thread(mno, "verify", str(good), "--key", str(key_file))
     assert offline.returncode == 0, offline.stderr
+    # The SBOM's SPDX form verifies offline too, and not once a package is taken out of it.
+    _, spdx_envelope = await call(env, "GET", f"/api/v1/attestations/{spdx_id}", owner.headers)
+    spdx_file = tmp_path / "sbom.spdx.dsse.json"
+    spdx_file.write_text(json.dumps(spdx_envelope))
+    spdx_verified = await asyncio.to_thread(mno, "verify", str(spdx_file), "--key", str(key_file))
+    assert spdx_verified.returncode == 0, spdx_verified.stderr
+    assert "https://spdx.dev/Document/v2.3" in spdx_verified.stdout, spdx_verified.stdout
+    spdx_payload = json.loads(base64.b64decode(spdx_envelope["payload"]))
+    spdx_payload["predicate"]["packages"] = spdx_payload["predicate"]["packages"][1:]
+    spdx_file.write_text(
+        json.dumps(dict(spdx_envelope, payload=base64.b64encode(json.dumps(spdx_payload).encode()).decode()))
+    )
+    spdx_tampered = await asyncio.to_thread(mno, "verify", str(spdx_file), "--key", str(key_file))
+    assert spdx_tampered.returncode == 1, spdx_tampered.stderr
     payload = json.loads(base64.b64decode(envelope["payload"]))
     payload["subject"][0]["digest"]["sha256"] = "0" * 64
     bad = tmp_path / "tampered.dsse.json"

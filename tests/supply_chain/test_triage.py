@@ -1,16 +1,23 @@
 """VEX triage: the rules each status imposes, records kept across re-scans by (advisory, purl), and
-exports as OpenVEX 0.2.0 and CycloneDX 1.6 VEX."""
+exports as OpenVEX 0.2.0 and CycloneDX 1.6 VEX: every status and every justification of both, against
+the specifications' enumerations (CycloneDX's read from the schema cyclonedx-python-lib vendors,
+OpenVEX's from tests/supply_chain/openvex_rules.py, written from its specification: no package ships
+OpenVEX's schema)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cyclonedx.schema import SchemaVersion
+from cyclonedx.schema._res import BOM_JSON
 from cyclonedx.validation.json import JsonStrictValidator
 
 from services.supply_chain.triage import (
+    CYCLONEDX_JUSTIFICATIONS,
     OPENVEX_JUSTIFICATIONS,
     Decision,
     FindingKey,
@@ -22,6 +29,7 @@ from services.supply_chain.triage import (
     to_cyclonedx_vex,
     to_openvex,
 )
+from tests.supply_chain.openvex_rules import OPENVEX_0_2_0, openvex_problems
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 PRODUCT = "pkg:pypi/demo-app@1.4.0"
@@ -169,3 +177,111 @@ def test_cyclonedx_vex_is_valid_and_maps_states() -> None:
     }
     refs = {c["bom-ref"] for c in document["components"]}
     assert {a["ref"] for v in document["vulnerabilities"] for a in v["affects"]} <= refs
+
+
+# --- the whole mapping, checked against both specifications' enumerations ---------------------------
+
+_CDX_SCHEMA = json.loads(
+    Path(BOM_JSON[SchemaVersion.V1_6] or "").read_text()
+)  # vendored by cyclonedx-python-lib
+CDX_STATES = set(_CDX_SCHEMA["definitions"]["impactAnalysisState"]["enum"])
+CDX_JUSTIFICATIONS = set(_CDX_SCHEMA["definitions"]["impactAnalysisJustification"]["enum"])
+_OPENVEX_STATEMENT = OPENVEX_0_2_0["properties"]["statements"]["items"]["properties"]
+OPENVEX_STATUSES = set(_OPENVEX_STATEMENT["status"]["enum"])
+OPENVEX_JUSTIFICATION_LABELS = set(_OPENVEX_STATEMENT["justification"]["enum"])
+
+# Each triage status: (OpenVEX status, CycloneDX analysis state).
+STATES = {
+    Status.UNDER_INVESTIGATION: ("under_investigation", "in_triage"),
+    Status.AFFECTED: ("affected", "exploitable"),
+    Status.NOT_AFFECTED: ("not_affected", "not_affected"),
+    Status.FIXED: ("fixed", "resolved"),
+}
+# Each justification a not_affected triage may give (OpenVEX's five, CycloneDX's nine): (as exported in
+# OpenVEX, as exported in CycloneDX). A format's own term is kept; the other's maps to its nearest.
+JUSTIFICATIONS = {
+    # OpenVEX 0.2.0's labels.
+    "component_not_present": ("component_not_present", "code_not_present"),
+    "vulnerable_code_not_present": ("vulnerable_code_not_present", "code_not_present"),
+    "vulnerable_code_not_in_execute_path": ("vulnerable_code_not_in_execute_path", "code_not_reachable"),
+    "vulnerable_code_cannot_be_controlled_by_adversary": (
+        "vulnerable_code_cannot_be_controlled_by_adversary",
+        "requires_environment",
+    ),
+    "inline_mitigations_already_exist": (
+        "inline_mitigations_already_exist",
+        "protected_by_mitigating_control",
+    ),
+    # CycloneDX 1.6's.
+    "code_not_present": ("vulnerable_code_not_present", "code_not_present"),
+    "code_not_reachable": ("vulnerable_code_not_in_execute_path", "code_not_reachable"),
+    "requires_configuration": ("vulnerable_code_cannot_be_controlled_by_adversary", "requires_configuration"),
+    "requires_dependency": ("component_not_present", "requires_dependency"),
+    "requires_environment": ("vulnerable_code_cannot_be_controlled_by_adversary", "requires_environment"),
+    "protected_by_compiler": ("inline_mitigations_already_exist", "protected_by_compiler"),
+    "protected_at_runtime": ("inline_mitigations_already_exist", "protected_at_runtime"),
+    "protected_at_perimeter": ("inline_mitigations_already_exist", "protected_at_perimeter"),
+    "protected_by_mitigating_control": (
+        "inline_mitigations_already_exist",
+        "protected_by_mitigating_control",
+    ),
+}
+
+
+def _decision(status: Status, justification: str | None = None) -> Decision:
+    if status is Status.AFFECTED:
+        return Decision(status, action_statement="upgrade")
+    if status is Status.NOT_AFFECTED:
+        return Decision(status, justification=justification or "code_not_present")
+    return Decision(status)
+
+
+def exported(decision: Decision) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One record with this decision through both exports, each checked against its format's rules:
+    (the OpenVEX statement, the CycloneDX analysis)."""
+    record = decide(open_record(REQUESTS, T0), decision, "alice", T0)
+    openvex = to_openvex([record], product_purl=PRODUCT, author="a@example.com", timestamp=T0)
+    assert openvex_problems(openvex) == []
+    text = to_cyclonedx_vex([record], product_purl=PRODUCT, created=T0, tool_version="0.1.0")
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    [statement] = openvex["statements"]
+    [vulnerability] = json.loads(text)["vulnerabilities"]
+    return statement, vulnerability["analysis"]
+
+
+def test_the_mapping_tables_cover_both_specifications() -> None:
+    """Every triage status and every justification of OpenVEX 0.2.0 and CycloneDX 1.6 (its vendored schema's
+    enumerations) is in the tables below; each status maps to a distinct state of each format."""
+    assert set(STATES) == set(Status)
+    assert {openvex for openvex, _ in STATES.values()} == OPENVEX_STATUSES
+    assert {cdx for _, cdx in STATES.values()} <= CDX_STATES
+    assert len({cdx for _, cdx in STATES.values()}) == len(STATES)
+    assert set(JUSTIFICATIONS) == OPENVEX_JUSTIFICATION_LABELS | CDX_JUSTIFICATIONS
+    # What triage accepts is what the specifications list (the library's enum is the schema's).
+    assert set(OPENVEX_JUSTIFICATIONS) == OPENVEX_JUSTIFICATION_LABELS
+    assert set(CYCLONEDX_JUSTIFICATIONS) == CDX_JUSTIFICATIONS
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_every_status_exports_as_its_state_in_both_formats(status: Status) -> None:
+    """Each triage status is exported as the OpenVEX status and CycloneDX analysis state of the table, and
+    both documents are valid."""
+    statement, analysis = exported(_decision(status))
+    assert (statement["status"], analysis["state"]) == STATES[status]
+    assert statement["status"] in OPENVEX_STATUSES
+    assert analysis["state"] in CDX_STATES
+
+
+@pytest.mark.parametrize("justification", sorted(JUSTIFICATIONS))
+def test_every_justification_exports_as_a_term_of_each_format(justification: str) -> None:
+    """A not_affected triage with any OpenVEX or CycloneDX justification exports an OpenVEX justification
+    from OpenVEX's five and a CycloneDX one from CycloneDX's nine (a format's own term unchanged), as the
+    table says."""
+    statement, analysis = exported(_decision(Status.NOT_AFFECTED, justification))
+    assert (statement["justification"], analysis["justification"]) == JUSTIFICATIONS[justification]
+    assert statement["justification"] in OPENVEX_JUSTIFICATION_LABELS
+    assert analysis["justification"] in CDX_JUSTIFICATIONS
+    if justification in OPENVEX_JUSTIFICATION_LABELS:
+        assert statement["justification"] == justification
+    if justification in CDX_JUSTIFICATIONS:
+        assert analysis["justification"] == justification
