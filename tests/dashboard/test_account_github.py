@@ -21,15 +21,13 @@ from services.identity import sessions
 from shared.messages.agents import AgentName
 from shared.messages.permissions import Role
 from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
+from tests.dashboard.test_browser import SERIOUS as SERIOUS  # re-exported: page tests import it here
 from tests.dashboard.test_browser import write_controls
 from tests.fixtures import github_link as gh
 from tests.fixtures.mesh import Mesh, deep_merge
 from tests.fixtures.stack import free_port
 
 ACCOUNT_PAGE = "/dashboard/account"
-SERIOUS = """axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
-  .filter(v => v.impact === 'serious' || v.impact === 'critical')
-  .map(v => [v.id, v.impact, v.nodes.slice(0, 3).map(n => n.target)]))"""
 
 
 @dataclass(frozen=True)

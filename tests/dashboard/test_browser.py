@@ -61,6 +61,32 @@ class Markup(HTMLParser):
             self._open_script_without_src = False
 
 
+# axe-core's serious and critical violations of the page it was loaded into.
+SERIOUS = """axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
+  .filter(v => v.impact === 'serious' || v.impact === 'critical')
+  .map(v => [v.id, v.impact, v.nodes.slice(0, 3).map(n => n.target)]))"""
+
+
+def inline_code(html: str) -> tuple[int, list[str], int, int]:
+    """What the HTML would run or style inline, all of which the CSP refuses: (script elements without
+    src, on* handler attributes, style attributes, style elements)."""
+    markup = Markup()
+    markup.feed(html)
+    return (markup.inline_scripts, markup.inline_handlers, markup.style_attributes, markup.style_elements)
+
+
+async def assert_accessible_on_laptop_and_phone(page: Page, path: str, axe_source: str) -> None:
+    """axe-core finds nothing serious or critical at `path` on a laptop and on a phone, and the phone's
+    view does not scroll sideways; the page is left at `path` on the phone."""
+    for viewport in (LAPTOP, PHONE):
+        await page.set_viewport_size(viewport)  # type: ignore[arg-type]
+        await page.goto(path)
+        await page.evaluate(axe_source)
+        assert await page.evaluate(SERIOUS) == [], (path, viewport)
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{path} scrolls sideways on a phone"
+
+
 async def test_local_sign_in_link_signs_in_once(stage: Stage, chromium: Browser) -> None:
     """The banner's one-time link makes a session of the local admin and lands on the overview; the same
     link a second time is refused with a page saying so."""

@@ -20,9 +20,14 @@ from playwright.async_api import Browser, Page
 from services.dashboard.packages import client_config
 from services.identity import apikeys
 from shared.messages.permissions import Role, permissions_of_roles
-from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
-from tests.dashboard.test_account_github import SERIOUS, session_in
-from tests.dashboard.test_browser import Markup, signed_in, write_controls
+from tests.dashboard.conftest import LAPTOP, Stage, screenshot
+from tests.dashboard.test_account_github import session_in
+from tests.dashboard.test_browser import (
+    assert_accessible_on_laptop_and_phone,
+    inline_code,
+    signed_in,
+    write_controls,
+)
 from tests.fixtures.edge import until
 from tests.registry.coremeta import core_metadata, wheel
 from tests.registry.npmpackages import package_tarball, publish_document, put_document
@@ -580,28 +585,9 @@ async def test_packages_pages_carry_the_csp_and_have_no_serious_axe_finding(
         csp = response.headers["content-security-policy"]
         assert "script-src 'self'" in csp, path
         assert "unsafe-inline" not in csp, path
-        markup = Markup()
-        markup.feed(await response.text())
-        assert (
-            markup.inline_scripts,
-            markup.inline_handlers,
-            markup.style_attributes,
-            markup.style_elements,
-        ) == (
-            0,
-            [],
-            0,
-            0,
-        ), path
-    checks: list[tuple[str, dict[str, Any]]] = [(p, v) for p in paths for v in (LAPTOP, PHONE)]
-    for path, viewport in checks:
-        await page.set_viewport_size(viewport)
-        await page.goto(path)
-        await page.evaluate(axe_source)
-        assert await page.evaluate(SERIOUS) == [], (path, viewport)
-        if viewport is PHONE:
-            overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, f"{path} scrolls sideways on a phone"
+        assert inline_code(await response.text()) == (0, [], 0, 0), path
+    for path in paths:
+        await assert_accessible_on_laptop_and_phone(page, path, axe_source)
     await screenshot(page, "packages-client-config-phone")
     assert violations == []
     await context.close()

@@ -13,9 +13,13 @@ import pytest
 from playwright.async_api import Browser
 
 from shared.messages.permissions import Role
-from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
-from tests.dashboard.test_account_github import SERIOUS
-from tests.dashboard.test_browser import Markup, signed_in, write_controls
+from tests.dashboard.conftest import LAPTOP, Stage, screenshot
+from tests.dashboard.test_browser import (
+    assert_accessible_on_laptop_and_phone,
+    inline_code,
+    signed_in,
+    write_controls,
+)
 from tests.dashboard.test_packages import other_team_session
 from tests.dashboard.test_prompts import http, ok
 
@@ -232,26 +236,8 @@ async def test_the_editor_previews_an_error_then_renders_and_saves_in_a_browser(
 
     response = await context.request.get(EDIT, headers={"X-MNO-Team": edited.team.id})
     assert "unsafe-inline" not in response.headers["content-security-policy"]
-    markup = Markup()
-    markup.feed(await response.text())
-    assert (
-        markup.inline_scripts,
-        markup.inline_handlers,
-        markup.style_attributes,
-        markup.style_elements,
-    ) == (
-        0,
-        [],
-        0,
-        0,
-    )
-    for viewport in (LAPTOP, PHONE):
-        await page.set_viewport_size(viewport)
-        await page.goto(EDIT)
-        await page.evaluate(axe_source)
-        assert await page.evaluate(SERIOUS) == [], viewport
-    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, "the editor scrolls sideways on a phone"
+    assert inline_code(await response.text()) == (0, [], 0, 0)
+    await assert_accessible_on_laptop_and_phone(page, EDIT, axe_source)
     await screenshot(page, "prompts-editor-phone")
     await context.close()
 

@@ -19,9 +19,13 @@ from playwright.async_api import Browser, Page
 from services.identity import sessions
 from services.prompts import evaluation_store
 from shared.messages.permissions import Role
-from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
-from tests.dashboard.test_account_github import SERIOUS
-from tests.dashboard.test_browser import Markup, signed_in, write_controls
+from tests.dashboard.conftest import LAPTOP, Stage, screenshot
+from tests.dashboard.test_browser import (
+    assert_accessible_on_laptop_and_phone,
+    inline_code,
+    signed_in,
+    write_controls,
+)
 from tests.dashboard.test_packages import other_team_session
 from tests.prompts.test_experiments_api import units_by_variant
 
@@ -575,27 +579,8 @@ async def test_prompts_pages_carry_the_csp_and_have_no_serious_axe_finding(
         response = await context.request.get(path, headers={"X-MNO-Team": stage.team.id})
         assert response.status == 200, path
         assert "unsafe-inline" not in response.headers["content-security-policy"], path
-        markup = Markup()
-        markup.feed(await response.text())
-        assert (
-            markup.inline_scripts,
-            markup.inline_handlers,
-            markup.style_attributes,
-            markup.style_elements,
-        ) == (
-            0,
-            [],
-            0,
-            0,
-        ), path
+        assert inline_code(await response.text()) == (0, [], 0, 0), path
     for path in paths:
-        for viewport in (LAPTOP, PHONE):
-            await page.set_viewport_size(viewport)
-            await page.goto(path)
-            await page.evaluate(axe_source)
-            assert await page.evaluate(SERIOUS) == [], (path, viewport)
-            if viewport is PHONE:
-                overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-                assert overflow <= 0, f"{path} scrolls sideways on a phone"
-                await screenshot(page, f"prompts-{('list', 'page', 'experiment')[paths.index(path)]}-phone")
+        await assert_accessible_on_laptop_and_phone(page, path, axe_source)
+        await screenshot(page, f"prompts-{('list', 'page', 'experiment')[paths.index(path)]}-phone")
     await context.close()

@@ -25,9 +25,15 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
 from shared.messages.permissions import Role
-from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
+from tests.dashboard.conftest import LAPTOP, Stage, screenshot
 from tests.dashboard.test_account_github import SERIOUS
-from tests.dashboard.test_browser import Markup, signed_in, write_controls
+from tests.dashboard.test_browser import (
+    Markup,
+    assert_accessible_on_laptop_and_phone,
+    inline_code,
+    signed_in,
+    write_controls,
+)
 from tests.dashboard.test_packages import other_team_session, package_path
 from tests.fixtures.edge import until
 from tests.fixtures.mesh import TOKEN
@@ -501,26 +507,8 @@ async def test_the_page_carries_the_csp_and_has_no_serious_axe_finding(
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
-    markup = Markup()
-    markup.feed(await response.text())
-    assert (
-        markup.inline_scripts,
-        markup.inline_handlers,
-        markup.style_attributes,
-        markup.style_elements,
-    ) == (
-        0,
-        [],
-        0,
-        0,
-    )
-    for viewport in (LAPTOP, PHONE):
-        await page.set_viewport_size(viewport)
-        await page.goto(PATH)
-        await page.evaluate(axe_source)
-        assert await page.evaluate(SERIOUS) == [], viewport
-    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, "the page scrolls sideways on a phone"
+    assert inline_code(await response.text()) == (0, [], 0, 0)
+    await assert_accessible_on_laptop_and_phone(page, PATH, axe_source)
     await screenshot(page, "supply-chain-phone")
     assert violations == []
     await context.close()

@@ -20,9 +20,8 @@ from playwright.async_api import Browser, Page
 
 from agents.super_agent.routes import ROUTES
 from shared.messages.permissions import Role
-from tests.dashboard.conftest import LAPTOP, PHONE, Stage, screenshot
-from tests.dashboard.test_account_github import SERIOUS
-from tests.dashboard.test_browser import Markup, signed_in
+from tests.dashboard.conftest import LAPTOP, Stage, screenshot
+from tests.dashboard.test_browser import assert_accessible_on_laptop_and_phone, inline_code, signed_in
 from tests.dashboard.test_packages import other_team_session
 from tests.dashboard.test_supply_chain import _csrf, _swapped
 from tests.fixtures.mesh import TOKEN
@@ -396,25 +395,7 @@ async def test_the_narrowed_page_carries_the_csp_and_has_no_serious_axe_finding(
     narrowed = f"{PATH}?sbom={uploaded.lockfile_id}"
     response = await context.request.get(narrowed, headers={"X-MNO-Team": stage.team.id})
     assert response.status == 200
-    markup = Markup()
-    markup.feed(await response.text())
-    assert (
-        markup.inline_scripts,
-        markup.inline_handlers,
-        markup.style_attributes,
-        markup.style_elements,
-    ) == (
-        0,
-        [],
-        0,
-        0,
-    )
-    for viewport in (LAPTOP, PHONE):
-        await page.set_viewport_size(viewport)
-        await page.goto(narrowed)
-        await page.evaluate(axe_source)
-        assert await page.evaluate(SERIOUS) == [], viewport
-    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, "the page scrolls sideways on a phone"
+    assert inline_code(await response.text()) == (0, [], 0, 0)
+    await assert_accessible_on_laptop_and_phone(page, narrowed, axe_source)
     await screenshot(page, "supply-chain-sbom-phone")
     await context.close()
